@@ -1,0 +1,287 @@
+//! The one typed configuration, loaded from `TROUPE_*` variables and validated once at start-up.
+
+use std::{collections::HashMap, net::SocketAddr, str::FromStr, time::Duration};
+
+use secrecy::SecretString;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+/// Which database the service keeps its data in; the scheme of `TROUPE_DATABASE_URL` decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    pub bind: SocketAddr,
+    /// Prepended to every queue name; apalis-redis has no key prefix, so this is how deployments
+    /// (and parallel tests) sharing one Redis keep their queues apart.
+    pub queue_prefix: String,
+    pub worker: WorkerConfig,
+    pub llm: LlmConfig,
+    pub max_body_bytes: usize,
+    pub idempotency_ttl: Duration,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Simulations one worker process runs at once.
+    pub concurrency: usize,
+    /// How often an idle worker looks for new jobs (apalis' default is its 30 s heartbeat).
+    pub poll_interval: Duration,
+    pub heartbeat_interval: Duration,
+    /// A worker silent for `heartbeat_interval × missed_heartbeats` is dead; its jobs are re-queued.
+    pub missed_heartbeats: usize,
+    /// Runs of one simulation (first run plus recoveries) before it is marked failed.
+    pub max_attempts: u32,
+    /// Persona agents of one simulation that call the model at once.
+    pub agent_parallelism: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum LlmProvider {
+    /// The rule-based persona model: no network, no key; labelled as such in every result.
+    Offline,
+    /// Any OpenAI-compatible chat-completions endpoint.
+    OpenAi {
+        base_url: String,
+        api_key: Option<SecretString>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    pub provider: LlmProvider,
+    pub model: String,
+    pub timeout: Duration,
+}
+
+impl Config {
+    /// Loads from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Loads from the given variables (tests pass their own map instead of mutating the process).
+    pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let env = Vars(vars);
+        let database_url = env.string("TROUPE_DATABASE_URL", "sqlite://troupe.db");
+        let redis_url = env.optional("TROUPE_REDIS_URL");
+        let provider = match (
+            env.optional("TROUPE_LLM_PROVIDER").as_deref(),
+            env.optional("TROUPE_LLM_BASE_URL"),
+        ) {
+            (Some("offline"), _) | (None, None) => LlmProvider::Offline,
+            (Some("openai") | None, Some(base_url)) => LlmProvider::OpenAi {
+                base_url: base_url.trim_end_matches('/').to_owned(),
+                api_key: env.optional("TROUPE_LLM_API_KEY").map(SecretString::from),
+            },
+            (Some("openai"), None) => {
+                return Err(invalid(
+                    "TROUPE_LLM_BASE_URL",
+                    "required when TROUPE_LLM_PROVIDER=openai",
+                ));
+            }
+            (Some(other), _) => {
+                return Err(invalid(
+                    "TROUPE_LLM_PROVIDER",
+                    format!("unknown provider {other:?} (expected offline or openai)"),
+                ));
+            }
+        };
+        let config = Config {
+            database_url,
+            redis_url,
+            bind: env.parse("TROUPE_BIND", "127.0.0.1:8080")?,
+            queue_prefix: env.string("TROUPE_QUEUE_PREFIX", "troupe"),
+            worker: WorkerConfig {
+                concurrency: env.parse("TROUPE_WORKER_CONCURRENCY", "4")?,
+                poll_interval: Duration::from_millis(env.parse("TROUPE_WORKER_POLL_MS", "50")?),
+                heartbeat_interval: Duration::from_millis(
+                    env.parse("TROUPE_WORKER_HEARTBEAT_MS", "2000")?,
+                ),
+                missed_heartbeats: env.parse("TROUPE_WORKER_MISSED_HEARTBEATS", "3")?,
+                max_attempts: env.parse("TROUPE_JOB_MAX_ATTEMPTS", "3")?,
+                agent_parallelism: env.parse("TROUPE_AGENT_PARALLELISM", "8")?,
+            },
+            llm: LlmConfig {
+                provider,
+                model: env.string("TROUPE_LLM_MODEL", "gpt-4o-mini"),
+                timeout: Duration::from_secs(env.parse("TROUPE_LLM_TIMEOUT_SECS", "60")?),
+            },
+            max_body_bytes: env.parse("TROUPE_MAX_BODY_BYTES", "1048576")?,
+            idempotency_ttl: Duration::from_secs(
+                3600 * env.parse::<u64>("TROUPE_IDEMPOTENCY_TTL_HOURS", "24")?,
+            ),
+            log_format: match env.string("TROUPE_LOG_FORMAT", "text").as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(invalid(
+                        "TROUPE_LOG_FORMAT",
+                        format!("{other:?} is not text or json"),
+                    ));
+                }
+            },
+            log_filter: env.string("TROUPE_LOG", "info"),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn database_kind(&self) -> DatabaseKind {
+        if self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
+        {
+            DatabaseKind::Postgres
+        } else {
+            DatabaseKind::Sqlite
+        }
+    }
+
+    /// The shape is chosen by configuration alone: Redis present means the distributed shape.
+    pub fn is_distributed(&self) -> bool {
+        self.redis_url.is_some()
+    }
+
+    /// The full name of a queue, e.g. `troupe:simulations`.
+    pub fn queue_name(&self, queue: &str) -> String {
+        format!("{}:{queue}", self.queue_prefix)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.database_url.starts_with("sqlite:")
+            && self.database_kind() != DatabaseKind::Postgres
+        {
+            return Err(invalid(
+                "TROUPE_DATABASE_URL",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        if self.database_kind() == DatabaseKind::Postgres && self.redis_url.is_none() {
+            return Err(invalid(
+                "TROUPE_REDIS_URL",
+                "required with a PostgreSQL database (the distributed shape queues jobs in Redis)",
+            ));
+        }
+        if self.database_kind() == DatabaseKind::Sqlite && self.redis_url.is_some() {
+            return Err(invalid(
+                "TROUPE_DATABASE_URL",
+                "the distributed shape (TROUPE_REDIS_URL set) needs PostgreSQL, not SQLite",
+            ));
+        }
+        let worker = &self.worker;
+        for (var, value) in [
+            ("TROUPE_WORKER_CONCURRENCY", worker.concurrency),
+            ("TROUPE_WORKER_MISSED_HEARTBEATS", worker.missed_heartbeats),
+            ("TROUPE_JOB_MAX_ATTEMPTS", worker.max_attempts as usize),
+            ("TROUPE_AGENT_PARALLELISM", worker.agent_parallelism),
+            ("TROUPE_MAX_BODY_BYTES", self.max_body_bytes),
+        ] {
+            if value == 0 {
+                return Err(invalid(var, "must be at least 1"));
+            }
+        }
+        if worker.poll_interval.is_zero() || worker.heartbeat_interval.is_zero() {
+            return Err(invalid(
+                "TROUPE_WORKER_POLL_MS / TROUPE_WORKER_HEARTBEAT_MS",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        reason: reason.into(),
+    }
+}
+
+struct Vars(HashMap<String, String>);
+
+impl Vars {
+    fn optional(&self, var: &str) -> Option<String> {
+        self.0.get(var).filter(|v| !v.trim().is_empty()).cloned()
+    }
+
+    fn string(&self, var: &str, default: &str) -> String {
+        self.optional(var).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn parse<T: FromStr>(&self, var: &'static str, default: &str) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let raw = self.string(var, default);
+        raw.parse()
+            .map_err(|e| invalid(var, format!("{raw:?} is not valid: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_shape_with_the_offline_model() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.database_kind(), DatabaseKind::Sqlite);
+        assert!(!config.is_distributed());
+        assert!(matches!(config.llm.provider, LlmProvider::Offline));
+        assert_eq!(config.queue_name("simulations"), "troupe:simulations");
+    }
+
+    #[test]
+    fn postgres_requires_redis() {
+        let err = load(&[("TROUPE_DATABASE_URL", "postgres://localhost/troupe")]).unwrap_err();
+        assert!(err.to_string().contains("TROUPE_REDIS_URL"), "{err}");
+    }
+
+    #[test]
+    fn redis_with_sqlite_is_refused() {
+        assert!(load(&[("TROUPE_REDIS_URL", "redis://127.0.0.1")]).is_err());
+    }
+
+    #[test]
+    fn a_base_url_selects_the_openai_provider() {
+        let config = load(&[("TROUPE_LLM_BASE_URL", "http://localhost:11434/v1/")]).unwrap();
+        match config.llm.provider {
+            LlmProvider::OpenAi { base_url, .. } => assert_eq!(base_url, "http://localhost:11434/v1"),
+            other => panic!("unexpected provider {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_numbers_name_the_variable() {
+        let err = load(&[("TROUPE_WORKER_CONCURRENCY", "many")]).unwrap_err();
+        assert!(err.to_string().starts_with("TROUPE_WORKER_CONCURRENCY"), "{err}");
+        assert!(load(&[("TROUPE_WORKER_CONCURRENCY", "0")]).is_err());
+    }
+}

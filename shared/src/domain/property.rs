@@ -1,0 +1,65 @@
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Location;
+
+/// Listing data, as entered by an agent or carried inline in a simulation request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+pub struct PropertyDetails {
+    #[oai(validator(min_length = 1, max_length = 300))]
+    pub title: String,
+    #[oai(validator(max_length = 20000))]
+    #[serde(default)]
+    #[oai(default)]
+    pub description: String,
+    /// List price, in `currency`.
+    #[oai(validator(minimum(value = "0", exclusive), maximum(value = "100000000000")))]
+    pub price: f64,
+    #[oai(validator(pattern = "^[A-Z]{3}$"))]
+    #[serde(default = "default_currency")]
+    #[oai(default = "default_currency")]
+    pub currency: String,
+    #[serde(default)]
+    #[oai(default)]
+    pub location: Location,
+    #[oai(validator(max_length = 100))]
+    pub property_type: Option<String>,
+    #[serde(default)]
+    #[oai(default, validator(max_items = 100, max_length = 200))]
+    pub features: Vec<String>,
+    #[serde(default)]
+    #[oai(default, validator(max_items = 50))]
+    pub photos: Vec<Photo>,
+    /// Changes the seller is considering (e.g. "add a pool"), for focus groups to test.
+    #[serde(default)]
+    #[oai(default, validator(max_items = 20, max_length = 500))]
+    pub candidate_modifications: Vec<String>,
+}
+
+fn default_currency() -> String {
+    "USD".to_owned()
+}
+
+/// A listing photo; the description is what a persona "sees".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+pub struct Photo {
+    #[oai(validator(min_length = 1, max_length = 2000))]
+    pub url: String,
+    #[oai(validator(max_length = 2000))]
+    #[serde(default)]
+    #[oai(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+pub struct Property {
+    pub id: Uuid,
+    pub brokerage_id: Uuid,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    #[oai(flatten)]
+    #[serde(flatten)]
+    pub details: PropertyDetails,
+}

@@ -1,0 +1,12 @@
+//! Troupe's common crate: configuration, domain types, the queue contract, auth primitives and
+//! the store that both deployment shapes share.
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod jobs;
+pub mod queue;
+pub mod store;
+
+pub use config::Config;
+pub use store::{Store, StoreError};

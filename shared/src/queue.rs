@@ -1,0 +1,88 @@
+//! The job queues of both shapes behind one type: apalis-sqlite in the embedded shape,
+//! apalis-redis in the distributed one.
+
+use std::time::Duration;
+
+use apalis::prelude::TaskSink;
+use apalis_redis::{ConnectionManager, RedisStorage};
+use apalis_sqlite::{SqlitePool, SqliteStorage};
+use redis::aio::ConnectionManagerConfig;
+
+use crate::{
+    config::{Config, WorkerConfig},
+    jobs::{SimulationJob, queues},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("could not connect to Redis: {0}")]
+    Connect(#[from] redis::RedisError),
+    #[error("SQLite queue: {0}")]
+    Sqlite(#[from] apalis_sqlite::Error),
+    #[error("could not enqueue the job: {0}")]
+    Push(String),
+}
+
+/// Where simulation jobs go. Cloning is cheap: both variants share their connection.
+#[derive(Clone)]
+pub enum SimulationQueue {
+    Sqlite(SqliteStorage<SimulationJob>),
+    Redis(RedisStorage<SimulationJob>),
+}
+
+impl SimulationQueue {
+    /// The SQLite queue shares the service's own pool (and so its file).
+    pub async fn sqlite(pool: &SqlitePool, config: &Config) -> Result<Self, QueueError> {
+        SqliteStorage::setup(pool).await?;
+        let storage = SqliteStorage::new(pool).with_config(sqlite_config(config));
+        Ok(SimulationQueue::Sqlite(storage))
+    }
+
+    pub async fn redis(url: &str, config: &Config) -> Result<Self, QueueError> {
+        let conn = redis_connection(url).await?;
+        let storage = RedisStorage::new(conn).with_config(redis_config(config));
+        Ok(SimulationQueue::Redis(storage))
+    }
+
+    pub async fn push(&self, job: SimulationJob) -> Result<(), QueueError> {
+        let result = match self.clone() {
+            SimulationQueue::Sqlite(mut storage) => {
+                storage.push(job).await.map_err(|e| e.to_string())
+            }
+            SimulationQueue::Redis(mut storage) => {
+                storage.push(job).await.map_err(|e| e.to_string())
+            }
+        };
+        result.map_err(QueueError::Push)
+    }
+}
+
+/// A Redis connection that survives load: redis-rs's default 500 ms response timeout turns a
+/// busy moment into a dead pool (apalis-redis issue 76).
+pub async fn redis_connection(url: &str) -> Result<ConnectionManager, redis::RedisError> {
+    let client = redis::Client::open(url)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(5)))
+        .set_response_timeout(Some(Duration::from_secs(30)));
+    client.get_connection_manager_with_config(config).await
+}
+
+// Both backends get the same deliberate settings instead of apalis' defaults (30 s heartbeats,
+// 300 s orphan recovery on Redis, batches of ten that one worker would hoard).
+fn sqlite_config(config: &Config) -> apalis_sqlite::Config {
+    let worker = &config.worker;
+    apalis_sqlite::Config::default()
+        .queue(config.queue_name(queues::SIMULATIONS))
+        .heartbeat_interval(worker.heartbeat_interval)
+        .missed_heartbeats(worker.missed_heartbeats)
+        .batch_size(worker.concurrency)
+}
+
+fn redis_config(config: &Config) -> apalis_redis::Config {
+    let worker: &WorkerConfig = &config.worker;
+    apalis_redis::Config::default()
+        .queue(config.queue_name(queues::SIMULATIONS))
+        .heartbeat_interval(worker.heartbeat_interval)
+        .missed_heartbeats(worker.missed_heartbeats)
+        .batch_size(worker.concurrency)
+}

@@ -1,0 +1,200 @@
+//! Personas, always read through the caller's visibility: a persona the caller may not see does
+//! not exist for them.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Store, StoreResult, parse_column, with_pool};
+use crate::{
+    auth::Principal,
+    domain::{Persona, PersonaProfile, Visibility},
+};
+
+/// Visible to `$2` (user) in team `$3`: shared with the brokerage, owned, or shared with the team.
+macro_rules! visible {
+    () => {
+        "(visibility = 'brokerage' OR owner_user_id = $2 OR (visibility = 'team' AND team_id = $3))"
+    };
+}
+macro_rules! columns {
+    () => {
+        "id, brokerage_id, owner_user_id, team_id, visibility, version, profile, created_at, updated_at"
+    };
+}
+
+/// What a create or update writes.
+pub struct PersonaWrite {
+    pub profile: PersonaProfile,
+    pub visibility: Visibility,
+}
+
+pub struct PersonaFilter {
+    pub segment: Option<String>,
+    /// Only personas with a greater id (the cursor of the previous page).
+    pub after: Option<Uuid>,
+    pub limit: u32,
+}
+
+#[derive(sqlx::FromRow)]
+struct PersonaRow {
+    id: Uuid,
+    brokerage_id: Uuid,
+    owner_user_id: Uuid,
+    team_id: Option<Uuid>,
+    visibility: String,
+    version: i64,
+    profile: Json<PersonaProfile>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<PersonaRow> for Persona {
+    type Error = super::StoreError;
+
+    fn try_from(row: PersonaRow) -> StoreResult<Persona> {
+        Ok(Persona {
+            id: row.id,
+            brokerage_id: row.brokerage_id,
+            agent_id: row.owner_user_id,
+            team_id: row.team_id,
+            visibility: parse_column(&row.visibility, Visibility::parse, "personas.visibility")?,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            profile: row.profile.0,
+        })
+    }
+}
+
+impl Store {
+    pub async fn create_persona(&self, caller: &Principal, write: PersonaWrite) -> StoreResult<Persona> {
+        let now = Utc::now();
+        let row: PersonaRow = with_pool!(self, pool => {
+            sqlx::query_as(concat!("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, profile, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $8) RETURNING ", columns!()))
+            .bind(Uuid::now_v7())
+            .bind(caller.brokerage_id)
+            .bind(caller.user_id)
+            .bind(caller.team_id)
+            .bind(write.visibility.as_str())
+            .bind(&write.profile.segment)
+            .bind(Json(&write.profile))
+            .bind(now)
+            .fetch_one(pool)
+            .await
+        })?;
+        row.try_into()
+    }
+
+    pub async fn get_persona(&self, caller: &Principal, id: Uuid) -> StoreResult<Option<Persona>> {
+        let row: Option<PersonaRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", visible!()))
+            .bind(caller.brokerage_id)
+            .bind(caller.user_id)
+            .bind(caller.team_id)
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        row.map(Persona::try_from).transpose()
+    }
+
+    /// Replaces the profile if the persona is still at `expected_version` (a concurrent update
+    /// wins, and this one answers `None`).
+    pub async fn update_persona(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+        expected_version: i64,
+        write: PersonaWrite,
+    ) -> StoreResult<Option<Persona>> {
+        let row: Option<PersonaRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("UPDATE personas SET profile = $5, segment = $6, visibility = $7, version = version + 1, updated_at = $8
+                 WHERE brokerage_id = $1 AND id = $4 AND version = $9 AND ", visible!(), " RETURNING ", columns!()))
+            .bind(caller.brokerage_id)
+            .bind(caller.user_id)
+            .bind(caller.team_id)
+            .bind(id)
+            .bind(Json(&write.profile))
+            .bind(&write.profile.segment)
+            .bind(write.visibility.as_str())
+            .bind(Utc::now())
+            .bind(expected_version)
+            .fetch_optional(pool)
+            .await
+        })?;
+        row.map(Persona::try_from).transpose()
+    }
+
+    pub async fn delete_persona(&self, caller: &Principal, id: Uuid) -> StoreResult<bool> {
+        let deleted = with_pool!(self, pool => {
+            sqlx::query(concat!("DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", visible!()))
+                .bind(caller.brokerage_id)
+                .bind(caller.user_id)
+                .bind(caller.team_id)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(deleted == 1)
+    }
+
+    /// One page of visible personas in id (creation) order.
+    pub async fn list_personas(&self, caller: &Principal, filter: &PersonaFilter) -> StoreResult<Vec<Persona>> {
+        let rows: Vec<PersonaRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM personas
+                 WHERE brokerage_id = $1 AND ", visible!(), "
+                   AND ($4 IS NULL OR id > $4) AND ($5 IS NULL OR segment = $5)
+                 ORDER BY id LIMIT $6"))
+            .bind(caller.brokerage_id)
+            .bind(caller.user_id)
+            .bind(caller.team_id)
+            .bind(filter.after)
+            .bind(&filter.segment)
+            .bind(i64::from(filter.limit))
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter().map(Persona::try_from).collect()
+    }
+
+    /// Ids of the visible personas labelled with `segment`, oldest first.
+    pub async fn persona_ids_in_segment(
+        &self,
+        caller: &Principal,
+        segment: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<Uuid>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar(concat!("SELECT id FROM personas WHERE brokerage_id = $1 AND ", visible!(), " AND segment = $4 ORDER BY id LIMIT $5"))
+            .bind(caller.brokerage_id)
+            .bind(caller.user_id)
+            .bind(caller.team_id)
+            .bind(segment)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// The personas of a run, by id within the brokerage (visibility was checked when the run was
+    /// submitted); ids deleted since are skipped.
+    pub async fn personas_for_run(&self, brokerage_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Persona>> {
+        let mut personas = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row: Option<PersonaRow> = with_pool!(self, pool => {
+                sqlx::query_as(concat!("SELECT ", columns!(), " FROM personas WHERE brokerage_id = $1 AND id = $2"))
+                    .bind(brokerage_id)
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+            })?;
+            if let Some(row) = row {
+                personas.push(row.try_into()?);
+            }
+        }
+        Ok(personas)
+    }
+}

@@ -1,0 +1,302 @@
+//! Simulations and their idempotency keys. Runs are fenced: a run claims the simulation with a
+//! fresh token, and each of its writes only lands while that token is still the current one, so
+//! a duplicate or recovered run can take over but two runs can never both write a result.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Store, StoreError, StoreResult, is_unique_violation, parse_column, with_pool};
+use crate::{
+    auth::Principal,
+    domain::{
+        Progress, RunMetadata, Simulation, SimulationKind, SimulationResults, SimulationStatus,
+    },
+};
+
+macro_rules! columns {
+    () => {
+        "id, brokerage_id, created_by, kind, status, progress_done, progress_total, error, attempts, created_at, started_at, completed_at"
+    };
+}
+
+pub struct NewSimulation {
+    pub kind: SimulationKind,
+    pub plan: Value,
+    pub progress_total: i64,
+    /// `(Idempotency-Key, hash of the request body, how long the key holds)`.
+    pub idempotency: Option<(String, String, Duration)>,
+}
+
+pub enum SimulationCreated {
+    Created(Simulation),
+    /// The same key was used before with the same request: here is what it created.
+    Replayed(Simulation),
+    /// The same key was used before with a different request.
+    KeyReused,
+}
+
+/// The outcome of a worker asking to run a simulation.
+pub enum Claim {
+    /// Run it; every write of this run carries `token`.
+    Run { token: Uuid, attempt: i32, plan: Value },
+    /// Already completed, failed or cancelled: nothing to do.
+    Finished(SimulationStatus),
+    /// It has been started `max_attempts` times (crashed workers) and is now failed.
+    GaveUp,
+    /// Deleted, or never existed.
+    Missing,
+}
+
+#[derive(sqlx::FromRow)]
+struct SimulationRow {
+    id: Uuid,
+    brokerage_id: Uuid,
+    created_by: Uuid,
+    kind: String,
+    status: String,
+    progress_done: i64,
+    progress_total: i64,
+    error: Option<String>,
+    attempts: i32,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<SimulationRow> for Simulation {
+    type Error = StoreError;
+
+    fn try_from(row: SimulationRow) -> StoreResult<Simulation> {
+        Ok(Simulation {
+            id: row.id,
+            brokerage_id: row.brokerage_id,
+            created_by: row.created_by,
+            kind: parse_column(&row.kind, SimulationKind::parse, "simulations.kind")?,
+            status: parse_column(&row.status, SimulationStatus::parse, "simulations.status")?,
+            progress: Progress {
+                done: row.progress_done,
+                total: row.progress_total,
+            },
+            error: row.error,
+            attempts: row.attempts,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            completed_at: row.completed_at,
+        })
+    }
+}
+
+/// A simulation with what it was asked to do and what it produced.
+pub struct SimulationRecord {
+    pub simulation: Simulation,
+    pub plan: Value,
+    pub results: Option<SimulationResults>,
+    pub metadata: Option<RunMetadata>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RecordRow {
+    #[sqlx(flatten)]
+    simulation: SimulationRow,
+    plan: Json<Value>,
+    results: Option<Json<SimulationResults>>,
+    metadata: Option<Json<RunMetadata>>,
+}
+
+impl Store {
+    /// Creates a pending simulation, or with an idempotency key, returns what the key created.
+    pub async fn create_simulation(&self, caller: &Principal, new: NewSimulation) -> StoreResult<SimulationCreated> {
+        // Two concurrent requests with one key: the loser's insert hits the key's primary key,
+        // and the retry then finds the winner's simulation.
+        match self.try_create_simulation(caller, &new).await {
+            Err(StoreError::Database(e)) if is_unique_violation(&e) && new.idempotency.is_some() => {
+                self.try_create_simulation(caller, &new).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_create_simulation(&self, caller: &Principal, new: &NewSimulation) -> StoreResult<SimulationCreated> {
+        let now = Utc::now();
+        let id = Uuid::now_v7();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if let Some((key, request_hash, ttl)) = &new.idempotency {
+                let existing: Option<(String, Uuid)> = sqlx::query_as(
+                    "SELECT request_hash, resource_id FROM idempotency_keys
+                     WHERE brokerage_id = $1 AND key = $2 AND expires_at > $3",
+                )
+                .bind(caller.brokerage_id).bind(key).bind(now)
+                .fetch_optional(&mut *tx).await?;
+                if let Some((stored_hash, resource_id)) = existing {
+                    if &stored_hash != request_hash {
+                        return Ok(SimulationCreated::KeyReused);
+                    }
+                    let row: Option<SimulationRow> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM simulations WHERE brokerage_id = $1 AND id = $2"))
+                    .bind(caller.brokerage_id).bind(resource_id)
+                    .fetch_optional(&mut *tx).await?;
+                    if let Some(row) = row {
+                        return Ok(SimulationCreated::Replayed(row.try_into()?));
+                    }
+                }
+                let expires_at = now + chrono::Duration::from_std(*ttl).unwrap_or(chrono::Duration::days(1));
+                // An expired (or orphaned) key is replaced.
+                sqlx::query("DELETE FROM idempotency_keys WHERE brokerage_id = $1 AND key = $2")
+                    .bind(caller.brokerage_id).bind(key)
+                    .execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (brokerage_id, key, request_hash, resource_id, expires_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(caller.brokerage_id).bind(key).bind(request_hash).bind(id).bind(expires_at)
+                .execute(&mut *tx).await?;
+            }
+            let row: SimulationRow = sqlx::query_as(concat!("INSERT INTO simulations (id, brokerage_id, created_by, kind, status, plan, progress_total, created_at)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7) RETURNING ", columns!()))
+            .bind(id).bind(caller.brokerage_id).bind(caller.user_id).bind(new.kind.as_str())
+            .bind(Json(&new.plan)).bind(new.progress_total).bind(now)
+            .fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(SimulationCreated::Created(row.try_into()?))
+        })
+    }
+
+    pub async fn get_simulation(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<Option<Simulation>> {
+        let row: Option<SimulationRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM simulations WHERE brokerage_id = $1 AND id = $2"))
+                .bind(brokerage_id)
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(Simulation::try_from).transpose()
+    }
+
+    pub async fn simulation_record(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<Option<SimulationRecord>> {
+        let row: Option<RecordRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", columns!(), ", plan, results, metadata FROM simulations WHERE brokerage_id = $1 AND id = $2"))
+            .bind(brokerage_id)
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        row.map(|row| {
+            Ok(SimulationRecord {
+                simulation: row.simulation.try_into()?,
+                plan: row.plan.0,
+                results: row.results.map(|r| r.0),
+                metadata: row.metadata.map(|m| m.0),
+            })
+        })
+        .transpose()
+    }
+
+    /// Starts a run: a pending simulation, or a running one whose run died (or is a duplicate
+    /// delivery), gets a new run token; progress restarts because the new run redoes the work.
+    pub async fn claim_simulation(
+        &self,
+        brokerage_id: Uuid,
+        id: Uuid,
+        worker: &str,
+        max_attempts: u32,
+    ) -> StoreResult<Claim> {
+        let token = Uuid::new_v4();
+        let now = Utc::now();
+        let claimed: Option<(i32, Json<Value>)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "UPDATE simulations
+                 SET status = 'running', run_token = $3, claimed_by = $4, attempts = attempts + 1,
+                     progress_done = 0, started_at = COALESCE(started_at, $5)
+                 WHERE brokerage_id = $1 AND id = $2 AND status IN ('pending', 'running') AND attempts < $6
+                 RETURNING attempts, plan",
+            )
+            .bind(brokerage_id).bind(id).bind(token).bind(worker).bind(now)
+            .bind(i32::try_from(max_attempts).unwrap_or(i32::MAX))
+            .fetch_optional(pool)
+            .await
+        })?;
+        if let Some((attempt, plan)) = claimed {
+            return Ok(Claim::Run { token, attempt, plan: plan.0 });
+        }
+        let Some(simulation) = self.get_simulation(brokerage_id, id).await? else {
+            return Ok(Claim::Missing);
+        };
+        if simulation.status.is_final() {
+            return Ok(Claim::Finished(simulation.status));
+        }
+        let reason = format!(
+            "gave up after {} attempts: the worker running this simulation stopped each time",
+            simulation.attempts
+        );
+        self.fail_simulation(id, None, &reason).await?;
+        Ok(Claim::GaveUp)
+    }
+
+    /// Records progress; `false` means this run has been superseded and should stop.
+    pub async fn record_progress(&self, id: Uuid, token: Uuid, done: i64) -> StoreResult<bool> {
+        let updated = with_pool!(self, pool => {
+            sqlx::query("UPDATE simulations SET progress_done = $3 WHERE id = $1 AND run_token = $2 AND status = 'running'")
+                .bind(id).bind(token).bind(done)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(updated == 1)
+    }
+
+    /// Writes the result of the run holding `token`; `false` if another run has taken over or
+    /// the simulation already finished, in which case nothing is written.
+    pub async fn complete_simulation(
+        &self,
+        id: Uuid,
+        token: Uuid,
+        results: &SimulationResults,
+        metadata: &RunMetadata,
+    ) -> StoreResult<bool> {
+        let updated = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE simulations
+                 SET status = 'completed', results = $3, metadata = $4, completed_at = $5,
+                     progress_done = progress_total, run_token = NULL
+                 WHERE id = $1 AND run_token = $2 AND status = 'running'",
+            )
+            .bind(id).bind(token).bind(Json(results)).bind(Json(metadata)).bind(Utc::now())
+            .execute(pool)
+            .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(updated == 1)
+    }
+
+    /// Marks the simulation failed with a reason for the user. With a token, only if that run
+    /// still holds it; without one, if it has not finished yet.
+    pub async fn fail_simulation(&self, id: Uuid, token: Option<Uuid>, reason: &str) -> StoreResult<bool> {
+        let updated = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE simulations SET status = 'failed', error = $3, completed_at = $4, run_token = NULL
+                 WHERE id = $1 AND status IN ('pending', 'running') AND ($2 IS NULL OR run_token = $2)",
+            )
+            .bind(id).bind(token).bind(reason).bind(Utc::now())
+            .execute(pool)
+            .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(updated == 1)
+    }
+
+    /// Drops idempotency keys past their expiry; returns how many.
+    pub async fn purge_expired_idempotency_keys(&self) -> StoreResult<u64> {
+        let deleted = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+                .bind(Utc::now())
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(deleted)
+    }
+}
