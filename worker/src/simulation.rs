@@ -1,0 +1,136 @@
+//! The simulation job: claim the simulation, run its persona agents, aggregate, and write the
+//! result, fenced on the run's token so that a duplicate or recovered run can never leave two.
+
+use std::{
+    sync::{Arc, atomic::AtomicI64},
+    time::{Duration, Instant},
+};
+
+use troupe_shared::{
+    Store, StoreError,
+    domain::{FocusGroupPlan, RunMetadata, SimulationKind},
+    jobs::SimulationJob,
+    store::Claim,
+};
+use uuid::Uuid;
+
+use crate::engine::{Responder, StepError, aggregate_focus_group, run_focus_group};
+
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+
+/// What a simulation run needs; shared by all runs of one worker process.
+pub struct SimulationDeps {
+    pub store: Store,
+    pub responder: Responder,
+    pub worker_name: String,
+    pub max_attempts: u32,
+    pub agent_parallelism: usize,
+}
+
+/// Handles one delivery of a simulation job. `Err` only for infrastructure failures (the database
+/// went away), which the queue redelivers; everything about the simulation itself ends in a
+/// stored status.
+pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Result<(), StoreError> {
+    let claim = deps
+        .store
+        .claim_simulation(job.brokerage_id, job.simulation_id, &deps.worker_name, deps.max_attempts)
+        .await?;
+    let (token, attempt, plan) = match claim {
+        Claim::Run { token, attempt, plan } => (token, attempt, plan),
+        Claim::Finished(status) => {
+            tracing::info!(simulation = %job.simulation_id, ?status, "already finished; redelivery ignored");
+            return Ok(());
+        }
+        Claim::GaveUp => {
+            tracing::warn!(simulation = %job.simulation_id, "attempts exhausted; marked failed");
+            return Ok(());
+        }
+        Claim::Missing => return Ok(()),
+    };
+    tracing::info!(simulation = %job.simulation_id, attempt, "simulation started");
+    let plan: FocusGroupPlan = match serde_json::from_value(plan) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let reason = format!("the stored simulation plan is unreadable: {e}");
+            deps.store.fail_simulation(job.simulation_id, Some(token), &reason).await?;
+            return Ok(());
+        }
+    };
+    let outcome = run_focus_group_fenced(job, deps, token, &plan).await?;
+    let written = match outcome {
+        Outcome::Completed(results, metadata) => {
+            deps.store
+                .complete_simulation(job.simulation_id, token, &results, &metadata)
+                .await?
+        }
+        Outcome::Failed(reason) => {
+            deps.store.fail_simulation(job.simulation_id, Some(token), &reason).await?
+        }
+        Outcome::Superseded => false,
+    };
+    if written {
+        tracing::info!(simulation = %job.simulation_id, "simulation finished");
+    } else {
+        tracing::info!(simulation = %job.simulation_id, "another run took this simulation over; this run's result is dropped");
+    }
+    Ok(())
+}
+
+enum Outcome {
+    Completed(troupe_shared::domain::SimulationResults, RunMetadata),
+    Failed(String),
+    /// Another run holds the simulation now.
+    Superseded,
+}
+
+async fn run_focus_group_fenced(
+    job: &SimulationJob,
+    deps: &SimulationDeps,
+    token: Uuid,
+    plan: &FocusGroupPlan,
+) -> Result<Outcome, StoreError> {
+    debug_assert_eq!(SimulationKind::FocusGroup.as_str(), "focus_group");
+    let started = Instant::now();
+    let personas = deps.store.personas_for_run(job.brokerage_id, &plan.persona_ids).await?;
+    if personas.is_empty() {
+        return Ok(Outcome::Failed(
+            "none of the selected personas exists any more".to_owned(),
+        ));
+    }
+    let progress = Arc::new(AtomicI64::new(0));
+    let run = run_focus_group(plan, &personas, &deps.responder, deps.agent_parallelism, &progress);
+    tokio::pin!(run);
+    let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
+    let run = loop {
+        tokio::select! {
+            run = &mut run => break run,
+            _ = ticker.tick() => {
+                let done = progress.load(std::sync::atomic::Ordering::Relaxed);
+                if !deps.store.record_progress(job.simulation_id, token, done).await? {
+                    return Ok(Outcome::Superseded);
+                }
+            }
+        }
+    };
+    let run = match run {
+        Ok(run) => run,
+        Err(StepError::Fatal(reason) | StepError::Agent(reason)) => {
+            return Ok(Outcome::Failed(reason));
+        }
+    };
+    if run.responses.is_empty() {
+        let reason = run.first_failure.unwrap_or_else(|| "no persona answered".to_owned());
+        return Ok(Outcome::Failed(format!("every agent step failed; first failure: {reason}")));
+    }
+    let metadata = RunMetadata {
+        provider: deps.responder.provider().to_owned(),
+        model_version: deps.responder.model().to_owned(),
+        llm_calls: run.usage.calls,
+        prompt_tokens: run.usage.prompt_tokens,
+        completion_tokens: run.usage.completion_tokens,
+        tokens_used: run.usage.prompt_tokens + run.usage.completion_tokens,
+        failed_steps: run.failed_steps,
+        compute_time: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    };
+    Ok(Outcome::Completed(aggregate_focus_group(plan, run.responses), metadata))
+}
