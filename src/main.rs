@@ -1,1 +1,130 @@
-fn main(){}
+//! `troupe`: one binary, every role. A thin CLI over the library crates.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use troupe::{App, Roles};
+use troupe_shared::{Config, config::LogFormat, domain::Role};
+
+#[derive(Parser)]
+#[command(name = "troupe", version, about = "Persona simulations for UHNW real estate")]
+struct Cli {
+    /// Address for the API to listen on (overrides TROUPE_BIND; port 0 picks a free one).
+    #[arg(long, global = true)]
+    bind: Option<SocketAddr>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The embedded shape: API, worker and scheduler in one process (the default).
+    Serve,
+    /// The distributed API role.
+    Api,
+    /// A distributed worker; run as many as you like.
+    Worker,
+    /// The distributed scheduler role.
+    Scheduler,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Run a focus group on a seeded brokerage through the API, and print its results.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key (and the brokerage, team and user when missing); prints it last.
+    Create {
+        #[arg(long)]
+        brokerage: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        team: Option<String>,
+        /// The user's name (default: the role's name).
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("{s:?} is not agent, team_lead or brokerage_admin"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut vars: std::collections::HashMap<String, String> = std::env::vars().collect();
+    if let Some(bind) = cli.bind {
+        vars.insert("TROUPE_BIND".into(), bind.to_string());
+    }
+    if matches!(cli.command, Some(Command::Demo)) {
+        // The demo's output is its report; request logs would drown it.
+        vars.entry("TROUPE_LOG".into()).or_insert_with(|| "warn".into());
+    }
+    let config = Config::from_vars(vars.clone()).context("invalid configuration")?;
+    init_logging(&config);
+    let roles = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => Roles::ALL,
+        Command::Api => Roles::API,
+        Command::Worker => Roles::WORKER,
+        Command::Scheduler => Roles::SCHEDULER,
+        Command::Migrate => {
+            troupe::connect(&config).await?;
+            println!("migrations applied");
+            return Ok(());
+        }
+        Command::Keys { command: KeysCommand::Create { brokerage, role, team, user } } => {
+            let (store, _) = troupe::connect(&config).await?;
+            let user = user.unwrap_or_else(|| role.as_str().to_owned());
+            let key = store.provision_key(&brokerage, team.as_deref(), &user, role).await?;
+            eprintln!("brokerage {} · user {user} ({}) · the key is shown once:", key.brokerage_id, role.as_str());
+            println!("{}", key.token);
+            return Ok(());
+        }
+        Command::Demo => return troupe::demo::run(vars).await,
+    };
+    let app = App::build(config, roles).await?;
+    if let Some(addr) = app.local_addr() {
+        println!("listening on http://{addr}");
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    app.run(shutdown).await
+}
+
+/// SIGINT or SIGTERM starts a graceful shutdown.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested");
+    shutdown.cancel();
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

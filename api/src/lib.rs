@@ -1,1 +1,78 @@
+//! The HTTP API: validates, stores, enqueues and reads. It never calls an LLM.
 
+mod auth;
+mod health;
+mod personas;
+mod problem;
+mod properties;
+mod simulations;
+
+use std::time::Duration;
+
+use poem::{
+    Endpoint, EndpointExt, IntoEndpoint, Request, Route, get, http::StatusCode,
+    middleware::Tracing,
+};
+use poem_openapi::OpenApiService;
+use troupe_shared::{Config, Store, queue::SimulationQueue};
+
+pub use problem::Problem;
+
+/// What every request handler can reach.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    pub queue: SimulationQueue,
+    pub idempotency_ttl: Duration,
+}
+
+#[derive(poem_openapi::Tags)]
+enum ApiTags {
+    /// Client personas.
+    Personas,
+    /// Listings.
+    Properties,
+    /// Focus groups and other simulations.
+    Simulations,
+}
+
+/// Every route of the service, with problem+json errors, the body-size limit and request logs.
+pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
+    let api = OpenApiService::new(
+        (personas::PersonasApi, properties::PropertiesApi, simulations::SimulationsApi),
+        "Troupe",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("Persona simulations for ultra-high-net-worth real estate.")
+    .server("/api/v1");
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let max_body = config.max_body_bytes;
+    Route::new()
+        .nest("/api/v1", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/healthz", get(health::healthz))
+        .at("/readyz", get(health::readyz))
+        .around(move |endpoint, req| limit_body(endpoint, req, max_body))
+        .catch_all_error(|err| async move { problem::render(err) })
+        .data(state)
+        .with(Tracing)
+        .into_endpoint()
+}
+
+/// Refuses bodies over `max` bytes with 413, whether or not they declare their length.
+async fn limit_body<E: Endpoint>(endpoint: std::sync::Arc<E>, mut req: Request, max: usize) -> poem::Result<E::Output> {
+    let too_large = || poem::Error::from_string(format!("request bodies are limited to {max} bytes"), StatusCode::PAYLOAD_TOO_LARGE);
+    let declared = req
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err(too_large());
+    }
+    let body = req.take_body().into_bytes_limit(max).await.map_err(|_| too_large())?;
+    req.set_body(body);
+    endpoint.call(req).await
+}

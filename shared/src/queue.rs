@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use apalis::prelude::TaskSink;
 use apalis_redis::{ConnectionManager, RedisStorage};
-use apalis_sqlite::{SqlitePool, SqliteStorage};
+use apalis_sqlite::{SqlitePool, SqlitePoolOptions, SqliteStorage};
 use redis::aio::ConnectionManagerConfig;
 
 use crate::{
@@ -31,9 +31,17 @@ pub enum SimulationQueue {
 }
 
 impl SimulationQueue {
-    /// The SQLite queue shares the service's own pool (and so its file).
+    /// The SQLite queue shares the service's own pool (and so its file). apalis' setup also
+    /// switches its connection to `synchronous=OFF`, so it runs on a throwaway connection and
+    /// the service's own connections keep their durability settings.
     pub async fn sqlite(pool: &SqlitePool, config: &Config) -> Result<Self, QueueError> {
-        SqliteStorage::setup(pool).await?;
+        let setup_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with((*pool.connect_options()).clone())
+            .await
+            .map_err(apalis_sqlite::Error::from)?;
+        SqliteStorage::setup(&setup_pool).await?;
+        setup_pool.close().await;
         let storage = SqliteStorage::new(pool).with_config(sqlite_config(config));
         Ok(SimulationQueue::Sqlite(storage))
     }
@@ -85,4 +93,23 @@ fn redis_config(config: &Config) -> apalis_redis::Config {
         .heartbeat_interval(worker.heartbeat_interval)
         .missed_heartbeats(worker.missed_heartbeats)
         .batch_size(worker.concurrency)
+}
+
+impl SimulationQueue {
+    /// Readiness: the queue's backend answers.
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        match self.clone() {
+            SimulationQueue::Sqlite(storage) => {
+                sqlx::query("SELECT 1")
+                    .execute(storage.pool())
+                    .await
+                    .map_err(apalis_sqlite::Error::from)?;
+            }
+            SimulationQueue::Redis(mut storage) => {
+                let mut conn = storage.get_connection().clone();
+                redis::cmd("PING").query_async::<String>(&mut conn).await?;
+            }
+        }
+        Ok(())
+    }
 }

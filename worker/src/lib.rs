@@ -46,11 +46,18 @@ pub fn unique_worker_name() -> String {
     format!("troupe-worker-{}-{}", std::process::id(), ulid::Ulid::new())
 }
 
+/// Each job runs on a task of its own so that concurrent simulations use every core (apalis'
+/// `parallelize(tokio::spawn)` does the same, but its future fails rustc's `Send` inference when
+/// the worker itself is spawned).
 async fn handle(job: SimulationJob, deps: Data<Arc<SimulationDeps>>) -> Result<(), BoxDynError> {
-    run_simulation(&job, &deps).await.map_err(|e| {
-        tracing::error!(simulation = %job.simulation_id, error = %e, "simulation job failed; it will be redelivered");
-        e.into()
-    })
+    let deps: Arc<SimulationDeps> = (*deps).clone();
+    let simulation_id = job.simulation_id;
+    tokio::spawn(async move { run_simulation(&job, &deps).await })
+        .await?
+        .map_err(|e| {
+            tracing::error!(simulation = %simulation_id, error = %e, "simulation job failed; it will be redelivered");
+            e.into()
+        })
 }
 
 /// Runs the simulation worker until `shutdown` fires, then drains: in-flight simulations finish,
@@ -84,7 +91,6 @@ pub async fn run(
                 .backend($storage.poll_with_interval(poll))
                 .data(deps)
                 .concurrency(concurrency)
-                .parallelize(tokio::spawn)
                 .build(handle)
                 .run_until(signal)
                 .await

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use troupe_shared::domain::Judgement;
 
 use super::{
-    prompt::{Turn, money},
+    prompt::Turn,
     responder::StepAnswer,
     text::{overlap, phrase_in, words},
 };
@@ -55,7 +55,7 @@ pub fn answer(turn: &Turn<'_>, seed: u64) -> StepAnswer {
     if let Some(max) = budget_max.filter(|max| listing.price > *max) {
         // Each 10% over budget costs a Likert point.
         score -= 10.0 * (listing.price / max - 1.0);
-        disliked.push(format!("price above my budget of {}", money(max)));
+        disliked.push("price above my budget".to_owned());
     }
     score -= 2.0 * prefs.deal_breakers.iter().filter(|d| phrase_in(d, &listing_words)).count() as f64;
 

@@ -1,0 +1,29 @@
+//! Liveness and readiness probes.
+
+use poem::{handler, http::StatusCode, web::Data, web::Json};
+use serde_json::{Value, json};
+
+use crate::ApiState;
+
+/// The process is up.
+#[handler]
+pub fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The process can serve: the database and the job queue answer.
+#[handler]
+pub async fn readyz(state: Data<&ApiState>) -> poem::Result<Json<Value>> {
+    let database = state.store.ping().await.map_err(|e| e.to_string());
+    let queue = state.queue.ping().await.map_err(|e| e.to_string());
+    let checks = json!({
+        "database": database.as_ref().err().map_or("ok", String::as_str),
+        "queue": queue.as_ref().err().map_or("ok", String::as_str),
+    });
+    if database.is_ok() && queue.is_ok() {
+        Ok(Json(json!({ "status": "ready", "checks": checks })))
+    } else {
+        tracing::warn!(%checks, "not ready");
+        Err(poem::Error::from_string(format!("not ready: {checks}"), StatusCode::SERVICE_UNAVAILABLE))
+    }
+}

@@ -1,0 +1,163 @@
+//! The one API error type, and its RFC 9457 `application/problem+json` rendering. Every error the
+//! service answers with — ours, poem's (bad JSON, unknown routes) and the auth scheme's — leaves
+//! through [`render`], so clients see one shape with a stable `type`.
+
+use poem::{Response, error::ResponseError, http::StatusCode};
+use poem_openapi::{
+    ApiResponse, Object,
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::Type,
+};
+use serde::Serialize;
+use troupe_shared::StoreError;
+
+const TYPE_BASE: &str = "https://troupe.dev/problems/";
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem detail.
+#[derive(Debug, Serialize, Object)]
+pub struct Problem {
+    /// A stable URI naming the kind of problem; branch on this.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::Internal(Box::new(err))
+    }
+}
+
+impl ApiError {
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::NotFound(_) => "not-found",
+            ApiError::Validation(_) => "validation-failed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::IdempotencyKeyReused => "idempotency-key-reused",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn as_response(&self) -> Response {
+        if let ApiError::Internal(source) = self {
+            // The client learns nothing of the inside; the log gets the whole cause chain.
+            let mut chain = source.to_string();
+            let mut cause = source.source();
+            while let Some(c) = cause {
+                chain.push_str(": ");
+                chain.push_str(&c.to_string());
+                cause = c.source();
+            }
+            tracing::error!(error = %chain, "internal error");
+        }
+        problem_response(self.status(), self.slug(), &self.to_string())
+    }
+}
+
+impl poem::IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.as_response()
+    }
+}
+
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "A problem: RFC 9457 problem details with a stable `type`.",
+                status: None,
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: CONTENT_TYPE,
+                    schema: Problem::schema_ref(),
+                }],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+/// Renders any error as a problem; ours keep their own type, the framework's are classified by
+/// status.
+pub fn render(err: poem::Error) -> Response {
+    if let Some(api_error) = err.downcast_ref::<ApiError>() {
+        return api_error.as_response();
+    }
+    let status = err.status();
+    let slug = match status {
+        StatusCode::BAD_REQUEST => "bad-request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        s if s.is_server_error() => "internal",
+        _ => "bad-request",
+    };
+    let detail = match status {
+        StatusCode::UNAUTHORIZED => "a valid API key is required: Authorization: Bearer trp_…".to_owned(),
+        s if s.is_server_error() => {
+            tracing::error!(error = %err, "internal error");
+            "internal error".to_owned()
+        }
+        _ => err.to_string(),
+    };
+    problem_response(status, slug, &detail)
+}
+
+fn problem_response(status: StatusCode, slug: &str, detail: &str) -> Response {
+    let problem = Problem {
+        kind: format!("{TYPE_BASE}{slug}"),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail: detail.to_owned(),
+    };
+    Response::builder()
+        .status(status)
+        .content_type(CONTENT_TYPE)
+        .body(serde_json::to_vec(&problem).unwrap_or_default())
+}

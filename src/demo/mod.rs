@@ -1,0 +1,121 @@
+//! `troupe demo`: starts the embedded service, seeds a brokerage, runs a focus group through the
+//! HTTP API as a client would, and prints what a broker would read.
+
+mod report;
+mod seed;
+
+use std::{collections::HashMap, time::{Duration, Instant}};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use troupe_shared::{Config, domain::Role};
+
+use crate::{App, Roles};
+
+const POLL: Duration = Duration::from_millis(200);
+const DEADLINE: Duration = Duration::from_secs(600);
+
+/// Runs the demo. Without `TROUPE_DATABASE_URL` it uses a fresh temporary database.
+pub async fn run(mut vars: HashMap<String, String>) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir()?;
+    vars.entry("TROUPE_DATABASE_URL".into())
+        .or_insert_with(|| format!("sqlite://{}", scratch.path().join("troupe-demo.db").display()));
+    vars.entry("TROUPE_BIND".into()).or_insert_with(|| "127.0.0.1:0".into());
+    let config = Config::from_vars(vars)?;
+    let app = App::build(config.clone(), Roles::ALL).await?;
+    let addr = app.local_addr().context("the API did not bind")?;
+    let key = app
+        .store()
+        .provision_key("Demo Brokerage", Some("Malibu Team"), "demo-admin", Role::BrokerageAdmin)
+        .await?
+        .token;
+    let shutdown = CancellationToken::new();
+    let service = tokio::spawn(app.run(shutdown.clone()));
+    println!("Troupe demo: embedded service on http://{addr} (API docs at /docs)");
+    println!("Persona model: {}", describe_model(&config));
+
+    let outcome = drive(&format!("http://{addr}"), &key).await;
+    shutdown.cancel();
+    service.await??;
+    outcome
+}
+
+fn describe_model(config: &Config) -> String {
+    match &config.llm.provider {
+        troupe_shared::config::LlmProvider::Offline => {
+            "offline (rule-based; set TROUPE_LLM_BASE_URL, TROUPE_LLM_API_KEY and TROUPE_LLM_MODEL for an LLM)".into()
+        }
+        troupe_shared::config::LlmProvider::OpenAi { base_url, .. } => format!("{} at {base_url}", config.llm.model),
+    }
+}
+
+async fn drive(base: &str, key: &str) -> anyhow::Result<()> {
+    let client = Client { http: reqwest::Client::new(), base: base.to_owned(), key: key.to_owned() };
+    let personas = seed::personas();
+    for persona in &personas {
+        client.send(reqwest::Method::POST, "/api/v1/personas", Some(persona)).await?;
+    }
+    let property = client.send(reqwest::Method::POST, "/api/v1/properties", Some(&seed::listing())).await?;
+    println!(
+        "Seeded {} personas in 3 segments and the listing \"{}\" (USD {})",
+        personas.len(),
+        property["title"].as_str().unwrap_or_default(),
+        property["price"]
+    );
+    let request = json!({
+        "property_id": property["id"],
+        "persona_segments": ["finance_executives", "tech_founders", "entertainment"],
+        "questions": [
+            "What is your first impression of this home, from the photos and description?",
+            "Would you buy it at the asking price? What would change your mind?"
+        ],
+        "simulation_params": { "num_agents": 12, "iterations": 2, "temperature": 0.7, "seed": 42 }
+    });
+    let accepted = client.send(reqwest::Method::POST, "/api/v1/simulations/focus-group", Some(&request)).await?;
+    let status_url = accepted["status_url"].as_str().context("no status_url")?.to_owned();
+    let results_url = accepted["results_url"].as_str().context("no results_url")?.to_owned();
+    println!("Submitted focus group {}", accepted["id"]);
+
+    let started = Instant::now();
+    loop {
+        let status = client.send(reqwest::Method::GET, &status_url, None).await?;
+        let (done, total) = (&status["progress"]["done"], &status["progress"]["total"]);
+        eprint!("\r  {:<9} {done}/{total} agent steps", status["status"].as_str().unwrap_or("?"));
+        match status["status"].as_str() {
+            Some("completed") => break,
+            Some("failed" | "cancelled") => {
+                eprintln!();
+                bail!("the focus group {}: {}", status["status"], status["error"]);
+            }
+            _ if started.elapsed() > DEADLINE => bail!("the focus group did not finish in {DEADLINE:?}"),
+            _ => tokio::time::sleep(POLL).await,
+        }
+    }
+    eprintln!("  ({:.1} s)\n", started.elapsed().as_secs_f64());
+    let results = client.send(reqwest::Method::GET, &results_url, None).await?;
+    print!("{}", report::render(&results));
+    Ok(())
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Client {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if !status.is_success() {
+            bail!("{path} answered {status}: {body}");
+        }
+        Ok(body)
+    }
+}

@@ -1,0 +1,138 @@
+//! Troupe's composition root: builds the store and queues from the configuration and runs the
+//! requested roles (API, worker, scheduler) under one shutdown token.
+
+pub mod demo;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+use troupe_api::ApiState;
+use troupe_shared::{Config, Store, queue::SimulationQueue};
+
+/// Which roles this process runs. The embedded shape runs all three.
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    pub api: bool,
+    pub worker: bool,
+    pub scheduler: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles { api: true, worker: true, scheduler: true };
+    pub const API: Roles = Roles { api: true, worker: false, scheduler: false };
+    pub const WORKER: Roles = Roles { api: false, worker: true, scheduler: false };
+    pub const SCHEDULER: Roles = Roles { api: false, worker: false, scheduler: true };
+}
+
+pub struct App {
+    config: Config,
+    roles: Roles,
+    store: Store,
+    queue: SimulationQueue,
+    listener: Option<TcpListener>,
+}
+
+/// Connects to the database and applies migrations; with `queue`, also the queue backend (whose
+/// SQLite tables it creates).
+pub async fn connect(config: &Config) -> anyhow::Result<(Store, SimulationQueue)> {
+    let store = Store::connect(config)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&config.database_url)))?;
+    store.migrate().await.context("applying migrations")?;
+    let queue = match (&config.redis_url, store.sqlite_pool()) {
+        (Some(url), _) => SimulationQueue::redis(url, config)
+            .await
+            .with_context(|| format!("connecting to {}", redact(url)))?,
+        (None, Some(pool)) => SimulationQueue::sqlite(pool, config).await?,
+        (None, None) => anyhow::bail!("no queue backend: set TROUPE_REDIS_URL"),
+    };
+    Ok((store, queue))
+}
+
+impl App {
+    /// Connects, migrates, and binds the API's listener (so `local_addr` is known before `run`).
+    pub async fn build(config: Config, roles: Roles) -> anyhow::Result<App> {
+        let (store, queue) = connect(&config).await?;
+        let listener = if roles.api {
+            Some(
+                TcpListener::bind(config.bind)
+                    .await
+                    .with_context(|| format!("binding {}", config.bind))?,
+            )
+        } else {
+            None
+        };
+        Ok(App { config, roles, store, queue, listener })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs the roles until `shutdown` fires or one of them stops; then stops the others
+    /// gracefully and waits for them.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let App { config, roles, store, queue, listener } = self;
+        let mut roles_running: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+        if let Some(listener) = listener {
+            let state = ApiState {
+                store: store.clone(),
+                queue: queue.clone(),
+                idempotency_ttl: config.idempotency_ttl,
+            };
+            let app = troupe_api::app(state, &config);
+            let signal = shutdown.clone();
+            roles_running.spawn(async move {
+                let acceptor = poem::listener::TcpAcceptor::from_tokio(listener);
+                let result = async {
+                    poem::Server::new_with_acceptor(acceptor?)
+                        .run_with_graceful_shutdown(app, signal.cancelled_owned(), Some(std::time::Duration::from_secs(10)))
+                        .await
+                }
+                .await;
+                ("api", result.map_err(anyhow::Error::from))
+            });
+        }
+        if roles.worker {
+            let (config, store, queue, signal) = (config.clone(), store.clone(), queue.clone(), shutdown.clone());
+            roles_running.spawn(async move {
+                ("worker", troupe_worker::run(&config, store, queue, signal).await.map_err(anyhow::Error::from))
+            });
+        }
+        if roles.scheduler {
+            let (store, signal) = (store.clone(), shutdown.clone());
+            roles_running.spawn(async move {
+                ("scheduler", troupe_scheduler::run(store, signal).await.map_err(anyhow::Error::from))
+            });
+        }
+        let mut first_error = None;
+        while let Some(joined) = roles_running.join_next().await {
+            let (role, result) = joined.context("a role panicked")?;
+            match result {
+                Ok(()) if shutdown.is_cancelled() => tracing::info!(role, "stopped"),
+                Ok(()) => tracing::warn!(role, "stopped unexpectedly; shutting down the others"),
+                Err(ref e) => tracing::error!(role, error = format!("{e:#}"), "failed; shutting down the others"),
+            }
+            if let Err(e) = result {
+                first_error.get_or_insert(e.context(format!("{role} role failed")));
+            }
+            shutdown.cancel();
+        }
+        store.close().await;
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// A connection string fit for logs: no password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
