@@ -1,0 +1,356 @@
+//! The test harness: each test gets the real app on port 0 with its own database (a temporary
+//! SQLite file, or a fresh PostgreSQL database that is dropped afterwards), its own Redis queue
+//! prefix, its own mock LLM over HTTP, and typed request helpers. Nothing sleeps for a fixed
+//! time: waits poll the API with a deadline.
+
+use std::{
+    collections::HashMap,
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use mock_llm::{MockConfig, MockLlm};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+use troupe::{App, Roles};
+use troupe_shared::{Config, domain::Role};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One process: API + worker + scheduler, SQLite file, apalis-sqlite.
+    Embedded,
+    /// API in the test process, workers as `troupe worker` child processes, PostgreSQL + Redis.
+    Distributed,
+}
+
+pub struct Options {
+    /// Worker processes of the distributed shape.
+    pub workers: usize,
+    pub mock: MockConfig,
+    /// Extra `TROUPE_*` settings.
+    pub vars: Vec<(&'static str, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { workers: 1, mock: MockConfig::default(), vars: Vec::new() }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub key: String,
+    pub mock: MockLlm,
+    pub vars: HashMap<String, String>,
+    pub workers: Vec<Child>,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+    service: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Holds the SQLite file of the embedded shape until the test ends.
+    _scratch: tempfile::TempDir,
+    postgres_db: Option<String>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts a problem+json answer with this status and returns its `type`.
+    pub fn problem(&self, status: u16) -> String {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(content_type, "application/problem+json", "{}", self.body);
+        assert_eq!(self.body["status"], status, "{}", self.body);
+        assert!(!self.body["detail"].as_str().unwrap_or("").is_empty(), "{}", self.body);
+        self.body["type"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("TROUPE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+impl TestApp {
+    pub async fn spawn(shape: Shape) -> TestApp {
+        Self::spawn_with(shape, Options::default()).await
+    }
+
+    pub async fn spawn_with(shape: Shape, options: Options) -> TestApp {
+        let mock = MockLlm::start(options.mock).await.expect("mock LLM starts");
+        let scratch = tempfile::tempdir().expect("temp dir");
+        let mut vars: HashMap<String, String> = [
+            ("TROUPE_BIND", "127.0.0.1:0".to_owned()),
+            ("TROUPE_LLM_BASE_URL", mock.base_url()),
+            ("TROUPE_LLM_MODEL", "gpt-4o-mini".to_owned()),
+            ("TROUPE_LLM_TIMEOUT_SECS", "10".to_owned()),
+            ("TROUPE_WORKER_HEARTBEAT_MS", "1000".to_owned()),
+            ("TROUPE_WORKER_MISSED_HEARTBEATS", "3".to_owned()),
+            ("TROUPE_MAX_BODY_BYTES", "65536".to_owned()),
+            ("TROUPE_LOG", "warn".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        vars.extend(options.vars.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        let mut postgres_db = None;
+        match shape {
+            Shape::Embedded => {
+                vars.insert(
+                    "TROUPE_DATABASE_URL".into(),
+                    format!("sqlite://{}", scratch.path().join("troupe.db").display()),
+                );
+            }
+            Shape::Distributed => {
+                let name = format!("troupe_test_{}", Uuid::new_v4().simple());
+                admin_execute(&format!("CREATE DATABASE {name}")).await;
+                let admin = postgres_admin_url();
+                let base = &admin[..admin.rfind('/').expect("database in URL")];
+                vars.insert("TROUPE_DATABASE_URL".into(), format!("{base}/{name}"));
+                vars.insert("TROUPE_REDIS_URL".into(), redis_url());
+                vars.insert("TROUPE_QUEUE_PREFIX".into(), format!("test-{}", Uuid::new_v4().simple()));
+                postgres_db = Some(name);
+            }
+        }
+        let roles = match shape {
+            Shape::Embedded => Roles::ALL,
+            Shape::Distributed => Roles::API,
+        };
+        let config = Config::from_vars(vars.clone()).expect("test configuration is valid");
+        let app = App::build(config, roles).await.expect("app builds");
+        let addr = app.local_addr().expect("API bound");
+        let key = app
+            .store()
+            .provision_key("Acme Realty", Some("West"), "alice", Role::Agent)
+            .await
+            .expect("key")
+            .token;
+        let shutdown = CancellationToken::new();
+        let service = tokio::spawn(app.run(shutdown.clone()));
+        let mut test_app = TestApp {
+            base: format!("http://{addr}"),
+            key,
+            mock,
+            vars,
+            workers: Vec::new(),
+            http: reqwest::Client::new(),
+            shutdown,
+            service: Some(service),
+            _scratch: scratch,
+            postgres_db,
+        };
+        if shape == Shape::Distributed {
+            for _ in 0..options.workers {
+                test_app.start_worker();
+            }
+        }
+        test_app
+    }
+
+    /// Starts a `troupe worker` process against this app's database and queues.
+    pub fn start_worker(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_troupe"))
+            .arg("worker")
+            .env_clear()
+            .envs(&self.vars)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("worker process starts");
+        self.workers.push(child);
+    }
+
+    /// A key for another user, in this or another brokerage.
+    pub async fn key_for(&self, brokerage: &str, team: Option<&str>, user: &str, role: Role) -> String {
+        let config = Config::from_vars(self.vars.clone()).expect("config");
+        let (store, _) = troupe::connect(&config).await.expect("store");
+        store.provision_key(brokerage, team, user, role).await.expect("key").token
+    }
+
+    pub async fn request(&self, method: Method, path: &str, key: Option<&str>, body: Option<&Value>) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        into_reply(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn raw(&self, request: reqwest::RequestBuilder) -> Reply {
+        into_reply(request.send().await.expect("request sent")).await
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request(Method::GET, path, Some(&self.key), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.request(Method::POST, path, Some(&self.key), Some(body)).await
+    }
+
+    pub async fn create_persona(&self, body: &Value) -> Value {
+        let reply = self.post("/api/v1/personas", body).await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body
+    }
+
+    pub async fn create_property(&self, body: &Value) -> Value {
+        let reply = self.post("/api/v1/properties", body).await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body
+    }
+
+    /// Polls the status until it is final, or panics at the deadline.
+    pub async fn wait_for_final(&self, simulation_id: &str, deadline: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let status = self.get(&format!("/api/v1/simulations/{simulation_id}/status")).await;
+            assert_eq!(status.status, 200, "{}", status.body);
+            if matches!(status.body["status"].as_str(), Some("completed" | "failed" | "cancelled")) {
+                return status.body;
+            }
+            assert!(started.elapsed() < deadline, "simulation not finished after {deadline:?}: {}", status.body);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// A connection to this app's database, for checks the API does not expose.
+    pub async fn postgres(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.vars["TROUPE_DATABASE_URL"]).await.expect("test database")
+    }
+}
+
+async fn into_reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+    Reply { status, headers, body }
+}
+
+async fn admin_execute(sql: &str) {
+    let pool = sqlx::PgPool::connect(&postgres_admin_url()).await.expect("PostgreSQL is reachable");
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&pool).await.expect(sql);
+    pool.close().await;
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(service) = self.service.take() {
+            service.abort();
+        }
+        for worker in &mut self.workers {
+            let _ = worker.start_kill();
+        }
+        let database = self.postgres_db.take();
+        let prefix = self.vars.get("TROUPE_QUEUE_PREFIX").cloned();
+        if database.is_none() {
+            return;
+        }
+        // Dropping needs async I/O; a thread with its own runtime does it without blocking ours.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async move {
+                if let Some(name) = database {
+                    admin_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                }
+                if let Some(prefix) = prefix {
+                    delete_redis_keys(&prefix).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn delete_redis_keys(prefix: &str) {
+    let Ok(client) = redis::Client::open(redis_url()) else { return };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap_or_default();
+    if !keys.is_empty() {
+        let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+    }
+}
+
+/// A persona in `segment` who wants `features`.
+pub fn persona(name: &str, segment: &str, features: &[&str], deal_breakers: &[&str], budget_max: f64) -> Value {
+    json!({
+        "name": name,
+        "segment": segment,
+        "visibility": "brokerage",
+        "demographics": { "age_range": "45-50", "occupation": "Founder", "net_worth_range": "$100M+" },
+        "preferences": {
+            "features": features,
+            "deal_breakers": deal_breakers,
+            "budget": { "max": budget_max }
+        },
+        "personality_traits": { "openness": 0.6, "decision_style": "analytical" }
+    })
+}
+
+pub fn listing() -> Value {
+    json!({
+        "title": "Ridgeline Estate, Aspen",
+        "description": "Ski-in ski-out estate with a wine cellar and a heated pool.",
+        "price": 24000000,
+        "location": { "city": "Aspen", "region": "Colorado", "country": "USA" },
+        "features": ["wine cellar", "heated pool", "ski room", "home theater"],
+        "photos": [
+            { "url": "https://example.com/1.jpg", "description": "Great room with mountain views" },
+            { "url": "https://example.com/2.jpg", "description": "Heated pool under snow" }
+        ],
+        "candidate_modifications": ["Add a wellness spa", "Convert the ski room into a gym"]
+    })
+}
+
+/// Seeds two segments of personas and a listing; returns the property id.
+pub async fn seed(app: &TestApp) -> String {
+    for (name, segment, features, max) in [
+        ("Ada", "finance", &["wine cellar", "home theater"][..], 30e6),
+        ("Ben", "finance", &["wine cellar", "ocean view"][..], 20e6),
+        ("Cy", "tech", &["gym", "heated pool"][..], 40e6),
+        ("Di", "tech", &["spa", "ski room"][..], 26e6),
+    ] {
+        app.create_persona(&persona(name, segment, features, &[], max)).await;
+    }
+    app.create_property(&listing()).await["id"].as_str().expect("id").to_owned()
+}
+
+/// Generates one test per shape: `$name::embedded` and `$name::distributed`.
+macro_rules! both_shapes {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn embedded() {
+                    super::$name(Shape::Embedded).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn distributed() {
+                    super::$name(Shape::Distributed).await
+                }
+            }
+        )*
+    };
+}
+pub(crate) use both_shapes;

@@ -1,0 +1,76 @@
+//! The provider answering 429/500/garbage: transient errors are retried, a malformed reply is
+//! asked for again, and what cannot succeed fails the simulation with a reason a user can read.
+
+use std::time::Duration;
+
+use mock_llm::Fault;
+use serde_json::{Value, json};
+
+use crate::helpers::{Shape, TestApp, both_shapes, persona};
+
+both_shapes!(
+    transient_provider_errors_are_retried,
+    a_malformed_reply_is_asked_for_again,
+    unusable_replies_fail_the_simulation_with_a_reason,
+    a_rejected_key_fails_fast_with_a_reason
+);
+
+/// One persona, one question: exactly one agent step.
+async fn one_step(app: &TestApp) -> Value {
+    let id = app.create_persona(&persona("Solo", "tech", &["pool"], &[], 3e7)).await["id"].clone();
+    let property = app.create_property(&crate::helpers::listing()).await;
+    let accepted = app
+        .post("/api/v1/simulations/focus-group", &json!({ "property_id": property["id"], "persona_ids": [id], "questions": ["Buy?"] }))
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.body["id"].as_str().unwrap().to_owned();
+    let status = app.wait_for_final(&id, Duration::from_secs(60)).await;
+    let results = app.get(&format!("/api/v1/simulations/{id}/results")).await.body;
+    json!({ "status": status, "results": results })
+}
+
+fn fault(kind: &str, status: Option<u16>, count: u64) -> Fault {
+    Fault { kind: kind.into(), status, count }
+}
+
+async fn transient_provider_errors_are_retried(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    app.mock.inject(fault("status", Some(500), 2));
+    app.mock.inject(fault("status", Some(429), 1));
+    let run = one_step(&app).await;
+    assert_eq!(run["status"]["status"], "completed", "{run}");
+    assert_eq!(run["results"]["metadata"]["failed_steps"], 0);
+    assert_eq!(run["results"]["metadata"]["llm_calls"], 1);
+    let stats = app.mock.stats();
+    assert_eq!((stats.requests, stats.faults, stats.completed), (4, 3, 1));
+}
+
+async fn a_malformed_reply_is_asked_for_again(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    app.mock.inject(fault("malformed", None, 1));
+    let run = one_step(&app).await;
+    assert_eq!(run["status"]["status"], "completed", "{run}");
+    assert_eq!(run["results"]["metadata"]["failed_steps"], 0);
+    // Both calls cost tokens and are accounted.
+    assert_eq!(run["results"]["metadata"]["llm_calls"], 2);
+}
+
+async fn unusable_replies_fail_the_simulation_with_a_reason(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    app.mock.inject(fault("garbage", None, 2));
+    let run = one_step(&app).await;
+    assert_eq!(run["status"]["status"], "failed", "{run}");
+    let reason = run["status"]["error"].as_str().unwrap();
+    assert!(reason.contains("not usable JSON"), "{reason}");
+    assert_eq!(run["results"]["results"], Value::Null);
+}
+
+async fn a_rejected_key_fails_fast_with_a_reason(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    app.mock.inject(fault("status", Some(401), 100));
+    let run = one_step(&app).await;
+    assert_eq!(run["status"]["status"], "failed", "{run}");
+    assert!(run["status"]["error"].as_str().unwrap().contains("401"), "{run}");
+    // A 401 is not retried.
+    assert_eq!(app.mock.stats().requests, 1);
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real API over HTTP, real databases and queues, the mock LLM over HTTP.
+//! Most tests run once per deployment shape.
+
+mod helpers;
+
+mod api_errors;
+mod killed_worker;
+mod llm_faults;
+mod personas;
+mod simulations;
+mod tenancy;

@@ -1,0 +1,116 @@
+//! Focus groups from submission to results.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{Options, Shape, TestApp, both_shapes, seed};
+
+both_shapes!(a_focus_group_runs_to_results, a_repeated_submission_with_the_same_key_runs_once);
+
+async fn a_focus_group_runs_to_results(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let property_id = seed(&app).await;
+    let accepted = app
+        .post(
+            "/api/v1/simulations/focus-group",
+            &json!({
+                "property_id": property_id,
+                "persona_segments": ["finance", "tech"],
+                "questions": ["First impression?", "Would you buy at this price?"],
+                "simulation_params": { "num_agents": 4, "iterations": 2, "seed": 7 }
+            }),
+        )
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let location = accepted.headers["location"].to_str().unwrap().to_owned();
+    let id = accepted.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/api/v1/simulations/{id}/status"));
+
+    let status = app.wait_for_final(&id, Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["progress"]["done"], 16);
+    assert_eq!(status["progress"]["total"], 16);
+
+    let results = app.get(&accepted.body["results_url"].as_str().unwrap()).await;
+    assert_eq!(results.status, 200);
+    let body = &results.body;
+    let r = &body["results"];
+    // 4 personas × 2 questions × 2 iterations, each answered through the mock over HTTP.
+    assert_eq!(r["raw_responses"].as_array().unwrap().len(), 16);
+    let segments: Vec<&str> = r["detailed_insights"].as_array().unwrap().iter().map(|s| s["segment"].as_str().unwrap()).collect();
+    assert_eq!(segments, ["finance", "tech"]);
+    for insight in r["detailed_insights"].as_array().unwrap() {
+        let intent = insight["mean_intent"].as_f64().unwrap();
+        assert!((1.0..=5.0).contains(&intent), "{insight}");
+        let [low, high] = [insight["intent_ci95"][0].as_f64().unwrap(), insight["intent_ci95"][1].as_f64().unwrap()];
+        assert!(low <= intent && intent <= high, "{insight}");
+        assert_eq!(insight["modification_effects"].as_array().unwrap().len(), 2, "{insight}");
+    }
+    // The wine-cellar lovers in finance like the listing's wine cellar.
+    let finance_likes = r["detailed_insights"][0]["top_likes"].to_string();
+    assert!(finance_likes.contains("wine cellar"), "{finance_likes}");
+    assert!(!r["recommendations"].as_array().unwrap().is_empty());
+    assert!(r["summary"].as_str().unwrap().contains("4 personas"));
+    let metadata = &body["metadata"];
+    assert_eq!(metadata["provider"], "openai");
+    assert_eq!(metadata["model_version"], "gpt-4o-mini");
+    assert_eq!(metadata["llm_calls"], 16);
+    assert_eq!(app.mock.stats().completed, 16);
+    assert_eq!(
+        metadata["tokens_used"].as_u64().unwrap(),
+        app.mock.stats().prompt_tokens + app.mock.stats().completion_tokens
+    );
+    assert_eq!(body["input_params"]["seed"], 7);
+}
+
+async fn a_repeated_submission_with_the_same_key_runs_once(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let property_id = seed(&app).await;
+    let request = json!({ "property_id": property_id, "persona_segments": ["tech"], "questions": ["Would you buy it?"] });
+    let submit = |body: serde_json::Value, key: &'static str| {
+        let request = app
+            .client()
+            .post(format!("{}/api/v1/simulations/focus-group", app.base))
+            .bearer_auth(&app.key)
+            .header("Idempotency-Key", key)
+            .json(&body);
+        app.raw(request)
+    };
+    let first = submit(request.clone(), "order-42").await;
+    let second = submit(request.clone(), "order-42").await;
+    assert_eq!(first.status, 202, "{}", first.body);
+    assert_eq!(second.status, 202, "{}", second.body);
+    assert_eq!(first.body["id"], second.body["id"]);
+
+    let mut changed = request.clone();
+    changed["questions"] = json!(["Something else?"]);
+    let conflict = submit(changed, "order-42").await;
+    assert!(conflict.problem(422).ends_with("/idempotency-key-reused"));
+
+    let id = first.body["id"].as_str().unwrap();
+    let status = app.wait_for_final(id, Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["attempts"], 1);
+    // One run: two tech personas, one question each.
+    assert_eq!(app.mock.stats().completed, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offline_model_needs_no_provider_and_says_so() {
+    let options = Options { vars: vec![("TROUPE_LLM_PROVIDER", "offline".into())], ..Options::default() };
+    let app = TestApp::spawn_with(Shape::Embedded, options).await;
+    let property_id = seed(&app).await;
+    let accepted = app
+        .post("/api/v1/simulations/focus-group", &json!({ "property_id": property_id, "persona_segments": ["finance", "tech"] }))
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.body["id"].as_str().unwrap();
+    assert_eq!(app.wait_for_final(id, Duration::from_secs(30)).await["status"], "completed");
+    let results = app.get(&format!("/api/v1/simulations/{id}/results")).await.body;
+    assert_eq!(results["metadata"]["provider"], "offline");
+    assert_eq!(results["metadata"]["llm_calls"], 0);
+    assert_eq!(app.mock.stats().requests, 0);
+    // Two default questions for each of the four personas.
+    assert_eq!(results["results"]["raw_responses"].as_array().unwrap().len(), 8);
+}
