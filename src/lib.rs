@@ -20,10 +20,26 @@ pub struct Roles {
 }
 
 impl Roles {
-    pub const ALL: Roles = Roles { api: true, worker: true, scheduler: true };
-    pub const API: Roles = Roles { api: true, worker: false, scheduler: false };
-    pub const WORKER: Roles = Roles { api: false, worker: true, scheduler: false };
-    pub const SCHEDULER: Roles = Roles { api: false, worker: false, scheduler: true };
+    pub const ALL: Roles = Roles {
+        api: true,
+        worker: true,
+        scheduler: true,
+    };
+    pub const API: Roles = Roles {
+        api: true,
+        worker: false,
+        scheduler: false,
+    };
+    pub const WORKER: Roles = Roles {
+        api: false,
+        worker: true,
+        scheduler: false,
+    };
+    pub const SCHEDULER: Roles = Roles {
+        api: false,
+        worker: false,
+        scheduler: true,
+    };
 }
 
 pub struct App {
@@ -64,7 +80,13 @@ impl App {
         } else {
             None
         };
-        Ok(App { config, roles, store, queue, listener })
+        Ok(App {
+            config,
+            roles,
+            store,
+            queue,
+            listener,
+        })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -78,7 +100,13 @@ impl App {
     /// Runs the roles until `shutdown` fires or one of them stops; then stops the others
     /// gracefully and waits for them.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let App { config, roles, store, queue, listener } = self;
+        let App {
+            config,
+            roles,
+            store,
+            queue,
+            listener,
+        } = self;
         let mut roles_running: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
         if let Some(listener) = listener {
             let state = ApiState {
@@ -92,7 +120,11 @@ impl App {
                 let acceptor = poem::listener::TcpAcceptor::from_tokio(listener);
                 let result = async {
                     poem::Server::new_with_acceptor(acceptor?)
-                        .run_with_graceful_shutdown(app, signal.cancelled_owned(), Some(std::time::Duration::from_secs(10)))
+                        .run_with_graceful_shutdown(
+                            app,
+                            signal.cancelled_owned(),
+                            Some(std::time::Duration::from_secs(10)),
+                        )
                         .await
                 }
                 .await;
@@ -100,15 +132,30 @@ impl App {
             });
         }
         if roles.worker {
-            let (config, store, queue, signal) = (config.clone(), store.clone(), queue.clone(), shutdown.clone());
+            let (config, store, queue, signal) = (
+                config.clone(),
+                store.clone(),
+                queue.clone(),
+                shutdown.clone(),
+            );
             roles_running.spawn(async move {
-                ("worker", troupe_worker::run(&config, store, queue, signal).await.map_err(anyhow::Error::from))
+                (
+                    "worker",
+                    troupe_worker::run(&config, store, queue, signal)
+                        .await
+                        .map_err(anyhow::Error::from),
+                )
             });
         }
         if roles.scheduler {
             let (store, signal) = (store.clone(), shutdown.clone());
             roles_running.spawn(async move {
-                ("scheduler", troupe_scheduler::run(store, signal).await.map_err(anyhow::Error::from))
+                (
+                    "scheduler",
+                    troupe_scheduler::run(store, signal)
+                        .await
+                        .map_err(anyhow::Error::from),
+                )
             });
         }
         let mut first_error = None;
@@ -117,7 +164,11 @@ impl App {
             match result {
                 Ok(()) if shutdown.is_cancelled() => tracing::info!(role, "stopped"),
                 Ok(()) => tracing::warn!(role, "stopped unexpectedly; shutting down the others"),
-                Err(ref e) => tracing::error!(role, error = format!("{e:#}"), "failed; shutting down the others"),
+                Err(ref e) => tracing::error!(
+                    role,
+                    error = format!("{e:#}"),
+                    "failed; shutting down the others"
+                ),
             }
             if let Err(e) = result {
                 first_error.get_or_insert(e.context(format!("{role} role failed")));
@@ -132,7 +183,9 @@ impl App {
 /// A connection string fit for logs: no password.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_owned(),
     }
 }

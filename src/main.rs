@@ -9,7 +9,11 @@ use troupe::{App, Roles};
 use troupe_shared::{Config, config::LogFormat, domain::Role};
 
 #[derive(Parser)]
-#[command(name = "troupe", version, about = "Persona simulations for UHNW real estate")]
+#[command(
+    name = "troupe",
+    version,
+    about = "Persona simulations for UHNW real estate"
+)]
 struct Cli {
     /// Address for the API to listen on (overrides TROUPE_BIND; port 0 picks a free one).
     #[arg(long, global = true)]
@@ -68,7 +72,8 @@ async fn main() -> anyhow::Result<()> {
     }
     if matches!(cli.command, Some(Command::Demo)) {
         // The demo's output is its report; request logs would drown it.
-        vars.entry("TROUPE_LOG".into()).or_insert_with(|| "warn".into());
+        vars.entry("TROUPE_LOG".into())
+            .or_insert_with(|| "warn".into());
     }
     let config = Config::from_vars(vars.clone()).context("invalid configuration")?;
     init_logging(&config);
@@ -82,11 +87,25 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             return Ok(());
         }
-        Command::Keys { command: KeysCommand::Create { brokerage, role, team, user } } => {
+        Command::Keys {
+            command:
+                KeysCommand::Create {
+                    brokerage,
+                    role,
+                    team,
+                    user,
+                },
+        } => {
             let (store, _) = troupe::connect(&config).await?;
             let user = user.unwrap_or_else(|| role.as_str().to_owned());
-            let key = store.provision_key(&brokerage, team.as_deref(), &user, role).await?;
-            eprintln!("brokerage {} · user {user} ({}) · the key is shown once:", key.brokerage_id, role.as_str());
+            let key = store
+                .provision_key(&brokerage, team.as_deref(), &user, role)
+                .await?;
+            eprintln!(
+                "brokerage {} · user {user} ({}) · the key is shown once:",
+                key.brokerage_id,
+                role.as_str()
+            );
             println!("{}", key.token);
             return Ok(());
         }
@@ -122,7 +141,9 @@ async fn stop_on_signal(shutdown: CancellationToken) {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

@@ -14,7 +14,9 @@ pub struct ApiKey(pub Principal);
 async fn check_key(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
     let unauthorized = || poem::Error::from_status(StatusCode::UNAUTHORIZED);
     let (key_id, secret) = parse_token(&bearer.token).ok_or_else(unauthorized)?;
-    let state = req.data::<ApiState>().expect("ApiState is attached to every route");
+    let state = req
+        .data::<ApiState>()
+        .expect("ApiState is attached to every route");
     let (principal, stored_hash) = state
         .store
         .principal_for_key(key_id)

@@ -24,6 +24,9 @@ pub async fn readyz(state: Data<&ApiState>) -> poem::Result<Json<Value>> {
         Ok(Json(json!({ "status": "ready", "checks": checks })))
     } else {
         tracing::warn!(%checks, "not ready");
-        Err(poem::Error::from_string(format!("not ready: {checks}"), StatusCode::SERVICE_UNAVAILABLE))
+        Err(poem::Error::from_string(
+            format!("not ready: {checks}"),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ))
     }
 }

@@ -10,8 +10,7 @@ mod simulations;
 use std::time::Duration;
 
 use poem::{
-    Endpoint, EndpointExt, IntoEndpoint, Request, Route, get, http::StatusCode,
-    middleware::Tracing,
+    Endpoint, EndpointExt, IntoEndpoint, Request, Route, get, http::StatusCode, middleware::Tracing,
 };
 use poem_openapi::OpenApiService;
 use troupe_shared::{Config, Store, queue::SimulationQueue};
@@ -39,7 +38,11 @@ enum ApiTags {
 /// Every route of the service, with problem+json errors, the body-size limit and request logs.
 pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
     let api = OpenApiService::new(
-        (personas::PersonasApi, properties::PropertiesApi, simulations::SimulationsApi),
+        (
+            personas::PersonasApi,
+            properties::PropertiesApi,
+            simulations::SimulationsApi,
+        ),
         "Troupe",
         env!("CARGO_PKG_VERSION"),
     )
@@ -62,8 +65,17 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
 }
 
 /// Refuses bodies over `max` bytes with 413, whether or not they declare their length.
-async fn limit_body<E: Endpoint>(endpoint: std::sync::Arc<E>, mut req: Request, max: usize) -> poem::Result<E::Output> {
-    let too_large = || poem::Error::from_string(format!("request bodies are limited to {max} bytes"), StatusCode::PAYLOAD_TOO_LARGE);
+async fn limit_body<E: Endpoint>(
+    endpoint: std::sync::Arc<E>,
+    mut req: Request,
+    max: usize,
+) -> poem::Result<E::Output> {
+    let too_large = || {
+        poem::Error::from_string(
+            format!("request bodies are limited to {max} bytes"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        )
+    };
     let declared = req
         .headers()
         .get(poem::http::header::CONTENT_LENGTH)
@@ -72,7 +84,11 @@ async fn limit_body<E: Endpoint>(endpoint: std::sync::Arc<E>, mut req: Request, 
     if declared.is_some_and(|len| len > max) {
         return Err(too_large());
     }
-    let body = req.take_body().into_bytes_limit(max).await.map_err(|_| too_large())?;
+    let body = req
+        .take_body()
+        .into_bytes_limit(max)
+        .await
+        .map_err(|_| too_large())?;
     req.set_body(body);
     endpoint.call(req).await
 }

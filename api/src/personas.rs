@@ -64,16 +64,38 @@ pub struct PersonasApi;
 impl PersonasApi {
     /// Create a persona.
     #[oai(path = "/", method = "post")]
-    async fn create(&self, state: Data<&ApiState>, auth: ApiKey, body: Json<PersonaIn>) -> Result<Created, ApiError> {
-        let Json(PersonaIn { profile, visibility }) = body;
-        let persona = state.store.create_persona(&auth.0, PersonaWrite { profile, visibility }).await?;
+    async fn create(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        body: Json<PersonaIn>,
+    ) -> Result<Created, ApiError> {
+        let Json(PersonaIn {
+            profile,
+            visibility,
+        }) = body;
+        let persona = state
+            .store
+            .create_persona(
+                &auth.0,
+                PersonaWrite {
+                    profile,
+                    visibility,
+                },
+            )
+            .await?;
         let location = format!("/api/v1/personas/{}", persona.id);
         Ok(Created::Persona(Json(persona), location))
     }
 
     /// A persona the caller may see.
     #[oai(path = "/:id", method = "get")]
-    async fn get(&self, state: Data<&ApiState>, auth: ApiKey, id: Path<Uuid>) -> Result<Json<Persona>, ApiError> {
+    async fn get(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<Persona>, ApiError> {
         Ok(Json(visible(&state, &auth.0, id.0).await?))
     }
 
@@ -87,20 +109,37 @@ impl PersonasApi {
         body: Json<PersonaReplace>,
     ) -> Result<Json<Persona>, ApiError> {
         let current = writable(&state, &auth.0, id.0).await?;
-        let Json(PersonaReplace { profile, visibility, version }) = body;
-        let write = PersonaWrite { profile, visibility: visibility.unwrap_or(current.visibility) };
+        let Json(PersonaReplace {
+            profile,
+            visibility,
+            version,
+        }) = body;
+        let write = PersonaWrite {
+            profile,
+            visibility: visibility.unwrap_or(current.visibility),
+        };
         let expected = version.unwrap_or(current.version);
         state
             .store
             .update_persona(&auth.0, id.0, expected, write)
             .await?
             .map(Json)
-            .ok_or_else(|| ApiError::Conflict(format!("persona {} changed since version {expected}; reload and retry", id.0)))
+            .ok_or_else(|| {
+                ApiError::Conflict(format!(
+                    "persona {} changed since version {expected}; reload and retry",
+                    id.0
+                ))
+            })
     }
 
     /// Delete a persona.
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(&self, state: Data<&ApiState>, auth: ApiKey, id: Path<Uuid>) -> Result<Deleted, ApiError> {
+    async fn delete(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Deleted, ApiError> {
         writable(&state, &auth.0, id.0).await?;
         if state.store.delete_persona(&auth.0, id.0).await? {
             Ok(Deleted::Gone)
@@ -124,20 +163,32 @@ impl PersonasApi {
     ) -> Result<Json<PersonaPage>, ApiError> {
         let limit = limit.0.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::Validation(format!("limit must be between 1 and {MAX_PAGE}")));
+            return Err(ApiError::Validation(format!(
+                "limit must be between 1 and {MAX_PAGE}"
+            )));
         }
         let after = cursor
             .0
-            .map(|c| Uuid::try_parse(&c).map_err(|_| ApiError::Validation("cursor is not one this API issued".into())))
+            .map(|c| {
+                Uuid::try_parse(&c)
+                    .map_err(|_| ApiError::Validation("cursor is not one this API issued".into()))
+            })
             .transpose()?;
         // One extra row tells whether another page follows.
-        let filter = PersonaFilter { segment: segment.0, after, limit: limit + 1 };
+        let filter = PersonaFilter {
+            segment: segment.0,
+            after,
+            limit: limit + 1,
+        };
         let mut items = state.store.list_personas(&auth.0, &filter).await?;
         let next_cursor = (items.len() > limit as usize).then(|| {
             items.truncate(limit as usize);
             items.last().map(|p| p.id.to_string())
         });
-        Ok(Json(PersonaPage { items, next_cursor: next_cursor.flatten() }))
+        Ok(Json(PersonaPage {
+            items,
+            next_cursor: next_cursor.flatten(),
+        }))
     }
 }
 
@@ -153,7 +204,9 @@ async fn visible(state: &ApiState, caller: &Principal, id: Uuid) -> Result<Perso
 async fn writable(state: &ApiState, caller: &Principal, id: Uuid) -> Result<Persona, ApiError> {
     let persona = visible(state, caller, id).await?;
     if caller.role == Role::Agent && persona.agent_id != caller.user_id {
-        return Err(ApiError::Forbidden(format!("persona {id} belongs to another agent")));
+        return Err(ApiError::Forbidden(format!(
+            "persona {id} belongs to another agent"
+        )));
     }
     Ok(persona)
 }

@@ -139,7 +139,9 @@ pub fn render(err: poem::Error) -> Response {
         _ => "bad-request",
     };
     let detail = match status {
-        StatusCode::UNAUTHORIZED => "a valid API key is required: Authorization: Bearer trp_…".to_owned(),
+        StatusCode::UNAUTHORIZED => {
+            "a valid API key is required: Authorization: Bearer trp_…".to_owned()
+        }
         s if s.is_server_error() => {
             tracing::error!(error = %err, "internal error");
             "internal error".to_owned()

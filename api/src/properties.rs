@@ -19,7 +19,12 @@ pub struct PropertiesApi;
 impl PropertiesApi {
     /// Add a listing.
     #[oai(path = "/", method = "post")]
-    async fn create(&self, state: Data<&ApiState>, auth: ApiKey, body: Json<PropertyDetails>) -> Result<Created, ApiError> {
+    async fn create(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        body: Json<PropertyDetails>,
+    ) -> Result<Created, ApiError> {
         let property = state.store.create_property(&auth.0, &body.0).await?;
         let location = format!("/api/v1/properties/{}", property.id);
         Ok(Created::Property(Json(property), location))
@@ -27,7 +32,12 @@ impl PropertiesApi {
 
     /// A listing of the caller's brokerage.
     #[oai(path = "/:id", method = "get")]
-    async fn get(&self, state: Data<&ApiState>, auth: ApiKey, id: Path<Uuid>) -> Result<Json<Property>, ApiError> {
+    async fn get(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<Property>, ApiError> {
         state
             .store
             .get_property(auth.0.brokerage_id, id.0)

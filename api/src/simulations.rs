@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use troupe_shared::{
     auth::Principal,
     domain::{
-        FocusGroupPlan, PropertyDetails, RunMetadata, Simulation, SimulationKind, SimulationResults,
-        SimulationStatus,
+        FocusGroupPlan, PropertyDetails, RunMetadata, Simulation, SimulationKind,
+        SimulationResults, SimulationStatus,
     },
     jobs::SimulationJob,
     store::{NewSimulation, SimulationCreated},
@@ -119,12 +119,15 @@ impl SimulationsApi {
         let caller = &auth.0;
         let request_hash = hex_sha256(&serde_json::to_vec(&body.0).unwrap_or_default());
         let plan = plan_focus_group(&state, caller, body.0).await?;
-        let progress_total = (plan.persona_ids.len() * plan.questions.len() * plan.iterations as usize) as i64;
+        let progress_total =
+            (plan.persona_ids.len() * plan.questions.len() * plan.iterations as usize) as i64;
         let new = NewSimulation {
             kind: SimulationKind::FocusGroup,
             plan: serde_json::to_value(&plan).map_err(|e| ApiError::Internal(Box::new(e)))?,
             progress_total,
-            idempotency: idempotency_key.0.map(|key| (key, request_hash, state.idempotency_ttl)),
+            idempotency: idempotency_key
+                .0
+                .map(|key| (key, request_hash, state.idempotency_ttl)),
         };
         let simulation = match state.store.create_simulation(caller, new).await? {
             SimulationCreated::Created(simulation) => {
@@ -139,7 +142,12 @@ impl SimulationsApi {
 
     /// A simulation's status and progress.
     #[oai(path = "/:id/status", method = "get")]
-    async fn status(&self, state: Data<&ApiState>, auth: ApiKey, id: Path<Uuid>) -> Result<Json<Simulation>, ApiError> {
+    async fn status(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<Simulation>, ApiError> {
         state
             .store
             .get_simulation(auth.0.brokerage_id, id.0)
@@ -150,13 +158,19 @@ impl SimulationsApi {
 
     /// A simulation's results (`results` is absent until it completes).
     #[oai(path = "/:id/results", method = "get")]
-    async fn results(&self, state: Data<&ApiState>, auth: ApiKey, id: Path<Uuid>) -> Result<Json<SimulationResult>, ApiError> {
+    async fn results(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<SimulationResult>, ApiError> {
         let record = state
             .store
             .simulation_record(auth.0.brokerage_id, id.0)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("simulation {}", id.0)))?;
-        let input_params = serde_json::from_value(record.plan).map_err(|e| ApiError::Internal(Box::new(e)))?;
+        let input_params =
+            serde_json::from_value(record.plan).map_err(|e| ApiError::Internal(Box::new(e)))?;
         let s = record.simulation;
         Ok(Json(SimulationResult {
             id: s.id,
@@ -174,16 +188,26 @@ impl SimulationsApi {
 }
 
 /// Checks the request against what the caller may see and fixes everything a worker needs.
-async fn plan_focus_group(state: &ApiState, caller: &Principal, request: FocusGroupRequest) -> Result<FocusGroupPlan, ApiError> {
+async fn plan_focus_group(
+    state: &ApiState,
+    caller: &Principal,
+    request: FocusGroupRequest,
+) -> Result<FocusGroupPlan, ApiError> {
     let property = match (request.property_id, request.property) {
-        (Some(id), None) => state
-            .store
-            .get_property(caller.brokerage_id, id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("property {id}")))?
-            .details,
+        (Some(id), None) => {
+            state
+                .store
+                .get_property(caller.brokerage_id, id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("property {id}")))?
+                .details
+        }
         (None, Some(inline)) => inline,
-        _ => return Err(ApiError::Validation("give exactly one of property_id and property".into())),
+        _ => {
+            return Err(ApiError::Validation(
+                "give exactly one of property_id and property".into(),
+            ));
+        }
     };
     let mut chosen: Vec<Uuid> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -202,15 +226,22 @@ async fn plan_focus_group(state: &ApiState, caller: &Principal, request: FocusGr
         let agents = params.num_agents.unwrap_or(DEFAULT_AGENTS) as usize;
         let per_segment = agents.div_ceil(request.persona_segments.len()) as u32;
         for segment in &request.persona_segments {
-            let ids = state.store.persona_ids_in_segment(caller, segment, per_segment).await?;
+            let ids = state
+                .store
+                .persona_ids_in_segment(caller, segment, per_segment)
+                .await?;
             if ids.is_empty() {
-                return Err(ApiError::Validation(format!("segment {segment:?} has no personas you can see")));
+                return Err(ApiError::Validation(format!(
+                    "segment {segment:?} has no personas you can see"
+                )));
             }
             chosen.extend(ids.into_iter().filter(|id| seen.insert(*id)));
         }
     }
     if chosen.is_empty() {
-        return Err(ApiError::Validation("name the participants with persona_ids or persona_segments".into()));
+        return Err(ApiError::Validation(
+            "name the participants with persona_ids or persona_segments".into(),
+        ));
     }
     let questions = if request.questions.is_empty() {
         DEFAULT_QUESTIONS.map(String::from).to_vec()
@@ -226,7 +257,9 @@ async fn plan_focus_group(state: &ApiState, caller: &Principal, request: FocusGr
     }
     Ok(FocusGroupPlan {
         property_id: request.property_id,
-        modifications: request.modifications_to_test.unwrap_or_else(|| property.candidate_modifications.clone()),
+        modifications: request
+            .modifications_to_test
+            .unwrap_or_else(|| property.candidate_modifications.clone()),
         property,
         persona_ids: chosen,
         questions,
@@ -237,12 +270,21 @@ async fn plan_focus_group(state: &ApiState, caller: &Principal, request: FocusGr
 }
 
 async fn enqueue(state: &ApiState, simulation: &Simulation) -> Result<(), ApiError> {
-    let job = SimulationJob { simulation_id: simulation.id, brokerage_id: simulation.brokerage_id };
+    let job = SimulationJob {
+        simulation_id: simulation.id,
+        brokerage_id: simulation.brokerage_id,
+    };
     if let Err(e) = state.queue.push(job).await {
         tracing::error!(simulation = %simulation.id, error = %e, "enqueue failed");
-        let reason = "the job queue was unavailable when this simulation was submitted; submit it again";
-        state.store.fail_simulation(simulation.id, None, reason).await?;
-        return Err(ApiError::Unavailable("the job queue is unavailable; try again shortly".into()));
+        let reason =
+            "the job queue was unavailable when this simulation was submitted; submit it again";
+        state
+            .store
+            .fail_simulation(simulation.id, None, reason)
+            .await?;
+        return Err(ApiError::Unavailable(
+            "the job queue is unavailable; try again shortly".into(),
+        ));
     }
     Ok(())
 }

@@ -36,7 +36,11 @@ async fn cleanup_tick(_tick: Tick, store: Data<Store>) -> Result<(), BoxDynError
 pub async fn run(store: Store, shutdown: CancellationToken) -> Result<(), SchedulerError> {
     let schedule = cron::Schedule::from_str(CLEANUP_SCHEDULE)
         .map_err(|e| SchedulerError::Schedule(CLEANUP_SCHEDULE, e))?;
-    let name = format!("troupe-scheduler-{}-{}", std::process::id(), ulid::Ulid::new());
+    let name = format!(
+        "troupe-scheduler-{}-{}",
+        std::process::id(),
+        ulid::Ulid::new()
+    );
     tracing::info!(scheduler = %name, cleanup = CLEANUP_SCHEDULE, "scheduler started");
     WorkerBuilder::new(name.as_str())
         .backend(CronScheduler::new(schedule))

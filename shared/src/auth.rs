@@ -43,7 +43,11 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Compares in time independent of where the strings first differ.
 pub fn hashes_match(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Who is calling: resolved from an API key, and carried into every store query.

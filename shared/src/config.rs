@@ -273,7 +273,9 @@ mod tests {
     fn a_base_url_selects_the_openai_provider() {
         let config = load(&[("TROUPE_LLM_BASE_URL", "http://localhost:11434/v1/")]).unwrap();
         match config.llm.provider {
-            LlmProvider::OpenAi { base_url, .. } => assert_eq!(base_url, "http://localhost:11434/v1"),
+            LlmProvider::OpenAi { base_url, .. } => {
+                assert_eq!(base_url, "http://localhost:11434/v1")
+            }
             other => panic!("unexpected provider {other:?}"),
         }
     }
@@ -281,7 +283,10 @@ mod tests {
     #[test]
     fn bad_numbers_name_the_variable() {
         let err = load(&[("TROUPE_WORKER_CONCURRENCY", "many")]).unwrap_err();
-        assert!(err.to_string().starts_with("TROUPE_WORKER_CONCURRENCY"), "{err}");
+        assert!(
+            err.to_string().starts_with("TROUPE_WORKER_CONCURRENCY"),
+            "{err}"
+        );
         assert!(load(&[("TROUPE_WORKER_CONCURRENCY", "0")]).is_err());
     }
 }

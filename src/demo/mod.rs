@@ -4,7 +4,10 @@
 mod report;
 mod seed;
 
-use std::{collections::HashMap, time::{Duration, Instant}};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -19,15 +22,25 @@ const DEADLINE: Duration = Duration::from_secs(600);
 /// Runs the demo. Without `TROUPE_DATABASE_URL` it uses a fresh temporary database.
 pub async fn run(mut vars: HashMap<String, String>) -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
-    vars.entry("TROUPE_DATABASE_URL".into())
-        .or_insert_with(|| format!("sqlite://{}", scratch.path().join("troupe-demo.db").display()));
-    vars.entry("TROUPE_BIND".into()).or_insert_with(|| "127.0.0.1:0".into());
+    vars.entry("TROUPE_DATABASE_URL".into()).or_insert_with(|| {
+        format!(
+            "sqlite://{}",
+            scratch.path().join("troupe-demo.db").display()
+        )
+    });
+    vars.entry("TROUPE_BIND".into())
+        .or_insert_with(|| "127.0.0.1:0".into());
     let config = Config::from_vars(vars)?;
     let app = App::build(config.clone(), Roles::ALL).await?;
     let addr = app.local_addr().context("the API did not bind")?;
     let key = app
         .store()
-        .provision_key("Demo Brokerage", Some("Malibu Team"), "demo-admin", Role::BrokerageAdmin)
+        .provision_key(
+            "Demo Brokerage",
+            Some("Malibu Team"),
+            "demo-admin",
+            Role::BrokerageAdmin,
+        )
         .await?
         .token;
     let shutdown = CancellationToken::new();
@@ -51,12 +64,24 @@ fn describe_model(config: &Config) -> String {
 }
 
 async fn drive(base: &str, key: &str) -> anyhow::Result<()> {
-    let client = Client { http: reqwest::Client::new(), base: base.to_owned(), key: key.to_owned() };
+    let client = Client {
+        http: reqwest::Client::new(),
+        base: base.to_owned(),
+        key: key.to_owned(),
+    };
     let personas = seed::personas();
     for persona in &personas {
-        client.send(reqwest::Method::POST, "/api/v1/personas", Some(persona)).await?;
+        client
+            .send(reqwest::Method::POST, "/api/v1/personas", Some(persona))
+            .await?;
     }
-    let property = client.send(reqwest::Method::POST, "/api/v1/properties", Some(&seed::listing())).await?;
+    let property = client
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/properties",
+            Some(&seed::listing()),
+        )
+        .await?;
     println!(
         "Seeded {} personas in 3 segments and the listing \"{}\" (USD {})",
         personas.len(),
@@ -72,28 +97,47 @@ async fn drive(base: &str, key: &str) -> anyhow::Result<()> {
         ],
         "simulation_params": { "num_agents": 12, "iterations": 2, "temperature": 0.7, "seed": 42 }
     });
-    let accepted = client.send(reqwest::Method::POST, "/api/v1/simulations/focus-group", Some(&request)).await?;
-    let status_url = accepted["status_url"].as_str().context("no status_url")?.to_owned();
-    let results_url = accepted["results_url"].as_str().context("no results_url")?.to_owned();
+    let accepted = client
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/simulations/focus-group",
+            Some(&request),
+        )
+        .await?;
+    let status_url = accepted["status_url"]
+        .as_str()
+        .context("no status_url")?
+        .to_owned();
+    let results_url = accepted["results_url"]
+        .as_str()
+        .context("no results_url")?
+        .to_owned();
     println!("Submitted focus group {}", accepted["id"]);
 
     let started = Instant::now();
     loop {
         let status = client.send(reqwest::Method::GET, &status_url, None).await?;
         let (done, total) = (&status["progress"]["done"], &status["progress"]["total"]);
-        eprint!("\r  {:<9} {done}/{total} agent steps", status["status"].as_str().unwrap_or("?"));
+        eprint!(
+            "\r  {:<9} {done}/{total} agent steps",
+            status["status"].as_str().unwrap_or("?")
+        );
         match status["status"].as_str() {
             Some("completed") => break,
             Some("failed" | "cancelled") => {
                 eprintln!();
                 bail!("the focus group {}: {}", status["status"], status["error"]);
             }
-            _ if started.elapsed() > DEADLINE => bail!("the focus group did not finish in {DEADLINE:?}"),
+            _ if started.elapsed() > DEADLINE => {
+                bail!("the focus group did not finish in {DEADLINE:?}")
+            }
             _ => tokio::time::sleep(POLL).await,
         }
     }
     eprintln!("  ({:.1} s)\n", started.elapsed().as_secs_f64());
-    let results = client.send(reqwest::Method::GET, &results_url, None).await?;
+    let results = client
+        .send(reqwest::Method::GET, &results_url, None)
+        .await?;
     print!("{}", report::render(&results));
     Ok(())
 }
@@ -105,8 +149,16 @@ struct Client {
 }
 
 impl Client {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
         if let Some(body) = body {
             request = request.json(body);
         }

@@ -7,8 +7,15 @@ use serde_json::Value;
 pub fn render(results: &Value) -> String {
     let r = &results["results"];
     let mut out = String::new();
-    let _ = writeln!(out, "PURCHASE INTENT BY SEGMENT (1 = certainly not, 5 = certainly)");
-    let _ = writeln!(out, "{:<20} {:>8} {:>7} {:>13} {:>7} {:>14}", "segment", "personas", "intent", "95% CI", "P(buy)", "avg WTP (USD)");
+    let _ = writeln!(
+        out,
+        "PURCHASE INTENT BY SEGMENT (1 = certainly not, 5 = certainly)"
+    );
+    let _ = writeln!(
+        out,
+        "{:<20} {:>8} {:>7} {:>13} {:>7} {:>14}",
+        "segment", "personas", "intent", "95% CI", "P(buy)", "avg WTP (USD)"
+    );
     for s in array(&r["detailed_insights"]) {
         let _ = writeln!(
             out,
@@ -16,18 +23,36 @@ pub fn render(results: &Value) -> String {
             text(&s["segment"]),
             s["personas"].as_u64().unwrap_or(0),
             num(&s["mean_intent"]),
-            format!("{:.2}–{:.2}", num(&s["intent_ci95"][0]), num(&s["intent_ci95"][1])),
+            format!(
+                "{:.2}–{:.2}",
+                num(&s["intent_ci95"][0]),
+                num(&s["intent_ci95"][1])
+            ),
             num(&s["mean_purchase_probability"]),
-            s["mean_willingness_to_pay"].as_f64().map_or("—".into(), |w| format!("{:.1}M", w / 1e6)),
+            s["mean_willingness_to_pay"]
+                .as_f64()
+                .map_or("—".into(), |w| format!("{:.1}M", w / 1e6)),
         );
     }
     let _ = writeln!(out, "\nTOP LIKES AND DISLIKES");
     for s in array(&r["detailed_insights"]) {
-        let _ = writeln!(out, "{:<20} likes:    {}", text(&s["segment"]), mentions(&s["top_likes"]));
+        let _ = writeln!(
+            out,
+            "{:<20} likes:    {}",
+            text(&s["segment"]),
+            mentions(&s["top_likes"])
+        );
         let _ = writeln!(out, "{:<20} dislikes: {}", "", mentions(&s["top_dislikes"]));
     }
-    let _ = writeln!(out, "\nEFFECT OF EACH MODIFICATION ON INTENT (Likert points)");
-    let _ = writeln!(out, "{:<52} {:<20} {:>7} {:>15}", "modification", "segment", "effect", "95% CI");
+    let _ = writeln!(
+        out,
+        "\nEFFECT OF EACH MODIFICATION ON INTENT (Likert points)"
+    );
+    let _ = writeln!(
+        out,
+        "{:<52} {:<20} {:>7} {:>15}",
+        "modification", "segment", "effect", "95% CI"
+    );
     for s in array(&r["detailed_insights"]) {
         for m in array(&s["modification_effects"]) {
             let _ = writeln!(
@@ -36,13 +61,23 @@ pub fn render(results: &Value) -> String {
                 text(&m["modification"]),
                 text(&s["segment"]),
                 num(&m["mean_effect"]),
-                format!("{:+.2} to {:+.2}", num(&m["effect_ci95"][0]), num(&m["effect_ci95"][1])),
+                format!(
+                    "{:+.2} to {:+.2}",
+                    num(&m["effect_ci95"][0]),
+                    num(&m["effect_ci95"][1])
+                ),
             );
         }
     }
     let _ = writeln!(out, "\nRECOMMENDATIONS (confidence)");
     for rec in array(&r["recommendations"]) {
-        let _ = writeln!(out, "  [{:.2}] {}: {}", num(&rec["confidence"]), text(&rec["title"]), text(&rec["detail"]));
+        let _ = writeln!(
+            out,
+            "  [{:.2}] {}: {}",
+            num(&rec["confidence"]),
+            text(&rec["title"]),
+            text(&rec["detail"])
+        );
     }
     let _ = writeln!(out, "\nSUMMARY\n  {}", text(&r["summary"]));
     let m = &results["metadata"];
@@ -76,5 +111,9 @@ fn mentions(value: &Value) -> String {
         .iter()
         .map(|m| format!("{} ({})", text(&m["text"]), m["count"]))
         .collect();
-    if items.is_empty() { "—".into() } else { items.join(", ") }
+    if items.is_empty() {
+        "—".into()
+    } else {
+        items.join(", ")
+    }
 }

@@ -5,10 +5,20 @@ use serde_json::json;
 
 use crate::helpers::{Options, Shape, TestApp, both_shapes, persona, seed};
 
-both_shapes!(bad_requests_get_problem_responses, requests_without_a_valid_key_are_refused);
+both_shapes!(
+    bad_requests_get_problem_responses,
+    requests_without_a_valid_key_are_refused
+);
 
 async fn spawn_api_only(shape: Shape) -> TestApp {
-    TestApp::spawn_with(shape, Options { workers: 0, ..Options::default() }).await
+    TestApp::spawn_with(
+        shape,
+        Options {
+            workers: 0,
+            ..Options::default()
+        },
+    )
+    .await
 }
 
 async fn bad_requests_get_problem_responses(shape: Shape) {
@@ -24,11 +34,27 @@ async fn bad_requests_get_problem_responses(shape: Shape) {
     };
 
     // Malformed JSON, wrong types, missing fields.
-    app.raw(raw_post("/api/v1/personas", "{\"name\": ")).await.problem(400);
-    app.raw(raw_post("/api/v1/personas", "{\"name\": [\"Ada\"]}")).await.problem(400);
-    app.raw(raw_post("/api/v1/personas", "{\"name\": \"Ada\", \"preferences\": {\"features\": \"pool\"}}")).await.problem(400);
-    app.raw(raw_post("/api/v1/personas", "{\"segment\": \"tech\"}")).await.problem(400);
-    app.raw(raw_post("/api/v1/properties", "{\"title\": \"x\", \"price\": \"a lot\"}")).await.problem(400);
+    app.raw(raw_post("/api/v1/personas", "{\"name\": "))
+        .await
+        .problem(400);
+    app.raw(raw_post("/api/v1/personas", "{\"name\": [\"Ada\"]}"))
+        .await
+        .problem(400);
+    app.raw(raw_post(
+        "/api/v1/personas",
+        "{\"name\": \"Ada\", \"preferences\": {\"features\": \"pool\"}}",
+    ))
+    .await
+    .problem(400);
+    app.raw(raw_post("/api/v1/personas", "{\"segment\": \"tech\"}"))
+        .await
+        .problem(400);
+    app.raw(raw_post(
+        "/api/v1/properties",
+        "{\"title\": \"x\", \"price\": \"a lot\"}",
+    ))
+    .await
+    .problem(400);
 
     // Out-of-range values.
     for agents in [0, 10_000] {
@@ -36,13 +62,22 @@ async fn bad_requests_get_problem_responses(shape: Shape) {
         app.post(focus_group, &body).await.problem(400);
     }
     let negative_price = json!({ "title": "x", "price": -5 });
-    app.post("/api/v1/properties", &negative_price).await.problem(400);
+    app.post("/api/v1/properties", &negative_price)
+        .await
+        .problem(400);
     let too_many_iterations = json!({ "property_id": property_id, "persona_segments": ["tech"], "simulation_params": { "iterations": 11 } });
-    app.post(focus_group, &too_many_iterations).await.problem(400);
+    app.post(focus_group, &too_many_iterations)
+        .await
+        .problem(400);
 
     // Inconsistent or empty requests.
     let both = json!({ "property_id": property_id, "property": { "title": "x", "price": 1 }, "persona_segments": ["tech"] });
-    assert!(app.post(focus_group, &both).await.problem(422).ends_with("/validation-failed"));
+    assert!(
+        app.post(focus_group, &both)
+            .await
+            .problem(422)
+            .ends_with("/validation-failed")
+    );
     let nobody = json!({ "property_id": property_id });
     app.post(focus_group, &nobody).await.problem(422);
     let empty_segment = json!({ "property_id": property_id, "persona_segments": ["astronauts"] });
@@ -52,7 +87,12 @@ async fn bad_requests_get_problem_responses(shape: Shape) {
     let huge = persona(&"x".repeat(100), "tech", &[], &[], 1.0);
     let mut huge = huge;
     huge["interaction_history"] = json!(vec!["y".repeat(1000); 100]);
-    assert!(app.post("/api/v1/personas", &huge).await.problem(413).ends_with("/payload-too-large"));
+    assert!(
+        app.post("/api/v1/personas", &huge)
+            .await
+            .problem(413)
+            .ends_with("/payload-too-large")
+    );
 
     // Unknown ids, in paths and in bodies.
     let unknown = uuid::Uuid::now_v7();
@@ -62,7 +102,10 @@ async fn bad_requests_get_problem_responses(shape: Shape) {
         format!("/api/v1/simulations/{unknown}/status"),
         format!("/api/v1/simulations/{unknown}/results"),
     ] {
-        assert!(app.get(&path).await.problem(404).ends_with("/not-found"), "{path}");
+        assert!(
+            app.get(&path).await.problem(404).ends_with("/not-found"),
+            "{path}"
+        );
     }
     app.get("/api/v1/personas/not-a-uuid").await.problem(400);
     app.get("/api/v1/nowhere").await.problem(404);
@@ -70,7 +113,14 @@ async fn bad_requests_get_problem_responses(shape: Shape) {
     app.post(focus_group, &unknown_persona).await.problem(404);
     let unknown_property = json!({ "property_id": unknown, "persona_segments": ["tech"] });
     app.post(focus_group, &unknown_property).await.problem(404);
-    app.request(Method::DELETE, &format!("/api/v1/personas/{unknown}"), Some(&app.key), None).await.problem(404);
+    app.request(
+        Method::DELETE,
+        &format!("/api/v1/personas/{unknown}"),
+        Some(&app.key),
+        None,
+    )
+    .await
+    .problem(404);
     app.get("/api/v1/personas?cursor=bogus").await.problem(422);
     app.get("/api/v1/personas?limit=0").await.problem(422);
 
@@ -83,8 +133,15 @@ async fn requests_without_a_valid_key_are_refused(shape: Shape) {
     let app = spawn_api_only(shape).await;
     let forged = format!("trp_{}_{}", uuid::Uuid::now_v7().simple(), "0".repeat(64));
     let wrong_secret = format!("{}{}", &app.key[..app.key.len() - 64], "f".repeat(64));
-    for key in [None, Some("nonsense"), Some(forged.as_str()), Some(wrong_secret.as_str())] {
-        let reply = app.request(Method::GET, "/api/v1/personas", key, None).await;
+    for key in [
+        None,
+        Some("nonsense"),
+        Some(forged.as_str()),
+        Some(wrong_secret.as_str()),
+    ] {
+        let reply = app
+            .request(Method::GET, "/api/v1/personas", key, None)
+            .await;
         assert!(reply.problem(401).ends_with("/unauthorized"), "{key:?}");
     }
     // The service's own endpoints need no key.
@@ -92,6 +149,12 @@ async fn requests_without_a_valid_key_are_refused(shape: Shape) {
         let reply = app.request(Method::GET, path, None, None).await;
         assert_eq!(reply.status, 200, "{path}: {}", reply.body);
     }
-    let spec = app.request(Method::GET, "/openapi.json", None, None).await.body;
-    assert!(spec["paths"]["/simulations/focus-group"]["post"].is_object(), "{spec}");
+    let spec = app
+        .request(Method::GET, "/openapi.json", None, None)
+        .await
+        .body;
+    assert!(
+        spec["paths"]["/simulations/focus-group"]["post"].is_object(),
+        "{spec}"
+    );
 }

@@ -36,7 +36,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { workers: 1, mock: MockConfig::default(), vars: Vec::new() }
+        Options {
+            workers: 1,
+            mock: MockConfig::default(),
+            vars: Vec::new(),
+        }
     }
 }
 
@@ -64,16 +68,25 @@ impl Reply {
     /// Asserts a problem+json answer with this status and returns its `type`.
     pub fn problem(&self, status: u16) -> String {
         assert_eq!(self.status.as_u16(), status, "{}", self.body);
-        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let content_type = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         assert_eq!(content_type, "application/problem+json", "{}", self.body);
         assert_eq!(self.body["status"], status, "{}", self.body);
-        assert!(!self.body["detail"].as_str().unwrap_or("").is_empty(), "{}", self.body);
+        assert!(
+            !self.body["detail"].as_str().unwrap_or("").is_empty(),
+            "{}",
+            self.body
+        );
         self.body["type"].as_str().unwrap_or_default().to_owned()
     }
 }
 
 fn postgres_admin_url() -> String {
-    std::env::var("TROUPE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("TROUPE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 fn redis_url() -> String {
@@ -117,7 +130,10 @@ impl TestApp {
                 let base = &admin[..admin.rfind('/').expect("database in URL")];
                 vars.insert("TROUPE_DATABASE_URL".into(), format!("{base}/{name}"));
                 vars.insert("TROUPE_REDIS_URL".into(), redis_url());
-                vars.insert("TROUPE_QUEUE_PREFIX".into(), format!("test-{}", Uuid::new_v4().simple()));
+                vars.insert(
+                    "TROUPE_QUEUE_PREFIX".into(),
+                    format!("test-{}", Uuid::new_v4().simple()),
+                );
                 postgres_db = Some(name);
             }
         }
@@ -171,13 +187,29 @@ impl TestApp {
     }
 
     /// A key for another user, in this or another brokerage.
-    pub async fn key_for(&self, brokerage: &str, team: Option<&str>, user: &str, role: Role) -> String {
+    pub async fn key_for(
+        &self,
+        brokerage: &str,
+        team: Option<&str>,
+        user: &str,
+        role: Role,
+    ) -> String {
         let config = Config::from_vars(self.vars.clone()).expect("config");
         let (store, _) = troupe::connect(&config).await.expect("store");
-        store.provision_key(brokerage, team, user, role).await.expect("key").token
+        store
+            .provision_key(brokerage, team, user, role)
+            .await
+            .expect("key")
+            .token
     }
 
-    pub async fn request(&self, method: Method, path: &str, key: Option<&str>, body: Option<&Value>) -> Reply {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(key) = key {
             request = request.bearer_auth(key);
@@ -201,7 +233,8 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
-        self.request(Method::POST, path, Some(&self.key), Some(body)).await
+        self.request(Method::POST, path, Some(&self.key), Some(body))
+            .await
     }
 
     pub async fn create_persona(&self, body: &Value) -> Value {
@@ -220,19 +253,30 @@ impl TestApp {
     pub async fn wait_for_final(&self, simulation_id: &str, deadline: Duration) -> Value {
         let started = Instant::now();
         loop {
-            let status = self.get(&format!("/api/v1/simulations/{simulation_id}/status")).await;
+            let status = self
+                .get(&format!("/api/v1/simulations/{simulation_id}/status"))
+                .await;
             assert_eq!(status.status, 200, "{}", status.body);
-            if matches!(status.body["status"].as_str(), Some("completed" | "failed" | "cancelled")) {
+            if matches!(
+                status.body["status"].as_str(),
+                Some("completed" | "failed" | "cancelled")
+            ) {
                 return status.body;
             }
-            assert!(started.elapsed() < deadline, "simulation not finished after {deadline:?}: {}", status.body);
+            assert!(
+                started.elapsed() < deadline,
+                "simulation not finished after {deadline:?}: {}",
+                status.body
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
     /// A connection to this app's database, for checks the API does not expose.
     pub async fn postgres(&self) -> sqlx::PgPool {
-        sqlx::PgPool::connect(&self.vars["TROUPE_DATABASE_URL"]).await.expect("test database")
+        sqlx::PgPool::connect(&self.vars["TROUPE_DATABASE_URL"])
+            .await
+            .expect("test database")
     }
 }
 
@@ -240,13 +284,27 @@ async fn into_reply(response: reqwest::Response) -> Reply {
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("body");
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
-    Reply { status, headers, body }
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 async fn admin_execute(sql: &str) {
-    let pool = sqlx::PgPool::connect(&postgres_admin_url()).await.expect("PostgreSQL is reachable");
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&pool).await.expect(sql);
+    let pool = sqlx::PgPool::connect(&postgres_admin_url())
+        .await
+        .expect("PostgreSQL is reachable");
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&pool)
+        .await
+        .expect(sql);
     pool.close().await;
 }
 
@@ -266,7 +324,10 @@ impl Drop for TestApp {
         }
         // Dropping needs async I/O; a thread with its own runtime does it without blocking ours.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             runtime.block_on(async move {
                 if let Some(name) = database {
                     admin_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
@@ -281,16 +342,30 @@ impl Drop for TestApp {
 }
 
 async fn delete_redis_keys(prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url()) else { return };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap_or_default();
+    let Ok(client) = redis::Client::open(redis_url()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
     if !keys.is_empty() {
         let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
     }
 }
 
 /// A persona in `segment` who wants `features`.
-pub fn persona(name: &str, segment: &str, features: &[&str], deal_breakers: &[&str], budget_max: f64) -> Value {
+pub fn persona(
+    name: &str,
+    segment: &str,
+    features: &[&str],
+    deal_breakers: &[&str],
+    budget_max: f64,
+) -> Value {
     json!({
         "name": name,
         "segment": segment,
@@ -328,9 +403,13 @@ pub async fn seed(app: &TestApp) -> String {
         ("Cy", "tech", &["gym", "heated pool"][..], 40e6),
         ("Di", "tech", &["spa", "ski room"][..], 26e6),
     ] {
-        app.create_persona(&persona(name, segment, features, &[], max)).await;
+        app.create_persona(&persona(name, segment, features, &[], max))
+            .await;
     }
-    app.create_property(&listing()).await["id"].as_str().expect("id").to_owned()
+    app.create_property(&listing()).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
 }
 
 /// Generates one test per shape: `$name::embedded` and `$name::distributed`.

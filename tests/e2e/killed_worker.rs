@@ -16,13 +16,20 @@ use crate::helpers::{Options, Shape, TestApp, persona};
 const RECOVERY_DEADLINE: Duration = Duration::from_secs(15);
 
 fn slow_mock() -> MockConfig {
-    MockConfig { latency_ms: (300, 400), ..MockConfig::default() }
+    MockConfig {
+        latency_ms: (300, 400),
+        ..MockConfig::default()
+    }
 }
 
 async fn submit_slow_focus_group(app: &TestApp) -> String {
     let mut ids = Vec::new();
     for i in 0..4 {
-        ids.push(app.create_persona(&persona(&format!("P{i}"), "tech", &["pool"], &[], 3e7)).await["id"].clone());
+        ids.push(
+            app.create_persona(&persona(&format!("P{i}"), "tech", &["pool"], &[], 3e7))
+                .await["id"]
+                .clone(),
+        );
     }
     let property = app.create_property(&crate::helpers::listing()).await;
     // Three questions in sequence at ~350 ms each: a run takes about a second.
@@ -35,7 +42,10 @@ async fn submit_slow_focus_group(app: &TestApp) -> String {
 async fn wait_until_running(app: &TestApp, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let status = app.get(&format!("/api/v1/simulations/{id}/status")).await.body;
+        let status = app
+            .get(&format!("/api/v1/simulations/{id}/status"))
+            .await
+            .body;
         if status["status"] == "running" {
             return status;
         }
@@ -46,7 +56,15 @@ async fn wait_until_running(app: &TestApp, id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn distributed_a_killed_worker_s_simulation_completes_on_another() {
-    let mut app = TestApp::spawn_with(Shape::Distributed, Options { workers: 2, mock: slow_mock(), ..Options::default() }).await;
+    let mut app = TestApp::spawn_with(
+        Shape::Distributed,
+        Options {
+            workers: 2,
+            mock: slow_mock(),
+            ..Options::default()
+        },
+    )
+    .await;
     let id = submit_slow_focus_group(&app).await;
     wait_until_running(&app, &id).await;
 
@@ -60,7 +78,10 @@ async fn distributed_a_killed_worker_s_simulation_completes_on_another() {
     let victim = app
         .workers
         .iter_mut()
-        .find(|w| w.id().is_some_and(|pid| claimed_by.starts_with(&format!("troupe-worker-{pid}-"))))
+        .find(|w| {
+            w.id()
+                .is_some_and(|pid| claimed_by.starts_with(&format!("troupe-worker-{pid}-")))
+        })
         .expect("the claiming worker is one of ours");
     victim.start_kill().unwrap();
     victim.wait().await.unwrap();
@@ -72,8 +93,17 @@ async fn distributed_a_killed_worker_s_simulation_completes_on_another() {
     assert_eq!(status["attempts"], 2, "{status}");
     assert!(recovery < RECOVERY_DEADLINE, "{recovery:?}");
 
-    let results = app.get(&format!("/api/v1/simulations/{id}/results")).await.body;
-    assert_eq!(results["results"]["raw_responses"].as_array().unwrap().len(), 12);
+    let results = app
+        .get(&format!("/api/v1/simulations/{id}/results"))
+        .await
+        .body;
+    assert_eq!(
+        results["results"]["raw_responses"]
+            .as_array()
+            .unwrap()
+            .len(),
+        12
+    );
     let (rows, finisher): (i64, Option<String>) =
         sqlx::query_as("SELECT COUNT(*), MAX(claimed_by) FROM simulations WHERE id = $1")
             .bind(uuid::Uuid::parse_str(&id).unwrap())
@@ -81,7 +111,11 @@ async fn distributed_a_killed_worker_s_simulation_completes_on_another() {
             .await
             .unwrap();
     assert_eq!(rows, 1);
-    assert_ne!(finisher.as_deref(), Some(claimed_by.as_str()), "the survivor finished it");
+    assert_ne!(
+        finisher.as_deref(),
+        Some(claimed_by.as_str()),
+        "the survivor finished it"
+    );
     eprintln!("recovered {recovery:?} after SIGKILL");
 }
 
@@ -92,7 +126,10 @@ async fn embedded_a_killed_process_s_simulation_completes_after_restart() {
     let mock = mock_llm::MockLlm::start(slow_mock()).await.unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let vars = [
-        ("TROUPE_DATABASE_URL", format!("sqlite://{}", scratch.path().join("troupe.db").display())),
+        (
+            "TROUPE_DATABASE_URL",
+            format!("sqlite://{}", scratch.path().join("troupe.db").display()),
+        ),
         ("TROUPE_BIND", "127.0.0.1:0".to_owned()),
         ("TROUPE_LLM_BASE_URL", mock.base_url()),
         ("TROUPE_WORKER_HEARTBEAT_MS", "1000".to_owned()),
@@ -100,24 +137,45 @@ async fn embedded_a_killed_process_s_simulation_completes_after_restart() {
     ];
     let troupe = |args: &[&str]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_troupe"));
-        command.args(args).env_clear().envs(vars.clone()).stderr(Stdio::inherit()).kill_on_drop(true);
+        command
+            .args(args)
+            .env_clear()
+            .envs(vars.clone())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
         command
     };
-    let keys = troupe(&["keys", "create", "--brokerage", "Acme", "--role", "agent"]).output().await.unwrap();
+    let keys = troupe(&["keys", "create", "--brokerage", "Acme", "--role", "agent"])
+        .output()
+        .await
+        .unwrap();
     assert!(keys.status.success());
-    let key = String::from_utf8(keys.stdout).unwrap().lines().last().unwrap().to_owned();
+    let key = String::from_utf8(keys.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
 
     let (mut first, base) = serve(troupe(&["serve"])).await;
-    let client = Client { http: reqwest::Client::new(), base, key: key.clone() };
+    let client = Client {
+        http: reqwest::Client::new(),
+        base,
+        key: key.clone(),
+    };
     let id = submit_with(&client).await;
-    client.wait_for(&id, |s| s["status"] == "running", Duration::from_secs(20)).await;
+    client
+        .wait_for(&id, |s| s["status"] == "running", Duration::from_secs(20))
+        .await;
     first.start_kill().unwrap();
     first.wait().await.unwrap();
     let killed_at = Instant::now();
 
     let (_second, base) = serve(troupe(&["serve"])).await;
     let client = Client { base, ..client };
-    let status = client.wait_for(&id, |s| s["status"] == "completed", RECOVERY_DEADLINE).await;
+    let status = client
+        .wait_for(&id, |s| s["status"] == "completed", RECOVERY_DEADLINE)
+        .await;
     assert_eq!(status["attempts"], 2, "{status}");
     eprintln!("recovered {:?} after SIGKILL", killed_at.elapsed());
 }
@@ -125,11 +183,21 @@ async fn embedded_a_killed_process_s_simulation_completes_after_restart() {
 /// Starts `troupe serve` and reads the address it prints.
 async fn serve(mut command: Command) -> (tokio::process::Child, String) {
     use tokio::io::AsyncBufReadExt;
-    let mut child = command.stdout(Stdio::piped()).spawn().expect("troupe serve starts");
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("troupe serve starts");
     let stdout = child.stdout.take().unwrap();
     let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
-    let base = line.strip_prefix("listening on ").expect("address line").to_owned();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let base = line
+        .strip_prefix("listening on ")
+        .expect("address line")
+        .to_owned();
     (child, base)
 }
 
@@ -142,7 +210,14 @@ struct Client {
 
 impl Client {
     async fn post(&self, path: &str, body: &Value) -> Value {
-        let reply = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.key).json(body).send().await.unwrap();
+        let reply = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         assert!(reply.status().is_success(), "{path}: {}", reply.status());
         reply.json().await.unwrap()
     }
@@ -172,9 +247,24 @@ impl Client {
 async fn submit_with(client: &Client) -> String {
     let mut ids = Vec::new();
     for i in 0..4 {
-        ids.push(client.post("/api/v1/personas", &persona(&format!("P{i}"), "tech", &["pool"], &[], 3e7)).await["id"].clone());
+        ids.push(
+            client
+                .post(
+                    "/api/v1/personas",
+                    &persona(&format!("P{i}"), "tech", &["pool"], &[], 3e7),
+                )
+                .await["id"]
+                .clone(),
+        );
     }
-    let property = client.post("/api/v1/properties", &crate::helpers::listing()).await;
+    let property = client
+        .post("/api/v1/properties", &crate::helpers::listing())
+        .await;
     let request = json!({ "property_id": property["id"], "persona_ids": ids, "questions": ["A?", "B?", "C?"] });
-    client.post("/api/v1/simulations/focus-group", &request).await["id"].as_str().unwrap().to_owned()
+    client
+        .post("/api/v1/simulations/focus-group", &request)
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }

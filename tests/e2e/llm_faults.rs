@@ -17,20 +17,33 @@ both_shapes!(
 
 /// One persona, one question: exactly one agent step.
 async fn one_step(app: &TestApp) -> Value {
-    let id = app.create_persona(&persona("Solo", "tech", &["pool"], &[], 3e7)).await["id"].clone();
+    let id = app
+        .create_persona(&persona("Solo", "tech", &["pool"], &[], 3e7))
+        .await["id"]
+        .clone();
     let property = app.create_property(&crate::helpers::listing()).await;
     let accepted = app
-        .post("/api/v1/simulations/focus-group", &json!({ "property_id": property["id"], "persona_ids": [id], "questions": ["Buy?"] }))
+        .post(
+            "/api/v1/simulations/focus-group",
+            &json!({ "property_id": property["id"], "persona_ids": [id], "questions": ["Buy?"] }),
+        )
         .await;
     assert_eq!(accepted.status, 202, "{}", accepted.body);
     let id = accepted.body["id"].as_str().unwrap().to_owned();
     let status = app.wait_for_final(&id, Duration::from_secs(60)).await;
-    let results = app.get(&format!("/api/v1/simulations/{id}/results")).await.body;
+    let results = app
+        .get(&format!("/api/v1/simulations/{id}/results"))
+        .await
+        .body;
     json!({ "status": status, "results": results })
 }
 
 fn fault(kind: &str, status: Option<u16>, count: u64) -> Fault {
-    Fault { kind: kind.into(), status, count }
+    Fault {
+        kind: kind.into(),
+        status,
+        count,
+    }
 }
 
 async fn transient_provider_errors_are_retried(shape: Shape) {
@@ -70,7 +83,10 @@ async fn a_rejected_key_fails_fast_with_a_reason(shape: Shape) {
     app.mock.inject(fault("status", Some(401), 100));
     let run = one_step(&app).await;
     assert_eq!(run["status"]["status"], "failed", "{run}");
-    assert!(run["status"]["error"].as_str().unwrap().contains("401"), "{run}");
+    assert!(
+        run["status"]["error"].as_str().unwrap().contains("401"),
+        "{run}"
+    );
     // A 401 is not retried.
     assert_eq!(app.mock.stats().requests, 1);
 }

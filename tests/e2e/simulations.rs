@@ -6,7 +6,10 @@ use serde_json::json;
 
 use crate::helpers::{Options, Shape, TestApp, both_shapes, seed};
 
-both_shapes!(a_focus_group_runs_to_results, a_repeated_submission_with_the_same_key_runs_once);
+both_shapes!(
+    a_focus_group_runs_to_results,
+    a_repeated_submission_with_the_same_key_runs_once
+);
 
 async fn a_focus_group_runs_to_results(shape: Shape) {
     let app = TestApp::spawn(shape).await;
@@ -32,20 +35,34 @@ async fn a_focus_group_runs_to_results(shape: Shape) {
     assert_eq!(status["progress"]["done"], 16);
     assert_eq!(status["progress"]["total"], 16);
 
-    let results = app.get(&accepted.body["results_url"].as_str().unwrap()).await;
+    let results = app
+        .get(accepted.body["results_url"].as_str().unwrap())
+        .await;
     assert_eq!(results.status, 200);
     let body = &results.body;
     let r = &body["results"];
     // 4 personas × 2 questions × 2 iterations, each answered through the mock over HTTP.
     assert_eq!(r["raw_responses"].as_array().unwrap().len(), 16);
-    let segments: Vec<&str> = r["detailed_insights"].as_array().unwrap().iter().map(|s| s["segment"].as_str().unwrap()).collect();
+    let segments: Vec<&str> = r["detailed_insights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["segment"].as_str().unwrap())
+        .collect();
     assert_eq!(segments, ["finance", "tech"]);
     for insight in r["detailed_insights"].as_array().unwrap() {
         let intent = insight["mean_intent"].as_f64().unwrap();
         assert!((1.0..=5.0).contains(&intent), "{insight}");
-        let [low, high] = [insight["intent_ci95"][0].as_f64().unwrap(), insight["intent_ci95"][1].as_f64().unwrap()];
+        let [low, high] = [
+            insight["intent_ci95"][0].as_f64().unwrap(),
+            insight["intent_ci95"][1].as_f64().unwrap(),
+        ];
         assert!(low <= intent && intent <= high, "{insight}");
-        assert_eq!(insight["modification_effects"].as_array().unwrap().len(), 2, "{insight}");
+        assert_eq!(
+            insight["modification_effects"].as_array().unwrap().len(),
+            2,
+            "{insight}"
+        );
     }
     // The wine-cellar lovers in finance like the listing's wine cellar.
     let finance_likes = r["detailed_insights"][0]["top_likes"].to_string();
@@ -98,19 +115,37 @@ async fn a_repeated_submission_with_the_same_key_runs_once(shape: Shape) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_offline_model_needs_no_provider_and_says_so() {
-    let options = Options { vars: vec![("TROUPE_LLM_PROVIDER", "offline".into())], ..Options::default() };
+    let options = Options {
+        vars: vec![("TROUPE_LLM_PROVIDER", "offline".into())],
+        ..Options::default()
+    };
     let app = TestApp::spawn_with(Shape::Embedded, options).await;
     let property_id = seed(&app).await;
     let accepted = app
-        .post("/api/v1/simulations/focus-group", &json!({ "property_id": property_id, "persona_segments": ["finance", "tech"] }))
+        .post(
+            "/api/v1/simulations/focus-group",
+            &json!({ "property_id": property_id, "persona_segments": ["finance", "tech"] }),
+        )
         .await;
     assert_eq!(accepted.status, 202, "{}", accepted.body);
     let id = accepted.body["id"].as_str().unwrap();
-    assert_eq!(app.wait_for_final(id, Duration::from_secs(30)).await["status"], "completed");
-    let results = app.get(&format!("/api/v1/simulations/{id}/results")).await.body;
+    assert_eq!(
+        app.wait_for_final(id, Duration::from_secs(30)).await["status"],
+        "completed"
+    );
+    let results = app
+        .get(&format!("/api/v1/simulations/{id}/results"))
+        .await
+        .body;
     assert_eq!(results["metadata"]["provider"], "offline");
     assert_eq!(results["metadata"]["llm_calls"], 0);
     assert_eq!(app.mock.stats().requests, 0);
     // Two default questions for each of the four personas.
-    assert_eq!(results["results"]["raw_responses"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        results["results"]["raw_responses"]
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
 }

@@ -9,10 +9,7 @@ use std::sync::Arc;
 use apalis::prelude::*;
 use tokio_util::sync::CancellationToken;
 use troupe_shared::{
-    Config, Store,
-    config::LlmProvider,
-    jobs::SimulationJob,
-    queue::SimulationQueue,
+    Config, Store, config::LlmProvider, jobs::SimulationJob, queue::SimulationQueue,
 };
 
 pub use simulation::{SimulationDeps, run_simulation};

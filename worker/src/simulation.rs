@@ -33,10 +33,19 @@ pub struct SimulationDeps {
 pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Result<(), StoreError> {
     let claim = deps
         .store
-        .claim_simulation(job.brokerage_id, job.simulation_id, &deps.worker_name, deps.max_attempts)
+        .claim_simulation(
+            job.brokerage_id,
+            job.simulation_id,
+            &deps.worker_name,
+            deps.max_attempts,
+        )
         .await?;
     let (token, attempt, plan) = match claim {
-        Claim::Run { token, attempt, plan } => (token, attempt, plan),
+        Claim::Run {
+            token,
+            attempt,
+            plan,
+        } => (token, attempt, plan),
         Claim::Finished(status) => {
             tracing::info!(simulation = %job.simulation_id, ?status, "already finished; redelivery ignored");
             return Ok(());
@@ -52,7 +61,9 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
         Ok(plan) => plan,
         Err(e) => {
             let reason = format!("the stored simulation plan is unreadable: {e}");
-            deps.store.fail_simulation(job.simulation_id, Some(token), &reason).await?;
+            deps.store
+                .fail_simulation(job.simulation_id, Some(token), &reason)
+                .await?;
             return Ok(());
         }
     };
@@ -64,7 +75,9 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
                 .await?
         }
         Outcome::Failed(reason) => {
-            deps.store.fail_simulation(job.simulation_id, Some(token), &reason).await?
+            deps.store
+                .fail_simulation(job.simulation_id, Some(token), &reason)
+                .await?
         }
         Outcome::Superseded => false,
     };
@@ -91,14 +104,23 @@ async fn run_focus_group_fenced(
 ) -> Result<Outcome, StoreError> {
     debug_assert_eq!(SimulationKind::FocusGroup.as_str(), "focus_group");
     let started = Instant::now();
-    let personas = deps.store.personas_for_run(job.brokerage_id, &plan.persona_ids).await?;
+    let personas = deps
+        .store
+        .personas_for_run(job.brokerage_id, &plan.persona_ids)
+        .await?;
     if personas.is_empty() {
         return Ok(Outcome::Failed(
             "none of the selected personas exists any more".to_owned(),
         ));
     }
     let progress = Arc::new(AtomicI64::new(0));
-    let run = run_focus_group(plan, &personas, &deps.responder, deps.agent_parallelism, &progress);
+    let run = run_focus_group(
+        plan,
+        &personas,
+        &deps.responder,
+        deps.agent_parallelism,
+        &progress,
+    );
     tokio::pin!(run);
     let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
     let run = loop {
@@ -119,8 +141,12 @@ async fn run_focus_group_fenced(
         }
     };
     if run.responses.is_empty() {
-        let reason = run.first_failure.unwrap_or_else(|| "no persona answered".to_owned());
-        return Ok(Outcome::Failed(format!("every agent step failed; first failure: {reason}")));
+        let reason = run
+            .first_failure
+            .unwrap_or_else(|| "no persona answered".to_owned());
+        return Ok(Outcome::Failed(format!(
+            "every agent step failed; first failure: {reason}"
+        )));
     }
     let metadata = RunMetadata {
         provider: deps.responder.provider().to_owned(),
@@ -132,5 +158,8 @@ async fn run_focus_group_fenced(
         failed_steps: run.failed_steps,
         compute_time: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
     };
-    Ok(Outcome::Completed(aggregate_focus_group(plan, run.responses), metadata))
+    Ok(Outcome::Completed(
+        aggregate_focus_group(plan, run.responses),
+        metadata,
+    ))
 }

@@ -29,7 +29,10 @@ struct PrincipalRow {
 impl Store {
     /// The caller behind an active key of an active user, with the stored hash to check the
     /// presented secret against.
-    pub async fn principal_for_key(&self, key_id: Uuid) -> StoreResult<Option<(Principal, String)>> {
+    pub async fn principal_for_key(
+        &self,
+        key_id: Uuid,
+    ) -> StoreResult<Option<(Principal, String)>> {
         let row: Option<PrincipalRow> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT k.id AS key_id, k.secret_hash, u.id AS user_id, u.brokerage_id, u.team_id, u.role

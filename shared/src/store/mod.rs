@@ -103,7 +103,11 @@ impl Store {
                     .run(pool)
                     .await?
             }
-            Pool::Sqlite(pool) => ours(sqlx::migrate!("../migrations/sqlite")).run(pool).await?,
+            Pool::Sqlite(pool) => {
+                ours(sqlx::migrate!("../migrations/sqlite"))
+                    .run(pool)
+                    .await?
+            }
         }
         Ok(())
     }

@@ -68,7 +68,11 @@ impl TryFrom<PersonaRow> for Persona {
 }
 
 impl Store {
-    pub async fn create_persona(&self, caller: &Principal, write: PersonaWrite) -> StoreResult<Persona> {
+    pub async fn create_persona(
+        &self,
+        caller: &Principal,
+        write: PersonaWrite,
+    ) -> StoreResult<Persona> {
         let now = Utc::now();
         let row: PersonaRow = with_pool!(self, pool => {
             sqlx::query_as(concat!("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, profile, created_at, updated_at)
@@ -142,7 +146,11 @@ impl Store {
     }
 
     /// One page of visible personas in id (creation) order.
-    pub async fn list_personas(&self, caller: &Principal, filter: &PersonaFilter) -> StoreResult<Vec<Persona>> {
+    pub async fn list_personas(
+        &self,
+        caller: &Principal,
+        filter: &PersonaFilter,
+    ) -> StoreResult<Vec<Persona>> {
         let rows: Vec<PersonaRow> = with_pool!(self, pool => {
             sqlx::query_as(concat!("SELECT ", columns!(), " FROM personas
                  WHERE brokerage_id = $1 AND ", visible!(), "
@@ -181,7 +189,11 @@ impl Store {
 
     /// The personas of a run, by id within the brokerage (visibility was checked when the run was
     /// submitted); ids deleted since are skipped.
-    pub async fn personas_for_run(&self, brokerage_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<Persona>> {
+    pub async fn personas_for_run(
+        &self,
+        brokerage_id: Uuid,
+        ids: &[Uuid],
+    ) -> StoreResult<Vec<Persona>> {
         let mut personas = Vec::with_capacity(ids.len());
         for id in ids {
             let row: Option<PersonaRow> = with_pool!(self, pool => {

@@ -32,7 +32,11 @@ impl From<PropertyRow> for Property {
 }
 
 impl Store {
-    pub async fn create_property(&self, caller: &Principal, details: &PropertyDetails) -> StoreResult<Property> {
+    pub async fn create_property(
+        &self,
+        caller: &Principal,
+        details: &PropertyDetails,
+    ) -> StoreResult<Property> {
         let row: PropertyRow = with_pool!(self, pool => {
             sqlx::query_as(
                 "INSERT INTO properties (id, brokerage_id, created_by, details, created_at, updated_at)
@@ -49,7 +53,11 @@ impl Store {
         Ok(row.into())
     }
 
-    pub async fn get_property(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<Option<Property>> {
+    pub async fn get_property(
+        &self,
+        brokerage_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<Property>> {
         let row: Option<PropertyRow> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT id, brokerage_id, created_by, details, created_at FROM properties WHERE brokerage_id = $1 AND id = $2",

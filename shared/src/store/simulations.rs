@@ -42,7 +42,11 @@ pub enum SimulationCreated {
 /// The outcome of a worker asking to run a simulation.
 pub enum Claim {
     /// Run it; every write of this run carries `token`.
-    Run { token: Uuid, attempt: i32, plan: Value },
+    Run {
+        token: Uuid,
+        attempt: i32,
+        plan: Value,
+    },
     /// Already completed, failed or cancelled: nothing to do.
     Finished(SimulationStatus),
     /// It has been started `max_attempts` times (crashed workers) and is now failed.
@@ -109,18 +113,28 @@ struct RecordRow {
 
 impl Store {
     /// Creates a pending simulation, or with an idempotency key, returns what the key created.
-    pub async fn create_simulation(&self, caller: &Principal, new: NewSimulation) -> StoreResult<SimulationCreated> {
+    pub async fn create_simulation(
+        &self,
+        caller: &Principal,
+        new: NewSimulation,
+    ) -> StoreResult<SimulationCreated> {
         // Two concurrent requests with one key: the loser's insert hits the key's primary key,
         // and the retry then finds the winner's simulation.
         match self.try_create_simulation(caller, &new).await {
-            Err(StoreError::Database(e)) if is_unique_violation(&e) && new.idempotency.is_some() => {
+            Err(StoreError::Database(e))
+                if is_unique_violation(&e) && new.idempotency.is_some() =>
+            {
                 self.try_create_simulation(caller, &new).await
             }
             other => other,
         }
     }
 
-    async fn try_create_simulation(&self, caller: &Principal, new: &NewSimulation) -> StoreResult<SimulationCreated> {
+    async fn try_create_simulation(
+        &self,
+        caller: &Principal,
+        new: &NewSimulation,
+    ) -> StoreResult<SimulationCreated> {
         let now = Utc::now();
         let id = Uuid::now_v7();
         with_pool!(self, pool => {
@@ -165,7 +179,11 @@ impl Store {
         })
     }
 
-    pub async fn get_simulation(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<Option<Simulation>> {
+    pub async fn get_simulation(
+        &self,
+        brokerage_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<Simulation>> {
         let row: Option<SimulationRow> = with_pool!(self, pool => {
             sqlx::query_as(concat!("SELECT ", columns!(), " FROM simulations WHERE brokerage_id = $1 AND id = $2"))
                 .bind(brokerage_id)
@@ -176,7 +194,11 @@ impl Store {
         row.map(Simulation::try_from).transpose()
     }
 
-    pub async fn simulation_record(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<Option<SimulationRecord>> {
+    pub async fn simulation_record(
+        &self,
+        brokerage_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<SimulationRecord>> {
         let row: Option<RecordRow> = with_pool!(self, pool => {
             sqlx::query_as(concat!("SELECT ", columns!(), ", plan, results, metadata FROM simulations WHERE brokerage_id = $1 AND id = $2"))
             .bind(brokerage_id)
@@ -220,7 +242,11 @@ impl Store {
             .await
         })?;
         if let Some((attempt, plan)) = claimed {
-            return Ok(Claim::Run { token, attempt, plan: plan.0 });
+            return Ok(Claim::Run {
+                token,
+                attempt,
+                plan: plan.0,
+            });
         }
         let Some(simulation) = self.get_simulation(brokerage_id, id).await? else {
             return Ok(Claim::Missing);
@@ -274,7 +300,12 @@ impl Store {
 
     /// Marks the simulation failed with a reason for the user. With a token, only if that run
     /// still holds it; without one, if it has not finished yet.
-    pub async fn fail_simulation(&self, id: Uuid, token: Option<Uuid>, reason: &str) -> StoreResult<bool> {
+    pub async fn fail_simulation(
+        &self,
+        id: Uuid,
+        token: Option<Uuid>,
+        reason: &str,
+    ) -> StoreResult<bool> {
         let updated = with_pool!(self, pool => {
             sqlx::query(
                 "UPDATE simulations SET status = 'failed', error = $3, completed_at = $4, run_token = NULL

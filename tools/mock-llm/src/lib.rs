@@ -185,14 +185,25 @@ async fn chat(state: Data<&Arc<State>>, body: Json<ChatBody>) -> Response {
         tokio::time::sleep(Duration::from_millis(wait)).await;
     }
     let fault = next_fault(&state);
-    if let Some(Fault { status: Some(status), .. }) = fault.as_ref().filter(|f| f.kind == "status") {
+    if let Some(Fault {
+        status: Some(status),
+        ..
+    }) = fault.as_ref().filter(|f| f.kind == "status")
+    {
         counters.faults.fetch_add(1, Ordering::Relaxed);
         return Response::builder()
             .status(StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
             .content_type("application/json")
-            .body(json!({"error": {"message": "injected fault", "type": "server_error"}}).to_string());
+            .body(
+                json!({"error": {"message": "injected fault", "type": "server_error"}}).to_string(),
+            );
     }
-    let prompt: String = body.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
+    let prompt: String = body
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
     let content = match fault.as_ref().map(|f| f.kind.as_str()) {
         Some("malformed") => {
             counters.faults.fetch_add(1, Ordering::Relaxed);
@@ -206,8 +217,12 @@ async fn chat(state: Data<&Arc<State>>, body: Json<ChatBody>) -> Response {
     };
     let prompt_tokens = (prompt.len() / 4) as u64;
     let completion_tokens = (content.len() / 4) as u64;
-    counters.prompt_tokens.fetch_add(prompt_tokens, Ordering::Relaxed);
-    counters.completion_tokens.fetch_add(completion_tokens, Ordering::Relaxed);
+    counters
+        .prompt_tokens
+        .fetch_add(prompt_tokens, Ordering::Relaxed);
+    counters
+        .completion_tokens
+        .fetch_add(completion_tokens, Ordering::Relaxed);
     counters.completed.fetch_add(1, Ordering::Relaxed);
     let reply: Value = json!({
         "id": format!("chatcmpl-mock-{}", counters.requests.load(Ordering::Relaxed)),
@@ -217,7 +232,9 @@ async fn chat(state: Data<&Arc<State>>, body: Json<ChatBody>) -> Response {
         "usage": { "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                    "total_tokens": prompt_tokens + completion_tokens }
     });
-    Response::builder().content_type("application/json").body(reply.to_string())
+    Response::builder()
+        .content_type("application/json")
+        .body(reply.to_string())
 }
 
 /// A fixed one-minute window: how long until the window resets, when this request is over.

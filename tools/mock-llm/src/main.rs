@@ -31,7 +31,12 @@ fn parse_range(s: &str) -> Result<(u64, u64), String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mock = MockLlm::start(MockConfig { bind: args.bind, latency_ms: args.latency_ms, rpm: args.rpm }).await?;
+    let mock = MockLlm::start(MockConfig {
+        bind: args.bind,
+        latency_ms: args.latency_ms,
+        rpm: args.rpm,
+    })
+    .await?;
     println!("listening on http://{}", mock.addr());
     tokio::signal::ctrl_c().await?;
     Ok(())

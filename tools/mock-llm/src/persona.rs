@@ -9,13 +9,22 @@ pub fn reply(prompt: &str) -> Value {
     let listing_lower = listing.to_lowercase();
     let wants = list_after(persona, "Wants:");
     let breakers = list_after(persona, "Deal-breakers:");
-    let likes: Vec<&str> = wants.iter().copied().filter(|w| listing_lower.contains(&w.to_lowercase())).collect();
+    let likes: Vec<&str> = wants
+        .iter()
+        .copied()
+        .filter(|w| listing_lower.contains(&w.to_lowercase()))
+        .collect();
     let mut dislikes: Vec<String> = breakers
         .iter()
         .filter(|b| listing_lower.contains(&b.to_lowercase()))
         .map(|b| b.to_string())
         .collect();
-    let mut score = 2.0 + if wants.is_empty() { 1.5 } else { 3.0 * likes.len() as f64 / wants.len() as f64 };
+    let mut score = 2.0
+        + if wants.is_empty() {
+            1.5
+        } else {
+            3.0 * likes.len() as f64 / wants.len() as f64
+        };
     score -= 2.0 * dislikes.len() as f64;
     let price = amount_after(listing, "Price:");
     let budget_max = persona
@@ -23,11 +32,11 @@ pub fn reply(prompt: &str) -> Value {
         .find_map(|l| l.strip_prefix("Budget:"))
         .and_then(|b| b.split(" to ").nth(1))
         .and_then(parse_amount);
-    if let (Some(price), Some(max)) = (price, budget_max) {
-        if price > max {
-            score -= 10.0 * (price / max - 1.0);
-            dislikes.push("over budget".to_owned());
-        }
+    if let (Some(price), Some(max)) = (price, budget_max)
+        && price > max
+    {
+        score -= 10.0 * (price / max - 1.0);
+        dislikes.push("over budget".to_owned());
     }
     let intent = score.round().clamp(1.0, 5.0);
     let effects: Vec<Value> = section(prompt, "modifications")
@@ -36,13 +45,20 @@ pub fn reply(prompt: &str) -> Value {
         .map(|m| {
             let m_lower = m.to_lowercase();
             let mentions = |items: &[&str]| {
-                items.iter().any(|i| i.to_lowercase().split_whitespace().any(|w| w.len() > 3 && m_lower.contains(w)))
+                items.iter().any(|i| {
+                    i.to_lowercase()
+                        .split_whitespace()
+                        .any(|w| w.len() > 3 && m_lower.contains(w))
+                })
             };
             let effect = i64::from(mentions(&wants)) - i64::from(mentions(&breakers));
             json!({ "modification": m, "effect": effect })
         })
         .collect();
-    let name = persona.lines().find_map(|l| l.strip_prefix("Name: ")).unwrap_or("a buyer");
+    let name = persona
+        .lines()
+        .find_map(|l| l.strip_prefix("Name: "))
+        .unwrap_or("a buyer");
     json!({
         "answer": format!("Speaking as {name}: {} {}",
             if likes.is_empty() { "nothing here speaks to me." } else { "I like what I see." },
@@ -72,15 +88,25 @@ fn section<'a>(prompt: &'a str, tag: &str) -> &'a str {
 fn list_after<'a>(text: &'a str, label: &str) -> Vec<&'a str> {
     text.lines()
         .find_map(|l| l.strip_prefix(label))
-        .map(|rest| rest.split(';').map(str::trim).filter(|s| !s.is_empty()).collect())
+        .map(|rest| {
+            rest.split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn amount_after(text: &str, label: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(label)).and_then(parse_amount)
+    text.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .and_then(parse_amount)
 }
 
 fn parse_amount(text: &str) -> Option<f64> {
-    let digits: String = text.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect();
+    let digits: String = text
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     digits.parse().ok()
 }

@@ -32,7 +32,10 @@ struct Participant {
     units: Vec<Unit>,
 }
 
-pub fn aggregate_focus_group(plan: &FocusGroupPlan, responses: Vec<AgentResponse>) -> SimulationResults {
+pub fn aggregate_focus_group(
+    plan: &FocusGroupPlan,
+    responses: Vec<AgentResponse>,
+) -> SimulationResults {
     let participants = participants(&responses);
     let mut rng = StdRng::seed_from_u64(plan.seed);
     let mut segments: BTreeMap<&str, Vec<&Participant>> = BTreeMap::new();
@@ -52,7 +55,10 @@ pub fn aggregate_focus_group(plan: &FocusGroupPlan, responses: Vec<AgentResponse
     recommendations.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
 
     let mut confidence_scores = BTreeMap::new();
-    confidence_scores.insert("overall".to_owned(), interval_confidence(&overall.intent_ci95, everyone.len()));
+    confidence_scores.insert(
+        "overall".to_owned(),
+        interval_confidence(&overall.intent_ci95, everyone.len()),
+    );
     for insight in &insights {
         confidence_scores.insert(
             format!("segment:{}", insight.segment),
@@ -71,7 +77,10 @@ pub fn aggregate_focus_group(plan: &FocusGroupPlan, responses: Vec<AgentResponse
 fn participants(responses: &[AgentResponse]) -> BTreeMap<Uuid, Participant> {
     let mut grouped: BTreeMap<(Uuid, u32), Vec<&AgentResponse>> = BTreeMap::new();
     for r in responses {
-        grouped.entry((r.persona_id, r.iteration)).or_default().push(r);
+        grouped
+            .entry((r.persona_id, r.iteration))
+            .or_default()
+            .push(r);
     }
     let mut participants: BTreeMap<Uuid, Participant> = BTreeMap::new();
     for ((persona_id, _), answers) in grouped {
@@ -84,18 +93,42 @@ fn participants(responses: &[AgentResponse]) -> BTreeMap<Uuid, Participant> {
                 entry.1 += 1.0;
             }
         }
-        let wtp: Vec<f64> = answers.iter().filter_map(|a| a.judgement.willingness_to_pay).collect();
+        let wtp: Vec<f64> = answers
+            .iter()
+            .filter_map(|a| a.judgement.willingness_to_pay)
+            .collect();
         let unit = Unit {
-            intent: answers.iter().map(|a| f64::from(a.judgement.purchase_intent)).sum::<f64>() / n,
-            probability: answers.iter().map(|a| a.judgement.purchase_probability).sum::<f64>() / n,
-            willingness_to_pay: (!wtp.is_empty()).then(|| wtp.iter().sum::<f64>() / wtp.len() as f64),
-            effects: effects.into_iter().map(|(m, (sum, count))| (m, sum / count)).collect(),
-            likes: answers.iter().flat_map(|a| a.judgement.likes.iter().map(|l| normalize(l))).collect(),
-            dislikes: answers.iter().flat_map(|a| a.judgement.dislikes.iter().map(|d| normalize(d))).collect(),
+            intent: answers
+                .iter()
+                .map(|a| f64::from(a.judgement.purchase_intent))
+                .sum::<f64>()
+                / n,
+            probability: answers
+                .iter()
+                .map(|a| a.judgement.purchase_probability)
+                .sum::<f64>()
+                / n,
+            willingness_to_pay: (!wtp.is_empty())
+                .then(|| wtp.iter().sum::<f64>() / wtp.len() as f64),
+            effects: effects
+                .into_iter()
+                .map(|(m, (sum, count))| (m, sum / count))
+                .collect(),
+            likes: answers
+                .iter()
+                .flat_map(|a| a.judgement.likes.iter().map(|l| normalize(l)))
+                .collect(),
+            dislikes: answers
+                .iter()
+                .flat_map(|a| a.judgement.dislikes.iter().map(|d| normalize(d)))
+                .collect(),
         };
         participants
             .entry(persona_id)
-            .or_insert_with(|| Participant { segment: answers[0].segment.clone(), units: Vec::new() })
+            .or_insert_with(|| Participant {
+                segment: answers[0].segment.clone(),
+                units: Vec::new(),
+            })
             .units
             .push(unit);
     }
@@ -143,7 +176,11 @@ fn segment_insight(
 
 /// 95% percentile interval of the mean, resampling personas and then one of each persona's
 /// iterations, so both the panel and the model's run-to-run variation are reflected.
-fn bootstrap(members: &[&Participant], rng: &mut StdRng, value: impl Fn(&Unit) -> Option<f64>) -> [f64; 2] {
+fn bootstrap(
+    members: &[&Participant],
+    rng: &mut StdRng,
+    value: impl Fn(&Unit) -> Option<f64>,
+) -> [f64; 2] {
     let usable: Vec<Vec<f64>> = members
         .iter()
         .map(|p| p.units.iter().filter_map(&value).collect::<Vec<_>>())
@@ -200,7 +237,11 @@ fn segment_recommendation(insights: &[SegmentInsight]) -> Option<Recommendation>
     let best = ranked.first()?;
     // Confident when the best segment's interval clears the runner-up's.
     let separation = ranked.get(1).map_or(0.5, |second| {
-        if best.intent_ci95[0] > second.intent_ci95[1] { 1.0 } else { 0.5 }
+        if best.intent_ci95[0] > second.intent_ci95[1] {
+            1.0
+        } else {
+            0.5
+        }
     });
     Some(Recommendation {
         kind: "target_segment".to_owned(),
@@ -213,14 +254,21 @@ fn segment_recommendation(insights: &[SegmentInsight]) -> Option<Recommendation>
             best.personas,
             ranked
                 .get(1)
-                .map(|s| format!(" Next: {} at {:.2}/5.", s.segment.replace('_', " "), s.mean_intent))
+                .map(|s| format!(
+                    " Next: {} at {:.2}/5.",
+                    s.segment.replace('_', " "),
+                    s.mean_intent
+                ))
                 .unwrap_or_default()
         ),
         confidence: round2(separation * sample_factor(best.personas as usize)),
     })
 }
 
-fn pricing_recommendation(plan: &FocusGroupPlan, overall: &SegmentInsight) -> Option<Recommendation> {
+fn pricing_recommendation(
+    plan: &FocusGroupPlan,
+    overall: &SegmentInsight,
+) -> Option<Recommendation> {
     let wtp = overall.mean_willingness_to_pay?;
     let price = plan.property.price;
     let gap = wtp / price - 1.0;
@@ -241,7 +289,10 @@ fn pricing_recommendation(plan: &FocusGroupPlan, overall: &SegmentInsight) -> Op
             gap * 100.0,
             money(price)
         ),
-        confidence: round2(overall.mean_purchase_probability.max(0.2).min(1.0) * sample_factor(overall.personas as usize)),
+        confidence: round2(
+            overall.mean_purchase_probability.clamp(0.2, 1.0)
+                * sample_factor(overall.personas as usize),
+        ),
     })
 }
 
@@ -274,7 +325,13 @@ fn top_mentions<'a>(items: impl Iterator<Item = &'a String>) -> Vec<Mention> {
     for item in items {
         *counts.entry(item).or_default() += 1;
     }
-    let mut ranked: Vec<Mention> = counts.into_iter().map(|(text, count)| Mention { text: text.to_owned(), count }).collect();
+    let mut ranked: Vec<Mention> = counts
+        .into_iter()
+        .map(|(text, count)| Mention {
+            text: text.to_owned(),
+            count,
+        })
+        .collect();
     ranked.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.text.cmp(&b.text)));
     ranked.truncate(TOP_MENTIONS);
     ranked
@@ -295,7 +352,11 @@ fn sample_factor(panel: usize) -> f64 {
 }
 
 fn mean(values: &[f64]) -> f64 {
-    if values.is_empty() { 0.0 } else { round2(values.iter().sum::<f64>() / values.len() as f64) }
+    if values.is_empty() {
+        0.0
+    } else {
+        round2(values.iter().sum::<f64>() / values.len() as f64)
+    }
 }
 
 fn mean_of(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -312,7 +373,11 @@ fn stddev(values: &[f64]) -> f64 {
 }
 
 fn share(values: &[f64], pred: impl Fn(f64) -> bool) -> f64 {
-    if values.is_empty() { 0.0 } else { round2(values.iter().filter(|v| pred(**v)).count() as f64 / values.len() as f64) }
+    if values.is_empty() {
+        0.0
+    } else {
+        round2(values.iter().filter(|v| pred(**v)).count() as f64 / values.len() as f64)
+    }
 }
 
 fn round2(value: f64) -> f64 {

@@ -38,7 +38,12 @@ pub async fn run_focus_group(
     // The futures are built up front: a stream combinator holding a closure over borrowed
     // personas makes the whole job future fail rustc's `Send` check (rust-lang/rust#102211).
     let sessions: Vec<_> = (0..plan.iterations)
-        .flat_map(|iteration| personas.iter().enumerate().map(move |(i, p)| (iteration, i, p)))
+        .flat_map(|iteration| {
+            personas
+                .iter()
+                .enumerate()
+                .map(move |(i, p)| (iteration, i, p))
+        })
         .map(|(iteration, index, persona)| {
             let seed = session_seed(plan.seed, iteration, index);
             let session = run_session(plan, persona, iteration, seed, responder, progress);
@@ -129,9 +134,8 @@ pub fn segment_of(persona: &Persona) -> String {
 
 /// A distinct, reproducible seed per session (splitmix-style mixing of the run seed).
 fn session_seed(seed: u64, iteration: u32, index: usize) -> u64 {
-    let mut z = seed
-        ^ (u64::from(iteration) << 32)
-        ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut z =
+        seed ^ (u64::from(iteration) << 32) ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)

@@ -42,12 +42,20 @@ pub fn answer(turn: &Turn<'_>, seed: u64) -> StepAnswer {
 
     let mut score = 2.0 + 2.0 * wanted_share;
     let location_words = words(&listing.location.display());
-    if prefs.locations.iter().any(|l| phrase_in(l, &location_words)) {
+    if prefs
+        .locations
+        .iter()
+        .any(|l| phrase_in(l, &location_words))
+    {
         score += 0.5;
     }
     if let Some(kind) = &listing.property_type {
         let kind_words = words(kind);
-        if prefs.property_types.iter().any(|t| phrase_in(t, &kind_words)) {
+        if prefs
+            .property_types
+            .iter()
+            .any(|t| phrase_in(t, &kind_words))
+        {
             score += 0.5;
         }
     }
@@ -57,7 +65,12 @@ pub fn answer(turn: &Turn<'_>, seed: u64) -> StepAnswer {
         score -= 10.0 * (listing.price / max - 1.0);
         disliked.push("price above my budget".to_owned());
     }
-    score -= 2.0 * prefs.deal_breakers.iter().filter(|d| phrase_in(d, &listing_words)).count() as f64;
+    score -= 2.0
+        * prefs
+            .deal_breakers
+            .iter()
+            .filter(|d| phrase_in(d, &listing_words))
+            .count() as f64;
 
     // Open personas vary more between runs; the seed keeps every run reproducible.
     let openness = persona.personality_traits.openness.unwrap_or(0.5);
@@ -124,14 +137,19 @@ fn reply_text(turn: &Turn<'_>, judgement: &Judgement) -> String {
         reply.push_str(&format!(" I value the {}.", judgement.likes.join(", ")));
     }
     if !judgement.dislikes.is_empty() {
-        reply.push_str(&format!(" What holds me back: {}.", judgement.dislikes.join(", ")));
+        reply.push_str(&format!(
+            " What holds me back: {}.",
+            judgement.dislikes.join(", ")
+        ));
     }
     reply
 }
 
 #[cfg(test)]
 mod tests {
-    use troupe_shared::domain::{Budget, Persona, PersonaProfile, Preferences, PropertyDetails, Visibility};
+    use troupe_shared::domain::{
+        Budget, Persona, PersonaProfile, Preferences, PropertyDetails, Visibility,
+    };
     use uuid::Uuid;
 
     use super::*;
@@ -151,7 +169,10 @@ mod tests {
                 preferences: Preferences {
                     features: features.iter().map(|s| s.to_string()).collect(),
                     deal_breakers: deal_breakers.iter().map(|s| s.to_string()).collect(),
-                    budget: Some(Budget { min: None, max: Some(max) }),
+                    budget: Some(Budget {
+                        min: None,
+                        max: Some(max),
+                    }),
                     ..Default::default()
                 },
                 ..Default::default()
@@ -163,14 +184,24 @@ mod tests {
         PropertyDetails {
             title: "Oceanfront estate".into(),
             price: 20_000_000.0,
-            features: vec!["wine cellar".into(), "ocean views".into(), "guest house".into()],
+            features: vec![
+                "wine cellar".into(),
+                "ocean views".into(),
+                "guest house".into(),
+            ],
             ..Default::default()
         }
     }
 
     fn intent(p: &Persona, modifications: &[String]) -> Judgement {
         let listing = listing();
-        let turn = Turn { persona: p, listing: &listing, modifications, memory: &[], question: "Would you buy it?" };
+        let turn = Turn {
+            persona: p,
+            listing: &listing,
+            modifications,
+            memory: &[],
+            question: "Would you buy it?",
+        };
         answer(&turn, 7).judgement
     }
 
@@ -187,9 +218,15 @@ mod tests {
 
     #[test]
     fn modifications_follow_interests_and_deal_breakers() {
-        let mods = vec!["Add a heated pool".to_owned(), "Convert the guest house to a gym".to_owned()];
+        let mods = vec![
+            "Add a heated pool".to_owned(),
+            "Convert the guest house to a gym".to_owned(),
+        ];
         let j = intent(&persona(&["pool"], &["gym"], 30e6), &mods);
         assert_eq!(j.modification_effects["Add a heated pool"], 1);
-        assert_eq!(j.modification_effects["Convert the guest house to a gym"], -1);
+        assert_eq!(
+            j.modification_effects["Convert the guest house to a gym"],
+            -1
+        );
     }
 }

@@ -100,8 +100,12 @@ fn render_persona(out: &mut String, persona: &Persona) {
     let who: Vec<String> = [
         d.age_range.as_deref().map(|a| format!("age {a}")),
         d.occupation.clone(),
-        d.net_worth_range.as_deref().map(|n| format!("net worth {n}")),
-        d.location.as_ref().map(|l| format!("lives in {}", l.display())),
+        d.net_worth_range
+            .as_deref()
+            .map(|n| format!("net worth {n}")),
+        d.location
+            .as_ref()
+            .map(|l| format!("lives in {}", l.display())),
     ]
     .into_iter()
     .flatten()
@@ -114,13 +118,20 @@ fn render_persona(out: &mut String, persona: &Persona) {
     list(out, "Deal-breakers", &prefs.deal_breakers);
     if let Some(budget) = &prefs.budget {
         let bound = |v: Option<f64>| v.map_or("open".to_owned(), money);
-        let _ = writeln!(out, "Budget: {} to {}", bound(budget.min), bound(budget.max));
+        let _ = writeln!(
+            out,
+            "Budget: {} to {}",
+            bound(budget.min),
+            bound(budget.max)
+        );
     }
     let t = &p.personality_traits;
     let temperament: Vec<String> = [
         t.openness.map(|o| format!("openness {o:.1}")),
         t.decision_style.as_deref().map(|s| format!("decides {s}")),
-        t.communication_preference.as_deref().map(|s| format!("prefers {s}")),
+        t.communication_preference
+            .as_deref()
+            .map(|s| format!("prefers {s}")),
     ]
     .into_iter()
     .flatten()
@@ -134,7 +145,13 @@ fn render_listing(out: &mut String, listing: &PropertyDetails) {
     out.push_str("<listing>\n");
     let _ = writeln!(out, "Title: {}", fence(&listing.title));
     let _ = writeln!(out, "Price: {} {}", listing.currency, money(listing.price));
-    line(out, "Location", Some(&listing.location.display()).filter(|l| !l.is_empty()).map(String::as_str));
+    line(
+        out,
+        "Location",
+        Some(&listing.location.display())
+            .filter(|l| !l.is_empty())
+            .map(String::as_str),
+    );
     line(out, "Type", listing.property_type.as_deref());
     list(out, "Features", &listing.features);
     for (i, photo) in listing.photos.iter().enumerate() {
@@ -169,12 +186,16 @@ pub fn money(amount: f64) -> String {
     let digits = whole.abs().to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
     }
-    if whole < 0 { format!("-{grouped}") } else { grouped }
+    if whole < 0 {
+        format!("-{grouped}")
+    } else {
+        grouped
+    }
 }
 
 #[cfg(test)]

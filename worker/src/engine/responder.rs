@@ -128,7 +128,12 @@ async fn ask(
             Err(problem) => last_problem = problem,
         }
     }
-    (Err(StepError::Agent(format!("the model's reply was not usable JSON: {last_problem}"))), usage)
+    (
+        Err(StepError::Agent(format!(
+            "the model's reply was not usable JSON: {last_problem}"
+        ))),
+        usage,
+    )
 }
 
 fn classify(err: LlmError) -> StepError {
@@ -158,7 +163,11 @@ fn parse_reply(content: &str, modifications: &[String]) -> Result<StepAnswer, St
         // Models sometimes paraphrase or number the modification; match it back to ours.
         let named = modifications.iter().find(|m| {
             m.eq_ignore_ascii_case(effect.modification.trim())
-                || effect.modification.trim().parse::<usize>().is_ok_and(|i| i >= 1 && modifications.get(i - 1) == Some(m))
+                || effect
+                    .modification
+                    .trim()
+                    .parse::<usize>()
+                    .is_ok_and(|i| i >= 1 && modifications.get(i - 1) == Some(m))
         });
         if let Some(m) = named {
             effects.insert(m.clone(), effect.effect.round().clamp(-2.0, 2.0) as i8);
@@ -190,7 +199,10 @@ mod tests {
         let answer = parse_reply(content, &mods).unwrap();
         assert_eq!(answer.judgement.purchase_intent, 5);
         assert_eq!(answer.judgement.purchase_probability, 1.0);
-        assert_eq!(answer.judgement.modification_effects.get("Add a pool"), Some(&2));
+        assert_eq!(
+            answer.judgement.modification_effects.get("Add a pool"),
+            Some(&2)
+        );
         assert_eq!(answer.judgement.modification_effects.len(), 1);
     }
 

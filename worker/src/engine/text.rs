@@ -29,7 +29,10 @@ pub fn phrase_in(phrase: &str, haystack: &BTreeSet<String>) -> bool {
 
 /// How many of a phrase's content words occur in `haystack`.
 pub fn overlap(phrase: &str, haystack: &BTreeSet<String>) -> usize {
-    words(phrase).iter().filter(|w| haystack.contains(*w)).count()
+    words(phrase)
+        .iter()
+        .filter(|w| haystack.contains(*w))
+        .count()
 }
 
 #[cfg(test)]

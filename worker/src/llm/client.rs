@@ -54,11 +54,17 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn system(content: impl Into<String>) -> Self {
-        ChatMessage { role: "system", content: content.into() }
+        ChatMessage {
+            role: "system",
+            content: content.into(),
+        }
     }
 
     pub fn user(content: impl Into<String>) -> Self {
-        ChatMessage { role: "user", content: content.into() }
+        ChatMessage {
+            role: "user",
+            content: content.into(),
+        }
     }
 }
 
@@ -148,13 +154,19 @@ impl LlmClient {
         Ok(ChatReply {
             // Providers that omit `usage` are accounted by our own count.
             prompt_tokens: reply.1.as_ref().map_or_else(
-                || request.messages.iter().map(|m| count_tokens(&self.model, &m.content) as u64).sum(),
+                || {
+                    request
+                        .messages
+                        .iter()
+                        .map(|m| count_tokens(&self.model, &m.content) as u64)
+                        .sum()
+                },
                 |u| u.prompt_tokens,
             ),
-            completion_tokens: reply
-                .1
-                .as_ref()
-                .map_or_else(|| count_tokens(&self.model, &reply.0) as u64, |u| u.completion_tokens),
+            completion_tokens: reply.1.as_ref().map_or_else(
+                || count_tokens(&self.model, &reply.0) as u64,
+                |u| u.completion_tokens,
+            ),
             content: reply.0,
         })
     }
@@ -178,7 +190,10 @@ impl LlmClient {
     }
 
     async fn send(&self, body: &Value) -> Result<(String, Option<Usage>), LlmError> {
-        let mut call = self.http.post(format!("{}/chat/completions", self.base_url)).json(body);
+        let mut call = self
+            .http
+            .post(format!("{}/chat/completions", self.base_url))
+            .json(body);
         if let Some(key) = &self.api_key {
             call = call.bearer_auth(key.expose_secret());
         }
@@ -193,7 +208,11 @@ impl LlmClient {
                 .map(Duration::from_secs_f64);
             let mut body = response.text().await.unwrap_or_default();
             body.truncate(300);
-            return Err(LlmError::Status { status, body, retry_after });
+            return Err(LlmError::Status {
+                status,
+                body,
+                retry_after,
+            });
         }
         let parsed: CompletionBody = response
             .json()
