@@ -83,10 +83,10 @@ async fn drive(base: &str, key: &str) -> anyhow::Result<()> {
         )
         .await?;
     println!(
-        "Seeded {} personas in 3 segments and the listing \"{}\" (USD {})",
+        "Seeded {} personas in 3 segments and the listing \"{}\" (USD {:.1}M)",
         personas.len(),
         property["title"].as_str().unwrap_or_default(),
-        property["price"]
+        property["price"].as_f64().unwrap_or_default() / 1e6
     );
     let request = json!({
         "property_id": property["id"],

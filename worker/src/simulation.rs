@@ -2,13 +2,13 @@
 //! result, fenced on the run's token so that a duplicate or recovered run can never leave two.
 
 use std::{
-    sync::{Arc, atomic::AtomicI64},
+    sync::atomic::{AtomicI64, Ordering},
     time::{Duration, Instant},
 };
 
 use troupe_shared::{
     Store, StoreError,
-    domain::{FocusGroupPlan, RunMetadata, SimulationKind},
+    domain::{FocusGroupPlan, RunMetadata, SimulationResults},
     jobs::SimulationJob,
     store::Claim,
 };
@@ -90,7 +90,7 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
 }
 
 enum Outcome {
-    Completed(troupe_shared::domain::SimulationResults, RunMetadata),
+    Completed(SimulationResults, RunMetadata),
     Failed(String),
     /// Another run holds the simulation now.
     Superseded,
@@ -102,7 +102,6 @@ async fn run_focus_group_fenced(
     token: Uuid,
     plan: &FocusGroupPlan,
 ) -> Result<Outcome, StoreError> {
-    debug_assert_eq!(SimulationKind::FocusGroup.as_str(), "focus_group");
     let started = Instant::now();
     let personas = deps
         .store
@@ -113,7 +112,7 @@ async fn run_focus_group_fenced(
             "none of the selected personas exists any more".to_owned(),
         ));
     }
-    let progress = Arc::new(AtomicI64::new(0));
+    let progress = AtomicI64::new(0);
     let run = run_focus_group(
         plan,
         &personas,
@@ -127,7 +126,7 @@ async fn run_focus_group_fenced(
         tokio::select! {
             run = &mut run => break run,
             _ = ticker.tick() => {
-                let done = progress.load(std::sync::atomic::Ordering::Relaxed);
+                let done = progress.load(Ordering::Relaxed);
                 if !deps.store.record_progress(job.simulation_id, token, done).await? {
                     return Ok(Outcome::Superseded);
                 }

@@ -383,3 +383,119 @@ fn share(values: &[f64], pred: impl Fn(f64) -> bool) -> f64 {
 fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
+
+#[cfg(test)]
+mod tests {
+    use troupe_shared::domain::{Judgement, PropertyDetails};
+
+    use super::*;
+
+    fn response(
+        persona: u128,
+        segment: &str,
+        iteration: u32,
+        intent: u8,
+        effect: i8,
+    ) -> AgentResponse {
+        AgentResponse {
+            persona_id: Uuid::from_u128(persona),
+            persona_name: format!("P{persona}"),
+            segment: segment.to_owned(),
+            iteration,
+            question: "Buy?".to_owned(),
+            answer: "…".to_owned(),
+            judgement: Judgement {
+                purchase_intent: intent,
+                purchase_probability: f64::from(intent) / 5.0,
+                willingness_to_pay: (intent >= 3).then_some(9e6),
+                likes: vec!["Pool.".to_owned()],
+                dislikes: vec![],
+                modification_effects: BTreeMap::from([("Add a spa".to_owned(), effect)]),
+            },
+        }
+    }
+
+    fn plan() -> FocusGroupPlan {
+        FocusGroupPlan {
+            property_id: None,
+            property: PropertyDetails {
+                title: "Villa".into(),
+                price: 10e6,
+                currency: "USD".into(),
+                ..Default::default()
+            },
+            persona_ids: vec![],
+            questions: vec!["Buy?".into()],
+            modifications: vec!["Add a spa".into()],
+            iterations: 2,
+            temperature: 0.7,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn segments_are_summarised_with_intervals_around_their_means() {
+        let mut responses = Vec::new();
+        for persona in 0..6 {
+            for iteration in 0..2 {
+                responses.push(response(
+                    persona,
+                    "tech",
+                    iteration,
+                    4 + (persona % 2) as u8,
+                    1,
+                ));
+                responses.push(response(100 + persona, "finance", iteration, 2, -1));
+            }
+        }
+        let results = aggregate_focus_group(&plan(), responses);
+        let [finance, tech] = [&results.detailed_insights[0], &results.detailed_insights[1]];
+        assert_eq!(
+            (
+                finance.segment.as_str(),
+                finance.personas,
+                finance.responses
+            ),
+            ("finance", 6, 12)
+        );
+        assert_eq!(tech.mean_intent, 4.5);
+        assert!(
+            tech.intent_ci95[0] <= 4.5 && 4.5 <= tech.intent_ci95[1],
+            "{tech:?}"
+        );
+        assert_eq!(finance.intent_ci95, [2.0, 2.0], "no spread, no width");
+        assert_eq!(
+            tech.top_likes[0],
+            Mention {
+                text: "pool".into(),
+                count: 12
+            }
+        );
+        assert_eq!(tech.modification_effects[0].positive_share, 1.0);
+        let target = results
+            .recommendations
+            .iter()
+            .find(|r| r.kind == "target_segment")
+            .unwrap();
+        assert_eq!(target.title, "Market to tech");
+        // Half the panel gains and half loses from the spa: no confident verdict either way.
+        let spa = results
+            .recommendations
+            .iter()
+            .find(|r| r.kind == "modification")
+            .unwrap();
+        assert!(spa.title.starts_with("Inconclusive"), "{spa:?}");
+        assert_eq!(results.raw_responses.len(), 24);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_intervals() {
+        let responses: Vec<_> = (0..8)
+            .map(|p| response(p, "tech", 0, 1 + (p % 5) as u8, 0))
+            .collect();
+        assert_eq!(
+            aggregate_focus_group(&plan(), responses.clone()),
+            aggregate_focus_group(&plan(), responses)
+        );
+    }
+}
