@@ -1,5 +1,36 @@
 //! Domain types shared by the API (as its documented schema), the store and the worker.
 
+/// An enum sent as snake_case JSON and stored as the same text: `as_str` for the database,
+/// `parse` back.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, poem_openapi::Enum)]
+        #[serde(rename_all = "snake_case")]
+        #[oai(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
 mod persona;
 mod property;
 mod simulation;
@@ -8,31 +39,14 @@ pub use persona::*;
 pub use property::*;
 pub use simulation::*;
 
-use poem_openapi::{Enum, Object};
+use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
-#[serde(rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-pub enum Role {
-    Agent,
-    TeamLead,
-    BrokerageAdmin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Agent => "agent",
-            Role::TeamLead => "team_lead",
-            Role::BrokerageAdmin => "brokerage_admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Role::Agent, Role::TeamLead, Role::BrokerageAdmin]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+text_enum! {
+    pub enum Role {
+        Agent => "agent",
+        TeamLead => "team_lead",
+        BrokerageAdmin => "brokerage_admin",
     }
 }
 
@@ -56,5 +70,42 @@ impl Location {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trips<T: Copy + PartialEq + std::fmt::Debug + Serialize>(
+        all: &[T],
+        as_str: fn(T) -> &'static str,
+        parse: fn(&str) -> Option<T>,
+    ) {
+        for &value in all {
+            assert_eq!(
+                serde_json::to_value(value).unwrap(),
+                as_str(value),
+                "JSON and stored text agree"
+            );
+            assert_eq!(parse(as_str(value)), Some(value));
+        }
+    }
+
+    #[test]
+    fn stored_text_matches_the_json_names() {
+        round_trips(Role::ALL, Role::as_str, Role::parse);
+        round_trips(Visibility::ALL, Visibility::as_str, Visibility::parse);
+        round_trips(
+            SimulationKind::ALL,
+            SimulationKind::as_str,
+            SimulationKind::parse,
+        );
+        round_trips(
+            SimulationStatus::ALL,
+            SimulationStatus::as_str,
+            SimulationStatus::parse,
+        );
+        assert_eq!(Role::parse("root"), None);
     }
 }

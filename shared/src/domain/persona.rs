@@ -1,36 +1,19 @@
 use chrono::{DateTime, Utc};
-use poem_openapi::{Enum, Object};
+use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::Location;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
-#[serde(rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-pub enum Visibility {
-    /// Only the owning agent.
-    Private,
-    /// The owning agent's team.
-    Team,
-    /// Everyone in the brokerage.
-    Brokerage,
-}
-
-impl Visibility {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Visibility::Private => "private",
-            Visibility::Team => "team",
-            Visibility::Brokerage => "brokerage",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Visibility::Private, Visibility::Team, Visibility::Brokerage]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+text_enum! {
+    pub enum Visibility {
+        /// Only the owning agent.
+        Private => "private",
+        /// The owning agent's team.
+        Team => "team",
+        /// Everyone in the brokerage.
+        Brokerage => "brokerage",
     }
 }
 

@@ -1,70 +1,33 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use poem_openapi::{Enum, Object};
+use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::PropertyDetails;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
-#[serde(rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-pub enum SimulationKind {
-    FocusGroup,
-    Marketing,
-    Intervention,
-    Individual,
-}
-
-impl SimulationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SimulationKind::FocusGroup => "focus_group",
-            SimulationKind::Marketing => "marketing",
-            SimulationKind::Intervention => "intervention",
-            SimulationKind::Individual => "individual",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        use SimulationKind::*;
-        [FocusGroup, Marketing, Intervention, Individual]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+text_enum! {
+    pub enum SimulationKind {
+        FocusGroup => "focus_group",
+        Marketing => "marketing",
+        Intervention => "intervention",
+        Individual => "individual",
     }
 }
 
-/// `pending → running → completed | failed | cancelled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
-#[serde(rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-pub enum SimulationStatus {
-    Pending,
-    Running,
-    Completed,
-    Failed,
-    Cancelled,
+text_enum! {
+    /// `pending → running → completed | failed | cancelled`.
+    pub enum SimulationStatus {
+        Pending => "pending",
+        Running => "running",
+        Completed => "completed",
+        Failed => "failed",
+        Cancelled => "cancelled",
+    }
 }
 
 impl SimulationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SimulationStatus::Pending => "pending",
-            SimulationStatus::Running => "running",
-            SimulationStatus::Completed => "completed",
-            SimulationStatus::Failed => "failed",
-            SimulationStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        use SimulationStatus::*;
-        [Pending, Running, Completed, Failed, Cancelled]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
-
     pub fn is_final(self) -> bool {
         matches!(
             self,
