@@ -57,6 +57,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
         .nest("/docs", docs)
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
+        .map_to_response()
         .around(move |endpoint, req| limit_body(endpoint, req, max_body))
         .catch_all_error(|err| async move { problem::render(err) })
         .data(state)

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::{Store, StoreResult, parse_column, with_pool};
+use super::{BeginWrite, Store, StoreResult, parse_column, with_pool};
 use crate::{
     auth::{NewApiKey, Principal},
     domain::Role,
@@ -67,7 +67,7 @@ impl Store {
         let now = Utc::now();
         let key = NewApiKey::generate();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("INSERT INTO brokerages (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
                 .bind(Uuid::now_v7()).bind(brokerage).bind(now)
                 .execute(&mut *tx).await?;

@@ -136,6 +136,31 @@ fn parse_column<T>(value: &str, parse: fn(&str) -> Option<T>, column: &str) -> S
     parse(value).ok_or_else(|| StoreError::Corrupt(format!("{column} = {value:?}")))
 }
 
+/// Begins a transaction that will write. SQLite must take its write lock up front: a deferred
+/// transaction that reads first and writes later fails at once with `SQLITE_BUSY` (no busy
+/// wait) when another connection — the queue's poller, say — commits in between.
+trait BeginWrite {
+    type Db: sqlx::Database;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Self::Db>>;
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.begin().await
+    }
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }

@@ -9,7 +9,9 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Store, StoreError, StoreResult, is_unique_violation, parse_column, with_pool};
+use super::{
+    BeginWrite, Store, StoreError, StoreResult, is_unique_violation, parse_column, with_pool,
+};
 use crate::{
     auth::Principal,
     domain::{
@@ -138,7 +140,7 @@ impl Store {
         let now = Utc::now();
         let id = Uuid::now_v7();
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if let Some((key, request_hash, ttl)) = &new.idempotency {
                 let existing: Option<(String, Uuid)> = sqlx::query_as(
                     "SELECT request_hash, resource_id FROM idempotency_keys
