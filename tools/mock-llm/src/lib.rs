@@ -1,16 +1,17 @@
 //! An OpenAI-compatible chat-completions server for tests and benchmarks. It answers Troupe's
-//! persona prompts with persona-aware JSON (reading the tagged persona and listing sections), with
-//! configurable latency, a requests-per-minute limit enforced like OpenAI's (429 with
-//! `retry-after` and `x-ratelimit-*` headers), scripted faults and counters.
+//! persona prompts with persona-aware JSON (reading the tagged persona and listing sections) and
+//! behaves like a provider at its limit: requests and tokens per minute are token buckets
+//! (capacity one minute's worth, refilled continuously), answered with 429 + `retry-after` when
+//! empty, and every reply carries OpenAI's `x-ratelimit-*` headers. Latency is drawn from a range;
+//! faults come by rate (5xx, hangs, malformed JSON) or scripted (`inject`, `POST /control/faults`).
+//! `GET /stats` reports totals and a per-second series.
 
+mod limits;
 mod persona;
 
 use std::{
     net::SocketAddr,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -25,13 +26,26 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use limits::{Buckets, Verdict};
+
+/// A hang lasts longer than any client timeout worth having.
+const HANG: Duration = Duration::from_secs(300);
+
 #[derive(Debug, Clone)]
 pub struct MockConfig {
     pub bind: SocketAddr,
     /// Each reply waits a uniform random time in this range (milliseconds).
     pub latency_ms: (u64, u64),
-    /// Requests per minute before answering 429 (none: unlimited).
+    /// Requests per minute (none: unlimited).
     pub rpm: Option<u64>,
+    /// Tokens (prompt + completion) per minute (none: unlimited).
+    pub tpm: Option<u64>,
+    /// Share of requests answered 500.
+    pub error_rate: f64,
+    /// Share of requests that never answer.
+    pub hang_rate: f64,
+    /// Share of requests answered with truncated JSON content.
+    pub malformed_rate: f64,
 }
 
 impl Default for MockConfig {
@@ -40,6 +54,10 @@ impl Default for MockConfig {
             bind: "127.0.0.1:0".parse().expect("valid address"),
             latency_ms: (0, 0),
             rpm: None,
+            tpm: None,
+            error_rate: 0.0,
+            hang_rate: 0.0,
+            malformed_rate: 0.0,
         }
     }
 }
@@ -48,13 +66,14 @@ impl Default for MockConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Fault {
     /// `status` answers with that HTTP status; `malformed` with truncated JSON content;
-    /// `garbage` with prose instead of JSON.
+    /// `garbage` with prose instead of JSON; `hang` never answers.
     pub kind: String,
     #[serde(default)]
     pub status: Option<u16>,
     pub count: u64,
 }
 
+/// Counters over the mock's life. Tokens are those of accepted (not rate-limited) requests.
 #[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Stats {
     pub requests: u64,
@@ -63,26 +82,39 @@ pub struct Stats {
     pub faults: u64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// One entry per second since the mock started.
+    pub series: Vec<Second>,
 }
 
-#[derive(Default)]
-struct Counters {
-    requests: AtomicU64,
-    completed: AtomicU64,
-    rate_limited: AtomicU64,
-    faults: AtomicU64,
-    prompt_tokens: AtomicU64,
-    completion_tokens: AtomicU64,
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Second {
+    pub requests: u64,
+    pub rate_limited: u64,
+    pub tokens: u64,
 }
 
 struct State {
     config: MockConfig,
-    counters: Counters,
+    started: Instant,
+    stats: Mutex<Stats>,
     faults: Mutex<Vec<Fault>>,
-    window: Mutex<(Instant, u64)>,
+    buckets: Mutex<Buckets>,
 }
 
-/// A running mock; dropped, it keeps serving until the runtime ends.
+impl State {
+    fn record(&self, update: impl FnOnce(&mut Stats, &mut Second)) {
+        let second = self.started.elapsed().as_secs() as usize;
+        let mut totals = self.stats.lock().expect("stats lock");
+        if totals.series.len() <= second {
+            totals.series.resize(second + 1, Second::default());
+        }
+        let mut entry = std::mem::take(&mut totals.series[second]);
+        update(&mut totals, &mut entry);
+        totals.series[second] = entry;
+    }
+}
+
+/// A running mock; it serves until the runtime ends.
 pub struct MockLlm {
     addr: SocketAddr,
     state: Arc<State>,
@@ -97,14 +129,15 @@ impl MockLlm {
             .and_then(|a| a.as_socket_addr().copied())
             .ok_or_else(|| std::io::Error::other("no local address"))?;
         let state = Arc::new(State {
+            buckets: Mutex::new(Buckets::new(config.rpm, config.tpm)),
             config,
-            counters: Counters::default(),
+            started: Instant::now(),
+            stats: Mutex::new(Stats::default()),
             faults: Mutex::new(Vec::new()),
-            window: Mutex::new((Instant::now(), 0)),
         });
         let app = Route::new()
             .at("/v1/chat/completions", post(chat))
-            .at("/stats", get(stats))
+            .at("/stats", get(stats_endpoint))
             .at("/control/faults", post(push_fault))
             .data(state.clone());
         tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
@@ -121,7 +154,7 @@ impl MockLlm {
     }
 
     pub fn stats(&self) -> Stats {
-        snapshot(&self.state.counters)
+        self.state.stats.lock().expect("stats lock").clone()
     }
 
     /// Answers the next `fault.count` requests with the fault.
@@ -130,20 +163,9 @@ impl MockLlm {
     }
 }
 
-fn snapshot(c: &Counters) -> Stats {
-    Stats {
-        requests: c.requests.load(Ordering::Relaxed),
-        completed: c.completed.load(Ordering::Relaxed),
-        rate_limited: c.rate_limited.load(Ordering::Relaxed),
-        faults: c.faults.load(Ordering::Relaxed),
-        prompt_tokens: c.prompt_tokens.load(Ordering::Relaxed),
-        completion_tokens: c.completion_tokens.load(Ordering::Relaxed),
-    }
-}
-
 #[handler]
-fn stats(state: Data<&Arc<State>>) -> Json<Stats> {
-    Json(snapshot(&state.counters))
+fn stats_endpoint(state: Data<&Arc<State>>) -> Json<Stats> {
+    Json(state.stats.lock().expect("stats lock").clone())
 }
 
 #[handler]
@@ -166,96 +188,145 @@ struct Message {
 #[handler]
 async fn chat(state: Data<&Arc<State>>, body: Json<ChatBody>) -> Response {
     let state = state.0.clone();
-    let counters = &state.counters;
-    counters.requests.fetch_add(1, Ordering::Relaxed);
-    if let Some(retry_after) = over_limit(&state) {
-        counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-        return Response::builder()
-            .status(StatusCode::TOO_MANY_REQUESTS)
-            .header("retry-after", format!("{:.3}", retry_after.as_secs_f64()))
-            .header("x-ratelimit-limit-requests", state.config.rpm.unwrap_or(0))
-            .header("x-ratelimit-remaining-requests", 0)
-            .header("x-ratelimit-reset-requests", format!("{}ms", retry_after.as_millis()))
-            .content_type("application/json")
-            .body(json!({"error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}}).to_string());
-    }
-    let (low, high) = state.config.latency_ms;
-    if high > 0 {
-        let wait = rand::rng().random_range(low..=high.max(low));
-        tokio::time::sleep(Duration::from_millis(wait)).await;
-    }
-    let fault = next_fault(&state);
-    if let Some(Fault {
-        status: Some(status),
-        ..
-    }) = fault.as_ref().filter(|f| f.kind == "status")
-    {
-        counters.faults.fetch_add(1, Ordering::Relaxed);
-        return Response::builder()
-            .status(StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-            .content_type("application/json")
-            .body(
-                json!({"error": {"message": "injected fault", "type": "server_error"}}).to_string(),
-            );
-    }
     let prompt: String = body
         .messages
         .iter()
         .map(|m| m.content.as_str())
         .collect::<Vec<_>>()
         .join("\n");
-    let content = match fault.as_ref().map(|f| f.kind.as_str()) {
-        Some("malformed") => {
-            counters.faults.fetch_add(1, Ordering::Relaxed);
-            "{\"answer\": \"I was about to say".to_owned()
+    let prompt_tokens = count_tokens(&prompt);
+    let verdict = state
+        .buckets
+        .lock()
+        .expect("bucket lock")
+        .admit(prompt_tokens);
+    if let Verdict::Limited {
+        retry_after,
+        headers,
+    } = verdict
+    {
+        state.record(|s, sec| {
+            s.requests += 1;
+            s.rate_limited += 1;
+            sec.requests += 1;
+            sec.rate_limited += 1;
+        });
+        let body = json!({"error": {"message": "Rate limit reached", "type": "tokens", "code": "rate_limit_exceeded"}});
+        return with_headers(
+            Response::builder().status(StatusCode::TOO_MANY_REQUESTS),
+            &headers,
+        )
+        .header("retry-after", format!("{:.3}", retry_after.as_secs_f64()))
+        .content_type("application/json")
+        .body(body.to_string());
+    }
+    state.record(|s, sec| {
+        s.requests += 1;
+        s.prompt_tokens += prompt_tokens;
+        sec.requests += 1;
+        sec.tokens += prompt_tokens;
+    });
+    let (low, high) = state.config.latency_ms;
+    if high > 0 {
+        let wait = rand::rng().random_range(low..=high.max(low));
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+    }
+    let fault = next_fault(&state);
+    let fault_kind = fault.as_ref().map(|f| f.kind.as_str());
+    if fault_kind.is_some() {
+        state.record(|s, _| s.faults += 1);
+    }
+    match (fault_kind, fault.as_ref().and_then(|f| f.status)) {
+        (Some("hang"), _) => tokio::time::sleep(HANG).await,
+        (Some("status"), status) => {
+            let status = status
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return Response::builder()
+                .status(status)
+                .content_type("application/json")
+                .body(
+                    json!({"error": {"message": "injected fault", "type": "server_error"}})
+                        .to_string(),
+                );
         }
-        Some("garbage") => {
-            counters.faults.fetch_add(1, Ordering::Relaxed);
-            "As an AI language model I cannot role-play a buyer.".to_owned()
-        }
+        _ => {}
+    }
+    let content = match fault_kind {
+        Some("malformed") => "{\"answer\": \"I was about to say".to_owned(),
+        Some("garbage") => "As an AI language model I cannot role-play a buyer.".to_owned(),
         _ => persona::reply(&prompt).to_string(),
     };
-    let prompt_tokens = (prompt.len() / 4) as u64;
-    let completion_tokens = (content.len() / 4) as u64;
-    counters
-        .prompt_tokens
-        .fetch_add(prompt_tokens, Ordering::Relaxed);
-    counters
-        .completion_tokens
-        .fetch_add(completion_tokens, Ordering::Relaxed);
-    counters.completed.fetch_add(1, Ordering::Relaxed);
+    let completion_tokens = count_tokens(&content);
+    let headers = state
+        .buckets
+        .lock()
+        .expect("bucket lock")
+        .charge(completion_tokens);
+    state.record(|s, sec| {
+        s.completed += 1;
+        s.completion_tokens += completion_tokens;
+        sec.tokens += completion_tokens;
+    });
     let reply: Value = json!({
-        "id": format!("chatcmpl-mock-{}", counters.requests.load(Ordering::Relaxed)),
+        "id": format!("chatcmpl-mock-{}", rand::rng().random::<u64>()),
         "object": "chat.completion",
         "model": body.model,
         "choices": [{ "index": 0, "message": { "role": "assistant", "content": content }, "finish_reason": "stop" }],
         "usage": { "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                    "total_tokens": prompt_tokens + completion_tokens }
     });
-    Response::builder()
+    with_headers(Response::builder(), &headers)
         .content_type("application/json")
         .body(reply.to_string())
 }
 
-/// A fixed one-minute window: how long until the window resets, when this request is over.
-fn over_limit(state: &State) -> Option<Duration> {
-    let rpm = state.config.rpm?;
-    let mut window = state.window.lock().expect("window lock");
-    let elapsed = window.0.elapsed();
-    if elapsed >= Duration::from_secs(60) {
-        *window = (Instant::now(), 0);
+fn with_headers(
+    mut builder: poem::ResponseBuilder,
+    headers: &[(&'static str, String)],
+) -> poem::ResponseBuilder {
+    for (name, value) in headers {
+        builder = builder.header(*name, value.as_str());
     }
-    window.1 += 1;
-    (window.1 > rpm).then(|| Duration::from_secs(60).saturating_sub(window.0.elapsed()))
+    builder
 }
 
+/// Tokens as OpenAI's current models count them.
+fn count_tokens(text: &str) -> u64 {
+    tiktoken_rs::o200k_base_singleton()
+        .encode_with_special_tokens(text)
+        .len() as u64
+}
+
+/// A scripted fault first; otherwise one drawn by the configured rates.
 fn next_fault(state: &State) -> Option<Fault> {
-    let mut faults = state.faults.lock().expect("fault lock");
-    let fault = faults.first_mut()?;
-    fault.count = fault.count.saturating_sub(1);
-    let taken = fault.clone();
-    if fault.count == 0 {
-        faults.remove(0);
+    {
+        let mut faults = state.faults.lock().expect("fault lock");
+        if let Some(fault) = faults.first_mut() {
+            fault.count = fault.count.saturating_sub(1);
+            let taken = fault.clone();
+            if fault.count == 0 {
+                faults.remove(0);
+            }
+            return Some(taken);
+        }
     }
-    Some(taken)
+    let config = &state.config;
+    let draw: f64 = rand::rng().random();
+    let one = |kind: &str, status| {
+        Some(Fault {
+            kind: kind.into(),
+            status,
+            count: 1,
+        })
+    };
+    if draw < config.error_rate {
+        one("status", Some(500))
+    } else if draw < config.error_rate + config.hang_rate {
+        one("hang", None)
+    } else if draw < config.error_rate + config.hang_rate + config.malformed_rate {
+        one("malformed", None)
+    } else {
+        None
+    }
 }
