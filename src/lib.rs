@@ -113,6 +113,7 @@ impl App {
                 store: store.clone(),
                 queue: queue.clone(),
                 idempotency_ttl: config.idempotency_ttl,
+                token_budgets: (config.llm.default_token_budget, config.llm.max_token_budget),
             };
             let app = troupe_api::app(state, &config);
             let signal = shutdown.clone();

@@ -23,6 +23,8 @@ pub struct ApiState {
     pub store: Store,
     pub queue: SimulationQueue,
     pub idempotency_ttl: Duration,
+    /// A simulation's default and largest token budget.
+    pub token_budgets: (u64, u64),
 }
 
 #[derive(poem_openapi::Tags)]

@@ -63,8 +63,12 @@ struct SimulationParams {
     /// Sampling temperature, 0 to 2 (default 0.7).
     #[oai(validator(minimum(value = "0"), maximum(value = "2")))]
     temperature: Option<f64>,
-    /// Same seed and inputs give the same simulation (random when omitted).
+    /// Same seed and inputs give the same simulation (random when omitted); with the response
+    /// cache, a repeat costs no model calls.
     seed: Option<u64>,
+    /// Tokens the simulation may spend (the service's default when omitted, at most its maximum).
+    #[oai(validator(minimum(value = "1")))]
+    token_budget: Option<u64>,
 }
 
 #[derive(Object)]
@@ -255,6 +259,13 @@ async fn plan_focus_group(
             "{steps} agent steps (personas × questions × iterations) exceed the limit of {MAX_AGENT_STEPS}"
         )));
     }
+    let token_budget = params.token_budget.unwrap_or(state.token_budgets.0);
+    if token_budget > state.token_budgets.1 {
+        return Err(ApiError::Validation(format!(
+            "token_budget may be at most {}",
+            state.token_budgets.1
+        )));
+    }
     Ok(FocusGroupPlan {
         property_id: request.property_id,
         modifications: request
@@ -266,6 +277,7 @@ async fn plan_focus_group(
         iterations,
         temperature: params.temperature.unwrap_or(0.7),
         seed: params.seed.unwrap_or_else(rand_seed),
+        token_budget,
     })
 }
 
@@ -280,7 +292,7 @@ async fn enqueue(state: &ApiState, simulation: &Simulation) -> Result<(), ApiErr
             "the job queue was unavailable when this simulation was submitted; submit it again";
         state
             .store
-            .fail_simulation(simulation.id, None, reason)
+            .fail_simulation(simulation.id, None, reason, None)
             .await?;
         return Err(ApiError::Unavailable(
             "the job queue is unavailable; try again shortly".into(),

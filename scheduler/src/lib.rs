@@ -19,15 +19,20 @@ pub enum SchedulerError {
     Apalis(#[from] apalis::prelude::WorkerError),
 }
 
-/// Drops idempotency keys past their expiry, so the table holds only live ones.
-pub async fn purge_idempotency_keys(store: &Store) -> Result<u64, troupe_shared::StoreError> {
-    let purged = store.purge_expired_idempotency_keys().await?;
-    tracing::info!(purged, "expired idempotency keys removed");
-    Ok(purged)
+/// Drops idempotency keys and cached model responses past their expiry.
+pub async fn purge_expired(store: &Store) -> Result<(), troupe_shared::StoreError> {
+    let keys = store.purge_expired_idempotency_keys().await?;
+    let responses = store.purge_expired_responses().await?;
+    tracing::info!(
+        keys,
+        responses,
+        "expired idempotency keys and cached responses removed"
+    );
+    Ok(())
 }
 
 async fn cleanup_tick(_tick: Tick, store: Data<Store>) -> Result<(), BoxDynError> {
-    purge_idempotency_keys(&store).await?;
+    purge_expired(&store).await?;
     Ok(())
 }
 

@@ -63,6 +63,12 @@ pub enum LlmProvider {
         base_url: String,
         api_key: Option<SecretString>,
     },
+    /// An Azure OpenAI deployment: `base_url` is the deployment URL, the key goes in `api-key`.
+    Azure {
+        base_url: String,
+        api_key: Option<SecretString>,
+        api_version: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +76,20 @@ pub struct LlmConfig {
     pub provider: LlmProvider,
     pub model: String,
     pub timeout: Duration,
+    /// The provider key's requests per minute, shared by every worker.
+    pub rpm: u32,
+    /// The provider key's tokens (prompt + completion) per minute, shared by every worker.
+    pub tpm: u32,
+    /// Attempts per call (the first plus retries) on 429, 5xx, timeouts and connection errors.
+    pub max_attempts: usize,
+    /// How long a cached response is reused; zero turns the cache off.
+    pub cache_ttl: Duration,
+    /// USD per million (prompt, completion) tokens, for the cost estimate.
+    pub price_per_million: (f64, f64),
+    /// Token budget of a simulation that names none.
+    pub default_token_budget: u64,
+    /// The largest budget a request may ask for.
+    pub max_token_budget: u64,
 }
 
 impl Config {
@@ -83,6 +103,7 @@ impl Config {
         let env = Vars(vars);
         let database_url = env.string("TROUPE_DATABASE_URL", "sqlite://troupe.db");
         let redis_url = env.optional("TROUPE_REDIS_URL");
+        let api_key = env.optional("TROUPE_LLM_API_KEY").map(SecretString::from);
         let provider = match (
             env.optional("TROUPE_LLM_PROVIDER").as_deref(),
             env.optional("TROUPE_LLM_BASE_URL"),
@@ -90,18 +111,23 @@ impl Config {
             (Some("offline"), _) | (None, None) => LlmProvider::Offline,
             (Some("openai") | None, Some(base_url)) => LlmProvider::OpenAi {
                 base_url: base_url.trim_end_matches('/').to_owned(),
-                api_key: env.optional("TROUPE_LLM_API_KEY").map(SecretString::from),
+                api_key,
             },
-            (Some("openai"), None) => {
+            (Some("azure"), Some(base_url)) => LlmProvider::Azure {
+                base_url: base_url.trim_end_matches('/').to_owned(),
+                api_key,
+                api_version: env.string("TROUPE_LLM_API_VERSION", "2024-10-21"),
+            },
+            (Some(kind @ ("openai" | "azure")), None) => {
                 return Err(invalid(
                     "TROUPE_LLM_BASE_URL",
-                    "required when TROUPE_LLM_PROVIDER=openai",
+                    format!("required when TROUPE_LLM_PROVIDER={kind}"),
                 ));
             }
             (Some(other), _) => {
                 return Err(invalid(
                     "TROUPE_LLM_PROVIDER",
-                    format!("unknown provider {other:?} (expected offline or openai)"),
+                    format!("unknown provider {other:?} (expected offline, openai or azure)"),
                 ));
             }
         };
@@ -124,6 +150,17 @@ impl Config {
                 provider,
                 model: env.string("TROUPE_LLM_MODEL", "gpt-4o-mini"),
                 timeout: Duration::from_secs(env.parse("TROUPE_LLM_TIMEOUT_SECS", "60")?),
+                rpm: env.parse("TROUPE_LLM_RPM", "500")?,
+                tpm: env.parse("TROUPE_LLM_TPM", "200000")?,
+                max_attempts: env.parse("TROUPE_LLM_MAX_ATTEMPTS", "6")?,
+                cache_ttl: Duration::from_secs(
+                    3600 * env.parse::<u64>("TROUPE_LLM_CACHE_TTL_HOURS", "168")?,
+                ),
+                price_per_million: parse_price(
+                    &env.string("TROUPE_LLM_PRICE_PER_MTOK", "0.15/0.60"),
+                )?,
+                default_token_budget: env.parse("TROUPE_SIMULATION_TOKEN_BUDGET", "2000000")?,
+                max_token_budget: env.parse("TROUPE_SIMULATION_TOKEN_BUDGET_MAX", "50000000")?,
             },
             max_body_bytes: env.parse("TROUPE_MAX_BODY_BYTES", "1048576")?,
             idempotency_ttl: Duration::from_secs(
@@ -193,10 +230,21 @@ impl Config {
             ("TROUPE_JOB_MAX_ATTEMPTS", worker.max_attempts as usize),
             ("TROUPE_AGENT_PARALLELISM", worker.agent_parallelism),
             ("TROUPE_MAX_BODY_BYTES", self.max_body_bytes),
+            ("TROUPE_LLM_RPM", self.llm.rpm as usize),
+            ("TROUPE_LLM_TPM", self.llm.tpm as usize),
+            ("TROUPE_LLM_MAX_ATTEMPTS", self.llm.max_attempts),
         ] {
             if value == 0 {
                 return Err(invalid(var, "must be at least 1"));
             }
+        }
+        if self.llm.default_token_budget == 0
+            || self.llm.default_token_budget > self.llm.max_token_budget
+        {
+            return Err(invalid(
+                "TROUPE_SIMULATION_TOKEN_BUDGET",
+                "must be at least 1 and at most TROUPE_SIMULATION_TOKEN_BUDGET_MAX",
+            ));
         }
         if worker.poll_interval.is_zero() || worker.heartbeat_interval.is_zero() {
             return Err(invalid(
@@ -206,6 +254,27 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `"0.15/0.60"`: USD per million prompt / completion tokens.
+fn parse_price(raw: &str) -> Result<(f64, f64), ConfigError> {
+    let bad = || {
+        invalid(
+            "TROUPE_LLM_PRICE_PER_MTOK",
+            format!("{raw:?} is not PROMPT/COMPLETION, e.g. 0.15/0.60"),
+        )
+    };
+    let (prompt, completion) = raw.split_once('/').ok_or_else(bad)?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|p| p.is_finite() && *p >= 0.0)
+    };
+    Ok((
+        parse(prompt).ok_or_else(bad)?,
+        parse(completion).ok_or_else(bad)?,
+    ))
 }
 
 fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -278,6 +347,25 @@ mod tests {
             }
             other => panic!("unexpected provider {other:?}"),
         }
+    }
+
+    #[test]
+    fn azure_needs_a_deployment_url_and_prices_parse() {
+        assert!(load(&[("TROUPE_LLM_PROVIDER", "azure")]).is_err());
+        let config = load(&[
+            ("TROUPE_LLM_PROVIDER", "azure"),
+            (
+                "TROUPE_LLM_BASE_URL",
+                "https://acme.openai.azure.com/openai/deployments/gpt4o",
+            ),
+            ("TROUPE_LLM_PRICE_PER_MTOK", "2.5/10"),
+        ])
+        .unwrap();
+        assert!(
+            matches!(config.llm.provider, LlmProvider::Azure { ref api_version, .. } if api_version == "2024-10-21")
+        );
+        assert_eq!(config.llm.price_per_million, (2.5, 10.0));
+        assert!(load(&[("TROUPE_LLM_PRICE_PER_MTOK", "cheap")]).is_err());
     }
 
     #[test]

@@ -96,6 +96,15 @@ fn redis_config(config: &Config) -> apalis_redis::Config {
 }
 
 impl SimulationQueue {
+    /// The distributed shape's Redis connection, which other shared state (rate limits, the
+    /// response cache) also uses.
+    pub fn redis_connection(&self) -> Option<ConnectionManager> {
+        match self.clone() {
+            SimulationQueue::Redis(mut storage) => Some(storage.get_connection().clone()),
+            SimulationQueue::Sqlite(_) => None,
+        }
+    }
+
     /// Readiness: the queue's backend answers.
     pub async fn ping(&self) -> Result<(), QueueError> {
         match self.clone() {

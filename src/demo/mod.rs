@@ -59,7 +59,8 @@ fn describe_model(config: &Config) -> String {
         troupe_shared::config::LlmProvider::Offline => {
             "offline (rule-based; set TROUPE_LLM_BASE_URL, TROUPE_LLM_API_KEY and TROUPE_LLM_MODEL for an LLM)".into()
         }
-        troupe_shared::config::LlmProvider::OpenAi { base_url, .. } => format!("{} at {base_url}", config.llm.model),
+        troupe_shared::config::LlmProvider::OpenAi { base_url, .. }
+        | troupe_shared::config::LlmProvider::Azure { base_url, .. } => format!("{} at {base_url}", config.llm.model),
     }
 }
 

@@ -84,6 +84,20 @@ impl Reply {
     }
 }
 
+/// `TEST_LOG=debug cargo test …` shows the service's logs (off by default: they would drown the
+/// test output).
+fn init_logging() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .init();
+        }
+    });
+}
+
 fn postgres_admin_url() -> String {
     std::env::var("TROUPE_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
@@ -99,6 +113,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(shape: Shape, options: Options) -> TestApp {
+        init_logging();
         let mock = MockLlm::start(options.mock).await.expect("mock LLM starts");
         let scratch = tempfile::tempdir().expect("temp dir");
         let mut vars: HashMap<String, String> = [
@@ -110,6 +125,10 @@ impl TestApp {
             ("TROUPE_WORKER_MISSED_HEARTBEATS", "3".to_owned()),
             ("TROUPE_MAX_BODY_BYTES", "65536".to_owned()),
             ("TROUPE_LOG", "warn".to_owned()),
+            (
+                "TROUPE_LLM_CACHE_TTL_HOURS",
+                std::env::var("CACHE_TTL").unwrap_or("168".into()),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -14,7 +14,10 @@ use troupe_shared::{
 };
 use uuid::Uuid;
 
-use crate::engine::{Responder, StepError, aggregate_focus_group, run_focus_group};
+use crate::{
+    engine::{FocusGroupRun, Responder, StepError, aggregate_focus_group, run_focus_group},
+    llm::Ledger,
+};
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -62,7 +65,7 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
         Err(e) => {
             let reason = format!("the stored simulation plan is unreadable: {e}");
             deps.store
-                .fail_simulation(job.simulation_id, Some(token), &reason)
+                .fail_simulation(job.simulation_id, Some(token), &reason, None)
                 .await?;
             return Ok(());
         }
@@ -74,9 +77,9 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
                 .complete_simulation(job.simulation_id, token, &results, &metadata)
                 .await?
         }
-        Outcome::Failed(reason) => {
+        Outcome::Failed(reason, metadata) => {
             deps.store
-                .fail_simulation(job.simulation_id, Some(token), &reason)
+                .fail_simulation(job.simulation_id, Some(token), &reason, metadata.as_ref())
                 .await?
         }
         Outcome::Superseded => false,
@@ -91,7 +94,8 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
 
 enum Outcome {
     Completed(SimulationResults, RunMetadata),
-    Failed(String),
+    /// Why, and what the run spent when it got as far as calling the model.
+    Failed(String, Option<RunMetadata>),
     /// Another run holds the simulation now.
     Superseded,
 }
@@ -110,55 +114,88 @@ async fn run_focus_group_fenced(
     if personas.is_empty() {
         return Ok(Outcome::Failed(
             "none of the selected personas exists any more".to_owned(),
+            None,
         ));
     }
     let progress = AtomicI64::new(0);
+    let ledger = Ledger::new(plan.token_budget);
     let run = run_focus_group(
         plan,
         &personas,
         &deps.responder,
         deps.agent_parallelism,
         &progress,
+        &ledger,
     );
-    tokio::pin!(run);
-    let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
-    let run = loop {
-        tokio::select! {
-            run = &mut run => break run,
-            _ = ticker.tick() => {
-                let done = progress.load(Ordering::Relaxed);
-                if !deps.store.record_progress(job.simulation_id, token, done).await? {
-                    return Ok(Outcome::Superseded);
-                }
+    // The reporter is polled alongside the run, never instead of it: awaiting the database in
+    // a `select!` arm body would suspend the run's agents while they hold pooled connections,
+    // and the pool could run dry with every holder waiting on the reporter.
+    let reporter = async {
+        let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
+        loop {
+            ticker.tick().await;
+            let done = progress.load(Ordering::Relaxed);
+            if !deps
+                .store
+                .record_progress(job.simulation_id, token, done)
+                .await?
+            {
+                return Ok::<_, StoreError>(());
             }
         }
     };
+    let run = tokio::select! {
+        run = run => run,
+        superseded = reporter => {
+            superseded?;
+            return Ok(Outcome::Superseded);
+        }
+    };
+    let metadata = run_metadata(deps, &ledger, &run, started);
     let run = match run {
         Ok(run) => run,
         Err(StepError::Fatal(reason) | StepError::Agent(reason)) => {
-            return Ok(Outcome::Failed(reason));
+            return Ok(Outcome::Failed(reason, Some(metadata)));
         }
     };
     if run.responses.is_empty() {
         let reason = run
             .first_failure
             .unwrap_or_else(|| "no persona answered".to_owned());
-        return Ok(Outcome::Failed(format!(
-            "every agent step failed; first failure: {reason}"
-        )));
+        return Ok(Outcome::Failed(
+            format!("every agent step failed; first failure: {reason}"),
+            Some(metadata),
+        ));
     }
-    let metadata = RunMetadata {
-        provider: deps.responder.provider().to_owned(),
-        model_version: deps.responder.model().to_owned(),
-        llm_calls: run.usage.calls,
-        prompt_tokens: run.usage.prompt_tokens,
-        completion_tokens: run.usage.completion_tokens,
-        tokens_used: run.usage.prompt_tokens + run.usage.completion_tokens,
-        failed_steps: run.failed_steps,
-        compute_time: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-    };
     Ok(Outcome::Completed(
         aggregate_focus_group(plan, run.responses),
         metadata,
     ))
+}
+
+fn run_metadata(
+    deps: &SimulationDeps,
+    ledger: &Ledger,
+    run: &Result<FocusGroupRun, StepError>,
+    started: Instant,
+) -> RunMetadata {
+    RunMetadata {
+        provider: deps.responder.provider().to_owned(),
+        model_version: deps.responder.model().to_owned(),
+        llm_calls: Ledger::count(&ledger.calls),
+        prompt_tokens: Ledger::count(&ledger.prompt_tokens),
+        completion_tokens: Ledger::count(&ledger.completion_tokens),
+        tokens_used: ledger.spent(),
+        token_budget: ledger.budget(),
+        cache_hits: Ledger::count(&ledger.cache_hits),
+        retries: Ledger::count(&ledger.retries),
+        rate_limited: Ledger::count(&ledger.rate_limited),
+        limiter_wait_ms: ledger.limiter_wait().as_millis() as u64,
+        cost_estimate_usd: match &deps.responder {
+            Responder::Llm(gateway) => gateway.cost(ledger),
+            Responder::Offline => 0.0,
+        },
+        failed_steps: run.as_ref().map_or(0, |r| r.failed_steps),
+        compute_time: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+    }
 }

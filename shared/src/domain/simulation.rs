@@ -49,6 +49,8 @@ pub struct FocusGroupPlan {
     pub iterations: u32,
     pub temperature: f64,
     pub seed: u64,
+    /// Tokens the run may spend; it fails cleanly rather than exceed them.
+    pub token_budget: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Object)]
@@ -162,13 +164,26 @@ pub struct Judgement {
 /// What a run cost and how it was produced (the PRD's `metadata`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
 pub struct RunMetadata {
-    /// `offline` (the rule-based persona model) or `openai` (an OpenAI-compatible endpoint).
+    /// `offline` (the rule-based persona model), `openai` (an OpenAI-compatible endpoint) or
+    /// `azure`.
     pub provider: String,
     pub model_version: String,
+    /// Calls answered by the provider (cached answers excluded).
     pub llm_calls: u64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub tokens_used: u64,
+    pub token_budget: u64,
+    /// Answers served from the response cache, at no cost.
+    pub cache_hits: u64,
+    /// Calls retried after a transient failure.
+    pub retries: u64,
+    /// 429 answers from the provider.
+    pub rate_limited: u64,
+    /// Time calls waited on the rate limiter, summed.
+    pub limiter_wait_ms: u64,
+    /// USD, from the configured prices.
+    pub cost_estimate_usd: f64,
     /// Agent steps that failed (bad model output, provider errors) and were left out.
     pub failed_steps: u64,
     pub compute_time: f64,

@@ -4,11 +4,13 @@
 //! changes tenant data takes the caller's brokerage.
 
 mod auth;
+mod llm_cache;
 mod personas;
 mod properties;
 mod simulations;
 
 pub use auth::ProvisionedKey;
+pub use llm_cache::CachedResponse;
 pub use personas::{PersonaFilter, PersonaWrite};
 pub use simulations::{Claim, NewSimulation, SimulationCreated, SimulationRecord};
 

@@ -260,7 +260,7 @@ impl Store {
             "gave up after {} attempts: the worker running this simulation stopped each time",
             simulation.attempts
         );
-        self.fail_simulation(id, None, &reason).await?;
+        self.fail_simulation(id, None, &reason, None).await?;
         Ok(Claim::GaveUp)
     }
 
@@ -300,23 +300,26 @@ impl Store {
         Ok(updated == 1)
     }
 
-    /// Marks the simulation failed with a reason for the user. With a token, only if that run
-    /// still holds it; without one, if it has not finished yet.
+    /// Marks the simulation failed with a reason for the user (and what the run spent, if it
+    /// got that far). With a token, only if that run still holds it; without one, if it has not
+    /// finished yet.
     pub async fn fail_simulation(
         &self,
         id: Uuid,
         token: Option<Uuid>,
         reason: &str,
+        metadata: Option<&RunMetadata>,
     ) -> StoreResult<bool> {
         let updated = with_pool!(self, pool => {
             sqlx::query(
-                "UPDATE simulations SET status = 'failed', error = $3, completed_at = $4, run_token = NULL
+                "UPDATE simulations SET status = 'failed', error = $3, completed_at = $4, run_token = NULL,
+                        metadata = COALESCE($5, metadata)
                  WHERE id = $1 AND status IN ('pending', 'running') AND ($2 IS NULL OR run_token = $2)",
             )
-            .bind(id).bind(token).bind(reason).bind(Utc::now())
+            .bind(id).bind(token).bind(reason).bind(Utc::now()).bind(metadata.map(Json))
             .execute(pool)
             .await
-                .map(|done| done.rows_affected())
+            .map(|done| done.rows_affected())
         })?;
         Ok(updated == 1)
     }

@@ -430,6 +430,7 @@ mod tests {
             iterations: 2,
             temperature: 0.7,
             seed: 1,
+            token_budget: 1_000_000,
         }
     }
 

@@ -8,12 +8,12 @@ use troupe_shared::domain::{AgentResponse, FocusGroupPlan, Persona};
 
 use super::{
     prompt::{Recollection, Turn},
-    responder::{Responder, StepError, Usage},
+    responder::{Responder, StepError},
 };
+use crate::llm::Ledger;
 
 pub struct FocusGroupRun {
     pub responses: Vec<AgentResponse>,
-    pub usage: Usage,
     pub failed_steps: u64,
     /// The first failed step's reason, to explain a run in which every step failed.
     pub first_failure: Option<String>,
@@ -22,18 +22,19 @@ pub struct FocusGroupRun {
 /// One persona's session in one iteration.
 struct Session {
     responses: Vec<AgentResponse>,
-    usage: Usage,
     failures: Vec<String>,
 }
 
 /// Runs every (iteration, persona) session, `parallelism` at a time, counting finished steps in
-/// `progress`. Fails only when a step says the whole run cannot succeed.
+/// `progress` and charging the model's calls to `ledger`. Fails only when a step says the whole
+/// run cannot succeed.
 pub async fn run_focus_group(
     plan: &FocusGroupPlan,
     personas: &[Persona],
     responder: &Responder,
     parallelism: usize,
     progress: &AtomicI64,
+    ledger: &Ledger,
 ) -> Result<FocusGroupRun, StepError> {
     // The futures are built up front: a stream combinator holding a closure over borrowed
     // personas makes the whole job future fail rustc's `Send` check (rust-lang/rust#102211).
@@ -46,7 +47,7 @@ pub async fn run_focus_group(
         })
         .map(|(iteration, index, persona)| {
             let seed = session_seed(plan.seed, iteration, index);
-            let session = run_session(plan, persona, iteration, seed, responder, progress);
+            let session = run_session(plan, persona, iteration, seed, responder, progress, ledger);
             async move { session.await.map(|session| (iteration, index, session)) }
         })
         .collect();
@@ -58,13 +59,11 @@ pub async fn run_focus_group(
     finished.sort_by_key(|(iteration, index, _)| (*iteration, *index));
     let mut run = FocusGroupRun {
         responses: Vec::new(),
-        usage: Usage::default(),
         failed_steps: 0,
         first_failure: None,
     };
     for (_, _, session) in finished {
         run.responses.extend(session.responses);
-        run.usage += session.usage;
         run.failed_steps += session.failures.len() as u64;
         if run.first_failure.is_none() {
             run.first_failure = session.failures.into_iter().next();
@@ -73,6 +72,7 @@ pub async fn run_focus_group(
     Ok(run)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_session(
     plan: &FocusGroupPlan,
     persona: &Persona,
@@ -80,10 +80,10 @@ async fn run_session(
     seed: u64,
     responder: &Responder,
     progress: &AtomicI64,
+    ledger: &Ledger,
 ) -> Result<Session, StepError> {
     let mut session = Session {
         responses: Vec::with_capacity(plan.questions.len()),
-        usage: Usage::default(),
         failures: Vec::new(),
     };
     let mut memory: Vec<Recollection> = Vec::new();
@@ -95,10 +95,15 @@ async fn run_session(
             memory: &memory,
             question,
         };
-        let (outcome, usage) = responder
-            .answer(&turn, plan.temperature, seed.wrapping_add(q as u64))
+        // Seeds two apart: a step may use its seed and the next one (a malformed-reply retry).
+        let outcome = responder
+            .answer(
+                &turn,
+                plan.temperature,
+                seed.wrapping_add(2 * q as u64),
+                ledger,
+            )
             .await;
-        session.usage += usage;
         progress.fetch_add(1, Ordering::Relaxed);
         match outcome {
             Ok(step) => {

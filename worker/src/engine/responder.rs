@@ -1,6 +1,6 @@
 //! Who answers for a persona: an LLM through the gateway, or the rule-based offline model.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use serde::Deserialize;
 use troupe_shared::domain::Judgement;
@@ -9,28 +9,12 @@ use super::{
     offline,
     prompt::{self, Turn},
 };
-use crate::llm::{ChatRequest, LlmClient, LlmError};
+use crate::llm::{ChatRequest, Gateway, Ledger, LlmError};
 
 #[derive(Clone)]
 pub enum Responder {
-    Llm(LlmClient),
+    Llm(Arc<Gateway>),
     Offline,
-}
-
-/// Tokens and calls one step cost.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Usage {
-    pub calls: u64,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-}
-
-impl std::ops::AddAssign for Usage {
-    fn add_assign(&mut self, other: Usage) {
-        self.calls += other.calls;
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_tokens += other.completion_tokens;
-    }
 }
 
 pub struct StepAnswer {
@@ -72,72 +56,66 @@ struct RawEffect {
 impl Responder {
     pub fn provider(&self) -> &'static str {
         match self {
-            Responder::Llm(_) => "openai",
+            Responder::Llm(gateway) => gateway.provider(),
             Responder::Offline => "offline",
         }
     }
 
     pub fn model(&self) -> &str {
         match self {
-            Responder::Llm(client) => client.model(),
+            Responder::Llm(gateway) => gateway.model(),
             Responder::Offline => offline::MODEL_VERSION,
         }
     }
 
-    /// One agent step. The usage is returned even when the step fails: failed calls cost too.
+    /// One agent step, charged to the run's ledger.
     pub async fn answer(
         &self,
         turn: &Turn<'_>,
         temperature: f64,
         seed: u64,
-    ) -> (Result<StepAnswer, StepError>, Usage) {
+        ledger: &Ledger,
+    ) -> Result<StepAnswer, StepError> {
         match self {
-            Responder::Offline => (Ok(offline::answer(turn, seed)), Usage::default()),
-            Responder::Llm(client) => ask(client, turn, temperature, seed).await,
+            Responder::Offline => Ok(offline::answer(turn, seed)),
+            Responder::Llm(gateway) => ask(gateway, turn, temperature, seed, ledger).await,
         }
     }
 }
 
 async fn ask(
-    client: &LlmClient,
+    gateway: &Gateway,
     turn: &Turn<'_>,
     temperature: f64,
     seed: u64,
-) -> (Result<StepAnswer, StepError>, Usage) {
-    let request = ChatRequest {
+    ledger: &Ledger,
+) -> Result<StepAnswer, StepError> {
+    let mut request = ChatRequest {
         messages: prompt::messages(turn),
         temperature,
         seed: Some(seed),
         json_schema: Some(("persona_reply", prompt::reply_schema())),
     };
-    let mut usage = Usage::default();
     let mut last_problem = String::new();
-    // A malformed reply is repaired where that is safe, else asked for once more.
-    for _ in 0..2 {
-        let reply = match client.chat(&request).await {
-            Ok(reply) => reply,
-            Err(e) => return (Err(classify(e)), usage),
-        };
-        usage += Usage {
-            calls: 1,
-            prompt_tokens: reply.prompt_tokens,
-            completion_tokens: reply.completion_tokens,
-        };
+    // A malformed reply is repaired where that is safe, else asked for once more with the next
+    // seed (so that a cached replay of this run repeats exactly these two calls).
+    for attempt in 0..2u64 {
+        request.seed = Some(seed.wrapping_add(attempt));
+        let reply = gateway.chat(&request, ledger).await.map_err(classify)?;
         match parse_reply(&reply.content, turn.modifications) {
-            Ok(answer) => return (Ok(answer), usage),
+            Ok(answer) => return Ok(answer),
             Err(problem) => last_problem = problem,
         }
     }
-    (
-        Err(StepError::Agent(format!(
-            "the model's reply was not usable JSON: {last_problem}"
-        ))),
-        usage,
-    )
+    Err(StepError::Agent(format!(
+        "the model's reply was not usable JSON: {last_problem}"
+    )))
 }
 
+/// Errors that every further call would repeat stop the run; the rest cost one step.
 fn classify(err: LlmError) -> StepError {
     match &err {
+        LlmError::BudgetExhausted { .. } => StepError::Fatal(err.to_string()),
         LlmError::Status { status, .. }
             if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 408 =>
         {

@@ -1,15 +1,15 @@
+//! One HTTP attempt at an OpenAI-compatible chat completion (OpenAI, Azure OpenAI, Ollama, vLLM,
+//! llama.cpp, OpenRouter), with what the provider said about its rate limits. Retries, limits,
+//! caching and accounting live in the gateway.
+
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
-use reqwest::{StatusCode, header};
+use reqwest::{StatusCode, header::HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::count_tokens;
-
-/// Attempts per call (the first plus retries) on 429, 5xx, timeouts and connection errors.
-const MAX_ATTEMPTS: usize = 4;
+use super::ProviderSignal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
@@ -17,30 +17,36 @@ pub enum LlmError {
     Status {
         status: StatusCode,
         body: String,
-        retry_after: Option<Duration>,
+        signal: ProviderSignal,
     },
     #[error("could not reach the model provider: {0}")]
     Transport(#[from] reqwest::Error),
     #[error("the model provider sent an unusable reply: {0}")]
     BadReply(String),
+    #[error("the simulation's token budget of {budget} is exhausted ({spent} tokens spent)")]
+    BudgetExhausted { budget: u64, spent: u64 },
 }
 
 impl LlmError {
     /// Worth another try: rate limits, server errors, timeouts, dropped connections. A 400-class
     /// answer will not change by asking again.
-    fn is_transient(&self) -> bool {
+    pub fn is_transient(&self) -> bool {
         match self {
             LlmError::Status { status, .. } => {
-                *status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+                *status == StatusCode::TOO_MANY_REQUESTS
+                    || *status == StatusCode::REQUEST_TIMEOUT
+                    || status.is_server_error()
             }
-            LlmError::Transport(e) => e.is_timeout() || e.is_connect() || e.is_request(),
-            LlmError::BadReply(_) => false,
+            LlmError::Transport(e) => {
+                e.is_timeout() || e.is_connect() || e.is_request() || e.is_body()
+            }
+            LlmError::BadReply(_) | LlmError::BudgetExhausted { .. } => false,
         }
     }
 
-    fn retry_after(&self) -> Option<Duration> {
+    pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            LlmError::Status { retry_after, .. } => *retry_after,
+            LlmError::Status { signal, .. } => signal.retry_after,
             _ => None,
         }
     }
@@ -68,28 +74,61 @@ impl ChatMessage {
     }
 }
 
-pub struct ChatRequest {
-    pub messages: Vec<ChatMessage>,
-    pub temperature: f64,
-    pub seed: Option<u64>,
-    /// Asks for structured output that follows this JSON schema, named `.0`.
-    pub json_schema: Option<(&'static str, Value)>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ChatReply {
-    pub content: String,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-}
-
-/// An OpenAI-compatible chat-completions client (OpenAI, Ollama, vLLM, llama.cpp, OpenRouter).
+/// Where and how to authenticate.
 #[derive(Clone)]
-pub struct LlmClient {
+pub enum Endpoint {
+    OpenAi {
+        base_url: String,
+        api_key: Option<SecretString>,
+    },
+    Azure {
+        deployment_url: String,
+        api_key: Option<SecretString>,
+        api_version: String,
+    },
+}
+
+impl Endpoint {
+    /// Names the provider key (without revealing it), so every worker using it shares one budget.
+    pub fn budget_id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let (url, key) = match self {
+            Endpoint::OpenAi { base_url, api_key } => (base_url, api_key),
+            Endpoint::Azure {
+                deployment_url,
+                api_key,
+                ..
+            } => (deployment_url, api_key),
+        };
+        let mut hash = Sha256::new();
+        hash.update(url.as_bytes());
+        hash.update(
+            key.as_ref()
+                .map(|k| k.expose_secret().as_bytes())
+                .unwrap_or_default(),
+        );
+        hex::encode(&hash.finalize()[..8])
+    }
+
+    pub fn provider(&self) -> &'static str {
+        match self {
+            Endpoint::OpenAi { .. } => "openai",
+            Endpoint::Azure { .. } => "azure",
+        }
+    }
+}
+
+/// A successful attempt.
+pub struct Attempt {
+    pub content: String,
+    pub usage: Option<(u64, u64)>,
+    pub signal: ProviderSignal,
+}
+
+#[derive(Clone)]
+pub struct ProviderClient {
     http: reqwest::Client,
-    base_url: String,
-    api_key: Option<SecretString>,
-    model: String,
+    endpoint: Endpoint,
 }
 
 #[derive(Deserialize)]
@@ -114,104 +153,53 @@ struct Usage {
     completion_tokens: u64,
 }
 
-impl LlmClient {
-    pub fn new(
-        base_url: &str,
-        api_key: Option<SecretString>,
-        model: &str,
-        timeout: Duration,
-    ) -> Result<Self, LlmError> {
+impl ProviderClient {
+    pub fn new(endpoint: Endpoint, timeout: Duration) -> Result<Self, LlmError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10))
             .build()?;
-        Ok(LlmClient {
-            http,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            api_key,
-            model: model.to_owned(),
-        })
+        Ok(ProviderClient { http, endpoint })
     }
 
-    pub fn model(&self) -> &str {
-        &self.model
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
-    /// One chat completion, retried with exponential backoff and full jitter on transient
-    /// failures (honouring `retry-after`).
-    pub async fn chat(&self, request: &ChatRequest) -> Result<ChatReply, LlmError> {
-        let body = self.body(request);
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(250))
-            .with_max_delay(Duration::from_secs(20))
-            .with_max_times(MAX_ATTEMPTS - 1)
-            .with_jitter();
-        let reply = (|| self.send(&body))
-            .retry(backoff)
-            .when(LlmError::is_transient)
-            .adjust(|err, delay| err.retry_after().or(delay))
-            .await?;
-        Ok(ChatReply {
-            // Providers that omit `usage` are accounted by our own count.
-            prompt_tokens: reply.1.as_ref().map_or_else(
-                || {
-                    request
-                        .messages
-                        .iter()
-                        .map(|m| count_tokens(&self.model, &m.content) as u64)
-                        .sum()
-                },
-                |u| u.prompt_tokens,
-            ),
-            completion_tokens: reply.1.as_ref().map_or_else(
-                || count_tokens(&self.model, &reply.0) as u64,
-                |u| u.completion_tokens,
-            ),
-            content: reply.0,
-        })
-    }
-
-    fn body(&self, request: &ChatRequest) -> Value {
-        let mut body = json!({
-            "model": self.model,
-            "messages": request.messages,
-            "temperature": request.temperature,
-        });
-        if let Some(seed) = request.seed {
-            body["seed"] = json!(seed);
-        }
-        if let Some((name, schema)) = &request.json_schema {
-            body["response_format"] = json!({
-                "type": "json_schema",
-                "json_schema": { "name": name, "schema": schema, "strict": true },
-            });
-        }
-        body
-    }
-
-    async fn send(&self, body: &Value) -> Result<(String, Option<Usage>), LlmError> {
-        let mut call = self
-            .http
-            .post(format!("{}/chat/completions", self.base_url))
-            .json(body);
-        if let Some(key) = &self.api_key {
-            call = call.bearer_auth(key.expose_secret());
-        }
-        let response = call.send().await?;
+    pub async fn send(&self, body: &Value) -> Result<Attempt, LlmError> {
+        let call = match &self.endpoint {
+            Endpoint::OpenAi { base_url, api_key } => {
+                let call = self.http.post(format!("{base_url}/chat/completions"));
+                match api_key {
+                    Some(key) => call.bearer_auth(key.expose_secret()),
+                    None => call,
+                }
+            }
+            Endpoint::Azure {
+                deployment_url,
+                api_key,
+                api_version,
+            } => {
+                let call = self.http.post(format!(
+                    "{deployment_url}/chat/completions?api-version={api_version}"
+                ));
+                match api_key {
+                    Some(key) => call.header("api-key", key.expose_secret()),
+                    None => call,
+                }
+            }
+        };
+        let response = call.json(body).send().await?;
         let status = response.status();
+        let mut signal = read_signal(response.headers());
         if !status.is_success() {
-            let retry_after = response
-                .headers()
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .map(Duration::from_secs_f64);
+            signal.rate_limited = status == StatusCode::TOO_MANY_REQUESTS;
             let mut body = response.text().await.unwrap_or_default();
             body.truncate(300);
             return Err(LlmError::Status {
                 status,
                 body,
-                retry_after,
+                signal,
             });
         }
         let parsed: CompletionBody = response
@@ -224,6 +212,64 @@ impl LlmClient {
             .next()
             .and_then(|c| c.message.content)
             .ok_or_else(|| LlmError::BadReply("no message content".into()))?;
-        Ok((content, parsed.usage))
+        Ok(Attempt {
+            content,
+            usage: parsed.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
+            signal,
+        })
+    }
+}
+
+/// OpenAI's rate-limit headers: the limits themselves, and how long to wait after a 429
+/// (`retry-after-ms` when given, else `retry-after` in seconds).
+fn read_signal(headers: &HeaderMap) -> ProviderSignal {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    let retry_after = number("retry-after-ms")
+        .map(|ms| ms / 1000.0)
+        .or_else(|| number("retry-after"))
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(600.0)));
+    ProviderSignal {
+        limit_requests: number("x-ratelimit-limit-requests").map(|v| v as u32),
+        limit_tokens: number("x-ratelimit-limit-tokens").map(|v| v as u32),
+        retry_after,
+        rate_limited: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn rate_limit_headers_are_read_like_openai_sends_them() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-ratelimit-limit-requests",
+            HeaderValue::from_static("500"),
+        );
+        headers.insert(
+            "x-ratelimit-limit-tokens",
+            HeaderValue::from_static("200000"),
+        );
+        headers.insert("retry-after", HeaderValue::from_static("1.5"));
+        let signal = read_signal(&headers);
+        assert_eq!(
+            (signal.limit_requests, signal.limit_tokens),
+            (Some(500), Some(200_000))
+        );
+        assert_eq!(signal.retry_after, Some(Duration::from_millis(1500)));
+        headers.insert("retry-after-ms", HeaderValue::from_static("250"));
+        assert_eq!(
+            read_signal(&headers).retry_after,
+            Some(Duration::from_millis(250))
+        );
     }
 }

@@ -1,8 +1,16 @@
-//! The LLM gateway: an OpenAI-compatible chat client with token counting and retries. Shared
-//! rate limits and the response cache grow here (issue: LLM gateway).
+//! The LLM gateway: every model call goes through it for caching, the simulation's token budget,
+//! the provider key's shared rate limits, retries and accounting.
 
+mod cache;
 mod client;
+mod gateway;
+mod ledger;
+mod limiter;
 mod tokens;
 
-pub use client::{ChatMessage, ChatReply, ChatRequest, LlmClient, LlmError};
+pub use cache::ResponseCache;
+pub use client::{ChatMessage, Endpoint, LlmError, ProviderClient};
+pub use gateway::{ChatReply, ChatRequest, Gateway};
+pub use ledger::Ledger;
+pub use limiter::{Limits, ProviderSignal, RateLimiter};
 pub use tokens::count_tokens;

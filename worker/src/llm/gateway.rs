@@ -1,0 +1,195 @@
+//! The gateway every model call goes through: cache, budget, shared rate limits, retries with
+//! backoff, and accounting.
+
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use backon::{ExponentialBuilder, Retryable};
+use serde_json::{Value, json};
+use troupe_shared::{config::LlmConfig, store::CachedResponse};
+
+use super::{
+    ChatMessage, Ledger, LlmError, RateLimiter,
+    cache::{ResponseCache, cache_key},
+    client::{Attempt, ProviderClient},
+    count_tokens,
+};
+
+/// Tokens of framing OpenAI adds per message.
+const TOKENS_PER_MESSAGE: u64 = 4;
+/// The first guess at a reply's length, until replies teach better.
+const INITIAL_COMPLETION_ESTIMATE: u64 = 300;
+
+pub struct ChatRequest {
+    pub messages: Vec<ChatMessage>,
+    pub temperature: f64,
+    pub seed: Option<u64>,
+    /// Asks for structured output that follows this JSON schema, named `.0`.
+    pub json_schema: Option<(&'static str, Value)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatReply {
+    pub content: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached: bool,
+}
+
+pub struct Gateway {
+    client: ProviderClient,
+    model: String,
+    limiter: RateLimiter,
+    cache: ResponseCache,
+    max_attempts: usize,
+    price_per_million: (f64, f64),
+    /// Running estimate of a completion's tokens, for reservations.
+    completion_estimate: AtomicU64,
+}
+
+impl Gateway {
+    pub fn new(
+        client: ProviderClient,
+        config: &LlmConfig,
+        limiter: RateLimiter,
+        cache: ResponseCache,
+    ) -> Self {
+        Gateway {
+            client,
+            model: config.model.clone(),
+            limiter,
+            cache,
+            max_attempts: config.max_attempts,
+            price_per_million: config.price_per_million,
+            completion_estimate: AtomicU64::new(INITIAL_COMPLETION_ESTIMATE),
+        }
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    pub fn provider(&self) -> &'static str {
+        self.client.endpoint().provider()
+    }
+
+    /// USD for the tokens a ledger spent.
+    pub fn cost(&self, ledger: &Ledger) -> f64 {
+        let (prompt, completion) = self.price_per_million;
+        (Ledger::count(&ledger.prompt_tokens) as f64 * prompt
+            + Ledger::count(&ledger.completion_tokens) as f64 * completion)
+            / 1e6
+    }
+
+    /// One chat completion, charged to `ledger`.
+    pub async fn chat(
+        &self,
+        request: &ChatRequest,
+        ledger: &Ledger,
+    ) -> Result<ChatReply, LlmError> {
+        let body = self.body(request);
+        let key = cache_key(&body);
+        if let Some(hit) = self.cache.get(&key).await {
+            ledger.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(ChatReply {
+                content: hit.content,
+                prompt_tokens: hit.prompt_tokens as u64,
+                completion_tokens: hit.completion_tokens as u64,
+                cached: true,
+            });
+        }
+        let prompt_estimate: u64 = request
+            .messages
+            .iter()
+            .map(|m| count_tokens(&self.model, &m.content) as u64 + TOKENS_PER_MESSAGE)
+            .sum();
+        let estimate = prompt_estimate + self.completion_estimate.load(Ordering::Relaxed);
+        ledger.commit(estimate)?;
+        let attempt = self.attempt_with_retries(&body, estimate, ledger).await;
+        let Ok(Attempt { content, usage, .. }) = attempt else {
+            ledger.settle(estimate, 0, 0);
+            return Err(attempt.err().expect("an error"));
+        };
+        let (prompt_tokens, completion_tokens) =
+            usage.unwrap_or_else(|| (prompt_estimate, count_tokens(&self.model, &content) as u64));
+        ledger.settle(estimate, prompt_tokens, completion_tokens);
+        self.limiter
+            .settle(estimate as u32, (prompt_tokens + completion_tokens) as u32)
+            .await;
+        // An exponential moving average keeps the estimate near what replies really cost.
+        let previous = self.completion_estimate.load(Ordering::Relaxed);
+        self.completion_estimate
+            .store((previous * 7 + completion_tokens) / 8, Ordering::Relaxed);
+        let cached = CachedResponse {
+            content: content.clone(),
+            prompt_tokens: prompt_tokens as i64,
+            completion_tokens: completion_tokens as i64,
+        };
+        self.cache.put(&key, &cached).await;
+        Ok(ChatReply {
+            content,
+            prompt_tokens,
+            completion_tokens,
+            cached: false,
+        })
+    }
+
+    /// Exponential backoff with full jitter on transient failures, honouring `retry-after`;
+    /// each attempt waits its turn at the rate limiter.
+    async fn attempt_with_retries(
+        &self,
+        body: &Value,
+        estimate: u64,
+        ledger: &Ledger,
+    ) -> Result<Attempt, LlmError> {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(250))
+            .with_max_delay(Duration::from_secs(30))
+            .with_max_times(self.max_attempts.saturating_sub(1))
+            .with_jitter();
+        let attempt = || async {
+            ledger.waited(self.limiter.acquire(estimate as u32).await);
+            let result = self.client.send(body).await;
+            match &result {
+                Ok(attempt) => self.limiter.observe(attempt.signal).await,
+                Err(LlmError::Status { signal, .. }) => {
+                    if signal.rate_limited {
+                        ledger.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.limiter.observe(*signal).await;
+                }
+                Err(_) => {}
+            }
+            result
+        };
+        attempt
+            .retry(backoff)
+            .when(LlmError::is_transient)
+            .adjust(|err, delay| err.retry_after().or(delay))
+            .notify(|err, delay| {
+                ledger.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(error = %err, ?delay, "retrying a model call");
+            })
+            .await
+    }
+
+    fn body(&self, request: &ChatRequest) -> Value {
+        let mut body = json!({
+            "model": self.model,
+            "messages": request.messages,
+            "temperature": request.temperature,
+        });
+        if let Some(seed) = request.seed {
+            body["seed"] = json!(seed);
+        }
+        if let Some((name, schema)) = &request.json_schema {
+            body["response_format"] = json!({
+                "type": "json_schema",
+                "json_schema": { "name": name, "schema": schema, "strict": true },
+            });
+        }
+        body
+    }
+}

@@ -1,0 +1,361 @@
+//! Requests-per-minute and tokens-per-minute limits for one provider key. governor smooths each
+//! process's calls; in the distributed shape an atomic GCRA script in Redis holds the budget all
+//! workers share (one round trip per reservation). The limits adapt to what the provider says:
+//! its `x-ratelimit-limit-*` headers lower them, and a 429's `retry-after` pauses every caller.
+
+use std::{
+    num::NonZeroU32,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter as Governor};
+use redis::{Script, aio::ConnectionManager};
+
+/// A limiter's burst: a few seconds' worth, so calls are spread over the minute instead of
+/// spent at its start.
+const BURST_SECONDS: u32 = 3;
+/// Without headers to go by, each 429 lowers the limits by this factor.
+const BACKOFF_FACTOR: f64 = 0.85;
+
+/// Requests and tokens per minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub rpm: u32,
+    pub tpm: u32,
+}
+
+/// What the provider said about its limits in a reply.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ProviderSignal {
+    pub limit_requests: Option<u32>,
+    pub limit_tokens: Option<u32>,
+    /// From a 429.
+    pub retry_after: Option<Duration>,
+    pub rate_limited: bool,
+}
+
+struct Local {
+    limits: Limits,
+    requests: DefaultDirectRateLimiter,
+    tokens: DefaultDirectRateLimiter,
+    token_burst: u32,
+}
+
+impl Local {
+    fn new(limits: Limits) -> Self {
+        let burst = |per_minute: u32| {
+            NonZeroU32::new((per_minute * BURST_SECONDS / 60).max(1)).expect("non-zero")
+        };
+        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("non-zero"));
+        let token_burst = burst(limits.tpm);
+        Local {
+            limits,
+            requests: Governor::direct(per_minute(limits.rpm).allow_burst(burst(limits.rpm))),
+            tokens: Governor::direct(per_minute(limits.tpm).allow_burst(token_burst)),
+            token_burst: token_burst.get(),
+        }
+    }
+}
+
+pub struct RateLimiter {
+    configured: Limits,
+    local: Mutex<Arc<Local>>,
+    paused_until: Mutex<Option<Instant>>,
+    shared: Option<SharedBudget>,
+}
+
+/// The budget in Redis, keyed by provider key.
+struct SharedBudget {
+    conn: ConnectionManager,
+    keys: [String; 3],
+}
+
+impl RateLimiter {
+    /// `shared`: the Redis connection and a key naming this provider key's budget.
+    pub fn new(limits: Limits, shared: Option<(ConnectionManager, String)>) -> Self {
+        RateLimiter {
+            configured: limits,
+            local: Mutex::new(Arc::new(Local::new(limits))),
+            paused_until: Mutex::new(None),
+            shared: shared.map(|(conn, key)| SharedBudget {
+                conn,
+                keys: [
+                    format!("{key}:requests"),
+                    format!("{key}:tokens"),
+                    format!("{key}:paused-until"),
+                ],
+            }),
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.local.lock().expect("limiter lock").limits
+    }
+
+    /// Waits until a call of `tokens` may go out; returns how long it waited.
+    pub async fn acquire(&self, tokens: u32) -> Duration {
+        let started = Instant::now();
+        let pause = *self.paused_until.lock().expect("limiter lock");
+        if let Some(until) = pause.filter(|u| *u > Instant::now()) {
+            tokio::time::sleep_until(until.into()).await;
+        }
+        let local = self.local.lock().expect("limiter lock").clone();
+        local.requests.until_ready().await;
+        let cells = NonZeroU32::new(tokens.clamp(1, local.token_burst)).expect("non-zero");
+        // Cannot fail: the cell count is clamped to the burst.
+        let _ = local.tokens.until_n_ready(cells).await;
+        if let Some(shared) = &self.shared {
+            shared.reserve(local.limits, tokens).await;
+        }
+        started.elapsed()
+    }
+
+    /// Corrects a reservation once the provider has said what the call really cost.
+    pub async fn settle(&self, reserved: u32, actual: u32) {
+        if actual > reserved {
+            let local = self.local.lock().expect("limiter lock").clone();
+            if let Some(extra) = NonZeroU32::new((actual - reserved).min(local.token_burst)) {
+                let _ = local.tokens.check_n(extra);
+            }
+        }
+        if let Some(shared) = &self.shared {
+            shared
+                .adjust(self.limits(), i64::from(actual) - i64::from(reserved))
+                .await;
+        }
+    }
+
+    /// Learns from a reply's rate-limit signals.
+    pub async fn observe(&self, signal: ProviderSignal) {
+        let current = self.limits();
+        let mut next = Limits {
+            rpm: signal
+                .limit_requests
+                .map_or(current.rpm, |l| l.min(self.configured.rpm)),
+            tpm: signal
+                .limit_tokens
+                .map_or(current.tpm, |l| l.min(self.configured.tpm)),
+        };
+        if signal.rate_limited && signal.limit_requests.is_none() && signal.limit_tokens.is_none() {
+            let lower = |v: u32, floor: u32| {
+                ((f64::from(v) * BACKOFF_FACTOR) as u32)
+                    .max(floor / 10)
+                    .max(1)
+            };
+            next = Limits {
+                rpm: lower(current.rpm, self.configured.rpm),
+                tpm: lower(current.tpm, self.configured.tpm),
+            };
+        }
+        if next != current {
+            tracing::info!(rpm = next.rpm, tpm = next.tpm, "provider limits adapted");
+            *self.local.lock().expect("limiter lock") = Arc::new(Local::new(next));
+        }
+        if let Some(wait) = signal.retry_after {
+            let until = Instant::now() + wait;
+            {
+                let mut paused = self.paused_until.lock().expect("limiter lock");
+                if paused.is_none_or(|p| p < until) {
+                    *paused = Some(until);
+                }
+            }
+            if let Some(shared) = &self.shared {
+                shared.pause(wait).await;
+            }
+        }
+    }
+}
+
+/// GCRA over two limits at once: both theoretical arrival times advance together or not at all.
+/// Returns 0 when the call may go, otherwise the milliseconds to wait before asking again.
+const RESERVE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local paused = tonumber(redis.call('GET', KEYS[3]) or '0')
+if paused > now then return paused - now end
+local function advance(key, per_minute, cost, burst)
+  local interval = 60000 / per_minute
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  local new_tat = tat + cost * interval
+  return new_tat, new_tat - burst * interval - now
+end
+local burst_seconds = tonumber(ARGV[4])
+local rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
+local r_tat, r_wait = advance(KEYS[1], rpm, 1, math.max(1, rpm * burst_seconds / 60))
+local cost = math.min(tonumber(ARGV[3]), math.max(1, tpm * burst_seconds / 60))
+local t_tat, t_wait = advance(KEYS[2], tpm, cost, math.max(1, tpm * burst_seconds / 60))
+local wait = math.max(r_wait, t_wait)
+if wait > 0 then return math.ceil(wait) end
+redis.call('SET', KEYS[1], tostring(r_tat), 'PX', 120000)
+redis.call('SET', KEYS[2], tostring(t_tat), 'PX', 120000)
+return 0
+";
+
+/// Moves the token TAT by a correction (negative: a refund).
+const ADJUST: &str = r"
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat == 0 then return 0 end
+redis.call('SET', KEYS[1], tostring(tat + tonumber(ARGV[1]) * 60000 / tonumber(ARGV[2])), 'PX', 120000)
+return 0
+";
+
+/// Pauses every worker until now + ARGV[1] ms, unless a later pause is already set.
+const PAUSE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local until_ms = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ms > current then redis.call('SET', KEYS[1], tostring(until_ms), 'PX', tonumber(ARGV[1]) + 1000) end
+return 0
+";
+
+impl SharedBudget {
+    async fn reserve(&self, limits: Limits, tokens: u32) {
+        let script = Script::new(RESERVE);
+        loop {
+            let mut conn = self.conn.clone();
+            let wait: Result<u64, _> = script
+                .key(&self.keys[0])
+                .key(&self.keys[1])
+                .key(&self.keys[2])
+                .arg(limits.rpm)
+                .arg(limits.tpm)
+                .arg(tokens)
+                .arg(BURST_SECONDS)
+                .invoke_async(&mut conn)
+                .await;
+            match wait {
+                Ok(0) => return,
+                Ok(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                // Redis unreachable: the local limiter still holds this process to the limits;
+                // retries and the provider's 429s cover the rest.
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared rate limit unavailable; using the local one");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn adjust(&self, limits: Limits, delta_tokens: i64) {
+        if delta_tokens == 0 {
+            return;
+        }
+        let mut conn = self.conn.clone();
+        let result: Result<i64, _> = Script::new(ADJUST)
+            .key(&self.keys[1])
+            .arg(delta_tokens)
+            .arg(limits.tpm)
+            .invoke_async(&mut conn)
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not correct the shared token budget");
+        }
+    }
+
+    async fn pause(&self, wait: Duration) {
+        let mut conn = self.conn.clone();
+        let millis = wait.as_millis() as u64;
+        let result: Result<i64, _> = Script::new(PAUSE)
+            .key(&self.keys[2])
+            .arg(millis)
+            .invoke_async(&mut conn)
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not share a provider pause");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn headers_lower_the_limits_and_never_raise_them_past_the_configuration() {
+        let limiter = RateLimiter::new(
+            Limits {
+                rpm: 600,
+                tpm: 100_000,
+            },
+            None,
+        );
+        limiter
+            .observe(ProviderSignal {
+                limit_requests: Some(400),
+                limit_tokens: Some(70_000),
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(
+            limiter.limits(),
+            Limits {
+                rpm: 400,
+                tpm: 70_000
+            }
+        );
+        limiter
+            .observe(ProviderSignal {
+                limit_requests: Some(10_000),
+                limit_tokens: Some(1_000_000),
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(
+            limiter.limits(),
+            Limits {
+                rpm: 600,
+                tpm: 100_000
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_429_without_headers_backs_off_and_pauses() {
+        let limiter = RateLimiter::new(
+            Limits {
+                rpm: 600,
+                tpm: 100_000,
+            },
+            None,
+        );
+        let signal = ProviderSignal {
+            rate_limited: true,
+            retry_after: Some(Duration::from_millis(200)),
+            ..Default::default()
+        };
+        limiter.observe(signal).await;
+        assert_eq!(
+            limiter.limits(),
+            Limits {
+                rpm: 510,
+                tpm: 85_000
+            }
+        );
+        let waited = limiter.acquire(10).await;
+        assert!(waited >= Duration::from_millis(150), "{waited:?}");
+    }
+
+    #[tokio::test]
+    async fn calls_beyond_the_burst_are_spread_over_the_minute() {
+        // 1,200 requests a minute with a 3 s burst: 60 at once, then one every 50 ms.
+        let limiter = RateLimiter::new(
+            Limits {
+                rpm: 1200,
+                tpm: 10_000_000,
+            },
+            None,
+        );
+        let started = Instant::now();
+        for _ in 0..70 {
+            limiter.acquire(1).await;
+        }
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(400) && elapsed < Duration::from_secs(2),
+            "{elapsed:?}"
+        );
+    }
+}
