@@ -4,6 +4,7 @@
 mod helpers;
 
 mod api_errors;
+mod gateway;
 mod killed_worker;
 mod llm_faults;
 mod personas;

@@ -40,6 +40,8 @@ pub struct MockConfig {
     pub rpm: Option<u64>,
     /// Tokens (prompt + completion) per minute (none: unlimited).
     pub tpm: Option<u64>,
+    /// The buckets hold this many seconds' worth (a provider's is a minute).
+    pub burst_seconds: u64,
     /// Share of requests answered 500.
     pub error_rate: f64,
     /// Share of requests that never answer.
@@ -55,6 +57,7 @@ impl Default for MockConfig {
             latency_ms: (0, 0),
             rpm: None,
             tpm: None,
+            burst_seconds: 60,
             error_rate: 0.0,
             hang_rate: 0.0,
             malformed_rate: 0.0,
@@ -129,7 +132,7 @@ impl MockLlm {
             .and_then(|a| a.as_socket_addr().copied())
             .ok_or_else(|| std::io::Error::other("no local address"))?;
         let state = Arc::new(State {
-            buckets: Mutex::new(Buckets::new(config.rpm, config.tpm)),
+            buckets: Mutex::new(Buckets::new(config.rpm, config.tpm, config.burst_seconds)),
             config,
             started: Instant::now(),
             stats: Mutex::new(Stats::default()),

@@ -1,30 +1,35 @@
-//! Provider-style limits: token buckets holding one minute's worth, refilled continuously. A
+//! Provider-style limits: token buckets holding a minute's worth (or `burst_seconds`' worth),
+//! refilled continuously. A
 //! request is admitted when a request and its prompt tokens are available; its completion tokens
 //! are charged afterwards (and may drive the bucket below zero, as a provider's would).
 
 use std::time::{Duration, Instant};
 
 struct Bucket {
+    per_minute: f64,
     capacity: f64,
     level: f64,
 }
 
 impl Bucket {
-    fn per_minute(limit: u64) -> Self {
+    fn new(per_minute: u64, burst_seconds: u64) -> Self {
+        let capacity = (per_minute * burst_seconds.max(1)) as f64 / 60.0;
         Bucket {
-            capacity: limit as f64,
-            level: limit as f64,
+            per_minute: per_minute as f64,
+            capacity,
+            level: capacity,
         }
     }
 
     fn refill(&mut self, elapsed: Duration) {
-        self.level = (self.level + self.capacity * elapsed.as_secs_f64() / 60.0).min(self.capacity);
+        self.level =
+            (self.level + self.per_minute * elapsed.as_secs_f64() / 60.0).min(self.capacity);
     }
 
     /// How long until `amount` is available.
     fn wait_for(&self, amount: f64) -> Duration {
         let deficit = amount.min(self.capacity) - self.level;
-        Duration::from_secs_f64((deficit.max(0.0) / self.capacity) * 60.0)
+        Duration::from_secs_f64((deficit.max(0.0) / self.per_minute) * 60.0)
     }
 
     fn until_full(&self) -> Duration {
@@ -47,10 +52,10 @@ pub enum Verdict {
 }
 
 impl Buckets {
-    pub fn new(rpm: Option<u64>, tpm: Option<u64>) -> Self {
+    pub fn new(rpm: Option<u64>, tpm: Option<u64>, burst_seconds: u64) -> Self {
         Buckets {
-            requests: rpm.map(Bucket::per_minute),
-            tokens: tpm.map(Bucket::per_minute),
+            requests: rpm.map(|limit| Bucket::new(limit, burst_seconds)),
+            tokens: tpm.map(|limit| Bucket::new(limit, burst_seconds)),
             updated: Instant::now(),
         }
     }
@@ -102,7 +107,7 @@ impl Buckets {
     fn headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = Vec::new();
         if let Some(b) = &self.requests {
-            headers.push(("x-ratelimit-limit-requests", format!("{}", b.capacity)));
+            headers.push(("x-ratelimit-limit-requests", format!("{}", b.per_minute)));
             headers.push((
                 "x-ratelimit-remaining-requests",
                 format!("{}", b.level.max(0.0).floor()),
@@ -113,7 +118,7 @@ impl Buckets {
             ));
         }
         if let Some(b) = &self.tokens {
-            headers.push(("x-ratelimit-limit-tokens", format!("{}", b.capacity)));
+            headers.push(("x-ratelimit-limit-tokens", format!("{}", b.per_minute)));
             headers.push((
                 "x-ratelimit-remaining-tokens",
                 format!("{}", b.level.max(0.0).floor()),
@@ -133,7 +138,7 @@ mod tests {
 
     #[test]
     fn a_bucket_admits_a_minute_s_worth_then_asks_to_wait() {
-        let mut buckets = Buckets::new(Some(60), None);
+        let mut buckets = Buckets::new(Some(60), None, 60);
         for _ in 0..60 {
             assert!(matches!(buckets.admit(10), Verdict::Admitted));
         }
@@ -151,7 +156,7 @@ mod tests {
 
     #[test]
     fn tokens_are_limited_on_the_prompt_and_charged_for_the_completion() {
-        let mut buckets = Buckets::new(None, Some(1000));
+        let mut buckets = Buckets::new(None, Some(1000), 60);
         assert!(matches!(buckets.admit(600), Verdict::Admitted));
         buckets.charge(300);
         assert!(matches!(buckets.admit(200), Verdict::Limited { .. }));

@@ -18,6 +18,9 @@ struct Args {
     /// Tokens per minute before answering 429.
     #[arg(long)]
     tpm: Option<u64>,
+    /// The limit buckets hold this many seconds' worth (a provider's hold a minute).
+    #[arg(long, default_value_t = 60)]
+    burst_seconds: u64,
     /// Reply latency range in milliseconds, MIN-MAX (uniform).
     #[arg(long, default_value = "0-0", value_parser = parse_range)]
     latency_ms: (u64, u64),
@@ -50,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
         latency_ms: a.latency_ms,
         rpm: a.rpm,
         tpm: a.tpm,
+        burst_seconds: a.burst_seconds,
         error_rate: a.error_rate,
         hang_rate: a.hang_rate,
         malformed_rate: a.malformed_rate,
