@@ -5,126 +5,70 @@
 //!
 //! Needs PostgreSQL and Redis for the distributed shape (see scripts/test.sh).
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
-use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use anyhow::Context;
+use reqwest::Method;
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use troupe::{App, Roles};
+use troupe_bench::{Api, Scratch, quantile};
 use troupe_shared::{Config, domain::Role};
 
 const SUBMISSIONS: usize = 40;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let scratch =
-        std::env::temp_dir().join(format!("troupe-bench-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&scratch)?;
-    let embedded = vec![(
-        "TROUPE_DATABASE_URL".to_owned(),
-        format!("sqlite://{}", scratch.join("bench.db").display()),
-    )];
-    measure("embedded", embedded).await?;
-
-    let admin = std::env::var("TROUPE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let redis =
-        std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let name = format!("troupe_bench_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&admin)
-        .await
-        .context("PostgreSQL for the distributed shape")?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await?;
-    let base = &admin[..admin.rfind('/').context("database in URL")?];
-    let distributed = vec![
-        ("TROUPE_DATABASE_URL".to_owned(), format!("{base}/{name}")),
-        ("TROUPE_REDIS_URL".to_owned(), redis),
-        (
-            "TROUPE_QUEUE_PREFIX".to_owned(),
-            format!("bench-{}", uuid::Uuid::new_v4().simple()),
-        ),
-    ];
-    let outcome = measure("distributed", distributed).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(&pool)
-    .await?;
-    std::fs::remove_dir_all(&scratch)?;
-    outcome
+    measure("embedded", Scratch::embedded()?).await?;
+    measure("distributed", Scratch::distributed().await?).await
 }
 
-async fn measure(shape: &str, vars: Vec<(String, String)>) -> anyhow::Result<()> {
-    let mut vars: HashMap<String, String> = vars.into_iter().collect();
+async fn measure(shape: &str, scratch: Scratch) -> anyhow::Result<()> {
+    let mut vars = scratch.vars.clone();
     vars.insert("TROUPE_BIND".into(), "127.0.0.1:0".into());
-    vars.insert("TROUPE_LOG".into(), "warn".into());
     let config = Config::from_vars(vars)?;
-    let poll = config.worker.poll_interval;
-    // The API and a worker, as separate apps (in one process; pick-up goes through the queue).
+    let poll_ms = config.worker.poll_interval.as_secs_f64() * 1000.0;
+    // The API and a worker as separate apps (in one process; pick-up goes through the queue).
     let api = App::build(config.clone(), Roles::API).await?;
     let worker = App::build(config.clone(), Roles::WORKER).await?;
-    let base = format!("http://{}", api.local_addr().context("bound")?);
-    let key = api
-        .store()
-        .provision_key("Bench", None, "bench", Role::Agent)
-        .await?
-        .token;
+    let client = Api {
+        http: reqwest::Client::new(),
+        base: format!("http://{}", api.local_addr().context("bound")?),
+        key: api
+            .store()
+            .provision_key("Bench", None, "bench", Role::Agent)
+            .await?
+            .token,
+    };
     let shutdown = CancellationToken::new();
     let api_task = tokio::spawn(api.run(shutdown.clone()));
     let worker_task = tokio::spawn(worker.run(shutdown.clone()));
     // Let the worker register and go idle, so each submission finds it polling.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let http = reqwest::Client::new();
-    let call = |method: reqwest::Method, path: String, body: Option<Value>| {
-        let mut request = http
-            .request(method, format!("{base}{path}"))
-            .bearer_auth(&key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        async move {
-            anyhow::Ok(
-                request
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json::<Value>()
-                    .await?,
-            )
-        }
-    };
-    let persona = call(
-        reqwest::Method::POST,
-        "/api/v1/personas".into(),
-        Some(json!({ "name": "P", "segment": "s" })),
-    )
-    .await?;
-    let listing = json!({ "title": "L", "price": 1000000 });
-    let mut waits = Vec::with_capacity(SUBMISSIONS);
-    for _ in 0..SUBMISSIONS {
-        let body =
-            json!({ "property": listing, "persona_ids": [persona["id"]], "questions": ["?"] });
-        let accepted = call(
-            reqwest::Method::POST,
-            "/api/v1/simulations/focus-group".into(),
-            Some(body),
+    let persona = client
+        .call(
+            Method::POST,
+            "/api/v1/personas",
+            Some(&json!({ "name": "P", "segment": "s" })),
         )
         .await?;
-        let status_path = accepted["status_url"]
-            .as_str()
-            .context("status_url")?
-            .to_owned();
-        let status = loop {
-            let status = call(reqwest::Method::GET, status_path.clone(), None).await?;
-            match status["status"].as_str() {
-                Some("completed") => break status,
-                Some("failed") => bail!("simulation failed: {status}"),
-                _ => tokio::time::sleep(Duration::from_millis(5)).await,
-            }
-        };
+    let mut waits = Vec::with_capacity(SUBMISSIONS);
+    for _ in 0..SUBMISSIONS {
+        let body = json!({ "property": { "title": "L", "price": 1000000 }, "persona_ids": [persona["id"]], "questions": ["?"] });
+        let accepted = client
+            .call(Method::POST, "/api/v1/simulations/focus-group", Some(&body))
+            .await?;
+        client
+            .finish(accepted["id"].as_str().context("id")?)
+            .await?;
+        let status = client
+            .call(
+                Method::GET,
+                accepted["status_url"].as_str().context("status_url")?,
+                None,
+            )
+            .await?;
         let created: chrono::DateTime<chrono::Utc> = status["created_at"]
             .as_str()
             .context("created_at")?
@@ -138,17 +82,16 @@ async fn measure(shape: &str, vars: Vec<(String, String)>) -> anyhow::Result<()>
     shutdown.cancel();
     api_task.await??;
     worker_task.await??;
+    scratch.drop_database().await?;
 
-    waits.sort_by(f64::total_cmp);
-    let at = |q: f64| waits[((waits.len() - 1) as f64 * q).round() as usize];
-    let poll_ms = poll.as_secs_f64() * 1000.0;
+    let (p50, p95, max) = (
+        quantile(&mut waits, 0.5),
+        quantile(&mut waits, 0.95),
+        quantile(&mut waits, 1.0),
+    );
     println!(
-        "pickup shape={shape} n={} p50_ms={:.1} p95_ms={:.1} max_ms={:.1} poll_interval_ms={poll_ms:.0} p95/poll={:.2}",
-        waits.len(),
-        at(0.5),
-        at(0.95),
-        at(1.0),
-        at(0.95) / poll_ms
+        "pickup shape={shape} n={SUBMISSIONS} p50_ms={p50:.1} p95_ms={p95:.1} max_ms={max:.1} poll_interval_ms={poll_ms:.0} p95/poll={:.2}",
+        p95 / poll_ms
     );
     Ok(())
 }

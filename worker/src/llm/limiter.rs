@@ -5,7 +5,10 @@
 
 use std::{
     num::NonZeroU32,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicI64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -61,6 +64,9 @@ impl Local {
 pub struct RateLimiter {
     configured: Limits,
     local: Mutex<Arc<Local>>,
+    /// Tokens reserved locally beyond what calls cost (positive: a credit the next calls use;
+    /// negative: a debt they pay). governor cannot refund, so corrections settle here.
+    token_balance: AtomicI64,
     paused_until: Mutex<Option<Instant>>,
     shared: Option<SharedBudget>,
 }
@@ -77,6 +83,7 @@ impl RateLimiter {
         RateLimiter {
             configured: limits,
             local: Mutex::new(Arc::new(Local::new(limits))),
+            token_balance: AtomicI64::new(0),
             paused_until: Mutex::new(None),
             shared: shared.map(|(conn, key)| SharedBudget {
                 conn,
@@ -102,7 +109,13 @@ impl RateLimiter {
         }
         let local = self.local.lock().expect("limiter lock").clone();
         local.requests.until_ready().await;
-        let cells = NonZeroU32::new(tokens.clamp(1, local.token_burst)).expect("non-zero");
+        let balance = self.token_balance.swap(0, Ordering::SeqCst);
+        let wanted = i64::from(tokens) - balance;
+        let cells = wanted.clamp(1, i64::from(local.token_burst));
+        // What the clamp left over (unused credit, or debt beyond one burst) stays for later.
+        self.token_balance
+            .fetch_add(cells - wanted, Ordering::SeqCst);
+        let cells = NonZeroU32::new(cells as u32).expect("at least one");
         // Cannot fail: the cell count is clamped to the burst.
         let _ = local.tokens.until_n_ready(cells).await;
         if let Some(shared) = &self.shared {
@@ -113,12 +126,8 @@ impl RateLimiter {
 
     /// Corrects a reservation once the provider has said what the call really cost.
     pub async fn settle(&self, reserved: u32, actual: u32) {
-        if actual > reserved {
-            let local = self.local.lock().expect("limiter lock").clone();
-            if let Some(extra) = NonZeroU32::new((actual - reserved).min(local.token_burst)) {
-                let _ = local.tokens.check_n(extra);
-            }
-        }
+        self.token_balance
+            .fetch_add(i64::from(reserved) - i64::from(actual), Ordering::SeqCst);
         if let Some(shared) = &self.shared {
             shared
                 .adjust(self.limits(), i64::from(actual) - i64::from(reserved))
@@ -336,6 +345,23 @@ mod tests {
         );
         let waited = limiter.acquire(10).await;
         assert!(waited >= Duration::from_millis(150), "{waited:?}");
+    }
+
+    #[tokio::test]
+    async fn over_reservations_are_credited_to_later_calls() {
+        // 60,000 tokens a minute, a 3,000-token burst: 1,000 tokens a second after it.
+        let limiter = RateLimiter::new(
+            Limits {
+                rpm: 100_000,
+                tpm: 60_000,
+            },
+            None,
+        );
+        limiter.acquire(3000).await;
+        // The call cost only 1,000: the next 2,000 tokens are already paid for.
+        limiter.settle(3000, 1000).await;
+        let waited = limiter.acquire(2000).await;
+        assert!(waited < Duration::from_millis(100), "{waited:?}");
     }
 
     #[tokio::test]
