@@ -2,6 +2,7 @@
 //! requested roles (API, worker, scheduler) under one shutdown token.
 
 pub mod demo;
+pub mod telemetry;
 
 use std::net::SocketAddr;
 
@@ -114,6 +115,7 @@ impl App {
                 queue: queue.clone(),
                 idempotency_ttl: config.idempotency_ttl,
                 token_budgets: (config.llm.default_token_budget, config.llm.max_token_budget),
+                metrics: telemetry::metrics(),
             };
             let app = troupe_api::app(state, &config);
             let signal = shutdown.clone();
@@ -130,6 +132,17 @@ impl App {
                 }
                 .await;
                 ("api", result.map_err(anyhow::Error::from))
+            });
+        }
+        if let Some(addr) = config.metrics_bind.filter(|_| !roles.api) {
+            let signal = shutdown.clone();
+            roles_running.spawn(async move {
+                (
+                    "metrics",
+                    telemetry::serve_metrics(addr, signal)
+                        .await
+                        .map_err(anyhow::Error::from),
+                )
             });
         }
         if roles.worker {

@@ -30,3 +30,9 @@ pub async fn readyz(state: Data<&ApiState>) -> poem::Result<Json<Value>> {
         ))
     }
 }
+
+/// Prometheus metrics of this process (in the embedded shape: every role's).
+#[handler]
+pub fn metrics(state: Data<&ApiState>) -> String {
+    state.metrics.render()
+}

@@ -25,6 +25,8 @@ pub struct ApiState {
     pub idempotency_ttl: Duration,
     /// A simulation's default and largest token budget.
     pub token_budgets: (u64, u64),
+    /// This process's Prometheus metrics.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 #[derive(poem_openapi::Tags)]
@@ -59,6 +61,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
         .nest("/docs", docs)
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
+        .at("/metrics", get(health::metrics))
         .map_to_response()
         .around(move |endpoint, req| limit_body(endpoint, req, max_body))
         .catch_all_error(|err| async move { problem::render(err) })

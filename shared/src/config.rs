@@ -28,6 +28,8 @@ pub struct Config {
     pub database_url: String,
     pub redis_url: Option<String>,
     pub bind: SocketAddr,
+    /// Where a process without the API (a distributed worker or scheduler) serves `/metrics`.
+    pub metrics_bind: Option<SocketAddr>,
     /// Prepended to every queue name; apalis-redis has no key prefix, so this is how deployments
     /// (and parallel tests) sharing one Redis keep their queues apart.
     pub queue_prefix: String,
@@ -75,6 +77,8 @@ pub enum LlmProvider {
 pub struct LlmConfig {
     pub provider: LlmProvider,
     pub model: String,
+    /// The provider's embeddings model (matching).
+    pub embedding_model: String,
     pub timeout: Duration,
     /// The provider key's requests per minute, shared by every worker.
     pub rpm: u32,
@@ -135,6 +139,14 @@ impl Config {
             database_url,
             redis_url,
             bind: env.parse("TROUPE_BIND", "127.0.0.1:8080")?,
+            metrics_bind: env
+                .optional("TROUPE_METRICS_BIND")
+                .map(|raw| {
+                    raw.parse().map_err(|e| {
+                        invalid("TROUPE_METRICS_BIND", format!("{raw:?} is not valid: {e}"))
+                    })
+                })
+                .transpose()?,
             queue_prefix: env.string("TROUPE_QUEUE_PREFIX", "troupe"),
             worker: WorkerConfig {
                 concurrency: env.parse("TROUPE_WORKER_CONCURRENCY", "4")?,
@@ -149,6 +161,7 @@ impl Config {
             llm: LlmConfig {
                 provider,
                 model: env.string("TROUPE_LLM_MODEL", "gpt-4o-mini"),
+                embedding_model: env.string("TROUPE_LLM_EMBEDDING_MODEL", "text-embedding-3-small"),
                 timeout: Duration::from_secs(env.parse("TROUPE_LLM_TIMEOUT_SECS", "60")?),
                 rpm: env.parse("TROUPE_LLM_RPM", "500")?,
                 tpm: env.parse("TROUPE_LLM_TPM", "200000")?,

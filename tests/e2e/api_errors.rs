@@ -145,7 +145,7 @@ async fn requests_without_a_valid_key_are_refused(shape: Shape) {
         assert!(reply.problem(401).ends_with("/unauthorized"), "{key:?}");
     }
     // The service's own endpoints need no key.
-    for path in ["/healthz", "/readyz", "/openapi.json"] {
+    for path in ["/healthz", "/readyz", "/openapi.json", "/metrics"] {
         let reply = app.request(Method::GET, path, None, None).await;
         assert_eq!(reply.status, 200, "{path}: {}", reply.body);
     }

@@ -70,7 +70,17 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
             return Ok(());
         }
     };
+    let started = Instant::now();
     let outcome = run_focus_group_fenced(job, deps, token, &plan).await?;
+    let label = match &outcome {
+        Outcome::Completed(..) => "completed",
+        Outcome::Failed(..) => "failed",
+        Outcome::Superseded => "superseded",
+    };
+    metrics::counter!("troupe_simulations_total", "kind" => "focus_group", "outcome" => label)
+        .increment(1);
+    metrics::histogram!("troupe_simulation_duration_seconds", "kind" => "focus_group")
+        .record(started.elapsed().as_secs_f64());
     let written = match outcome {
         Outcome::Completed(results, metadata) => {
             deps.store

@@ -140,6 +140,7 @@ impl MockLlm {
         });
         let app = Route::new()
             .at("/v1/chat/completions", post(chat))
+            .at("/v1/embeddings", post(embeddings))
             .at("/stats", get(stats_endpoint))
             .at("/control/faults", post(push_fault))
             .data(state.clone());
@@ -280,6 +281,36 @@ async fn chat(state: Data<&Arc<State>>, body: Json<ChatBody>) -> Response {
                    "total_tokens": prompt_tokens + completion_tokens }
     });
     with_headers(Response::builder(), &headers)
+        .content_type("application/json")
+        .body(reply.to_string())
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsBody {
+    model: String,
+    input: Vec<String>,
+}
+
+/// Deterministic embeddings: hashed bags of words, so texts sharing words lie close together.
+#[handler]
+fn embeddings(state: Data<&Arc<State>>, body: Json<EmbeddingsBody>) -> Response {
+    let tokens: u64 = body.input.iter().map(|t| count_tokens(t)).sum();
+    state.record(|s, sec| {
+        s.requests += 1;
+        s.completed += 1;
+        s.prompt_tokens += tokens;
+        sec.requests += 1;
+        sec.tokens += tokens;
+    });
+    let data: Vec<Value> = body
+        .input
+        .iter()
+        .enumerate()
+        .map(|(index, text)| json!({ "object": "embedding", "index": index, "embedding": persona::embedding(text) }))
+        .collect();
+    let reply = json!({ "object": "list", "model": body.model, "data": data,
+                        "usage": { "prompt_tokens": tokens, "total_tokens": tokens } });
+    Response::builder()
         .content_type("application/json")
         .body(reply.to_string())
 }

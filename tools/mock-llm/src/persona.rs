@@ -110,3 +110,24 @@ fn parse_amount(text: &str) -> Option<f64> {
         .collect();
     digits.parse().ok()
 }
+
+/// A 64-dimensional unit vector: each lower-cased word adds to the dimension its hash picks.
+pub fn embedding(text: &str) -> Vec<f32> {
+    use std::hash::{Hash, Hasher};
+    let mut vector = vec![0f32; 64];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        word.to_lowercase().hash(&mut hasher);
+        vector[(hasher.finish() % 64) as usize] += 1.0;
+    }
+    let norm = vector
+        .iter()
+        .map(|v| v * v)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
+    vector.iter().map(|v| v / norm).collect()
+}

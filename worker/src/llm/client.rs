@@ -118,10 +118,32 @@ impl Endpoint {
     }
 }
 
-/// A successful attempt.
+/// What is asked of the provider.
+#[derive(Debug, Clone, Copy)]
+pub enum Operation {
+    Chat,
+    Embeddings,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::Embeddings => "embeddings",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat/completions",
+            Operation::Embeddings => "embeddings",
+        }
+    }
+}
+
+/// A successful attempt: the provider's JSON reply.
 pub struct Attempt {
-    pub content: String,
-    pub usage: Option<(u64, u64)>,
+    pub reply: Value,
     pub signal: ProviderSignal,
 }
 
@@ -149,8 +171,58 @@ struct ReplyMessage {
 
 #[derive(Deserialize)]
 struct Usage {
+    #[serde(default)]
     prompt_tokens: u64,
+    #[serde(default)]
     completion_tokens: u64,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsBody {
+    data: Vec<Embedding>,
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct Embedding {
+    index: usize,
+    embedding: Vec<f32>,
+}
+
+/// A chat reply's content and `(prompt, completion)` usage.
+pub fn chat_content(reply: Value) -> Result<(String, Option<(u64, u64)>), LlmError> {
+    let parsed: CompletionBody =
+        serde_json::from_value(reply).map_err(|e| LlmError::BadReply(e.to_string()))?;
+    let content = parsed
+        .choices
+        .into_iter()
+        .next()
+        .and_then(|c| c.message.content)
+        .ok_or_else(|| LlmError::BadReply("no message content".into()))?;
+    Ok((
+        content,
+        parsed.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
+    ))
+}
+
+/// An embeddings reply's vectors, in input order, and its prompt tokens.
+pub fn embedding_vectors(
+    reply: Value,
+    inputs: usize,
+) -> Result<(Vec<Vec<f32>>, Option<u64>), LlmError> {
+    let mut parsed: EmbeddingsBody =
+        serde_json::from_value(reply).map_err(|e| LlmError::BadReply(e.to_string()))?;
+    if parsed.data.len() != inputs {
+        return Err(LlmError::BadReply(format!(
+            "{} embeddings for {inputs} inputs",
+            parsed.data.len()
+        )));
+    }
+    parsed.data.sort_by_key(|e| e.index);
+    Ok((
+        parsed.data.into_iter().map(|e| e.embedding).collect(),
+        parsed.usage.map(|u| u.prompt_tokens),
+    ))
 }
 
 impl ProviderClient {
@@ -166,10 +238,11 @@ impl ProviderClient {
         &self.endpoint
     }
 
-    pub async fn send(&self, body: &Value) -> Result<Attempt, LlmError> {
+    pub async fn send(&self, operation: Operation, body: &Value) -> Result<Attempt, LlmError> {
+        let path = operation.path();
         let call = match &self.endpoint {
             Endpoint::OpenAi { base_url, api_key } => {
-                let call = self.http.post(format!("{base_url}/chat/completions"));
+                let call = self.http.post(format!("{base_url}/{path}"));
                 match api_key {
                     Some(key) => call.bearer_auth(key.expose_secret()),
                     None => call,
@@ -180,9 +253,9 @@ impl ProviderClient {
                 api_key,
                 api_version,
             } => {
-                let call = self.http.post(format!(
-                    "{deployment_url}/chat/completions?api-version={api_version}"
-                ));
+                let call = self
+                    .http
+                    .post(format!("{deployment_url}/{path}?api-version={api_version}"));
                 match api_key {
                     Some(key) => call.header("api-key", key.expose_secret()),
                     None => call,
@@ -202,21 +275,11 @@ impl ProviderClient {
                 signal,
             });
         }
-        let parsed: CompletionBody = response
+        let reply: Value = response
             .json()
             .await
             .map_err(|e| LlmError::BadReply(e.to_string()))?;
-        let content = parsed
-            .choices
-            .into_iter()
-            .next()
-            .and_then(|c| c.message.content)
-            .ok_or_else(|| LlmError::BadReply("no message content".into()))?;
-        Ok(Attempt {
-            content,
-            usage: parsed.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
-            signal,
-        })
+        Ok(Attempt { reply, signal })
     }
 }
 

@@ -13,7 +13,7 @@ use troupe_shared::{config::LlmConfig, store::CachedResponse};
 use super::{
     ChatMessage, Ledger, LlmError, RateLimiter,
     cache::{ResponseCache, cache_key},
-    client::{Attempt, ProviderClient},
+    client::{Attempt, Operation, ProviderClient, chat_content, embedding_vectors},
     count_tokens,
 };
 
@@ -41,6 +41,7 @@ pub struct ChatReply {
 pub struct Gateway {
     client: ProviderClient,
     model: String,
+    embedding_model: String,
     limiter: RateLimiter,
     cache: ResponseCache,
     max_attempts: usize,
@@ -59,6 +60,7 @@ impl Gateway {
         Gateway {
             client,
             model: config.model.clone(),
+            embedding_model: config.embedding_model.clone(),
             limiter,
             cache,
             max_attempts: config.max_attempts,
@@ -93,6 +95,7 @@ impl Gateway {
         let key = cache_key(&body);
         if let Some(hit) = self.cache.get(&key).await {
             ledger.cache_hits.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("troupe_llm_cache_hits_total").increment(1);
             return Ok(ChatReply {
                 content: hit.content,
                 prompt_tokens: hit.prompt_tokens as u64,
@@ -107,10 +110,16 @@ impl Gateway {
             .sum();
         let estimate = prompt_estimate + self.completion_estimate.load(Ordering::Relaxed);
         ledger.commit(estimate)?;
-        let attempt = self.attempt_with_retries(&body, estimate, ledger).await;
-        let Ok(Attempt { content, usage, .. }) = attempt else {
-            ledger.settle(estimate, 0, 0);
-            return Err(attempt.err().expect("an error"));
+        let outcome = self
+            .attempt_with_retries(Operation::Chat, &body, estimate, ledger)
+            .await
+            .and_then(|attempt| chat_content(attempt.reply));
+        let (content, usage) = match outcome {
+            Ok(reply) => reply,
+            Err(e) => {
+                ledger.settle(estimate, 0, 0);
+                return Err(e);
+            }
         };
         let (prompt_tokens, completion_tokens) =
             usage.unwrap_or_else(|| (prompt_estimate, count_tokens(&self.model, &content) as u64));
@@ -140,6 +149,7 @@ impl Gateway {
     /// each attempt waits its turn at the rate limiter.
     async fn attempt_with_retries(
         &self,
+        operation: Operation,
         body: &Value,
         estimate: u64,
         ledger: &Ledger,
@@ -150,18 +160,31 @@ impl Gateway {
             .with_max_times(self.max_attempts.saturating_sub(1))
             .with_jitter();
         let attempt = || async {
-            ledger.waited(self.limiter.acquire(estimate as u32).await);
-            let result = self.client.send(body).await;
-            match &result {
-                Ok(attempt) => self.limiter.observe(attempt.signal).await,
+            let waited = self.limiter.acquire(estimate as u32).await;
+            ledger.waited(waited);
+            metrics::histogram!("troupe_llm_limiter_wait_seconds").record(waited.as_secs_f64());
+            let started = std::time::Instant::now();
+            let result = self.client.send(operation, body).await;
+            let outcome = match &result {
+                Ok(attempt) => {
+                    self.limiter.observe(attempt.signal).await;
+                    "ok"
+                }
                 Err(LlmError::Status { signal, .. }) => {
+                    self.limiter.observe(*signal).await;
                     if signal.rate_limited {
                         ledger.rate_limited.fetch_add(1, Ordering::Relaxed);
+                        "rate_limited"
+                    } else {
+                        "error"
                     }
-                    self.limiter.observe(*signal).await;
                 }
-                Err(_) => {}
-            }
+                Err(_) => "error",
+            };
+            let operation = operation.name();
+            metrics::counter!("troupe_llm_requests_total", "operation" => operation, "outcome" => outcome).increment(1);
+            metrics::histogram!("troupe_llm_request_duration_seconds", "operation" => operation)
+                .record(started.elapsed().as_secs_f64());
             result
         };
         attempt
@@ -170,9 +193,41 @@ impl Gateway {
             .adjust(|err, delay| err.retry_after().or(delay))
             .notify(|err, delay| {
                 ledger.retries.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("troupe_llm_retries_total").increment(1);
                 tracing::debug!(error = %err, ?delay, "retrying a model call");
             })
             .await
+    }
+
+    /// Embeddings of `inputs` from the provider's embeddings model, charged to `ledger` and held
+    /// to the key's limits like chat calls.
+    pub async fn embed(
+        &self,
+        inputs: &[String],
+        ledger: &Ledger,
+    ) -> Result<Vec<Vec<f32>>, LlmError> {
+        let estimate: u64 = inputs
+            .iter()
+            .map(|t| count_tokens(&self.embedding_model, t) as u64)
+            .sum();
+        ledger.commit(estimate)?;
+        let body = json!({ "model": self.embedding_model, "input": inputs });
+        let outcome = self
+            .attempt_with_retries(Operation::Embeddings, &body, estimate, ledger)
+            .await
+            .and_then(|attempt| embedding_vectors(attempt.reply, inputs.len()));
+        match outcome {
+            Ok((vectors, usage)) => {
+                let tokens = usage.unwrap_or(estimate);
+                ledger.settle(estimate, tokens, 0);
+                self.limiter.settle(estimate as u32, tokens as u32).await;
+                Ok(vectors)
+            }
+            Err(e) => {
+                ledger.settle(estimate, 0, 0);
+                Err(e)
+            }
+        }
     }
 
     fn body(&self, request: &ChatRequest) -> Value {

@@ -58,6 +58,9 @@ impl Ledger {
         self.committed
             .fetch_add(prompt + completion, Ordering::SeqCst);
         if prompt + completion > 0 {
+            metrics::counter!("troupe_llm_tokens_total", "kind" => "prompt").increment(prompt);
+            metrics::counter!("troupe_llm_tokens_total", "kind" => "completion")
+                .increment(completion);
             self.calls.fetch_add(1, Ordering::Relaxed);
             self.prompt_tokens.fetch_add(prompt, Ordering::Relaxed);
             self.completion_tokens
