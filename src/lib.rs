@@ -1,6 +1,7 @@
 //! Troupe's composition root: builds the store and queues from the configuration and runs the
 //! requested roles (API, worker, scheduler) under one shutdown token.
 
+pub mod client;
 pub mod demo;
 pub mod telemetry;
 

@@ -23,12 +23,14 @@ use std::{
 
 use anyhow::Context;
 use mock_llm::{MockConfig, MockLlm, Stats};
-use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::{process::Command, sync::Mutex};
 use tokio_util::sync::CancellationToken;
-use troupe::{App, Roles};
-use troupe_bench::{Api, Scratch, quantile};
+use troupe::{
+    App, Roles,
+    client::{ApiClient, is_final},
+};
+use troupe_bench::{Scratch, quantile};
 use troupe_shared::{Config, domain::Role};
 
 /// Troupe's configured limits for the key.
@@ -133,15 +135,14 @@ async fn run(scenario: &Scenario, duration: Duration) -> anyhow::Result<String> 
         Roles::ALL
     };
     let app = App::build(config, roles).await?;
-    let api = Api {
-        http: reqwest::Client::new(),
-        base: format!("http://{}", app.local_addr().context("bound")?),
-        key: app
-            .store()
-            .provision_key("Bench", None, "bench", Role::Agent)
-            .await?
-            .token,
-    };
+    let key = app
+        .store()
+        .provision_key("Bench", None, "bench", Role::Agent)
+        .await?;
+    let api = ApiClient::new(
+        format!("http://{}", app.local_addr().context("bound")?),
+        key.token,
+    );
     let shutdown = CancellationToken::new();
     let service = tokio::spawn(app.run(shutdown.clone()));
     let troupe = std::env::current_exe()?.with_file_name("troupe");
@@ -165,17 +166,11 @@ async fn run(scenario: &Scenario, duration: Duration) -> anyhow::Result<String> 
             "name": format!("Buyer {i}"), "segment": if i % 2 == 0 { "finance" } else { "tech" },
             "preferences": { "features": ["wine cellar", "ocean views", "home gym"], "budget": { "max": 3e7 } }
         });
-        persona_ids.push(
-            api.call(Method::POST, "/api/v1/personas", Some(&persona))
-                .await?["id"]
-                .clone(),
-        );
+        persona_ids.push(api.post("/api/v1/personas", &persona).await?["id"].clone());
     }
     let listing = json!({ "title": "Ridgeline Estate", "price": 2.4e7,
         "features": ["wine cellar", "heated pool", "ski room"], "candidate_modifications": ["Add a spa"] });
-    let property = api
-        .call(Method::POST, "/api/v1/properties", Some(&listing))
-        .await?;
+    let property = api.post("/api/v1/properties", &listing).await?;
 
     // Keep IN_FLIGHT simulations running until the time is up; each has its own seed, so no
     // answer comes from the cache.
@@ -193,13 +188,14 @@ async fn run(scenario: &Scenario, duration: Duration) -> anyhow::Result<String> 
                 request["simulation_params"] =
                     json!({ "seed": seeds.fetch_add(1, Ordering::Relaxed) });
                 let accepted = api
-                    .call(
-                        Method::POST,
-                        "/api/v1/simulations/focus-group",
-                        Some(&request),
-                    )
+                    .post("/api/v1/simulations/focus-group", &request)
                     .await?;
-                let results = api.finish(accepted["id"].as_str().context("id")?).await?;
+                let id = accepted["id"].as_str().context("id")?;
+                let (poll, limit) = (Duration::from_millis(100), Duration::from_secs(3600));
+                api.wait_for(id, is_final, poll, limit).await?;
+                let results = api
+                    .get(&format!("/api/v1/simulations/{id}/results"))
+                    .await?;
                 finished.lock().await.push(results);
             }
             anyhow::Ok(())

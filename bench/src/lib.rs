@@ -1,9 +1,8 @@
-//! What the harnesses share: scratch databases for either shape, and a small API client.
+//! What the harnesses share: scratch databases for either shape, and quantiles.
 
-use std::{collections::HashMap, time::Duration};
+use std::collections::HashMap;
 
-use anyhow::{Context, bail};
-use serde_json::Value;
+use anyhow::Context;
 
 /// A scratch database (and, for the distributed shape, a Redis queue prefix) for one run; the
 /// PostgreSQL database is dropped by [`Scratch::drop_database`].
@@ -66,64 +65,6 @@ impl Scratch {
             .await?;
         }
         Ok(())
-    }
-}
-
-/// The API as a client sees it.
-#[derive(Clone)]
-pub struct Api {
-    pub http: reqwest::Client,
-    pub base: String,
-    pub key: String,
-}
-
-impl Api {
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> anyhow::Result<Value> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        if !status.is_success() {
-            bail!("{path}: {status} {body}");
-        }
-        Ok(body)
-    }
-
-    /// Polls a simulation until it is final; returns its results.
-    pub async fn finish(&self, id: &str) -> anyhow::Result<Value> {
-        loop {
-            let status = self
-                .call(
-                    reqwest::Method::GET,
-                    &format!("/api/v1/simulations/{id}/status"),
-                    None,
-                )
-                .await?;
-            if matches!(
-                status["status"].as_str(),
-                Some("completed" | "failed" | "cancelled")
-            ) {
-                return self
-                    .call(
-                        reqwest::Method::GET,
-                        &format!("/api/v1/simulations/{id}/results"),
-                        None,
-                    )
-                    .await;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 }
 

@@ -8,11 +8,13 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use reqwest::Method;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
-use troupe::{App, Roles};
-use troupe_bench::{Api, Scratch, quantile};
+use troupe::{
+    App, Roles,
+    client::{ApiClient, is_final},
+};
+use troupe_bench::{Scratch, quantile};
 use troupe_shared::{Config, domain::Role};
 
 const SUBMISSIONS: usize = 40;
@@ -31,15 +33,14 @@ async fn measure(shape: &str, scratch: Scratch) -> anyhow::Result<()> {
     // The API and a worker as separate apps (in one process; pick-up goes through the queue).
     let api = App::build(config.clone(), Roles::API).await?;
     let worker = App::build(config.clone(), Roles::WORKER).await?;
-    let client = Api {
-        http: reqwest::Client::new(),
-        base: format!("http://{}", api.local_addr().context("bound")?),
-        key: api
-            .store()
-            .provision_key("Bench", None, "bench", Role::Agent)
-            .await?
-            .token,
-    };
+    let key = api
+        .store()
+        .provision_key("Bench", None, "bench", Role::Agent)
+        .await?;
+    let client = ApiClient::new(
+        format!("http://{}", api.local_addr().context("bound")?),
+        key.token,
+    );
     let shutdown = CancellationToken::new();
     let api_task = tokio::spawn(api.run(shutdown.clone()));
     let worker_task = tokio::spawn(worker.run(shutdown.clone()));
@@ -47,28 +48,17 @@ async fn measure(shape: &str, scratch: Scratch) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let persona = client
-        .call(
-            Method::POST,
-            "/api/v1/personas",
-            Some(&json!({ "name": "P", "segment": "s" })),
-        )
+        .post("/api/v1/personas", &json!({ "name": "P", "segment": "s" }))
         .await?;
     let mut waits = Vec::with_capacity(SUBMISSIONS);
     for _ in 0..SUBMISSIONS {
         let body = json!({ "property": { "title": "L", "price": 1000000 }, "persona_ids": [persona["id"]], "questions": ["?"] });
         let accepted = client
-            .call(Method::POST, "/api/v1/simulations/focus-group", Some(&body))
+            .post("/api/v1/simulations/focus-group", &body)
             .await?;
-        client
-            .finish(accepted["id"].as_str().context("id")?)
-            .await?;
-        let status = client
-            .call(
-                Method::GET,
-                accepted["status_url"].as_str().context("status_url")?,
-                None,
-            )
-            .await?;
+        let id = accepted["id"].as_str().context("id")?;
+        let (poll, limit) = (Duration::from_millis(5), Duration::from_secs(60));
+        let status = client.wait_for(id, is_final, poll, limit).await?;
         let created: chrono::DateTime<chrono::Utc> = status["created_at"]
             .as_str()
             .context("created_at")?

@@ -10,11 +10,11 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use troupe_shared::{Config, domain::Role};
 
-use crate::{App, Roles};
+use crate::{App, Roles, client::ApiClient};
 
 const POLL: Duration = Duration::from_millis(200);
 const DEADLINE: Duration = Duration::from_secs(600);
@@ -65,24 +65,12 @@ fn describe_model(config: &Config) -> String {
 }
 
 async fn drive(base: &str, key: &str) -> anyhow::Result<()> {
-    let client = Client {
-        http: reqwest::Client::new(),
-        base: base.to_owned(),
-        key: key.to_owned(),
-    };
+    let client = ApiClient::new(base, key);
     let personas = seed::personas();
     for persona in &personas {
-        client
-            .send(reqwest::Method::POST, "/api/v1/personas", Some(persona))
-            .await?;
+        client.post("/api/v1/personas", persona).await?;
     }
-    let property = client
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/properties",
-            Some(&seed::listing()),
-        )
-        .await?;
+    let property = client.post("/api/v1/properties", &seed::listing()).await?;
     println!(
         "Seeded {} personas in 3 segments and the listing \"{}\" (USD {:.1}M)",
         personas.len(),
@@ -99,11 +87,7 @@ async fn drive(base: &str, key: &str) -> anyhow::Result<()> {
         "simulation_params": { "num_agents": 12, "iterations": 2, "temperature": 0.7, "seed": 42 }
     });
     let accepted = client
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/simulations/focus-group",
-            Some(&request),
-        )
+        .post("/api/v1/simulations/focus-group", &request)
         .await?;
     let status_url = accepted["status_url"]
         .as_str()
@@ -117,7 +101,7 @@ async fn drive(base: &str, key: &str) -> anyhow::Result<()> {
 
     let started = Instant::now();
     loop {
-        let status = client.send(reqwest::Method::GET, &status_url, None).await?;
+        let status = client.get(&status_url).await?;
         let (done, total) = (&status["progress"]["done"], &status["progress"]["total"]);
         eprint!(
             "\r  {:<9} {done}/{total} agent steps",
@@ -136,39 +120,7 @@ async fn drive(base: &str, key: &str) -> anyhow::Result<()> {
         }
     }
     eprintln!("  ({:.1} s)\n", started.elapsed().as_secs_f64());
-    let results = client
-        .send(reqwest::Method::GET, &results_url, None)
-        .await?;
+    let results = client.get(&results_url).await?;
     print!("{}", report::render(&results));
     Ok(())
-}
-
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-}
-
-impl Client {
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> anyhow::Result<Value> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        if !status.is_success() {
-            bail!("{path} answered {status}: {body}");
-        }
-        Ok(body)
-    }
 }

@@ -84,11 +84,16 @@ async fn bad_requests_get_problem_responses(shape: Shape) {
     app.post(focus_group, &empty_segment).await.problem(422);
 
     // Oversized body (the test app allows 64 KiB).
-    let huge = persona(&"x".repeat(100), "tech", &[], &[], 1.0);
-    let mut huge = huge;
+    // A client of its own: the server answers before reading the body and closes the
+    // connection, which a pooled client could otherwise try to reuse.
+    let mut huge = persona(&"x".repeat(100), "tech", &[], &[], 1.0);
     huge["interaction_history"] = json!(vec!["y".repeat(1000); 100]);
+    let oversized = reqwest::Client::new()
+        .post(format!("{}/api/v1/personas", app.base))
+        .bearer_auth(&app.key)
+        .json(&huge);
     assert!(
-        app.post("/api/v1/personas", &huge)
+        app.raw(oversized)
             .await
             .problem(413)
             .ends_with("/payload-too-large")

@@ -9,9 +9,11 @@ use std::{
 use mock_llm::MockConfig;
 use serde_json::{Value, json};
 use tokio::process::Command;
+use troupe::client::ApiClient;
 
 use crate::helpers::{Options, Shape, TestApp, persona};
 
+const POLL: Duration = Duration::from_millis(10);
 /// Recovery must finish within this long after the kill.
 const RECOVERY_DEADLINE: Duration = Duration::from_secs(15);
 
@@ -158,24 +160,24 @@ async fn embedded_a_killed_process_s_simulation_completes_after_restart() {
         .to_owned();
 
     let (mut first, base) = serve(troupe(&["serve"])).await;
-    let client = Client {
-        http: reqwest::Client::new(),
-        base,
-        key: key.clone(),
-    };
+    let client = ApiClient::new(base, key);
     let id = submit_with(&client).await;
+    let running = |s: &Value| s["status"] == "running";
     client
-        .wait_for(&id, |s| s["status"] == "running", Duration::from_secs(20))
-        .await;
+        .wait_for(&id, running, POLL, Duration::from_secs(20))
+        .await
+        .unwrap();
     first.start_kill().unwrap();
     first.wait().await.unwrap();
     let killed_at = Instant::now();
 
     let (_second, base) = serve(troupe(&["serve"])).await;
-    let client = Client { base, ..client };
+    let client = client.at(base);
+    let completed = |s: &Value| s["status"] == "completed";
     let status = client
-        .wait_for(&id, |s| s["status"] == "completed", RECOVERY_DEADLINE)
-        .await;
+        .wait_for(&id, completed, POLL, RECOVERY_DEADLINE)
+        .await
+        .unwrap();
     assert_eq!(status["attempts"], 2, "{status}");
     eprintln!("recovered {:?} after SIGKILL", killed_at.elapsed());
 }
@@ -201,70 +203,20 @@ async fn serve(mut command: Command) -> (tokio::process::Child, String) {
     (child, base)
 }
 
-/// The API as an outside client sees it.
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-}
-
-impl Client {
-    async fn post(&self, path: &str, body: &Value) -> Value {
-        let reply = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.key)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        assert!(reply.status().is_success(), "{path}: {}", reply.status());
-        reply.json().await.unwrap()
-    }
-
-    async fn wait_for(&self, id: &str, done: impl Fn(&Value) -> bool, limit: Duration) -> Value {
-        let deadline = Instant::now() + limit;
-        loop {
-            let status: Value = self
-                .http
-                .get(format!("{}/api/v1/simulations/{id}/status", self.base))
-                .bearer_auth(&self.key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if done(&status) {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "waited {limit:?}: {status}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
-
-async fn submit_with(client: &Client) -> String {
+async fn submit_with(client: &ApiClient) -> String {
     let mut ids = Vec::new();
     for i in 0..4 {
-        ids.push(
-            client
-                .post(
-                    "/api/v1/personas",
-                    &persona(&format!("P{i}"), "tech", &["pool"], &[], 3e7),
-                )
-                .await["id"]
-                .clone(),
-        );
+        let body = persona(&format!("P{i}"), "tech", &["pool"], &[], 3e7);
+        ids.push(client.post("/api/v1/personas", &body).await.unwrap()["id"].clone());
     }
     let property = client
         .post("/api/v1/properties", &crate::helpers::listing())
-        .await;
+        .await
+        .unwrap();
     let request = json!({ "property_id": property["id"], "persona_ids": ids, "questions": ["A?", "B?", "C?"] });
-    client
+    let accepted = client
         .post("/api/v1/simulations/focus-group", &request)
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+        .await
+        .unwrap();
+    accepted["id"].as_str().unwrap().to_owned()
 }

@@ -83,14 +83,25 @@ async fn a_focus_group_runs_to_results(shape: Shape) {
     if shape == Shape::Embedded {
         // One process runs every role, so its /metrics has the worker's figures too. (The
         // recorder is per process and tests share it: check presence, not counts.)
-        let metrics = app.client().get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+        let metrics = app
+            .client()
+            .get(format!("{}/metrics", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         for series in [
             "troupe_llm_requests_total{operation=\"chat\",outcome=\"ok\"}",
             "troupe_llm_tokens_total{kind=\"prompt\"}",
             "troupe_llm_request_duration_seconds_bucket",
             "troupe_simulations_total{kind=\"focus_group\",outcome=\"completed\"}",
         ] {
-            assert!(metrics.contains(series), "{series} missing from:\n{metrics}");
+            assert!(
+                metrics.contains(series),
+                "{series} missing from:\n{metrics}"
+            );
         }
     }
 }

@@ -18,8 +18,12 @@ mod tests {
     #[test]
     fn counts_follow_the_model_encoding() {
         let text = "Ca’ d’Oro: a 1,200 m² palazzo on the Grand Canal — 42 rooms, €48.5M.";
-        let o200k = tiktoken_rs::o200k_base_singleton().encode_with_special_tokens(text).len();
-        let cl100k = tiktoken_rs::cl100k_base_singleton().encode_with_special_tokens(text).len();
+        let o200k = tiktoken_rs::o200k_base_singleton()
+            .encode_with_special_tokens(text)
+            .len();
+        let cl100k = tiktoken_rs::cl100k_base_singleton()
+            .encode_with_special_tokens(text)
+            .len();
         assert_ne!(o200k, cl100k, "the example must tell the encodings apart");
         for model in ["gpt-4o-mini", "gpt-4.1", "gpt-5-mini", "o3-mini"] {
             assert_eq!(count_tokens(model, text), o200k, "{model}");
