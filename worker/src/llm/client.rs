@@ -297,12 +297,44 @@ fn read_signal(headers: &HeaderMap) -> ProviderSignal {
         .or_else(|| number("retry-after"))
         .filter(|s| s.is_finite() && *s >= 0.0)
         .map(|s| Duration::from_secs_f64(s.min(600.0)));
+    // A budget reported spent pauses callers until its reset (the longer of the two).
+    let exhausted = |kind: &str| {
+        number(&format!("x-ratelimit-remaining-{kind}"))
+            .filter(|remaining| *remaining < 1.0)
+            .and_then(|_| headers.get(format!("x-ratelimit-reset-{kind}")))
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_reset)
+    };
     ProviderSignal {
         limit_requests: number("x-ratelimit-limit-requests").map(|v| v as u32),
         limit_tokens: number("x-ratelimit-limit-tokens").map(|v| v as u32),
+        exhausted_for: exhausted("requests").max(exhausted("tokens")),
         retry_after,
         rate_limited: false,
     }
+}
+
+/// OpenAI's reset durations: `20ms`, `1.5s`, `6m0s`, `1h2m3s`.
+fn parse_reset(raw: &str) -> Option<Duration> {
+    let mut total = 0.0;
+    let mut rest = raw.trim();
+    while !rest.is_empty() {
+        let split = rest.find(|c: char| c.is_ascii_alphabetic())?;
+        let value: f64 = rest[..split].parse().ok()?;
+        let unit_end = rest[split..]
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .map_or(rest.len(), |i| split + i);
+        total += value
+            * match &rest[split..unit_end] {
+                "ms" => 0.001,
+                "s" => 1.0,
+                "m" => 60.0,
+                "h" => 3600.0,
+                _ => return None,
+            };
+        rest = &rest[unit_end..];
+    }
+    (total.is_finite() && total >= 0.0).then(|| Duration::from_secs_f64(total.min(600.0)))
 }
 
 #[cfg(test)]
@@ -334,5 +366,40 @@ mod tests {
             read_signal(&headers).retry_after,
             Some(Duration::from_millis(250))
         );
+        assert_eq!(read_signal(&headers).exhausted_for, None);
+        headers.insert(
+            "x-ratelimit-remaining-tokens",
+            HeaderValue::from_static("0"),
+        );
+        headers.insert(
+            "x-ratelimit-reset-tokens",
+            HeaderValue::from_static("1m30.5s"),
+        );
+        assert_eq!(
+            read_signal(&headers).exhausted_for,
+            Some(Duration::from_millis(90_500))
+        );
+    }
+
+    #[test]
+    fn reset_durations_parse_in_openai_s_forms() {
+        for (raw, millis) in [
+            ("20ms", 20),
+            ("1.5s", 1500),
+            ("6m0s", 360_000),
+            ("1m2.5s", 62_500),
+        ] {
+            assert_eq!(
+                parse_reset(raw),
+                Some(Duration::from_millis(millis)),
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            parse_reset("1h"),
+            Some(Duration::from_secs(600)),
+            "capped at ten minutes"
+        );
+        assert_eq!(parse_reset("soon"), None);
     }
 }

@@ -20,6 +20,9 @@ use redis::{Script, aio::ConnectionManager};
 const BURST_SECONDS: u32 = 3;
 /// Without headers to go by, each 429 lowers the limits by this factor.
 const BACKOFF_FACTOR: f64 = 0.85;
+/// The longest pause for a budget the provider reports spent: its reset time is until the
+/// budget is whole again, but the next call needs only a sliver of it; pacing does the rest.
+const EXHAUSTED_PAUSE_MAX: Duration = Duration::from_secs(BURST_SECONDS as u64);
 
 /// Requests and tokens per minute.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,6 +36,9 @@ pub struct Limits {
 pub struct ProviderSignal {
     pub limit_requests: Option<u32>,
     pub limit_tokens: Option<u32>,
+    /// When the provider reports a budget spent (`x-ratelimit-remaining-*` of 0), how long
+    /// until it resets (`x-ratelimit-reset-*`).
+    pub exhausted_for: Option<Duration>,
     /// From a 429.
     pub retry_after: Option<Duration>,
     pub rate_limited: bool,
@@ -161,7 +167,8 @@ impl RateLimiter {
             tracing::info!(rpm = next.rpm, tpm = next.tpm, "provider limits adapted");
             *self.local.lock().expect("limiter lock") = Arc::new(Local::new(next));
         }
-        if let Some(wait) = signal.retry_after {
+        let exhausted = signal.exhausted_for.map(|d| d.min(EXHAUSTED_PAUSE_MAX));
+        if let Some(wait) = signal.retry_after.or(exhausted) {
             let until = Instant::now() + wait;
             {
                 let mut paused = self.paused_until.lock().expect("limiter lock");
@@ -345,6 +352,31 @@ mod tests {
         );
         let waited = limiter.acquire(10).await;
         assert!(waited >= Duration::from_millis(150), "{waited:?}");
+    }
+
+    #[tokio::test]
+    async fn a_spent_provider_budget_pauses_callers_until_it_resets() {
+        let limiter = RateLimiter::new(
+            Limits {
+                rpm: 600,
+                tpm: 100_000,
+            },
+            None,
+        );
+        let signal = ProviderSignal {
+            exhausted_for: Some(Duration::from_millis(200)),
+            ..Default::default()
+        };
+        limiter.observe(signal).await;
+        assert_eq!(
+            limiter.limits(),
+            Limits {
+                rpm: 600,
+                tpm: 100_000
+            },
+            "a pause, not a lower limit"
+        );
+        assert!(limiter.acquire(10).await >= Duration::from_millis(150));
     }
 
     #[tokio::test]
