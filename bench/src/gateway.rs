@@ -9,7 +9,8 @@
 //! limiter wait per call (p50/p95 over simulations), then a summary line:
 //! `scenario=<name> utilization=<ratio> rate_limited=<fraction> failed_jobs=<n>`.
 //!
-//! `BENCH_SECONDS` (default 120) sets each scenario's length; needs PostgreSQL and Redis.
+//! `BENCH_SECONDS` (default 120) sets each scenario's length and `BENCH_SCENARIOS` (comma
+//! separated names) picks scenarios; needs PostgreSQL and Redis.
 
 use std::{
     collections::HashMap,
@@ -93,8 +94,14 @@ async fn main() -> anyhow::Result<()> {
         "gateway bench: configured TPM={TPM} RPM={RPM}, {IN_FLIGHT} focus groups in flight ({PERSONAS} personas × {QUESTIONS} questions), {seconds} s per scenario, first {} s excluded",
         WARM_UP.as_secs()
     );
+    // BENCH_SCENARIOS=a,b runs only those.
+    let only = std::env::var("BENCH_SCENARIOS").ok();
+    let chosen = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|n| n == name))
+    };
     let mut summary = Vec::new();
-    for scenario in &scenarios {
+    for scenario in scenarios.iter().filter(|s| chosen(s.name)) {
         summary.push(run(scenario, duration).await?);
     }
     for line in summary {
@@ -124,7 +131,10 @@ async fn run(scenario: &Scenario, duration: Duration) -> anyhow::Result<String> 
         ("TROUPE_LLM_TPM", TPM.to_string()),
         ("TROUPE_LLM_RPM", RPM.to_string()),
         ("TROUPE_LLM_TIMEOUT_SECS", "10".to_owned()),
-        ("TROUPE_LOG", "error".to_owned()),
+        (
+            "TROUPE_LOG",
+            std::env::var("BENCH_LOG").unwrap_or_else(|_| "error".to_owned()),
+        ),
     ] {
         vars.insert(k.into(), v);
     }
