@@ -19,8 +19,9 @@ pub enum SchedulerError {
     Apalis(#[from] apalis::prelude::WorkerError),
 }
 
-/// Drops idempotency keys and cached model responses past their expiry.
-pub async fn purge_expired(store: &Store) -> Result<(), troupe_shared::StoreError> {
+/// Drops idempotency keys and cached model responses past their expiry; returns how many of
+/// each.
+pub async fn purge_expired(store: &Store) -> Result<(u64, u64), troupe_shared::StoreError> {
     let keys = store.purge_expired_idempotency_keys().await?;
     let responses = store.purge_expired_responses().await?;
     tracing::info!(
@@ -28,7 +29,7 @@ pub async fn purge_expired(store: &Store) -> Result<(), troupe_shared::StoreErro
         responses,
         "expired idempotency keys and cached responses removed"
     );
-    Ok(())
+    Ok((keys, responses))
 }
 
 async fn cleanup_tick(_tick: Tick, store: Data<Store>) -> Result<(), BoxDynError> {

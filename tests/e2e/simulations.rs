@@ -174,3 +174,27 @@ async fn the_offline_model_needs_no_provider_and_says_so() {
         8
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_s_cleanup_removes_expired_idempotency_keys() {
+    // Keys that expire at once: the cleanup has one to remove, and none the second time.
+    let options = Options {
+        vars: vec![("TROUPE_IDEMPOTENCY_TTL_HOURS", "0".into())],
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(Shape::Embedded, options).await;
+    let property_id = seed(&app).await;
+    let body =
+        json!({ "property_id": property_id, "persona_segments": ["tech"], "questions": ["?"] });
+    let request = app
+        .client()
+        .post(format!("{}/api/v1/simulations/focus-group", app.base))
+        .bearer_auth(&app.key)
+        .header("Idempotency-Key", "nightly-1")
+        .json(&body);
+    assert_eq!(app.raw(request).await.status, 202);
+    let config = troupe_shared::Config::from_vars(app.vars.clone()).unwrap();
+    let (store, _) = troupe::connect(&config).await.unwrap();
+    assert_eq!(troupe_scheduler::purge_expired(&store).await.unwrap().0, 1);
+    assert_eq!(troupe_scheduler::purge_expired(&store).await.unwrap().0, 0);
+}
