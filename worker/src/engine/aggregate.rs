@@ -235,17 +235,28 @@ fn segment_recommendation(insights: &[SegmentInsight]) -> Option<Recommendation>
     let mut ranked: Vec<&SegmentInsight> = insights.iter().collect();
     ranked.sort_by(|a, b| b.mean_intent.total_cmp(&a.mean_intent));
     let best = ranked.first()?;
+    let runner_up = ranked.get(1);
+    // A lead under a tenth of a Likert point is no lead at all.
+    let tied = runner_up.is_some_and(|second| best.mean_intent - second.mean_intent < 0.1);
     // Confident when the best segment's interval clears the runner-up's.
-    let separation = ranked.get(1).map_or(0.5, |second| {
+    let separation = runner_up.map_or(0.5, |second| {
         if best.intent_ci95[0] > second.intent_ci95[1] {
             1.0
         } else {
             0.5
         }
     });
+    let title = match runner_up {
+        Some(second) if tied => format!(
+            "No segment stands out: {} and {} are level",
+            best.segment.replace('_', " "),
+            second.segment.replace('_', " ")
+        ),
+        _ => format!("Market to {}", best.segment.replace('_', " ")),
+    };
     Some(Recommendation {
         kind: "target_segment".to_owned(),
-        title: format!("Market to {}", best.segment.replace('_', " ")),
+        title,
         detail: format!(
             "Highest purchase intent: {:.2}/5 (95% CI {:.2}–{:.2}) across {} personas.{}",
             best.mean_intent,
@@ -487,6 +498,28 @@ mod tests {
             .unwrap();
         assert!(spa.title.starts_with("Inconclusive"), "{spa:?}");
         assert_eq!(results.raw_responses.len(), 24);
+    }
+
+    #[test]
+    fn level_segments_get_no_winner() {
+        let responses: Vec<_> = (0..4)
+            .flat_map(|p| {
+                [
+                    response(p, "tech", 0, 4, 0),
+                    response(10 + p, "finance", 0, 4, 0),
+                ]
+            })
+            .collect();
+        let results = aggregate_focus_group(&plan(), responses);
+        let target = results
+            .recommendations
+            .iter()
+            .find(|r| r.kind == "target_segment")
+            .unwrap();
+        assert!(
+            target.title.starts_with("No segment stands out"),
+            "{target:?}"
+        );
     }
 
     #[test]
