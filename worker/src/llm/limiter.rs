@@ -289,15 +289,13 @@ impl SharedBudget {
 mod tests {
     use super::*;
 
+    fn limits(rpm: u32, tpm: u32) -> Limits {
+        Limits { rpm, tpm }
+    }
+
     #[tokio::test]
     async fn headers_lower_the_limits_and_never_raise_them_past_the_configuration() {
-        let limiter = RateLimiter::new(
-            Limits {
-                rpm: 600,
-                tpm: 100_000,
-            },
-            None,
-        );
+        let limiter = RateLimiter::new(limits(600, 100_000), None);
         limiter
             .observe(ProviderSignal {
                 limit_requests: Some(400),
@@ -305,13 +303,7 @@ mod tests {
                 ..Default::default()
             })
             .await;
-        assert_eq!(
-            limiter.limits(),
-            Limits {
-                rpm: 400,
-                tpm: 70_000
-            }
-        );
+        assert_eq!(limiter.limits(), limits(400, 70_000));
         limiter
             .observe(ProviderSignal {
                 limit_requests: Some(10_000),
@@ -319,50 +311,26 @@ mod tests {
                 ..Default::default()
             })
             .await;
-        assert_eq!(
-            limiter.limits(),
-            Limits {
-                rpm: 600,
-                tpm: 100_000
-            }
-        );
+        assert_eq!(limiter.limits(), limits(600, 100_000));
     }
 
     #[tokio::test]
     async fn a_429_without_headers_backs_off_and_pauses() {
-        let limiter = RateLimiter::new(
-            Limits {
-                rpm: 600,
-                tpm: 100_000,
-            },
-            None,
-        );
+        let limiter = RateLimiter::new(limits(600, 100_000), None);
         let signal = ProviderSignal {
             rate_limited: true,
             retry_after: Some(Duration::from_millis(200)),
             ..Default::default()
         };
         limiter.observe(signal).await;
-        assert_eq!(
-            limiter.limits(),
-            Limits {
-                rpm: 510,
-                tpm: 85_000
-            }
-        );
+        assert_eq!(limiter.limits(), limits(510, 85_000));
         let waited = limiter.acquire(10).await;
         assert!(waited >= Duration::from_millis(150), "{waited:?}");
     }
 
     #[tokio::test]
     async fn a_spent_provider_budget_pauses_callers_until_it_resets() {
-        let limiter = RateLimiter::new(
-            Limits {
-                rpm: 600,
-                tpm: 100_000,
-            },
-            None,
-        );
+        let limiter = RateLimiter::new(limits(600, 100_000), None);
         let signal = ProviderSignal {
             exhausted_for: Some(Duration::from_millis(200)),
             ..Default::default()
@@ -370,10 +338,7 @@ mod tests {
         limiter.observe(signal).await;
         assert_eq!(
             limiter.limits(),
-            Limits {
-                rpm: 600,
-                tpm: 100_000
-            },
+            limits(600, 100_000),
             "a pause, not a lower limit"
         );
         assert!(limiter.acquire(10).await >= Duration::from_millis(150));
@@ -382,13 +347,7 @@ mod tests {
     #[tokio::test]
     async fn over_reservations_are_credited_to_later_calls() {
         // 60,000 tokens a minute, a 3,000-token burst: 1,000 tokens a second after it.
-        let limiter = RateLimiter::new(
-            Limits {
-                rpm: 100_000,
-                tpm: 60_000,
-            },
-            None,
-        );
+        let limiter = RateLimiter::new(limits(100_000, 60_000), None);
         limiter.acquire(3000).await;
         // The call cost only 1,000: the next 2,000 tokens are already paid for.
         limiter.settle(3000, 1000).await;
@@ -399,13 +358,7 @@ mod tests {
     #[tokio::test]
     async fn calls_beyond_the_burst_are_spread_over_the_minute() {
         // 1,200 requests a minute with a 3 s burst: 60 at once, then one every 50 ms.
-        let limiter = RateLimiter::new(
-            Limits {
-                rpm: 1200,
-                tpm: 10_000_000,
-            },
-            None,
-        );
+        let limiter = RateLimiter::new(limits(1200, 10_000_000), None);
         let started = Instant::now();
         for _ in 0..70 {
             limiter.acquire(1).await;
