@@ -116,6 +116,7 @@ impl App {
                 queue: queue.clone(),
                 idempotency_ttl: config.idempotency_ttl,
                 token_budgets: (config.llm.default_token_budget, config.llm.max_token_budget),
+                limits: config.limits,
                 metrics: telemetry::metrics(),
             };
             let app = troupe_api::app(state, &config);

@@ -5,6 +5,7 @@ mod health;
 mod personas;
 mod problem;
 mod properties;
+mod segments;
 mod simulations;
 
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub struct ApiState {
     pub idempotency_ttl: Duration,
     /// A simulation's default and largest token budget.
     pub token_budgets: (u64, u64),
+    pub limits: troupe_shared::config::SimulationLimits,
     /// This process's Prometheus metrics.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
@@ -37,6 +39,8 @@ enum ApiTags {
     Properties,
     /// Focus groups and other simulations.
     Simulations,
+    /// Populations the persona factory draws synthetic participants from.
+    Segments,
 }
 
 /// Every route of the service, with problem+json errors, the body-size limit and request logs.
@@ -45,6 +49,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
         (
             personas::PersonasApi,
             properties::PropertiesApi,
+            segments::SegmentsApi,
             simulations::SimulationsApi,
         ),
         "Troupe",

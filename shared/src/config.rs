@@ -35,10 +35,20 @@ pub struct Config {
     pub queue_prefix: String,
     pub worker: WorkerConfig,
     pub llm: LlmConfig,
+    pub limits: SimulationLimits,
     pub max_body_bytes: usize,
     pub idempotency_ttl: Duration,
     pub log_format: LogFormat,
     pub log_filter: String,
+}
+
+/// What one simulation request may ask for; larger requests are refused at submission.
+#[derive(Debug, Clone, Copy)]
+pub struct SimulationLimits {
+    /// Personas (stored and synthetic) in one simulation.
+    pub max_agents: u32,
+    /// Agent steps (personas × steps per persona × iterations) in one simulation.
+    pub max_agent_steps: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -156,7 +166,7 @@ impl Config {
                 ),
                 missed_heartbeats: env.parse("TROUPE_WORKER_MISSED_HEARTBEATS", "3")?,
                 max_attempts: env.parse("TROUPE_JOB_MAX_ATTEMPTS", "3")?,
-                agent_parallelism: env.parse("TROUPE_AGENT_PARALLELISM", "8")?,
+                agent_parallelism: env.parse("TROUPE_AGENT_PARALLELISM", "32")?,
             },
             llm: LlmConfig {
                 provider,
@@ -174,6 +184,10 @@ impl Config {
                 )?,
                 default_token_budget: env.parse("TROUPE_SIMULATION_TOKEN_BUDGET", "2000000")?,
                 max_token_budget: env.parse("TROUPE_SIMULATION_TOKEN_BUDGET_MAX", "50000000")?,
+            },
+            limits: SimulationLimits {
+                max_agents: env.parse("TROUPE_SIMULATION_MAX_AGENTS", "200")?,
+                max_agent_steps: env.parse("TROUPE_SIMULATION_MAX_STEPS", "20000")?,
             },
             max_body_bytes: env.parse("TROUPE_MAX_BODY_BYTES", "1048576")?,
             idempotency_ttl: Duration::from_secs(
@@ -243,6 +257,14 @@ impl Config {
             ("TROUPE_JOB_MAX_ATTEMPTS", worker.max_attempts as usize),
             ("TROUPE_AGENT_PARALLELISM", worker.agent_parallelism),
             ("TROUPE_MAX_BODY_BYTES", self.max_body_bytes),
+            (
+                "TROUPE_SIMULATION_MAX_AGENTS",
+                self.limits.max_agents as usize,
+            ),
+            (
+                "TROUPE_SIMULATION_MAX_STEPS",
+                self.limits.max_agent_steps as usize,
+            ),
             ("TROUPE_LLM_RPM", self.llm.rpm as usize),
             ("TROUPE_LLM_TPM", self.llm.tpm as usize),
             ("TROUPE_LLM_MAX_ATTEMPTS", self.llm.max_attempts),

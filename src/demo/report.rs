@@ -6,6 +6,7 @@ use serde_json::Value;
 
 pub fn render(results: &Value) -> String {
     let r = &results["results"];
+    let segments = insights(r, "segment");
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -16,7 +17,7 @@ pub fn render(results: &Value) -> String {
         "{:<20} {:>8} {:>7} {:>13} {:>7} {:>14}",
         "segment", "personas", "intent", "95% CI", "P(buy)", "avg WTP (USD)"
     );
-    for s in array(&r["detailed_insights"]) {
+    for s in &segments {
         let _ = writeln!(
             out,
             "{:<20} {:>8} {:>7.2} {:>13} {:>7.2} {:>14}",
@@ -35,7 +36,7 @@ pub fn render(results: &Value) -> String {
         );
     }
     let _ = writeln!(out, "\nTOP LIKES AND DISLIKES");
-    for s in array(&r["detailed_insights"]) {
+    for s in &segments {
         let _ = writeln!(
             out,
             "{:<20} likes:    {}",
@@ -46,28 +47,54 @@ pub fn render(results: &Value) -> String {
     }
     let _ = writeln!(
         out,
-        "\nEFFECT OF EACH MODIFICATION ON INTENT (Likert points)"
+        "\nEFFECT OF EACH MODIFICATION ON INTENT (whole panel, Likert points)"
     );
     let _ = writeln!(
         out,
-        "{:<52} {:<20} {:>7} {:>15}",
-        "modification", "segment", "effect", "95% CI"
+        "{:<52} {:>7} {:>7} {:>7} {:>15}",
+        "modification", "before", "after", "effect", "95% CI"
     );
-    for s in array(&r["detailed_insights"]) {
-        for m in array(&s["modification_effects"]) {
-            let _ = writeln!(
-                out,
-                "{:<52} {:<20} {:>+7.2} {:>15}",
-                text(&m["modification"]),
-                text(&s["segment"]),
-                num(&m["mean_effect"]),
-                format!(
-                    "{:+.2} to {:+.2}",
-                    num(&m["effect_ci95"][0]),
-                    num(&m["effect_ci95"][1])
-                ),
-            );
-        }
+    for m in insights(r, "modification") {
+        let _ = writeln!(
+            out,
+            "{:<52} {:>7.2} {:>7.2} {:>+7.2} {:>15}",
+            text(&m["modification"]),
+            num(&m["intent_before"]),
+            num(&m["intent_after"]),
+            num(&m["mean_effect"]),
+            format!(
+                "{:+.2} to {:+.2}",
+                num(&m["effect_ci95"][0]),
+                num(&m["effect_ci95"][1])
+            ),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nPHOTOS, BEST FIRST (appeal 1–5, share rating it top three)"
+    );
+    for p in insights(r, "photo") {
+        let _ = writeln!(
+            out,
+            "  {}. photo {} {:<40} {:.2} ({:.0}%)",
+            p["rank"],
+            p["photo"],
+            text(&p["description"]),
+            num(&p["appeal"]["mean"]),
+            num(&p["support"]) * 100.0
+        );
+    }
+    for p in insights(r, "pricing") {
+        let pct = &p["willingness_to_pay_percentiles"];
+        let _ = writeln!(
+            out,
+            "\nPRICING: list {:.1}M; willingness to pay p25 {:.1}M, median {:.1}M, p75 {:.1}M; {:.0}% of the panel would pay the list price",
+            num(&p["list_price"]) / 1e6,
+            num(&pct[1]) / 1e6,
+            num(&pct[2]) / 1e6,
+            num(&pct[3]) / 1e6,
+            num(&p["share_at_list_price"]) * 100.0
+        );
     }
     let _ = writeln!(out, "\nRECOMMENDATIONS (confidence)");
     for rec in array(&r["recommendations"]) {
@@ -92,6 +119,13 @@ pub fn render(results: &Value) -> String {
         num(&m["compute_time"]),
     );
     out
+}
+
+fn insights<'a>(results: &'a Value, kind: &str) -> Vec<&'a Value> {
+    array(&results["detailed_insights"])
+        .iter()
+        .filter(|i| i["kind"] == kind)
+        .collect()
 }
 
 fn array(value: &Value) -> &[Value] {

@@ -81,7 +81,7 @@ async fn bad_requests_get_problem_responses(shape: Shape) {
     let nobody = json!({ "property_id": property_id });
     app.post(focus_group, &nobody).await.problem(422);
     let empty_segment = json!({ "property_id": property_id, "persona_segments": ["astronauts"] });
-    app.post(focus_group, &empty_segment).await.problem(422);
+    app.post(focus_group, &empty_segment).await.problem(404);
 
     // Oversized body (the test app allows 64 KiB).
     // A client of its own: the server answers before reading the body and closes the

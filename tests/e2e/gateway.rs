@@ -33,6 +33,7 @@ async fn a_repeated_simulation_with_the_same_seed_costs_nothing(shape: Shape) {
         "property_id": property_id,
         "persona_segments": ["finance", "tech"],
         "questions": ["First impression?", "Would you buy?"],
+        "modifications_to_test": [],
         "simulation_params": { "seed": 11 }
     });
     let (first_status, first) = run(&app, &request).await;
@@ -63,6 +64,7 @@ async fn a_run_that_would_exceed_its_budget_fails_with_what_it_spent(shape: Shap
         "property_id": property_id,
         "persona_segments": ["finance", "tech"],
         "questions": ["First impression?", "Would you buy?"],
+        "modifications_to_test": [],
         "simulation_params": { "token_budget": 3000 }
     });
     let (status, results) = run(&app, &request).await;
@@ -95,8 +97,7 @@ async fn a_hung_call_times_out_and_is_retried(shape: Shape) {
         .await["id"]
         .clone();
     let property = app.create_property(&crate::helpers::listing()).await;
-    let request =
-        json!({ "property_id": property["id"], "persona_ids": [id], "questions": ["Buy?"] });
+    let request = json!({ "property_id": property["id"], "persona_ids": [id], "questions": ["Buy?"], "modifications_to_test": [] });
     let (status, results) = run(&app, &request).await;
     assert_eq!(status["status"], "completed", "{status}");
     assert_eq!(results["metadata"]["retries"], 1);
@@ -134,7 +135,7 @@ async fn workers_sharing_a_key_stay_under_its_limit() {
     for run in 0..2 {
         // Different seeds: no answer can come from the cache.
         let request = json!({
-            "property_id": property["id"], "persona_ids": ids, "questions": ["A?", "B?", "C?"],
+            "property_id": property["id"], "persona_ids": ids, "questions": ["A?", "B?", "C?"], "modifications_to_test": [],
             "simulation_params": { "seed": run }
         });
         let accepted = app.post("/api/v1/simulations/focus-group", &request).await;

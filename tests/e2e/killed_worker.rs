@@ -35,7 +35,7 @@ async fn submit_slow_focus_group(app: &TestApp) -> String {
     }
     let property = app.create_property(&crate::helpers::listing()).await;
     // Three questions in sequence at ~350 ms each: a run takes about a second.
-    let request = json!({ "property_id": property["id"], "persona_ids": ids, "questions": ["A?", "B?", "C?"] });
+    let request = json!({ "property_id": property["id"], "persona_ids": ids, "questions": ["A?", "B?", "C?"], "modifications_to_test": [] });
     let accepted = app.post("/api/v1/simulations/focus-group", &request).await;
     assert_eq!(accepted.status, 202, "{}", accepted.body);
     accepted.body["id"].as_str().unwrap().to_owned()
@@ -213,7 +213,7 @@ async fn submit_with(client: &ApiClient) -> String {
         .post("/api/v1/properties", &crate::helpers::listing())
         .await
         .unwrap();
-    let request = json!({ "property_id": property["id"], "persona_ids": ids, "questions": ["A?", "B?", "C?"] });
+    let request = json!({ "property_id": property["id"], "persona_ids": ids, "questions": ["A?", "B?", "C?"], "modifications_to_test": [] });
     let accepted = client
         .post("/api/v1/simulations/focus-group", &request)
         .await

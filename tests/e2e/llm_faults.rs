@@ -25,7 +25,7 @@ async fn one_step(app: &TestApp) -> Value {
     let accepted = app
         .post(
             "/api/v1/simulations/focus-group",
-            &json!({ "property_id": property["id"], "persona_ids": [id], "questions": ["Buy?"] }),
+            &json!({ "property_id": property["id"], "persona_ids": [id], "questions": ["Buy?"], "modifications_to_test": [] }),
         )
         .await;
     assert_eq!(accepted.status, 202, "{}", accepted.body);

@@ -32,8 +32,9 @@ async fn a_focus_group_runs_to_results(shape: Shape) {
 
     let status = app.wait_for_final(&id, Duration::from_secs(60)).await;
     assert_eq!(status["status"], "completed", "{status}");
-    assert_eq!(status["progress"]["done"], 16);
-    assert_eq!(status["progress"]["total"], 16);
+    // 4 personas × (2 questions + 2 modifications, one round each) × 2 iterations.
+    assert_eq!(status["progress"]["done"], 32);
+    assert_eq!(status["progress"]["total"], 32);
 
     let results = app
         .get(accepted.body["results_url"].as_str().unwrap())
@@ -41,16 +42,23 @@ async fn a_focus_group_runs_to_results(shape: Shape) {
     assert_eq!(results.status, 200);
     let body = &results.body;
     let r = &body["results"];
-    // 4 personas × 2 questions × 2 iterations, each answered through the mock over HTTP.
-    assert_eq!(r["raw_responses"].as_array().unwrap().len(), 16);
-    let segments: Vec<&str> = r["detailed_insights"]
-        .as_array()
-        .unwrap()
+    // Each step answered through the mock over HTTP.
+    assert_eq!(r["raw_responses"].as_array().unwrap().len(), 32);
+    let insights = |kind: &str| -> Vec<serde_json::Value> {
+        r["detailed_insights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == kind)
+            .cloned()
+            .collect()
+    };
+    let segments: Vec<String> = insights("segment")
         .iter()
-        .map(|s| s["segment"].as_str().unwrap())
+        .map(|s| s["segment"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(segments, ["finance", "tech"]);
-    for insight in r["detailed_insights"].as_array().unwrap() {
+    for insight in insights("segment") {
         let intent = insight["mean_intent"].as_f64().unwrap();
         assert!((1.0..=5.0).contains(&intent), "{insight}");
         let [low, high] = [
@@ -64,16 +72,39 @@ async fn a_focus_group_runs_to_results(shape: Shape) {
             "{insight}"
         );
     }
+    let distribution: f64 = insight_sum(&insights("segment")[0]["intent_distribution"]);
+    assert!((distribution - 1.0).abs() < 0.02, "a distribution over 1–5");
+    // Both photos rated and ranked.
+    let photos = insights("photo");
+    assert_eq!(photos.len(), 2);
+    assert_eq!(photos[0]["rank"], 1);
+    // Each modification measured against the intent just before it.
+    let modifications = insights("modification");
+    assert_eq!(modifications.len(), 2, "{modifications:?}");
+    for m in &modifications {
+        let [low, high] = [
+            m["effect_ci95"][0].as_f64().unwrap(),
+            m["effect_ci95"][1].as_f64().unwrap(),
+        ];
+        let effect = m["mean_effect"].as_f64().unwrap();
+        assert!(low <= effect && effect <= high, "{m}");
+    }
+    let pricing = &insights("pricing")[0];
+    assert_eq!(pricing["list_price"], 24e6);
+    assert!(
+        pricing["suggested_price"].as_f64().unwrap() > 0.0,
+        "{pricing}"
+    );
     // The wine-cellar lovers in finance like the listing's wine cellar.
-    let finance_likes = r["detailed_insights"][0]["top_likes"].to_string();
+    let finance_likes = insights("segment")[0]["top_likes"].to_string();
     assert!(finance_likes.contains("wine cellar"), "{finance_likes}");
     assert!(!r["recommendations"].as_array().unwrap().is_empty());
     assert!(r["summary"].as_str().unwrap().contains("4 personas"));
     let metadata = &body["metadata"];
     assert_eq!(metadata["provider"], "openai");
     assert_eq!(metadata["model_version"], "gpt-4o-mini");
-    assert_eq!(metadata["llm_calls"], 16);
-    assert_eq!(app.mock.stats().completed, 16);
+    assert_eq!(metadata["llm_calls"], 32);
+    assert_eq!(app.mock.stats().completed, 32);
     assert_eq!(
         metadata["tokens_used"].as_u64().unwrap(),
         app.mock.stats().prompt_tokens + app.mock.stats().completion_tokens
@@ -134,8 +165,8 @@ async fn a_repeated_submission_with_the_same_key_runs_once(shape: Shape) {
     let status = app.wait_for_final(id, Duration::from_secs(60)).await;
     assert_eq!(status["status"], "completed");
     assert_eq!(status["attempts"], 1);
-    // One run: two tech personas, one question each.
-    assert_eq!(app.mock.stats().completed, 2);
+    // One run: two tech personas, one question and the listing's two modifications each.
+    assert_eq!(app.mock.stats().completed, 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,13 +196,13 @@ async fn the_offline_model_needs_no_provider_and_says_so() {
     assert_eq!(results["metadata"]["provider"], "offline");
     assert_eq!(results["metadata"]["llm_calls"], 0);
     assert_eq!(app.mock.stats().requests, 0);
-    // Two default questions for each of the four personas.
+    // Two default questions and the listing's two modifications for each of four personas.
     assert_eq!(
         results["results"]["raw_responses"]
             .as_array()
             .unwrap()
             .len(),
-        8
+        16
     );
 }
 
@@ -197,4 +228,13 @@ async fn the_scheduler_s_cleanup_removes_expired_idempotency_keys() {
     let (store, _) = troupe::connect(&config).await.unwrap();
     assert_eq!(troupe_scheduler::purge_expired(&store).await.unwrap().0, 1);
     assert_eq!(troupe_scheduler::purge_expired(&store).await.unwrap().0, 0);
+}
+
+fn insight_sum(values: &serde_json::Value) -> f64 {
+    values
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum()
 }

@@ -6,16 +6,17 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures::StreamExt;
 use troupe_shared::{
     Store, StoreError,
-    domain::{FocusGroupPlan, RunMetadata, SimulationResults},
+    domain::{Persona, RunMetadata, SimulationPlan, SimulationResults},
     jobs::SimulationJob,
     store::Claim,
 };
 use uuid::Uuid;
 
 use crate::{
-    engine::{FocusGroupRun, Responder, StepError, aggregate_focus_group, run_focus_group},
+    engine::{self, Responder, RunContext, StepError, Transcript, factory},
     llm::Ledger,
 };
 
@@ -43,12 +44,13 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
             deps.max_attempts,
         )
         .await?;
-    let (token, attempt, plan) = match claim {
+    let (token, attempt, created_by, plan) = match claim {
         Claim::Run {
             token,
             attempt,
+            created_by,
             plan,
-        } => (token, attempt, plan),
+        } => (token, attempt, created_by, plan),
         Claim::Finished(status) => {
             tracing::info!(simulation = %job.simulation_id, ?status, "already finished; redelivery ignored");
             return Ok(());
@@ -60,7 +62,7 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
         Claim::Missing => return Ok(()),
     };
     tracing::info!(simulation = %job.simulation_id, attempt, "simulation started");
-    let plan: FocusGroupPlan = match serde_json::from_value(plan) {
+    let plan: SimulationPlan = match serde_json::from_value(plan) {
         Ok(plan) => plan,
         Err(e) => {
             let reason = format!("the stored simulation plan is unreadable: {e}");
@@ -70,16 +72,23 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
             return Ok(());
         }
     };
+    let kind = plan.kind().as_str();
     let started = Instant::now();
-    let outcome = run_focus_group_fenced(job, deps, token, &plan).await?;
+    let run = Run {
+        job,
+        deps,
+        token,
+        created_by,
+        plan: &plan,
+    };
+    let outcome = run.fenced().await?;
     let label = match &outcome {
         Outcome::Completed(..) => "completed",
         Outcome::Failed(..) => "failed",
         Outcome::Superseded => "superseded",
     };
-    metrics::counter!("troupe_simulations_total", "kind" => "focus_group", "outcome" => label)
-        .increment(1);
-    metrics::histogram!("troupe_simulation_duration_seconds", "kind" => "focus_group")
+    metrics::counter!("troupe_simulations_total", "kind" => kind, "outcome" => label).increment(1);
+    metrics::histogram!("troupe_simulation_duration_seconds", "kind" => kind)
         .record(started.elapsed().as_secs_f64());
     let written = match outcome {
         Outcome::Completed(results, metadata) => {
@@ -110,83 +119,165 @@ enum Outcome {
     Superseded,
 }
 
-async fn run_focus_group_fenced(
-    job: &SimulationJob,
-    deps: &SimulationDeps,
+/// One run of one simulation, holding its fencing token.
+struct Run<'a> {
+    job: &'a SimulationJob,
+    deps: &'a SimulationDeps,
     token: Uuid,
-    plan: &FocusGroupPlan,
-) -> Result<Outcome, StoreError> {
-    let started = Instant::now();
-    let personas = deps
-        .store
-        .personas_for_run(job.brokerage_id, &plan.persona_ids)
-        .await?;
-    if personas.is_empty() {
-        return Ok(Outcome::Failed(
-            "none of the selected personas exists any more".to_owned(),
-            None,
-        ));
+    created_by: Uuid,
+    plan: &'a SimulationPlan,
+}
+
+impl Run<'_> {
+    async fn fenced(&self) -> Result<Outcome, StoreError> {
+        let started = Instant::now();
+        let ledger = Ledger::new(self.plan.settings().token_budget);
+        let progress = AtomicI64::new(0);
+        let ctx = RunContext {
+            responder: &self.deps.responder,
+            ledger: &ledger,
+            progress: &progress,
+            parallelism: self.deps.agent_parallelism,
+            temperature: self.plan.settings().temperature,
+        };
+        let work = async {
+            let personas = match self.personas(&ctx).await? {
+                Ok(personas) => personas,
+                Err(fatal) => return Ok(Err(fatal)),
+            };
+            if personas.is_empty() {
+                return Ok(Err(StepError::Fatal(
+                    "none of the selected personas exists any more".to_owned(),
+                )));
+            }
+            Ok::<_, StoreError>(engine::run(self.plan, &personas, &ctx).await)
+        };
+        // The reporter is polled alongside the run, never instead of it: awaiting the database in
+        // a `select!` arm body would suspend the run's agents while they hold pooled connections,
+        // and the pool could run dry with every holder waiting on the reporter.
+        let reporter = async {
+            let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
+            loop {
+                ticker.tick().await;
+                let done = progress.load(Ordering::Relaxed);
+                if !self
+                    .deps
+                    .store
+                    .record_progress(self.job.simulation_id, self.token, done)
+                    .await?
+                {
+                    return Ok::<_, StoreError>(());
+                }
+            }
+        };
+        let run = tokio::select! {
+            run = work => run?,
+            superseded = reporter => {
+                superseded?;
+                return Ok(Outcome::Superseded);
+            }
+        };
+        let metadata = run_metadata(self.deps, &ledger, &run, started);
+        let transcript = match run {
+            Ok(transcript) => transcript,
+            Err(StepError::Fatal(reason) | StepError::Agent(reason)) => {
+                return Ok(Outcome::Failed(reason, Some(metadata)));
+            }
+        };
+        if transcript.responses.is_empty() {
+            let reason = transcript
+                .first_failure
+                .unwrap_or_else(|| "no persona answered".to_owned());
+            return Ok(Outcome::Failed(
+                format!("every agent step failed; first failure: {reason}"),
+                Some(metadata),
+            ));
+        }
+        Ok(Outcome::Completed(
+            engine::aggregate(self.plan, transcript.responses),
+            metadata,
+        ))
     }
-    let progress = AtomicI64::new(0);
-    let ledger = Ledger::new(plan.token_budget);
-    let run = run_focus_group(
-        plan,
-        &personas,
-        &deps.responder,
-        deps.agent_parallelism,
-        &progress,
-        &ledger,
-    );
-    // The reporter is polled alongside the run, never instead of it: awaiting the database in
-    // a `select!` arm body would suspend the run's agents while they hold pooled connections,
-    // and the pool could run dry with every holder waiting on the reporter.
-    let reporter = async {
-        let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
-        loop {
-            ticker.tick().await;
-            let done = progress.load(Ordering::Relaxed);
-            if !deps
-                .store
-                .record_progress(job.simulation_id, token, done)
+
+    /// The panel: stored personas by id, then the synthetic personas drawn from segments (made
+    /// by the factory the first time a segment, seed and size are drawn, stored, and reused).
+    async fn personas(
+        &self,
+        ctx: &RunContext<'_>,
+    ) -> Result<Result<Vec<Persona>, StepError>, StoreError> {
+        let brokerage = self.job.brokerage_id;
+        let store = &self.deps.store;
+        let panel = match self.plan {
+            SimulationPlan::FocusGroup(p) => &p.panel,
+            SimulationPlan::Marketing(p) => &p.panel,
+            SimulationPlan::Intervention(p) => &p.panel,
+            SimulationPlan::Individual(p) => {
+                return Ok(Ok(store
+                    .personas_for_run(brokerage, &[p.persona_id])
+                    .await?));
+            }
+        };
+        let mut personas = store
+            .personas_for_run(brokerage, &panel.persona_ids)
+            .await?;
+        let seed = self.plan.settings().seed;
+        for draw in &panel.synthetic {
+            let Some(segment) = store
+                .find_segment(brokerage, &draw.segment_id.to_string())
                 .await?
-            {
-                return Ok::<_, StoreError>(());
+            else {
+                continue;
+            };
+            let mut missing = Vec::new();
+            for index in 0..draw.count {
+                let key = factory::factory_key(&segment, seed, draw.count, index);
+                match store.factory_persona(brokerage, &key).await? {
+                    Some(persona) => personas.push(persona),
+                    None => missing.push((index, key)),
+                }
+            }
+            // Drafts are fleshed out in parallel: one round of model calls per segment.
+            let sketches: Vec<_> = missing
+                .iter()
+                .map(|(index, _)| {
+                    let draft = factory::draft(&segment, seed, draw.count, *index);
+                    factory::flesh_out(
+                        ctx.responder,
+                        draft,
+                        ctx.temperature,
+                        seed ^ u64::from(*index),
+                        ctx.ledger,
+                    )
+                })
+                .collect();
+            let sketches: Vec<_> = futures::stream::iter(sketches)
+                .buffered(ctx.parallelism.max(1))
+                .collect()
+                .await;
+            for ((_, key), sketch) in missing.iter().zip(sketches) {
+                let profile = match sketch {
+                    Ok(profile) => profile,
+                    Err(fatal @ StepError::Fatal(_)) => return Ok(Err(fatal)),
+                    Err(StepError::Agent(reason)) => {
+                        tracing::warn!(%reason, "a synthetic persona could not be made; left out");
+                        continue;
+                    }
+                };
+                personas.push(
+                    store
+                        .store_factory_persona(brokerage, self.created_by, key, &profile)
+                        .await?,
+                );
             }
         }
-    };
-    let run = tokio::select! {
-        run = run => run,
-        superseded = reporter => {
-            superseded?;
-            return Ok(Outcome::Superseded);
-        }
-    };
-    let metadata = run_metadata(deps, &ledger, &run, started);
-    let run = match run {
-        Ok(run) => run,
-        Err(StepError::Fatal(reason) | StepError::Agent(reason)) => {
-            return Ok(Outcome::Failed(reason, Some(metadata)));
-        }
-    };
-    if run.responses.is_empty() {
-        let reason = run
-            .first_failure
-            .unwrap_or_else(|| "no persona answered".to_owned());
-        return Ok(Outcome::Failed(
-            format!("every agent step failed; first failure: {reason}"),
-            Some(metadata),
-        ));
+        Ok(Ok(personas))
     }
-    Ok(Outcome::Completed(
-        aggregate_focus_group(plan, run.responses),
-        metadata,
-    ))
 }
 
 fn run_metadata(
     deps: &SimulationDeps,
     ledger: &Ledger,
-    run: &Result<FocusGroupRun, StepError>,
+    run: &Result<Transcript, StepError>,
     started: Instant,
 ) -> RunMetadata {
     RunMetadata {

@@ -31,12 +31,18 @@ macro_rules! text_enum {
     };
 }
 
+mod insight;
 mod persona;
+mod plan;
 mod property;
+mod segment;
 mod simulation;
 
+pub use insight::*;
 pub use persona::*;
+pub use plan::*;
 pub use property::*;
+pub use segment::*;
 pub use simulation::*;
 
 use poem_openapi::Object;
@@ -101,6 +107,8 @@ mod tests {
             SimulationKind::as_str,
             SimulationKind::parse,
         );
+        round_trips(Channel::ALL, Channel::as_str, Channel::parse);
+        round_trips(ScenarioType::ALL, ScenarioType::as_str, ScenarioType::parse);
         round_trips(
             SimulationStatus::ALL,
             SimulationStatus::as_str,

@@ -1,11 +1,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use poem_openapi::Object;
+use poem_openapi::{Object, Union};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::PropertyDetails;
+use super::Insight;
 
 text_enum! {
     pub enum SimulationKind {
@@ -34,23 +34,6 @@ impl SimulationStatus {
             SimulationStatus::Completed | SimulationStatus::Failed | SimulationStatus::Cancelled
         )
     }
-}
-
-/// Everything a worker needs to run a focus group, fixed at submission. The queue carries only
-/// the simulation id; personas are referenced by id and loaded at run time, so a persona deleted
-/// in between is simply left out.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
-pub struct FocusGroupPlan {
-    pub property_id: Option<Uuid>,
-    pub property: PropertyDetails,
-    pub persona_ids: Vec<Uuid>,
-    pub questions: Vec<String>,
-    pub modifications: Vec<String>,
-    pub iterations: u32,
-    pub temperature: f64,
-    pub seed: u64,
-    /// Tokens the run may spend; it fails cleanly rather than exceed them.
-    pub token_budget: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Object)]
@@ -84,81 +67,125 @@ pub struct Simulation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
 pub struct SimulationResults {
     pub summary: String,
+    /// Conclusive findings first, ranked by effect size; inconclusive ones last.
     pub recommendations: Vec<Recommendation>,
     /// Confidence in [0, 1] per named conclusion (e.g. `overall`, `segment:tech_founders`).
     pub confidence_scores: BTreeMap<String, f64>,
-    /// One entry per segment.
-    pub detailed_insights: Vec<SegmentInsight>,
-    /// Every persona's answer to every question, with its structured judgement.
+    /// The kind's findings, each tagged with its `kind` (segment, photo, modification, pricing,
+    /// engagement, variant, outcome).
+    pub detailed_insights: Vec<Insight>,
+    /// Every agent step's answer with its structured judgement.
     pub raw_responses: Vec<AgentResponse>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
 pub struct Recommendation {
-    /// `modification`, `target_segment`, `photo` or `pricing`.
+    /// `modification`, `target_segment`, `photo`, `pricing`, `message`, `channel`, `timing`,
+    /// `sequence` or `next_step`.
     pub kind: String,
     pub title: String,
     pub detail: String,
+    /// The size of the effect behind it, in its own unit (Likert points, a rate), when it has one.
+    pub effect: Option<f64>,
     pub confidence: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
-pub struct SegmentInsight {
-    pub segment: String,
-    pub personas: u32,
-    pub responses: u32,
-    /// Mean purchase intent on the 1–5 Likert scale.
-    pub mean_intent: f64,
-    pub intent_stddev: f64,
-    /// 95% bootstrap interval of the mean intent, resampling personas.
-    pub intent_ci95: [f64; 2],
-    pub mean_purchase_probability: f64,
-    /// Mean stated willingness to pay, where personas gave one.
-    pub mean_willingness_to_pay: Option<f64>,
-    pub top_likes: Vec<Mention>,
-    pub top_dislikes: Vec<Mention>,
-    pub modification_effects: Vec<ModificationEffect>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
-pub struct Mention {
-    pub text: String,
-    pub count: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
-pub struct ModificationEffect {
-    pub modification: String,
-    /// Mean change in purchase intent (Likert points, −2 to +2) if the modification were made.
-    pub mean_effect: f64,
-    pub effect_ci95: [f64; 2],
-    /// Share of personas for whom the modification raises intent.
-    pub positive_share: f64,
-}
-
-/// One persona's answer to one question.
+/// One persona's answer at one step of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
 pub struct AgentResponse {
     pub persona_id: Uuid,
     pub persona_name: String,
     pub segment: String,
     pub iteration: u32,
-    pub question: String,
+    /// The round it answered in, from 0.
+    pub round: u32,
+    /// What was put to it: `question 1`, `discussion 1`, `modification 2`,
+    /// `material "Launch" via email`, `variant "Soft" touch 3 (day 7)`, `scenario`.
+    pub step: String,
+    pub prompt: String,
     pub answer: String,
     pub judgement: Judgement,
 }
 
-/// The structured part of an answer, as the model (or the offline model) returns it.
+/// The structured part of an answer, tagged with the kind of stimulus it judges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Union)]
+#[oai(discriminator_name = "kind", one_of)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Judgement {
+    #[oai(mapping = "listing")]
+    Listing(ListingJudgement),
+    #[oai(mapping = "engagement")]
+    Engagement(EngagementJudgement),
+    #[oai(mapping = "touch")]
+    Touch(TouchJudgement),
+    #[oai(mapping = "scenario")]
+    Scenario(ScenarioJudgement),
+}
+
+/// A persona's judgement of a listing (focus groups).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
-pub struct Judgement {
-    /// 1 (certainly not) to 5 (certainly).
+pub struct ListingJudgement {
+    /// The Likert point the persona chose: 1 (certainly not) to 5 (certainly).
     pub purchase_intent: u8,
+    /// Probability of each Likert point 1–5, from the reply's wording (semantic similarity
+    /// rating) blended with the chosen point: the spread a point score hides.
+    pub intent_distribution: [f64; 5],
     pub purchase_probability: f64,
     pub willingness_to_pay: Option<f64>,
     pub likes: Vec<String>,
     pub dislikes: Vec<String>,
-    /// Intent change (−2 to +2) per tested modification.
-    pub modification_effects: BTreeMap<String, i8>,
+    /// Appeal of each photo (first round only).
+    pub photo_appeal: Vec<PhotoAppeal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct PhotoAppeal {
+    /// 1-based, in the listing's order.
+    pub photo: u32,
+    /// 1 (puts me off) to 5 (makes me want to visit).
+    pub appeal: u8,
+}
+
+/// A persona's response to one marketing material on one channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct EngagementJudgement {
+    pub open_probability: f64,
+    /// Probability of clicking through (or asking for more), given the material was opened.
+    pub click_probability: f64,
+    /// Probability of replying to the sender, given the material was opened.
+    pub reply_probability: f64,
+    /// −1 (hostile) to +1 (delighted).
+    pub sentiment: f64,
+    pub objections: Vec<String>,
+}
+
+/// A persona's response to one touch of an outreach sequence, and its state after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct TouchJudgement {
+    /// Probability of responding to this touch.
+    pub response_probability: f64,
+    pub sentiment: f64,
+    /// Interest in the relationship after this touch, 0 to 1.
+    pub interest: f64,
+    /// Fatigue with the outreach after this touch, 0 to 1.
+    pub annoyance: f64,
+}
+
+/// A persona's reaction to a one-to-one scenario (viewing, email, call).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct ScenarioJudgement {
+    /// 1 (not interested) to 5 (eager to proceed).
+    pub interest: u8,
+    /// Probability of each interest point 1–5 (see [`ListingJudgement::intent_distribution`]).
+    pub interest_distribution: [f64; 5],
+    /// What the client most likely does next, in a few words.
+    pub likely_next_step: String,
+    /// Probability the scenario ends well for the agent (a second viewing, a reply, a meeting).
+    pub positive_outcome_probability: f64,
+    pub sentiment: f64,
+    pub objections: Vec<String>,
+    /// Questions the client would ask.
+    pub questions: Vec<String>,
 }
 
 /// What a run cost and how it was produced (the PRD's `metadata`).

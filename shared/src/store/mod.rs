@@ -7,6 +7,7 @@ mod auth;
 mod llm_cache;
 mod personas;
 mod properties;
+mod segments;
 mod simulations;
 
 pub use auth::ProvisionedKey;

@@ -19,7 +19,7 @@ macro_rules! visible {
 }
 macro_rules! columns {
     () => {
-        "id, brokerage_id, owner_user_id, team_id, visibility, version, profile, created_at, updated_at"
+        "id, brokerage_id, owner_user_id, team_id, visibility, version, synthetic, profile, created_at, updated_at"
     };
 }
 
@@ -44,6 +44,7 @@ struct PersonaRow {
     team_id: Option<Uuid>,
     visibility: String,
     version: i64,
+    synthetic: bool,
     profile: Json<PersonaProfile>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -60,6 +61,7 @@ impl TryFrom<PersonaRow> for Persona {
             team_id: row.team_id,
             visibility: parse_column(&row.visibility, Visibility::parse, "personas.visibility")?,
             version: row.version,
+            synthetic: row.synthetic,
             created_at: row.created_at,
             updated_at: row.updated_at,
             profile: row.profile.0,
@@ -168,7 +170,7 @@ impl Store {
         rows.into_iter().map(Persona::try_from).collect()
     }
 
-    /// Ids of the visible personas labelled with `segment`, oldest first.
+    /// Ids of the visible real (not synthetic) personas labelled with `segment`, oldest first.
     pub async fn persona_ids_in_segment(
         &self,
         caller: &Principal,
@@ -176,7 +178,7 @@ impl Store {
         limit: u32,
     ) -> StoreResult<Vec<Uuid>> {
         Ok(with_pool!(self, pool => {
-            sqlx::query_scalar(concat!("SELECT id FROM personas WHERE brokerage_id = $1 AND ", visible!(), " AND segment = $4 ORDER BY id LIMIT $5"))
+            sqlx::query_scalar(concat!("SELECT id FROM personas WHERE brokerage_id = $1 AND ", visible!(), " AND segment = $4 AND NOT synthetic ORDER BY id LIMIT $5"))
             .bind(caller.brokerage_id)
             .bind(caller.user_id)
             .bind(caller.team_id)
@@ -208,5 +210,53 @@ impl Store {
             }
         }
         Ok(personas)
+    }
+
+    /// The synthetic persona the factory made under `factory_key`, if it has.
+    pub async fn factory_persona(
+        &self,
+        brokerage_id: Uuid,
+        factory_key: &str,
+    ) -> StoreResult<Option<Persona>> {
+        let row: Option<PersonaRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM personas WHERE brokerage_id = $1 AND factory_key = $2"))
+                .bind(brokerage_id)
+                .bind(factory_key)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(Persona::try_from).transpose()
+    }
+
+    /// Stores a synthetic persona shared with the brokerage. Two runs drawing the same key at
+    /// once store it once; both get the stored one.
+    pub async fn store_factory_persona(
+        &self,
+        brokerage_id: Uuid,
+        owner: Uuid,
+        factory_key: &str,
+        profile: &PersonaProfile,
+    ) -> StoreResult<Persona> {
+        let now = Utc::now();
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, synthetic, factory_key, profile, created_at, updated_at)
+                 VALUES ($1, $2, $3, NULL, 'brokerage', $4, 1, TRUE, $5, $6, $7, $7)
+                 ON CONFLICT (brokerage_id, factory_key) WHERE factory_key IS NOT NULL DO NOTHING")
+            .bind(Uuid::now_v7())
+            .bind(brokerage_id)
+            .bind(owner)
+            .bind(&profile.segment)
+            .bind(factory_key)
+            .bind(Json(profile))
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        self.factory_persona(brokerage_id, factory_key)
+            .await?
+            .ok_or_else(|| {
+                super::StoreError::Corrupt(format!("factory persona {factory_key} vanished"))
+            })
     }
 }

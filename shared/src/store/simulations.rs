@@ -15,7 +15,8 @@ use super::{
 use crate::{
     auth::Principal,
     domain::{
-        Progress, RunMetadata, Simulation, SimulationKind, SimulationResults, SimulationStatus,
+        Progress, RunMetadata, Simulation, SimulationKind, SimulationPlan, SimulationResults,
+        SimulationStatus,
     },
 };
 
@@ -26,9 +27,7 @@ macro_rules! columns {
 }
 
 pub struct NewSimulation {
-    pub kind: SimulationKind,
-    pub plan: Value,
-    pub progress_total: i64,
+    pub plan: SimulationPlan,
     /// `(Idempotency-Key, hash of the request body, how long the key holds)`.
     pub idempotency: Option<(String, String, Duration)>,
 }
@@ -47,6 +46,8 @@ pub enum Claim {
     Run {
         token: Uuid,
         attempt: i32,
+        /// The user who submitted it (synthetic personas drawn for it are theirs).
+        created_by: Uuid,
         plan: Value,
     },
     /// Already completed, failed or cancelled: nothing to do.
@@ -99,7 +100,7 @@ impl TryFrom<SimulationRow> for Simulation {
 /// A simulation with what it was asked to do and what it produced.
 pub struct SimulationRecord {
     pub simulation: Simulation,
-    pub plan: Value,
+    pub plan: SimulationPlan,
     pub results: Option<SimulationResults>,
     pub metadata: Option<RunMetadata>,
 }
@@ -108,7 +109,7 @@ pub struct SimulationRecord {
 struct RecordRow {
     #[sqlx(flatten)]
     simulation: SimulationRow,
-    plan: Json<Value>,
+    plan: Json<SimulationPlan>,
     results: Option<Json<SimulationResults>>,
     metadata: Option<Json<RunMetadata>>,
 }
@@ -173,8 +174,8 @@ impl Store {
             }
             let row: SimulationRow = sqlx::query_as(concat!("INSERT INTO simulations (id, brokerage_id, created_by, kind, status, plan, progress_total, created_at)
                  VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7) RETURNING ", columns!()))
-            .bind(id).bind(caller.brokerage_id).bind(caller.user_id).bind(new.kind.as_str())
-            .bind(Json(&new.plan)).bind(new.progress_total).bind(now)
+            .bind(id).bind(caller.brokerage_id).bind(caller.user_id).bind(new.plan.kind().as_str())
+            .bind(Json(&new.plan)).bind(i64::try_from(new.plan.agent_steps()).unwrap_or(i64::MAX)).bind(now)
             .fetch_one(&mut *tx).await?;
             tx.commit().await?;
             Ok(SimulationCreated::Created(row.try_into()?))
@@ -230,23 +231,24 @@ impl Store {
     ) -> StoreResult<Claim> {
         let token = Uuid::new_v4();
         let now = Utc::now();
-        let claimed: Option<(i32, Json<Value>)> = with_pool!(self, pool => {
+        let claimed: Option<(i32, Uuid, Json<Value>)> = with_pool!(self, pool => {
             sqlx::query_as(
                 "UPDATE simulations
                  SET status = 'running', run_token = $3, claimed_by = $4, attempts = attempts + 1,
                      progress_done = 0, started_at = COALESCE(started_at, $5)
                  WHERE brokerage_id = $1 AND id = $2 AND status IN ('pending', 'running') AND attempts < $6
-                 RETURNING attempts, plan",
+                 RETURNING attempts, created_by, plan",
             )
             .bind(brokerage_id).bind(id).bind(token).bind(worker).bind(now)
             .bind(i32::try_from(max_attempts).unwrap_or(i32::MAX))
             .fetch_optional(pool)
             .await
         })?;
-        if let Some((attempt, plan)) = claimed {
+        if let Some((attempt, created_by, plan)) = claimed {
             return Ok(Claim::Run {
                 token,
                 attempt,
+                created_by,
                 plan: plan.0,
             });
         }

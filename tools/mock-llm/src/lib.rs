@@ -182,6 +182,17 @@ fn push_fault(state: Data<&Arc<State>>, fault: Json<Fault>) -> StatusCode {
 struct ChatBody {
     model: String,
     messages: Vec<Message>,
+    response_format: Option<ResponseFormat>,
+}
+
+#[derive(Deserialize)]
+struct ResponseFormat {
+    json_schema: Option<SchemaName>,
+}
+
+#[derive(Deserialize)]
+struct SchemaName {
+    name: String,
 }
 
 #[derive(Deserialize)]
@@ -259,7 +270,14 @@ async fn chat(state: Data<&Arc<State>>, body: Json<ChatBody>) -> Response {
     let content = match fault_kind {
         Some("malformed") => "{\"answer\": \"I was about to say".to_owned(),
         Some("garbage") => "As an AI language model I cannot role-play a buyer.".to_owned(),
-        _ => persona::reply(&prompt).to_string(),
+        _ => {
+            let schema = body
+                .response_format
+                .as_ref()
+                .and_then(|f| f.json_schema.as_ref())
+                .map(|s| s.name.as_str());
+            persona::reply(schema, &prompt).to_string()
+        }
     };
     let completion_tokens = count_tokens(&content);
     let headers = state

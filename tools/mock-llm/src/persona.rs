@@ -1,74 +1,270 @@
-//! Persona-aware replies: reads the persona's wants, deal-breakers and budget, and the listing's
-//! text, price and modifications, from the tagged sections of Troupe's prompt.
+//! Persona-aware replies for every structured reply Troupe asks for, chosen by the JSON schema's
+//! name. Each reads the persona's wants, deal-breakers, budget and preferred channel, and the
+//! stimulus, from the tagged sections of Troupe's prompt, so answers differ by persona the way a
+//! model's would, and tests can predict their direction.
 
 use serde_json::{Value, json};
 
-pub fn reply(prompt: &str) -> Value {
-    let persona = section(prompt, "persona");
-    let listing = section(prompt, "listing");
-    let listing_lower = listing.to_lowercase();
-    let wants = list_after(persona, "Wants:");
-    let breakers = list_after(persona, "Deal-breakers:");
-    let likes: Vec<&str> = wants
-        .iter()
-        .copied()
-        .filter(|w| listing_lower.contains(&w.to_lowercase()))
-        .collect();
-    let mut dislikes: Vec<String> = breakers
-        .iter()
-        .filter(|b| listing_lower.contains(&b.to_lowercase()))
-        .map(|b| b.to_string())
-        .collect();
-    let mut score = 2.0
-        + if wants.is_empty() {
-            1.5
-        } else {
-            3.0 * likes.len() as f64 / wants.len() as f64
+pub fn reply(schema: Option<&str>, prompt: &str) -> Value {
+    let persona = Persona::read(section(prompt, "persona"));
+    match schema {
+        Some("engagement_reply") => engagement(&persona, section(prompt, "material")),
+        Some("touch_reply") => touch(&persona, section(prompt, "outreach")),
+        Some("scenario_reply") => scenario(&persona, section(prompt, "scenario")),
+        Some("persona_sketch") => sketch(&persona, prompt),
+        _ => listing(&persona, prompt),
+    }
+}
+
+struct Persona<'a> {
+    name: &'a str,
+    wants: Vec<&'a str>,
+    breakers: Vec<&'a str>,
+    budget_max: Option<f64>,
+    temperament: &'a str,
+}
+
+impl<'a> Persona<'a> {
+    fn read(text: &'a str) -> Self {
+        Persona {
+            name: text
+                .lines()
+                .find_map(|l| l.strip_prefix("Name: "))
+                .unwrap_or("a buyer"),
+            wants: list_after(text, "Wants:"),
+            breakers: list_after(text, "Deal-breakers:"),
+            budget_max: text
+                .lines()
+                .find_map(|l| l.strip_prefix("Budget:"))
+                .and_then(|b| b.split(" to ").nth(1))
+                .and_then(parse_amount),
+            temperament: text
+                .lines()
+                .find_map(|l| l.strip_prefix("Temperament:"))
+                .unwrap_or(""),
+        }
+    }
+
+    /// (wants the text mentions, deal-breakers it mentions)
+    fn fit(&self, text: &str) -> (Vec<&'a str>, Vec<&'a str>) {
+        let lower = text.to_lowercase();
+        let mentioned = |items: &[&'a str]| -> Vec<&'a str> {
+            items
+                .iter()
+                .copied()
+                .filter(|i| lower.contains(&i.to_lowercase()))
+                .collect()
         };
-    score -= 2.0 * dislikes.len() as f64;
+        (mentioned(&self.wants), mentioned(&self.breakers))
+    }
+
+    fn want_share(&self, liked: usize) -> f64 {
+        if self.wants.is_empty() {
+            0.5
+        } else {
+            liked as f64 / self.wants.len() as f64
+        }
+    }
+
+    /// Whether the persona's stated channel preference names this channel.
+    fn prefers(&self, channel: &str) -> Option<bool> {
+        let preference = self
+            .temperament
+            .split(';')
+            .find_map(|t| t.trim().strip_prefix("prefers "))?;
+        Some(
+            preference
+                .to_lowercase()
+                .contains(&channel.replace('_', " ")),
+        )
+    }
+}
+
+fn listing(p: &Persona<'_>, prompt: &str) -> Value {
+    let listing = section(prompt, "listing");
+    let (likes, breakers) = p.fit(listing);
+    let mut dislikes: Vec<String> = breakers.iter().map(|b| b.to_string()).collect();
+    let mut score = 2.0 + 3.0 * p.want_share(likes.len()) - 2.0 * dislikes.len() as f64;
     let price = amount_after(listing, "Price:");
-    let budget_max = persona
-        .lines()
-        .find_map(|l| l.strip_prefix("Budget:"))
-        .and_then(|b| b.split(" to ").nth(1))
-        .and_then(parse_amount);
-    if let (Some(price), Some(max)) = (price, budget_max)
+    if let (Some(price), Some(max)) = (price, p.budget_max)
         && price > max
     {
         score -= 10.0 * (price / max - 1.0);
         dislikes.push("over budget".to_owned());
     }
+    let ask = prompt.rsplit("Moderator:").next().unwrap_or("");
+    if let Some(change) = ask
+        .split("made this change: \"")
+        .nth(1)
+        .and_then(|c| c.split('"').next())
+    {
+        let (gains, losses) = p.fit_words(change);
+        score += (gains.min(2) as f64) - (losses.min(2) as f64);
+    }
+    if let Some(mean) = section(prompt, "discussion")
+        .split("mean intent ")
+        .nth(1)
+        .and_then(|m| m.split_whitespace().next())
+        .and_then(|m| m.parse::<f64>().ok())
+    {
+        score += 0.3 * (mean - score.clamp(1.0, 5.0));
+    }
     let intent = score.round().clamp(1.0, 5.0);
-    let effects: Vec<Value> = section(prompt, "modifications")
-        .lines()
-        .filter_map(|l| l.split_once(". ").map(|(_, m)| m.trim()))
-        .map(|m| {
-            let m_lower = m.to_lowercase();
-            let mentions = |items: &[&str]| {
-                items.iter().any(|i| {
-                    i.to_lowercase()
-                        .split_whitespace()
-                        .any(|w| w.len() > 3 && m_lower.contains(w))
-                })
-            };
-            let effect = i64::from(mentions(&wants)) - i64::from(mentions(&breakers));
-            json!({ "modification": m, "effect": effect })
-        })
-        .collect();
-    let name = persona
-        .lines()
-        .find_map(|l| l.strip_prefix("Name: "))
-        .unwrap_or("a buyer");
+    let photo_appeal: Vec<Value> = if ask.contains("Also rate photos") {
+        listing
+            .lines()
+            .filter_map(|l| l.strip_prefix("Photo "))
+            .filter_map(|l| l.split_once(": "))
+            .filter_map(|(n, desc)| {
+                let (liked, hated) = p.fit(desc);
+                let appeal =
+                    3 + 2 * i64::from(!liked.is_empty()) - 2 * i64::from(!hated.is_empty());
+                Some(json!({ "photo": n.parse::<u32>().ok()?, "appeal": appeal }))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let verdict = match intent as u8 {
+        5 => "I love it and would make an offer right away.",
+        4 => "This is a serious contender; I would likely make an offer.",
+        3 => "I could be persuaded, but I am not sold.",
+        2 => "I doubt I would pursue this one.",
+        _ => "I would never buy this property.",
+    };
     json!({
-        "answer": format!("Speaking as {name}: {} {}",
-            if likes.is_empty() { "nothing here speaks to me." } else { "I like what I see." },
-            if dislikes.is_empty() { "" } else { "But there are real drawbacks." }),
+        "answer": format!("Speaking as {}: {verdict}{}", p.name,
+            if dislikes.is_empty() { String::new() } else { format!(" Drawbacks: {}.", dislikes.join(", ")) }),
         "purchase_intent": intent,
         "purchase_probability": ((intent - 1.0) / 4.0 * 0.9),
         "willingness_to_pay": price.filter(|_| intent >= 3.0).map(|p| p * (0.8 + 0.05 * intent)),
         "likes": likes,
         "dislikes": dislikes,
-        "modification_effects": effects,
+        "photo_appeal": photo_appeal,
+    })
+}
+
+impl Persona<'_> {
+    /// (wants, deal-breakers) sharing a word of four letters or more with `text`.
+    fn fit_words(&self, text: &str) -> (usize, usize) {
+        let lower = text.to_lowercase();
+        let touches = |item: &&&str| {
+            item.to_lowercase()
+                .split_whitespace()
+                .any(|w| w.len() > 3 && lower.contains(w))
+        };
+        (
+            self.wants.iter().filter(touches).count(),
+            self.breakers.iter().filter(touches).count(),
+        )
+    }
+}
+
+fn engagement(p: &Persona<'_>, material: &str) -> Value {
+    let channel = material
+        .lines()
+        .find_map(|l| l.strip_prefix("Channel: "))
+        .unwrap_or("email");
+    let by_channel = match p.prefers(channel) {
+        Some(true) => 1.0,
+        Some(false) => 0.3,
+        None => 0.6,
+    };
+    let (likes, breakers) = p.fit(material);
+    let relevance = p.want_share(likes.len());
+    let mut objections: Vec<String> = breakers.iter().map(|b| b.to_string()).collect();
+    if by_channel < 0.5 {
+        objections.push(format!("I do not like being contacted by {channel}"));
+    }
+    json!({
+        "answer": if likes.is_empty() { "Not for me.".to_owned() } else { format!("The {} interests me.", likes.join(", ")) },
+        "open_probability": 0.2 + 0.6 * by_channel,
+        "click_probability": (0.1 + 0.6 * relevance - 0.2 * breakers.len() as f64).clamp(0.0, 1.0),
+        "reply_probability": (0.05 + 0.4 * relevance * by_channel).clamp(0.0, 1.0),
+        "sentiment": (relevance - 0.3 - 0.4 * breakers.len() as f64).clamp(-1.0, 1.0),
+        "objections": objections,
+    })
+}
+
+fn touch(p: &Persona<'_>, outreach: &str) -> Value {
+    let number = |label: &str| {
+        outreach.split(label).nth(1).and_then(|rest| {
+            rest.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .find(|s| !s.is_empty())?
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    let channel = outreach
+        .split(" by ")
+        .nth(1)
+        .and_then(|r| r.lines().next())
+        .unwrap_or("email");
+    let (likes, breakers) = p.fit(outreach);
+    let relevance = p.want_share(likes.len());
+    let gap = number("Days since the previous contact: ");
+    let pressure = gap.map_or(0.0, |g| {
+        if g <= 1.0 {
+            0.35
+        } else if g <= 3.0 {
+            0.15
+        } else {
+            0.0
+        }
+    });
+    let annoyance =
+        (number("annoyance ").unwrap_or(0.0) * 0.8 + pressure + 0.15 * breakers.len() as f64)
+            .min(1.0);
+    let interest =
+        (number("interest ").unwrap_or(0.3) + 0.2 * relevance - 0.1 * annoyance).clamp(0.0, 1.0);
+    let by_channel = if p.prefers(channel) == Some(false) {
+        0.4
+    } else {
+        1.0
+    };
+    json!({
+        "answer": if annoyance > 0.4 { "Too many messages." } else { "Thanks, noted." },
+        "response_probability": (interest * by_channel * (1.0 - annoyance)).clamp(0.0, 1.0),
+        "sentiment": (interest - annoyance).clamp(-1.0, 1.0),
+        "interest": interest,
+        "annoyance": annoyance,
+    })
+}
+
+fn scenario(p: &Persona<'_>, scenario: &str) -> Value {
+    let (likes, breakers) = p.fit(scenario);
+    let interest = (2.0 + 3.0 * p.want_share(likes.len()) - 2.0 * breakers.len() as f64)
+        .round()
+        .clamp(1.0, 5.0);
+    let questions: Vec<String> = p
+        .wants
+        .iter()
+        .filter(|w| !likes.contains(w))
+        .take(2)
+        .map(|w| format!("Is there a {w}?"))
+        .collect();
+    json!({
+        "answer": if interest >= 4.0 { "I am interested and would like to take the next step." }
+                  else if interest >= 3.0 { "Perhaps; send me more details." }
+                  else { "I am not interested." },
+        "interest": interest,
+        "likely_next_step": if interest >= 4.0 { "book a second viewing" } else if interest >= 3.0 { "ask for details" } else { "decline" },
+        "positive_outcome_probability": (interest - 1.0) / 4.0,
+        "sentiment": (interest - 3.0) / 2.0,
+        "objections": breakers,
+        "questions": questions,
+    })
+}
+
+fn sketch(p: &Persona<'_>, prompt: &str) -> Value {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    prompt.hash(&mut hasher);
+    let code = hasher.finish() % 10_000;
+    json!({
+        "name": format!("Synthetic Client {code:04}"),
+        "biography": format!("Drafted from {}; wants {}.", p.name, p.wants.join(", ")),
+        "interests": ["art collecting"],
     })
 }
 
@@ -84,7 +280,6 @@ fn section<'a>(prompt: &'a str, tag: &str) -> &'a str {
         })
         .unwrap_or("")
 }
-
 fn list_after<'a>(text: &'a str, label: &str) -> Vec<&'a str> {
     text.lines()
         .find_map(|l| l.strip_prefix(label))

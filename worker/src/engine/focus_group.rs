@@ -1,147 +1,160 @@
-//! The focus-group world: a moderator puts the listing and each question to every persona; all
-//! personas answer in parallel, each remembering what it said earlier in the session.
+//! The focus-group world. A moderator presents the listing and asks each question to the whole
+//! panel at once; in discussion rounds each persona hears a digest of the others and may change
+//! its mind; then each modification is put to the panel on its own, against the intent the
+//! persona held just before.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-
-use futures::{StreamExt, TryStreamExt, stream};
-use troupe_shared::domain::{AgentResponse, FocusGroupPlan, Persona};
+use troupe_shared::domain::{FocusGroupPlan, Judgement, Persona};
 
 use super::{
-    prompt::{Recollection, Turn},
-    responder::{Responder, StepError},
+    agent::{Agent, RunContext, StepRequest, Transcript, panel, step},
+    prompt::{DISCUSSION_PROMPT, Digest, ListingAsk, Stimulus},
 };
-use crate::llm::Ledger;
+use crate::engine::responder::StepError;
 
-pub struct FocusGroupRun {
-    pub responses: Vec<AgentResponse>,
-    pub failed_steps: u64,
-    /// The first failed step's reason, to explain a run in which every step failed.
-    pub first_failure: Option<String>,
-}
+const QUOTES: usize = 3;
+const DIGEST_ITEMS: usize = 4;
 
-/// One persona's session in one iteration.
-struct Session {
-    responses: Vec<AgentResponse>,
-    failures: Vec<String>,
-}
-
-/// Runs every (iteration, persona) session, `parallelism` at a time, counting finished steps in
-/// `progress` and charging the model's calls to `ledger`. Fails only when a step says the whole
-/// run cannot succeed.
-pub async fn run_focus_group(
+pub async fn run(
     plan: &FocusGroupPlan,
     personas: &[Persona],
-    responder: &Responder,
-    parallelism: usize,
-    progress: &AtomicI64,
-    ledger: &Ledger,
-) -> Result<FocusGroupRun, StepError> {
-    // The futures are built up front: a stream combinator holding a closure over borrowed
-    // personas makes the whole job future fail rustc's `Send` check (rust-lang/rust#102211).
-    let sessions: Vec<_> = (0..plan.iterations)
-        .flat_map(|iteration| {
-            personas
-                .iter()
-                .enumerate()
-                .map(move |(i, p)| (iteration, i, p))
-        })
-        .map(|(iteration, index, persona)| {
-            let seed = session_seed(plan.seed, iteration, index);
-            let session = run_session(plan, persona, iteration, seed, responder, progress, ledger);
-            async move { session.await.map(|session| (iteration, index, session)) }
+    ctx: &RunContext<'_>,
+) -> Result<Transcript, StepError> {
+    let mut agents = panel(personas, plan.settings.iterations, plan.settings.seed);
+    let mut transcript = Transcript::default();
+    let mut round = 0;
+    for (q, question) in plan.questions.iter().enumerate() {
+        let steps: Vec<_> = agents
+            .iter_mut()
+            .map(|agent| {
+                let request = StepRequest {
+                    round,
+                    step: format!("question {}", q + 1),
+                    prompt: question.clone(),
+                    stimulus: Stimulus::Listing {
+                        listing: &plan.property,
+                        ask: ListingAsk::Question {
+                            question,
+                            rate_photos: q == 0,
+                        },
+                    },
+                    remember: true,
+                };
+                step(ctx, agent, request)
+            })
+            .collect();
+        transcript.round(ctx, steps).await?;
+        round += 1;
+    }
+    for d in 0..plan.discussion_rounds {
+        let digests: Vec<Digest> = (0..agents.len()).map(|i| digest(&agents, i)).collect();
+        transcript.skip(ctx, silent(&agents), NO_BASELINE);
+        let steps: Vec<_> = agents
+            .iter_mut()
+            .zip(digests)
+            .filter(|(agent, _)| agent.last.is_some())
+            .map(|(agent, digest)| {
+                let request = StepRequest {
+                    round,
+                    step: format!("discussion {}", d + 1),
+                    prompt: DISCUSSION_PROMPT.to_owned(),
+                    stimulus: Stimulus::Listing {
+                        listing: &plan.property,
+                        ask: ListingAsk::Discussion(digest),
+                    },
+                    remember: true,
+                };
+                step(ctx, agent, request)
+            })
+            .collect();
+        transcript.round(ctx, steps).await?;
+        round += 1;
+    }
+    for (m, change) in plan.modifications.iter().enumerate() {
+        transcript.skip(ctx, silent(&agents), NO_BASELINE);
+        let steps: Vec<_> = agents
+            .iter_mut()
+            .filter(|agent| agent.last.is_some())
+            .map(|agent| {
+                let request = StepRequest {
+                    round,
+                    step: format!("modification {}", m + 1),
+                    prompt: change.clone(),
+                    stimulus: Stimulus::Listing {
+                        listing: &plan.property,
+                        ask: ListingAsk::Modification(change),
+                    },
+                    remember: false,
+                };
+                step(ctx, agent, request)
+            })
+            .collect();
+        transcript.round(ctx, steps).await?;
+        round += 1;
+    }
+    Ok(transcript)
+}
+
+const NO_BASELINE: &str = "the persona answered no question, so there was nothing to discuss or \
+compare a modification against";
+
+/// Agents that answered no question: discussion and modifications have no baseline for them.
+fn silent(agents: &[Agent<'_>]) -> usize {
+    agents.iter().filter(|a| a.last.is_none()).count()
+}
+
+/// What the other personas of the same iteration said last: their mean intent, what they liked
+/// and disliked most, and quotes from the lowest, highest and middle of the room.
+fn digest(agents: &[Agent<'_>], me: usize) -> Digest {
+    let mut others: Vec<(u8, &str, &[String], &[String])> = agents
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| *i != me && a.iteration == agents[me].iteration)
+        .filter_map(|(_, a)| match &a.last {
+            Some((answer, Judgement::Listing(j))) => Some((
+                j.purchase_intent,
+                answer.as_str(),
+                &j.likes[..],
+                &j.dislikes[..],
+            )),
+            _ => None,
         })
         .collect();
-    let mut finished: Vec<(u32, usize, Session)> = stream::iter(sessions)
-        .buffer_unordered(parallelism)
-        .try_collect()
-        .await?;
-    // Sessions finish in any order; results are reported in a stable one.
-    finished.sort_by_key(|(iteration, index, _)| (*iteration, *index));
-    let mut run = FocusGroupRun {
-        responses: Vec::new(),
-        failed_steps: 0,
-        first_failure: None,
-    };
-    for (_, _, session) in finished {
-        run.responses.extend(session.responses);
-        run.failed_steps += session.failures.len() as u64;
-        if run.first_failure.is_none() {
-            run.first_failure = session.failures.into_iter().next();
-        }
+    if others.is_empty() {
+        return Digest::default();
     }
-    Ok(run)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_session(
-    plan: &FocusGroupPlan,
-    persona: &Persona,
-    iteration: u32,
-    seed: u64,
-    responder: &Responder,
-    progress: &AtomicI64,
-    ledger: &Ledger,
-) -> Result<Session, StepError> {
-    let mut session = Session {
-        responses: Vec::with_capacity(plan.questions.len()),
-        failures: Vec::new(),
-    };
-    let mut memory: Vec<Recollection> = Vec::new();
-    for (q, question) in plan.questions.iter().enumerate() {
-        let turn = Turn {
-            persona,
-            listing: &plan.property,
-            modifications: &plan.modifications,
-            memory: &memory,
-            question,
-        };
-        // Seeds two apart: a step may use its seed and the next one (a malformed-reply retry).
-        let outcome = responder
-            .answer(
-                &turn,
-                plan.temperature,
-                seed.wrapping_add(2 * q as u64),
-                ledger,
-            )
-            .await;
-        progress.fetch_add(1, Ordering::Relaxed);
-        match outcome {
-            Ok(step) => {
-                memory.push(Recollection {
-                    question: question.clone(),
-                    answer: step.answer.clone(),
-                    purchase_intent: step.judgement.purchase_intent,
-                });
-                session.responses.push(AgentResponse {
-                    persona_id: persona.id,
-                    persona_name: persona.profile.name.clone(),
-                    segment: segment_of(persona),
-                    iteration,
-                    question: question.clone(),
-                    answer: step.answer,
-                    judgement: step.judgement,
-                });
-            }
-            Err(StepError::Agent(reason)) => session.failures.push(reason),
-            Err(fatal) => return Err(fatal),
-        }
+    others.sort_by_key(|(intent, ..)| *intent);
+    let mean_intent = others.iter().map(|(i, ..)| f64::from(*i)).sum::<f64>() / others.len() as f64;
+    let mut picks = vec![0, others.len() - 1, others.len() / 2];
+    picks.dedup();
+    picks.sort_unstable();
+    picks.dedup();
+    Digest {
+        others: others.len(),
+        mean_intent,
+        likes: most_said(others.iter().flat_map(|(_, _, likes, _)| likes.iter())),
+        dislikes: most_said(
+            others
+                .iter()
+                .flat_map(|(_, _, _, dislikes)| dislikes.iter()),
+        ),
+        quotes: picks
+            .into_iter()
+            .take(QUOTES)
+            .map(|i| others[i].1.to_owned())
+            .collect(),
     }
-    Ok(session)
 }
 
-pub fn segment_of(persona: &Persona) -> String {
-    persona
-        .profile
-        .segment
-        .clone()
-        .unwrap_or_else(|| "unsegmented".to_owned())
-}
-
-/// A distinct, reproducible seed per session (splitmix-style mixing of the run seed).
-fn session_seed(seed: u64, iteration: u32, index: usize) -> u64 {
-    let mut z =
-        seed ^ (u64::from(iteration) << 32) ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+fn most_said<'a>(items: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for item in items {
+        *counts.entry(item.trim().to_lowercase()).or_default() += 1;
+    }
+    let mut ranked: Vec<(String, usize)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked
+        .into_iter()
+        .take(DIGEST_ITEMS)
+        .map(|(text, _)| text)
+        .collect()
 }

@@ -1,13 +1,41 @@
-//! The persona engine: persona agents answering a moderator's questions, through the LLM or the
-//! rule-based offline model, then aggregated into insights.
+//! The persona engine: persona agents answering a stimulus round by round, through the LLM or
+//! the rule-based offline model, then aggregated into insights. One module per simulation kind
+//! runs its world; `aggregate` turns the transcript into results.
 
+mod agent;
 mod aggregate;
+pub mod factory;
 mod focus_group;
+mod individual;
+mod intervention;
+mod marketing;
+mod memory;
 mod offline;
 mod prompt;
+mod reply;
 mod responder;
+mod ssr;
 mod text;
 
-pub use aggregate::aggregate_focus_group;
-pub use focus_group::{FocusGroupRun, run_focus_group};
+pub use agent::{RunContext, Transcript};
+pub use aggregate::aggregate;
 pub use responder::{Responder, StepError};
+
+use troupe_shared::domain::{Persona, SimulationPlan};
+
+/// Runs a plan's agents over `personas` (for an individual simulation, the first).
+pub async fn run(
+    plan: &SimulationPlan,
+    personas: &[Persona],
+    ctx: &RunContext<'_>,
+) -> Result<Transcript, StepError> {
+    match plan {
+        SimulationPlan::FocusGroup(p) => focus_group::run(p, personas, ctx).await,
+        SimulationPlan::Marketing(p) => marketing::run(p, personas, ctx).await,
+        SimulationPlan::Intervention(p) => intervention::run(p, personas, ctx).await,
+        SimulationPlan::Individual(p) => match personas.first() {
+            Some(persona) => individual::run(p, persona, ctx).await,
+            None => Ok(Transcript::default()),
+        },
+    }
+}

@@ -1,0 +1,230 @@
+//! `/api/v1/simulations`: submit simulations (queued for the workers) and read their status and
+//! results. The API never runs a simulation itself.
+
+mod planning;
+mod requests;
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, param::Path, payload::Json};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use troupe_shared::{
+    auth::Principal,
+    domain::{
+        RunMetadata, Simulation, SimulationKind, SimulationPlan, SimulationResults,
+        SimulationStatus,
+    },
+    jobs::SimulationJob,
+    store::{NewSimulation, SimulationCreated},
+};
+use uuid::Uuid;
+
+use crate::{ApiState, ApiTags, auth::ApiKey, problem::ApiError};
+use requests::{FocusGroupRequest, IndividualRequest, InterventionRequest, MarketingRequest};
+
+#[derive(Object)]
+struct SimulationAccepted {
+    id: Uuid,
+    status: SimulationStatus,
+    status_url: String,
+    results_url: String,
+}
+
+#[derive(ApiResponse)]
+enum Accepted {
+    /// Queued; poll `status_url`. A repeated request with the same `Idempotency-Key` answers
+    /// with the simulation the first one created.
+    #[oai(status = 202)]
+    Simulation(Json<SimulationAccepted>, #[oai(header = "Location")] String),
+}
+
+/// The PRD's Simulation Result model.
+#[derive(Object)]
+struct SimulationResult {
+    id: Uuid,
+    simulation_id: Uuid,
+    #[oai(rename = "type")]
+    kind: SimulationKind,
+    status: SimulationStatus,
+    created_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+    input_params: SimulationPlan,
+    /// Present once completed.
+    results: Option<SimulationResults>,
+    metadata: Option<RunMetadata>,
+    /// Why it failed.
+    error: Option<String>,
+}
+
+pub struct SimulationsApi;
+
+#[OpenApi(prefix_path = "/simulations", tag = "ApiTags::Simulations")]
+impl SimulationsApi {
+    /// Run a focus group: personas react to a listing, its photos and candidate modifications.
+    #[oai(path = "/focus-group", method = "post")]
+    async fn focus_group(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        body: Json<FocusGroupRequest>,
+        /// Makes a retried submission safe: the same key and body return the first simulation.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Accepted, ApiError> {
+        let hash = request_hash(&body.0);
+        let plan = planning::focus_group(&state, &auth.0, body.0).await?;
+        submit(&state, &auth.0, plan, idempotency_key.0, hash).await
+    }
+
+    /// Test marketing materials × channels on personas: open, click and reply rates.
+    #[oai(path = "/marketing", method = "post")]
+    async fn marketing(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        body: Json<MarketingRequest>,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Accepted, ApiError> {
+        let hash = request_hash(&body.0);
+        let plan = planning::marketing(&state, &auth.0, body.0).await?;
+        submit(&state, &auth.0, plan, idempotency_key.0, hash).await
+    }
+
+    /// Compare outreach sequences over simulated days: response rates, timing, fatigue.
+    #[oai(path = "/intervention", method = "post")]
+    async fn intervention(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        body: Json<InterventionRequest>,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Accepted, ApiError> {
+        let hash = request_hash(&body.0);
+        let plan = planning::intervention(&state, &auth.0, body.0).await?;
+        submit(&state, &auth.0, plan, idempotency_key.0, hash).await
+    }
+
+    /// One persona's reaction to a viewing, an email or a call.
+    #[oai(path = "/individual", method = "post")]
+    async fn individual(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        body: Json<IndividualRequest>,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Accepted, ApiError> {
+        let hash = request_hash(&body.0);
+        let plan = planning::individual(&state, &auth.0, body.0).await?;
+        submit(&state, &auth.0, plan, idempotency_key.0, hash).await
+    }
+
+    /// A simulation's status and progress.
+    #[oai(path = "/:id/status", method = "get")]
+    async fn status(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<Simulation>, ApiError> {
+        state
+            .store
+            .get_simulation(auth.0.brokerage_id, id.0)
+            .await?
+            .map(Json)
+            .ok_or_else(|| ApiError::NotFound(format!("simulation {}", id.0)))
+    }
+
+    /// A simulation's results (`results` is absent until it completes).
+    #[oai(path = "/:id/results", method = "get")]
+    async fn results(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<SimulationResult>, ApiError> {
+        let record = state
+            .store
+            .simulation_record(auth.0.brokerage_id, id.0)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("simulation {}", id.0)))?;
+        let input_params = record.plan;
+        let s = record.simulation;
+        Ok(Json(SimulationResult {
+            id: s.id,
+            simulation_id: s.id,
+            kind: s.kind,
+            status: s.status,
+            created_at: s.created_at,
+            completed_at: s.completed_at,
+            input_params,
+            results: record.results,
+            metadata: record.metadata,
+            error: s.error,
+        }))
+    }
+}
+
+/// Stores the simulation (or finds the one an earlier submission with this key made) and
+/// queues it.
+async fn submit(
+    state: &ApiState,
+    caller: &Principal,
+    plan: SimulationPlan,
+    idempotency_key: Option<String>,
+    request_hash: String,
+) -> Result<Accepted, ApiError> {
+    let new = NewSimulation {
+        plan,
+        idempotency: idempotency_key.map(|key| (key, request_hash, state.idempotency_ttl)),
+    };
+    let simulation = match state.store.create_simulation(caller, new).await? {
+        SimulationCreated::Created(simulation) => {
+            enqueue(state, &simulation).await?;
+            simulation
+        }
+        SimulationCreated::Replayed(simulation) => simulation,
+        SimulationCreated::KeyReused => return Err(ApiError::IdempotencyKeyReused),
+    };
+    Ok(accepted(&simulation))
+}
+
+async fn enqueue(state: &ApiState, simulation: &Simulation) -> Result<(), ApiError> {
+    let job = SimulationJob {
+        simulation_id: simulation.id,
+        brokerage_id: simulation.brokerage_id,
+    };
+    if let Err(e) = state.queue.push(job).await {
+        tracing::error!(simulation = %simulation.id, error = %e, "enqueue failed");
+        let reason =
+            "the job queue was unavailable when this simulation was submitted; submit it again";
+        state
+            .store
+            .fail_simulation(simulation.id, None, reason, None)
+            .await?;
+        return Err(ApiError::Unavailable(
+            "the job queue is unavailable; try again shortly".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn accepted(simulation: &Simulation) -> Accepted {
+    let base = format!("/api/v1/simulations/{}", simulation.id);
+    Accepted::Simulation(
+        Json(SimulationAccepted {
+            id: simulation.id,
+            status: simulation.status,
+            status_url: format!("{base}/status"),
+            results_url: format!("{base}/results"),
+        }),
+        format!("{base}/status"),
+    )
+}
+
+fn request_hash(body: &impl Serialize) -> String {
+    hex::encode(Sha256::digest(serde_json::to_vec(body).unwrap_or_default()))
+}

@@ -1,0 +1,160 @@
+//! The `detailed_insights` of a simulation's results, each tagged with its `kind`.
+
+use poem_openapi::{Object, Union};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Channel, ScenarioType};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Union)]
+#[oai(discriminator_name = "kind", one_of)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Insight {
+    /// Focus group: how one segment (or `all`) received the listing.
+    #[oai(mapping = "segment")]
+    Segment(SegmentInsight),
+    /// Focus group: one photo's appeal, ranked.
+    #[oai(mapping = "photo")]
+    Photo(PhotoInsight),
+    /// Focus group: one modification's effect on intent, over the whole panel.
+    #[oai(mapping = "modification")]
+    Modification(ModificationEffect),
+    /// Focus group: willingness to pay against the list price.
+    #[oai(mapping = "pricing")]
+    Pricing(PricingInsight),
+    /// Marketing: one material on one channel, for one segment (or `all`).
+    #[oai(mapping = "engagement")]
+    Engagement(EngagementInsight),
+    /// Intervention: one outreach sequence.
+    #[oai(mapping = "variant")]
+    Variant(VariantInsight),
+    /// Individual: the persona's reaction.
+    #[oai(mapping = "outcome")]
+    Outcome(OutcomeInsight),
+}
+
+/// A mean with its 95% bootstrap interval (resampling personas, then iterations).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Object)]
+pub struct Estimate {
+    pub mean: f64,
+    pub ci95: [f64; 2],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct Mention {
+    pub text: String,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct SegmentInsight {
+    pub segment: String,
+    pub personas: u32,
+    pub responses: u32,
+    /// Mean purchase intent on the 1–5 Likert scale (the personas' chosen points).
+    pub mean_intent: f64,
+    pub intent_stddev: f64,
+    /// 95% bootstrap interval of the mean intent.
+    pub intent_ci95: [f64; 2],
+    /// Share of each Likert point 1–5 in the personas' intent distributions.
+    pub intent_distribution: [f64; 5],
+    /// Standard deviation of `intent_distribution`: the spread a human panel would show.
+    pub distribution_stddev: f64,
+    pub mean_purchase_probability: f64,
+    /// Mean stated willingness to pay, where personas gave one.
+    pub mean_willingness_to_pay: Option<f64>,
+    pub top_likes: Vec<Mention>,
+    pub top_dislikes: Vec<Mention>,
+    pub modification_effects: Vec<ModificationEffect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct ModificationEffect {
+    pub modification: String,
+    pub intent_before: f64,
+    pub intent_after: f64,
+    /// Mean change in purchase intent (Likert points) when the modification is presented.
+    pub mean_effect: f64,
+    pub effect_ci95: [f64; 2],
+    /// Share of personas whose intent the modification raises.
+    pub positive_share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct PhotoInsight {
+    /// 1 for the best.
+    pub rank: u32,
+    /// 1-based, in the listing's order.
+    pub photo: u32,
+    pub url: String,
+    pub description: String,
+    pub appeal: Estimate,
+    /// Share of personas who rated this photo among their top three.
+    pub support: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct PricingInsight {
+    pub list_price: f64,
+    pub currency: String,
+    /// Personas who named a price they would pay.
+    pub bidders: u32,
+    pub personas: u32,
+    /// 10th, 25th, 50th, 75th and 90th percentiles of willingness to pay.
+    pub willingness_to_pay_percentiles: [f64; 5],
+    /// Share of the whole panel that would pay the list price or more.
+    pub share_at_list_price: f64,
+    /// The price at which half of the interested personas would still buy.
+    pub suggested_price: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct EngagementInsight {
+    pub material: String,
+    pub channel: Channel,
+    pub segment: String,
+    pub personas: u32,
+    pub open_rate: Estimate,
+    /// Clicks per delivered material (open × click-through).
+    pub click_rate: Estimate,
+    /// Replies per delivered material (open × reply).
+    pub reply_rate: Estimate,
+    pub mean_sentiment: f64,
+    pub top_objections: Vec<Mention>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct VariantInsight {
+    pub variant: String,
+    pub personas: u32,
+    /// Probability a persona responds to at least one touch.
+    pub expected_response_rate: Estimate,
+    pub touches: Vec<TouchInsight>,
+    /// Interest and fatigue after the last touch.
+    pub final_interest: f64,
+    pub final_annoyance: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct TouchInsight {
+    /// 1-based position in the sequence.
+    pub touch: u32,
+    pub day: u32,
+    pub channel: Channel,
+    pub response_probability: Estimate,
+    pub mean_interest: f64,
+    pub mean_annoyance: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct OutcomeInsight {
+    pub persona_id: Uuid,
+    pub scenario: ScenarioType,
+    /// Expected interest (1–5) over iterations and the interest distribution.
+    pub expected_interest: f64,
+    pub interest_distribution: [f64; 5],
+    pub likely_next_step: String,
+    pub positive_outcome_probability: f64,
+    pub objections: Vec<String>,
+    pub questions: Vec<String>,
+}

@@ -1,0 +1,300 @@
+//! Listings: intent from wanted features, deal-breakers, budget, location and type. Discussion
+//! pulls a persona toward the panel's mean (conventional personas follow the room more); a
+//! modification moves intent by the wants and deal-breakers it touches.
+
+use rand::rngs::StdRng;
+use troupe_shared::domain::{Judgement, ListingJudgement, Persona, PhotoAppeal, PropertyDetails};
+
+use super::{fit, jitter};
+use crate::engine::{
+    prompt::{ListingAsk, RATED_PHOTOS},
+    reply::StepAnswer,
+    ssr::{self, Scale},
+    text::{overlap, phrase_in, words},
+};
+
+pub fn answer(
+    persona: &Persona,
+    listing: &PropertyDetails,
+    ask: &ListingAsk<'_>,
+    rng: &mut StdRng,
+) -> StepAnswer {
+    let prefs = &persona.profile.preferences;
+    let text = listing_text(listing);
+    let fit = fit(persona, &text);
+    let mut dislikes = fit.breakers.clone();
+    let mut score = 2.0 + 2.0 * fit.want_share - 2.0 * fit.breakers.len() as f64;
+    let location_words = words(&listing.location.display());
+    if prefs
+        .locations
+        .iter()
+        .any(|l| phrase_in(l, &location_words))
+    {
+        score += 0.5;
+    }
+    if let Some(kind) = &listing.property_type {
+        let kind_words = words(kind);
+        if prefs
+            .property_types
+            .iter()
+            .any(|t| phrase_in(t, &kind_words))
+        {
+            score += 0.5;
+        }
+    }
+    let budget_max = prefs.budget.as_ref().and_then(|b| b.max);
+    if let Some(max) = budget_max.filter(|max| listing.price > *max) {
+        // Each 10% over budget costs a Likert point.
+        score -= 10.0 * (listing.price / max - 1.0);
+        dislikes.push("price above my budget".to_owned());
+    }
+    let openness = persona.profile.personality_traits.openness.unwrap_or(0.5);
+    let mut photo_appeal = Vec::new();
+    let heard = match ask {
+        ListingAsk::Question {
+            question,
+            rate_photos,
+        } => {
+            if *rate_photos {
+                photo_appeal = rate_photos_for(persona, listing);
+            }
+            format!("On \"{}\":", question.trim())
+        }
+        ListingAsk::Discussion(digest) => {
+            let conformity = 0.2 + 0.3 * (1.0 - openness);
+            score += conformity * (digest.mean_intent - score.clamp(1.0, 5.0));
+            "Having heard the others:".to_owned()
+        }
+        ListingAsk::Modification(change) => {
+            let effect = modification_effect(persona, change);
+            score += effect;
+            format!(
+                "If the seller would {}:",
+                change.trim().trim_end_matches('.').to_lowercase()
+            )
+        }
+    };
+    score += jitter(persona, rng, 0.3);
+    let intent = score.round().clamp(1.0, 5.0) as u8;
+    let willingness_to_pay = (intent >= 3).then(|| {
+        let ceiling = budget_max.unwrap_or(listing.price * 1.1);
+        (listing.price * (0.80 + 0.05 * f64::from(intent))).min(ceiling)
+    });
+    let answer = reply_text(&heard, intent, &fit.liked, &dislikes);
+    StepAnswer {
+        judgement: Judgement::Listing(ListingJudgement {
+            purchase_intent: intent,
+            intent_distribution: ssr::distribution(Scale::Purchase, &answer, intent),
+            purchase_probability: (f64::from(intent) - 1.0) / 4.0 * 0.8,
+            willingness_to_pay,
+            likes: fit.liked,
+            dislikes,
+            photo_appeal,
+        }),
+        answer,
+    }
+}
+
+/// Likert points a modification adds: up to +2 for wants it serves, down to −2 for
+/// deal-breakers it trips.
+fn modification_effect(persona: &Persona, change: &str) -> f64 {
+    let p = &persona.profile;
+    let wants: std::collections::BTreeSet<String> = p
+        .preferences
+        .features
+        .iter()
+        .chain(&p.knowledge_graph.interests)
+        .flat_map(|f| words(f))
+        .collect();
+    let breakers: std::collections::BTreeSet<String> = p
+        .preferences
+        .deal_breakers
+        .iter()
+        .flat_map(|d| words(d))
+        .collect();
+    let gain = overlap(change, &wants).min(2) as f64;
+    let loss = overlap(change, &breakers).min(2) as f64;
+    gain - loss
+}
+
+fn rate_photos_for(persona: &Persona, listing: &PropertyDetails) -> Vec<PhotoAppeal> {
+    listing
+        .photos
+        .iter()
+        .take(RATED_PHOTOS)
+        .enumerate()
+        .map(|(i, photo)| {
+            let f = fit(persona, &photo.description);
+            let appeal =
+                3.0 + 2.0 * f.liked.len().min(1) as f64 - 2.0 * f.breakers.len().min(1) as f64;
+            PhotoAppeal {
+                photo: i as u32 + 1,
+                appeal: appeal.clamp(1.0, 5.0) as u8,
+            }
+        })
+        .collect()
+}
+
+fn listing_text(l: &PropertyDetails) -> String {
+    let photos = l.photos.iter().map(|p| p.description.as_str());
+    [l.title.as_str(), l.description.as_str()]
+        .into_iter()
+        .chain(l.features.iter().map(String::as_str))
+        .chain(photos)
+        .collect::<Vec<_>>()
+        .join(" . ")
+}
+
+/// Worded like the calibration anchors, so the rated distribution agrees with the point.
+fn reply_text(heard: &str, intent: u8, likes: &[String], dislikes: &[String]) -> String {
+    let verdict = match intent {
+        5 => "I love it and would move quickly to buy it",
+        4 => "this is a serious contender for me; I would likely make an offer",
+        3 => "I could be persuaded, but I am not sold",
+        2 => "it is unlikely to be for me; too many drawbacks",
+        _ => "this is definitely not for me",
+    };
+    let mut reply = format!("{heard} {verdict}.");
+    if !likes.is_empty() {
+        reply.push_str(&format!(" I value the {}.", likes.join(", ")));
+    }
+    if !dislikes.is_empty() {
+        reply.push_str(&format!(" What holds me back: {}.", dislikes.join(", ")));
+    }
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use troupe_shared::domain::{Budget, PersonaProfile, Photo, Preferences, Visibility};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::engine::prompt::Digest;
+
+    fn persona(features: &[&str], deal_breakers: &[&str], max: f64) -> Persona {
+        Persona {
+            id: Uuid::nil(),
+            brokerage_id: Uuid::nil(),
+            agent_id: Uuid::nil(),
+            team_id: None,
+            visibility: Visibility::Brokerage,
+            version: 1,
+            synthetic: false,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+            profile: PersonaProfile {
+                name: "Test".into(),
+                preferences: Preferences {
+                    features: features.iter().map(|s| s.to_string()).collect(),
+                    deal_breakers: deal_breakers.iter().map(|s| s.to_string()).collect(),
+                    budget: Some(Budget {
+                        min: None,
+                        max: Some(max),
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        }
+    }
+
+    fn listing() -> PropertyDetails {
+        PropertyDetails {
+            title: "Oceanfront estate".into(),
+            price: 20_000_000.0,
+            features: vec![
+                "wine cellar".into(),
+                "ocean views".into(),
+                "guest house".into(),
+            ],
+            photos: vec![
+                Photo {
+                    url: "a".into(),
+                    description: "The wine cellar".into(),
+                },
+                Photo {
+                    url: "b".into(),
+                    description: "The guest house".into(),
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn judge(p: &Persona, ask: ListingAsk<'_>) -> ListingJudgement {
+        let mut rng = StdRng::seed_from_u64(7);
+        match answer(p, &listing(), &ask, &mut rng).judgement {
+            Judgement::Listing(j) => j,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn question() -> ListingAsk<'static> {
+        ListingAsk::Question {
+            question: "Would you buy it?",
+            rate_photos: true,
+        }
+    }
+
+    #[test]
+    fn a_good_fit_within_budget_scores_high_and_a_deal_breaker_scores_low() {
+        let fit = judge(
+            &persona(&["wine cellar", "ocean view"], &[], 30e6),
+            question(),
+        );
+        let breaker = judge(
+            &persona(&["wine cellar"], &["guest house"], 30e6),
+            question(),
+        );
+        let over_budget = judge(
+            &persona(&["wine cellar", "ocean view"], &[], 15e6),
+            question(),
+        );
+        assert!(fit.purchase_intent >= 4, "{fit:?}");
+        assert!(breaker.purchase_intent <= 2, "{breaker:?}");
+        assert!(over_budget.purchase_intent <= 2, "{over_budget:?}");
+        assert!(over_budget.dislikes.iter().any(|d| d.contains("budget")));
+        assert_eq!(
+            breaker.photo_appeal,
+            vec![
+                PhotoAppeal {
+                    photo: 1,
+                    appeal: 5
+                },
+                PhotoAppeal {
+                    photo: 2,
+                    appeal: 1
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn modifications_follow_interests_and_deal_breakers() {
+        let p = persona(&["pool", "wine cellar"], &["gym"], 30e6);
+        let before = judge(&p, question()).purchase_intent;
+        let pool = judge(&p, ListingAsk::Modification("Add a heated pool")).purchase_intent;
+        let gym = judge(
+            &p,
+            ListingAsk::Modification("Convert the guest house to a gym"),
+        )
+        .purchase_intent;
+        assert!(pool > before, "{pool} vs {before}");
+        assert!(gym < before, "{gym} vs {before}");
+    }
+
+    #[test]
+    fn discussion_pulls_toward_the_panel() {
+        let p = persona(&["wine cellar", "ocean view"], &[], 30e6);
+        let alone = judge(&p, question()).purchase_intent;
+        let digest = Digest {
+            others: 9,
+            mean_intent: 1.0,
+            ..Default::default()
+        };
+        let after = judge(&p, ListingAsk::Discussion(digest)).purchase_intent;
+        assert!(after < alone, "{after} vs {alone}");
+    }
+}

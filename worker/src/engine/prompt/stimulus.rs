@@ -1,0 +1,245 @@
+//! What the persona reacts to, one kind per simulation type.
+
+use std::fmt::Write;
+
+use troupe_shared::domain::{
+    Channel, EnrichmentData, Material, PropertyDetails, Scenario, Touch, TouchJudgement,
+};
+
+use super::{Task, excerpt, line, list, money};
+use crate::engine::memory::describe;
+
+/// Photos beyond this many are shown but not rated (each rating costs completion tokens).
+pub const RATED_PHOTOS: usize = 20;
+
+pub enum Stimulus<'a> {
+    Listing {
+        listing: &'a PropertyDetails,
+        ask: ListingAsk<'a>,
+    },
+    Material {
+        material: &'a Material,
+        channel: Channel,
+    },
+    Touch {
+        goal: Option<&'a str>,
+        touch: &'a Touch,
+        /// 1-based position in the sequence.
+        number: usize,
+        days_since_previous: Option<u32>,
+        /// The persona's state after the previous touch.
+        state: Option<TouchJudgement>,
+    },
+    Scenario {
+        scenario: &'a Scenario,
+        enrichment: Option<&'a EnrichmentData>,
+    },
+}
+
+pub enum ListingAsk<'a> {
+    Question {
+        question: &'a str,
+        rate_photos: bool,
+    },
+    /// A discussion round: what the others said, and may the persona change its mind.
+    Discussion(Digest),
+    /// "If the seller did this, would you be more or less likely to buy?"
+    Modification(&'a str),
+}
+
+/// What the rest of the panel said in the last round, for a discussion round.
+#[derive(Debug, Clone, Default)]
+pub struct Digest {
+    pub others: usize,
+    pub mean_intent: f64,
+    pub likes: Vec<String>,
+    pub dislikes: Vec<String>,
+    pub quotes: Vec<String>,
+}
+
+pub const DISCUSSION_PROMPT: &str =
+    "You have heard the others. Has your view changed? Give your purchase intent now.";
+
+impl Stimulus<'_> {
+    pub fn task(&self) -> Task {
+        match self {
+            Stimulus::Listing { .. } => Task::Listing,
+            Stimulus::Material { .. } => Task::Engagement,
+            Stimulus::Touch { .. } => Task::Touch,
+            Stimulus::Scenario { .. } => Task::Scenario,
+        }
+    }
+
+    /// How many photos the persona is asked to rate at this step.
+    pub fn photos_rated(&self) -> usize {
+        match self {
+            Stimulus::Listing {
+                listing,
+                ask:
+                    ListingAsk::Question {
+                        rate_photos: true, ..
+                    },
+            } => listing.photos.len().min(RATED_PHOTOS),
+            _ => 0,
+        }
+    }
+
+    /// The words memory relevance is judged against.
+    pub fn text(&self) -> String {
+        match self {
+            Stimulus::Listing { listing, ask } => {
+                let asked = match ask {
+                    ListingAsk::Question { question, .. } => question,
+                    ListingAsk::Discussion(_) => "",
+                    ListingAsk::Modification(m) => m,
+                };
+                format!(
+                    "{} {} {} {asked}",
+                    listing.title,
+                    listing.features.join(" "),
+                    listing.property_type.as_deref().unwrap_or("")
+                )
+            }
+            Stimulus::Material { material, channel } => format!(
+                "{} {} {} {}",
+                channel.as_str(),
+                material.subject.as_deref().unwrap_or(""),
+                material.body,
+                material.creative_description.as_deref().unwrap_or("")
+            ),
+            Stimulus::Touch { goal, touch, .. } => {
+                format!(
+                    "{} {} {}",
+                    goal.unwrap_or(""),
+                    touch.channel.as_str(),
+                    touch.message
+                )
+            }
+            Stimulus::Scenario { scenario, .. } => {
+                format!(
+                    "{} {}",
+                    scenario.kind.as_str(),
+                    describe(&scenario.context, 600)
+                )
+            }
+        }
+    }
+
+    pub fn render(&self, out: &mut String) {
+        match self {
+            Stimulus::Listing { listing, ask } => render_listing(out, listing, ask),
+            Stimulus::Material { material, channel } => {
+                out.push_str("<material>\n");
+                let _ = writeln!(out, "Channel: {}", channel.as_str());
+                line(out, "Subject", material.subject.as_deref());
+                let _ = writeln!(out, "Body: {}", excerpt(&material.body, 1500));
+                line(out, "Creative", material.creative_description.as_deref());
+                out.push_str("</material>\nHow do you respond to this?");
+            }
+            Stimulus::Touch {
+                goal,
+                touch,
+                number,
+                days_since_previous,
+                state,
+            } => {
+                out.push_str("<outreach>\n");
+                line(out, "The agent wants to", *goal);
+                let _ = writeln!(
+                    out,
+                    "Contact {number}, day {}, by {}",
+                    touch.day,
+                    touch.channel.as_str()
+                );
+                if let Some(gap) = days_since_previous {
+                    let _ = writeln!(out, "Days since the previous contact: {gap}");
+                }
+                if let Some(state) = state {
+                    let _ = writeln!(
+                        out,
+                        "Your state after it: interest {:.2}, annoyance {:.2}",
+                        state.interest, state.annoyance
+                    );
+                }
+                let _ = writeln!(out, "Message: {}", excerpt(&touch.message, 1200));
+                out.push_str("</outreach>\nDo you respond, and how do you feel now?");
+            }
+            Stimulus::Scenario {
+                scenario,
+                enrichment,
+            } => {
+                if let Some(extra) = enrichment {
+                    render_enrichment(out, extra);
+                }
+                out.push_str("<scenario>\n");
+                let _ = writeln!(out, "Type: {}", scenario.kind.as_str().replace('_', " "));
+                let _ = writeln!(out, "{}", describe(&scenario.context, 1500));
+                out.push_str("</scenario>\nHow do you react?");
+            }
+        }
+    }
+}
+
+fn render_listing(out: &mut String, listing: &PropertyDetails, ask: &ListingAsk<'_>) {
+    out.push_str("<listing>\n");
+    let _ = writeln!(out, "Title: {}", excerpt(&listing.title, 200));
+    let _ = writeln!(out, "Price: {} {}", listing.currency, money(listing.price));
+    let location = listing.location.display();
+    line(out, "Location", Some(&location));
+    line(out, "Type", listing.property_type.as_deref());
+    list(out, "Features", &listing.features);
+    for (i, photo) in listing.photos.iter().enumerate().take(RATED_PHOTOS) {
+        let _ = writeln!(out, "Photo {}: {}", i + 1, excerpt(&photo.description, 160));
+    }
+    if !listing.description.trim().is_empty() {
+        let _ = writeln!(out, "Description: {}", excerpt(&listing.description, 1200));
+    }
+    out.push_str("</listing>\n");
+    match ask {
+        ListingAsk::Question {
+            question,
+            rate_photos,
+        } => {
+            let _ = write!(out, "Moderator: {}", excerpt(question, 600));
+            let rated = listing.photos.len().min(RATED_PHOTOS);
+            if *rate_photos && rated > 0 {
+                let _ = write!(out, " Also rate photos 1-{rated}.");
+            }
+        }
+        ListingAsk::Discussion(digest) => {
+            out.push_str("<discussion>\n");
+            let _ = writeln!(
+                out,
+                "{} others; their mean intent {:.1} of 5",
+                digest.others, digest.mean_intent
+            );
+            list(out, "They liked", &digest.likes);
+            list(out, "They disliked", &digest.dislikes);
+            for quote in &digest.quotes {
+                let _ = writeln!(out, "- \"{}\"", excerpt(quote, 200));
+            }
+            out.push_str("</discussion>\n");
+            let _ = write!(out, "Moderator: {DISCUSSION_PROMPT}");
+        }
+        ListingAsk::Modification(change) => {
+            let _ = write!(
+                out,
+                "Moderator: suppose the seller made this change: \"{}\". What is your purchase \
+                 intent now?",
+                excerpt(change, 300)
+            );
+        }
+    }
+}
+
+fn render_enrichment(out: &mut String, extra: &EnrichmentData) {
+    out.push_str("<notes>\n");
+    if let Some(public) = &extra.public_info {
+        let _ = writeln!(out, "Public: {}", describe(public, 600));
+    }
+    line(out, "Agent's notes", extra.internal_notes.as_deref());
+    for item in extra.interaction_history.iter().rev().take(5) {
+        let _ = writeln!(out, "- {}", describe(item, 200));
+    }
+    out.push_str("</notes>\n");
+}
