@@ -7,7 +7,8 @@ use crate::helpers::{Options, Shape, TestApp, both_shapes, persona, seed};
 
 both_shapes!(
     bad_requests_get_problem_responses,
-    requests_without_a_valid_key_are_refused
+    requests_without_a_valid_key_are_refused,
+    bad_simulation_requests_are_refused_before_anything_is_stored
 );
 
 async fn spawn_api_only(shape: Shape) -> TestApp {
@@ -162,4 +163,144 @@ async fn requests_without_a_valid_key_are_refused(shape: Shape) {
         spec["paths"]["/simulations/focus-group"]["post"].is_object(),
         "{spec}"
     );
+}
+
+async fn bad_simulation_requests_are_refused_before_anything_is_stored(shape: Shape) {
+    let app = TestApp::spawn_with(
+        shape,
+        Options {
+            workers: 0,
+            vars: vec![("TROUPE_SIMULATION_MAX_AGENTS", "3".into())],
+            ..Options::default()
+        },
+    )
+    .await;
+    let property_id = seed(&app).await;
+    let mine = app.get("/api/v1/personas").await.body["items"][0]["id"].clone();
+    let rival = app
+        .key_for(
+            "Rival Estates",
+            None,
+            "mallory",
+            troupe_shared::domain::Role::Agent,
+        )
+        .await;
+    let theirs = app
+        .request(
+            Method::POST,
+            "/api/v1/personas",
+            Some(&rival),
+            Some(&persona("Theirs", "tech", &[], &[], 1.0)),
+        )
+        .await
+        .body["id"]
+        .clone();
+    let unknown = uuid::Uuid::now_v7();
+    let material = json!({ "name": "A", "body": "Hello" });
+    let touch = |day: i64| json!({ "day": day, "channel": "email", "message": "Hi" });
+    let scenario = json!({ "type": "call", "context": { "purpose": "intro" } });
+    let cases: Vec<(&str, serde_json::Value, u16)> = vec![
+        // Unknown ids, and another brokerage's, look the same: not found.
+        (
+            "marketing",
+            json!({ "persona_ids": [unknown], "materials": [material], "channels": ["email"] }),
+            404,
+        ),
+        (
+            "marketing",
+            json!({ "persona_ids": [theirs], "materials": [material], "channels": ["email"] }),
+            404,
+        ),
+        (
+            "individual",
+            json!({ "persona_id": theirs, "scenario": scenario }),
+            404,
+        ),
+        (
+            "focus-group",
+            json!({ "property_id": property_id, "persona_segments": ["astronauts"] }),
+            404,
+        ),
+        // Empty lists and out-of-range numbers are schema errors.
+        (
+            "focus-group",
+            json!({ "property_id": property_id, "persona_ids": [mine], "questions": [] }),
+            400,
+        ),
+        (
+            "marketing",
+            json!({ "persona_ids": [mine], "materials": [], "channels": ["email"] }),
+            400,
+        ),
+        (
+            "marketing",
+            json!({ "persona_ids": [mine], "materials": [material], "channels": ["carrier pigeon"] }),
+            400,
+        ),
+        (
+            "marketing",
+            json!({ "persona_ids": [mine], "materials": [{ "name": "A", "body": "x".repeat(10_001) }], "channels": ["email"] }),
+            400,
+        ),
+        (
+            "intervention",
+            json!({ "persona_ids": [mine], "variants": [] }),
+            400,
+        ),
+        (
+            "intervention",
+            json!({ "persona_ids": [mine], "variants": [{ "name": "A", "touches": [touch(-1)] }] }),
+            400,
+        ),
+        (
+            "individual",
+            json!({ "persona_id": mine, "scenario": scenario, "simulation_params": { "iterations": 0 } }),
+            400,
+        ),
+        // Well-formed but inconsistent: validation failures.
+        (
+            "intervention",
+            json!({ "persona_ids": [mine], "variants": [{ "name": "A", "touches": [touch(5), touch(2)] }] }),
+            422,
+        ),
+        (
+            "marketing",
+            json!({ "persona_ids": [mine], "materials": [material], "channels": ["email", "email"] }),
+            422,
+        ),
+        (
+            "marketing",
+            json!({ "persona_segments": ["finance", "tech"], "materials": [material], "channels": ["email"] }),
+            422,
+        ),
+        (
+            "marketing",
+            json!({ "materials": [material], "channels": ["email"] }),
+            422,
+        ),
+        (
+            "individual",
+            json!({ "persona_id": mine, "scenario": { "type": "call", "context": "just a string" } }),
+            422,
+        ),
+        (
+            "individual",
+            json!({ "persona_id": mine, "scenario": scenario, "simulation_params": { "num_agents": 2 } }),
+            422,
+        ),
+    ];
+    for (kind, body, status) in cases {
+        let reply = app
+            .post(&format!("/api/v1/simulations/{kind}"), &body)
+            .await;
+        assert_eq!(reply.status, status, "{kind} {body}: {}", reply.body);
+        reply.problem(status);
+    }
+    if shape == Shape::Distributed {
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM simulations")
+            .fetch_one(&app.postgres().await)
+            .await
+            .unwrap();
+        assert_eq!(stored, 0, "nothing was stored, so nothing was enqueued");
+    }
 }

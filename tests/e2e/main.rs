@@ -6,6 +6,7 @@ mod helpers;
 mod api_errors;
 mod gateway;
 mod killed_worker;
+mod kinds;
 mod llm_faults;
 mod personas;
 mod simulations;
