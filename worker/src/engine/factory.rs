@@ -152,7 +152,7 @@ pub async fn flesh_out(
         Responder::Offline => offline_sketch(&draft, seed),
         Responder::Llm(gateway) => {
             let mut user = String::new();
-            prompt::render_persona(&mut user, &draft);
+            prompt::render_persona(&mut user, &draft, &Default::default());
             let schema = json!({
                 "type": "object", "additionalProperties": false,
                 "required": ["name", "biography", "interests"],

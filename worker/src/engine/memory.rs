@@ -13,7 +13,7 @@ use super::{prompt::excerpt, text::words};
 
 const FACTS_SHOWN: usize = 6;
 const INTERACTIONS_SHOWN: usize = 3;
-const EPISODES_VERBATIM: usize = 4;
+const EPISODES_VERBATIM: usize = 3;
 
 #[derive(Debug, Clone, Default)]
 pub struct Memory {
@@ -48,7 +48,7 @@ impl Memory {
             let _ = writeln!(out, "Fact: {fact}");
         }
         for item in history.iter().rev().take(INTERACTIONS_SHOWN).rev() {
-            let _ = writeln!(out, "Earlier: {}", describe(item, 200));
+            let _ = writeln!(out, "Earlier: {}", describe(item, 160));
         }
         let older = self.episodes.len().saturating_sub(EPISODES_VERBATIM);
         if older > 0 {
@@ -71,8 +71,8 @@ impl Memory {
             let _ = writeln!(
                 out,
                 "Heard: {} | You said{score}: {}",
-                excerpt(&e.heard, 160),
-                excerpt(&e.said, 240)
+                excerpt(&e.heard, 120),
+                excerpt(&e.said, 200)
             );
         }
         out.push_str("</memory>\n");
@@ -89,7 +89,7 @@ fn relevant_facts(persona: &Persona, stimulus: &str) -> Vec<String> {
         .iter()
         .chain(&p.knowledge_graph.relationships)
         .chain(&p.knowledge_graph.past_properties)
-        .map(|v| describe(v, 200));
+        .map(|v| describe(v, 160));
     let mut scored: Vec<(usize, usize, String)> = candidates
         .enumerate()
         .map(|(i, fact)| (words(&fact).intersection(&topic).count(), i, fact))
@@ -169,7 +169,7 @@ mod tests {
         };
         let mut out = String::new();
         memory.render(&mut out, &persona, "pool");
-        assert!(out.contains("answered 2 times (scores: 3, 4)"), "{out}");
-        assert_eq!(out.matches("Heard:").count(), 4, "{out}");
+        assert!(out.contains("answered 3 times (scores: 3, 4, 3)"), "{out}");
+        assert_eq!(out.matches("Heard:").count(), 3, "{out}");
     }
 }

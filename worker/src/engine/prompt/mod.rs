@@ -4,6 +4,8 @@
 
 mod persona;
 mod stimulus;
+#[cfg(test)]
+mod token_budget;
 
 pub use persona::render as render_persona;
 pub use stimulus::{DISCUSSION_PROMPT, Digest, ListingAsk, RATED_PHOTOS, Stimulus};
@@ -74,9 +76,13 @@ pub struct Turn<'a> {
 
 pub fn messages(turn: &Turn<'_>) -> Vec<ChatMessage> {
     let mut user = String::with_capacity(4096);
-    persona::render(&mut user, &turn.persona.profile);
-    turn.memory
-        .render(&mut user, turn.persona, &turn.stimulus.text());
+    let topic = turn.stimulus.text();
+    persona::render(
+        &mut user,
+        &turn.persona.profile,
+        &super::text::words(&topic),
+    );
+    turn.memory.render(&mut user, turn.persona, &topic);
     turn.stimulus.render(&mut user);
     let task = turn.stimulus.task();
     vec![
@@ -119,14 +125,14 @@ pub fn money(amount: f64) -> String {
 fn line(out: &mut String, label: &str, value: Option<&str>) {
     use std::fmt::Write;
     if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
-        let _ = writeln!(out, "{label}: {}", excerpt(value, 400));
+        let _ = writeln!(out, "{label}: {}", excerpt(value, 300));
     }
 }
 
 fn list(out: &mut String, label: &str, items: &[String]) {
     use std::fmt::Write;
     if !items.is_empty() {
-        let joined: Vec<String> = items.iter().take(25).map(|i| excerpt(i, 80)).collect();
+        let joined: Vec<String> = items.iter().take(15).map(|i| excerpt(i, 80)).collect();
         let _ = writeln!(out, "{label}: {}", joined.join("; "));
     }
 }

@@ -189,10 +189,10 @@ fn render_listing(out: &mut String, listing: &PropertyDetails, ask: &ListingAsk<
     line(out, "Type", listing.property_type.as_deref());
     list(out, "Features", &listing.features);
     for (i, photo) in listing.photos.iter().enumerate().take(RATED_PHOTOS) {
-        let _ = writeln!(out, "Photo {}: {}", i + 1, excerpt(&photo.description, 160));
+        let _ = writeln!(out, "Photo {}: {}", i + 1, excerpt(&photo.description, 100));
     }
     if !listing.description.trim().is_empty() {
-        let _ = writeln!(out, "Description: {}", excerpt(&listing.description, 1200));
+        let _ = writeln!(out, "Description: {}", excerpt(&listing.description, 800));
     }
     out.push_str("</listing>\n");
     match ask {
