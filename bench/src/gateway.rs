@@ -14,7 +14,6 @@
 
 use std::{
     collections::HashMap,
-    process::Stdio,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -25,14 +24,9 @@ use std::{
 use anyhow::Context;
 use mock_llm::{MockConfig, MockLlm, Stats};
 use serde_json::{Value, json};
-use tokio::{process::Command, sync::Mutex};
-use tokio_util::sync::CancellationToken;
-use troupe::{
-    App, Roles,
-    client::{ApiClient, is_final},
-};
-use troupe_bench::{Scratch, quantile};
-use troupe_shared::{Config, domain::Role};
+use tokio::sync::Mutex;
+use troupe::client::is_final;
+use troupe_bench::{Deployment, Scratch, quantile};
 
 /// Troupe's configured limits for the key.
 const TPM: u64 = 60_000;
@@ -138,37 +132,8 @@ async fn run(scenario: &Scenario, duration: Duration) -> anyhow::Result<String> 
     ] {
         vars.insert(k.into(), v);
     }
-    let config = Config::from_vars(vars.clone())?;
-    let roles = if scenario.workers.is_some() {
-        Roles::API
-    } else {
-        Roles::ALL
-    };
-    let app = App::build(config, roles).await?;
-    let key = app
-        .store()
-        .provision_key("Bench", None, "bench", Role::Agent)
-        .await?;
-    let api = ApiClient::new(
-        format!("http://{}", app.local_addr().context("bound")?),
-        key.token,
-    );
-    let shutdown = CancellationToken::new();
-    let service = tokio::spawn(app.run(shutdown.clone()));
-    let troupe = std::env::current_exe()?.with_file_name("troupe");
-    let mut workers = Vec::new();
-    for _ in 0..scenario.workers.unwrap_or(0) {
-        workers.push(
-            Command::new(&troupe)
-                .arg("worker")
-                .env_clear()
-                .envs(&vars)
-                .stdout(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .with_context(|| format!("starting {}", troupe.display()))?,
-        );
-    }
+    let deployment = Deployment::start(vars, scenario.workers).await?;
+    let api = deployment.api.clone();
 
     let mut persona_ids = Vec::new();
     for i in 0..PERSONAS {
@@ -222,9 +187,7 @@ async fn run(scenario: &Scenario, duration: Duration) -> anyhow::Result<String> 
             Err(e) => return Err(e.into()),
         }
     }
-    shutdown.cancel();
-    service.abort();
-    drop(workers);
+    deployment.stop();
     scratch.drop_database().await?;
 
     let finished = finished.lock().await;

@@ -1,8 +1,13 @@
-//! What the harnesses share: scratch databases for either shape, and quantiles.
+//! What the harnesses share: scratch databases for either shape, a running deployment, and
+//! quantiles.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, process::Stdio};
 
 use anyhow::Context;
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+use troupe::{App, Roles, client::ApiClient};
+use troupe_shared::{Config, domain::Role};
 
 /// A scratch database (and, for the distributed shape, a Redis queue prefix) for one run; the
 /// PostgreSQL database is dropped by [`Scratch::drop_database`].
@@ -65,6 +70,69 @@ impl Scratch {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// Troupe running on a scratch database: embedded (one in-process app with every role), or
+/// distributed (the API in process, `workers` `troupe worker` child processes).
+pub struct Deployment {
+    pub api: ApiClient,
+    shutdown: CancellationToken,
+    service: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _workers: Vec<Child>,
+}
+
+impl Deployment {
+    /// `vars` are the scratch database's plus the harness's settings; `workers` is `None` for
+    /// the embedded shape.
+    pub async fn start(
+        vars: HashMap<String, String>,
+        workers: Option<usize>,
+    ) -> anyhow::Result<Self> {
+        let config = Config::from_vars(vars.clone())?;
+        let roles = if workers.is_some() {
+            Roles::API
+        } else {
+            Roles::ALL
+        };
+        let app = App::build(config, roles).await?;
+        let key = app
+            .store()
+            .provision_key("Bench", None, "bench", Role::Agent)
+            .await?;
+        let api = ApiClient::new(
+            format!("http://{}", app.local_addr().context("bound")?),
+            key.token,
+        );
+        let shutdown = CancellationToken::new();
+        let service = tokio::spawn(app.run(shutdown.clone()));
+        // The harness binaries are built next to `troupe` (the scripts build both).
+        let troupe = std::env::current_exe()?.with_file_name("troupe");
+        let mut children = Vec::new();
+        for _ in 0..workers.unwrap_or(0) {
+            children.push(
+                Command::new(&troupe)
+                    .arg("worker")
+                    .env_clear()
+                    .envs(&vars)
+                    .stdout(Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .with_context(|| format!("starting {}", troupe.display()))?,
+            );
+        }
+        Ok(Deployment {
+            api,
+            shutdown,
+            service,
+            _workers: children,
+        })
+    }
+
+    /// Stops the service; running simulations are abandoned with it, worker processes killed.
+    pub fn stop(self) {
+        self.shutdown.cancel();
+        self.service.abort();
     }
 }
 
