@@ -112,12 +112,13 @@ async fn run_shape(
         ("marketing", "marketing", marketing, 1.0),
         ("intervention", "intervention", intervention, 4.0),
     ] {
-        let (wall, tokens, calls, steps) = simulate(api, path, &body).await?;
+        let (wall, tokens, calls, steps, waited) = simulate(api, path, &body).await?;
         let ratio = wall / (rounds * l);
         let per_step = tokens / calls.max(1.0);
         println!(
-            "shape={shape} kind={kind} steps={steps} rounds={rounds} wall_s={wall:.3} critical_path_s={:.3} ratio={ratio:.2} tokens_per_step={per_step:.0}",
-            rounds * l
+            "shape={shape} kind={kind} steps={steps} rounds={rounds} wall_s={wall:.3} critical_path_s={:.3} ratio={ratio:.2} tokens_per_step={per_step:.0} limiter_wait_ms_per_call={:.1}",
+            rounds * l,
+            waited / calls.max(1.0)
         );
         out.push((kind, ratio, per_step));
     }
@@ -130,7 +131,7 @@ async fn run_shape(
             "scenario": { "type": "property_viewing", "context": { "property": "Carbon Beach Modern", "price": 38500000, "shown": "the wine cellar and the ocean views" } },
             "simulation_params": { "seed": 100 + i }
         });
-        let (wall, t, c, _) = simulate(api, "individual", &body).await?;
+        let (wall, t, c, ..) = simulate(api, "individual", &body).await?;
         walls.push(wall);
         tokens += t;
         calls += c;
@@ -149,12 +150,12 @@ async fn run_shape(
     Ok(out)
 }
 
-/// Runs one simulation: (wall seconds, tokens, model calls, agent steps).
+/// Runs one simulation: (wall seconds, tokens, model calls, agent steps, limiter wait ms).
 async fn simulate(
     api: &ApiClient,
     path: &str,
     body: &Value,
-) -> anyhow::Result<(f64, f64, f64, u64)> {
+) -> anyhow::Result<(f64, f64, f64, u64, f64)> {
     let accepted = api
         .post(&format!("/api/v1/simulations/{path}"), body)
         .await?;
@@ -184,6 +185,7 @@ async fn simulate(
         metadata["tokens_used"].as_f64().unwrap_or(0.0),
         metadata["llm_calls"].as_f64().unwrap_or(0.0),
         status["progress"]["total"].as_u64().unwrap_or(0),
+        metadata["limiter_wait_ms"].as_f64().unwrap_or(0.0),
     ))
 }
 

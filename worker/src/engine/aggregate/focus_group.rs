@@ -55,7 +55,7 @@ pub fn aggregate(
         .map(|e| modification_recommendation(e, overall.personas as usize))
         .collect();
     recommendations.extend(segment_recommendation(&insights));
-    recommendations.extend(photo_recommendation(&photos));
+    recommendations.extend(photo_recommendation(&photos, overall.personas as usize));
     recommendations.extend(pricing.as_ref().map(pricing_recommendation));
 
     let mut confidence_scores = BTreeMap::new();
@@ -363,11 +363,17 @@ fn segment_recommendation(insights: &[SegmentInsight]) -> Option<Recommendation>
     let clear = separation(
         &as_estimate(best),
         runner_up.map(|s| as_estimate(s)).as_ref(),
+        best.personas as usize,
     );
     let name = |s: &SegmentInsight| s.segment.replace('_', " ");
     let title = match runner_up {
         Some(second) if tied => format!(
             "No segment stands out: {} and {} are level",
+            name(best),
+            name(second)
+        ),
+        Some(second) if clear < 1.0 => format!(
+            "Inconclusive: {} lead {} on intent",
             name(best),
             name(second)
         ),
@@ -395,7 +401,7 @@ fn segment_recommendation(insights: &[SegmentInsight]) -> Option<Recommendation>
     })
 }
 
-fn photo_recommendation(photos: &[PhotoInsight]) -> Option<Recommendation> {
+fn photo_recommendation(photos: &[PhotoInsight], panel: usize) -> Option<Recommendation> {
     let best = photos.first()?;
     let runner_up = photos.get(1);
     Some(Recommendation {
@@ -414,7 +420,9 @@ fn photo_recommendation(photos: &[PhotoInsight]) -> Option<Recommendation> {
                 .join(", ")
         ),
         effect: runner_up.map(|s| round2(best.appeal.mean - s.appeal.mean)),
-        confidence: round2(separation(&best.appeal, runner_up.map(|p| &p.appeal)) * best.support),
+        confidence: round2(
+            separation(&best.appeal, runner_up.map(|p| &p.appeal), panel) * best.support,
+        ),
     })
 }
 

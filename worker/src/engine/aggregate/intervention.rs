@@ -94,6 +94,7 @@ pub fn aggregate(
         let clear = separation(
             &best.expected_response_rate,
             runner_up.map(|r| &r.expected_response_rate),
+            best.personas as usize,
         );
         let title = match runner_up {
             Some(second) if clear < 1.0 => format!(

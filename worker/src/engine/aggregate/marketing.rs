@@ -224,7 +224,7 @@ fn best_of(
     if ranked.len() < 2 {
         return None;
     }
-    let clear = separation(estimate, runner_up.map(|r| &r.1.0));
+    let clear = separation(estimate, runner_up.map(|r| &r.1.0), *personas);
     let title = if clear < 1.0 {
         format!(
             "Inconclusive: {best} leads {} on replies",

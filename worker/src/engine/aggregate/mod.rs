@@ -108,9 +108,10 @@ fn sample_factor(panel: usize) -> f64 {
 }
 
 /// How clearly the best of two estimates leads: 1 when the intervals do not overlap, 0.5 when
-/// they do.
-fn separation(best: &Estimate, runner_up: Option<&Estimate>) -> f64 {
+/// they do, or when a single persona stands behind it (its interval has no width to overlap).
+fn separation(best: &Estimate, runner_up: Option<&Estimate>, panel: usize) -> f64 {
     match runner_up {
+        _ if panel < 2 => 0.5,
         Some(second) if best.ci95[0] <= second.ci95[1] => 0.5,
         _ => 1.0,
     }
