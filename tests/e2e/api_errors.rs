@@ -159,9 +159,19 @@ async fn requests_without_a_valid_key_are_refused(shape: Shape) {
         .request(Method::GET, "/openapi.json", None, None)
         .await
         .body;
-    assert!(
-        spec["paths"]["/simulations/focus-group"]["post"].is_object(),
-        "{spec}"
+    for path in [
+        "/simulations/focus-group",
+        "/simulations/marketing",
+        "/simulations/intervention",
+        "/simulations/individual",
+        "/segments",
+    ] {
+        assert!(spec["paths"][path]["post"].is_object(), "{path}: {spec}");
+    }
+    let judgement = &spec["components"]["schemas"]["Judgement"];
+    assert_eq!(
+        judgement["discriminator"]["propertyName"], "kind",
+        "judgements are tagged by kind: {judgement}"
     );
 }
 
