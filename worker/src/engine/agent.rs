@@ -164,9 +164,7 @@ impl Transcript {
         }
         Ok(())
     }
-}
 
-impl Transcript {
     /// Steps not taken because the agent has nothing to build on (it answered no earlier
     /// round): they count as done for progress, and as failed.
     pub fn skip(&mut self, ctx: &RunContext<'_>, steps: usize, reason: &str) {

@@ -125,7 +125,6 @@ fn digest(agents: &[Agent<'_>], me: usize) -> Digest {
     others.sort_by_key(|(intent, ..)| *intent);
     let mean_intent = others.iter().map(|(i, ..)| f64::from(*i)).sum::<f64>() / others.len() as f64;
     let mut picks = vec![0, others.len() - 1, others.len() / 2];
-    picks.dedup();
     picks.sort_unstable();
     picks.dedup();
     Digest {
