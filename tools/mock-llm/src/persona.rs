@@ -66,6 +66,20 @@ impl<'a> Persona<'a> {
         }
     }
 
+    /// (wants, deal-breakers) sharing a word of four letters or more with `text`.
+    fn fit_words(&self, text: &str) -> (usize, usize) {
+        let lower = text.to_lowercase();
+        let touches = |item: &&&str| {
+            item.to_lowercase()
+                .split_whitespace()
+                .any(|w| w.len() > 3 && lower.contains(w))
+        };
+        (
+            self.wants.iter().filter(touches).count(),
+            self.breakers.iter().filter(touches).count(),
+        )
+    }
+
     /// Whether the persona's stated channel preference names this channel.
     fn prefers(&self, channel: &str) -> Option<bool> {
         let preference = self
@@ -142,22 +156,6 @@ fn listing(p: &Persona<'_>, prompt: &str) -> Value {
         "dislikes": dislikes,
         "photo_appeal": photo_appeal,
     })
-}
-
-impl Persona<'_> {
-    /// (wants, deal-breakers) sharing a word of four letters or more with `text`.
-    fn fit_words(&self, text: &str) -> (usize, usize) {
-        let lower = text.to_lowercase();
-        let touches = |item: &&&str| {
-            item.to_lowercase()
-                .split_whitespace()
-                .any(|w| w.len() > 3 && lower.contains(w))
-        };
-        (
-            self.wants.iter().filter(touches).count(),
-            self.breakers.iter().filter(touches).count(),
-        )
-    }
 }
 
 fn engagement(p: &Persona<'_>, material: &str) -> Value {

@@ -21,86 +21,96 @@ pub async fn run(
 ) -> Result<Transcript, StepError> {
     let mut agents = panel(personas, plan.settings.iterations, plan.settings.seed);
     let mut transcript = Transcript::default();
-    let mut round = 0;
+    let mut moderator = Moderator {
+        ctx,
+        plan,
+        round: 0,
+        transcript: &mut transcript,
+    };
     for (q, question) in plan.questions.iter().enumerate() {
-        let steps: Vec<_> = agents
-            .iter_mut()
-            .map(|agent| {
-                let request = StepRequest {
-                    round,
-                    step: format!("question {}", q + 1),
-                    prompt: question.clone(),
-                    stimulus: Stimulus::Listing {
-                        listing: &plan.property,
-                        ask: ListingAsk::Question {
-                            question,
-                            rate_photos: q == 0,
-                        },
-                    },
-                    remember: true,
-                };
-                step(ctx, agent, request)
-            })
-            .collect();
-        transcript.round(ctx, steps).await?;
-        round += 1;
+        let ask = || ListingAsk::Question {
+            question,
+            rate_photos: q == 0,
+        };
+        let asks = agents.iter().map(|_| Some(ask())).collect();
+        let label = format!("question {}", q + 1);
+        moderator
+            .ask(&mut agents, &label, question, asks, true)
+            .await?;
     }
+    // Discussion and modifications build on an earlier answer; agents without one sit out.
     for d in 0..plan.discussion_rounds {
-        let digests: Vec<Digest> = (0..agents.len()).map(|i| digest(&agents, i)).collect();
-        transcript.skip(ctx, silent(&agents), NO_BASELINE);
-        let steps: Vec<_> = agents
-            .iter_mut()
-            .zip(digests)
-            .filter(|(agent, _)| agent.last.is_some())
-            .map(|(agent, digest)| {
-                let request = StepRequest {
-                    round,
-                    step: format!("discussion {}", d + 1),
-                    prompt: DISCUSSION_PROMPT.to_owned(),
-                    stimulus: Stimulus::Listing {
-                        listing: &plan.property,
-                        ask: ListingAsk::Discussion(digest),
-                    },
-                    remember: true,
-                };
-                step(ctx, agent, request)
+        let asks = (0..agents.len())
+            .map(|i| {
+                agents[i]
+                    .last
+                    .is_some()
+                    .then(|| ListingAsk::Discussion(digest(&agents, i)))
             })
             .collect();
-        transcript.round(ctx, steps).await?;
-        round += 1;
+        let label = format!("discussion {}", d + 1);
+        moderator
+            .ask(&mut agents, &label, DISCUSSION_PROMPT, asks, true)
+            .await?;
     }
     for (m, change) in plan.modifications.iter().enumerate() {
-        transcript.skip(ctx, silent(&agents), NO_BASELINE);
-        let steps: Vec<_> = agents
-            .iter_mut()
-            .filter(|agent| agent.last.is_some())
-            .map(|agent| {
-                let request = StepRequest {
-                    round,
-                    step: format!("modification {}", m + 1),
-                    prompt: change.clone(),
-                    stimulus: Stimulus::Listing {
-                        listing: &plan.property,
-                        ask: ListingAsk::Modification(change),
-                    },
-                    remember: false,
-                };
-                step(ctx, agent, request)
-            })
+        let asks = agents
+            .iter()
+            .map(|a| a.last.is_some().then_some(ListingAsk::Modification(change)))
             .collect();
-        transcript.round(ctx, steps).await?;
-        round += 1;
+        let label = format!("modification {}", m + 1);
+        moderator
+            .ask(&mut agents, &label, change, asks, false)
+            .await?;
     }
     Ok(transcript)
 }
 
+/// Puts the listing and one ask per agent to the panel, a round at a time.
+struct Moderator<'r, 'c> {
+    ctx: &'r RunContext<'c>,
+    plan: &'r FocusGroupPlan,
+    round: u32,
+    transcript: &'r mut Transcript,
+}
+
+impl Moderator<'_, '_> {
+    /// One round: each agent with an ask answers it; those without are recorded as skipped.
+    async fn ask(
+        &mut self,
+        agents: &mut [Agent<'_>],
+        label: &str,
+        prompt: &str,
+        asks: Vec<Option<ListingAsk<'_>>>,
+        remember: bool,
+    ) -> Result<(), StepError> {
+        let silent = asks.iter().filter(|a| a.is_none()).count();
+        self.transcript.skip(self.ctx, silent, NO_BASELINE);
+        let steps: Vec<_> = agents
+            .iter_mut()
+            .zip(asks)
+            .filter_map(|(agent, ask)| {
+                let request = StepRequest {
+                    round: self.round,
+                    step: label.to_owned(),
+                    prompt: prompt.to_owned(),
+                    stimulus: Stimulus::Listing {
+                        listing: &self.plan.property,
+                        ask: ask?,
+                    },
+                    remember,
+                };
+                Some(step(self.ctx, agent, request))
+            })
+            .collect();
+        self.transcript.round(self.ctx, steps).await?;
+        self.round += 1;
+        Ok(())
+    }
+}
+
 const NO_BASELINE: &str = "the persona answered no question, so there was nothing to discuss or \
 compare a modification against";
-
-/// Agents that answered no question: discussion and modifications have no baseline for them.
-fn silent(agents: &[Agent<'_>]) -> usize {
-    agents.iter().filter(|a| a.last.is_none()).count()
-}
 
 /// What the other personas of the same iteration said last: their mean intent, what they liked
 /// and disliked most, and quotes from the lowest, highest and middle of the room.
