@@ -8,10 +8,17 @@ pub mod telemetry;
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use chrono::Timelike;
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use troupe_api::ApiState;
-use troupe_shared::{Config, Store, queue::SimulationQueue};
+use troupe_shared::{
+    Config, Store,
+    domain::{MatchDirection, MatchRun},
+    jobs::MatchingJob,
+    queue::Queues,
+};
+use troupe_worker::matching::{MatchingDeps, run_match};
 
 /// Which roles this process runs. The embedded shape runs all three.
 #[derive(Debug, Clone, Copy)]
@@ -48,31 +55,31 @@ pub struct App {
     config: Config,
     roles: Roles,
     store: Store,
-    queue: SimulationQueue,
+    queues: Queues,
     listener: Option<TcpListener>,
 }
 
-/// Connects to the database and applies migrations; with `queue`, also the queue backend (whose
-/// SQLite tables it creates).
-pub async fn connect(config: &Config) -> anyhow::Result<(Store, SimulationQueue)> {
+/// Connects to the database and applies migrations, and to the queues' backend (whose SQLite
+/// tables it creates).
+pub async fn connect(config: &Config) -> anyhow::Result<(Store, Queues)> {
     let store = Store::connect(config)
         .await
         .with_context(|| format!("connecting to {}", redact(&config.database_url)))?;
     store.migrate().await.context("applying migrations")?;
-    let queue = match (&config.redis_url, store.sqlite_pool()) {
-        (Some(url), _) => SimulationQueue::redis(url, config)
+    let queues = match (&config.redis_url, store.sqlite_pool()) {
+        (Some(url), _) => Queues::redis(url, config)
             .await
             .with_context(|| format!("connecting to {}", redact(url)))?,
-        (None, Some(pool)) => SimulationQueue::sqlite(pool, config).await?,
+        (None, Some(pool)) => Queues::sqlite(pool, config).await?,
         (None, None) => anyhow::bail!("no queue backend: set TROUPE_REDIS_URL"),
     };
-    Ok((store, queue))
+    Ok((store, queues))
 }
 
 impl App {
     /// Connects, migrates, and binds the API's listener (so `local_addr` is known before `run`).
     pub async fn build(config: Config, roles: Roles) -> anyhow::Result<App> {
-        let (store, queue) = connect(&config).await?;
+        let (store, queues) = connect(&config).await?;
         let listener = if roles.api {
             Some(
                 TcpListener::bind(config.bind)
@@ -86,7 +93,7 @@ impl App {
             config,
             roles,
             store,
-            queue,
+            queues,
             listener,
         })
     }
@@ -106,14 +113,14 @@ impl App {
             config,
             roles,
             store,
-            queue,
+            queues,
             listener,
         } = self;
         let mut roles_running: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
         if let Some(listener) = listener {
             let state = ApiState {
                 store: store.clone(),
-                queue: queue.clone(),
+                queues: queues.clone(),
                 idempotency_ttl: config.idempotency_ttl,
                 token_budgets: (config.llm.default_token_budget, config.llm.max_token_budget),
                 limits: config.limits,
@@ -148,27 +155,32 @@ impl App {
             });
         }
         if roles.worker {
-            let (config, store, queue, signal) = (
+            let (config, store, queues, signal) = (
                 config.clone(),
                 store.clone(),
-                queue.clone(),
+                queues.clone(),
                 shutdown.clone(),
             );
             roles_running.spawn(async move {
                 (
                     "worker",
-                    troupe_worker::run(&config, store, queue, signal)
+                    troupe_worker::run(&config, store, queues, signal)
                         .await
                         .map_err(anyhow::Error::from),
                 )
             });
         }
         if roles.scheduler {
-            let (store, signal) = (store.clone(), shutdown.clone());
+            let (config, store, queues, signal) = (
+                config.clone(),
+                store.clone(),
+                queues.clone(),
+                shutdown.clone(),
+            );
             roles_running.spawn(async move {
                 (
                     "scheduler",
-                    troupe_scheduler::run(store, signal)
+                    troupe_scheduler::run(&config, store, queues, signal)
                         .await
                         .map_err(anyhow::Error::from),
                 )
@@ -194,6 +206,48 @@ impl App {
         store.close().await;
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// Runs one brokerage's nightly matching now, in this process (`troupe matching run`): the same
+/// run the schedule creates, for the current second's slot.
+pub async fn run_nightly_now(config: &Config, brokerage: &str) -> anyhow::Result<MatchRun> {
+    let (store, queues) = connect(config).await?;
+    let brokerage_id = store
+        .brokerage_id(brokerage)
+        .await?
+        .with_context(|| format!("no brokerage is named {brokerage:?}"))?;
+    let slot = chrono::Utc::now()
+        .with_nanosecond(0)
+        .unwrap_or_else(chrono::Utc::now);
+    let params = troupe_scheduler::nightly_params(config);
+    let run = store
+        .create_match_run(
+            brokerage_id,
+            None,
+            MatchDirection::Nightly,
+            None,
+            &params,
+            Some(slot),
+        )
+        .await?
+        .context("a nightly run for this second exists already; try again")?;
+    let deps = MatchingDeps {
+        responder: troupe_worker::responder(config, &store, &queues)?,
+        store: store.clone(),
+        config: config.matching.clone(),
+        max_attempts: config.worker.max_attempts,
+    };
+    let job = MatchingJob {
+        run_id: run.id,
+        brokerage_id,
+    };
+    run_match(&job, &deps).await?;
+    let run = store
+        .get_match_run(brokerage_id, run.id)
+        .await?
+        .context("the run vanished")?;
+    store.close().await;
+    Ok(run)
 }
 
 /// A connection string fit for logs: no password.

@@ -41,6 +41,20 @@ enum Command {
     },
     /// Run a focus group on a seeded brokerage through the API, and print its results.
     Demo,
+    /// Property–client matching.
+    Matching {
+        #[command(subcommand)]
+        command: MatchingCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MatchingCommand {
+    /// Run a brokerage's nightly matching now, in this process, and print the run.
+    Run {
+        #[arg(long)]
+        brokerage: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +124,13 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Demo => return troupe::demo::run(vars).await,
+        Command::Matching {
+            command: MatchingCommand::Run { brokerage },
+        } => {
+            let run = troupe::run_nightly_now(&config, &brokerage).await?;
+            println!("{}", serde_json::to_string_pretty(&run)?);
+            return Ok(());
+        }
     };
     let app = App::build(config, roles).await?;
     if let Some(addr) = app.local_addr() {

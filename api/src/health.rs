@@ -15,7 +15,7 @@ pub fn healthz() -> Json<Value> {
 #[handler]
 pub async fn readyz(state: Data<&ApiState>) -> poem::Result<Json<Value>> {
     let database = state.store.ping().await.map_err(|e| e.to_string());
-    let queue = state.queue.ping().await.map_err(|e| e.to_string());
+    let queue = state.queues.ping().await.map_err(|e| e.to_string());
     let checks = json!({
         "database": database.as_ref().err().map_or("ok", String::as_str),
         "queue": queue.as_ref().err().map_or("ok", String::as_str),

@@ -2,6 +2,7 @@
 
 mod auth;
 mod health;
+mod matching;
 mod personas;
 mod problem;
 mod properties;
@@ -14,7 +15,7 @@ use poem::{
     Endpoint, EndpointExt, IntoEndpoint, Request, Route, get, http::StatusCode, middleware::Tracing,
 };
 use poem_openapi::OpenApiService;
-use troupe_shared::{Config, Store, queue::SimulationQueue};
+use troupe_shared::{Config, Store, queue::Queues};
 
 pub use problem::Problem;
 
@@ -22,7 +23,7 @@ pub use problem::Problem;
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
-    pub queue: SimulationQueue,
+    pub queues: Queues,
     pub idempotency_ttl: Duration,
     /// A simulation's default and largest token budget.
     pub token_budgets: (u64, u64),
@@ -41,6 +42,8 @@ enum ApiTags {
     Simulations,
     /// Populations the persona factory draws synthetic participants from.
     Segments,
+    /// Property–client matching and feedback on its recommendations.
+    Matching,
 }
 
 /// Every route of the service, with problem+json errors, the body-size limit and request logs.
@@ -51,6 +54,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
             properties::PropertiesApi,
             segments::SegmentsApi,
             simulations::SimulationsApi,
+            matching::MatchingApi,
         ),
         "Troupe",
         env!("CARGO_PKG_VERSION"),

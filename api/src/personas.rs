@@ -192,7 +192,11 @@ impl PersonasApi {
     }
 }
 
-async fn visible(state: &ApiState, caller: &Principal, id: Uuid) -> Result<Persona, ApiError> {
+pub(crate) async fn visible(
+    state: &ApiState,
+    caller: &Principal,
+    id: Uuid,
+) -> Result<Persona, ApiError> {
     state
         .store
         .get_persona(caller, id)

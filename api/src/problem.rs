@@ -46,7 +46,10 @@ pub enum ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        ApiError::Internal(Box::new(err))
+        match err {
+            StoreError::Duplicate(detail) => ApiError::Conflict(detail),
+            other => ApiError::Internal(Box::new(other)),
+        }
     }
 }
 

@@ -1,11 +1,23 @@
-//! `/api/v1/properties`: listings.
+//! `/api/v1/properties`: listings, their filters, and bulk import.
+
+mod import;
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
-use troupe_shared::domain::{Property, PropertyDetails};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use troupe_shared::{
+    domain::{Property, PropertyDetails, PropertyStatus},
+    store::PropertyFilter,
+};
 use uuid::Uuid;
 
 use crate::{ApiState, ApiTags, auth::ApiKey, problem::ApiError};
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
 
 #[derive(ApiResponse)]
 enum Created {
@@ -13,11 +25,24 @@ enum Created {
     Property(Json<Property>, #[oai(header = "Location")] String),
 }
 
+#[derive(ApiResponse)]
+enum Deleted {
+    #[oai(status = 204)]
+    Gone,
+}
+
+#[derive(Object)]
+struct PropertyPage {
+    items: Vec<Property>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
 pub struct PropertiesApi;
 
 #[OpenApi(prefix_path = "/properties", tag = "ApiTags::Properties")]
 impl PropertiesApi {
-    /// Add a listing.
+    /// Add a listing. A `listing_id` already used in the brokerage answers 409.
     #[oai(path = "/", method = "post")]
     async fn create(
         &self,
@@ -43,6 +68,115 @@ impl PropertiesApi {
             .get_property(auth.0.brokerage_id, id.0)
             .await?
             .map(Json)
-            .ok_or_else(|| ApiError::NotFound(format!("property {}", id.0)))
+            .ok_or_else(|| not_found(id.0))
     }
+
+    /// Replace a listing's details (its status among them).
+    #[oai(path = "/:id", method = "put")]
+    async fn replace(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+        body: Json<PropertyDetails>,
+    ) -> Result<Json<Property>, ApiError> {
+        state
+            .store
+            .update_property(auth.0.brokerage_id, id.0, &body.0)
+            .await?
+            .map(Json)
+            .ok_or_else(|| not_found(id.0))
+    }
+
+    /// Delete a listing, with its recommendations.
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Deleted, ApiError> {
+        if state
+            .store
+            .delete_property(auth.0.brokerage_id, id.0)
+            .await?
+        {
+            Ok(Deleted::Gone)
+        } else {
+            Err(not_found(id.0))
+        }
+    }
+
+    /// The brokerage's listings, oldest first, filtered by price range, place, type and status.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Page size, 1 to 200 (default 50).
+        limit: Query<Option<u32>>,
+        min_price: Query<Option<f64>>,
+        max_price: Query<Option<f64>>,
+        city: Query<Option<String>>,
+        region: Query<Option<String>>,
+        property_type: Query<Option<String>>,
+        status: Query<Option<PropertyStatus>>,
+    ) -> Result<Json<PropertyPage>, ApiError> {
+        let limit = limit.0.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::Validation(format!(
+                "limit must be between 1 and {MAX_PAGE}"
+            )));
+        }
+        let after = cursor
+            .0
+            .map(|c| {
+                Uuid::try_parse(&c)
+                    .map_err(|_| ApiError::Validation("cursor is not one this API issued".into()))
+            })
+            .transpose()?;
+        // One extra row tells whether another page follows.
+        let filter = PropertyFilter {
+            min_price: min_price.0,
+            max_price: max_price.0,
+            city: city.0,
+            region: region.0,
+            property_type: property_type.0,
+            status: status.0,
+            after,
+            limit: limit + 1,
+        };
+        let mut items = state
+            .store
+            .list_properties(auth.0.brokerage_id, &filter)
+            .await?;
+        let next_cursor = (items.len() > limit as usize).then(|| {
+            items.truncate(limit as usize);
+            items.last().map(|p| p.id.to_string())
+        });
+        Ok(Json(PropertyPage {
+            items,
+            next_cursor: next_cursor.flatten(),
+        }))
+    }
+
+    /// Import listings: a JSON array of listings, or CSV with RESO Data Dictionary columns
+    /// (`ListingId`, `ListPrice`, `City`, `StateOrProvince`, `PublicRemarks`, …). Idempotent by
+    /// listing id; each bad row is reported with its line and reason while the good rows load.
+    #[oai(path = "/import", method = "post")]
+    async fn import(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        body: import::ImportBody,
+    ) -> Result<Json<import::ImportReport>, ApiError> {
+        import::run(&state, &auth.0, body).await.map(Json)
+    }
+}
+
+fn not_found(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("property {id}"))
 }

@@ -1,27 +1,38 @@
-//! The scheduler role: apalis-cron schedules that keep the service tidy and (later) enqueue the
-//! nightly matching runs.
+//! The scheduler role: apalis-cron schedules that keep the service tidy and enqueue the nightly
+//! matching runs.
 
 use std::str::FromStr;
 
 use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
+use chrono::{DateTime, TimeZone, Utc};
 use tokio_util::sync::CancellationToken;
-use troupe_shared::Store;
+use troupe_shared::{
+    Config, Store, StoreError,
+    domain::{MatchDirection, MatchParams},
+    jobs::MatchingJob,
+    queue::Queues,
+};
+use uuid::Uuid;
 
 /// Hourly, on the hour (seconds field first).
 const CLEANUP_SCHEDULE: &str = "0 0 * * * *";
+/// How far back start-up looks for a nightly slot missed while the scheduler was down.
+const CATCH_UP_WINDOW: chrono::Duration = chrono::Duration::days(7);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
     #[error("invalid schedule {0:?}: {1}")]
-    Schedule(&'static str, cron::error::Error),
+    Schedule(String, cron::error::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("scheduler stopped: {0}")]
     Apalis(#[from] apalis::prelude::WorkerError),
 }
 
 /// Drops idempotency keys and cached model responses past their expiry; returns how many of
 /// each.
-pub async fn purge_expired(store: &Store) -> Result<(u64, u64), troupe_shared::StoreError> {
+pub async fn purge_expired(store: &Store) -> Result<(u64, u64), StoreError> {
     let keys = store.purge_expired_idempotency_keys().await?;
     let responses = store.purge_expired_responses().await?;
     tracing::info!(
@@ -37,26 +48,162 @@ async fn cleanup_tick(_tick: Tick, store: Data<Store>) -> Result<(), BoxDynError
     Ok(())
 }
 
-/// Runs the schedules until `shutdown` fires. Each scheduler replica fires its own ticks; the
-/// cleanup is idempotent, so replicas need no coordination.
-pub async fn run(store: Store, shutdown: CancellationToken) -> Result<(), SchedulerError> {
-    let schedule = cron::Schedule::from_str(CLEANUP_SCHEDULE)
-        .map_err(|e| SchedulerError::Schedule(CLEANUP_SCHEDULE, e))?;
+/// What the nightly ticks need.
+#[derive(Clone)]
+struct Nightly {
+    store: Store,
+    queues: Queues,
+    config: Config,
+}
+
+/// Creates and enqueues each brokerage's nightly run for `slot`, or just `brokerages` when
+/// given. A brokerage that has a run for the slot already (another scheduler replica, a repeated
+/// tick) gets none; returns the runs created.
+pub async fn schedule_nightly(
+    store: &Store,
+    queues: &Queues,
+    config: &Config,
+    slot: DateTime<Utc>,
+    brokerages: Option<&[Uuid]>,
+) -> Result<Vec<Uuid>, StoreError> {
+    let all;
+    let brokerages = match brokerages {
+        Some(ids) => ids,
+        None => {
+            all = store.brokerage_ids().await?;
+            &all
+        }
+    };
+    let params = nightly_params(config);
+    let mut created = Vec::new();
+    for &brokerage_id in brokerages {
+        let run = store
+            .create_match_run(
+                brokerage_id,
+                None,
+                MatchDirection::Nightly,
+                None,
+                &params,
+                Some(slot),
+            )
+            .await?;
+        let Some(run) = run else { continue };
+        let job = MatchingJob {
+            run_id: run.id,
+            brokerage_id,
+        };
+        if let Err(e) = queues.matching.push(job).await {
+            // The next night's run re-matches everything changed since the last completed one,
+            // so nothing is lost but a night.
+            tracing::error!(run = %run.id, error = %e, "could not enqueue the nightly run");
+            store
+                .fail_match_run(run.id, &format!("the job queue was unavailable: {e}"))
+                .await?;
+            continue;
+        }
+        created.push(run.id);
+    }
+    Ok(created)
+}
+
+/// The nightly run's parameters: brokerage-wide, the configured threshold and per-listing cap.
+pub fn nightly_params(config: &Config) -> MatchParams {
+    MatchParams {
+        limit: config.matching.report_top_k as u32,
+        min_score: config.matching.report_threshold,
+        caller: None,
+    }
+}
+
+async fn nightly_tick(tick: Tick, nightly: Data<Nightly>) -> Result<(), BoxDynError> {
+    let slot = Utc
+        .timestamp_opt(tick.get_timestamp() as i64, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
+    let runs =
+        schedule_nightly(&nightly.store, &nightly.queues, &nightly.config, slot, None).await?;
+    tracing::info!(%slot, runs = runs.len(), "nightly matching enqueued");
+    Ok(())
+}
+
+/// The latest slot of `schedule` at or before `now`, within the catch-up window.
+pub fn latest_slot(schedule: &cron::Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    schedule
+        .after(&(now - CATCH_UP_WINDOW))
+        .take_while(|slot| *slot <= now)
+        .last()
+}
+
+fn parse_schedule(expression: &str) -> Result<cron::Schedule, SchedulerError> {
+    cron::Schedule::from_str(expression)
+        .map_err(|e| SchedulerError::Schedule(expression.to_owned(), e))
+}
+
+/// Runs the schedules until `shutdown` fires. Each scheduler replica fires its own ticks: the
+/// cleanup is idempotent, and the nightly run is one per brokerage and slot whoever creates it.
+/// A nightly slot missed while no scheduler ran is caught up once at start.
+pub async fn run(
+    config: &Config,
+    store: Store,
+    queues: Queues,
+    shutdown: CancellationToken,
+) -> Result<(), SchedulerError> {
+    let cleanup = parse_schedule(CLEANUP_SCHEDULE)?;
+    let nightly_schedule = parse_schedule(&config.matching.cron)?;
+    if let Some(slot) = latest_slot(&nightly_schedule, Utc::now()) {
+        let runs = schedule_nightly(&store, &queues, config, slot, None).await?;
+        if !runs.is_empty() {
+            tracing::info!(%slot, runs = runs.len(), "caught up a missed nightly matching slot");
+        }
+    }
+    let nightly = Nightly {
+        store: store.clone(),
+        queues,
+        config: config.clone(),
+    };
     let name = format!(
         "troupe-scheduler-{}-{}",
         std::process::id(),
         ulid::Ulid::new()
     );
-    tracing::info!(scheduler = %name, cleanup = CLEANUP_SCHEDULE, "scheduler started");
-    WorkerBuilder::new(name.as_str())
-        .backend(CronScheduler::new(schedule))
+    tracing::info!(scheduler = %name, cleanup = CLEANUP_SCHEDULE, nightly = %config.matching.cron, "scheduler started");
+    let stop = |shutdown: CancellationToken| async move {
+        shutdown.cancelled().await;
+        Ok::<(), std::io::Error>(())
+    };
+    let cleanup_worker = WorkerBuilder::new(format!("{name}-cleanup").as_str())
+        .backend(CronScheduler::new(cleanup))
         .data(store)
         .build(cleanup_tick)
-        .run_until(async move {
-            shutdown.cancelled().await;
-            Ok::<(), std::io::Error>(())
-        })
-        .await?;
+        .run_until(stop(shutdown.clone()));
+    let nightly_worker = WorkerBuilder::new(format!("{name}-nightly").as_str())
+        .backend(CronScheduler::new(nightly_schedule))
+        .data(nightly)
+        .build(nightly_tick)
+        .run_until(stop(shutdown.clone()));
+    let (cleanup_result, nightly_result) = tokio::join!(cleanup_worker, nightly_worker);
+    cleanup_result?;
+    nightly_result?;
     tracing::info!(scheduler = %name, "scheduler stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_slot_is_the_last_one_not_in_the_future() {
+        let nightly = parse_schedule("0 0 2 * * *").unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        assert_eq!(
+            latest_slot(&nightly, now),
+            Some(Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap())
+        );
+        let before_two = Utc.with_ymd_and_hms(2026, 11, 25, 1, 59, 59).unwrap();
+        assert_eq!(
+            latest_slot(&nightly, before_two),
+            Some(Utc.with_ymd_and_hms(2026, 11, 24, 2, 0, 0).unwrap())
+        );
+    }
 }

@@ -36,6 +36,7 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub llm: LlmConfig,
     pub limits: SimulationLimits,
+    pub matching: MatchingConfig,
     pub max_body_bytes: usize,
     pub idempotency_ttl: Duration,
     pub log_format: LogFormat,
@@ -49,6 +50,18 @@ pub struct SimulationLimits {
     pub max_agents: u32,
     /// Agent steps (personas × steps per persona × iterations) in one simulation.
     pub max_agent_steps: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct MatchingConfig {
+    /// When the nightly run fires (cron with a seconds field, UTC).
+    pub cron: String,
+    /// How far over (or under) a client's budget a listing may be priced: 0.1 = 10%.
+    pub budget_tolerance: f64,
+    /// The nightly run reports matches scoring at least this.
+    pub report_threshold: f64,
+    /// The nightly run keeps at most this many new matches per listing.
+    pub report_top_k: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -189,6 +202,12 @@ impl Config {
                 max_agents: env.parse("TROUPE_SIMULATION_MAX_AGENTS", "200")?,
                 max_agent_steps: env.parse("TROUPE_SIMULATION_MAX_STEPS", "20000")?,
             },
+            matching: MatchingConfig {
+                cron: env.string("TROUPE_MATCHING_CRON", "0 0 2 * * *"),
+                budget_tolerance: env.parse("TROUPE_MATCHING_BUDGET_TOLERANCE", "0.1")?,
+                report_threshold: env.parse("TROUPE_MATCHING_REPORT_THRESHOLD", "0.5")?,
+                report_top_k: env.parse("TROUPE_MATCHING_REPORT_TOP_K", "10")?,
+            },
             max_body_bytes: env.parse("TROUPE_MAX_BODY_BYTES", "1048576")?,
             idempotency_ttl: Duration::from_secs(
                 3600 * env.parse::<u64>("TROUPE_IDEMPOTENCY_TTL_HOURS", "24")?,
@@ -279,6 +298,25 @@ impl Config {
             return Err(invalid(
                 "TROUPE_SIMULATION_TOKEN_BUDGET",
                 "must be at least 1 and at most TROUPE_SIMULATION_TOKEN_BUDGET_MAX",
+            ));
+        }
+        let matching = &self.matching;
+        if !(0.0..=1.0).contains(&matching.budget_tolerance) {
+            return Err(invalid(
+                "TROUPE_MATCHING_BUDGET_TOLERANCE",
+                "must be between 0 and 1",
+            ));
+        }
+        if !(0.0..=1.0).contains(&matching.report_threshold) {
+            return Err(invalid(
+                "TROUPE_MATCHING_REPORT_THRESHOLD",
+                "must be between 0 and 1",
+            ));
+        }
+        if matching.report_top_k == 0 {
+            return Err(invalid(
+                "TROUPE_MATCHING_REPORT_TOP_K",
+                "must be at least 1",
             ));
         }
         if worker.poll_interval.is_zero() || worker.heartbeat_interval.is_zero() {

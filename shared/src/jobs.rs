@@ -1,12 +1,13 @@
-//! The queue contract: what the API enqueues and the workers consume. Payloads carry ids only, so
-//! deleting a persona deletes it everywhere and a payload never goes stale.
+//! The queue contract: what the API and the scheduler enqueue and the workers consume. Payloads
+//! carry ids only, so deleting a persona deletes it everywhere and a payload never goes stale.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
-/// Queue names (before `TROUPE_QUEUE_PREFIX`).
-pub mod queues {
-    pub const SIMULATIONS: &str = "simulations";
+/// A job payload and the queue it travels on.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
+    /// The queue's name before `TROUPE_QUEUE_PREFIX`.
+    const QUEUE: &'static str;
 }
 
 /// Run the simulation with this id.
@@ -14,4 +15,19 @@ pub mod queues {
 pub struct SimulationJob {
     pub simulation_id: Uuid,
     pub brokerage_id: Uuid,
+}
+
+impl Job for SimulationJob {
+    const QUEUE: &'static str = "simulations";
+}
+
+/// Run the match run with this id (on demand, or one brokerage's nightly slot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchingJob {
+    pub run_id: Uuid,
+    pub brokerage_id: Uuid,
+}
+
+impl Job for MatchingJob {
+    const QUEUE: &'static str = "matching";
 }

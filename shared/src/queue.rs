@@ -9,8 +9,8 @@ use apalis_sqlite::{SqlitePool, SqlitePoolOptions, SqliteStorage};
 use redis::aio::ConnectionManagerConfig;
 
 use crate::{
-    config::{Config, WorkerConfig},
-    jobs::{SimulationJob, queues},
+    config::Config,
+    jobs::{Job, MatchingJob, SimulationJob},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -23,15 +23,62 @@ pub enum QueueError {
     Push(String),
 }
 
-/// Where simulation jobs go. Cloning is cheap: both variants share their connection.
-#[derive(Clone)]
-pub enum SimulationQueue {
-    Sqlite(SqliteStorage<SimulationJob>),
-    Redis(RedisStorage<SimulationJob>),
+/// Where jobs of one type go. Cloning is cheap: both variants share their connection.
+pub enum Queue<J> {
+    Sqlite(SqliteStorage<J>),
+    Redis(RedisStorage<J>),
 }
 
-impl SimulationQueue {
-    /// The SQLite queue shares the service's own pool (and so its file). apalis' setup also
+impl<J> Clone for Queue<J> {
+    fn clone(&self) -> Self {
+        match self {
+            Queue::Sqlite(storage) => Queue::Sqlite(storage.clone()),
+            Queue::Redis(storage) => Queue::Redis(storage.clone()),
+        }
+    }
+}
+
+// Both backends get the same deliberate settings instead of apalis' defaults (30 s heartbeats,
+// 300 s orphan recovery on Redis, batches of ten that one worker would hoard).
+impl<J: Job> Queue<J> {
+    fn sqlite(pool: &SqlitePool, config: &Config) -> Self {
+        let worker = &config.worker;
+        let settings = apalis_sqlite::Config::default()
+            .queue(config.queue_name(J::QUEUE))
+            .heartbeat_interval(worker.heartbeat_interval)
+            .missed_heartbeats(worker.missed_heartbeats)
+            .batch_size(worker.concurrency);
+        Queue::Sqlite(SqliteStorage::new(pool).with_config(settings))
+    }
+
+    fn redis(conn: ConnectionManager, config: &Config) -> Self {
+        let worker = &config.worker;
+        let settings = apalis_redis::Config::default()
+            .queue(config.queue_name(J::QUEUE))
+            .heartbeat_interval(worker.heartbeat_interval)
+            .missed_heartbeats(worker.missed_heartbeats)
+            .batch_size(worker.concurrency);
+        Queue::Redis(RedisStorage::new(conn).with_config(settings))
+    }
+
+    pub async fn push(&self, job: J) -> Result<(), QueueError> {
+        let result = match self.clone() {
+            Queue::Sqlite(mut storage) => storage.push(job).await.map_err(|e| e.to_string()),
+            Queue::Redis(mut storage) => storage.push(job).await.map_err(|e| e.to_string()),
+        };
+        result.map_err(QueueError::Push)
+    }
+}
+
+/// Every queue of the service, on one backend.
+#[derive(Clone)]
+pub struct Queues {
+    pub simulations: Queue<SimulationJob>,
+    pub matching: Queue<MatchingJob>,
+}
+
+impl Queues {
+    /// The SQLite queues share the service's own pool (and so its file). apalis' setup also
     /// switches its connection to `synchronous=OFF`, so it runs on a throwaway connection and
     /// the service's own connections keep their durability settings.
     pub async fn sqlite(pool: &SqlitePool, config: &Config) -> Result<Self, QueueError> {
@@ -42,26 +89,44 @@ impl SimulationQueue {
             .map_err(apalis_sqlite::Error::from)?;
         SqliteStorage::setup(&setup_pool).await?;
         setup_pool.close().await;
-        let storage = SqliteStorage::new(pool).with_config(sqlite_config(config));
-        Ok(SimulationQueue::Sqlite(storage))
+        Ok(Queues {
+            simulations: Queue::sqlite(pool, config),
+            matching: Queue::sqlite(pool, config),
+        })
     }
 
     pub async fn redis(url: &str, config: &Config) -> Result<Self, QueueError> {
         let conn = redis_connection(url).await?;
-        let storage = RedisStorage::new(conn).with_config(redis_config(config));
-        Ok(SimulationQueue::Redis(storage))
+        Ok(Queues {
+            simulations: Queue::redis(conn.clone(), config),
+            matching: Queue::redis(conn, config),
+        })
     }
 
-    pub async fn push(&self, job: SimulationJob) -> Result<(), QueueError> {
-        let result = match self.clone() {
-            SimulationQueue::Sqlite(mut storage) => {
-                storage.push(job).await.map_err(|e| e.to_string())
+    /// The distributed shape's Redis connection, which other shared state (rate limits, the
+    /// response cache) also uses.
+    pub fn redis_connection(&self) -> Option<ConnectionManager> {
+        match self.simulations.clone() {
+            Queue::Redis(mut storage) => Some(storage.get_connection().clone()),
+            Queue::Sqlite(_) => None,
+        }
+    }
+
+    /// Readiness: the queues' backend answers.
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        match self.simulations.clone() {
+            Queue::Sqlite(storage) => {
+                sqlx::query("SELECT 1")
+                    .execute(storage.pool())
+                    .await
+                    .map_err(apalis_sqlite::Error::from)?;
             }
-            SimulationQueue::Redis(mut storage) => {
-                storage.push(job).await.map_err(|e| e.to_string())
+            Queue::Redis(mut storage) => {
+                let mut conn = storage.get_connection().clone();
+                redis::cmd("PING").query_async::<String>(&mut conn).await?;
             }
-        };
-        result.map_err(QueueError::Push)
+        }
+        Ok(())
     }
 }
 
@@ -73,52 +138,4 @@ pub async fn redis_connection(url: &str) -> Result<ConnectionManager, redis::Red
         .set_connection_timeout(Some(Duration::from_secs(5)))
         .set_response_timeout(Some(Duration::from_secs(30)));
     client.get_connection_manager_with_config(config).await
-}
-
-// Both backends get the same deliberate settings instead of apalis' defaults (30 s heartbeats,
-// 300 s orphan recovery on Redis, batches of ten that one worker would hoard).
-fn sqlite_config(config: &Config) -> apalis_sqlite::Config {
-    let worker = &config.worker;
-    apalis_sqlite::Config::default()
-        .queue(config.queue_name(queues::SIMULATIONS))
-        .heartbeat_interval(worker.heartbeat_interval)
-        .missed_heartbeats(worker.missed_heartbeats)
-        .batch_size(worker.concurrency)
-}
-
-fn redis_config(config: &Config) -> apalis_redis::Config {
-    let worker: &WorkerConfig = &config.worker;
-    apalis_redis::Config::default()
-        .queue(config.queue_name(queues::SIMULATIONS))
-        .heartbeat_interval(worker.heartbeat_interval)
-        .missed_heartbeats(worker.missed_heartbeats)
-        .batch_size(worker.concurrency)
-}
-
-impl SimulationQueue {
-    /// The distributed shape's Redis connection, which other shared state (rate limits, the
-    /// response cache) also uses.
-    pub fn redis_connection(&self) -> Option<ConnectionManager> {
-        match self.clone() {
-            SimulationQueue::Redis(mut storage) => Some(storage.get_connection().clone()),
-            SimulationQueue::Sqlite(_) => None,
-        }
-    }
-
-    /// Readiness: the queue's backend answers.
-    pub async fn ping(&self) -> Result<(), QueueError> {
-        match self.clone() {
-            SimulationQueue::Sqlite(storage) => {
-                sqlx::query("SELECT 1")
-                    .execute(storage.pool())
-                    .await
-                    .map_err(apalis_sqlite::Error::from)?;
-            }
-            SimulationQueue::Redis(mut storage) => {
-                let mut conn = storage.get_connection().clone();
-                redis::cmd("PING").query_async::<String>(&mut conn).await?;
-            }
-        }
-        Ok(())
-    }
 }

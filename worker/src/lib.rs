@@ -2,6 +2,7 @@
 
 pub mod engine;
 pub mod llm;
+pub mod matching;
 mod simulation;
 
 use std::sync::Arc;
@@ -9,7 +10,10 @@ use std::sync::Arc;
 use apalis::prelude::*;
 use tokio_util::sync::CancellationToken;
 use troupe_shared::{
-    Config, Store, config::LlmProvider, jobs::SimulationJob, queue::SimulationQueue,
+    Config, Store,
+    config::LlmProvider,
+    jobs::{MatchingJob, SimulationJob},
+    queue::{Queue, Queues},
 };
 
 pub use simulation::{SimulationDeps, run_simulation};
@@ -17,6 +21,7 @@ pub use simulation::{SimulationDeps, run_simulation};
 use crate::{
     engine::Responder,
     llm::{Endpoint, Gateway, Limits, ProviderClient, RateLimiter, ResponseCache},
+    matching::{MatchingDeps, run_match},
 };
 
 /// Pause before a worker that stopped on an error is started again.
@@ -34,7 +39,7 @@ pub enum WorkerError {
 pub fn responder(
     config: &Config,
     store: &Store,
-    queue: &SimulationQueue,
+    queues: &Queues,
 ) -> Result<Responder, llm::LlmError> {
     let llm = &config.llm;
     let endpoint = match &llm.provider {
@@ -53,7 +58,7 @@ pub fn responder(
             api_version: api_version.clone(),
         },
     };
-    let redis = queue.redis_connection();
+    let redis = queues.redis_connection();
     let budget_key = format!("{}:llm:{}", config.queue_prefix, endpoint.budget_id());
     let limiter = RateLimiter::new(
         Limits {
@@ -100,26 +105,73 @@ async fn handle(job: SimulationJob, deps: Data<Arc<SimulationDeps>>) -> Result<(
         })
 }
 
-/// Runs the simulation worker until `shutdown` fires, then drains: in-flight simulations finish,
-/// and jobs fetched but not started are released to the queue. A worker that stops on a backend
+async fn handle_match(job: MatchingJob, deps: Data<Arc<MatchingDeps>>) -> Result<(), BoxDynError> {
+    let deps: Arc<MatchingDeps> = (*deps).clone();
+    let run_id = job.run_id;
+    tokio::spawn(async move { run_match(&job, &deps).await })
+        .await?
+        .map_err(|e| {
+            tracing::error!(run = %run_id, error = %e, "match job failed; it will be redelivered");
+            e.into()
+        })
+}
+
+/// Runs a worker on each queue until `shutdown` fires, then drains: in-flight jobs finish, and
+/// jobs fetched but not started are released to the queue. A worker that stops on a backend
 /// error (the database or Redis went away) is restarted under a new name after a pause, rather
 /// than taking the process down.
 pub async fn run(
     config: &Config,
     store: Store,
-    queue: SimulationQueue,
+    queues: Queues,
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
-    let responder = responder(config, &store, &queue)?;
-    while !shutdown.is_cancelled() {
+    let responder = responder(config, &store, &queues)?;
+    let matching = Arc::new(MatchingDeps {
+        store: store.clone(),
+        responder: responder.clone(),
+        config: config.matching.clone(),
+        max_attempts: config.worker.max_attempts,
+    });
+    let simulations = supervise(&shutdown, |name| {
         let deps = Arc::new(SimulationDeps {
             responder: responder.clone(),
             store: store.clone(),
-            worker_name: unique_worker_name(),
+            worker_name: name.clone(),
             max_attempts: config.worker.max_attempts,
             agent_parallelism: config.worker.agent_parallelism,
         });
-        match run_once(config, queue.clone(), deps, shutdown.clone()).await {
+        consume(
+            config,
+            queues.simulations.clone(),
+            name,
+            deps,
+            handle,
+            shutdown.clone(),
+        )
+    });
+    let matches = supervise(&shutdown, |name| {
+        consume(
+            config,
+            queues.matching.clone(),
+            name,
+            matching.clone(),
+            handle_match,
+            shutdown.clone(),
+        )
+    });
+    tokio::join!(simulations, matches);
+    Ok(())
+}
+
+/// Runs `run_once` under a fresh worker name until it ends cleanly (on shutdown).
+async fn supervise<F, Fut>(shutdown: &CancellationToken, mut run_once: F)
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(), apalis::prelude::WorkerError>>,
+{
+    while !shutdown.is_cancelled() {
+        match run_once(unique_worker_name()).await {
             Ok(()) => break,
             Err(e) => {
                 tracing::error!(error = %e, "worker stopped on an error; restarting");
@@ -130,39 +182,46 @@ pub async fn run(
             }
         }
     }
-    Ok(())
 }
 
-async fn run_once(
+/// One apalis worker on `queue`, polling at the configured interval (not apalis' 30 s
+/// heartbeat: that is what makes pick-up immediate).
+async fn consume<J, D, H, Fut>(
     config: &Config,
-    queue: SimulationQueue,
-    deps: Arc<SimulationDeps>,
+    queue: Queue<J>,
+    name: String,
+    deps: Arc<D>,
+    handler: H,
     shutdown: CancellationToken,
-) -> Result<(), apalis::prelude::WorkerError> {
-    let name = deps.worker_name.clone();
+) -> Result<(), apalis::prelude::WorkerError>
+where
+    J: troupe_shared::jobs::Job,
+    D: Send + Sync + 'static,
+    H: Fn(J, Data<Arc<D>>) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = Result<(), BoxDynError>> + Send + 'static,
+{
     let poll = config.worker.poll_interval;
     let concurrency = config.worker.concurrency;
     let signal = async move {
         shutdown.cancelled().await;
         Ok::<(), std::io::Error>(())
     };
-    tracing::info!(worker = %name, concurrency, "worker started");
-    // The two backends are different types; the worker is built the same way on each. Polling
-    // at `poll` (not apalis' 30 s heartbeat) is what makes pick-up immediate.
+    tracing::info!(worker = %name, queue = J::QUEUE, concurrency, "worker started");
+    // The two backends are different types; the worker is built the same way on each.
     macro_rules! run_on {
         ($storage:expr) => {
             WorkerBuilder::new(name.as_str())
                 .backend($storage.poll_with_interval(poll))
                 .data(deps)
                 .concurrency(concurrency)
-                .build(handle)
+                .build(handler)
                 .run_until(signal)
                 .await
         };
     }
     match queue {
-        SimulationQueue::Sqlite(storage) => run_on!(storage)?,
-        SimulationQueue::Redis(storage) => run_on!(storage)?,
+        Queue::Sqlite(storage) => run_on!(storage)?,
+        Queue::Redis(storage) => run_on!(storage)?,
     }
     tracing::info!(worker = %name, "worker stopped");
     Ok(())

@@ -197,7 +197,7 @@ async fn enqueue(state: &ApiState, simulation: &Simulation) -> Result<(), ApiErr
         simulation_id: simulation.id,
         brokerage_id: simulation.brokerage_id,
     };
-    if let Err(e) = state.queue.push(job).await {
+    if let Err(e) = state.queues.simulations.push(job).await {
         tracing::error!(simulation = %simulation.id, error = %e, "enqueue failed");
         let reason =
             "the job queue was unavailable when this simulation was submitted; submit it again";

@@ -32,6 +32,7 @@ macro_rules! text_enum {
 }
 
 mod insight;
+mod matching;
 mod persona;
 mod plan;
 mod property;
@@ -39,6 +40,7 @@ mod segment;
 mod simulation;
 
 pub use insight::*;
+pub use matching::*;
 pub use persona::*;
 pub use plan::*;
 pub use property::*;
@@ -113,6 +115,26 @@ mod tests {
             SimulationStatus::ALL,
             SimulationStatus::as_str,
             SimulationStatus::parse,
+        );
+        round_trips(
+            PropertyStatus::ALL,
+            PropertyStatus::as_str,
+            PropertyStatus::parse,
+        );
+        round_trips(
+            MatchDirection::ALL,
+            MatchDirection::as_str,
+            MatchDirection::parse,
+        );
+        round_trips(
+            MatchRunStatus::ALL,
+            MatchRunStatus::as_str,
+            MatchRunStatus::parse,
+        );
+        round_trips(
+            FeedbackOutcome::ALL,
+            FeedbackOutcome::as_str,
+            FeedbackOutcome::parse,
         );
         assert_eq!(Role::parse("root"), None);
     }

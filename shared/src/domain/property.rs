@@ -5,6 +5,22 @@ use uuid::Uuid;
 
 use super::Location;
 
+text_enum! {
+    /// Where a listing stands in the market; only active listings are matched.
+    pub enum PropertyStatus {
+        Active => "active",
+        UnderContract => "under_contract",
+        Sold => "sold",
+        Withdrawn => "withdrawn",
+    }
+}
+
+impl Default for PropertyStatus {
+    fn default() -> Self {
+        PropertyStatus::Active
+    }
+}
+
 /// Listing data, as entered by an agent or carried inline in a simulation request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
 pub struct PropertyDetails {
@@ -36,6 +52,39 @@ pub struct PropertyDetails {
     #[serde(default)]
     #[oai(default, validator(max_items = 20, max_length = 500))]
     pub candidate_modifications: Vec<String>,
+    /// The MLS or brokerage listing number; unique within the brokerage, and the key of imports.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing_id: Option<String>,
+    #[serde(default)]
+    #[oai(default)]
+    pub status: PropertyStatus,
+    #[oai(validator(maximum(value = "1000")))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bedrooms: Option<u32>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000")))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bathrooms: Option<f64>,
+    /// Interior living area in square feet.
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000000")))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub living_area_sqft: Option<f64>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "1000000")))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lot_size_acres: Option<f64>,
+    #[oai(validator(minimum(value = "1000"), maximum(value = "2100")))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year_built: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinates: Option<Coordinates>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, Object)]
+pub struct Coordinates {
+    #[oai(validator(minimum(value = "-90"), maximum(value = "90")))]
+    pub latitude: f64,
+    #[oai(validator(minimum(value = "-180"), maximum(value = "180")))]
+    pub longitude: f64,
 }
 
 fn default_currency() -> String {
@@ -59,6 +108,7 @@ pub struct Property {
     pub brokerage_id: Uuid,
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
     #[oai(flatten)]
     #[serde(flatten)]
     pub details: PropertyDetails,

@@ -5,6 +5,7 @@
 
 mod auth;
 mod llm_cache;
+mod matching;
 mod personas;
 mod properties;
 mod segments;
@@ -12,7 +13,9 @@ mod simulations;
 
 pub use auth::ProvisionedKey;
 pub use llm_cache::CachedResponse;
+pub use matching::{NewRecommendation, NightlyScores, PairFeedback};
 pub use personas::{PersonaFilter, PersonaWrite};
+pub use properties::{Imported, PropertyFilter};
 pub use simulations::{Claim, NewSimulation, SimulationCreated, SimulationRecord};
 
 use std::{str::FromStr, time::Duration};
@@ -38,6 +41,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A write would break a uniqueness rule the caller can fix (a listing id in use, say).
+    #[error("{0}")]
+    Duplicate(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,14 +1,21 @@
-//! Listings.
+//! Listings. The fields list filters use are copied out of the JSON `details` into columns on
+//! every write, so filtering happens in SQL on both databases.
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Store, StoreResult, with_pool};
+use super::{BeginWrite, Store, StoreError, StoreResult, is_unique_violation, with_pool};
 use crate::{
     auth::Principal,
-    domain::{Property, PropertyDetails},
+    domain::{Property, PropertyDetails, PropertyStatus},
 };
+
+macro_rules! columns {
+    () => {
+        "id, brokerage_id, created_by, details, created_at, updated_at"
+    };
+}
 
 #[derive(sqlx::FromRow)]
 struct PropertyRow {
@@ -17,6 +24,7 @@ struct PropertyRow {
     created_by: Uuid,
     details: Json<PropertyDetails>,
     created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 impl From<PropertyRow> for Property {
@@ -26,31 +34,73 @@ impl From<PropertyRow> for Property {
             brokerage_id: row.brokerage_id,
             created_by: row.created_by,
             created_at: row.created_at,
+            updated_at: row.updated_at,
             details: row.details.0,
         }
     }
 }
 
+/// What `GET /properties` filters on; every bound is optional.
+#[derive(Debug, Default)]
+pub struct PropertyFilter {
+    pub min_price: Option<f64>,
+    pub max_price: Option<f64>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub property_type: Option<String>,
+    pub status: Option<PropertyStatus>,
+    /// Only listings with a greater id (the cursor of the previous page).
+    pub after: Option<Uuid>,
+    pub limit: u32,
+}
+
+/// What an import did with one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    Created(Uuid),
+    Updated(Uuid),
+    /// The listing was already stored exactly like this.
+    Unchanged(Uuid),
+}
+
+fn duplicate_listing(details: &PropertyDetails) -> StoreError {
+    StoreError::Duplicate(format!(
+        "listing id {:?} is already used by another listing",
+        details.listing_id.as_deref().unwrap_or_default()
+    ))
+}
+
 impl Store {
+    /// Stores a new listing; a listing id already in use is a [`StoreError::Duplicate`].
     pub async fn create_property(
         &self,
         caller: &Principal,
         details: &PropertyDetails,
     ) -> StoreResult<Property> {
-        let row: PropertyRow = with_pool!(self, pool => {
-            sqlx::query_as(
-                "INSERT INTO properties (id, brokerage_id, created_by, details, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id, brokerage_id, created_by, details, created_at",
-            )
+        let result: sqlx::Result<PropertyRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!(
+                "INSERT INTO properties (id, brokerage_id, created_by, details, created_at, updated_at,
+                    listing_id, status, price, property_type, city, region)
+                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11) RETURNING ", columns!()))
             .bind(Uuid::now_v7())
             .bind(caller.brokerage_id)
             .bind(caller.user_id)
             .bind(Json(details))
             .bind(Utc::now())
+            .bind(&details.listing_id)
+            .bind(details.status.as_str())
+            .bind(details.price)
+            .bind(&details.property_type)
+            .bind(&details.location.city)
+            .bind(&details.location.region)
             .fetch_one(pool)
             .await
-        })?;
-        Ok(row.into())
+        });
+        match result {
+            Ok(row) => Ok(row.into()),
+            Err(e) if is_unique_violation(&e) => Err(duplicate_listing(details)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn get_property(
@@ -59,14 +109,163 @@ impl Store {
         id: Uuid,
     ) -> StoreResult<Option<Property>> {
         let row: Option<PropertyRow> = with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT id, brokerage_id, created_by, details, created_at FROM properties WHERE brokerage_id = $1 AND id = $2",
-            )
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM properties WHERE brokerage_id = $1 AND id = $2"))
             .bind(brokerage_id)
             .bind(id)
             .fetch_optional(pool)
             .await
         })?;
         Ok(row.map(Property::from))
+    }
+
+    /// Replaces a listing's details; `updated_at` moves only when they changed, so an unchanged
+    /// listing is not re-matched by the nightly run.
+    pub async fn update_property(
+        &self,
+        brokerage_id: Uuid,
+        id: Uuid,
+        details: &PropertyDetails,
+    ) -> StoreResult<Option<Property>> {
+        let result: sqlx::Result<Option<PropertyRow>> = with_pool!(self, pool => {
+            sqlx::query_as(concat!(
+                "UPDATE properties SET details = $3, listing_id = $4, status = $5, price = $6,
+                    property_type = $7, city = $8, region = $9,
+                    updated_at = CASE WHEN details = $3 THEN updated_at ELSE $10 END
+                 WHERE brokerage_id = $1 AND id = $2 RETURNING ", columns!()))
+            .bind(brokerage_id)
+            .bind(id)
+            .bind(Json(details))
+            .bind(&details.listing_id)
+            .bind(details.status.as_str())
+            .bind(details.price)
+            .bind(&details.property_type)
+            .bind(&details.location.city)
+            .bind(&details.location.region)
+            .bind(Utc::now())
+            .fetch_optional(pool)
+            .await
+        });
+        match result {
+            Ok(row) => Ok(row.map(Property::from)),
+            Err(e) if is_unique_violation(&e) => Err(duplicate_listing(details)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn delete_property(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<bool> {
+        let deleted = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM properties WHERE brokerage_id = $1 AND id = $2")
+                .bind(brokerage_id)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(deleted == 1)
+    }
+
+    /// One page of the brokerage's listings in id (creation) order.
+    pub async fn list_properties(
+        &self,
+        brokerage_id: Uuid,
+        filter: &PropertyFilter,
+    ) -> StoreResult<Vec<Property>> {
+        let rows: Vec<PropertyRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM properties
+                 WHERE brokerage_id = $1 AND ($2 IS NULL OR id > $2)
+                   AND ($3 IS NULL OR price >= $3) AND ($4 IS NULL OR price <= $4)
+                   AND ($5 IS NULL OR lower(city) = lower($5)) AND ($6 IS NULL OR lower(region) = lower($6))
+                   AND ($7 IS NULL OR lower(property_type) = lower($7)) AND ($8 IS NULL OR status = $8)
+                 ORDER BY id LIMIT $9"))
+            .bind(brokerage_id)
+            .bind(filter.after)
+            .bind(filter.min_price)
+            .bind(filter.max_price)
+            .bind(&filter.city)
+            .bind(&filter.region)
+            .bind(&filter.property_type)
+            .bind(filter.status.map(PropertyStatus::as_str))
+            .bind(i64::from(filter.limit))
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows.into_iter().map(Property::from).collect())
+    }
+
+    /// Stores an imported listing under its listing id: created if new, replaced if it differs,
+    /// left alone if it is the same, so an import can be repeated.
+    pub async fn import_property(
+        &self,
+        caller: &Principal,
+        details: &PropertyDetails,
+    ) -> StoreResult<Imported> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let existing: Option<PropertyRow> = sqlx::query_as(concat!(
+                "SELECT ", columns!(), " FROM properties WHERE brokerage_id = $1 AND listing_id = $2"))
+                .bind(caller.brokerage_id)
+                .bind(&details.listing_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let outcome = match existing {
+                Some(row) if row.details.0 == *details => Imported::Unchanged(row.id),
+                Some(row) => {
+                    sqlx::query(
+                        "UPDATE properties SET details = $2, status = $3, price = $4, property_type = $5,
+                            city = $6, region = $7, updated_at = $8 WHERE id = $1")
+                        .bind(row.id)
+                        .bind(Json(details))
+                        .bind(details.status.as_str())
+                        .bind(details.price)
+                        .bind(&details.property_type)
+                        .bind(&details.location.city)
+                        .bind(&details.location.region)
+                        .bind(Utc::now())
+                        .execute(&mut *tx)
+                        .await?;
+                    Imported::Updated(row.id)
+                }
+                None => {
+                    let id = Uuid::now_v7();
+                    sqlx::query(
+                        "INSERT INTO properties (id, brokerage_id, created_by, details, created_at, updated_at,
+                            listing_id, status, price, property_type, city, region)
+                         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11)")
+                        .bind(id)
+                        .bind(caller.brokerage_id)
+                        .bind(caller.user_id)
+                        .bind(Json(details))
+                        .bind(Utc::now())
+                        .bind(&details.listing_id)
+                        .bind(details.status.as_str())
+                        .bind(details.price)
+                        .bind(&details.property_type)
+                        .bind(&details.location.city)
+                        .bind(&details.location.region)
+                        .execute(&mut *tx)
+                        .await?;
+                    Imported::Created(id)
+                }
+            };
+            tx.commit().await?;
+            Ok(outcome)
+        })
+    }
+
+    /// The brokerage's active listings, or only those changed after `since`.
+    pub async fn active_properties(
+        &self,
+        brokerage_id: Uuid,
+        since: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<Property>> {
+        let rows: Vec<PropertyRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM properties
+                 WHERE brokerage_id = $1 AND status = 'active' AND ($2 IS NULL OR updated_at > $2) ORDER BY id"))
+            .bind(brokerage_id)
+            .bind(since)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows.into_iter().map(Property::from).collect())
     }
 }

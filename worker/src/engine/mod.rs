@@ -15,7 +15,7 @@ mod prompt;
 mod reply;
 mod responder;
 mod ssr;
-mod text;
+pub(crate) mod text;
 
 pub use agent::{RunContext, Transcript};
 pub use aggregate::aggregate;

@@ -199,6 +199,11 @@ impl Gateway {
             .await
     }
 
+    /// The provider's embeddings model, which names the vectors it returns.
+    pub fn embedding_model(&self) -> &str {
+        &self.embedding_model
+    }
+
     /// Embeddings of `inputs` from the provider's embeddings model, charged to `ledger` and held
     /// to the key's limits like chat calls.
     pub async fn embed(

@@ -1,0 +1,256 @@
+//! `/api/v1/matching`: ranked, explained matches between listings and clients, and brokers'
+//! feedback on them.
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use troupe_shared::{
+    auth::Principal,
+    domain::{
+        Feedback, FeedbackOutcome, MatchCaller, MatchDirection, MatchParams, MatchRecommendation,
+        MatchRun,
+    },
+    jobs::MatchingJob,
+};
+use uuid::Uuid;
+
+use crate::{ApiState, ApiTags, auth::ApiKey, personas::visible, problem::ApiError};
+
+fn default_limit() -> u32 {
+    10
+}
+
+fn default_min_score() -> f64 {
+    0.3
+}
+
+/// Match one listing against every client the caller may see.
+#[derive(Object)]
+struct PropertyToClients {
+    property_id: Uuid,
+    /// Recommendations to return, 1 to 100.
+    #[oai(
+        default = "default_limit",
+        validator(minimum(value = "1"), maximum(value = "100"))
+    )]
+    limit: u32,
+    /// Leave out matches scoring below this (0–1).
+    #[oai(
+        default = "default_min_score",
+        validator(minimum(value = "0"), maximum(value = "1"))
+    )]
+    min_score: f64,
+}
+
+/// Match one client against every active listing.
+#[derive(Object)]
+struct ClientToProperties {
+    persona_id: Uuid,
+    #[oai(
+        default = "default_limit",
+        validator(minimum(value = "1"), maximum(value = "100"))
+    )]
+    limit: u32,
+    #[oai(
+        default = "default_min_score",
+        validator(minimum(value = "0"), maximum(value = "1"))
+    )]
+    min_score: f64,
+}
+
+#[derive(Object)]
+struct MatchAccepted {
+    id: Uuid,
+    status_url: String,
+    recommendations_url: String,
+}
+
+#[derive(ApiResponse)]
+enum Accepted {
+    /// Queued; the recommendations appear when the run completes.
+    #[oai(status = 202)]
+    Run(Json<MatchAccepted>, #[oai(header = "Location")] String),
+}
+
+#[derive(Object)]
+struct Recommendations {
+    run: MatchRun,
+    /// Best first; clients the caller may not see are left out.
+    recommendations: Vec<MatchRecommendation>,
+}
+
+#[derive(Object)]
+struct FeedbackIn {
+    outcome: FeedbackOutcome,
+    /// In the client's words, e.g. "too close to the road".
+    #[oai(validator(max_length = 1000))]
+    reason: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum FeedbackCreated {
+    #[oai(status = 201)]
+    Feedback(Json<Feedback>),
+}
+
+pub struct MatchingApi;
+
+#[OpenApi(prefix_path = "/matching", tag = "ApiTags::Matching")]
+impl MatchingApi {
+    /// The clients most likely to buy a listing, with why, what to show them and how to reach out.
+    #[oai(path = "/property-to-clients", method = "post")]
+    async fn property_to_clients(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        body: Json<PropertyToClients>,
+    ) -> Result<Accepted, ApiError> {
+        let caller = &auth.0;
+        state
+            .store
+            .get_property(caller.brokerage_id, body.property_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("property {}", body.property_id)))?;
+        let params = params(caller, body.limit, body.min_score);
+        submit(
+            &state,
+            caller,
+            MatchDirection::PropertyToClients,
+            body.property_id,
+            params,
+        )
+        .await
+    }
+
+    /// The listings that fit a client best.
+    #[oai(path = "/client-to-properties", method = "post")]
+    async fn client_to_properties(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        body: Json<ClientToProperties>,
+    ) -> Result<Accepted, ApiError> {
+        let caller = &auth.0;
+        visible(&state, caller, body.persona_id).await?;
+        let params = params(caller, body.limit, body.min_score);
+        submit(
+            &state,
+            caller,
+            MatchDirection::ClientToProperties,
+            body.persona_id,
+            params,
+        )
+        .await
+    }
+
+    /// A match run's status.
+    #[oai(path = "/:id", method = "get")]
+    async fn status(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<MatchRun>, ApiError> {
+        run(&state, &auth.0, id.0).await.map(Json)
+    }
+
+    /// A run's ranked recommendations (empty until it completes).
+    #[oai(path = "/:id/recommendations", method = "get")]
+    async fn recommendations(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<Recommendations>, ApiError> {
+        let run = run(&state, &auth.0, id.0).await?;
+        let recommendations = state.store.recommendations(&auth.0, run.id).await?;
+        Ok(Json(Recommendations {
+            run,
+            recommendations,
+        }))
+    }
+
+    /// What came of a recommendation. It is kept with the recommendation, recorded in the
+    /// client's persona as an enrichment source, and weighs on later rankings: a client's "not
+    /// interested" removes the listing from their matches and counts against listings like it.
+    #[oai(path = "/recommendations/:id/feedback", method = "post")]
+    async fn feedback(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+        body: Json<FeedbackIn>,
+    ) -> Result<FeedbackCreated, ApiError> {
+        state
+            .store
+            .add_match_feedback(&auth.0, id.0, body.outcome, body.reason.as_deref())
+            .await?
+            .map(|feedback| FeedbackCreated::Feedback(Json(feedback)))
+            .ok_or_else(|| ApiError::NotFound(format!("recommendation {}", id.0)))
+    }
+}
+
+fn params(caller: &Principal, limit: u32, min_score: f64) -> MatchParams {
+    MatchParams {
+        limit,
+        min_score,
+        caller: Some(MatchCaller {
+            user_id: caller.user_id,
+            team_id: caller.team_id,
+        }),
+    }
+}
+
+async fn run(state: &ApiState, caller: &Principal, id: Uuid) -> Result<MatchRun, ApiError> {
+    state
+        .store
+        .get_match_run(caller.brokerage_id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("match run {id}")))
+}
+
+async fn submit(
+    state: &ApiState,
+    caller: &Principal,
+    direction: MatchDirection,
+    subject: Uuid,
+    params: MatchParams,
+) -> Result<Accepted, ApiError> {
+    let run = state
+        .store
+        .create_match_run(
+            caller.brokerage_id,
+            Some(caller.user_id),
+            direction,
+            Some(subject),
+            &params,
+            None,
+        )
+        .await?
+        .ok_or_else(|| ApiError::Internal("a run without a slot was refused".into()))?;
+    let job = MatchingJob {
+        run_id: run.id,
+        brokerage_id: caller.brokerage_id,
+    };
+    if let Err(e) = state.queues.matching.push(job).await {
+        tracing::error!(run = %run.id, error = %e, "enqueue failed");
+        state
+            .store
+            .fail_match_run(
+                run.id,
+                "the job queue was unavailable when this run was submitted; submit it again",
+            )
+            .await?;
+        return Err(ApiError::Unavailable(
+            "the job queue is unavailable; try again shortly".into(),
+        ));
+    }
+    let status_url = format!("/api/v1/matching/{}", run.id);
+    Ok(Accepted::Run(
+        Json(MatchAccepted {
+            id: run.id,
+            recommendations_url: format!("{status_url}/recommendations"),
+            status_url: status_url.clone(),
+        }),
+        status_url,
+    ))
+}

@@ -1,0 +1,559 @@
+//! Match runs, their recommendations, brokers' feedback, the nightly run's last scores, and the
+//! text embeddings matching reuses.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{BeginWrite, Store, StoreResult, parse_column, with_pool};
+use crate::{
+    auth::Principal,
+    domain::{
+        Feedback, FeedbackOutcome, MatchDetail, MatchDirection, MatchParams, MatchRecommendation,
+        MatchRun, MatchRunStatus, Persona, PersonaProfile,
+    },
+};
+
+macro_rules! run_columns {
+    () => {
+        "id, direction, subject_id, status, params, slot, pairs_scored, error, created_at, completed_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: Uuid,
+    direction: String,
+    subject_id: Option<Uuid>,
+    status: String,
+    params: Json<MatchParams>,
+    slot: Option<DateTime<Utc>>,
+    pairs_scored: i64,
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<RunRow> for MatchRun {
+    type Error = super::StoreError;
+
+    fn try_from(row: RunRow) -> StoreResult<MatchRun> {
+        Ok(MatchRun {
+            id: row.id,
+            direction: parse_column(
+                &row.direction,
+                MatchDirection::parse,
+                "match_runs.direction",
+            )?,
+            subject_id: row.subject_id,
+            status: parse_column(&row.status, MatchRunStatus::parse, "match_runs.status")?,
+            params: row.params.0,
+            slot: row.slot,
+            pairs_scored: row.pairs_scored,
+            error: row.error,
+            created_at: row.created_at,
+            completed_at: row.completed_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RecommendationRow {
+    id: Uuid,
+    run_id: Uuid,
+    rank: i32,
+    persona_id: Uuid,
+    property_id: Uuid,
+    score: f64,
+    detail: Json<MatchDetail>,
+}
+
+#[derive(sqlx::FromRow)]
+struct FeedbackRow {
+    id: Uuid,
+    recommendation_id: Uuid,
+    outcome: String,
+    reason: Option<String>,
+    created_by: Uuid,
+    created_at: DateTime<Utc>,
+}
+
+/// A ranked match a run found.
+pub struct NewRecommendation {
+    pub persona_id: Uuid,
+    pub property_id: Uuid,
+    pub score: f64,
+    pub detail: MatchDetail,
+}
+
+/// What the nightly run learned: the pairs it scored are those of `personas` and `properties`
+/// (every pair involving one of them); `scores` are those of them now above the threshold.
+pub struct NightlyScores {
+    pub personas: Vec<Uuid>,
+    pub properties: Vec<Uuid>,
+    pub scores: Vec<(Uuid, Uuid, f64)>,
+}
+
+/// Feedback on one pair, as the scorer uses it.
+#[derive(Debug, Clone)]
+pub struct PairFeedback {
+    pub persona_id: Uuid,
+    pub property_id: Uuid,
+    pub outcome: FeedbackOutcome,
+    pub reason: Option<String>,
+}
+
+/// Visible to `$2` (user) in team `$3`, on a table aliased `p`.
+macro_rules! visible_persona {
+    () => {
+        "(p.visibility = 'brokerage' OR p.owner_user_id = $2 OR (p.visibility = 'team' AND p.team_id = $3))"
+    };
+}
+
+impl Store {
+    /// Creates a run. A nightly run names its `slot`; a second run for the same brokerage and
+    /// slot (a scheduler replica, a restart) is refused with `None`.
+    pub async fn create_match_run(
+        &self,
+        brokerage_id: Uuid,
+        created_by: Option<Uuid>,
+        direction: MatchDirection,
+        subject_id: Option<Uuid>,
+        params: &MatchParams,
+        slot: Option<DateTime<Utc>>,
+    ) -> StoreResult<Option<MatchRun>> {
+        let row: Option<RunRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!(
+                "INSERT INTO match_runs (id, brokerage_id, created_by, direction, subject_id, params, status, slot, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)
+                 ON CONFLICT (brokerage_id, slot) WHERE slot IS NOT NULL DO NOTHING RETURNING ", run_columns!()))
+            .bind(Uuid::now_v7())
+            .bind(brokerage_id)
+            .bind(created_by)
+            .bind(direction.as_str())
+            .bind(subject_id)
+            .bind(Json(params))
+            .bind(slot)
+            .bind(Utc::now())
+            .fetch_optional(pool)
+            .await
+        })?;
+        row.map(MatchRun::try_from).transpose()
+    }
+
+    pub async fn get_match_run(
+        &self,
+        brokerage_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<MatchRun>> {
+        let row: Option<RunRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", run_columns!(), " FROM match_runs WHERE brokerage_id = $1 AND id = $2"))
+                .bind(brokerage_id)
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(MatchRun::try_from).transpose()
+    }
+
+    /// Marks a run as running and counts the attempt; `None` when it is already final (a
+    /// redelivered job has nothing to do).
+    pub async fn start_match_run(&self, id: Uuid) -> StoreResult<Option<(MatchRun, i32)>> {
+        #[derive(sqlx::FromRow)]
+        struct Started {
+            #[sqlx(flatten)]
+            run: RunRow,
+            attempts: i32,
+        }
+        let row: Option<Started> = with_pool!(self, pool => {
+            sqlx::query_as(concat!(
+                "UPDATE match_runs SET status = 'running', attempts = attempts + 1, started_at = $2
+                 WHERE id = $1 AND status IN ('pending', 'running') RETURNING attempts, ", run_columns!()))
+                .bind(id)
+                .bind(Utc::now())
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(|r| Ok((MatchRun::try_from(r.run)?, r.attempts)))
+            .transpose()
+    }
+
+    /// The start of the brokerage's last completed nightly run: what changed after it is what
+    /// the next one re-matches.
+    pub async fn last_nightly_start(
+        &self,
+        brokerage_id: Uuid,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT started_at FROM match_runs WHERE brokerage_id = $1 AND direction = 'nightly'
+                   AND status = 'completed' ORDER BY slot DESC LIMIT 1")
+                .bind(brokerage_id)
+                .fetch_optional(pool)
+                .await
+        })?
+        .flatten())
+    }
+
+    /// Whether the brokerage has a nightly run for `slot` already.
+    pub async fn has_nightly_run(
+        &self,
+        brokerage_id: Uuid,
+        slot: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let found: Option<Uuid> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM match_runs WHERE brokerage_id = $1 AND slot = $2")
+                .bind(brokerage_id)
+                .bind(slot)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(found.is_some())
+    }
+
+    /// Stores a run's ranked recommendations and completes it, in one transaction; a run that
+    /// another delivery of the same job completed first keeps that result (returns `false`).
+    pub async fn complete_match_run(
+        &self,
+        run_id: Uuid,
+        brokerage_id: Uuid,
+        pairs_scored: i64,
+        recommendations: &[NewRecommendation],
+        nightly: Option<&NightlyScores>,
+    ) -> StoreResult<bool> {
+        let now = Utc::now();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let won = sqlx::query(
+                "UPDATE match_runs SET status = 'completed', pairs_scored = $2, completed_at = $3, error = NULL
+                 WHERE id = $1 AND status <> 'completed'")
+                .bind(run_id)
+                .bind(pairs_scored)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() == 1;
+            if !won {
+                return Ok(false);
+            }
+            for (rank, rec) in recommendations.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO match_recommendations (id, run_id, brokerage_id, persona_id, property_id, rank, score, detail, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(Uuid::now_v7())
+                    .bind(run_id)
+                    .bind(brokerage_id)
+                    .bind(rec.persona_id)
+                    .bind(rec.property_id)
+                    .bind(rank as i32 + 1)
+                    .bind(rec.score)
+                    .bind(Json(&rec.detail))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(nightly) = nightly {
+                for id in &nightly.personas {
+                    sqlx::query("DELETE FROM match_scores WHERE persona_id = $1")
+                        .bind(id).execute(&mut *tx).await?;
+                }
+                for id in &nightly.properties {
+                    sqlx::query("DELETE FROM match_scores WHERE property_id = $1")
+                        .bind(id).execute(&mut *tx).await?;
+                }
+                for (persona_id, property_id, score) in &nightly.scores {
+                    sqlx::query(
+                        "INSERT INTO match_scores (persona_id, property_id, brokerage_id, score) VALUES ($1, $2, $3, $4)")
+                        .bind(persona_id)
+                        .bind(property_id)
+                        .bind(brokerage_id)
+                        .bind(score)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    pub async fn fail_match_run(&self, run_id: Uuid, reason: &str) -> StoreResult<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE match_runs SET status = 'failed', error = $2, completed_at = $3 WHERE id = $1 AND status <> 'completed'")
+                .bind(run_id)
+                .bind(reason)
+                .bind(Utc::now())
+                .execute(pool)
+                .await
+                .map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// The nightly run's last scores of the brokerage's pairs.
+    pub async fn nightly_scores(
+        &self,
+        brokerage_id: Uuid,
+    ) -> StoreResult<HashMap<(Uuid, Uuid), f64>> {
+        let rows: Vec<(Uuid, Uuid, f64)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT persona_id, property_id, score FROM match_scores WHERE brokerage_id = $1")
+                .bind(brokerage_id)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows.into_iter().map(|(a, b, s)| ((a, b), s)).collect())
+    }
+
+    /// A run's recommendations in rank order, leaving out clients the caller may not see.
+    pub async fn recommendations(
+        &self,
+        caller: &Principal,
+        run_id: Uuid,
+    ) -> StoreResult<Vec<MatchRecommendation>> {
+        let rows: Vec<RecommendationRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!(
+                "SELECT r.id, r.run_id, r.rank, r.persona_id, r.property_id, r.score, r.detail
+                 FROM match_recommendations r JOIN personas p ON p.id = r.persona_id
+                 WHERE r.brokerage_id = $1 AND r.run_id = $4 AND ", visible_persona!(), " ORDER BY r.rank"))
+                .bind(caller.brokerage_id)
+                .bind(caller.user_id)
+                .bind(caller.team_id)
+                .bind(run_id)
+                .fetch_all(pool)
+                .await
+        })?;
+        let feedback: Vec<FeedbackRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT f.id, f.recommendation_id, f.outcome, f.reason, f.created_by, f.created_at
+                 FROM match_feedback f JOIN match_recommendations r ON r.id = f.recommendation_id
+                 WHERE r.brokerage_id = $1 AND r.run_id = $2 ORDER BY f.id")
+                .bind(caller.brokerage_id)
+                .bind(run_id)
+                .fetch_all(pool)
+                .await
+        })?;
+        let mut by_recommendation: HashMap<Uuid, Vec<Feedback>> = HashMap::new();
+        for row in feedback {
+            by_recommendation
+                .entry(row.recommendation_id)
+                .or_default()
+                .push(Feedback {
+                    id: row.id,
+                    outcome: parse_column(
+                        &row.outcome,
+                        FeedbackOutcome::parse,
+                        "match_feedback.outcome",
+                    )?,
+                    reason: row.reason,
+                    created_by: row.created_by,
+                    created_at: row.created_at,
+                });
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| MatchRecommendation {
+                feedback: by_recommendation.remove(&row.id).unwrap_or_default(),
+                id: row.id,
+                run_id: row.run_id,
+                rank: row.rank,
+                persona_id: row.persona_id,
+                property_id: row.property_id,
+                score: row.score,
+                detail: row.detail.0,
+            })
+            .collect())
+    }
+
+    /// Records feedback on a recommendation whose client the caller may see; `None` when there
+    /// is no such recommendation for them.
+    pub async fn add_match_feedback(
+        &self,
+        caller: &Principal,
+        recommendation_id: Uuid,
+        outcome: FeedbackOutcome,
+        reason: Option<&str>,
+    ) -> StoreResult<Option<Feedback>> {
+        let pair: Option<(Uuid, Uuid)> = with_pool!(self, pool => {
+            sqlx::query_as(concat!(
+                "SELECT r.persona_id, r.property_id FROM match_recommendations r JOIN personas p ON p.id = r.persona_id
+                 WHERE r.brokerage_id = $1 AND r.id = $4 AND ", visible_persona!()))
+                .bind(caller.brokerage_id)
+                .bind(caller.user_id)
+                .bind(caller.team_id)
+                .bind(recommendation_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        let Some((persona_id, property_id)) = pair else {
+            return Ok(None);
+        };
+        let feedback = Feedback {
+            id: Uuid::now_v7(),
+            outcome,
+            reason: reason.map(str::to_owned),
+            created_by: caller.user_id,
+            created_at: Utc::now(),
+        };
+        // The client's reaction is intelligence about them: it joins the persona's enrichment
+        // sources as a new version, in the same transaction.
+        let source = serde_json::json!({
+            "kind": "match_feedback",
+            "outcome": outcome.as_str(),
+            "reason": reason,
+            "property_id": property_id,
+            "recommendation_id": recommendation_id,
+            "recorded_by": caller.user_id,
+            "date": feedback.created_at,
+        });
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO match_feedback (id, recommendation_id, brokerage_id, persona_id, property_id, created_by, outcome, reason, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                .bind(feedback.id)
+                .bind(recommendation_id)
+                .bind(caller.brokerage_id)
+                .bind(persona_id)
+                .bind(property_id)
+                .bind(caller.user_id)
+                .bind(outcome.as_str())
+                .bind(&feedback.reason)
+                .bind(feedback.created_at)
+                .execute(&mut *tx)
+                .await?;
+            let profile: Json<PersonaProfile> = sqlx::query_scalar("SELECT profile FROM personas WHERE id = $1")
+                .bind(persona_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut profile = profile.0;
+            profile.enrichment_sources.push(source);
+            sqlx::query("UPDATE personas SET profile = $2, version = version + 1, updated_at = $3 WHERE id = $1")
+                .bind(persona_id)
+                .bind(Json(&profile))
+                .bind(feedback.created_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })?;
+        Ok(Some(feedback))
+    }
+
+    /// Every piece of feedback in the brokerage, oldest first, for the scorer.
+    pub async fn pair_feedback(&self, brokerage_id: Uuid) -> StoreResult<Vec<PairFeedback>> {
+        let rows: Vec<(Uuid, Uuid, String, Option<String>)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT persona_id, property_id, outcome, reason FROM match_feedback WHERE brokerage_id = $1 ORDER BY id")
+                .bind(brokerage_id)
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.into_iter()
+            .map(|(persona_id, property_id, outcome, reason)| {
+                Ok(PairFeedback {
+                    persona_id,
+                    property_id,
+                    outcome: parse_column(
+                        &outcome,
+                        FeedbackOutcome::parse,
+                        "match_feedback.outcome",
+                    )?,
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// The real (not synthetic) clients a match may include: those `caller` may see, or all of
+    /// the brokerage's; with `since`, only those changed after it.
+    pub async fn clients_for_matching(
+        &self,
+        brokerage_id: Uuid,
+        caller: Option<(Uuid, Option<Uuid>)>,
+        since: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<Persona>> {
+        let ids: Vec<Uuid> = with_pool!(self, pool => {
+            sqlx::query_scalar(concat!(
+                "SELECT p.id FROM personas p WHERE p.brokerage_id = $1 AND NOT p.synthetic
+                   AND ($4 IS NULL OR p.updated_at > $4)
+                   AND ($5 OR ", visible_persona!(), ") ORDER BY p.id"))
+                .bind(brokerage_id)
+                .bind(caller.map(|c| c.0))
+                .bind(caller.and_then(|c| c.1))
+                .bind(since)
+                .bind(caller.is_none())
+                .fetch_all(pool)
+                .await
+        })?;
+        self.personas_for_run(brokerage_id, &ids).await
+    }
+
+    /// Stored embeddings of the brokerage under `model`: subject → (text hash, vector).
+    pub async fn embeddings(
+        &self,
+        brokerage_id: Uuid,
+        model: &str,
+    ) -> StoreResult<HashMap<Uuid, (String, Vec<f32>)>> {
+        let rows: Vec<(Uuid, String, Vec<u8>)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT subject_id, text_hash, vector FROM embeddings WHERE brokerage_id = $1 AND model = $2")
+                .bind(brokerage_id)
+                .bind(model)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, hash, bytes)| {
+                let vector = bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                (id, (hash, vector))
+            })
+            .collect())
+    }
+
+    /// Stores (or replaces) embeddings: (subject, text hash, vector).
+    pub async fn save_embeddings(
+        &self,
+        brokerage_id: Uuid,
+        model: &str,
+        embeddings: &[(Uuid, String, Vec<f32>)],
+    ) -> StoreResult<()> {
+        if embeddings.is_empty() {
+            return Ok(());
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for (id, hash, vector) in embeddings {
+                let bytes: Vec<u8> = vector.iter().flat_map(|v| v.to_le_bytes()).collect();
+                sqlx::query(
+                    "INSERT INTO embeddings (subject_id, brokerage_id, model, text_hash, vector) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (subject_id) DO UPDATE SET model = excluded.model, text_hash = excluded.text_hash, vector = excluded.vector")
+                    .bind(id)
+                    .bind(brokerage_id)
+                    .bind(model)
+                    .bind(hash)
+                    .bind(bytes)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<(), sqlx::Error>(())
+        })?;
+        Ok(())
+    }
+
+    pub async fn brokerage_id(&self, name: &str) -> StoreResult<Option<Uuid>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM brokerages WHERE name = $1").bind(name).fetch_optional(pool).await
+        })?)
+    }
+
+    /// Every brokerage, for the nightly schedule.
+    pub async fn brokerage_ids(&self) -> StoreResult<Vec<Uuid>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM brokerages ORDER BY id").fetch_all(pool).await
+        })?)
+    }
+}
