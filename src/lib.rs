@@ -209,16 +209,18 @@ impl App {
 }
 
 /// Runs one brokerage's nightly matching now, in this process (`troupe matching run`): the same
-/// run the schedule creates, for the current second's slot.
+/// run the schedule creates, for the current millisecond's slot.
 pub async fn run_nightly_now(config: &Config, brokerage: &str) -> anyhow::Result<MatchRun> {
     let (store, queues) = connect(config).await?;
     let brokerage_id = store
         .brokerage_id(brokerage)
         .await?
         .with_context(|| format!("no brokerage is named {brokerage:?}"))?;
-    let slot = chrono::Utc::now()
-        .with_nanosecond(0)
-        .unwrap_or_else(chrono::Utc::now);
+    // Millisecond slots: two runs by hand in the same second are two runs.
+    let now = chrono::Utc::now();
+    let slot = now
+        .with_nanosecond(now.timestamp_subsec_millis() * 1_000_000)
+        .unwrap_or(now);
     let params = troupe_scheduler::nightly_params(config);
     let run = store
         .create_match_run(
@@ -230,7 +232,7 @@ pub async fn run_nightly_now(config: &Config, brokerage: &str) -> anyhow::Result
             Some(slot),
         )
         .await?
-        .context("a nightly run for this second exists already; try again")?;
+        .context("a nightly run for this instant exists already; try again")?;
     let deps = MatchingDeps {
         responder: troupe_worker::responder(config, &store, &queues)?,
         store: store.clone(),

@@ -8,6 +8,7 @@ mod gateway;
 mod killed_worker;
 mod kinds;
 mod llm_faults;
+mod matching;
 mod personas;
 mod simulations;
 mod tenancy;

@@ -132,7 +132,8 @@ fn share(found: usize, of: usize) -> f64 {
     }
 }
 
-/// A disliked reason bears on a listing when at least half its words are in it.
+/// A disliked reason bears on a listing when a third of its words are in it ("too close to the
+/// road" and a listing "on the main road").
 fn disliked<'a>(
     persona: &'a PreparedPersona,
     property: &'a PreparedProperty,
@@ -140,7 +141,7 @@ fn disliked<'a>(
     persona
         .dislikes
         .iter()
-        .filter(|d| 2 * property.words.overlap(&d.words) >= d.words.len())
+        .filter(|d| 3 * property.words.overlap(&d.words) >= d.words.len())
 }
 
 fn values(persona: &PreparedPersona, property: &PreparedProperty) -> [f64; 7] {
