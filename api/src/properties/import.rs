@@ -15,6 +15,9 @@ use crate::{ApiState, problem::ApiError};
 /// Rows one import may carry.
 const MAX_ROWS: usize = 5000;
 
+/// One row to import, by line: a listing's JSON, or why the row could not become one.
+type Row = (u64, Result<Value, String>);
+
 #[derive(ApiRequest)]
 pub enum ImportBody {
     /// An array of listings, each as for `POST /properties`, with a `listing_id`.
@@ -58,7 +61,7 @@ pub async fn run(
     caller: &Principal,
     body: ImportBody,
 ) -> Result<ImportReport, ApiError> {
-    let rows: Vec<(u64, Result<Value, String>)> = match body {
+    let rows: Vec<Row> = match body {
         ImportBody::Json(Json(items)) => items
             .into_iter()
             .enumerate()
@@ -123,7 +126,7 @@ pub async fn run(
 }
 
 /// Each CSV record as the JSON of a listing, keyed by its line.
-fn csv_rows(text: &str) -> Result<Vec<(u64, Result<Value, String>)>, ApiError> {
+fn csv_rows(text: &str) -> Result<Vec<Row>, ApiError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)

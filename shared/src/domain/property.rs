@@ -7,17 +7,13 @@ use super::Location;
 
 text_enum! {
     /// Where a listing stands in the market; only active listings are matched.
+    #[derive(Default)]
     pub enum PropertyStatus {
+        #[default]
         Active => "active",
         UnderContract => "under_contract",
         Sold => "sold",
         Withdrawn => "withdrawn",
-    }
-}
-
-impl Default for PropertyStatus {
-    fn default() -> Self {
-        PropertyStatus::Active
     }
 }
 
