@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use troupe_shared::{Config, domain::Role};
 
-use crate::helpers::{Options, Reply, Shape, TestApp, both_shapes};
+use crate::helpers::{Reply, Shape, TestApp, both_shapes};
 
 both_shapes!(
     matches_respect_constraints_and_agree_both_ways,
@@ -16,14 +16,6 @@ both_shapes!(
     nightly_run_rematches_only_what_changed,
     feedback_changes_later_rankings
 );
-
-/// No nightly slot in the last week, so start-up schedules no catch-up run under the test.
-fn no_catch_up() -> Options {
-    Options {
-        vars: vec![("TROUPE_MATCHING_CRON", "0 0 0 1 1 * 2099".to_owned())],
-        ..Options::default()
-    }
-}
 
 fn client(
     name: &str,
@@ -99,7 +91,7 @@ fn titles(recommendations: &Value) -> Vec<String> {
 }
 
 async fn matches_respect_constraints_and_agree_both_ways(shape: Shape) {
-    let app = TestApp::spawn_with(shape, no_catch_up()).await;
+    let app = TestApp::spawn(shape).await;
     let wine = &["wine cellar", "ocean views"];
     let fan = id_of(
         &app,
@@ -236,7 +228,7 @@ async fn matches_respect_constraints_and_agree_both_ways(shape: Shape) {
 }
 
 async fn matching_respects_visibility_and_refuses_bad_input(shape: Shape) {
-    let app = TestApp::spawn_with(shape, no_catch_up()).await;
+    let app = TestApp::spawn(shape).await;
     let bob = app
         .key_for("Acme Realty", Some("East"), "bob", Role::Agent)
         .await;
@@ -429,7 +421,7 @@ async fn import_loads_good_rows_and_reports_bad_ones(shape: Shape) {
 }
 
 async fn nightly_run_rematches_only_what_changed(shape: Shape) {
-    let app = TestApp::spawn_with(shape, no_catch_up()).await;
+    let app = TestApp::spawn(shape).await;
     let config = Config::from_vars(app.vars.clone()).unwrap();
     let mut clients = Vec::new();
     for name in ["Ann Lee", "Ben Ng", "Cy Ott"] {
@@ -536,7 +528,7 @@ async fn nightly_run_rematches_only_what_changed(shape: Shape) {
 }
 
 async fn feedback_changes_later_rankings(shape: Shape) {
-    let app = TestApp::spawn_with(shape, no_catch_up()).await;
+    let app = TestApp::spawn(shape).await;
     let buyer = id_of(
         &app,
         "/api/v1/personas",

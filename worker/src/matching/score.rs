@@ -285,7 +285,10 @@ fn constraints_passed(
         passed.push(check("location", format!("in {}", location.text)));
     }
     if let Some(kind) = wanted_type(persona, property).filter(|_| !property.type_words.is_empty()) {
-        passed.push(check("property_type", format!("a {}", kind.text)));
+        passed.push(check(
+            "property_type",
+            format!("wanted type: {}", kind.text),
+        ));
     }
     passed.push(check(
         "not_declined",

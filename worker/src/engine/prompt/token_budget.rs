@@ -96,6 +96,7 @@ fn listing() -> PropertyDetails {
             })
             .collect(),
         candidate_modifications: vec![],
+        ..PropertyDetails::default()
     }
 }
 
