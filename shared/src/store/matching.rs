@@ -7,7 +7,11 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{BeginWrite, Store, StoreResult, parse_column, with_pool};
+use super::{
+    BeginWrite, Store, StoreResult, parse_column,
+    personas::{PersonaRow, persona_columns},
+    with_pool,
+};
 use crate::{
     auth::Principal,
     domain::{
@@ -472,9 +476,9 @@ impl Store {
         caller: Option<(Uuid, Option<Uuid>)>,
         since: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<Persona>> {
-        let ids: Vec<Uuid> = with_pool!(self, pool => {
-            sqlx::query_scalar(concat!(
-                "SELECT p.id FROM personas p WHERE p.brokerage_id = $1 AND NOT p.synthetic
+        let rows: Vec<PersonaRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!(
+                "SELECT ", persona_columns!(), " FROM personas p WHERE p.brokerage_id = $1 AND NOT p.synthetic
                    AND ($4 IS NULL OR p.updated_at > $4)
                    AND ($5 OR ", visible_persona!(), ") ORDER BY p.id"))
                 .bind(brokerage_id)
@@ -485,7 +489,7 @@ impl Store {
                 .fetch_all(pool)
                 .await
         })?;
-        self.personas_for_run(brokerage_id, &ids).await
+        rows.into_iter().map(Persona::try_from).collect()
     }
 
     /// Stored embeddings of the brokerage under `model`: subject → (text hash, vector).

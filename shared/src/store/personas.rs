@@ -22,6 +22,7 @@ macro_rules! columns {
         "id, brokerage_id, owner_user_id, team_id, visibility, version, synthetic, profile, created_at, updated_at"
     };
 }
+pub(super) use columns as persona_columns;
 
 /// What a create or update writes.
 pub struct PersonaWrite {
@@ -37,7 +38,7 @@ pub struct PersonaFilter {
 }
 
 #[derive(sqlx::FromRow)]
-struct PersonaRow {
+pub(super) struct PersonaRow {
     id: Uuid,
     brokerage_id: Uuid,
     owner_user_id: Uuid,
