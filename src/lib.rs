@@ -12,12 +12,7 @@ use chrono::Timelike;
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use troupe_api::ApiState;
-use troupe_shared::{
-    Config, Store,
-    domain::{MatchDirection, MatchRun},
-    jobs::MatchingJob,
-    queue::Queues,
-};
+use troupe_shared::{Config, Store, domain::MatchRun, jobs::MatchingJob, queue::Queues};
 use troupe_worker::matching::{MatchingDeps, run_match};
 
 /// Which roles this process runs. The embedded shape runs all three.
@@ -223,14 +218,7 @@ pub async fn run_nightly_now(config: &Config, brokerage: &str) -> anyhow::Result
         .unwrap_or(now);
     let params = troupe_scheduler::nightly_params(config);
     let run = store
-        .create_match_run(
-            brokerage_id,
-            None,
-            MatchDirection::Nightly,
-            None,
-            &params,
-            Some(slot),
-        )
+        .create_nightly_run(brokerage_id, &params, slot)
         .await?
         .context("a nightly run for this instant exists already; try again")?;
     let deps = MatchingDeps {

@@ -2,7 +2,11 @@
 //! feedback on them.
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path},
+    payload::Json,
+};
 use troupe_shared::{
     auth::Principal,
     domain::{
@@ -10,10 +14,14 @@ use troupe_shared::{
         MatchRun,
     },
     jobs::MatchingJob,
+    store::Submitted,
 };
 use uuid::Uuid;
 
-use crate::{ApiState, ApiTags, auth::ApiKey, personas::visible, problem::ApiError};
+use crate::{
+    ApiState, ApiTags, auth::ApiKey, personas::visible, problem::ApiError,
+    simulations::request_hash,
+};
 
 fn default_limit() -> u32 {
     10
@@ -103,6 +111,9 @@ impl MatchingApi {
         state: Data<&ApiState>,
         auth: ApiKey,
         body: Json<PropertyToClients>,
+        /// Repeating a request with the same key answers with the run the first one created.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        idempotency_key: Header<Option<String>>,
     ) -> Result<Accepted, ApiError> {
         let caller = &auth.0;
         state
@@ -117,6 +128,7 @@ impl MatchingApi {
             MatchDirection::PropertyToClients,
             body.property_id,
             params,
+            idempotency_key.0,
         )
         .await
     }
@@ -128,6 +140,8 @@ impl MatchingApi {
         state: Data<&ApiState>,
         auth: ApiKey,
         body: Json<ClientToProperties>,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        idempotency_key: Header<Option<String>>,
     ) -> Result<Accepted, ApiError> {
         let caller = &auth.0;
         visible(&state, caller, body.persona_id).await?;
@@ -138,6 +152,7 @@ impl MatchingApi {
             MatchDirection::ClientToProperties,
             body.persona_id,
             params,
+            idempotency_key.0,
         )
         .await
     }
@@ -214,19 +229,21 @@ async fn submit(
     direction: MatchDirection,
     subject: Uuid,
     params: MatchParams,
+    idempotency_key: Option<String>,
 ) -> Result<Accepted, ApiError> {
-    let run = state
+    let idempotency = idempotency_key.map(|key| {
+        let fingerprint = (direction.as_str(), subject, params.limit, params.min_score);
+        (key, request_hash(&fingerprint), state.idempotency_ttl)
+    });
+    let submitted = state
         .store
-        .create_match_run(
-            caller.brokerage_id,
-            Some(caller.user_id),
-            direction,
-            Some(subject),
-            &params,
-            None,
-        )
-        .await?
-        .ok_or_else(|| ApiError::Internal("a run without a slot was refused".into()))?;
+        .submit_match_run(caller, direction, subject, &params, idempotency.as_ref())
+        .await?;
+    let run = match submitted {
+        Submitted::Created(run) => run,
+        Submitted::Replayed(run) => return Ok(accepted(&run)),
+        Submitted::KeyReused => return Err(ApiError::IdempotencyKeyReused),
+    };
     let job = MatchingJob {
         run_id: run.id,
         brokerage_id: caller.brokerage_id,
@@ -244,13 +261,17 @@ async fn submit(
             "the job queue is unavailable; try again shortly".into(),
         ));
     }
+    Ok(accepted(&run))
+}
+
+fn accepted(run: &MatchRun) -> Accepted {
     let status_url = format!("/api/v1/matching/{}", run.id);
-    Ok(Accepted::Run(
+    Accepted::Run(
         Json(MatchAccepted {
             id: run.id,
             recommendations_url: format!("{status_url}/recommendations"),
             status_url: status_url.clone(),
         }),
         status_url,
-    ))
+    )
 }

@@ -8,10 +8,7 @@ use apalis_cron::{CronScheduler, Tick};
 use chrono::{DateTime, TimeZone, Utc};
 use tokio_util::sync::CancellationToken;
 use troupe_shared::{
-    Config, Store, StoreError,
-    domain::{MatchDirection, MatchParams},
-    jobs::MatchingJob,
-    queue::Queues,
+    Config, Store, StoreError, domain::MatchParams, jobs::MatchingJob, queue::Queues,
 };
 use uuid::Uuid;
 
@@ -78,14 +75,7 @@ pub async fn schedule_nightly(
     let mut created = Vec::new();
     for &brokerage_id in brokerages {
         let run = store
-            .create_match_run(
-                brokerage_id,
-                None,
-                MatchDirection::Nightly,
-                None,
-                &params,
-                Some(slot),
-            )
+            .create_nightly_run(brokerage_id, &params, slot)
             .await?;
         let Some(run) = run else { continue };
         let job = MatchingJob {

@@ -271,6 +271,29 @@ async fn matching_respects_visibility_and_refuses_bad_input(shape: Shape) {
         .await;
     assert_eq!(reply.problem(404), "https://troupe.dev/problems/not-found");
 
+    // The same Idempotency-Key and request: one run; the key with another request: refused.
+    let keyed = |body: Value| {
+        app.client()
+            .post(format!("{}/api/v1/matching/property-to-clients", app.base))
+            .bearer_auth(&app.key)
+            .header("Idempotency-Key", "cellar-match-1")
+            .json(&body)
+    };
+    let first = app.raw(keyed(json!({ "property_id": cellar }))).await;
+    let again = app.raw(keyed(json!({ "property_id": cellar }))).await;
+    assert_eq!((first.status.as_u16(), again.status.as_u16()), (202, 202));
+    assert_eq!(
+        first.body["id"], again.body["id"],
+        "a repeated submit is one run"
+    );
+    let other = app
+        .raw(keyed(json!({ "property_id": cellar, "limit": 3 })))
+        .await;
+    assert_eq!(
+        other.problem(422),
+        "https://troupe.dev/problems/idempotency-key-reused"
+    );
+
     let rival = app
         .key_for("Rival Estates", None, "mallory", Role::BrokerageAdmin)
         .await;

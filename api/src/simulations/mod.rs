@@ -16,7 +16,7 @@ use troupe_shared::{
         SimulationStatus,
     },
     jobs::SimulationJob,
-    store::{NewSimulation, SimulationCreated},
+    store::{NewSimulation, Submitted},
 };
 use uuid::Uuid;
 
@@ -182,12 +182,12 @@ async fn submit(
         idempotency: idempotency_key.map(|key| (key, request_hash, state.idempotency_ttl)),
     };
     let simulation = match state.store.create_simulation(caller, new).await? {
-        SimulationCreated::Created(simulation) => {
+        Submitted::Created(simulation) => {
             enqueue(state, &simulation).await?;
             simulation
         }
-        SimulationCreated::Replayed(simulation) => simulation,
-        SimulationCreated::KeyReused => return Err(ApiError::IdempotencyKeyReused),
+        Submitted::Replayed(simulation) => simulation,
+        Submitted::KeyReused => return Err(ApiError::IdempotencyKeyReused),
     };
     Ok(accepted(&simulation))
 }
@@ -225,6 +225,7 @@ fn accepted(simulation: &Simulation) -> Accepted {
     )
 }
 
-fn request_hash(body: &impl Serialize) -> String {
+/// A request's fingerprint, to tell a repeated request from another one under the same key.
+pub(crate) fn request_hash(body: &impl Serialize) -> String {
     hex::encode(Sha256::digest(serde_json::to_vec(body).unwrap_or_default()))
 }

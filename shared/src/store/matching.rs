@@ -8,7 +8,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, Store, StoreResult, parse_column,
+    BeginWrite, IdempotencyKey, KeyClaim, Store, StoreError, StoreResult, Submitted,
+    claim_idempotency_key, is_unique_violation, parse_column,
     personas::{PersonaRow, persona_columns},
     with_pool,
 };
@@ -117,27 +118,21 @@ macro_rules! visible_persona {
 }
 
 impl Store {
-    /// Creates a run. A nightly run names its `slot`; a second run for the same brokerage and
+    /// Creates a brokerage's nightly run for `slot`; a second run for the same brokerage and
     /// slot (a scheduler replica, a restart) is refused with `None`.
-    pub async fn create_match_run(
+    pub async fn create_nightly_run(
         &self,
         brokerage_id: Uuid,
-        created_by: Option<Uuid>,
-        direction: MatchDirection,
-        subject_id: Option<Uuid>,
         params: &MatchParams,
-        slot: Option<DateTime<Utc>>,
+        slot: DateTime<Utc>,
     ) -> StoreResult<Option<MatchRun>> {
         let row: Option<RunRow> = with_pool!(self, pool => {
             sqlx::query_as(concat!(
-                "INSERT INTO match_runs (id, brokerage_id, created_by, direction, subject_id, params, status, slot, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)
+                "INSERT INTO match_runs (id, brokerage_id, direction, params, status, slot, created_at)
+                 VALUES ($1, $2, 'nightly', $3, 'pending', $4, $5)
                  ON CONFLICT (brokerage_id, slot) WHERE slot IS NOT NULL DO NOTHING RETURNING ", run_columns!()))
             .bind(Uuid::now_v7())
             .bind(brokerage_id)
-            .bind(created_by)
-            .bind(direction.as_str())
-            .bind(subject_id)
             .bind(Json(params))
             .bind(slot)
             .bind(Utc::now())
@@ -145,6 +140,70 @@ impl Store {
             .await
         })?;
         row.map(MatchRun::try_from).transpose()
+    }
+
+    /// Creates a run a caller asked for, or with an idempotency key, returns what the key created.
+    pub async fn submit_match_run(
+        &self,
+        caller: &Principal,
+        direction: MatchDirection,
+        subject_id: Uuid,
+        params: &MatchParams,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> StoreResult<Submitted<MatchRun>> {
+        // The loser of two concurrent requests with one key hits the key's primary key; once
+        // more, it finds the winner's run.
+        match self
+            .try_submit_match_run(caller, direction, subject_id, params, idempotency)
+            .await
+        {
+            Err(StoreError::Database(e)) if is_unique_violation(&e) && idempotency.is_some() => {
+                self.try_submit_match_run(caller, direction, subject_id, params, idempotency)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_submit_match_run(
+        &self,
+        caller: &Principal,
+        direction: MatchDirection,
+        subject_id: Uuid,
+        params: &MatchParams,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> StoreResult<Submitted<MatchRun>> {
+        let id = Uuid::now_v7();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            if let Some(key) = idempotency {
+                match claim_idempotency_key!(tx, caller.brokerage_id, key, id, "match_runs") {
+                    KeyClaim::Claimed => {}
+                    KeyClaim::Reused => return Ok(Submitted::KeyReused),
+                    KeyClaim::Replay(existing) => {
+                        let row: RunRow = sqlx::query_as(concat!("SELECT ", run_columns!(), " FROM match_runs WHERE id = $1"))
+                            .bind(existing)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        return Ok(Submitted::Replayed(row.try_into()?));
+                    }
+                }
+            }
+            let row: RunRow = sqlx::query_as(concat!(
+                "INSERT INTO match_runs (id, brokerage_id, created_by, direction, subject_id, params, status, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7) RETURNING ", run_columns!()))
+                .bind(id)
+                .bind(caller.brokerage_id)
+                .bind(caller.user_id)
+                .bind(direction.as_str())
+                .bind(subject_id)
+                .bind(Json(params))
+                .bind(Utc::now())
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(Submitted::Created(row.try_into()?))
+        })
     }
 
     pub async fn get_match_run(

@@ -16,7 +16,8 @@ pub use llm_cache::CachedResponse;
 pub use matching::{NewRecommendation, NightlyScores, PairFeedback};
 pub use personas::{PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
-pub use simulations::{Claim, NewSimulation, SimulationCreated, SimulationRecord};
+
+pub use simulations::{Claim, NewSimulation, SimulationRecord};
 
 use std::{str::FromStr, time::Duration};
 
@@ -169,6 +170,80 @@ impl BeginWrite for SqlitePool {
         self.begin_with("BEGIN IMMEDIATE").await
     }
 }
+
+/// `(Idempotency-Key, hash of the request body, how long the key holds)`.
+pub type IdempotencyKey = (String, String, Duration);
+
+/// What a request that creates work got.
+pub enum Submitted<T> {
+    Created(T),
+    /// The same key was used before with the same request: here is what it created.
+    Replayed(T),
+    /// The same key was used before with a different request.
+    KeyReused,
+}
+
+/// What presenting an Idempotency-Key found.
+enum KeyClaim {
+    /// The key is now this request's: create the resource under the id given.
+    Claimed,
+    /// The same request came before and created this resource.
+    Replay(uuid::Uuid),
+    /// The key was used for a different request.
+    Reused,
+}
+
+/// Claims `$key` for resource `$id` inside the write transaction `$tx`. A key that expired, or
+/// whose resource (a row of `$table`) is gone, is taken over. Two concurrent requests with one key:
+/// the loser's insert hits the key's primary key (a unique violation the caller retries once).
+macro_rules! claim_idempotency_key {
+    ($tx:expr, $brokerage:expr, $key:expr, $id:expr, $table:literal) => {{
+        let (key, request_hash, ttl): &$crate::store::IdempotencyKey = $key;
+        let now = chrono::Utc::now();
+        let existing: Option<(String, uuid::Uuid)> = sqlx::query_as(
+            "SELECT request_hash, resource_id FROM idempotency_keys
+             WHERE brokerage_id = $1 AND key = $2 AND expires_at > $3",
+        )
+        .bind($brokerage)
+        .bind(key)
+        .bind(now)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        let resource_exists = match existing {
+            Some((_, resource)) => sqlx::query_scalar::<_, i32>(concat!("SELECT 1 FROM ", $table, " WHERE id = $1"))
+                .bind(resource)
+                .fetch_optional(&mut *$tx)
+                .await?
+                .is_some(),
+            None => false,
+        };
+        match existing {
+            Some((stored_hash, _)) if &stored_hash != request_hash => $crate::store::KeyClaim::Reused,
+            Some((_, resource)) if resource_exists => $crate::store::KeyClaim::Replay(resource),
+            _ => {
+                let expires_at = now + chrono::Duration::from_std(*ttl).unwrap_or(chrono::Duration::days(1));
+                sqlx::query("DELETE FROM idempotency_keys WHERE brokerage_id = $1 AND key = $2")
+                    .bind($brokerage)
+                    .bind(key)
+                    .execute(&mut *$tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (brokerage_id, key, request_hash, resource_id, expires_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind($brokerage)
+                .bind(key)
+                .bind(request_hash)
+                .bind($id)
+                .bind(expires_at)
+                .execute(&mut *$tx)
+                .await?;
+                $crate::store::KeyClaim::Claimed
+            }
+        }
+    }};
+}
+use claim_idempotency_key;
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())

@@ -2,15 +2,14 @@
 //! fresh token, and each of its writes only lands while that token is still the current one, so
 //! a duplicate or recovered run can take over but two runs can never both write a result.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, Store, StoreError, StoreResult, is_unique_violation, parse_column, with_pool,
+    BeginWrite, IdempotencyKey, KeyClaim, Store, StoreError, StoreResult, Submitted,
+    claim_idempotency_key, is_unique_violation, parse_column, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -28,16 +27,7 @@ macro_rules! columns {
 
 pub struct NewSimulation {
     pub plan: SimulationPlan,
-    /// `(Idempotency-Key, hash of the request body, how long the key holds)`.
-    pub idempotency: Option<(String, String, Duration)>,
-}
-
-pub enum SimulationCreated {
-    Created(Simulation),
-    /// The same key was used before with the same request: here is what it created.
-    Replayed(Simulation),
-    /// The same key was used before with a different request.
-    KeyReused,
+    pub idempotency: Option<IdempotencyKey>,
 }
 
 /// The outcome of a worker asking to run a simulation.
@@ -120,7 +110,7 @@ impl Store {
         &self,
         caller: &Principal,
         new: NewSimulation,
-    ) -> StoreResult<SimulationCreated> {
+    ) -> StoreResult<Submitted<Simulation>> {
         // Two concurrent requests with one key: the loser's insert hits the key's primary key,
         // and the retry then finds the winner's simulation.
         match self.try_create_simulation(caller, &new).await {
@@ -137,40 +127,23 @@ impl Store {
         &self,
         caller: &Principal,
         new: &NewSimulation,
-    ) -> StoreResult<SimulationCreated> {
+    ) -> StoreResult<Submitted<Simulation>> {
         let now = Utc::now();
         let id = Uuid::now_v7();
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            if let Some((key, request_hash, ttl)) = &new.idempotency {
-                let existing: Option<(String, Uuid)> = sqlx::query_as(
-                    "SELECT request_hash, resource_id FROM idempotency_keys
-                     WHERE brokerage_id = $1 AND key = $2 AND expires_at > $3",
-                )
-                .bind(caller.brokerage_id).bind(key).bind(now)
-                .fetch_optional(&mut *tx).await?;
-                if let Some((stored_hash, resource_id)) = existing {
-                    if &stored_hash != request_hash {
-                        return Ok(SimulationCreated::KeyReused);
-                    }
-                    let row: Option<SimulationRow> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM simulations WHERE brokerage_id = $1 AND id = $2"))
-                    .bind(caller.brokerage_id).bind(resource_id)
-                    .fetch_optional(&mut *tx).await?;
-                    if let Some(row) = row {
-                        return Ok(SimulationCreated::Replayed(row.try_into()?));
+            if let Some(key) = &new.idempotency {
+                match claim_idempotency_key!(tx, caller.brokerage_id, key, id, "simulations") {
+                    KeyClaim::Claimed => {}
+                    KeyClaim::Reused => return Ok(Submitted::KeyReused),
+                    KeyClaim::Replay(existing) => {
+                        let row: SimulationRow = sqlx::query_as(concat!("SELECT ", columns!(), " FROM simulations WHERE id = $1"))
+                            .bind(existing)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        return Ok(Submitted::Replayed(row.try_into()?));
                     }
                 }
-                let expires_at = now + chrono::Duration::from_std(*ttl).unwrap_or(chrono::Duration::days(1));
-                // An expired (or orphaned) key is replaced.
-                sqlx::query("DELETE FROM idempotency_keys WHERE brokerage_id = $1 AND key = $2")
-                    .bind(caller.brokerage_id).bind(key)
-                    .execute(&mut *tx).await?;
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (brokerage_id, key, request_hash, resource_id, expires_at)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(caller.brokerage_id).bind(key).bind(request_hash).bind(id).bind(expires_at)
-                .execute(&mut *tx).await?;
             }
             let row: SimulationRow = sqlx::query_as(concat!("INSERT INTO simulations (id, brokerage_id, created_by, kind, status, plan, progress_total, created_at)
                  VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7) RETURNING ", columns!()))
@@ -178,7 +151,7 @@ impl Store {
             .bind(Json(&new.plan)).bind(i64::try_from(new.plan.agent_steps()).unwrap_or(i64::MAX)).bind(now)
             .fetch_one(&mut *tx).await?;
             tx.commit().await?;
-            Ok(SimulationCreated::Created(row.try_into()?))
+            Ok(Submitted::Created(row.try_into()?))
         })
     }
 
