@@ -47,6 +47,10 @@ struct PropertyToClients {
         validator(minimum(value = "0"), maximum(value = "1"))
     )]
     min_score: f64,
+    /// Have the model (when one is configured) re-rank the matches kept and write their
+    /// explanation, highlights and outreach.
+    #[oai(default)]
+    rerank: bool,
 }
 
 /// Match one client against every active listing.
@@ -63,6 +67,10 @@ struct ClientToProperties {
         validator(minimum(value = "0"), maximum(value = "1"))
     )]
     min_score: f64,
+    /// Have the model (when one is configured) re-rank the matches kept and write their
+    /// explanation, highlights and outreach.
+    #[oai(default)]
+    rerank: bool,
 }
 
 #[derive(Object)]
@@ -121,7 +129,7 @@ impl MatchingApi {
             .get_property(caller.brokerage_id, body.property_id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("property {}", body.property_id)))?;
-        let params = params(caller, body.limit, body.min_score);
+        let params = params(caller, body.limit, body.min_score, body.rerank);
         submit(
             &state,
             caller,
@@ -145,7 +153,7 @@ impl MatchingApi {
     ) -> Result<Accepted, ApiError> {
         let caller = &auth.0;
         visible(&state, caller, body.persona_id).await?;
-        let params = params(caller, body.limit, body.min_score);
+        let params = params(caller, body.limit, body.min_score, body.rerank);
         submit(
             &state,
             caller,
@@ -204,10 +212,11 @@ impl MatchingApi {
     }
 }
 
-fn params(caller: &Principal, limit: u32, min_score: f64) -> MatchParams {
+fn params(caller: &Principal, limit: u32, min_score: f64, rerank: bool) -> MatchParams {
     MatchParams {
         limit,
         min_score,
+        rerank,
         caller: Some(MatchCaller {
             user_id: caller.user_id,
             team_id: caller.team_id,
@@ -232,7 +241,13 @@ async fn submit(
     idempotency_key: Option<String>,
 ) -> Result<Accepted, ApiError> {
     let idempotency = idempotency_key.map(|key| {
-        let fingerprint = (direction.as_str(), subject, params.limit, params.min_score);
+        let fingerprint = (
+            direction.as_str(),
+            subject,
+            params.limit,
+            params.min_score,
+            params.rerank,
+        );
         (key, request_hash(&fingerprint), state.idempotency_ttl)
     });
     let submitted = state

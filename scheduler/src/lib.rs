@@ -101,6 +101,7 @@ pub fn nightly_params(config: &Config) -> MatchParams {
     MatchParams {
         limit: config.matching.report_top_k as u32,
         min_score: config.matching.report_threshold,
+        rerank: false,
         caller: None,
     }
 }

@@ -218,6 +218,34 @@ async fn matches_respect_constraints_and_agree_both_ways(shape: Shape) {
         to_listings["recommendations"][0]["score"], best["score"],
         "both directions score a pair alike"
     );
+    // The model re-ranks and explains the kept matches; its judgement is one more component.
+    let calls_before = app.mock.stats().requests;
+    let reranked = matched(
+        &app,
+        "/api/v1/matching/property-to-clients",
+        json!({ "property_id": cellar, "min_score": 0, "rerank": true }),
+    )
+    .await;
+    assert_eq!(names(&reranked), ["Wynn Fan", "Partial Fan"], "{reranked}");
+    let top = &reranked["recommendations"][0];
+    assert_eq!(top["explained_by"], "model", "{top}");
+    assert!(
+        top["explanation"].as_str().unwrap().contains("wine cellar"),
+        "{top}"
+    );
+    let parts: Vec<&Value> = top["components"].as_array().unwrap().iter().collect();
+    assert!(parts.iter().any(|c| c["name"] == "model_fit"), "{top}");
+    let sum: f64 = parts
+        .iter()
+        .map(|c| c["contribution"].as_f64().unwrap())
+        .sum();
+    assert!((sum - top["score"].as_f64().unwrap()).abs() < 0.01, "{top}");
+    assert_eq!(
+        app.mock.stats().requests - calls_before,
+        2,
+        "one model call per match kept"
+    );
+
     let for_breaker = matched(
         &app,
         "/api/v1/matching/client-to-properties",

@@ -132,6 +132,7 @@ pub async fn run(
         responder: responder.clone(),
         config: config.matching.clone(),
         max_attempts: config.worker.max_attempts,
+        token_budget: config.llm.default_token_budget,
     });
     let simulations = supervise(&shutdown, |name| {
         let deps = Arc::new(SimulationDeps {

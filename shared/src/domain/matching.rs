@@ -43,6 +43,10 @@ pub struct MatchParams {
     pub limit: u32,
     /// Matches scoring below this are not recommended.
     pub min_score: f64,
+    /// Whether the model (when one is configured) re-ranks the kept matches and writes their
+    /// explanation, highlights and outreach.
+    #[serde(default)]
+    pub rerank: bool,
     /// The caller whose visibility bounds the clients matched (none for the nightly run, which
     /// matches brokerage-wide and filters when read).
     #[oai(skip)]
@@ -111,6 +115,8 @@ pub struct MatchDetail {
     /// What to show this client first.
     pub highlights: Vec<String>,
     pub outreach: Outreach,
+    /// `rules` (written from the score's parts) or `model` (the re-rank wrote it).
+    pub explained_by: String,
     /// For the nightly run: `new`, or `changed` with the previous score.
     pub change: Option<String>,
     pub previous_score: Option<f64>,

@@ -12,6 +12,7 @@ pub fn reply(schema: Option<&str>, prompt: &str) -> Value {
         Some("touch_reply") => touch(&persona, section(prompt, "outreach")),
         Some("scenario_reply") => scenario(&persona, section(prompt, "scenario")),
         Some("persona_sketch") => sketch(&persona, prompt),
+        Some("match_rerank") => match_fit(&persona, section(prompt, "listing")),
         _ => listing(&persona, prompt),
     }
 }
@@ -251,6 +252,29 @@ fn scenario(p: &Persona<'_>, scenario: &str) -> Value {
         "sentiment": (interest - 3.0) / 2.0,
         "objections": breakers,
         "questions": questions,
+    })
+}
+
+/// A broker's judgement of a listing for this client: more of their wants fit better, a
+/// deal-breaker much worse; the outreach goes through the channel they prefer.
+fn match_fit(p: &Persona<'_>, listing: &str) -> Value {
+    let (likes, breakers) = p.fit(listing);
+    let fit = (1.0 + 4.0 * p.want_share(likes.len()) - 2.0 * breakers.len() as f64).clamp(1.0, 5.0);
+    let channel = p
+        .temperament
+        .split(';')
+        .find_map(|t| t.trim().strip_prefix("prefers "))
+        .unwrap_or("email");
+    let first = p.name.split_whitespace().next().unwrap_or("Hello");
+    json!({
+        "fit": fit.round(),
+        "explanation": format!("{} would value its {}.", p.name, if likes.is_empty() { "setting".to_owned() } else { likes.join(" and ") }),
+        "highlights": likes,
+        "outreach": {
+            "channel": channel,
+            "timing": "this week",
+            "opening_line": format!("{first}, a home with what you asked for just came in."),
+        },
     })
 }
 

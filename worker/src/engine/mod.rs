@@ -11,14 +11,15 @@ mod intervention;
 mod marketing;
 mod memory;
 mod offline;
-mod prompt;
-mod reply;
+pub(crate) mod prompt;
+pub(crate) mod reply;
 mod responder;
 mod ssr;
 pub(crate) mod text;
 
 pub use agent::{RunContext, Transcript};
 pub use aggregate::aggregate;
+pub(crate) use responder::ask;
 pub use responder::{Responder, StepError};
 
 use troupe_shared::domain::{Persona, SimulationPlan};

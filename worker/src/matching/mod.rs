@@ -6,6 +6,7 @@
 mod embedding;
 mod explain;
 mod prepared;
+mod rerank;
 mod score;
 
 use std::{collections::HashMap, ops::Range, sync::Arc};
@@ -22,7 +23,10 @@ use uuid::Uuid;
 pub use embedding::local_embedding;
 use prepared::{PreparedPersona, PreparedProperty, feedback_by_persona};
 
-use crate::{engine::Responder, llm::LlmError};
+use crate::{
+    engine::Responder,
+    llm::{Ledger, LlmError},
+};
 
 /// A nightly score that moved less than this since the last run is not reported again.
 const MATERIAL_CHANGE: f64 = 0.05;
@@ -35,6 +39,8 @@ pub enum MatchError {
     Llm(#[from] LlmError),
     #[error("scoring task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("the model re-rank failed: {0}")]
+    Model(String),
 }
 
 pub struct MatchingDeps {
@@ -42,6 +48,8 @@ pub struct MatchingDeps {
     pub responder: Responder,
     pub config: MatchingConfig,
     pub max_attempts: u32,
+    /// Tokens one run's re-rank may spend.
+    pub token_budget: u64,
 }
 
 /// Runs one match run to completion. Delivery is at least once: a run already final is left
@@ -80,10 +88,8 @@ pub async fn run_match(job: &MatchingJob, deps: &MatchingDeps) -> Result<(), Mat
                 .await?;
             Ok(())
         }
-        Err(MatchError::Llm(e)) => {
-            store
-                .fail_match_run(run.id, &format!("the embeddings provider failed: {e}"))
-                .await?;
+        Err(e @ (MatchError::Llm(_) | MatchError::Model(_))) => {
+            store.fail_match_run(run.id, &e.to_string()).await?;
             Ok(())
         }
         Err(e) => Err(e),
@@ -130,10 +136,24 @@ async fn on_demand(
     let (world, pairs_scored, mut found) = world.score(blocks, tolerance, min_score).await?;
     found.sort_by(|a, b| b.2.total_cmp(&a.2));
     found.truncate(run.params.limit as usize);
-    let recommendations = found
+    let mut recommendations: Vec<NewRecommendation> = found
         .iter()
         .filter_map(|&(persona, property, _)| world.recommend(persona, property, tolerance, None))
         .collect();
+    if let (true, Responder::Llm(gateway)) = (run.params.rerank, &deps.responder) {
+        let ledger = Ledger::new(deps.token_budget);
+        let clients: HashMap<Uuid, &Persona> = clients.iter().map(|p| (p.id, p)).collect();
+        let listings: HashMap<Uuid, &Property> = listings.iter().map(|p| (p.id, p)).collect();
+        let judged = futures::future::join_all(recommendations.iter_mut().map(|rec| {
+            let (client, listing) = (clients[&rec.persona_id], listings[&rec.property_id]);
+            rerank::rerank_one(gateway, &ledger, client, listing, rec)
+        }))
+        .await;
+        if let Some(Err(e)) = judged.into_iter().find(Result::is_err) {
+            return Err(MatchError::Model(e.to_string()));
+        }
+        recommendations.sort_by(|a, b| b.score.total_cmp(&a.score));
+    }
     Ok(Some(RunResult {
         pairs_scored,
         recommendations,
@@ -351,6 +371,7 @@ impl World {
                 highlights,
                 components: scored.components,
                 constraints_passed: scored.constraints,
+                explained_by: "rules".to_owned(),
                 change: nightly_before
                     .map(|before| if before.is_some() { "changed" } else { "new" }.to_owned()),
                 previous_score: nightly_before.flatten(),
