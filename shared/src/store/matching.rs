@@ -276,8 +276,9 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Stores a run's ranked recommendations and completes it, in one transaction; a run that
-    /// another delivery of the same job completed first keeps that result (returns `false`).
+    /// Stores a run's ranked recommendations, completes it and records its `matching.completed`
+    /// event, in one transaction; a run that another delivery of the same job completed first
+    /// keeps that result (returns `false`).
     pub async fn complete_match_run(
         &self,
         run_id: Uuid,
@@ -301,11 +302,17 @@ impl Store {
             if !won {
                 return Ok(false);
             }
+            let mut matches = Vec::with_capacity(recommendations.len());
             for (rank, rec) in recommendations.iter().enumerate() {
+                let id = Uuid::now_v7();
+                matches.push(serde_json::json!({
+                    "recommendation_id": id, "rank": rank + 1, "persona_id": rec.persona_id,
+                    "property_id": rec.property_id, "score": rec.score, "change": rec.detail.change,
+                }));
                 sqlx::query(
                     "INSERT INTO match_recommendations (id, run_id, brokerage_id, persona_id, property_id, rank, score, detail, created_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                    .bind(Uuid::now_v7())
+                    .bind(id)
                     .bind(run_id)
                     .bind(brokerage_id)
                     .bind(rec.persona_id)
@@ -337,6 +344,16 @@ impl Store {
                         .await?;
                 }
             }
+            let payload = serde_json::json!({ "run_id": run_id, "pairs_scored": pairs_scored, "matches": matches });
+            sqlx::query(
+                "INSERT INTO events (id, brokerage_id, type, subject_id, payload, created_at) VALUES ($1, $2, 'matching.completed', $3, $4, $5)")
+                .bind(Uuid::now_v7())
+                .bind(brokerage_id)
+                .bind(run_id)
+                .bind(Json(&payload))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(true)
         })

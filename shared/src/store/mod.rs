@@ -4,6 +4,7 @@
 //! changes tenant data takes the caller's brokerage.
 
 mod auth;
+mod events;
 mod llm_cache;
 mod matching;
 mod personas;
@@ -12,6 +13,7 @@ mod segments;
 mod simulations;
 
 pub use auth::ProvisionedKey;
+pub use events::Event;
 pub use llm_cache::CachedResponse;
 pub use matching::{NewRecommendation, NightlyScores, PairFeedback};
 pub use personas::{PersonaFilter, PersonaWrite};
