@@ -260,22 +260,6 @@ impl Store {
         .flatten())
     }
 
-    /// Whether the brokerage has a nightly run for `slot` already.
-    pub async fn has_nightly_run(
-        &self,
-        brokerage_id: Uuid,
-        slot: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let found: Option<Uuid> = with_pool!(self, pool => {
-            sqlx::query_scalar("SELECT id FROM match_runs WHERE brokerage_id = $1 AND slot = $2")
-                .bind(brokerage_id)
-                .bind(slot)
-                .fetch_optional(pool)
-                .await
-        })?;
-        Ok(found.is_some())
-    }
-
     /// Stores a run's ranked recommendations, completes it and records its `matching.completed`
     /// event, in one transaction; a run that another delivery of the same job completed first
     /// keeps that result (returns `false`).

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Store, StoreResult, parse_column, with_pool};
+use super::{BeginWrite, Store, StoreResult, parse_column, with_pool};
 use crate::{
     auth::Principal,
     domain::{Persona, PersonaProfile, Visibility},
@@ -134,16 +134,24 @@ impl Store {
         row.map(Persona::try_from).transpose()
     }
 
+    /// Deletes a persona with what is derived from it (its matches cascade; its embedding, which
+    /// has no foreign key, goes in the same transaction).
     pub async fn delete_persona(&self, caller: &Principal, id: Uuid) -> StoreResult<bool> {
         let deleted = with_pool!(self, pool => {
-            sqlx::query(concat!("DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", visible!()))
+            let mut tx = pool.begin_write().await?;
+            let deleted = sqlx::query(concat!("DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", visible!()))
                 .bind(caller.brokerage_id)
                 .bind(caller.user_id)
                 .bind(caller.team_id)
                 .bind(id)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted == 1 {
+                sqlx::query("DELETE FROM embeddings WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(deleted)
         })?;
         Ok(deleted == 1)
     }

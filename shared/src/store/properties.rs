@@ -152,14 +152,21 @@ impl Store {
         }
     }
 
+    /// Deletes a listing; its recommendations cascade, its embedding goes in the same transaction.
     pub async fn delete_property(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<bool> {
         let deleted = with_pool!(self, pool => {
-            sqlx::query("DELETE FROM properties WHERE brokerage_id = $1 AND id = $2")
+            let mut tx = pool.begin_write().await?;
+            let deleted = sqlx::query("DELETE FROM properties WHERE brokerage_id = $1 AND id = $2")
                 .bind(brokerage_id)
                 .bind(id)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted == 1 {
+                sqlx::query("DELETE FROM embeddings WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(deleted)
         })?;
         Ok(deleted == 1)
     }

@@ -20,7 +20,6 @@ use troupe_shared::{
 };
 use uuid::Uuid;
 
-pub use embedding::local_embedding;
 use prepared::{PreparedPersona, PreparedProperty, feedback_by_persona};
 
 use crate::{
@@ -65,7 +64,7 @@ pub async fn run_match(job: &MatchingJob, deps: &MatchingDeps) -> Result<(), Mat
         return Ok(());
     }
     let outcome = match run.direction {
-        MatchDirection::Nightly => nightly(&run, job.brokerage_id, deps).await,
+        MatchDirection::Nightly => nightly(job.brokerage_id, deps).await,
         _ => on_demand(&run, job.brokerage_id, deps).await,
     };
     match outcome {
@@ -164,7 +163,6 @@ async fn on_demand(
 /// Every pair involving a client or listing changed since the last completed nightly run (all
 /// pairs on the first run); reports, per listing, the best new or materially changed matches.
 async fn nightly(
-    _run: &MatchRun,
     brokerage_id: Uuid,
     deps: &MatchingDeps,
 ) -> Result<Option<RunResult>, MatchError> {
