@@ -227,6 +227,7 @@ pub async fn run_nightly_now(config: &Config, brokerage: &str) -> anyhow::Result
         config: config.matching.clone(),
         max_attempts: config.worker.max_attempts,
         token_budget: config.llm.default_token_budget,
+        cache: Default::default(),
     };
     let job = MatchingJob {
         run_id: run.id,

@@ -133,6 +133,7 @@ pub async fn run(
         config: config.matching.clone(),
         max_attempts: config.worker.max_attempts,
         token_budget: config.llm.default_token_budget,
+        cache: Default::default(),
     });
     let simulations = supervise(&shutdown, |name| {
         let deps = Arc::new(SimulationDeps {

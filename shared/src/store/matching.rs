@@ -110,6 +110,9 @@ pub struct PairFeedback {
     pub reason: Option<String>,
 }
 
+/// Beyond this many ids, reading everything and filtering beats a query per id.
+const BULK_READ: usize = 500;
+
 /// Visible to `$2` (user) in team `$3`, on a table aliased `p`.
 macro_rules! visible_persona {
     () => {
@@ -356,14 +359,20 @@ impl Store {
         Ok(())
     }
 
-    /// The nightly run's last scores of the brokerage's pairs.
+    /// The nightly run's last scores of the pairs involving a client or listing changed after
+    /// `since` (every pair without it).
     pub async fn nightly_scores(
         &self,
         brokerage_id: Uuid,
+        since: Option<DateTime<Utc>>,
     ) -> StoreResult<HashMap<(Uuid, Uuid), f64>> {
         let rows: Vec<(Uuid, Uuid, f64)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT persona_id, property_id, score FROM match_scores WHERE brokerage_id = $1")
+            sqlx::query_as(
+                "SELECT persona_id, property_id, score FROM match_scores WHERE brokerage_id = $1 AND ($2 IS NULL
+                   OR persona_id IN (SELECT id FROM personas WHERE brokerage_id = $1 AND updated_at > $2)
+                   OR property_id IN (SELECT id FROM properties WHERE brokerage_id = $1 AND updated_at > $2))")
                 .bind(brokerage_id)
+                .bind(since)
                 .fetch_all(pool)
                 .await
         })?;
@@ -528,43 +537,80 @@ impl Store {
             .collect()
     }
 
-    /// The real (not synthetic) clients a match may include: those `caller` may see, or all of
-    /// the brokerage's; with `since`, only those changed after it.
-    pub async fn clients_for_matching(
-        &self,
-        brokerage_id: Uuid,
-        caller: Option<(Uuid, Option<Uuid>)>,
-        since: Option<DateTime<Utc>>,
-    ) -> StoreResult<Vec<Persona>> {
+    /// Every real (not synthetic) client of the brokerage.
+    pub async fn all_clients(&self, brokerage_id: Uuid) -> StoreResult<Vec<Persona>> {
         let rows: Vec<PersonaRow> = with_pool!(self, pool => {
-            sqlx::query_as(concat!(
-                "SELECT ", persona_columns!(), " FROM personas p WHERE p.brokerage_id = $1 AND NOT p.synthetic
-                   AND ($4 IS NULL OR p.updated_at > $4)
-                   AND ($5 OR ", visible_persona!(), ") ORDER BY p.id"))
+            sqlx::query_as(concat!("SELECT ", persona_columns!(), " FROM personas WHERE brokerage_id = $1 AND NOT synthetic ORDER BY id"))
                 .bind(brokerage_id)
-                .bind(caller.map(|c| c.0))
-                .bind(caller.and_then(|c| c.1))
-                .bind(since)
-                .bind(caller.is_none())
                 .fetch_all(pool)
                 .await
         })?;
         rows.into_iter().map(Persona::try_from).collect()
     }
 
-    /// Stored embeddings of the brokerage under `model`: subject → (text hash, vector).
+    /// (id, version, last change) of the real clients a match may include: those `caller` may
+    /// see, or all of the brokerage's.
+    pub async fn client_versions(
+        &self,
+        brokerage_id: Uuid,
+        caller: Option<(Uuid, Option<Uuid>)>,
+    ) -> StoreResult<Vec<(Uuid, i64, DateTime<Utc>)>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(concat!(
+                "SELECT p.id, p.version, p.updated_at FROM personas p WHERE p.brokerage_id = $1 AND NOT p.synthetic
+                   AND ($4 OR ", visible_persona!(), ") ORDER BY p.id"))
+                .bind(brokerage_id)
+                .bind(caller.map(|c| c.0))
+                .bind(caller.and_then(|c| c.1))
+                .bind(caller.is_none())
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
+    /// (id, last change) of the brokerage's active listings.
+    pub async fn active_listing_versions(
+        &self,
+        brokerage_id: Uuid,
+    ) -> StoreResult<Vec<(Uuid, DateTime<Utc>)>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, updated_at FROM properties WHERE brokerage_id = $1 AND status = 'active' ORDER BY id")
+                .bind(brokerage_id)
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
+    /// Stored embeddings of these subjects under `model`: subject → (text hash, vector).
     pub async fn embeddings(
         &self,
         brokerage_id: Uuid,
         model: &str,
+        subjects: &[Uuid],
     ) -> StoreResult<HashMap<Uuid, (String, Vec<f32>)>> {
-        let rows: Vec<(Uuid, String, Vec<u8>)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT subject_id, text_hash, vector FROM embeddings WHERE brokerage_id = $1 AND model = $2")
-                .bind(brokerage_id)
-                .bind(model)
-                .fetch_all(pool)
-                .await
-        })?;
+        let rows: Vec<(Uuid, String, Vec<u8>)> = if subjects.len() > BULK_READ {
+            with_pool!(self, pool => {
+                sqlx::query_as("SELECT subject_id, text_hash, vector FROM embeddings WHERE brokerage_id = $1 AND model = $2")
+                    .bind(brokerage_id)
+                    .bind(model)
+                    .fetch_all(pool)
+                    .await
+            })?
+        } else {
+            let mut rows = Vec::with_capacity(subjects.len());
+            for id in subjects {
+                let row: Option<(Uuid, String, Vec<u8>)> = with_pool!(self, pool => {
+                    sqlx::query_as("SELECT subject_id, text_hash, vector FROM embeddings WHERE subject_id = $1 AND brokerage_id = $2 AND model = $3")
+                        .bind(id)
+                        .bind(brokerage_id)
+                        .bind(model)
+                        .fetch_optional(pool)
+                        .await
+                })?;
+                rows.extend(row);
+            }
+            rows
+        };
         Ok(rows
             .into_iter()
             .map(|(id, hash, bytes)| {

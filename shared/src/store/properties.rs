@@ -259,17 +259,12 @@ impl Store {
         })
     }
 
-    /// The brokerage's active listings, or only those changed after `since`.
-    pub async fn active_properties(
-        &self,
-        brokerage_id: Uuid,
-        since: Option<DateTime<Utc>>,
-    ) -> StoreResult<Vec<Property>> {
+    /// The brokerage's active listings.
+    pub async fn active_properties(&self, brokerage_id: Uuid) -> StoreResult<Vec<Property>> {
         let rows: Vec<PropertyRow> = with_pool!(self, pool => {
             sqlx::query_as(concat!("SELECT ", columns!(), " FROM properties
-                 WHERE brokerage_id = $1 AND status = 'active' AND ($2 IS NULL OR updated_at > $2) ORDER BY id"))
+                 WHERE brokerage_id = $1 AND status = 'active' ORDER BY id"))
             .bind(brokerage_id)
-            .bind(since)
             .fetch_all(pool)
             .await
         })?;

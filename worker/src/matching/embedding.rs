@@ -76,11 +76,15 @@ pub async fn embed_all(
     brokerage_id: Uuid,
     texts: Vec<(Uuid, String)>,
 ) -> Result<HashMap<Uuid, Vec<f32>>, MatchError> {
+    if texts.is_empty() {
+        return Ok(HashMap::new());
+    }
     let model = match responder {
         Responder::Llm(gateway) => gateway.embedding_model().to_owned(),
         Responder::Offline => LOCAL_MODEL.to_owned(),
     };
-    let mut stored = store.embeddings(brokerage_id, &model).await?;
+    let subjects: Vec<Uuid> = texts.iter().map(|(id, _)| *id).collect();
+    let mut stored = store.embeddings(brokerage_id, &model, &subjects).await?;
     let mut vectors = HashMap::with_capacity(texts.len());
     let mut missing: Vec<(Uuid, String, String)> = Vec::new();
     for (id, text) in texts {

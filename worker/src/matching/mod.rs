@@ -8,23 +8,27 @@ mod explain;
 mod prepared;
 mod rerank;
 mod score;
+mod world;
 
-use std::{collections::HashMap, ops::Range, sync::Arc};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 
 use troupe_shared::{
     Store, StoreError,
     config::MatchingConfig,
-    domain::{FeedbackOutcome, MatchDetail, MatchDirection, MatchRun, Persona, Property},
+    domain::{MatchDirection, MatchRun, Persona, Property},
     jobs::MatchingJob,
-    store::{NewRecommendation, NightlyScores, PairFeedback},
+    store::{NewRecommendation, NightlyScores},
 };
 use uuid::Uuid;
 
-use prepared::{PreparedPersona, PreparedProperty, feedback_by_persona};
+pub use world::PreparedCache;
+use world::World;
 
 use crate::{
     engine::Responder,
-    llm::{Ledger, LlmError},
+    llm::{Gateway, Ledger, LlmError},
 };
 
 /// A nightly score that moved less than this since the last run is not reported again.
@@ -49,6 +53,7 @@ pub struct MatchingDeps {
     pub max_attempts: u32,
     /// Tokens one run's re-rank may spend.
     pub token_budget: u64,
+    pub cache: PreparedCache,
 }
 
 /// Runs one match run to completion. Delivery is at least once: a run already final is left
@@ -117,18 +122,24 @@ async fn on_demand(
             return Ok(None);
         };
         let caller = run.params.caller.as_ref().map(|c| (c.user_id, c.team_id));
-        let clients = store
-            .clients_for_matching(brokerage_id, caller, None)
-            .await?;
-        (clients, vec![property])
+        let clients = store.client_versions(brokerage_id, caller).await?;
+        let clients = clients
+            .into_iter()
+            .map(|(id, version, _)| (id, version))
+            .collect();
+        (clients, vec![(property.id, property.updated_at)])
     } else {
-        let clients = store.personas_for_run(brokerage_id, &[subject]).await?;
-        if clients.is_empty() {
+        let Some(client) = store
+            .personas_for_run(brokerage_id, &[subject])
+            .await?
+            .pop()
+        else {
             return Ok(None);
-        }
-        (clients, store.active_properties(brokerage_id, None).await?)
+        };
+        let listings = store.active_listing_versions(brokerage_id).await?;
+        (vec![(client.id, client.version)], listings)
     };
-    let world = World::prepare(deps, brokerage_id, &clients, &listings).await?;
+    let world = World::load(deps, brokerage_id, &clients, &listings).await?;
     let blocks = vec![(0..world.personas.len(), 0..world.properties.len())];
     let tolerance = deps.config.budget_tolerance;
     let min_score = run.params.min_score;
@@ -140,18 +151,7 @@ async fn on_demand(
         .filter_map(|&(persona, property, _)| world.recommend(persona, property, tolerance, None))
         .collect();
     if let (true, Responder::Llm(gateway)) = (run.params.rerank, &deps.responder) {
-        let ledger = Ledger::new(deps.token_budget);
-        let clients: HashMap<Uuid, &Persona> = clients.iter().map(|p| (p.id, p)).collect();
-        let listings: HashMap<Uuid, &Property> = listings.iter().map(|p| (p.id, p)).collect();
-        let judged = futures::future::join_all(recommendations.iter_mut().map(|rec| {
-            let (client, listing) = (clients[&rec.persona_id], listings[&rec.property_id]);
-            rerank::rerank_one(gateway, &ledger, client, listing, rec)
-        }))
-        .await;
-        if let Some(Err(e)) = judged.into_iter().find(Result::is_err) {
-            return Err(MatchError::Model(e.to_string()));
-        }
-        recommendations.sort_by(|a, b| b.score.total_cmp(&a.score));
+        rerank(gateway, deps, brokerage_id, &mut recommendations).await?;
     }
     Ok(Some(RunResult {
         pairs_scored,
@@ -160,39 +160,76 @@ async fn on_demand(
     }))
 }
 
+/// Has the model judge each kept match (the full client and listing, loaded again: the world
+/// holds only what scoring needs), then orders them by the new scores.
+async fn rerank(
+    gateway: &Gateway,
+    deps: &MatchingDeps,
+    brokerage_id: Uuid,
+    recommendations: &mut [NewRecommendation],
+) -> Result<(), MatchError> {
+    let store = &deps.store;
+    let ledger = Ledger::new(deps.token_budget);
+    let mut clients: HashMap<Uuid, Persona> = HashMap::new();
+    let mut listings: HashMap<Uuid, Property> = HashMap::new();
+    for rec in recommendations.iter() {
+        if !clients.contains_key(&rec.persona_id) {
+            let found = store
+                .personas_for_run(brokerage_id, &[rec.persona_id])
+                .await?;
+            clients.extend(found.into_iter().map(|p| (p.id, p)));
+        }
+        if !listings.contains_key(&rec.property_id) {
+            let found = store.get_property(brokerage_id, rec.property_id).await?;
+            listings.extend(found.map(|p| (p.id, p)));
+        }
+    }
+    let judged = futures::future::join_all(recommendations.iter_mut().filter_map(|rec| {
+        let client = clients.get(&rec.persona_id)?;
+        let listing = listings.get(&rec.property_id)?;
+        Some(rerank::rerank_one(gateway, &ledger, client, listing, rec))
+    }))
+    .await;
+    if let Some(Err(e)) = judged.into_iter().find(Result::is_err) {
+        return Err(MatchError::Model(e.to_string()));
+    }
+    recommendations.sort_by(|a, b| b.score.total_cmp(&a.score));
+    Ok(())
+}
+
 /// Every pair involving a client or listing changed since the last completed nightly run (all
 /// pairs on the first run); reports, per listing, the best new or materially changed matches.
-async fn nightly(
-    brokerage_id: Uuid,
-    deps: &MatchingDeps,
-) -> Result<Option<RunResult>, MatchError> {
+async fn nightly(brokerage_id: Uuid, deps: &MatchingDeps) -> Result<Option<RunResult>, MatchError> {
     let store = &deps.store;
     let since = store.last_nightly_start(brokerage_id).await?;
-    let changed_clients = store
-        .clients_for_matching(brokerage_id, None, since)
-        .await?;
-    let changed_listings = store.active_properties(brokerage_id, since).await?;
-    let changed_client_ids: Vec<Uuid> = changed_clients.iter().map(|p| p.id).collect();
-    let changed_listing_ids: Vec<Uuid> = changed_listings.iter().map(|p| p.id).collect();
-    // The clients and listings the changed ones are matched against, changed ones first.
-    let mut clients = changed_clients;
+    let changed = |at: &DateTime<Utc>| since.is_none_or(|since| *at > since);
+    let all_clients = store.client_versions(brokerage_id, None).await?;
+    let all_listings = store.active_listing_versions(brokerage_id).await?;
+    deps.cache.retain(
+        &all_clients.iter().map(|c| c.0).collect(),
+        &all_listings.iter().map(|l| l.0).collect(),
+        brokerage_id,
+    );
+    // Changed ones first: a changed client meets every listing, an unchanged one only the
+    // changed listings.
+    let (changed_clients, other_clients): (Vec<_>, Vec<_>) =
+        all_clients.into_iter().partition(|(_, _, at)| changed(at));
+    let (changed_listings, other_listings): (Vec<_>, Vec<_>) =
+        all_listings.into_iter().partition(|(_, at)| changed(at));
+    let changed_client_ids: Vec<Uuid> = changed_clients.iter().map(|c| c.0).collect();
+    let changed_listing_ids: Vec<Uuid> = changed_listings.iter().map(|l| l.0).collect();
+    let mut clients: Vec<(Uuid, i64)> = changed_clients.iter().map(|c| (c.0, c.1)).collect();
+    if !changed_listing_ids.is_empty() {
+        clients.extend(other_clients.iter().map(|c| (c.0, c.1)));
+    }
     let mut listings = changed_listings;
-    if since.is_some() && !changed_client_ids.is_empty() {
-        let all = store.active_properties(brokerage_id, None).await?;
-        listings.extend(
-            all.into_iter()
-                .filter(|p| !changed_listing_ids.contains(&p.id)),
-        );
+    if !changed_client_ids.is_empty() {
+        listings.extend(other_listings);
     }
-    if since.is_some() && !changed_listing_ids.is_empty() {
-        let all = store.clients_for_matching(brokerage_id, None, None).await?;
-        clients.extend(
-            all.into_iter()
-                .filter(|p| !changed_client_ids.contains(&p.id)),
-        );
-    }
-    let world = World::prepare(deps, brokerage_id, &clients, &listings).await?;
-    let (changed_c, changed_l) = (changed_client_ids.len(), changed_listing_ids.len());
+    let world = World::load(deps, brokerage_id, &clients, &listings).await?;
+    // Anything deleted since it was listed is missing from the world; the changed still lead.
+    let changed_c = count_leading(world.personas.iter().map(|p| p.id), &changed_client_ids);
+    let changed_l = count_leading(world.properties.iter().map(|p| p.id), &changed_listing_ids);
     let blocks = vec![
         (0..changed_c, 0..world.properties.len()),
         (changed_c..world.personas.len(), 0..changed_l),
@@ -200,7 +237,7 @@ async fn nightly(
     let tolerance = deps.config.budget_tolerance;
     let threshold = deps.config.report_threshold;
     let (world, pairs_scored, found) = world.score(blocks, tolerance, threshold).await?;
-    let previous = store.nightly_scores(brokerage_id).await?;
+    let previous = store.nightly_scores(brokerage_id, since).await?;
     let mut reported: Vec<(usize, usize, f64, Option<f64>)> = found
         .iter()
         .filter_map(|&(persona, property, score)| {
@@ -245,158 +282,8 @@ async fn nightly(
     }))
 }
 
-/// The prepared clients and listings of one run.
-struct World {
-    personas: Vec<PreparedPersona>,
-    properties: Vec<PreparedProperty>,
-}
-
-impl World {
-    async fn prepare(
-        deps: &MatchingDeps,
-        brokerage_id: Uuid,
-        clients: &[Persona],
-        listings: &[Property],
-    ) -> Result<World, MatchError> {
-        let store = &deps.store;
-        let texts = clients
-            .iter()
-            .map(|p| (p.id, prepared::persona_text(p)))
-            .chain(listings.iter().map(|p| (p.id, prepared::property_text(p))))
-            .collect();
-        let mut vectors = embedding::embed_all(store, &deps.responder, brokerage_id, texts).await?;
-        let feedback = store.pair_feedback(brokerage_id).await?;
-        let liked = liked_texts(store, brokerage_id, &feedback).await?;
-        let by_persona = feedback_by_persona(&feedback);
-        let personas = clients
-            .iter()
-            .map(|p| {
-                let theirs = by_persona.get(&p.id).map(Vec::as_slice).unwrap_or_default();
-                let liked = liked.get(&p.id).map(Vec::as_slice).unwrap_or_default();
-                PreparedPersona::new(p, vectors.remove(&p.id).unwrap_or_default(), theirs, liked)
-            })
-            .collect();
-        let properties = listings
-            .iter()
-            .map(|p| PreparedProperty::new(p, vectors.remove(&p.id).unwrap_or_default()))
-            .collect();
-        Ok(World {
-            personas,
-            properties,
-        })
-    }
-
-    /// Scores every pair of the blocks (client range × listing range) on the blocking pool,
-    /// split across the cores; returns the pairs scoring at least `min_score` and how many
-    /// pairs were scored.
-    async fn score(
-        self,
-        blocks: Vec<(Range<usize>, Range<usize>)>,
-        tolerance: f64,
-        min_score: f64,
-    ) -> Result<(World, i64, Vec<(usize, usize, f64)>), MatchError> {
-        let world = Arc::new(self);
-        let scoring = Arc::clone(&world);
-        let (pairs, found) = tokio::task::spawn_blocking(move || {
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let mut pairs = 0i64;
-            let mut found = Vec::new();
-            for (clients, listings) in blocks {
-                pairs += (clients.len() * listings.len()) as i64;
-                let chunk = clients.len().div_ceil(threads).max(1);
-                let scoring = &scoring;
-                std::thread::scope(|scope| {
-                    let handles: Vec<_> = clients
-                        .clone()
-                        .step_by(chunk)
-                        .map(|start| {
-                            let end = (start + chunk).min(clients.end);
-                            let listings = listings.clone();
-                            scope.spawn(move || {
-                                let mut found = Vec::new();
-                                for c in start..end {
-                                    for l in listings.clone() {
-                                        let s = score::quick_score(
-                                            &scoring.personas[c],
-                                            &scoring.properties[l],
-                                            tolerance,
-                                        );
-                                        if let Some(s) = s.filter(|s| *s >= min_score) {
-                                            found.push((c, l, s));
-                                        }
-                                    }
-                                }
-                                found
-                            })
-                        })
-                        .collect();
-                    for handle in handles {
-                        found.extend(handle.join().expect("scoring thread"));
-                    }
-                });
-            }
-            (pairs, found)
-        })
-        .await?;
-        let world = Arc::try_unwrap(world).unwrap_or_else(|_| unreachable!("scoring is done"));
-        Ok((world, pairs, found))
-    }
-
-    fn recommend(
-        &self,
-        persona: usize,
-        property: usize,
-        tolerance: f64,
-        nightly_before: Option<Option<f64>>,
-    ) -> Option<NewRecommendation> {
-        let (client, listing) = (&self.personas[persona], &self.properties[property]);
-        let scored = score::explain(client, listing, tolerance)?;
-        let highlights = explain::highlights(client, listing);
-        Some(NewRecommendation {
-            persona_id: client.id,
-            property_id: listing.id,
-            score: scored.score,
-            detail: MatchDetail {
-                persona_name: client.name.clone(),
-                property_title: listing.title.clone(),
-                explanation: explain::explanation(
-                    client,
-                    listing,
-                    scored.score,
-                    &scored.components,
-                ),
-                outreach: explain::outreach(client, listing, &highlights),
-                highlights,
-                components: scored.components,
-                constraints_passed: scored.constraints,
-                explained_by: "rules".to_owned(),
-                change: nightly_before
-                    .map(|before| if before.is_some() { "changed" } else { "new" }.to_owned()),
-                previous_score: nightly_before.flatten(),
-            },
-        })
-    }
-}
-
-/// The texts of listings each client showed interest in (interested, viewed, made an offer).
-async fn liked_texts(
-    store: &Store,
-    brokerage_id: Uuid,
-    feedback: &[PairFeedback],
-) -> Result<HashMap<Uuid, Vec<String>>, MatchError> {
-    let mut liked: HashMap<Uuid, Vec<String>> = HashMap::new();
-    for item in feedback.iter().filter(|f| {
-        matches!(
-            f.outcome,
-            FeedbackOutcome::Interested | FeedbackOutcome::Viewed | FeedbackOutcome::Offer
-        )
-    }) {
-        if let Some(property) = store.get_property(brokerage_id, item.property_id).await? {
-            liked
-                .entry(item.persona_id)
-                .or_default()
-                .push(prepared::property_text(&property));
-        }
-    }
-    Ok(liked)
+/// How many of `ids` come first in `order`.
+fn count_leading(order: impl Iterator<Item = Uuid>, ids: &[Uuid]) -> usize {
+    let ids: std::collections::HashSet<&Uuid> = ids.iter().collect();
+    order.take_while(|id| ids.contains(id)).count()
 }

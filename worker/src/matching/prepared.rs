@@ -102,6 +102,7 @@ pub fn property_text(property: &Property) -> String {
 
 pub struct PreparedPersona {
     pub id: Uuid,
+    pub brokerage_id: Uuid,
     pub name: String,
     pub budget: (Option<f64>, Option<f64>),
     pub locations: Vec<Phrase>,
@@ -143,6 +144,7 @@ impl PreparedPersona {
             .collect();
         PreparedPersona {
             id: persona.id,
+            brokerage_id: persona.brokerage_id,
             name: p.name.clone(),
             budget: prefs
                 .budget
@@ -180,6 +182,7 @@ fn value_text(value: &Value) -> String {
 
 pub struct PreparedProperty {
     pub id: Uuid,
+    pub brokerage_id: Uuid,
     pub title: String,
     pub price: f64,
     pub city: Option<String>,
@@ -197,6 +200,7 @@ impl PreparedProperty {
         let d = &property.details;
         PreparedProperty {
             id: property.id,
+            brokerage_id: property.brokerage_id,
             title: d.title.clone(),
             price: d.price,
             city: d.location.city.clone(),

@@ -1,0 +1,279 @@
+//! The clients and listings of one run, prepared for scoring. Preparing is the costly part of a
+//! run that scores little (parsing profiles, word sets, embeddings), so a worker keeps what it
+//! prepared and reuses it while a client's version, or a listing's last change, is the same.
+
+use std::{
+    collections::{HashMap, HashSet},
+    ops::Range,
+    sync::{Arc, Mutex},
+};
+
+use chrono::{DateTime, Utc};
+use troupe_shared::{
+    Store,
+    domain::{FeedbackOutcome, MatchDetail, Persona, Property},
+    store::{NewRecommendation, PairFeedback},
+};
+use uuid::Uuid;
+
+use super::{
+    MatchError, MatchingDeps, embedding, explain,
+    prepared::{self, PreparedPersona, PreparedProperty, feedback_by_persona},
+    score,
+};
+
+/// Beyond this many to load, reading the whole brokerage beats a query per id.
+const BULK_LOAD: usize = 500;
+
+/// Prepared things by id, each with the version it was prepared from.
+type Entries<V, T> = Mutex<HashMap<Uuid, (V, Arc<T>)>>;
+
+/// What this worker prepared: clients by version, listings by last change.
+#[derive(Default)]
+pub struct PreparedCache {
+    clients: Entries<i64, PreparedPersona>,
+    listings: Entries<DateTime<Utc>, PreparedProperty>,
+}
+
+impl PreparedCache {
+    /// Forgets everything of the brokerage not in these (complete) lists: deleted clients and
+    /// withdrawn listings.
+    pub fn retain(&self, clients: &HashSet<Uuid>, listings: &HashSet<Uuid>, brokerage_id: Uuid) {
+        let mut cached = self.clients.lock().expect("cache lock");
+        cached.retain(|id, (_, p)| p.brokerage_id != brokerage_id || clients.contains(id));
+        let mut cached = self.listings.lock().expect("cache lock");
+        cached.retain(|id, (_, p)| p.brokerage_id != brokerage_id || listings.contains(id));
+    }
+}
+
+pub struct World {
+    pub personas: Vec<Arc<PreparedPersona>>,
+    pub properties: Vec<Arc<PreparedProperty>>,
+}
+
+impl World {
+    /// The run's clients (id, version) and listings (id, last change), in the order given,
+    /// prepared or taken from the cache.
+    pub async fn load(
+        deps: &MatchingDeps,
+        brokerage_id: Uuid,
+        clients: &[(Uuid, i64)],
+        listings: &[(Uuid, DateTime<Utc>)],
+    ) -> Result<World, MatchError> {
+        let store = &deps.store;
+        let cache = &deps.cache;
+        let missing_clients: HashSet<Uuid> = {
+            let cached = cache.clients.lock().expect("cache lock");
+            clients
+                .iter()
+                .filter(|(id, v)| cached.get(id).is_none_or(|(cv, _)| cv != v))
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        let missing_listings: HashSet<Uuid> = {
+            let cached = cache.listings.lock().expect("cache lock");
+            listings
+                .iter()
+                .filter(|(id, at)| cached.get(id).is_none_or(|(cat, _)| cat != at))
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        let new_clients = load_clients(store, brokerage_id, &missing_clients).await?;
+        let new_listings = load_listings(store, brokerage_id, &missing_listings).await?;
+        let texts = new_clients
+            .iter()
+            .map(|p| (p.id, prepared::persona_text(p)))
+            .chain(
+                new_listings
+                    .iter()
+                    .map(|p| (p.id, prepared::property_text(p))),
+            )
+            .collect();
+        let mut vectors = embedding::embed_all(store, &deps.responder, brokerage_id, texts).await?;
+        if !new_clients.is_empty() {
+            let feedback = store.pair_feedback(brokerage_id).await?;
+            let liked = liked_texts(store, brokerage_id, &feedback).await?;
+            let by_persona = feedback_by_persona(&feedback);
+            let mut cached = cache.clients.lock().expect("cache lock");
+            for p in &new_clients {
+                let theirs = by_persona.get(&p.id).map(Vec::as_slice).unwrap_or_default();
+                let liked = liked.get(&p.id).map(Vec::as_slice).unwrap_or_default();
+                let vector = vectors.remove(&p.id).unwrap_or_default();
+                let prepared = PreparedPersona::new(p, vector, theirs, liked);
+                cached.insert(p.id, (p.version, Arc::new(prepared)));
+            }
+        }
+        {
+            let mut cached = cache.listings.lock().expect("cache lock");
+            for p in &new_listings {
+                let vector = vectors.remove(&p.id).unwrap_or_default();
+                cached.insert(
+                    p.id,
+                    (p.updated_at, Arc::new(PreparedProperty::new(p, vector))),
+                );
+            }
+        }
+        // A client or listing deleted between listing and loading is simply left out.
+        let personas = {
+            let cached = cache.clients.lock().expect("cache lock");
+            clients
+                .iter()
+                .filter_map(|(id, _)| cached.get(id).map(|(_, p)| Arc::clone(p)))
+                .collect()
+        };
+        let properties = {
+            let cached = cache.listings.lock().expect("cache lock");
+            listings
+                .iter()
+                .filter_map(|(id, _)| cached.get(id).map(|(_, p)| Arc::clone(p)))
+                .collect()
+        };
+        Ok(World {
+            personas,
+            properties,
+        })
+    }
+
+    /// Scores every pair of the blocks (client range × listing range) on the blocking pool,
+    /// split across the cores; returns the pairs scoring at least `min_score` and how many
+    /// pairs were scored.
+    pub async fn score(
+        self,
+        blocks: Vec<(Range<usize>, Range<usize>)>,
+        tolerance: f64,
+        min_score: f64,
+    ) -> Result<(World, i64, Vec<(usize, usize, f64)>), MatchError> {
+        let world = Arc::new(self);
+        let scoring = Arc::clone(&world);
+        let (pairs, found) = tokio::task::spawn_blocking(move || {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let mut pairs = 0i64;
+            let mut found = Vec::new();
+            for (clients, listings) in blocks {
+                pairs += (clients.len() * listings.len()) as i64;
+                let chunk = clients.len().div_ceil(threads).max(1);
+                let scoring = &scoring;
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = clients
+                        .clone()
+                        .step_by(chunk)
+                        .map(|start| {
+                            let end = (start + chunk).min(clients.end);
+                            let listings = listings.clone();
+                            scope.spawn(move || {
+                                let mut found = Vec::new();
+                                for c in start..end {
+                                    for l in listings.clone() {
+                                        let s = score::quick_score(
+                                            &scoring.personas[c],
+                                            &scoring.properties[l],
+                                            tolerance,
+                                        );
+                                        if let Some(s) = s.filter(|s| *s >= min_score) {
+                                            found.push((c, l, s));
+                                        }
+                                    }
+                                }
+                                found
+                            })
+                        })
+                        .collect();
+                    for handle in handles {
+                        found.extend(handle.join().expect("scoring thread"));
+                    }
+                });
+            }
+            (pairs, found)
+        })
+        .await?;
+        let world = Arc::try_unwrap(world).unwrap_or_else(|_| unreachable!("scoring is done"));
+        Ok((world, pairs, found))
+    }
+
+    pub fn recommend(
+        &self,
+        persona: usize,
+        property: usize,
+        tolerance: f64,
+        nightly_before: Option<Option<f64>>,
+    ) -> Option<NewRecommendation> {
+        let (client, listing) = (&*self.personas[persona], &*self.properties[property]);
+        let scored = score::explain(client, listing, tolerance)?;
+        let highlights = explain::highlights(client, listing);
+        Some(NewRecommendation {
+            persona_id: client.id,
+            property_id: listing.id,
+            score: scored.score,
+            detail: MatchDetail {
+                persona_name: client.name.clone(),
+                property_title: listing.title.clone(),
+                explanation: explain::explanation(
+                    client,
+                    listing,
+                    scored.score,
+                    &scored.components,
+                ),
+                outreach: explain::outreach(client, listing, &highlights),
+                highlights,
+                components: scored.components,
+                constraints_passed: scored.constraints,
+                explained_by: "rules".to_owned(),
+                change: nightly_before
+                    .map(|before| if before.is_some() { "changed" } else { "new" }.to_owned()),
+                previous_score: nightly_before.flatten(),
+            },
+        })
+    }
+}
+
+async fn load_clients(
+    store: &Store,
+    brokerage_id: Uuid,
+    ids: &HashSet<Uuid>,
+) -> Result<Vec<Persona>, MatchError> {
+    if ids.len() > BULK_LOAD {
+        let all = store.all_clients(brokerage_id).await?;
+        return Ok(all.into_iter().filter(|p| ids.contains(&p.id)).collect());
+    }
+    let ids: Vec<Uuid> = ids.iter().copied().collect();
+    Ok(store.personas_for_run(brokerage_id, &ids).await?)
+}
+
+async fn load_listings(
+    store: &Store,
+    brokerage_id: Uuid,
+    ids: &HashSet<Uuid>,
+) -> Result<Vec<Property>, MatchError> {
+    if ids.len() > BULK_LOAD {
+        let all = store.active_properties(brokerage_id).await?;
+        return Ok(all.into_iter().filter(|p| ids.contains(&p.id)).collect());
+    }
+    let mut listings = Vec::with_capacity(ids.len());
+    for id in ids {
+        listings.extend(store.get_property(brokerage_id, *id).await?);
+    }
+    Ok(listings)
+}
+
+/// The texts of listings each client showed interest in (interested, viewed, made an offer).
+async fn liked_texts(
+    store: &Store,
+    brokerage_id: Uuid,
+    feedback: &[PairFeedback],
+) -> Result<HashMap<Uuid, Vec<String>>, MatchError> {
+    let mut liked: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for item in feedback.iter().filter(|f| {
+        matches!(
+            f.outcome,
+            FeedbackOutcome::Interested | FeedbackOutcome::Viewed | FeedbackOutcome::Offer
+        )
+    }) {
+        if let Some(property) = store.get_property(brokerage_id, item.property_id).await? {
+            liked
+                .entry(item.persona_id)
+                .or_default()
+                .push(prepared::property_text(&property));
+        }
+    }
+    Ok(liked)
+}
