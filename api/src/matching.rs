@@ -4,7 +4,7 @@
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
-    param::{Header, Path},
+    param::{Header, Path, Query},
     payload::Json,
 };
 use troupe_shared::{
@@ -95,6 +95,13 @@ struct Recommendations {
 }
 
 #[derive(Object)]
+struct MatchRunPage {
+    items: Vec<MatchRun>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Object)]
 struct FeedbackIn {
     outcome: FeedbackOutcome,
     /// In the client's words, e.g. "too close to the road".
@@ -163,6 +170,46 @@ impl MatchingApi {
             idempotency_key.0,
         )
         .await
+    }
+
+    /// The brokerage's match runs, newest first: the nightly ones (`direction=nightly`) carry
+    /// the new matches of each night.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        direction: Query<Option<MatchDirection>>,
+        /// The `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Page size, 1 to 100 (default 20).
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<MatchRunPage>, ApiError> {
+        let limit = limit.0.unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::Validation(
+                "limit must be between 1 and 100".into(),
+            ));
+        }
+        let before = cursor
+            .0
+            .map(|c| {
+                Uuid::try_parse(&c)
+                    .map_err(|_| ApiError::Validation("cursor is not one this API issued".into()))
+            })
+            .transpose()?;
+        let mut items = state
+            .store
+            .list_match_runs(auth.0.brokerage_id, direction.0, before, limit + 1)
+            .await?;
+        let next_cursor = (items.len() > limit as usize).then(|| {
+            items.truncate(limit as usize);
+            items.last().map(|r| r.id.to_string())
+        });
+        Ok(Json(MatchRunPage {
+            items,
+            next_cursor: next_cursor.flatten(),
+        }))
     }
 
     /// A match run's status.

@@ -7,10 +7,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use troupe_shared::{Config, domain::Role};
 
-use crate::helpers::{Reply, Shape, TestApp, both_shapes};
+use crate::helpers::{Options, Reply, Shape, TestApp, both_shapes};
 
 both_shapes!(
     matches_respect_constraints_and_agree_both_ways,
+    the_offline_scorer_needs_no_provider,
     matching_respects_visibility_and_refuses_bad_input,
     import_loads_good_rows_and_reports_bad_ones,
     nightly_run_rematches_only_what_changed,
@@ -701,4 +702,86 @@ async fn feedback_changes_later_rankings(shape: Shape) {
         .find(|c| c["name"] == "feedback")
         .unwrap()["contribution"];
     assert!(penalised.as_f64().unwrap() < 0.0, "{after}");
+}
+
+async fn the_offline_scorer_needs_no_provider(shape: Shape) {
+    let options = Options {
+        vars: vec![("TROUPE_LLM_PROVIDER", "offline".into())],
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(shape, options).await;
+    let wine = &["wine cellar", "ocean views"];
+    id_of(
+        &app,
+        "/api/v1/personas",
+        client("Wynn Fan", wine, &[], "Malibu", 30e6),
+    )
+    .await;
+    id_of(
+        &app,
+        "/api/v1/personas",
+        client("Half Fan", &["wine cellar", "stables"], &[], "Malibu", 30e6),
+    )
+    .await;
+    id_of(
+        &app,
+        "/api/v1/personas",
+        client("Drive Hater", wine, &["shared driveway"], "Malibu", 30e6),
+    )
+    .await;
+    let cellar = id_of(
+        &app,
+        "/api/v1/properties",
+        listing(
+            "Cellar House",
+            "Malibu",
+            25e6,
+            &["wine cellar", "ocean views", "shared driveway"],
+            "A cliffside home.",
+        ),
+    )
+    .await;
+    let matched = matched(
+        &app,
+        "/api/v1/matching/property-to-clients",
+        json!({ "property_id": cellar, "min_score": 0, "rerank": true }),
+    )
+    .await;
+    assert_eq!(names(&matched), ["Wynn Fan", "Half Fan"], "{matched}");
+    assert_eq!(
+        matched["recommendations"][0]["explained_by"], "rules",
+        "no model, no re-rank"
+    );
+    assert_eq!(app.mock.stats().requests, 0, "local embeddings, no calls");
+}
+
+/// A nightly slot that passed while no scheduler ran is run once when the scheduler starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_nightly_slot_is_caught_up_at_start() {
+    let options = Options {
+        vars: vec![("TROUPE_MATCHING_CRON", "0 0 * * * *".into())],
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(Shape::Embedded, options).await;
+    let started = Instant::now();
+    let run = loop {
+        let runs = app.get("/api/v1/matching?direction=nightly").await;
+        assert_eq!(runs.status, 200, "{}", runs.body);
+        let items = runs.body["items"].as_array().unwrap().clone();
+        if let Some(run) = items.iter().find(|r| r["status"] == "completed") {
+            let same_slot = items.iter().filter(|r| r["slot"] == run["slot"]).count();
+            assert_eq!(same_slot, 1, "one run for the slot: {}", runs.body);
+            break run.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{}", runs.body);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    let slot: chrono::DateTime<chrono::Utc> = run["slot"].as_str().unwrap().parse().unwrap();
+    let now = chrono::Utc::now();
+    assert!(
+        slot <= now && now - slot < chrono::Duration::hours(1),
+        "the latest hourly slot: {slot}"
+    );
+    let bad = app.get("/api/v1/matching?direction=sideways").await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
 }

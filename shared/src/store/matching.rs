@@ -224,6 +224,28 @@ impl Store {
         row.map(MatchRun::try_from).transpose()
     }
 
+    /// The brokerage's runs, newest first, optionally of one direction and older than `before`.
+    pub async fn list_match_runs(
+        &self,
+        brokerage_id: Uuid,
+        direction: Option<MatchDirection>,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<MatchRun>> {
+        let rows: Vec<RunRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", run_columns!(), " FROM match_runs
+                 WHERE brokerage_id = $1 AND ($2 IS NULL OR direction = $2) AND ($3 IS NULL OR id < $3)
+                 ORDER BY id DESC LIMIT $4"))
+                .bind(brokerage_id)
+                .bind(direction.map(MatchDirection::as_str))
+                .bind(before)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.into_iter().map(MatchRun::try_from).collect()
+    }
+
     /// Marks a run as running and counts the attempt; `None` when it is already final (a
     /// redelivered job has nothing to do).
     pub async fn start_match_run(&self, id: Uuid) -> StoreResult<Option<(MatchRun, i32)>> {
