@@ -267,6 +267,13 @@ async fn main() -> anyhow::Result<()> {
     ] {
         vars.insert(k.into(), v.into());
     }
+    // BENCH_LOG=info shows the service's logs (each match run's compute and store times).
+    if let Ok(filter) = std::env::var("BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let config = Config::from_vars(vars.clone())?;
     let deployment = Deployment::start(vars, None).await?;
     let api = deployment.api.clone();

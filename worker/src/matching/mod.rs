@@ -68,12 +68,14 @@ pub async fn run_match(job: &MatchingJob, deps: &MatchingDeps) -> Result<(), Mat
         store.fail_match_run(run.id, &reason).await?;
         return Ok(());
     }
+    let started = std::time::Instant::now();
     let outcome = match run.direction {
         MatchDirection::Nightly => nightly(job.brokerage_id, deps).await,
         _ => on_demand(&run, job.brokerage_id, deps).await,
     };
     match outcome {
         Ok(Some(result)) => {
+            let computed = started.elapsed();
             store
                 .complete_match_run(
                     run.id,
@@ -83,7 +85,14 @@ pub async fn run_match(job: &MatchingJob, deps: &MatchingDeps) -> Result<(), Mat
                     result.nightly.as_ref(),
                 )
                 .await?;
-            tracing::info!(run = %run.id, pairs = result.pairs_scored, kept = result.recommendations.len(), "match run completed");
+            tracing::info!(
+                run = %run.id,
+                pairs = result.pairs_scored,
+                kept = result.recommendations.len(),
+                compute_ms = computed.as_millis() as u64,
+                store_ms = (started.elapsed() - computed).as_millis() as u64,
+                "match run completed"
+            );
             Ok(())
         }
         Ok(None) => {
