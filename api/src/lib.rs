@@ -3,6 +3,7 @@
 mod auth;
 mod health;
 mod matching;
+mod pagination;
 mod personas;
 mod problem;
 mod properties;

@@ -19,7 +19,7 @@ use troupe_shared::{
 use uuid::Uuid;
 
 use crate::{
-    ApiState, ApiTags, auth::ApiKey, personas::visible, problem::ApiError,
+    ApiState, ApiTags, auth::ApiKey, pagination, personas::visible, problem::ApiError,
     simulations::request_hash,
 };
 
@@ -35,6 +35,20 @@ fn default_min_score() -> f64 {
 #[derive(Object)]
 struct PropertyToClients {
     property_id: Uuid,
+    #[oai(flatten)]
+    options: MatchOptions,
+}
+
+/// Match one client against every active listing.
+#[derive(Object)]
+struct ClientToProperties {
+    persona_id: Uuid,
+    #[oai(flatten)]
+    options: MatchOptions,
+}
+
+#[derive(Object)]
+struct MatchOptions {
     /// Recommendations to return, 1 to 100.
     #[oai(
         default = "default_limit",
@@ -42,26 +56,6 @@ struct PropertyToClients {
     )]
     limit: u32,
     /// Leave out matches scoring below this (0–1).
-    #[oai(
-        default = "default_min_score",
-        validator(minimum(value = "0"), maximum(value = "1"))
-    )]
-    min_score: f64,
-    /// Have the model (when one is configured) re-rank the matches kept and write their
-    /// explanation, highlights and outreach.
-    #[oai(default)]
-    rerank: bool,
-}
-
-/// Match one client against every active listing.
-#[derive(Object)]
-struct ClientToProperties {
-    persona_id: Uuid,
-    #[oai(
-        default = "default_limit",
-        validator(minimum(value = "1"), maximum(value = "100"))
-    )]
-    limit: u32,
     #[oai(
         default = "default_min_score",
         validator(minimum(value = "0"), maximum(value = "1"))
@@ -136,7 +130,7 @@ impl MatchingApi {
             .get_property(caller.brokerage_id, body.property_id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("property {}", body.property_id)))?;
-        let params = params(caller, body.limit, body.min_score, body.rerank);
+        let params = params(caller, &body.options);
         submit(
             &state,
             caller,
@@ -160,7 +154,7 @@ impl MatchingApi {
     ) -> Result<Accepted, ApiError> {
         let caller = &auth.0;
         visible(&state, caller, body.persona_id).await?;
-        let params = params(caller, body.limit, body.min_score, body.rerank);
+        let params = params(caller, &body.options);
         submit(
             &state,
             caller,
@@ -185,31 +179,14 @@ impl MatchingApi {
         /// Page size, 1 to 100 (default 20).
         limit: Query<Option<u32>>,
     ) -> Result<Json<MatchRunPage>, ApiError> {
-        let limit = limit.0.unwrap_or(20);
-        if !(1..=100).contains(&limit) {
-            return Err(ApiError::Validation(
-                "limit must be between 1 and 100".into(),
-            ));
-        }
-        let before = cursor
-            .0
-            .map(|c| {
-                Uuid::try_parse(&c)
-                    .map_err(|_| ApiError::Validation("cursor is not one this API issued".into()))
-            })
-            .transpose()?;
+        let limit = pagination::page_size(limit.0, 20, 100)?;
+        let before = pagination::cursor(cursor.0)?;
         let mut items = state
             .store
             .list_match_runs(auth.0.brokerage_id, direction.0, before, limit + 1)
             .await?;
-        let next_cursor = (items.len() > limit as usize).then(|| {
-            items.truncate(limit as usize);
-            items.last().map(|r| r.id.to_string())
-        });
-        Ok(Json(MatchRunPage {
-            items,
-            next_cursor: next_cursor.flatten(),
-        }))
+        let next_cursor = pagination::next_cursor(&mut items, limit, |r| r.id);
+        Ok(Json(MatchRunPage { items, next_cursor }))
     }
 
     /// A match run's status.
@@ -259,11 +236,11 @@ impl MatchingApi {
     }
 }
 
-fn params(caller: &Principal, limit: u32, min_score: f64, rerank: bool) -> MatchParams {
+fn params(caller: &Principal, options: &MatchOptions) -> MatchParams {
     MatchParams {
-        limit,
-        min_score,
-        rerank,
+        limit: options.limit,
+        min_score: options.min_score,
+        rerank: options.rerank,
         caller: Some(MatchCaller {
             user_id: caller.user_id,
             team_id: caller.team_id,

@@ -9,7 +9,7 @@ use troupe_shared::{
 };
 use uuid::Uuid;
 
-use crate::{ApiState, ApiTags, auth::ApiKey, problem::ApiError};
+use crate::{ApiState, ApiTags, auth::ApiKey, pagination, problem::ApiError};
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
@@ -161,19 +161,8 @@ impl PersonasApi {
         /// Only personas in this segment.
         segment: Query<Option<String>>,
     ) -> Result<Json<PersonaPage>, ApiError> {
-        let limit = limit.0.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::Validation(format!(
-                "limit must be between 1 and {MAX_PAGE}"
-            )));
-        }
-        let after = cursor
-            .0
-            .map(|c| {
-                Uuid::try_parse(&c)
-                    .map_err(|_| ApiError::Validation("cursor is not one this API issued".into()))
-            })
-            .transpose()?;
+        let limit = pagination::page_size(limit.0, DEFAULT_PAGE, MAX_PAGE)?;
+        let after = pagination::cursor(cursor.0)?;
         // One extra row tells whether another page follows.
         let filter = PersonaFilter {
             segment: segment.0,
@@ -181,14 +170,8 @@ impl PersonasApi {
             limit: limit + 1,
         };
         let mut items = state.store.list_personas(&auth.0, &filter).await?;
-        let next_cursor = (items.len() > limit as usize).then(|| {
-            items.truncate(limit as usize);
-            items.last().map(|p| p.id.to_string())
-        });
-        Ok(Json(PersonaPage {
-            items,
-            next_cursor: next_cursor.flatten(),
-        }))
+        let next_cursor = pagination::next_cursor(&mut items, limit, |p| p.id);
+        Ok(Json(PersonaPage { items, next_cursor }))
     }
 }
 

@@ -14,7 +14,7 @@ use troupe_shared::{
 };
 use uuid::Uuid;
 
-use crate::{ApiState, ApiTags, auth::ApiKey, problem::ApiError};
+use crate::{ApiState, ApiTags, auth::ApiKey, pagination, problem::ApiError};
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
@@ -125,19 +125,8 @@ impl PropertiesApi {
         property_type: Query<Option<String>>,
         status: Query<Option<PropertyStatus>>,
     ) -> Result<Json<PropertyPage>, ApiError> {
-        let limit = limit.0.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::Validation(format!(
-                "limit must be between 1 and {MAX_PAGE}"
-            )));
-        }
-        let after = cursor
-            .0
-            .map(|c| {
-                Uuid::try_parse(&c)
-                    .map_err(|_| ApiError::Validation("cursor is not one this API issued".into()))
-            })
-            .transpose()?;
+        let limit = pagination::page_size(limit.0, DEFAULT_PAGE, MAX_PAGE)?;
+        let after = pagination::cursor(cursor.0)?;
         // One extra row tells whether another page follows.
         let filter = PropertyFilter {
             min_price: min_price.0,
@@ -153,14 +142,8 @@ impl PropertiesApi {
             .store
             .list_properties(auth.0.brokerage_id, &filter)
             .await?;
-        let next_cursor = (items.len() > limit as usize).then(|| {
-            items.truncate(limit as usize);
-            items.last().map(|p| p.id.to_string())
-        });
-        Ok(Json(PropertyPage {
-            items,
-            next_cursor: next_cursor.flatten(),
-        }))
+        let next_cursor = pagination::next_cursor(&mut items, limit, |p| p.id);
+        Ok(Json(PropertyPage { items, next_cursor }))
     }
 
     /// Import listings: a JSON array of listings, or CSV with RESO Data Dictionary columns

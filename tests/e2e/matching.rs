@@ -91,69 +91,58 @@ fn titles(recommendations: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Five clients who all want a wine cellar with ocean views, three of whom a hard constraint
+/// excludes from "Cellar House" (a deal-breaker, the budget, the location), and a second listing.
+struct CellarCase {
+    fan: String,
+    breaker: String,
+    cellar: String,
+}
+
+async fn seed_cellar_case(app: &TestApp) -> CellarCase {
+    let wine = &["wine cellar", "ocean views"];
+    let partial = &["wine cellar", "tennis court", "stables"];
+    let mut ids = Vec::new();
+    for body in [
+        client("Wynn Fan", wine, &[], "Malibu", 30e6),
+        client("Partial Fan", partial, &[], "Malibu", 30e6),
+        client("Drive Hater", wine, &["shared driveway"], "Malibu", 30e6),
+        client("Thrifty", wine, &[], "Malibu", 5e6),
+        client("Skier", wine, &[], "Aspen", 30e6),
+    ] {
+        ids.push(id_of(app, "/api/v1/personas", body).await);
+    }
+    let cellar_features = &["wine cellar", "ocean views", "shared driveway"];
+    let cellar = listing(
+        "Cellar House",
+        "Malibu",
+        25e6,
+        cellar_features,
+        "A cliffside home.",
+    );
+    let cellar = id_of(app, "/api/v1/properties", cellar).await;
+    let court = listing(
+        "Court House",
+        "Malibu",
+        24e6,
+        &["tennis court"],
+        "A flat lot.",
+    );
+    id_of(app, "/api/v1/properties", court).await;
+    CellarCase {
+        fan: ids[0].clone(),
+        breaker: ids[2].clone(),
+        cellar,
+    }
+}
+
 async fn matches_respect_constraints_and_agree_both_ways(shape: Shape) {
     let app = TestApp::spawn(shape).await;
-    let wine = &["wine cellar", "ocean views"];
-    let fan = id_of(
-        &app,
-        "/api/v1/personas",
-        client("Wynn Fan", wine, &[], "Malibu", 30e6),
-    )
-    .await;
-    id_of(
-        &app,
-        "/api/v1/personas",
-        client(
-            "Partial Fan",
-            &["wine cellar", "tennis court", "stables"],
-            &[],
-            "Malibu",
-            30e6,
-        ),
-    )
-    .await;
-    let breaker = id_of(
-        &app,
-        "/api/v1/personas",
-        client("Drive Hater", wine, &["shared driveway"], "Malibu", 30e6),
-    )
-    .await;
-    id_of(
-        &app,
-        "/api/v1/personas",
-        client("Thrifty", wine, &[], "Malibu", 5e6),
-    )
-    .await;
-    id_of(
-        &app,
-        "/api/v1/personas",
-        client("Skier", wine, &[], "Aspen", 30e6),
-    )
-    .await;
-    let cellar = id_of(
-        &app,
-        "/api/v1/properties",
-        listing(
-            "Cellar House",
-            "Malibu",
-            25e6,
-            &["wine cellar", "ocean views", "shared driveway"],
-            "A cliffside home.",
-        ),
-    )
-    .await;
-    id_of(
-        &app,
-        "/api/v1/properties",
-        listing(
-            "Court House",
-            "Malibu",
-            24e6,
-            &["tennis court"],
-            "A flat lot.",
-        ),
-    )
-    .await;
+    let CellarCase {
+        fan,
+        breaker,
+        cellar,
+    } = seed_cellar_case(&app).await;
 
     let to_clients = matched(
         &app,
@@ -710,44 +699,14 @@ async fn the_offline_scorer_needs_no_provider(shape: Shape) {
         ..Options::default()
     };
     let app = TestApp::spawn_with(shape, options).await;
-    let wine = &["wine cellar", "ocean views"];
-    id_of(
-        &app,
-        "/api/v1/personas",
-        client("Wynn Fan", wine, &[], "Malibu", 30e6),
-    )
-    .await;
-    id_of(
-        &app,
-        "/api/v1/personas",
-        client("Half Fan", &["wine cellar", "stables"], &[], "Malibu", 30e6),
-    )
-    .await;
-    id_of(
-        &app,
-        "/api/v1/personas",
-        client("Drive Hater", wine, &["shared driveway"], "Malibu", 30e6),
-    )
-    .await;
-    let cellar = id_of(
-        &app,
-        "/api/v1/properties",
-        listing(
-            "Cellar House",
-            "Malibu",
-            25e6,
-            &["wine cellar", "ocean views", "shared driveway"],
-            "A cliffside home.",
-        ),
-    )
-    .await;
+    let cellar = seed_cellar_case(&app).await.cellar;
     let matched = matched(
         &app,
         "/api/v1/matching/property-to-clients",
         json!({ "property_id": cellar, "min_score": 0, "rerank": true }),
     )
     .await;
-    assert_eq!(names(&matched), ["Wynn Fan", "Half Fan"], "{matched}");
+    assert_eq!(names(&matched), ["Wynn Fan", "Partial Fan"], "{matched}");
     assert_eq!(
         matched["recommendations"][0]["explained_by"], "rules",
         "no model, no re-rank"

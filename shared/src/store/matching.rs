@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -112,6 +113,8 @@ pub struct PairFeedback {
 
 /// Beyond this many ids, reading everything and filtering beats a query per id.
 const BULK_READ: usize = 500;
+/// Rows per multi-row INSERT (9 parameters a row stays well inside both databases' limits).
+const INSERT_BATCH: usize = 500;
 
 /// Visible to `$2` (user) in team `$3`, on a table aliased `p`.
 macro_rules! visible_persona {
@@ -296,7 +299,18 @@ impl Store {
         recommendations: &[NewRecommendation],
         nightly: Option<&NightlyScores>,
     ) -> StoreResult<bool> {
-        let now = Utc::now();
+        let started = Utc::now();
+        let matches: Vec<Value> = recommendations
+            .iter()
+            .enumerate()
+            .map(|(rank, rec)| {
+                serde_json::json!({
+                    "rank": rank + 1, "persona_id": rec.persona_id, "property_id": rec.property_id,
+                    "score": rec.score, "change": rec.detail.change,
+                })
+            })
+            .collect();
+        let payload = serde_json::json!({ "run_id": run_id, "pairs_scored": pairs_scored, "matches": matches });
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let won = sqlx::query(
@@ -304,34 +318,30 @@ impl Store {
                  WHERE id = $1 AND status <> 'completed'")
                 .bind(run_id)
                 .bind(pairs_scored)
-                .bind(now)
+                .bind(started)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected() == 1;
             if !won {
                 return Ok(false);
             }
-            let mut matches = Vec::with_capacity(recommendations.len());
-            for (rank, rec) in recommendations.iter().enumerate() {
-                let id = Uuid::now_v7();
-                matches.push(serde_json::json!({
-                    "recommendation_id": id, "rank": rank + 1, "persona_id": rec.persona_id,
-                    "property_id": rec.property_id, "score": rec.score, "change": rec.detail.change,
-                }));
-                sqlx::query(
-                    "INSERT INTO match_recommendations (id, run_id, brokerage_id, persona_id, property_id, rank, score, detail, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                    .bind(id)
-                    .bind(run_id)
-                    .bind(brokerage_id)
-                    .bind(rec.persona_id)
-                    .bind(rec.property_id)
-                    .bind(rank as i32 + 1)
-                    .bind(rec.score)
-                    .bind(Json(&rec.detail))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+            // Many rows, few statements: each statement is a round trip to the database.
+            for (chunk_index, chunk) in recommendations.chunks(INSERT_BATCH).enumerate() {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO match_recommendations (id, run_id, brokerage_id, persona_id, property_id, rank, score, detail, created_at) ");
+                insert.push_values(chunk.iter().enumerate(), |mut row, (i, rec)| {
+                    let rank = (chunk_index * INSERT_BATCH + i + 1) as i32;
+                    row.push_bind(Uuid::now_v7())
+                        .push_bind(run_id)
+                        .push_bind(brokerage_id)
+                        .push_bind(rec.persona_id)
+                        .push_bind(rec.property_id)
+                        .push_bind(rank)
+                        .push_bind(rec.score)
+                        .push_bind(Json(&rec.detail))
+                        .push_bind(started);
+                });
+                insert.build().execute(&mut *tx).await?;
             }
             if let Some(nightly) = nightly {
                 for id in &nightly.personas {
@@ -342,25 +352,31 @@ impl Store {
                     sqlx::query("DELETE FROM match_scores WHERE property_id = $1")
                         .bind(id).execute(&mut *tx).await?;
                 }
-                for (persona_id, property_id, score) in &nightly.scores {
-                    sqlx::query(
-                        "INSERT INTO match_scores (persona_id, property_id, brokerage_id, score) VALUES ($1, $2, $3, $4)")
-                        .bind(persona_id)
-                        .bind(property_id)
-                        .bind(brokerage_id)
-                        .bind(score)
-                        .execute(&mut *tx)
-                        .await?;
+                for chunk in nightly.scores.chunks(INSERT_BATCH) {
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "INSERT INTO match_scores (persona_id, property_id, brokerage_id, score) ");
+                    insert.push_values(chunk, |mut row, (persona_id, property_id, score)| {
+                        row.push_bind(*persona_id)
+                            .push_bind(*property_id)
+                            .push_bind(brokerage_id)
+                            .push_bind(*score);
+                    });
+                    insert.build().execute(&mut *tx).await?;
                 }
             }
-            let payload = serde_json::json!({ "run_id": run_id, "pairs_scored": pairs_scored, "matches": matches });
             sqlx::query(
                 "INSERT INTO events (id, brokerage_id, type, subject_id, payload, created_at) VALUES ($1, $2, 'matching.completed', $3, $4, $5)")
                 .bind(Uuid::now_v7())
                 .bind(brokerage_id)
                 .bind(run_id)
                 .bind(Json(&payload))
-                .bind(now)
+                .bind(started)
+                .execute(&mut *tx)
+                .await?;
+            // Completed when the results are in, not when writing them began.
+            sqlx::query("UPDATE match_runs SET completed_at = $2 WHERE id = $1")
+                .bind(run_id)
+                .bind(Utc::now())
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;

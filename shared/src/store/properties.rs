@@ -206,57 +206,30 @@ impl Store {
         caller: &Principal,
         details: &PropertyDetails,
     ) -> StoreResult<Imported> {
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let existing: Option<PropertyRow> = sqlx::query_as(concat!(
-                "SELECT ", columns!(), " FROM properties WHERE brokerage_id = $1 AND listing_id = $2"))
-                .bind(caller.brokerage_id)
-                .bind(&details.listing_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let outcome = match existing {
-                Some(row) if row.details.0 == *details => Imported::Unchanged(row.id),
+        // A concurrent import of the same listing id may create it first: then look again.
+        for _ in 0..2 {
+            let existing: Option<PropertyRow> = with_pool!(self, pool => {
+                sqlx::query_as(concat!("SELECT ", columns!(), " FROM properties WHERE brokerage_id = $1 AND listing_id = $2"))
+                    .bind(caller.brokerage_id)
+                    .bind(&details.listing_id)
+                    .fetch_optional(pool)
+                    .await
+            })?;
+            match existing {
+                Some(row) if row.details.0 == *details => return Ok(Imported::Unchanged(row.id)),
                 Some(row) => {
-                    sqlx::query(
-                        "UPDATE properties SET details = $2, status = $3, price = $4, property_type = $5,
-                            city = $6, region = $7, updated_at = $8 WHERE id = $1")
-                        .bind(row.id)
-                        .bind(Json(details))
-                        .bind(details.status.as_str())
-                        .bind(details.price)
-                        .bind(&details.property_type)
-                        .bind(&details.location.city)
-                        .bind(&details.location.region)
-                        .bind(Utc::now())
-                        .execute(&mut *tx)
+                    self.update_property(caller.brokerage_id, row.id, details)
                         .await?;
-                    Imported::Updated(row.id)
+                    return Ok(Imported::Updated(row.id));
                 }
-                None => {
-                    let id = Uuid::now_v7();
-                    sqlx::query(
-                        "INSERT INTO properties (id, brokerage_id, created_by, details, created_at, updated_at,
-                            listing_id, status, price, property_type, city, region)
-                         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11)")
-                        .bind(id)
-                        .bind(caller.brokerage_id)
-                        .bind(caller.user_id)
-                        .bind(Json(details))
-                        .bind(Utc::now())
-                        .bind(&details.listing_id)
-                        .bind(details.status.as_str())
-                        .bind(details.price)
-                        .bind(&details.property_type)
-                        .bind(&details.location.city)
-                        .bind(&details.location.region)
-                        .execute(&mut *tx)
-                        .await?;
-                    Imported::Created(id)
-                }
-            };
-            tx.commit().await?;
-            Ok(outcome)
-        })
+                None => match self.create_property(caller, details).await {
+                    Ok(property) => return Ok(Imported::Created(property.id)),
+                    Err(StoreError::Duplicate(_)) => continue,
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+        Err(duplicate_listing(details))
     }
 
     /// The brokerage's active listings.
