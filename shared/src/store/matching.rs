@@ -10,15 +10,13 @@ use uuid::Uuid;
 
 use super::{
     BeginWrite, IdempotencyKey, KeyClaim, Store, StoreError, StoreResult, Submitted,
-    claim_idempotency_key, is_unique_violation, parse_column,
-    personas::{PersonaRow, persona_columns},
-    with_pool,
+    claim_idempotency_key, fetch_by_ids, is_unique_violation, parse_column, with_pool,
 };
 use crate::{
     auth::Principal,
     domain::{
         Feedback, FeedbackOutcome, MatchDetail, MatchDirection, MatchParams, MatchRecommendation,
-        MatchRun, MatchRunStatus, Persona, PersonaProfile,
+        MatchRun, MatchRunStatus, PersonaProfile,
     },
 };
 
@@ -111,8 +109,6 @@ pub struct PairFeedback {
     pub reason: Option<String>,
 }
 
-/// Beyond this many ids, reading everything and filtering beats a query per id.
-const BULK_READ: usize = 500;
 /// Rows per multi-row INSERT (9 parameters a row stays well inside both databases' limits).
 const INSERT_BATCH: usize = 500;
 
@@ -575,17 +571,6 @@ impl Store {
             .collect()
     }
 
-    /// Every real (not synthetic) client of the brokerage.
-    pub async fn all_clients(&self, brokerage_id: Uuid) -> StoreResult<Vec<Persona>> {
-        let rows: Vec<PersonaRow> = with_pool!(self, pool => {
-            sqlx::query_as(concat!("SELECT ", persona_columns!(), " FROM personas WHERE brokerage_id = $1 AND NOT synthetic ORDER BY id"))
-                .bind(brokerage_id)
-                .fetch_all(pool)
-                .await
-        })?;
-        rows.into_iter().map(Persona::try_from).collect()
-    }
-
     /// (id, version, last change) of the real clients a match may include: those `caller` may
     /// see, or all of the brokerage's.
     pub async fn client_versions(
@@ -626,29 +611,14 @@ impl Store {
         model: &str,
         subjects: &[Uuid],
     ) -> StoreResult<HashMap<Uuid, (String, Vec<f32>)>> {
-        let rows: Vec<(Uuid, String, Vec<u8>)> = if subjects.len() > BULK_READ {
-            with_pool!(self, pool => {
-                sqlx::query_as("SELECT subject_id, text_hash, vector FROM embeddings WHERE brokerage_id = $1 AND model = $2")
-                    .bind(brokerage_id)
-                    .bind(model)
-                    .fetch_all(pool)
-                    .await
-            })?
-        } else {
-            let mut rows = Vec::with_capacity(subjects.len());
-            for id in subjects {
-                let row: Option<(Uuid, String, Vec<u8>)> = with_pool!(self, pool => {
-                    sqlx::query_as("SELECT subject_id, text_hash, vector FROM embeddings WHERE subject_id = $1 AND brokerage_id = $2 AND model = $3")
-                        .bind(id)
-                        .bind(brokerage_id)
-                        .bind(model)
-                        .fetch_optional(pool)
-                        .await
-                })?;
-                rows.extend(row);
+        let rows: Vec<(Uuid, String, Vec<u8>)> = with_pool!(self, pool => fetch_by_ids!(
+            pool, (Uuid, String, Vec<u8>), subjects,
+            "SELECT subject_id, text_hash, vector FROM embeddings WHERE subject_id IN (",
+            |q| {
+                q.push(" AND brokerage_id = ").push_bind(brokerage_id);
+                q.push(" AND model = ").push_bind(model);
             }
-            rows
-        };
+        ));
         Ok(rows
             .into_iter()
             .map(|(id, hash, bytes)| {

@@ -173,6 +173,32 @@ impl BeginWrite for SqlitePool {
     }
 }
 
+/// Ids per `IN (…)` list: one statement reads this many rows by id.
+const IN_BATCH: usize = 500;
+
+/// The rows of type `$row` whose ids are in `$ids`, read [`IN_BATCH`] ids per statement: `$head`
+/// is the SQL up to the opening of the id list (`… WHERE id IN (`), and `$tail` appends the rest
+/// of the condition to the builder `$q` (the tenant, say). Errors return from the caller.
+macro_rules! fetch_by_ids {
+    ($pool:expr, $row:ty, $ids:expr, $head:expr, |$q:ident| $tail:block) => {{
+        let mut rows: Vec<$row> = Vec::with_capacity($ids.len());
+        for chunk in $ids.chunks($crate::store::IN_BATCH) {
+            let mut $q = sqlx::QueryBuilder::new($head);
+            {
+                let mut list = $q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+            }
+            $q.push(")");
+            $tail
+            rows.extend($q.build_query_as::<$row>().fetch_all($pool).await?);
+        }
+        rows
+    }};
+}
+use fetch_by_ids;
+
 /// `(Idempotency-Key, hash of the request body, how long the key holds)`.
 pub type IdempotencyKey = (String, String, Duration);
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{BeginWrite, Store, StoreResult, parse_column, with_pool};
+use super::{BeginWrite, Store, StoreResult, fetch_by_ids, parse_column, with_pool};
 use crate::{
     auth::Principal,
     domain::{Persona, PersonaProfile, Visibility},
@@ -22,7 +22,6 @@ macro_rules! columns {
         "id, brokerage_id, owner_user_id, team_id, visibility, version, synthetic, profile, created_at, updated_at"
     };
 }
-pub(super) use columns as persona_columns;
 
 /// What a create or update writes.
 pub struct PersonaWrite {
@@ -38,7 +37,7 @@ pub struct PersonaFilter {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct PersonaRow {
+struct PersonaRow {
     id: Uuid,
     brokerage_id: Uuid,
     owner_user_id: Uuid,
@@ -199,26 +198,23 @@ impl Store {
     }
 
     /// The personas of a run, by id within the brokerage (visibility was checked when the run was
-    /// submitted); ids deleted since are skipped.
+    /// submitted), in the order of `ids`; ids deleted since are skipped.
     pub async fn personas_for_run(
         &self,
         brokerage_id: Uuid,
         ids: &[Uuid],
     ) -> StoreResult<Vec<Persona>> {
-        let mut personas = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row: Option<PersonaRow> = with_pool!(self, pool => {
-                sqlx::query_as(concat!("SELECT ", columns!(), " FROM personas WHERE brokerage_id = $1 AND id = $2"))
-                    .bind(brokerage_id)
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-            })?;
-            if let Some(row) = row {
-                personas.push(row.try_into()?);
-            }
-        }
-        Ok(personas)
+        let rows: Vec<PersonaRow> = with_pool!(self, pool => fetch_by_ids!(
+            pool, PersonaRow, ids,
+            concat!("SELECT ", columns!(), " FROM personas WHERE id IN ("),
+            |q| { q.push(" AND brokerage_id = ").push_bind(brokerage_id); }
+        ));
+        let mut by_id: std::collections::HashMap<Uuid, PersonaRow> =
+            rows.into_iter().map(|row| (row.id, row)).collect();
+        ids.iter()
+            .filter_map(|id| by_id.remove(id))
+            .map(Persona::try_from)
+            .collect()
     }
 
     /// The synthetic persona the factory made under `factory_key`, if it has.

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{BeginWrite, Store, StoreError, StoreResult, is_unique_violation, with_pool};
+use super::{
+    BeginWrite, Store, StoreError, StoreResult, fetch_by_ids, is_unique_violation, with_pool,
+};
 use crate::{
     auth::Principal,
     domain::{Property, PropertyDetails, PropertyStatus},
@@ -232,15 +234,17 @@ impl Store {
         Err(duplicate_listing(details))
     }
 
-    /// The brokerage's active listings.
-    pub async fn active_properties(&self, brokerage_id: Uuid) -> StoreResult<Vec<Property>> {
-        let rows: Vec<PropertyRow> = with_pool!(self, pool => {
-            sqlx::query_as(concat!("SELECT ", columns!(), " FROM properties
-                 WHERE brokerage_id = $1 AND status = 'active' ORDER BY id"))
-            .bind(brokerage_id)
-            .fetch_all(pool)
-            .await
-        })?;
+    /// The brokerage's listings with these ids (in no particular order).
+    pub async fn properties_by_ids(
+        &self,
+        brokerage_id: Uuid,
+        ids: &[Uuid],
+    ) -> StoreResult<Vec<Property>> {
+        let rows: Vec<PropertyRow> = with_pool!(self, pool => fetch_by_ids!(
+            pool, PropertyRow, ids,
+            concat!("SELECT ", columns!(), " FROM properties WHERE id IN ("),
+            |q| { q.push(" AND brokerage_id = ").push_bind(brokerage_id); }
+        ));
         Ok(rows.into_iter().map(Property::from).collect())
     }
 }

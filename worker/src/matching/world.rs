@@ -11,7 +11,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use troupe_shared::{
     Store,
-    domain::{FeedbackOutcome, MatchDetail, Persona, Property},
+    domain::{FeedbackOutcome, MatchDetail},
     store::{NewRecommendation, PairFeedback},
 };
 use uuid::Uuid;
@@ -21,9 +21,6 @@ use super::{
     prepared::{self, PreparedPersona, PreparedProperty, feedback_by_persona},
     score,
 };
-
-/// Beyond this many to load, reading the whole brokerage beats a query per id.
-const BULK_LOAD: usize = 500;
 
 /// Prepared things by id, each with the version it was prepared from.
 type Entries<V, T> = Mutex<HashMap<Uuid, (V, Arc<T>)>>;
@@ -78,8 +75,14 @@ impl World {
                 .map(|(id, _)| *id)
                 .collect()
         };
-        let new_clients = load_clients(store, brokerage_id, &missing_clients).await?;
-        let new_listings = load_listings(store, brokerage_id, &missing_listings).await?;
+        let missing_clients: Vec<Uuid> = missing_clients.into_iter().collect();
+        let missing_listings: Vec<Uuid> = missing_listings.into_iter().collect();
+        let new_clients = store
+            .personas_for_run(brokerage_id, &missing_clients)
+            .await?;
+        let new_listings = store
+            .properties_by_ids(brokerage_id, &missing_listings)
+            .await?;
         let texts = new_clients
             .iter()
             .map(|p| (p.id, prepared::persona_text(p)))
@@ -224,35 +227,6 @@ impl World {
             },
         })
     }
-}
-
-async fn load_clients(
-    store: &Store,
-    brokerage_id: Uuid,
-    ids: &HashSet<Uuid>,
-) -> Result<Vec<Persona>, MatchError> {
-    if ids.len() > BULK_LOAD {
-        let all = store.all_clients(brokerage_id).await?;
-        return Ok(all.into_iter().filter(|p| ids.contains(&p.id)).collect());
-    }
-    let ids: Vec<Uuid> = ids.iter().copied().collect();
-    Ok(store.personas_for_run(brokerage_id, &ids).await?)
-}
-
-async fn load_listings(
-    store: &Store,
-    brokerage_id: Uuid,
-    ids: &HashSet<Uuid>,
-) -> Result<Vec<Property>, MatchError> {
-    if ids.len() > BULK_LOAD {
-        let all = store.active_properties(brokerage_id).await?;
-        return Ok(all.into_iter().filter(|p| ids.contains(&p.id)).collect());
-    }
-    let mut listings = Vec::with_capacity(ids.len());
-    for id in ids {
-        listings.extend(store.get_property(brokerage_id, *id).await?);
-    }
-    Ok(listings)
 }
 
 /// The texts of listings each client showed interest in (interested, viewed, made an offer).
