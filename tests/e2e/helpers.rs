@@ -294,6 +294,18 @@ impl TestApp {
         }
     }
 
+    /// The events the outbox holds for this app's brokerage, oldest first.
+    pub async fn events(&self) -> Vec<troupe_shared::store::Event> {
+        let config = Config::from_vars(self.vars.clone()).expect("config");
+        let (store, _) = troupe::connect(&config).await.expect("store");
+        let brokerage = store
+            .brokerage_id("Acme Realty")
+            .await
+            .expect("brokerage")
+            .expect("the test brokerage");
+        store.events(brokerage, None, 1000).await.expect("events")
+    }
+
     /// A connection to this app's database, for checks the API does not expose.
     pub async fn postgres(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(&self.vars["TROUPE_DATABASE_URL"])

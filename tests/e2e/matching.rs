@@ -501,9 +501,7 @@ async fn nightly_run_rematches_only_what_changed(shape: Shape) {
     assert_eq!(first_recs.body["recommendations"][0]["change"], "new");
 
     // The run announced its new matches through the outbox, in the transaction that stored them.
-    let (store, queues) = troupe::connect(&config).await.unwrap();
-    let brokerage = store.brokerage_id("Acme Realty").await.unwrap().unwrap();
-    let events = store.events(brokerage, None, 100).await.unwrap();
+    let events = app.events().await;
     let announced = events
         .iter()
         .find(|e| e.subject_id.to_string() == first.id.to_string())
@@ -567,6 +565,7 @@ async fn nightly_run_rematches_only_what_changed(shape: Shape) {
     assert_eq!(one_listing.pairs_scored, 3, "three clients × one listing");
 
     // Two schedulers firing the same slot create one run.
+    let (store, queues) = troupe::connect(&config).await.unwrap();
     let slot = chrono::Utc::now();
     let (a, b) = tokio::join!(
         troupe_scheduler::schedule_nightly(&store, &queues, &config, slot, None),

@@ -41,6 +41,15 @@ async fn a_focus_group_runs_to_results(shape: Shape) {
         .await;
     assert_eq!(results.status, 200);
     let body = &results.body;
+    // The outbox announced the completion, in the transaction that stored the results.
+    let events = app.events().await;
+    let completed: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "simulation.completed")
+        .collect();
+    assert_eq!(completed.len(), 1, "{events:?}");
+    assert_eq!(completed[0].subject_id.to_string(), id);
+    assert_eq!(completed[0].payload["summary"], body["results"]["summary"]);
     let r = &body["results"];
     // Each step answered through the mock over HTTP.
     assert_eq!(r["raw_responses"].as_array().unwrap().len(), 32);

@@ -1,5 +1,6 @@
 //! The transactional outbox. Events are written by the store inside the transaction of the change
-//! they report (see `complete_match_run`); delivery reads them back in id (creation) order.
+//! they report ([`record_event!`]), so none is lost and none announces a change that rolled back;
+//! delivery reads them back in id (creation) order.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -7,6 +8,25 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Store, StoreResult, with_pool};
+
+/// Inserts an event of `$kind` about `$subject` into the outbox, on the transaction `$tx`.
+macro_rules! record_event {
+    ($tx:expr, $brokerage:expr, $kind:literal, $subject:expr, $payload:expr) => {
+        sqlx::query(concat!(
+            "INSERT INTO events (id, brokerage_id, type, subject_id, payload, created_at) VALUES ($1, $2, '",
+            $kind,
+            "', $3, $4, $5)"
+        ))
+        .bind(uuid::Uuid::now_v7())
+        .bind($brokerage)
+        .bind($subject)
+        .bind(sqlx::types::Json($payload))
+        .bind(chrono::Utc::now())
+        .execute(&mut *$tx)
+        .await
+    };
+}
+pub(crate) use record_event;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Event {

@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::{
     BeginWrite, IdempotencyKey, KeyClaim, Store, StoreError, StoreResult, Submitted,
-    claim_idempotency_key, fetch_by_ids, is_unique_violation, parse_column, with_pool,
+    claim_idempotency_key, events::record_event, fetch_by_ids, is_unique_violation, parse_column,
+    with_pool,
 };
 use crate::{
     auth::Principal,
@@ -360,15 +361,7 @@ impl Store {
                     insert.build().execute(&mut *tx).await?;
                 }
             }
-            sqlx::query(
-                "INSERT INTO events (id, brokerage_id, type, subject_id, payload, created_at) VALUES ($1, $2, 'matching.completed', $3, $4, $5)")
-                .bind(Uuid::now_v7())
-                .bind(brokerage_id)
-                .bind(run_id)
-                .bind(Json(&payload))
-                .bind(started)
-                .execute(&mut *tx)
-                .await?;
+            record_event!(tx, brokerage_id, "matching.completed", run_id, &payload)?;
             // Completed when the results are in, not when writing them began.
             sqlx::query("UPDATE match_runs SET completed_at = $2 WHERE id = $1")
                 .bind(run_id)

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{
     BeginWrite, IdempotencyKey, KeyClaim, Store, StoreError, StoreResult, Submitted,
-    claim_idempotency_key, is_unique_violation, parse_column, with_pool,
+    claim_idempotency_key, events::record_event, is_unique_violation, parse_column, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -260,19 +260,29 @@ impl Store {
         results: &SimulationResults,
         metadata: &RunMetadata,
     ) -> StoreResult<bool> {
-        let updated = with_pool!(self, pool => {
-            sqlx::query(
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated: Option<(Uuid, String)> = sqlx::query_as(
                 "UPDATE simulations
                  SET status = 'completed', results = $3, metadata = $4, completed_at = $5,
                      progress_done = progress_total, run_token = NULL
-                 WHERE id = $1 AND run_token = $2 AND status = 'running'",
+                 WHERE id = $1 AND run_token = $2 AND status = 'running'
+                 RETURNING brokerage_id, kind",
             )
             .bind(id).bind(token).bind(Json(results)).bind(Json(metadata)).bind(Utc::now())
-            .execute(pool)
-            .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(updated == 1)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((brokerage_id, kind)) = updated else {
+                return Ok(false);
+            };
+            let payload = serde_json::json!({
+                "simulation_id": id, "type": kind, "summary": results.summary,
+                "results_url": format!("/api/v1/simulations/{id}/results"),
+            });
+            record_event!(tx, brokerage_id, "simulation.completed", id, &payload)?;
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// Marks the simulation failed with a reason for the user (and what the run spent, if it
@@ -285,18 +295,25 @@ impl Store {
         reason: &str,
         metadata: Option<&RunMetadata>,
     ) -> StoreResult<bool> {
-        let updated = with_pool!(self, pool => {
-            sqlx::query(
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated: Option<(Uuid, String)> = sqlx::query_as(
                 "UPDATE simulations SET status = 'failed', error = $3, completed_at = $4, run_token = NULL,
                         metadata = COALESCE($5, metadata)
-                 WHERE id = $1 AND status IN ('pending', 'running') AND ($2 IS NULL OR run_token = $2)",
+                 WHERE id = $1 AND status IN ('pending', 'running') AND ($2 IS NULL OR run_token = $2)
+                 RETURNING brokerage_id, kind",
             )
             .bind(id).bind(token).bind(reason).bind(Utc::now()).bind(metadata.map(Json))
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        })?;
-        Ok(updated == 1)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((brokerage_id, kind)) = updated else {
+                return Ok(false);
+            };
+            let payload = serde_json::json!({ "simulation_id": id, "type": kind, "error": reason });
+            record_event!(tx, brokerage_id, "simulation.failed", id, &payload)?;
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// Drops idempotency keys past their expiry; returns how many.
