@@ -341,13 +341,15 @@ impl Store {
                 insert.build().execute(&mut *tx).await?;
             }
             if let Some(nightly) = nightly {
-                for id in &nightly.personas {
-                    sqlx::query("DELETE FROM match_scores WHERE persona_id = $1")
-                        .bind(id).execute(&mut *tx).await?;
-                }
-                for id in &nightly.properties {
-                    sqlx::query("DELETE FROM match_scores WHERE property_id = $1")
-                        .bind(id).execute(&mut *tx).await?;
+                for (column, ids) in [("persona_id", &nightly.personas), ("property_id", &nightly.properties)] {
+                    for chunk in ids.chunks(INSERT_BATCH) {
+                        let mut delete = sqlx::QueryBuilder::new(format!("DELETE FROM match_scores WHERE {column} IN ("));
+                        let mut list = delete.separated(", ");
+                        for id in chunk {
+                            list.push_bind(*id);
+                        }
+                        delete.push(")").build().execute(&mut *tx).await?;
+                    }
                 }
                 for chunk in nightly.scores.chunks(INSERT_BATCH) {
                     let mut insert = sqlx::QueryBuilder::new(
@@ -636,18 +638,19 @@ impl Store {
         }
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            for (id, hash, vector) in embeddings {
-                let bytes: Vec<u8> = vector.iter().flat_map(|v| v.to_le_bytes()).collect();
-                sqlx::query(
-                    "INSERT INTO embeddings (subject_id, brokerage_id, model, text_hash, vector) VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (subject_id) DO UPDATE SET model = excluded.model, text_hash = excluded.text_hash, vector = excluded.vector")
-                    .bind(id)
-                    .bind(brokerage_id)
-                    .bind(model)
-                    .bind(hash)
-                    .bind(bytes)
-                    .execute(&mut *tx)
-                    .await?;
+            for chunk in embeddings.chunks(INSERT_BATCH) {
+                let mut upsert = sqlx::QueryBuilder::new(
+                    "INSERT INTO embeddings (subject_id, brokerage_id, model, text_hash, vector) ");
+                upsert.push_values(chunk, |mut row, (id, hash, vector)| {
+                    let bytes: Vec<u8> = vector.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    row.push_bind(*id)
+                        .push_bind(brokerage_id)
+                        .push_bind(model)
+                        .push_bind(hash)
+                        .push_bind(bytes);
+                });
+                upsert.push(" ON CONFLICT (subject_id) DO UPDATE SET model = excluded.model, text_hash = excluded.text_hash, vector = excluded.vector");
+                upsert.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok::<(), sqlx::Error>(())
