@@ -110,6 +110,8 @@ pub struct PairFeedback {
     pub reason: Option<String>,
 }
 
+/// The enrichment sources a persona profile may hold (its API validator's limit).
+const MAX_ENRICHMENT_SOURCES: usize = 200;
 /// Rows per multi-row INSERT (9 parameters a row stays well inside both databases' limits).
 const INSERT_BATCH: usize = 500;
 
@@ -530,7 +532,20 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             let mut profile = profile.0;
-            profile.enrichment_sources.push(source);
+            // The profile holds a bounded list of sources: when it is full, the oldest feedback
+            // entry makes room (every piece of feedback stays in match_feedback).
+            let sources = &mut profile.enrichment_sources;
+            let full = sources.len() >= MAX_ENRICHMENT_SOURCES;
+            if let Some(oldest) = sources
+                .iter()
+                .position(|s| s["kind"] == "match_feedback")
+                .filter(|_| full)
+            {
+                sources.remove(oldest);
+            }
+            if sources.len() < MAX_ENRICHMENT_SOURCES {
+                sources.push(source);
+            }
             sqlx::query("UPDATE personas SET profile = $2, version = version + 1, updated_at = $3 WHERE id = $1")
                 .bind(persona_id)
                 .bind(Json(&profile))
