@@ -580,12 +580,12 @@ async fn nightly_run_rematches_only_what_changed(shape: Shape) {
 
 async fn feedback_changes_later_rankings(shape: Shape) {
     let app = TestApp::spawn(shape).await;
-    let buyer = id_of(
-        &app,
-        "/api/v1/personas",
-        client("Dana Cole", &["wine cellar"], &[], "Malibu", 30e6),
-    )
-    .await;
+    // A profile whose enrichment sources are at their limit, the oldest an earlier reaction.
+    let mut dana = client("Dana Cole", &["wine cellar"], &[], "Malibu", 30e6);
+    let mut sources = vec![json!({ "kind": "match_feedback", "reason": "an old reaction" })];
+    sources.extend((1..200).map(|n| json!({ "kind": "note", "text": format!("note {n}") })));
+    dana["enrichment_sources"] = json!(sources);
+    let buyer = id_of(&app, "/api/v1/personas", dana).await;
     id_of(
         &app,
         "/api/v1/properties",
@@ -653,12 +653,13 @@ async fn feedback_changes_later_rankings(shape: Shape) {
         with_feedback["feedback"][0]["reason"],
         "too close to the road"
     );
+    // The reaction joined the persona's sources, the oldest reaction making room.
     let persona = app.get(&format!("/api/v1/personas/{buyer}")).await;
-    assert_eq!(
-        persona.body["enrichment_sources"][0]["kind"], "match_feedback",
-        "{}",
-        persona.body
-    );
+    let sources = persona.body["enrichment_sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 200, "{}", persona.body);
+    assert_eq!(sources[0]["kind"], "note");
+    assert_eq!(sources[199]["kind"], "match_feedback");
+    assert_eq!(sources[199]["reason"], "too close to the road");
 
     id_of(
         &app,
