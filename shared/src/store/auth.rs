@@ -97,4 +97,18 @@ impl Store {
             Ok(ProvisionedKey { token: key.token, brokerage_id, user_id })
         })
     }
+
+    /// The id of the brokerage with this name.
+    pub async fn brokerage_id(&self, name: &str) -> StoreResult<Option<Uuid>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM brokerages WHERE name = $1").bind(name).fetch_optional(pool).await
+        })?)
+    }
+
+    /// Every brokerage, for the nightly schedule.
+    pub async fn brokerage_ids(&self) -> StoreResult<Vec<Uuid>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM brokerages ORDER BY id").fetch_all(pool).await
+        })?)
+    }
 }

@@ -4,7 +4,9 @@
 //! changes tenant data takes the caller's brokerage.
 
 mod auth;
+mod embeddings;
 mod events;
+mod feedback;
 mod llm_cache;
 mod matching;
 mod personas;
@@ -14,8 +16,9 @@ mod simulations;
 
 pub use auth::ProvisionedKey;
 pub use events::Event;
+pub use feedback::PairFeedback;
 pub use llm_cache::CachedResponse;
-pub use matching::{NewRecommendation, NightlyScores, PairFeedback};
+pub use matching::{NewRecommendation, NightlyScores};
 pub use personas::{PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
 
@@ -172,6 +175,18 @@ impl BeginWrite for SqlitePool {
         self.begin_with("BEGIN IMMEDIATE").await
     }
 }
+
+/// Rows per multi-row INSERT (9 parameters a row stays well inside both databases' limits).
+const INSERT_BATCH: usize = 500;
+
+/// Visible to `$2` (user) in team `$3`, on a table aliased `p`.
+macro_rules! visible_persona {
+    () => {
+        "(p.visibility = 'brokerage' OR p.owner_user_id = $2 OR (p.visibility = 'team' AND p.team_id = $3))"
+    };
+}
+
+use visible_persona;
 
 /// Ids per `IN (…)` list: one statement reads this many rows by id.
 const IN_BATCH: usize = 500;
