@@ -120,6 +120,8 @@ impl App {
                 token_budgets: (config.llm.default_token_budget, config.llm.max_token_budget),
                 limits: config.limits,
                 metrics: telemetry::metrics(),
+                webhook_allow_private: config.webhooks.allow_private,
+                shutdown: shutdown.clone(),
             };
             let app = troupe_api::app(state, &config);
             let signal = shutdown.clone();

@@ -12,11 +12,16 @@ use crate::{ApiState, problem::ApiError};
 pub struct ApiKey(pub Principal);
 
 async fn check_key(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
-    let unauthorized = || poem::Error::from_status(StatusCode::UNAUTHORIZED);
-    let (key_id, secret) = parse_token(&bearer.token).ok_or_else(unauthorized)?;
     let state = req
         .data::<ApiState>()
         .expect("ApiState is attached to every route");
+    authenticate(state, &bearer.token).await
+}
+
+/// The principal behind an active key of an active user; 401 for anything else.
+pub async fn authenticate(state: &ApiState, token: &str) -> poem::Result<Principal> {
+    let unauthorized = || poem::Error::from_status(StatusCode::UNAUTHORIZED);
+    let (key_id, secret) = parse_token(token).ok_or_else(unauthorized)?;
     let (principal, stored_hash) = state
         .store
         .principal_for_key(key_id)

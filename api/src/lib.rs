@@ -2,6 +2,7 @@
 
 mod auth;
 mod health;
+mod live;
 mod matching;
 mod pagination;
 mod personas;
@@ -9,6 +10,8 @@ mod problem;
 mod properties;
 mod segments;
 mod simulations;
+mod telemetry;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -31,6 +34,10 @@ pub struct ApiState {
     pub limits: troupe_shared::config::SimulationLimits,
     /// This process's Prometheus metrics.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Whether webhook URLs may point at private addresses (`TROUPE_WEBHOOK_ALLOW_PRIVATE`).
+    pub webhook_allow_private: bool,
+    /// Fires when the server shuts down; open WebSockets close with 1001.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 #[derive(poem_openapi::Tags)]
@@ -45,6 +52,10 @@ enum ApiTags {
     Segments,
     /// Property–client matching and feedback on its recommendations.
     Matching,
+    /// Event subscriptions: Standard Webhooks deliveries and their log.
+    Webhooks,
+    /// Live updates over WebSocket.
+    Live,
 }
 
 /// Every route of the service, with problem+json errors, the body-size limit and request logs.
@@ -56,6 +67,8 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
             segments::SegmentsApi,
             simulations::SimulationsApi,
             matching::MatchingApi,
+            webhooks::WebhooksApi,
+            live::LiveApi,
         ),
         "Troupe",
         env!("CARGO_PKG_VERSION"),
@@ -72,10 +85,13 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
         .at("/healthz", get(health::healthz))
         .at("/readyz", get(health::readyz))
         .at("/metrics", get(health::metrics))
+        .at("/ws/simulations/:id", get(live::simulation_socket))
+        .at("/ws/personas/:id", get(live::persona_socket))
         .map_to_response()
         .around(move |endpoint, req| limit_body(endpoint, req, max_body))
         .catch_all_error(|err| async move { problem::render(err) })
         .data(state)
+        .around(telemetry::record)
         .with(Tracing)
         .into_endpoint()
 }

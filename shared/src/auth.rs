@@ -30,6 +30,25 @@ impl NewApiKey {
     }
 }
 
+/// A webhook signing secret in the Standard Webhooks form: `whsec_` and 24 random bytes in
+/// base64. Unlike API keys it is kept as written, because signing needs it.
+pub fn new_webhook_secret() -> String {
+    use base64::Engine;
+    let mut secret = [0u8; 24];
+    rand::rng().fill_bytes(&mut secret);
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(secret)
+    )
+}
+
+/// A single-use WebSocket ticket: 256 random bits. Stored, like keys, only as a hash.
+pub fn new_ws_ticket() -> String {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    format!("wst_{}", hex::encode(secret))
+}
+
 /// The parts of a presented token; `None` when it is not shaped like one of ours.
 pub fn parse_token(token: &str) -> Option<(Uuid, &str)> {
     let (id, secret) = token.strip_prefix(PREFIX)?.split_once('_')?;

@@ -37,6 +37,7 @@ pub struct Config {
     pub llm: LlmConfig,
     pub limits: SimulationLimits,
     pub matching: MatchingConfig,
+    pub webhooks: WebhookConfig,
     pub max_body_bytes: usize,
     pub idempotency_ttl: Duration,
     pub log_format: LogFormat,
@@ -62,6 +63,24 @@ pub struct MatchingConfig {
     pub report_threshold: f64,
     /// The nightly run keeps at most this many new matches per listing.
     pub report_top_k: usize,
+}
+
+/// Outbound webhook delivery.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Waits before each retry after the first attempt; a delivery fails after the last one.
+    pub retry_schedule: Vec<Duration>,
+    /// One attempt's whole request, connection included.
+    pub timeout: Duration,
+    /// Lets endpoints resolve to private, loopback and link-local addresses (tests, labs).
+    pub allow_private: bool,
+    /// An endpoint failing without a success for this long is disabled.
+    pub disable_after: Duration,
+    /// Bodies larger than this are not sent; the delivery fails with the reason.
+    pub max_payload_bytes: usize,
+    /// How often a worker looks for events to fan out and deliveries that are due (it is also
+    /// woken at once by each committed event).
+    pub poll_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +136,24 @@ pub struct LlmConfig {
     pub default_token_budget: u64,
     /// The largest budget a request may ask for.
     pub max_token_budget: u64,
+}
+
+/// Retries after the first attempt: about 27 hours in all, so a receiver down for a day still
+/// gets every event.
+pub const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
+
+/// `"5s,5m,30m"` → durations (humantime syntax).
+fn parse_schedule(raw: &str) -> Result<Vec<Duration>, ConfigError> {
+    raw.split(',')
+        .map(|step| {
+            humantime::parse_duration(step.trim()).map_err(|e| {
+                invalid(
+                    "TROUPE_WEBHOOK_RETRY_SCHEDULE",
+                    format!("{step:?} is not a duration: {e}"),
+                )
+            })
+        })
+        .collect()
 }
 
 impl Config {
@@ -207,6 +244,19 @@ impl Config {
                 budget_tolerance: env.parse("TROUPE_MATCHING_BUDGET_TOLERANCE", "0.1")?,
                 report_threshold: env.parse("TROUPE_MATCHING_REPORT_THRESHOLD", "0.5")?,
                 report_top_k: env.parse("TROUPE_MATCHING_REPORT_TOP_K", "10")?,
+            },
+            webhooks: WebhookConfig {
+                retry_schedule: parse_schedule(&env.string(
+                    "TROUPE_WEBHOOK_RETRY_SCHEDULE",
+                    DEFAULT_RETRY_SCHEDULE,
+                ))?,
+                timeout: Duration::from_secs(env.parse("TROUPE_WEBHOOK_TIMEOUT_SECS", "10")?),
+                allow_private: env.parse("TROUPE_WEBHOOK_ALLOW_PRIVATE", "false")?,
+                disable_after: Duration::from_secs(
+                    3600 * env.parse::<u64>("TROUPE_WEBHOOK_DISABLE_AFTER_HOURS", "120")?,
+                ),
+                max_payload_bytes: env.parse("TROUPE_WEBHOOK_MAX_PAYLOAD_BYTES", "262144")?,
+                poll_interval: Duration::from_millis(env.parse("TROUPE_WEBHOOK_POLL_MS", "500")?),
             },
             max_body_bytes: env.parse("TROUPE_MAX_BODY_BYTES", "1048576")?,
             idempotency_ttl: Duration::from_secs(

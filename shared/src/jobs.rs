@@ -31,3 +31,13 @@ pub struct MatchingJob {
 impl Job for MatchingJob {
     const QUEUE: &'static str = "matching";
 }
+
+/// Make the next attempt of this webhook delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookJob {
+    pub delivery_id: Uuid,
+}
+
+impl Job for WebhookJob {
+    const QUEUE: &'static str = "webhooks";
+}

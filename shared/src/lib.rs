@@ -2,9 +2,11 @@
 //! the store that both deployment shapes share.
 
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod domain;
 pub mod jobs;
+pub mod outbound;
 pub mod queue;
 pub mod store;
 

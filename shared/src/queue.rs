@@ -10,7 +10,7 @@ use redis::aio::ConnectionManagerConfig;
 
 use crate::{
     config::Config,
-    jobs::{Job, MatchingJob, SimulationJob},
+    jobs::{Job, MatchingJob, SimulationJob, WebhookJob},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +75,7 @@ impl<J: Job> Queue<J> {
 pub struct Queues {
     pub simulations: Queue<SimulationJob>,
     pub matching: Queue<MatchingJob>,
+    pub webhooks: Queue<WebhookJob>,
 }
 
 impl Queues {
@@ -92,6 +93,7 @@ impl Queues {
         Ok(Queues {
             simulations: Queue::sqlite(pool, config),
             matching: Queue::sqlite(pool, config),
+            webhooks: Queue::sqlite(pool, config),
         })
     }
 
@@ -99,7 +101,8 @@ impl Queues {
         let conn = redis_connection(url).await?;
         Ok(Queues {
             simulations: Queue::redis(conn.clone(), config),
-            matching: Queue::redis(conn, config),
+            matching: Queue::redis(conn.clone(), config),
+            webhooks: Queue::redis(conn, config),
         })
     }
 

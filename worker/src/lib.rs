@@ -4,6 +4,7 @@ pub mod engine;
 pub mod llm;
 pub mod matching;
 mod simulation;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use troupe_shared::{
     Config, Store,
     config::LlmProvider,
-    jobs::{MatchingJob, SimulationJob},
+    jobs::{MatchingJob, SimulationJob, WebhookJob},
     queue::{Queue, Queues},
 };
 
@@ -22,6 +23,7 @@ use crate::{
     engine::Responder,
     llm::{Endpoint, Gateway, Limits, ProviderClient, RateLimiter, ResponseCache},
     matching::{MatchingDeps, run_match},
+    webhooks::WebhookDeps,
 };
 
 /// Pause before a worker that stopped on an error is started again.
@@ -31,6 +33,8 @@ const RESTART_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 pub enum WorkerError {
     #[error("LLM client: {0}")]
     Llm(#[from] llm::LlmError),
+    #[error("webhook client: {0}")]
+    Webhooks(#[from] reqwest::Error),
 }
 
 /// The persona model the configuration asks for. With a provider, its rate limits and response
@@ -116,6 +120,20 @@ async fn handle_match(job: MatchingJob, deps: Data<Arc<MatchingDeps>>) -> Result
         })
 }
 
+async fn handle_webhook(
+    job: WebhookJob,
+    deps: Data<Arc<WebhookDeps>>,
+) -> Result<(), BoxDynError> {
+    let deps: Arc<WebhookDeps> = (*deps).clone();
+    let delivery_id = job.delivery_id;
+    tokio::spawn(async move { webhooks::deliver(&job, &deps).await })
+        .await?
+        .map_err(|e| {
+            tracing::error!(delivery = %delivery_id, error = %e, "webhook job failed; it will be redelivered");
+            e.into()
+        })
+}
+
 /// Runs a worker on each queue until `shutdown` fires, then drains: in-flight jobs finish, and
 /// jobs fetched but not started are released to the queue. A worker that stops on a backend
 /// error (the database or Redis went away) is restarted under a new name after a pause, rather
@@ -162,7 +180,28 @@ pub async fn run(
             shutdown.clone(),
         )
     });
-    tokio::join!(simulations, matches);
+    let deliveries = Arc::new(WebhookDeps {
+        store: store.clone(),
+        sender: webhooks::Sender::new(&config.webhooks)?,
+        config: config.webhooks.clone(),
+    });
+    let webhook_attempts = supervise(&shutdown, |name| {
+        consume(
+            config,
+            queues.webhooks.clone(),
+            name,
+            deliveries.clone(),
+            handle_webhook,
+            shutdown.clone(),
+        )
+    });
+    let dispatcher = webhooks::dispatch(
+        store.clone(),
+        queues.webhooks.clone(),
+        config.webhooks.clone(),
+        shutdown.clone(),
+    );
+    tokio::join!(simulations, matches, webhook_attempts, dispatcher);
     Ok(())
 }
 

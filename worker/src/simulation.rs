@@ -157,17 +157,21 @@ impl Run<'_> {
         // and the pool could run dry with every holder waiting on the reporter.
         let reporter = async {
             let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
+            let mut reported = 0;
             loop {
                 ticker.tick().await;
                 let done = progress.load(Ordering::Relaxed);
+                // Written every tick (that is how a superseded run learns to stop), announced
+                // only when it moved.
                 if !self
                     .deps
                     .store
-                    .record_progress(self.job.simulation_id, self.token, done)
+                    .record_progress(self.job.simulation_id, self.token, done, done != reported)
                     .await?
                 {
                     return Ok::<_, StoreError>(());
                 }
+                reported = done;
             }
         };
         let run = tokio::select! {

@@ -38,6 +38,7 @@ mod plan;
 mod property;
 mod segment;
 mod simulation;
+mod webhook;
 
 pub use insight::*;
 pub use matching::*;
@@ -46,6 +47,7 @@ pub use plan::*;
 pub use property::*;
 pub use segment::*;
 pub use simulation::*;
+pub use webhook::*;
 
 use poem_openapi::Object;
 use serde::{Deserialize, Serialize};

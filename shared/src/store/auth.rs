@@ -112,3 +112,43 @@ impl Store {
         })?)
     }
 }
+
+impl Store {
+    /// Records a WebSocket ticket (by hash) for the key that asked for it.
+    pub async fn create_ws_ticket(
+        &self,
+        key_id: Uuid,
+        ticket_hash: &str,
+        expires_at: chrono::DateTime<Utc>,
+    ) -> StoreResult<()> {
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO ws_tickets (ticket_hash, key_id, expires_at) VALUES ($1, $2, $3)")
+                .bind(ticket_hash).bind(key_id).bind(expires_at)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Uses up a ticket: the key it was issued to, if it exists and has not expired. Expired
+    /// tickets are swept on the way.
+    pub async fn redeem_ws_ticket(&self, ticket_hash: &str) -> StoreResult<Option<Uuid>> {
+        let now = Utc::now();
+        Ok(with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM ws_tickets WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let key: Option<Uuid> = sqlx::query_scalar(
+                "DELETE FROM ws_tickets WHERE ticket_hash = $1 RETURNING key_id",
+            )
+            .bind(ticket_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            key
+        }))
+    }
+}

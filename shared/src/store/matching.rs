@@ -321,14 +321,15 @@ impl Store {
                     insert.build().execute(&mut *tx).await?;
                 }
             }
-            record_event!(tx, brokerage_id, "matching.completed", run_id, &payload)?;
             // Completed when the results are in, not when writing them began.
             sqlx::query("UPDATE match_runs SET completed_at = $2 WHERE id = $1")
                 .bind(run_id)
                 .bind(Utc::now())
                 .execute(&mut *tx)
                 .await?;
+            let notice = record_event!(tx, brokerage_id, "matching.completed", run_id, &payload)?;
             tx.commit().await?;
+            self.announce(&[notice]).await;
             Ok(true)
         })
     }

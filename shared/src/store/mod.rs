@@ -13,6 +13,7 @@ mod personas;
 mod properties;
 mod segments;
 mod simulations;
+mod webhooks;
 
 pub use auth::ProvisionedKey;
 pub use events::Event;
@@ -23,6 +24,7 @@ pub use personas::{PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
 
 pub use simulations::{Claim, NewSimulation, SimulationRecord};
+pub use webhooks::{DeliveryOutcome, DeliveryTask, NewWebhook, WebhookPatch};
 
 use std::{str::FromStr, time::Duration};
 
@@ -33,7 +35,10 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use crate::config::{Config, DatabaseKind};
+use crate::{
+    bus::EventBus,
+    config::{Config, DatabaseKind},
+};
 
 /// apalis-sqlite keeps its own migrations in `_sqlx_migrations` in the same file; ours get a
 /// table of their own so neither migrator sees the other's history as unknown.
@@ -43,6 +48,8 @@ const MIGRATIONS_TABLE: &str = "troupe_migrations";
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("Redis error: {0}")]
+    Redis(#[from] redis::RedisError),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is invalid: {0}")]
@@ -74,6 +81,8 @@ pub(crate) use with_pool;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// Told about every event after its transaction commits.
+    bus: EventBus,
 }
 
 impl Store {
@@ -104,7 +113,16 @@ impl Store {
                 )
             }
         };
-        Ok(Store { pool })
+        let bus = match &config.redis_url {
+            Some(url) => EventBus::redis(url, config.queue_name("events")).await?,
+            None => EventBus::in_process(),
+        };
+        Ok(Store { pool, bus })
+    }
+
+    /// Where committed events are announced.
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {

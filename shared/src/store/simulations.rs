@@ -204,20 +204,31 @@ impl Store {
     ) -> StoreResult<Claim> {
         let token = Uuid::new_v4();
         let now = Utc::now();
-        let claimed: Option<(i32, Uuid, Json<Value>)> = with_pool!(self, pool => {
-            sqlx::query_as(
+        let claimed: Option<(i32, Uuid, Json<Value>, String, i64)> = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let claimed: Option<(i32, Uuid, Json<Value>, String, i64)> = sqlx::query_as(
                 "UPDATE simulations
                  SET status = 'running', run_token = $3, claimed_by = $4, attempts = attempts + 1,
                      progress_done = 0, started_at = COALESCE(started_at, $5)
                  WHERE brokerage_id = $1 AND id = $2 AND status IN ('pending', 'running') AND attempts < $6
-                 RETURNING attempts, created_by, plan",
+                 RETURNING attempts, created_by, plan, kind, progress_total",
             )
             .bind(brokerage_id).bind(id).bind(token).bind(worker).bind(now)
             .bind(i32::try_from(max_attempts).unwrap_or(i32::MAX))
-            .fetch_optional(pool)
-            .await
-        })?;
-        if let Some((attempt, created_by, plan)) = claimed {
+            .fetch_optional(&mut *tx)
+            .await?;
+            let mut notices = Vec::new();
+            if let Some((attempt, _, _, kind, total)) = &claimed {
+                let payload = serde_json::json!({
+                    "simulation_id": id, "type": kind, "attempt": attempt, "total": total,
+                });
+                notices.push(record_event!(tx, brokerage_id, "simulation.started", id, &payload)?);
+            }
+            tx.commit().await?;
+            self.announce(&notices).await;
+            claimed
+        });
+        if let Some((attempt, created_by, plan, _, _)) = claimed {
             return Ok(Claim::Run {
                 token,
                 attempt,
@@ -239,16 +250,38 @@ impl Store {
         Ok(Claim::GaveUp)
     }
 
-    /// Records progress; `false` means this run has been superseded and should stop.
-    pub async fn record_progress(&self, id: Uuid, token: Uuid, done: i64) -> StoreResult<bool> {
-        let updated = with_pool!(self, pool => {
-            sqlx::query("UPDATE simulations SET progress_done = $3 WHERE id = $1 AND run_token = $2 AND status = 'running'")
-                .bind(id).bind(token).bind(done)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(updated == 1)
+    /// Records progress, and with `announce` a `simulation.progress` event; `false` means this
+    /// run has been superseded and should stop.
+    pub async fn record_progress(
+        &self,
+        id: Uuid,
+        token: Uuid,
+        done: i64,
+        announce: bool,
+    ) -> StoreResult<bool> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated: Option<(Uuid, String, i64)> = sqlx::query_as(
+                "UPDATE simulations SET progress_done = $3 WHERE id = $1 AND run_token = $2 AND status = 'running'
+                 RETURNING brokerage_id, kind, progress_total",
+            )
+            .bind(id).bind(token).bind(done)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((brokerage_id, kind, total)) = updated else {
+                return Ok(false);
+            };
+            let mut notices = Vec::new();
+            if announce {
+                let payload = serde_json::json!({
+                    "simulation_id": id, "type": kind, "done": done, "total": total,
+                });
+                notices.push(record_event!(tx, brokerage_id, "simulation.progress", id, &payload)?);
+            }
+            tx.commit().await?;
+            self.announce(&notices).await;
+            Ok(true)
+        })
     }
 
     /// Writes the result of the run holding `token`; `false` if another run has taken over or
@@ -279,8 +312,9 @@ impl Store {
                 "simulation_id": id, "type": kind, "summary": results.summary,
                 "results_url": format!("/api/v1/simulations/{id}/results"),
             });
-            record_event!(tx, brokerage_id, "simulation.completed", id, &payload)?;
+            let notice = record_event!(tx, brokerage_id, "simulation.completed", id, &payload)?;
             tx.commit().await?;
+            self.announce(&[notice]).await;
             Ok(true)
         })
     }
@@ -310,8 +344,9 @@ impl Store {
                 return Ok(false);
             };
             let payload = serde_json::json!({ "simulation_id": id, "type": kind, "error": reason });
-            record_event!(tx, brokerage_id, "simulation.failed", id, &payload)?;
+            let notice = record_event!(tx, brokerage_id, "simulation.failed", id, &payload)?;
             tx.commit().await?;
+            self.announce(&[notice]).await;
             Ok(true)
         })
     }
