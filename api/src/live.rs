@@ -231,7 +231,12 @@ async fn stream(
         let mut last = false;
         for event in &events {
             if send(&mut sink, &event.envelope()).await.is_err() {
-                close(&mut sink, CloseCode::Policy, "too slow: messages were not read").await;
+                close(
+                    &mut sink,
+                    CloseCode::Policy,
+                    "too slow: messages were not read",
+                )
+                .await;
                 return "too slow";
             }
             cursor = event.sequence;

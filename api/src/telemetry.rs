@@ -57,9 +57,17 @@ fn route_of(path: &str) -> String {
 }
 
 fn is_known(path: &str) -> bool {
-    ["/api/v1/", "/ws/", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"]
-        .iter()
-        .any(|prefix| path.starts_with(prefix))
+    [
+        "/api/v1/",
+        "/ws/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/docs",
+        "/openapi.json",
+    ]
+    .iter()
+    .any(|prefix| path.starts_with(prefix))
 }
 
 #[cfg(test)]

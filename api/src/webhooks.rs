@@ -165,7 +165,11 @@ impl WebhooksApi {
         id: Path<Uuid>,
     ) -> Result<Json<Webhook>, ApiError> {
         let admin = admin(&auth.0)?;
-        found(state.store.get_webhook(admin.brokerage_id, id.0).await?, id.0).map(Json)
+        found(
+            state.store.get_webhook(admin.brokerage_id, id.0).await?,
+            id.0,
+        )
+        .map(Json)
     }
 
     /// Change the URL, the events, the description, or re-enable a disabled endpoint.
@@ -266,7 +270,10 @@ impl WebhooksApi {
         limit: Query<Option<u32>>,
     ) -> Result<Json<DeliveryPage>, ApiError> {
         let admin = admin(&auth.0)?;
-        found(state.store.get_webhook(admin.brokerage_id, id.0).await?, id.0)?;
+        found(
+            state.store.get_webhook(admin.brokerage_id, id.0).await?,
+            id.0,
+        )?;
         let size = pagination::page_size(limit.0, 50, 200)?;
         let mut items = state
             .store

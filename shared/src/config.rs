@@ -246,10 +246,9 @@ impl Config {
                 report_top_k: env.parse("TROUPE_MATCHING_REPORT_TOP_K", "10")?,
             },
             webhooks: WebhookConfig {
-                retry_schedule: parse_schedule(&env.string(
-                    "TROUPE_WEBHOOK_RETRY_SCHEDULE",
-                    DEFAULT_RETRY_SCHEDULE,
-                ))?,
+                retry_schedule: parse_schedule(
+                    &env.string("TROUPE_WEBHOOK_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE),
+                )?,
                 timeout: Duration::from_secs(env.parse("TROUPE_WEBHOOK_TIMEOUT_SECS", "10")?),
                 allow_private: env.parse("TROUPE_WEBHOOK_ALLOW_PRIVATE", "false")?,
                 disable_after: Duration::from_secs(

@@ -81,9 +81,7 @@ pub async fn check_destination(raw: &str, allow_private: bool) -> Result<Url, De
             if addrs.is_empty() {
                 return Err(DestinationError::Unresolvable(name.to_owned()));
             }
-            if !allow_private
-                && let Some(addr) = addrs.iter().find(|addr| is_internal(addr.ip()))
-            {
+            if !allow_private && let Some(addr) = addrs.iter().find(|addr| is_internal(addr.ip())) {
                 return Err(DestinationError::ResolvesPrivate {
                     host: name.to_owned(),
                     ip: addr.ip(),
@@ -151,6 +149,10 @@ mod tests {
             check_destination("ftp://example.com/", false).await,
             Err(DestinationError::Scheme)
         );
-        assert!(check_destination("http://127.0.0.1:8080/", true).await.is_ok());
+        assert!(
+            check_destination("http://127.0.0.1:8080/", true)
+                .await
+                .is_ok()
+        );
     }
 }

@@ -294,6 +294,12 @@ impl TestApp {
         }
     }
 
+    /// A store on this app's database, for set-ups the API refuses (and checks it does not show).
+    pub async fn store(&self) -> troupe_shared::Store {
+        let config = Config::from_vars(self.vars.clone()).expect("config");
+        troupe::connect(&config).await.expect("store").0
+    }
+
     /// The events the outbox holds for this app's brokerage, oldest first.
     pub async fn events(&self) -> Vec<troupe_shared::store::Event> {
         let config = Config::from_vars(self.vars.clone()).expect("config");

@@ -78,7 +78,11 @@ async fn unusable_replies_fail_the_simulation_with_a_reason(shape: Shape) {
     assert_eq!(run["results"]["results"], Value::Null);
     let events = app.events().await;
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["simulation.started", "simulation.failed"], "{events:?}");
+    assert_eq!(
+        kinds,
+        ["simulation.started", "simulation.failed"],
+        "{events:?}"
+    );
     assert_eq!(events[1].sequence, 2);
     assert_eq!(events[1].payload["error"].as_str(), Some(reason));
 }

@@ -2,6 +2,7 @@
 //! Most tests run once per deployment shape.
 
 mod helpers;
+mod receiver;
 
 mod api_errors;
 mod gateway;
@@ -12,3 +13,4 @@ mod matching;
 mod personas;
 mod simulations;
 mod tenancy;
+mod webhooks;

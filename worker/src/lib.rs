@@ -120,10 +120,7 @@ async fn handle_match(job: MatchingJob, deps: Data<Arc<MatchingDeps>>) -> Result
         })
 }
 
-async fn handle_webhook(
-    job: WebhookJob,
-    deps: Data<Arc<WebhookDeps>>,
-) -> Result<(), BoxDynError> {
+async fn handle_webhook(job: WebhookJob, deps: Data<Arc<WebhookDeps>>) -> Result<(), BoxDynError> {
     let deps: Arc<WebhookDeps> = (*deps).clone();
     let delivery_id = job.delivery_id;
     tokio::spawn(async move { webhooks::deliver(&job, &deps).await })

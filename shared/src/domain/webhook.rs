@@ -5,14 +5,27 @@ use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+// Dotted names, as the events are called everywhere else.
 text_enum! {
     /// The events a webhook can subscribe to.
     pub enum EventType {
+        #[serde(rename = "simulation.started")]
+        #[oai(rename = "simulation.started")]
         SimulationStarted => "simulation.started",
+        #[serde(rename = "simulation.progress")]
+        #[oai(rename = "simulation.progress")]
         SimulationProgress => "simulation.progress",
+        #[serde(rename = "simulation.completed")]
+        #[oai(rename = "simulation.completed")]
         SimulationCompleted => "simulation.completed",
+        #[serde(rename = "simulation.failed")]
+        #[oai(rename = "simulation.failed")]
         SimulationFailed => "simulation.failed",
+        #[serde(rename = "persona.enriched")]
+        #[oai(rename = "persona.enriched")]
         PersonaEnriched => "persona.enriched",
+        #[serde(rename = "matching.completed")]
+        #[oai(rename = "matching.completed")]
         MatchingCompleted => "matching.completed",
     }
 }

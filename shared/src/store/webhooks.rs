@@ -346,7 +346,11 @@ impl Store {
     }
 
     /// A test ping to the webhook, due at once; `None` if there is no such webhook.
-    pub async fn create_ping(&self, brokerage_id: Uuid, webhook_id: Uuid) -> StoreResult<Option<Uuid>> {
+    pub async fn create_ping(
+        &self,
+        brokerage_id: Uuid,
+        webhook_id: Uuid,
+    ) -> StoreResult<Option<Uuid>> {
         let id = Uuid::now_v7();
         let now = Utc::now();
         let body = serde_json::json!({
@@ -466,7 +470,11 @@ impl Store {
                 attempt
                     .error
                     .clone()
-                    .or_else(|| attempt.status_code.map(|code| format!("the endpoint answered {code}")))
+                    .or_else(|| {
+                        attempt
+                            .status_code
+                            .map(|code| format!("the endpoint answered {code}"))
+                    })
                     .unwrap_or_default(),
             ),
         };
@@ -598,7 +606,12 @@ impl Store {
 
     /// Makes a delivery due again now, under the same id; `false` if there is none or it is
     /// on its way already.
-    pub async fn redeliver(&self, brokerage_id: Uuid, webhook_id: Uuid, id: Uuid) -> StoreResult<bool> {
+    pub async fn redeliver(
+        &self,
+        brokerage_id: Uuid,
+        webhook_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<bool> {
         let now = Utc::now();
         let updated = with_pool!(self, pool => {
             sqlx::query(

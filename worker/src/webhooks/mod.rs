@@ -127,7 +127,9 @@ fn next_attempt(
     jitter: f64,
 ) -> Option<chrono::Duration> {
     let scheduled = schedule.get(usize::try_from(number - 1).ok()?)?;
-    let wait = scheduled.mul_f64(jitter).max(retry_after.unwrap_or_default());
+    let wait = scheduled
+        .mul_f64(jitter)
+        .max(retry_after.unwrap_or_default());
     chrono::Duration::from_std(wait).ok()
 }
 

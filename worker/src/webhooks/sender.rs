@@ -16,7 +16,9 @@ use reqwest::{
     dns::{Addrs, Name, Resolve, Resolving},
     header::HeaderMap,
 };
-use troupe_shared::{config::WebhookConfig, domain::DeliveryAttempt, outbound, store::DeliveryTask};
+use troupe_shared::{
+    config::WebhookConfig, domain::DeliveryAttempt, outbound, store::DeliveryTask,
+};
 
 /// How much of an endpoint's answer the delivery log keeps.
 const RESPONSE_EXCERPT: usize = 1024;
@@ -170,9 +172,8 @@ impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if let Some(internal) = addrs.iter().find(|addr| outbound::is_internal(addr.ip())) {
                 return Err(outbound::DestinationError::ResolvesPrivate {
                     host,
