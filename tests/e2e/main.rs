@@ -8,6 +8,7 @@ mod api_errors;
 mod gateway;
 mod killed_worker;
 mod kinds;
+mod live;
 mod llm_faults;
 mod matching;
 mod personas;

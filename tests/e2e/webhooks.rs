@@ -485,3 +485,41 @@ async fn distributed_a_delivery_survives_its_worker_being_killed() {
         2
     );
 }
+
+both_shapes!(an_event_is_recorded_only_with_its_change);
+
+/// The outbox row is written by the statement's own transaction: a write that changes nothing
+/// (a finished simulation, a superseded run) records no event, and nothing reaches the endpoint.
+async fn an_event_is_recorded_only_with_its_change(shape: Shape) {
+    let app = TestApp::spawn_with(shape, push_options(true)).await;
+    let admin = admin_key(&app).await;
+    let receiver = Receiver::start().await;
+    subscribe(
+        &app,
+        &admin,
+        &json!({ "url": receiver.url(), "event_types": ["simulation.failed", "simulation.progress", "simulation.completed"] }),
+    )
+    .await;
+    let id = run_focus_group(&app).await;
+    app.wait_for_final(&id, Duration::from_secs(60)).await;
+    receiver
+        .wait_for(Duration::from_secs(20), |r| {
+            r.iter().any(|m| m.json()["type"] == "simulation.completed")
+        })
+        .await;
+    let before = app.events().await.len();
+    let store = app.store().await;
+    let id: uuid::Uuid = id.parse().unwrap();
+    assert!(
+        !store
+            .fail_simulation(id, None, "too late", None)
+            .await
+            .unwrap()
+    );
+    let stale_run = uuid::Uuid::new_v4();
+    assert!(!store.record_progress(id, stale_run, 1, true).await.unwrap());
+    assert_eq!(app.events().await.len(), before);
+    let delivered = receiver.received().len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), delivered);
+}

@@ -1,0 +1,146 @@
+//! Live progress over WebSocket: a focus group run by a worker process reaches a socket on the
+//! API (through Redis in the distributed shape), in sequence, and a resumed socket skips nothing.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use mock_llm::MockConfig;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
+use troupe_shared::domain::Role;
+
+use crate::helpers::{Options, Shape, TestApp, both_shapes, seed};
+
+both_shapes!(a_socket_sees_progress_then_completion_and_resumes_without_gaps);
+
+/// Everything the socket sent until the server closed it, and the close code.
+async fn watch(app: &TestApp, path: &str, key: Option<&str>) -> (Vec<Value>, u16) {
+    let url = format!("{}{path}", app.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    if let Some(key) = key {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    }
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket opens");
+    let mut messages = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(60), socket.next())
+            .await
+            .expect("the socket keeps talking");
+        match next {
+            Some(Ok(Message::Text(text))) => messages.push(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Close(frame))) => {
+                return (messages, frame.map_or(1005, |f| u16::from(f.code)));
+            }
+            Some(Ok(_)) => {}
+            other => panic!("socket ended without a close frame: {other:?}"),
+        }
+    }
+}
+
+async fn refused_status(app: &TestApp, path: &str, key: Option<&str>) -> u16 {
+    let url = format!("{}{path}", app.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    if let Some(key) = key {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        other => panic!("expected a refused handshake, got {other:?}"),
+    }
+}
+
+async fn a_socket_sees_progress_then_completion_and_resumes_without_gaps(shape: Shape) {
+    // Slow replies: the run lasts long enough for several progress reports.
+    let app = TestApp::spawn_with(
+        shape,
+        Options {
+            mock: MockConfig {
+                latency_ms: (150, 250),
+                ..MockConfig::default()
+            },
+            ..Options::default()
+        },
+    )
+    .await;
+    let property_id = seed(&app).await;
+    let accepted = app
+        .post(
+            "/api/v1/simulations/focus-group",
+            &json!({
+                "property_id": property_id,
+                "persona_segments": ["finance", "tech"],
+                "questions": ["First impression?", "Would you buy?", "What would you change?"],
+                "modifications_to_test": [],
+            }),
+        )
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/ws/simulations/{id}");
+
+    // Another brokerage's key, no key, and a used ticket are refused before the upgrade.
+    let outsider = app
+        .key_for("Rival Estates", None, "mallory", Role::BrokerageAdmin)
+        .await;
+    assert_eq!(refused_status(&app, &path, Some(&outsider)).await, 404);
+    assert_eq!(refused_status(&app, &path, None).await, 401);
+
+    let (live, code) = watch(&app, &path, Some(&app.key)).await;
+    assert_eq!(code, 1000, "{live:#?}");
+    assert_eq!(live[0]["type"], "state");
+    let events = &live[1..];
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.last(), Some(&"simulation.completed"), "{kinds:?}");
+    assert!(kinds.contains(&"simulation.progress"), "{kinds:?}");
+    let sequences: Vec<i64> = events
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    let first = live[0]["sequence"].as_i64().unwrap() + 1;
+    let contiguous: Vec<i64> = (first..first + sequences.len() as i64).collect();
+    assert_eq!(sequences, contiguous, "no gaps, no repeats");
+    let done: Vec<i64> = events
+        .iter()
+        .filter(|e| e["type"] == "simulation.progress")
+        .map(|e| e["data"]["done"].as_i64().unwrap())
+        .collect();
+    assert!(done.windows(2).all(|w| w[0] < w[1]), "{done:?}");
+    assert!(events.last().unwrap()["data"]["summary"].is_string());
+
+    // Resuming after the first event replays every later one, exactly.
+    let (resumed, code) = watch(&app, &format!("{path}?after=1"), Some(&app.key)).await;
+    assert_eq!(code, 1000);
+    assert_eq!(resumed[0]["simulation"]["status"], "completed");
+    let replayed: Vec<i64> = resumed[1..]
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    let total = app
+        .events()
+        .await
+        .iter()
+        .filter(|e| e.subject_id.to_string() == id)
+        .count() as i64;
+    assert_eq!(replayed, (2..=total).collect::<Vec<_>>());
+
+    // A browser's ticket works once.
+    let ticket = app
+        .request(Method::POST, "/api/v1/ws-tickets", Some(&app.key), None)
+        .await;
+    assert_eq!(ticket.status, 200, "{}", ticket.body);
+    let with_ticket = format!("{path}?ticket={}", ticket.body["ticket"].as_str().unwrap());
+    let (state, code) = watch(&app, &with_ticket, None).await;
+    assert_eq!(
+        (state.len(), code),
+        (1, 1000),
+        "a finished run: its state, then close"
+    );
+    assert_eq!(refused_status(&app, &with_ticket, None).await, 401);
+}
