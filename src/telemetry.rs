@@ -40,9 +40,17 @@ fn render(handle: Data<&PrometheusHandle>) -> String {
     handle.render()
 }
 
-/// Serves `/metrics` at `addr` until `shutdown`.
+#[handler]
+fn alive() -> &'static str {
+    "ok"
+}
+
+/// Serves `/metrics` (and `/healthz`, for a probe) at `addr` until `shutdown`.
 pub async fn serve_metrics(addr: SocketAddr, shutdown: CancellationToken) -> std::io::Result<()> {
-    let app = Route::new().at("/metrics", get(render)).data(metrics());
+    let app = Route::new()
+        .at("/metrics", get(render))
+        .at("/healthz", get(alive))
+        .data(metrics());
     poem::Server::new(poem::listener::TcpListener::bind(addr))
         .run_with_graceful_shutdown(
             app,

@@ -31,8 +31,17 @@ pub async fn readyz(state: Data<&ApiState>) -> poem::Result<Json<Value>> {
     }
 }
 
-/// Prometheus metrics of this process (in the embedded shape: every role's).
+/// Prometheus metrics of this process (in the embedded shape: every role's), with the queues'
+/// depths read at scrape time.
 #[handler]
-pub fn metrics(state: Data<&ApiState>) -> String {
+pub async fn metrics(state: Data<&ApiState>) -> String {
+    match state.queues.depths().await {
+        Ok(depths) => {
+            for (queue, depth) in depths {
+                ::metrics::gauge!("troupe_queue_depth", "queue" => queue).set(depth as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "queue depths unavailable"),
+    }
     state.metrics.render()
 }

@@ -61,6 +61,28 @@ impl<J: Job> Queue<J> {
         Queue::Redis(RedisStorage::new(conn).with_config(settings))
     }
 
+    /// Jobs waiting: apalis-redis keeps them in the `<queue>:active` list (which is also what
+    /// KEDA scales workers on), apalis-sqlite as `Pending` rows of its `Jobs` table.
+    pub async fn depth(&self, queue_name: &str) -> Result<u64, QueueError> {
+        match self.clone() {
+            Queue::Sqlite(storage) => {
+                let pending: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM Jobs WHERE job_type = ?1 AND status = 'Pending'",
+                )
+                .bind(queue_name)
+                .fetch_one(storage.pool())
+                .await
+                .map_err(apalis_sqlite::Error::from)?;
+                Ok(pending.max(0) as u64)
+            }
+            Queue::Redis(mut storage) => {
+                let list = format!("{queue_name}:active");
+                let mut conn = storage.get_connection().clone();
+                Ok(redis::cmd("LLEN").arg(list).query_async(&mut conn).await?)
+            }
+        }
+    }
+
     pub async fn push(&self, job: J) -> Result<(), QueueError> {
         let result = match self.clone() {
             Queue::Sqlite(mut storage) => storage.push(job).await.map_err(|e| e.to_string()),
@@ -76,6 +98,8 @@ pub struct Queues {
     pub simulations: Queue<SimulationJob>,
     pub matching: Queue<MatchingJob>,
     pub webhooks: Queue<WebhookJob>,
+    /// `TROUPE_QUEUE_PREFIX`, which the queues' full names start with.
+    prefix: String,
 }
 
 impl Queues {
@@ -94,6 +118,7 @@ impl Queues {
             simulations: Queue::sqlite(pool, config),
             matching: Queue::sqlite(pool, config),
             webhooks: Queue::sqlite(pool, config),
+            prefix: config.queue_prefix.clone(),
         })
     }
 
@@ -103,6 +128,7 @@ impl Queues {
             simulations: Queue::redis(conn.clone(), config),
             matching: Queue::redis(conn.clone(), config),
             webhooks: Queue::redis(conn, config),
+            prefix: config.queue_prefix.clone(),
         })
     }
 
@@ -113,6 +139,30 @@ impl Queues {
             Queue::Redis(mut storage) => Some(storage.get_connection().clone()),
             Queue::Sqlite(_) => None,
         }
+    }
+
+    fn name(&self, queue: &str) -> String {
+        format!("{}:{queue}", self.prefix)
+    }
+
+    /// Jobs waiting on each queue (not yet taken by a worker), by the queue's short name.
+    pub async fn depths(&self) -> Result<Vec<(&'static str, u64)>, QueueError> {
+        Ok(vec![
+            (
+                SimulationJob::QUEUE,
+                self.simulations
+                    .depth(&self.name(SimulationJob::QUEUE))
+                    .await?,
+            ),
+            (
+                MatchingJob::QUEUE,
+                self.matching.depth(&self.name(MatchingJob::QUEUE)).await?,
+            ),
+            (
+                WebhookJob::QUEUE,
+                self.webhooks.depth(&self.name(WebhookJob::QUEUE)).await?,
+            ),
+        ])
     }
 
     /// Readiness: the queues' backend answers.

@@ -137,6 +137,9 @@ async fn a_focus_group_runs_to_results(shape: Shape) {
             "troupe_llm_tokens_total{kind=\"prompt\"}",
             "troupe_llm_request_duration_seconds_bucket",
             "troupe_simulations_total{kind=\"focus_group\",outcome=\"completed\"}",
+            "troupe_http_requests_total{method=\"POST\",route=\"/api/v1/simulations/focus-group\",status=\"202\"}",
+            "troupe_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/simulations/:id/status\"",
+            "troupe_queue_depth{queue=\"simulations\"}",
         ] {
             assert!(
                 metrics.contains(series),
