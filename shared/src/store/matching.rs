@@ -265,7 +265,9 @@ impl Store {
                 })
             })
             .collect();
-        let payload = serde_json::json!({ "run_id": run_id, "pairs_scored": pairs_scored, "matches": matches });
+        let payload = serde_json::json!({
+            "run_id": run_id, "nightly": nightly.is_some(), "pairs_scored": pairs_scored, "matches": matches,
+        });
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let won = sqlx::query(
