@@ -56,7 +56,21 @@ ensure_redis() {
   wait_for Redis redis-cli -h 127.0.0.1 -p 6379 ping
 }
 
+# The webhook tests check our signatures with the reference Standard Webhooks library (PyPI),
+# and the ActivePieces piece is built and tested with Node.js and npm.
+ensure_test_tools() {
+  command -v python3 >/dev/null || apt_install python3 python3-pip
+  python3 -c "import standardwebhooks" 2>/dev/null \
+    || python3 -m pip install -q standardwebhooks==1.1.0 \
+    || python3 -m pip install -q --break-system-packages standardwebhooks==1.1.0
+  command -v npm >/dev/null || apt_install nodejs npm
+}
+
 ensure_build_tools
+ensure_test_tools
 ensure_postgres
 ensure_redis
 cargo test --workspace --all-targets "$@"
+# The piece's tests start the binary the Rust tests just built.
+(cd integrations/activepieces && npm ci --no-audit --no-fund --loglevel=error \
+  && TROUPE_BIN="$PWD/../../target/debug/troupe" npm test)

@@ -1,0 +1,18 @@
+import { createPiece } from '@activepieces/pieces-framework';
+
+import { createProperty, getResults, importProperties, matchProperty, runSimulation } from './lib/actions';
+import { troupeAuth } from './lib/auth';
+import { newNightlyMatches, simulationCompleted } from './lib/triggers';
+
+export { troupeAuth };
+
+export const troupe = createPiece({
+  displayName: 'Troupe',
+  description: 'Persona simulations and client matching for UHNW real estate.',
+  logoUrl: 'https://troupe.dev/logo.png',
+  authors: ['troupe'],
+  auth: troupeAuth,
+  minimumSupportedRelease: '0.30.0',
+  actions: [runSimulation, getResults, createProperty, importProperties, matchProperty],
+  triggers: [simulationCompleted, newNightlyMatches],
+});

@@ -1,0 +1,154 @@
+import { createAction, Property } from '@activepieces/pieces-framework';
+
+import { connection, troupeAuth } from './auth';
+import { call, waitFor } from './client';
+
+const FINAL = ['completed', 'failed', 'cancelled'];
+
+const KINDS: Record<string, string> = {
+  focus_group: 'focus-group',
+  marketing: 'marketing',
+  intervention: 'intervention',
+  individual: 'individual',
+};
+
+const wait = Property.Checkbox({
+  displayName: 'Wait for the result',
+  description: 'Poll until it finishes and return the result (otherwise return at once).',
+  required: false,
+  defaultValue: false,
+});
+
+const timeout = Property.Number({
+  displayName: 'Wait at most (seconds)',
+  required: false,
+  defaultValue: 600,
+});
+
+export const runSimulation = createAction({
+  auth: troupeAuth,
+  name: 'run_simulation',
+  displayName: 'Run a simulation',
+  description: 'A focus group, marketing test, intervention (outreach) test or single-persona reaction.',
+  props: {
+    kind: Property.StaticDropdown({
+      displayName: 'Kind',
+      required: true,
+      options: {
+        options: [
+          { label: 'Focus group', value: 'focus_group' },
+          { label: 'Marketing test', value: 'marketing' },
+          { label: 'Intervention test', value: 'intervention' },
+          { label: 'Individual reaction', value: 'individual' },
+        ],
+      },
+    }),
+    request: Property.Json({
+      displayName: 'Request',
+      description: 'The body of POST /api/v1/simulations/{kind} (see /docs).',
+      required: true,
+    }),
+    idempotency_key: Property.ShortText({
+      displayName: 'Idempotency key',
+      description: 'The same key runs the simulation once, however often the flow retries.',
+      required: false,
+    }),
+    wait,
+    timeout,
+  },
+  async run({ auth, propsValue }) {
+    const troupe = connection(auth);
+    const path = KINDS[propsValue.kind as string];
+    if (!path) {
+      throw new Error(`unknown kind ${propsValue.kind}`);
+    }
+    const accepted = await call(troupe, 'POST', `/api/v1/simulations/${path}`, propsValue.request);
+    if (!propsValue.wait) {
+      return accepted;
+    }
+    await waitFor(
+      troupe,
+      `/api/v1/simulations/${accepted.id}/status`,
+      (status: any) => FINAL.includes(status.status),
+      propsValue.timeout ?? 600,
+    );
+    return call(troupe, 'GET', `/api/v1/simulations/${accepted.id}/results`);
+  },
+});
+
+export const getResults = createAction({
+  auth: troupeAuth,
+  name: 'get_results',
+  displayName: 'Get simulation results',
+  description: 'The status and (once completed) the results of a simulation.',
+  props: {
+    simulation_id: Property.ShortText({ displayName: 'Simulation id', required: true }),
+  },
+  async run({ auth, propsValue }) {
+    return call(connection(auth), 'GET', `/api/v1/simulations/${propsValue.simulation_id}/results`);
+  },
+});
+
+export const createProperty = createAction({
+  auth: troupeAuth,
+  name: 'create_property',
+  displayName: 'Create a property',
+  description: 'Add one listing.',
+  props: {
+    property: Property.Json({
+      displayName: 'Listing',
+      description: 'The body of POST /api/v1/properties.',
+      required: true,
+    }),
+  },
+  async run({ auth, propsValue }) {
+    return call(connection(auth), 'POST', '/api/v1/properties', propsValue.property);
+  },
+});
+
+export const importProperties = createAction({
+  auth: troupeAuth,
+  name: 'import_properties',
+  displayName: 'Import properties',
+  description: 'Create or update listings by listing id (idempotent); bad rows are reported.',
+  props: {
+    items: Property.Json({
+      displayName: 'Listings',
+      description: 'An array of listings, each with a listing_id.',
+      required: true,
+    }),
+  },
+  async run({ auth, propsValue }) {
+    return call(connection(auth), 'POST', '/api/v1/properties/import', propsValue.items);
+  },
+});
+
+export const matchProperty = createAction({
+  auth: troupeAuth,
+  name: 'match_property',
+  displayName: 'Match a property to clients',
+  description: 'Rank the clients the key may see for one listing, with explanations.',
+  props: {
+    property_id: Property.ShortText({ displayName: 'Property id', required: true }),
+    limit: Property.Number({ displayName: 'Matches', required: false, defaultValue: 10 }),
+    wait,
+    timeout,
+  },
+  async run({ auth, propsValue }) {
+    const troupe = connection(auth);
+    const accepted = await call(troupe, 'POST', '/api/v1/matching/property-to-clients', {
+      property_id: propsValue.property_id,
+      limit: propsValue.limit ?? 10,
+    });
+    if (!propsValue.wait) {
+      return accepted;
+    }
+    await waitFor(
+      troupe,
+      `/api/v1/matching/${accepted.id}`,
+      (run: any) => FINAL.includes(run.status),
+      propsValue.timeout ?? 600,
+    );
+    return call(troupe, 'GET', `/api/v1/matching/${accepted.id}/recommendations`);
+  },
+});

@@ -1,0 +1,96 @@
+import { createTrigger, TriggerStrategy } from '@activepieces/pieces-framework';
+import { Webhook } from 'standardwebhooks';
+
+import { connection, troupeAuth } from './auth';
+import { call } from './client';
+
+const STORE_KEY = 'troupe_webhook';
+
+type Subscription = { id: string; secret: string };
+
+/** A webhook trigger: on enable it subscribes the flow's URL to `eventType` in Troupe, on
+ * disable it deletes that subscription, and each delivery is accepted only if its Standard
+ * Webhooks signature verifies with the subscription's secret. */
+function troupeTrigger(options: {
+  name: string;
+  displayName: string;
+  description: string;
+  eventType: string;
+  accept?: (event: any) => boolean;
+  sampleData: unknown;
+}) {
+  return createTrigger({
+    auth: troupeAuth,
+    name: options.name,
+    displayName: options.displayName,
+    description: options.description,
+    props: {},
+    type: TriggerStrategy.WEBHOOK,
+    sampleData: options.sampleData,
+    async onEnable(context) {
+      const created = await call(connection(context.auth), 'POST', '/api/v1/webhooks', {
+        url: context.webhookUrl,
+        event_types: [options.eventType],
+        description: `ActivePieces: ${options.displayName}`,
+      });
+      await context.store.put<Subscription>(STORE_KEY, { id: created.id, secret: created.secret });
+    },
+    async onDisable(context) {
+      const subscription = await context.store.get<Subscription>(STORE_KEY);
+      if (subscription) {
+        await call(connection(context.auth), 'DELETE', `/api/v1/webhooks/${subscription.id}`);
+        await context.store.delete(STORE_KEY);
+      }
+    },
+    async run(context) {
+      const subscription = await context.store.get<Subscription>(STORE_KEY);
+      if (!subscription) {
+        return [];
+      }
+      const payload = context.payload;
+      const raw =
+        typeof payload.rawBody === 'string'
+          ? payload.rawBody
+          : Buffer.isBuffer(payload.rawBody)
+            ? payload.rawBody.toString('utf8')
+            : JSON.stringify(payload.body);
+      // Throws on a bad or missing signature: the delivery is refused, not run.
+      const event = new Webhook(subscription.secret).verify(raw, lowerCased(payload.headers)) as any;
+      if (event.type !== options.eventType || (options.accept && !options.accept(event))) {
+        return [];
+      }
+      return [event];
+    },
+  });
+}
+
+function lowerCased(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+export const simulationCompleted = troupeTrigger({
+  name: 'simulation_completed',
+  displayName: 'Simulation completed',
+  description: 'A focus group, marketing, intervention or individual simulation finished with results.',
+  eventType: 'simulation.completed',
+  sampleData: {
+    id: '01a2...',
+    type: 'simulation.completed',
+    subject_id: '01a2...',
+    sequence: 4,
+    data: { simulation_id: '01a2...', type: 'focus_group', summary: '…', results_url: '/api/v1/simulations/01a2.../results' },
+  },
+});
+
+export const newNightlyMatches = troupeTrigger({
+  name: 'new_nightly_matches',
+  displayName: 'New nightly matches',
+  description: 'The nightly matching run found new or materially changed property–client matches.',
+  eventType: 'matching.completed',
+  accept: (event) => event.data?.nightly === true && (event.data?.matches?.length ?? 0) > 0,
+  sampleData: {
+    id: '01a2...',
+    type: 'matching.completed',
+    data: { run_id: '01a2...', nightly: true, pairs_scored: 120, matches: [] },
+  },
+});

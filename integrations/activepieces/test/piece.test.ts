@@ -1,0 +1,272 @@
+// The piece against a running Troupe: the test starts the real binary (embedded shape, its own
+// SQLite file, the offline persona model), drives each action through its `run`, and enables
+// each trigger against a local HTTP endpoint that stands in for the flow's webhook URL.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, IncomingMessage, Server } from 'node:http';
+import { AddressInfo, createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { troupe } from '../src/index';
+import { troupeAuth } from '../src/lib/auth';
+
+const BIN = process.env.TROUPE_BIN ?? resolve(__dirname, '../../../../target/debug/troupe');
+
+let scratch: string;
+let service: ChildProcess;
+let baseUrl: string;
+let auth: { type: string; props: { base_url: string; api_key: string } };
+let env: NodeJS.ProcessEnv;
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((ok) => server.close(ok));
+  return port;
+}
+
+async function api(method: string, path: string, body?: unknown): Promise<any> {
+  const response = await fetch(baseUrl + path, {
+    method,
+    headers: { authorization: `Bearer ${auth.props.api_key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`);
+  return response.status === 204 ? null : response.json();
+}
+
+function action(name: string) {
+  const found = troupe.actions()[name];
+  assert.ok(found, `action ${name}`);
+  return found;
+}
+
+function trigger(name: string) {
+  const found = troupe.triggers()[name];
+  assert.ok(found, `trigger ${name}`);
+  return found;
+}
+
+/** A stand-in for the flow's webhook URL: records each delivery's raw body and headers. */
+async function endpoint(): Promise<{ url: string; server: Server; received: Array<{ rawBody: string; headers: Record<string, string> }> }> {
+  const received: Array<{ rawBody: string; headers: Record<string, string> }> = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    let raw = '';
+    req.on('data', (chunk) => (raw += chunk));
+    req.on('end', () => {
+      received.push({ rawBody: raw, headers: req.headers as Record<string, string> });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/flow`, server, received };
+}
+
+function memoryStore() {
+  const values = new Map<string, unknown>();
+  return {
+    put: async (key: string, value: unknown) => {
+      values.set(key, value);
+      return value;
+    },
+    get: async (key: string) => (values.get(key) ?? null) as any,
+    delete: async (key: string) => {
+      values.delete(key);
+    },
+  };
+}
+
+async function until<T>(what: string, probe: () => T | undefined, seconds = 60): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+}
+
+before(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'troupe-piece-'));
+  const port = await freePort();
+  env = {
+    PATH: process.env.PATH,
+    TROUPE_DATABASE_URL: `sqlite://${join(scratch, 'troupe.db')}`,
+    TROUPE_BIND: `127.0.0.1:${port}`,
+    TROUPE_WEBHOOK_ALLOW_PRIVATE: 'true',
+    TROUPE_WEBHOOK_POLL_MS: '50',
+    TROUPE_MATCHING_CRON: '0 0 0 1 1 * 2099',
+    TROUPE_LOG: 'warn',
+  };
+  const key = execFileSync(BIN, ['keys', 'create', '--brokerage', 'Piece Realty', '--role', 'brokerage_admin'], {
+    env,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+    .toString()
+    .trim();
+  baseUrl = `http://127.0.0.1:${port}`;
+  auth = { type: 'CUSTOM_AUTH', props: { base_url: baseUrl, api_key: key } };
+  service = spawn(BIN, [], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${baseUrl}/readyz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    assert.ok(Date.now() < deadline, 'troupe did not start');
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  for (const [name, features] of [
+    ['Ada', ['wine cellar', 'home theater']],
+    ['Ben', ['heated pool', 'ski room']],
+  ] as const) {
+    await api('POST', '/api/v1/personas', {
+      name,
+      segment: 'finance',
+      visibility: 'brokerage',
+      demographics: { age_range: '45-50', occupation: 'Founder', net_worth_range: '$100M+' },
+      preferences: { features, deal_breakers: [], budget: { max: 30e6 } },
+      personality_traits: { openness: 0.6 },
+    });
+  }
+});
+
+after(() => {
+  service?.kill('SIGTERM');
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const listing = (listingId: string) => ({
+  listing_id: listingId,
+  title: 'Ridgeline Estate, Aspen',
+  description: 'Ski-in ski-out estate with a wine cellar and a heated pool.',
+  price: 24000000,
+  location: { city: 'Aspen', region: 'Colorado', country: 'USA' },
+  features: ['wine cellar', 'heated pool', 'ski room'],
+  photos: [{ url: 'https://example.com/1.jpg', description: 'Great room' }],
+  candidate_modifications: ['Add a wellness spa'],
+});
+
+describe('auth', () => {
+  test('a working URL and key validate; a wrong key does not', async () => {
+    const validate = troupeAuth.validate!;
+    assert.deepEqual(await validate({ auth: auth.props, server: {} as any }), { valid: true });
+    const wrong = await validate({ auth: { ...auth.props, api_key: 'trp_nope' }, server: {} as any });
+    assert.equal(wrong.valid, false);
+  });
+});
+
+describe('actions', () => {
+  test('create a property, import properties, then match one to clients and wait', async () => {
+    const created: any = await action('create_property').run({ auth, propsValue: { property: listing('MLS-1') } } as any);
+    assert.ok(created.id);
+    const imported: any = await action('import_properties').run({
+      auth,
+      propsValue: { items: [listing('MLS-2'), listing('MLS-3')] },
+    } as any);
+    assert.equal(imported.created, 2);
+    const matches: any = await action('match_property').run({
+      auth,
+      propsValue: { property_id: created.id, limit: 5, wait: true, timeout: 60 },
+    } as any);
+    assert.equal(matches.run.status, 'completed');
+    assert.deepEqual(
+      matches.recommendations.map((r: any) => r.persona_name),
+      ['Ben', 'Ada'],
+      'Ben wants both of the listing\'s features Ada wants one of',
+    );
+  });
+
+  for (const [kind, body] of [
+    ['focus_group', (p: string) => ({ property_id: p, persona_segments: ['finance'], questions: ['First impression?'], modifications_to_test: [] })],
+    ['marketing', (_: string) => ({ persona_segments: ['finance'], channels: ['email'], materials: [{ name: 'A', body: 'A wine cellar.' }, { name: 'B', body: 'Ski-in luxury.' }] })],
+    ['intervention', (_: string) => ({ persona_segments: ['finance'], variants: [{ name: 'Warm', touches: [{ day: 0, channel: 'email', message: 'Hello' }] }] })],
+  ] as const) {
+    test(`run a ${kind} simulation and wait for its results, then read them again`, async () => {
+      const property: any = await api('POST', '/api/v1/properties', listing(`MLS-${kind}`));
+      const results: any = await action('run_simulation').run({
+        auth,
+        propsValue: { kind, request: body(property.id), wait: true, timeout: 120 },
+      } as any);
+      assert.equal(results.status, 'completed', JSON.stringify(results));
+      assert.ok(results.results.summary);
+      const again: any = await action('get_results').run({ auth, propsValue: { simulation_id: results.id } } as any);
+      assert.equal(again.id, results.id);
+    });
+  }
+
+  test('an individual reaction, returned at once without waiting', async () => {
+    const personas: any = await api('GET', '/api/v1/personas');
+    const property: any = await api('POST', '/api/v1/properties', listing('MLS-individual'));
+    const accepted: any = await action('run_simulation').run({
+      auth,
+      propsValue: {
+        kind: 'individual',
+        request: { persona_id: personas.items[0].id, scenario: { type: 'call', context: { purpose: `introduce listing ${property.id}` } } },
+        wait: false,
+      },
+    } as any);
+    assert.ok(accepted.id && accepted.status_url, JSON.stringify(accepted));
+  });
+});
+
+describe('triggers', () => {
+  test('simulation completed: enable subscribes, a signed delivery runs the flow, a forged one is refused, disable unsubscribes', async () => {
+    const flow = await endpoint();
+    const store = memoryStore();
+    const completed = trigger('simulation_completed');
+    const hook = { auth, propsValue: {}, webhookUrl: flow.url, store } as any;
+    await completed.onEnable(hook);
+    const subscriptions: any = await api('GET', '/api/v1/webhooks');
+    assert.equal(subscriptions.items.length, 1);
+    assert.deepEqual(subscriptions.items[0].event_types, ['simulation.completed']);
+
+    const property: any = await api('POST', '/api/v1/properties', listing('MLS-trigger'));
+    const accepted: any = await api('POST', '/api/v1/simulations/focus-group', {
+      property_id: property.id,
+      persona_segments: ['finance'],
+      questions: ['First impression?'],
+      modifications_to_test: [],
+    });
+    const delivery = await until('the delivery', () => flow.received.find((r) => JSON.parse(r.rawBody).subject_id === accepted.id));
+    const events = await completed.run({ ...hook, payload: { body: JSON.parse(delivery.rawBody), rawBody: delivery.rawBody, headers: delivery.headers, queryParams: {} } });
+    assert.equal(events.length, 1);
+    assert.equal((events[0] as any).data.simulation_id, accepted.id);
+
+    const forged = { ...delivery.headers, 'webhook-signature': 'v1,' + Buffer.from('forged').toString('base64') };
+    await assert.rejects(completed.run({ ...hook, payload: { body: {}, rawBody: delivery.rawBody, headers: forged, queryParams: {} } }));
+
+    await completed.onDisable(hook);
+    assert.equal(((await api('GET', '/api/v1/webhooks')) as any).items.length, 0);
+    flow.server.close();
+  });
+
+  test('new nightly matches: only a nightly run with matches runs the flow', async () => {
+    const flow = await endpoint();
+    const store = memoryStore();
+    const nightly = trigger('new_nightly_matches');
+    const hook = { auth, propsValue: {}, webhookUrl: flow.url, store } as any;
+    await nightly.onEnable(hook);
+    // An on-demand run is delivered (same event type) but is not a nightly one.
+    const property: any = await api('POST', '/api/v1/properties', listing('MLS-nightly'));
+    await api('POST', '/api/v1/matching/property-to-clients', { property_id: property.id });
+    execFileSync(BIN, ['matching', 'run', '--brokerage', 'Piece Realty'], { env, stdio: 'ignore' });
+    const both = await until('two deliveries', () => (flow.received.length >= 2 ? flow.received : undefined));
+    const outcomes = await Promise.all(
+      both.map((d) => nightly.run({ ...hook, payload: { body: JSON.parse(d.rawBody), rawBody: d.rawBody, headers: d.headers, queryParams: {} } })),
+    );
+    const fired = outcomes.flat() as any[];
+    assert.equal(fired.length, 1, JSON.stringify(outcomes));
+    assert.equal(fired[0].data.nightly, true);
+    assert.ok(fired[0].data.matches.length > 0);
+    await nightly.onDisable(hook);
+    flow.server.close();
+  });
+});
