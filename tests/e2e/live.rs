@@ -113,6 +113,25 @@ async fn a_socket_sees_progress_then_completion_and_resumes_without_gaps(shape: 
         .collect();
     assert!(done.windows(2).all(|w| w[0] < w[1]), "{done:?}");
     assert!(events.last().unwrap()["data"]["summary"].is_string());
+    // Each persona's answer arrived live, once, before the summary.
+    let answers: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "simulation.progress")
+        .flat_map(|e| e["data"]["answers"].as_array().unwrap())
+        .collect();
+    let results = app.get(&format!("/api/v1/simulations/{id}/results")).await;
+    let raw = results.body["results"]["raw_responses"].as_array().unwrap();
+    assert_eq!(answers.len(), raw.len());
+    for response in raw {
+        assert!(
+            answers
+                .iter()
+                .any(|a| a["persona_id"] == response["persona_id"]
+                    && a["step"] == response["step"]
+                    && a["answer"] == response["answer"]),
+            "{response} was not sent live"
+        );
+    }
 
     // Resuming after the first event replays every later one, exactly.
     let (resumed, code) = watch(&app, &format!("{path}?after=1"), Some(&app.key)).await;

@@ -517,7 +517,12 @@ async fn an_event_is_recorded_only_with_its_change(shape: Shape) {
             .unwrap()
     );
     let stale_run = uuid::Uuid::new_v4();
-    assert!(!store.record_progress(id, stale_run, 1, true).await.unwrap());
+    assert!(
+        !store
+            .record_progress(id, stale_run, 1, Some(&[]))
+            .await
+            .unwrap()
+    );
     assert_eq!(app.events().await.len(), before);
     let delivered = receiver.received().len();
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -1,10 +1,7 @@
 //! The simulation job: claim the simulation, run its persona agents, aggregate, and write the
 //! result, fenced on the run's token so that a duplicate or recovered run can never leave two.
 
-use std::{
-    sync::atomic::{AtomicI64, Ordering},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use troupe_shared::{
@@ -16,7 +13,7 @@ use troupe_shared::{
 use uuid::Uuid;
 
 use crate::{
-    engine::{self, Responder, RunContext, StepError, Transcript, factory},
+    engine::{self, LiveAnswer, Progress, Responder, RunContext, StepError, Transcript, factory},
     llm::Ledger,
 };
 
@@ -132,7 +129,7 @@ impl Run<'_> {
     async fn fenced(&self) -> Result<Outcome, StoreError> {
         let started = Instant::now();
         let ledger = Ledger::new(self.plan.settings().token_budget);
-        let progress = AtomicI64::new(0);
+        let progress = Progress::default();
         let ctx = RunContext {
             responder: &self.deps.responder,
             ledger: &ledger,
@@ -160,13 +157,15 @@ impl Run<'_> {
             let mut reported = 0;
             loop {
                 ticker.tick().await;
-                let done = progress.load(Ordering::Relaxed);
+                let done = progress.done();
+                let answers = progress.take_answers();
                 // Written every tick (that is how a superseded run learns to stop), announced
-                // only when it moved.
+                // only with news: steps done or answers given since the last report.
+                let news = (done != reported || !answers.is_empty()).then(|| live(answers));
                 if !self
                     .deps
                     .store
-                    .record_progress(self.job.simulation_id, self.token, done, done != reported)
+                    .record_progress(self.job.simulation_id, self.token, done, news.as_deref())
                     .await?
                 {
                     return Ok::<_, StoreError>(());
@@ -181,6 +180,22 @@ impl Run<'_> {
                 return Ok(Outcome::Superseded);
             }
         };
+        // The last round's answers came after the reporter's last tick.
+        let answers = live(progress.take_answers());
+        if !answers.is_empty()
+            && !self
+                .deps
+                .store
+                .record_progress(
+                    self.job.simulation_id,
+                    self.token,
+                    progress.done(),
+                    Some(&answers),
+                )
+                .await?
+        {
+            return Ok(Outcome::Superseded);
+        }
         let metadata = run_metadata(self.deps, &ledger, &run, started);
         let transcript = match run {
             Ok(transcript) => transcript,
@@ -276,6 +291,14 @@ impl Run<'_> {
         }
         Ok(Ok(personas))
     }
+}
+
+/// Answers as a progress event carries them.
+fn live(answers: Vec<LiveAnswer>) -> Vec<serde_json::Value> {
+    answers
+        .iter()
+        .map(|a| serde_json::to_value(a).expect("an answer serializes"))
+        .collect()
 }
 
 fn run_metadata(

@@ -250,14 +250,14 @@ impl Store {
         Ok(Claim::GaveUp)
     }
 
-    /// Records progress, and with `announce` a `simulation.progress` event; `false` means this
-    /// run has been superseded and should stop.
+    /// Records progress, and with `news` (the answers given since the last report) a
+    /// `simulation.progress` event; `false` means this run has been superseded and should stop.
     pub async fn record_progress(
         &self,
         id: Uuid,
         token: Uuid,
         done: i64,
-        announce: bool,
+        news: Option<&[Value]>,
     ) -> StoreResult<bool> {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -272,9 +272,9 @@ impl Store {
                 return Ok(false);
             };
             let mut notices = Vec::new();
-            if announce {
+            if let Some(answers) = news {
                 let payload = serde_json::json!({
-                    "simulation_id": id, "type": kind, "done": done, "total": total,
+                    "simulation_id": id, "type": kind, "done": done, "total": total, "answers": answers,
                 });
                 notices.push(record_event!(tx, brokerage_id, "simulation.progress", id, &payload)?);
             }

@@ -4,11 +4,16 @@
 
 use std::{
     future::Future,
-    sync::atomic::{AtomicI64, Ordering},
+    sync::{
+        Mutex,
+        atomic::{AtomicI64, Ordering},
+    },
 };
 
 use futures::{StreamExt, TryStreamExt, stream};
+use serde::Serialize;
 use troupe_shared::domain::{AgentResponse, Judgement, Persona};
+use uuid::Uuid;
 
 use super::{
     memory::Memory,
@@ -21,10 +26,48 @@ use crate::llm::Ledger;
 pub struct RunContext<'a> {
     pub responder: &'a Responder,
     pub ledger: &'a Ledger,
-    /// Agent steps finished, for the simulation's progress.
-    pub progress: &'a AtomicI64,
+    /// Agent steps finished, and the answers not yet reported live.
+    pub progress: &'a Progress,
     pub parallelism: usize,
     pub temperature: f64,
+}
+
+/// A run's progress as its steps finish: how many, and the answers given since the last report
+/// (which the simulation publishes as they arrive).
+#[derive(Default)]
+pub struct Progress {
+    done: AtomicI64,
+    fresh: Mutex<Vec<LiveAnswer>>,
+}
+
+/// One persona's answer, as a live update shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveAnswer {
+    pub persona_id: Uuid,
+    pub persona_name: String,
+    pub segment: String,
+    pub iteration: u32,
+    pub round: u32,
+    pub step: String,
+    pub answer: String,
+}
+
+impl Progress {
+    pub fn done(&self) -> i64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// The answers given since the last call.
+    pub fn take_answers(&self) -> Vec<LiveAnswer> {
+        std::mem::take(&mut *self.fresh.lock().expect("progress lock"))
+    }
+
+    fn finished(&self, steps: i64, answer: Option<LiveAnswer>) {
+        if let Some(answer) = answer {
+            self.fresh.lock().expect("progress lock").push(answer);
+        }
+        self.done.fetch_add(steps, Ordering::Relaxed);
+    }
 }
 
 /// One persona in one iteration (or one exposure) of a run.
@@ -102,12 +145,26 @@ pub async fn step(
         .responder
         .answer(&turn, ctx.temperature, seed, ctx.ledger)
         .await;
-    ctx.progress.fetch_add(1, Ordering::Relaxed);
     let answer = match outcome {
         Ok(answer) => answer,
-        Err(StepError::Agent(reason)) => return Ok(Err(reason)),
+        Err(StepError::Agent(reason)) => {
+            ctx.progress.finished(1, None);
+            return Ok(Err(reason));
+        }
         Err(fatal) => return Err(fatal),
     };
+    ctx.progress.finished(
+        1,
+        Some(LiveAnswer {
+            persona_id: agent.persona.id,
+            persona_name: agent.persona.profile.name.clone(),
+            segment: agent.segment(),
+            iteration: agent.iteration,
+            round: request.round,
+            step: request.step.clone(),
+            answer: answer.answer.clone(),
+        }),
+    );
     if request.remember {
         let score = match &answer.judgement {
             Judgement::Listing(j) => Some(j.purchase_intent),
@@ -169,7 +226,7 @@ impl Transcript {
     /// round): they count as done for progress, and as failed.
     pub fn skip(&mut self, ctx: &RunContext<'_>, steps: usize, reason: &str) {
         if steps > 0 {
-            ctx.progress.fetch_add(steps as i64, Ordering::Relaxed);
+            ctx.progress.finished(steps as i64, None);
             self.failed_steps += steps as u64;
             self.first_failure.get_or_insert_with(|| reason.to_owned());
         }

@@ -17,7 +17,7 @@ mod responder;
 mod ssr;
 pub(crate) mod text;
 
-pub use agent::{RunContext, Transcript};
+pub use agent::{LiveAnswer, Progress, RunContext, Transcript};
 pub use aggregate::aggregate;
 pub(crate) use responder::ask;
 pub use responder::{Responder, StepError};
