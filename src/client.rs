@@ -23,6 +23,22 @@ impl ApiClient {
         }
     }
 
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Another key against the same service.
+    pub fn with_key(&self, key: impl Into<String>) -> Self {
+        ApiClient {
+            key: key.into(),
+            ..self.clone()
+        }
+    }
+
     /// The same key against another address (a restarted service).
     pub fn at(&self, base: impl Into<String>) -> Self {
         ApiClient {

@@ -26,6 +26,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
+    /// PostgreSQL connections one process keeps (SQLite has one writer; its pool is fixed).
+    pub database_pool_size: u32,
     pub redis_url: Option<String>,
     pub bind: SocketAddr,
     /// Where a process without the API (a distributed worker or scheduler) serves `/metrics`.
@@ -81,6 +83,8 @@ pub struct WebhookConfig {
     /// How often a worker looks for events to fan out and deliveries that are due (it is also
     /// woken at once by each committed event).
     pub poll_interval: Duration,
+    /// Deliveries one worker process sends at once (they wait on the network, not the CPU).
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +201,7 @@ impl Config {
         };
         let config = Config {
             database_url,
+            database_pool_size: env.parse("TROUPE_DATABASE_POOL_SIZE", "16")?,
             redis_url,
             bind: env.parse("TROUPE_BIND", "127.0.0.1:8080")?,
             metrics_bind: env
@@ -256,6 +261,7 @@ impl Config {
                 ),
                 max_payload_bytes: env.parse("TROUPE_WEBHOOK_MAX_PAYLOAD_BYTES", "262144")?,
                 poll_interval: Duration::from_millis(env.parse("TROUPE_WEBHOOK_POLL_MS", "500")?),
+                concurrency: env.parse("TROUPE_WEBHOOK_CONCURRENCY", "32")?,
             },
             max_body_bytes: env.parse("TROUPE_MAX_BODY_BYTES", "1048576")?,
             idempotency_ttl: Duration::from_secs(
@@ -290,6 +296,15 @@ impl Config {
     /// The shape is chosen by configuration alone: Redis present means the distributed shape.
     pub fn is_distributed(&self) -> bool {
         self.redis_url.is_some()
+    }
+
+    /// Jobs of `queue` one worker process runs at once.
+    pub fn concurrency(&self, queue: &str) -> usize {
+        if queue == <crate::jobs::WebhookJob as crate::jobs::Job>::QUEUE {
+            self.webhooks.concurrency
+        } else {
+            self.worker.concurrency
+        }
     }
 
     /// The full name of a queue, e.g. `troupe:simulations`.
@@ -336,6 +351,15 @@ impl Config {
             ("TROUPE_LLM_RPM", self.llm.rpm as usize),
             ("TROUPE_LLM_TPM", self.llm.tpm as usize),
             ("TROUPE_LLM_MAX_ATTEMPTS", self.llm.max_attempts),
+            ("TROUPE_WEBHOOK_CONCURRENCY", self.webhooks.concurrency),
+            (
+                "TROUPE_DATABASE_POOL_SIZE",
+                self.database_pool_size as usize,
+            ),
+            (
+                "TROUPE_WEBHOOK_RETRY_SCHEDULE",
+                self.webhooks.retry_schedule.len(),
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(var, "must be at least 1"));
@@ -365,6 +389,12 @@ impl Config {
         if matching.report_top_k == 0 {
             return Err(invalid(
                 "TROUPE_MATCHING_REPORT_TOP_K",
+                "must be at least 1",
+            ));
+        }
+        if self.webhooks.timeout.is_zero() || self.webhooks.poll_interval.is_zero() {
+            return Err(invalid(
+                "TROUPE_WEBHOOK_TIMEOUT_SECS / TROUPE_WEBHOOK_POLL_MS",
                 "must be at least 1",
             ));
         }

@@ -47,7 +47,7 @@ impl<J: Job> Queue<J> {
             .queue(config.queue_name(J::QUEUE))
             .heartbeat_interval(worker.heartbeat_interval)
             .missed_heartbeats(worker.missed_heartbeats)
-            .batch_size(worker.concurrency);
+            .batch_size(config.concurrency(J::QUEUE));
         Queue::Sqlite(SqliteStorage::new(pool).with_config(settings))
     }
 
@@ -57,7 +57,7 @@ impl<J: Job> Queue<J> {
             .queue(config.queue_name(J::QUEUE))
             .heartbeat_interval(worker.heartbeat_interval)
             .missed_heartbeats(worker.missed_heartbeats)
-            .batch_size(worker.concurrency);
+            .batch_size(config.concurrency(J::QUEUE));
         Queue::Redis(RedisStorage::new(conn).with_config(settings))
     }
 
@@ -81,6 +81,19 @@ impl<J: Job> Queue<J> {
                 Ok(redis::cmd("LLEN").arg(list).query_async(&mut conn).await?)
             }
         }
+    }
+
+    /// Several jobs in one go (apalis' bulk push: one round trip on Redis, one statement batch
+    /// on SQLite).
+    pub async fn push_all(&self, jobs: Vec<J>) -> Result<(), QueueError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let result = match self.clone() {
+            Queue::Sqlite(mut storage) => storage.push_bulk(jobs).await.map_err(|e| e.to_string()),
+            Queue::Redis(mut storage) => storage.push_bulk(jobs).await.map_err(|e| e.to_string()),
+        };
+        result.map_err(QueueError::Push)
     }
 
     pub async fn push(&self, job: J) -> Result<(), QueueError> {

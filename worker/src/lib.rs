@@ -239,7 +239,7 @@ where
     Fut: Future<Output = Result<(), BoxDynError>> + Send + 'static,
 {
     let poll = config.worker.poll_interval;
-    let concurrency = config.worker.concurrency;
+    let concurrency = config.concurrency(J::QUEUE);
     let signal = async move {
         shutdown.cancelled().await;
         Ok::<(), std::io::Error>(())

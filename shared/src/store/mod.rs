@@ -24,7 +24,7 @@ pub use personas::{PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
 
 pub use simulations::{Claim, NewSimulation, SimulationRecord};
-pub use webhooks::{DeliveryOutcome, DeliveryTask, NewWebhook, WebhookPatch};
+pub use webhooks::{DeliveryOutcome, DeliveryTask, FAN_OUT_BATCH, NewWebhook, WebhookPatch};
 
 use std::{str::FromStr, time::Duration};
 
@@ -90,7 +90,7 @@ impl Store {
         let pool = match config.database_kind() {
             DatabaseKind::Postgres => Pool::Postgres(
                 PgPoolOptions::new()
-                    .max_connections(16)
+                    .max_connections(config.database_pool_size)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(&config.database_url)
                     .await?,

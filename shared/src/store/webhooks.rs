@@ -13,7 +13,7 @@ use super::{BeginWrite, INSERT_BATCH, Store, StoreResult, parse_column, with_poo
 use crate::domain::{Delivery, DeliveryAttempt, DeliveryStatus, EventType, Webhook};
 
 /// Events fanned out per transaction.
-const FAN_OUT_BATCH: i64 = 200;
+pub const FAN_OUT_BATCH: usize = 200;
 
 pub struct NewWebhook {
     pub url: String,
@@ -273,7 +273,8 @@ impl Store {
     }
 
     /// Turns events not yet dispatched into one delivery per subscribed, enabled webhook, and
-    /// marks them dispatched, in one transaction; returns the deliveries created. Concurrent
+    /// marks them dispatched, in one transaction, at most [`FAN_OUT_BATCH`] events at a time;
+    /// returns how many events it took. Concurrent
     /// callers are harmless: a delivery is unique per (webhook, event).
     pub async fn fan_out_events(&self) -> StoreResult<usize> {
         let now = Utc::now();
@@ -283,7 +284,7 @@ impl Store {
                 "SELECT id, brokerage_id, type, subject_id, sequence, payload, created_at FROM events
                  WHERE dispatched_at IS NULL ORDER BY id LIMIT $1",
             )
-            .bind(FAN_OUT_BATCH)
+            .bind(FAN_OUT_BATCH as i64)
             .fetch_all(&mut *tx)
             .await?;
             if events.is_empty() {
@@ -313,7 +314,6 @@ impl Store {
                         .map(move |(webhook_id, _, _)| (*webhook_id, event))
                 })
                 .collect();
-            let mut created = 0;
             for chunk in deliveries.chunks(INSERT_BATCH) {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO webhook_deliveries (id, webhook_id, brokerage_id, event_id, event_type, body, status, next_attempt_at, created_at, updated_at) ");
@@ -330,7 +330,7 @@ impl Store {
                         .push_bind(now);
                 });
                 insert.push(" ON CONFLICT (webhook_id, event_id) DO NOTHING");
-                created += insert.build().execute(&mut *tx).await?.rows_affected() as usize;
+                insert.build().execute(&mut *tx).await?;
             }
             let mut mark = sqlx::QueryBuilder::new("UPDATE events SET dispatched_at = ");
             mark.push_bind(now).push(" WHERE id IN (");
@@ -341,7 +341,7 @@ impl Store {
             mark.push(")");
             mark.build().execute(&mut *tx).await?;
             tx.commit().await?;
-            Ok(created)
+            Ok(events.len())
         })
     }
 
@@ -498,13 +498,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let disabled = if matches!(outcome, DeliveryOutcome::Delivered) {
-                sqlx::query("UPDATE webhooks SET failing_since = NULL WHERE id = $1")
+                // Only when there is a failure run to end: every delivery to an endpoint would
+                // otherwise queue on its row's lock.
+                sqlx::query("UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
                     .bind(task.webhook_id)
                     .execute(&mut *tx)
                     .await?;
                 false
             } else {
-                sqlx::query("UPDATE webhooks SET failing_since = COALESCE(failing_since, $2) WHERE id = $1")
+                sqlx::query("UPDATE webhooks SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL")
                     .bind(task.webhook_id).bind(attempt.attempted_at)
                     .execute(&mut *tx)
                     .await?;

@@ -18,7 +18,7 @@ use troupe_shared::{
     config::WebhookConfig,
     jobs::WebhookJob,
     queue::Queue,
-    store::{DeliveryOutcome, DeliveryTask},
+    store::{DeliveryOutcome, DeliveryTask, FAN_OUT_BATCH},
 };
 
 pub use sender::Sender;
@@ -157,6 +157,8 @@ pub async fn dispatch(
                 if let Err(RecvError::Closed) = notice {
                     tokio::time::sleep(pause).await;
                 }
+                // One pass serves every event committed meanwhile.
+                while committed.try_recv().is_ok() {}
             }
             _ = tokio::time::sleep(pause) => {}
         }
@@ -168,17 +170,23 @@ async fn dispatch_once(
     queue: &Queue<WebhookJob>,
     lease: chrono::Duration,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    while store.fan_out_events().await? > 0 {}
+    // Fan-out and queueing alternate batch by batch, so a steady stream of new events cannot
+    // hold back the deliveries already due.
     loop {
+        let fanned_out = store.fan_out_events().await?;
         let due = store
             .claim_due_deliveries(Utc::now() + lease, QUEUE_BATCH)
             .await?;
-        let full = due.len() == QUEUE_BATCH as usize;
-        for delivery_id in due {
-            // A push that fails leaves the delivery leased; it is queued again when that ends.
-            queue.push(WebhookJob { delivery_id }).await?;
-        }
-        if !full {
+        let queued = due.len();
+        // A push that fails leaves the deliveries leased; they are queued again when that ends.
+        queue
+            .push_all(
+                due.into_iter()
+                    .map(|delivery_id| WebhookJob { delivery_id })
+                    .collect(),
+            )
+            .await?;
+        if fanned_out < FAN_OUT_BATCH && queued < QUEUE_BATCH as usize {
             return Ok(());
         }
     }
