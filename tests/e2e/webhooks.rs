@@ -301,37 +301,42 @@ async fn internal_addresses_are_refused_at_creation_and_at_delivery(shape: Shape
         .provision_key("Acme Realty", None, "rebinder", Role::BrokerageAdmin)
         .await
         .unwrap();
-    let webhook = store
-        .create_webhook(
-            provisioned.brokerage_id,
-            provisioned.user_id,
-            &troupe_shared::store::NewWebhook {
-                url: receiver.url(),
-                description: String::new(),
-                event_types: troupe_shared::domain::EventType::OUTCOMES.to_vec(),
-                secret: troupe_shared::auth::new_webhook_secret(),
-            },
-        )
-        .await
-        .unwrap();
-    let ping = app
-        .request(
-            Method::POST,
-            &format!("/api/v1/webhooks/{}/ping", webhook.id),
-            Some(&admin),
-            None,
-        )
+    // Once by address, once by a name that resolves to it.
+    let by_name = receiver.url().replace("127.0.0.1", "localhost");
+    for url in [receiver.url(), by_name] {
+        let webhook = store
+            .create_webhook(
+                provisioned.brokerage_id,
+                provisioned.user_id,
+                &troupe_shared::store::NewWebhook {
+                    url: url.clone(),
+                    description: String::new(),
+                    event_types: troupe_shared::domain::EventType::OUTCOMES.to_vec(),
+                    secret: troupe_shared::auth::new_webhook_secret(),
+                },
+            )
+            .await
+            .unwrap();
+        let ping = app
+            .request(
+                Method::POST,
+                &format!("/api/v1/webhooks/{}/ping", webhook.id),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(ping.status, 202);
+        let delivery = wait_for_delivery(&app, &admin, &webhook.id.to_string(), |d| {
+            d["attempts"].as_i64().unwrap_or(0) >= 1
+        })
         .await;
-    assert_eq!(ping.status, 202);
-    let delivery = wait_for_delivery(&app, &admin, &webhook.id.to_string(), |d| {
-        d["attempts"].as_i64().unwrap_or(0) >= 1
-    })
-    .await;
-    let error = delivery["attempt_log"][0]["error"].as_str().unwrap();
-    assert!(
-        error.contains("refused") && error.contains("127.0.0.1"),
-        "{error}"
-    );
+        let error = delivery["attempt_log"][0]["error"].as_str().unwrap();
+        assert!(error.contains("refused"), "{url}: {error}");
+        assert!(
+            error.contains("127.0.0.1") || error.contains("::1"),
+            "{url}: {error}"
+        );
+    }
     assert!(receiver.received().is_empty());
 }
 
