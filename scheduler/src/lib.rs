@@ -27,21 +27,40 @@ pub enum SchedulerError {
     Apalis(#[from] apalis::prelude::WorkerError),
 }
 
-/// Drops idempotency keys and cached model responses past their expiry; returns how many of
-/// each.
-pub async fn purge_expired(store: &Store) -> Result<(u64, u64), StoreError> {
-    let keys = store.purge_expired_idempotency_keys().await?;
-    let responses = store.purge_expired_responses().await?;
-    tracing::info!(
-        keys,
-        responses,
-        "expired idempotency keys and cached responses removed"
-    );
-    Ok((keys, responses))
+/// What one cleanup removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub idempotency_keys: u64,
+    pub cached_responses: u64,
+    pub events: u64,
 }
 
-async fn cleanup_tick(_tick: Tick, store: Data<Store>) -> Result<(), BoxDynError> {
-    purge_expired(&store).await?;
+/// Drops idempotency keys and cached model responses past their expiry, and outbox events (with
+/// their webhook deliveries) older than `event_retention` whose deliveries are all done.
+pub async fn purge_expired(
+    store: &Store,
+    event_retention: std::time::Duration,
+) -> Result<Purged, StoreError> {
+    let purged = Purged {
+        idempotency_keys: store.purge_expired_idempotency_keys().await?,
+        cached_responses: store.purge_expired_responses().await?,
+        events: store
+            .purge_old_events(
+                Utc::now()
+                    - chrono::Duration::from_std(event_retention).unwrap_or(chrono::Duration::MAX),
+            )
+            .await?,
+    };
+    tracing::info!(?purged, "expired data removed");
+    Ok(purged)
+}
+
+async fn cleanup_tick(
+    _tick: Tick,
+    cleanup: Data<(Store, std::time::Duration)>,
+) -> Result<(), BoxDynError> {
+    let (store, retention) = &*cleanup;
+    purge_expired(store, *retention).await?;
     Ok(())
 }
 
@@ -164,7 +183,7 @@ pub async fn run(
     };
     let cleanup_worker = WorkerBuilder::new(format!("{name}-cleanup").as_str())
         .backend(CronScheduler::new(cleanup))
-        .data(store)
+        .data((store, config.event_retention))
         .build(cleanup_tick)
         .run_until(stop(shutdown.clone()));
     let nightly_worker = WorkerBuilder::new(format!("{name}-nightly").as_str())

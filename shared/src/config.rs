@@ -42,6 +42,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     pub max_body_bytes: usize,
     pub idempotency_ttl: Duration,
+    /// How long outbox events (and their webhook delivery log) are kept.
+    pub event_retention: Duration,
     pub log_format: LogFormat,
     pub log_filter: String,
 }
@@ -266,6 +268,9 @@ impl Config {
             max_body_bytes: env.parse("TROUPE_MAX_BODY_BYTES", "1048576")?,
             idempotency_ttl: Duration::from_secs(
                 3600 * env.parse::<u64>("TROUPE_IDEMPOTENCY_TTL_HOURS", "24")?,
+            ),
+            event_retention: Duration::from_secs(
+                86400 * env.parse::<u64>("TROUPE_EVENT_RETENTION_DAYS", "30")?,
             ),
             log_format: match env.string("TROUPE_LOG_FORMAT", "text").as_str() {
                 "text" => LogFormat::Text,

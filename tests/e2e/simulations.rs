@@ -238,8 +238,24 @@ async fn the_scheduler_s_cleanup_removes_expired_idempotency_keys() {
     assert_eq!(app.raw(request).await.status, 202);
     let config = troupe_shared::Config::from_vars(app.vars.clone()).unwrap();
     let (store, _) = troupe::connect(&config).await.unwrap();
-    assert_eq!(troupe_scheduler::purge_expired(&store).await.unwrap().0, 1);
-    assert_eq!(troupe_scheduler::purge_expired(&store).await.unwrap().0, 0);
+    let retention = config.event_retention;
+    let purged = troupe_scheduler::purge_expired(&store, retention)
+        .await
+        .unwrap();
+    assert_eq!(purged.idempotency_keys, 1);
+    assert_eq!(purged.events, 0, "a fresh event is kept");
+    let purged = troupe_scheduler::purge_expired(&store, retention)
+        .await
+        .unwrap();
+    assert_eq!(purged.idempotency_keys, 0);
+    // With no retention, events whose deliveries are done go.
+    let purged = troupe_scheduler::purge_expired(&store, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(
+        purged.events, 0,
+        "not yet fanned out: kept until dispatched"
+    );
 }
 
 fn insight_sum(values: &serde_json::Value) -> f64 {

@@ -532,4 +532,36 @@ async fn an_event_is_recorded_only_with_its_change(shape: Shape) {
     let delivered = receiver.received().len();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.received().len(), delivered);
+
+    // Retention: once delivered, old events go with their delivery log.
+    let webhook_id = app
+        .request(Method::GET, "/api/v1/webhooks", Some(&admin), None)
+        .await
+        .body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let started = std::time::Instant::now();
+    loop {
+        let page = app
+            .request(
+                Method::GET,
+                &format!("/api/v1/webhooks/{webhook_id}/deliveries?limit=200"),
+                Some(&admin),
+                None,
+            )
+            .await
+            .body;
+        let items = page["items"].as_array().unwrap();
+        if items.iter().all(|d| d["status"] == "succeeded") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{page}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let purged = troupe_scheduler::purge_expired(&store, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(purged.events as usize, before);
+    assert!(app.events().await.is_empty());
 }

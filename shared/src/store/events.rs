@@ -124,3 +124,28 @@ impl Store {
         })?)
     }
 }
+
+impl Store {
+    /// Deletes events (with their deliveries and attempts) committed before `before` once none
+    /// of their deliveries is still on its way, and test pings as old; returns how many events.
+    pub async fn purge_old_events(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query(
+                "DELETE FROM webhook_deliveries WHERE event_id IS NULL AND created_at < $1
+                   AND status IN ('succeeded', 'failed')",
+            )
+            .bind(before)
+            .execute(pool)
+            .await?;
+            sqlx::query(
+                "DELETE FROM events WHERE created_at < $1 AND dispatched_at IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                                   WHERE d.event_id = events.id AND d.status IN ('pending', 'queued', 'sending'))",
+            )
+            .bind(before)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?)
+    }
+}
