@@ -46,6 +46,17 @@ enum Command {
         #[command(subcommand)]
         command: MatchingCommand,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every brokerage's hash chain; names the first tampered entry and exits 1 if any.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -124,6 +135,24 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Demo => return troupe::demo::run(vars).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let (store, _) = troupe::connect(&config).await?;
+            let (checked, tampered) = store.verify_audit().await?;
+            store.close().await;
+            match tampered {
+                None => println!("audit log intact: {checked} entries checked"),
+                Some(t) => {
+                    println!(
+                        "audit log tampered: entry {} (seq {}) of brokerage {} does not match its hash chain",
+                        t.id, t.seq, t.brokerage_id
+                    );
+                    std::process::exit(1);
+                }
+            }
+            return Ok(());
+        }
         Command::Matching {
             command: MatchingCommand::Run { brokerage },
         } => {

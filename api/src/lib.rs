@@ -1,5 +1,6 @@
 //! The HTTP API: validates, stores, enqueues and reads. It never calls an LLM.
 
+mod audit;
 mod auth;
 mod health;
 mod live;
@@ -56,6 +57,8 @@ enum ApiTags {
     Webhooks,
     /// Live updates over WebSocket.
     Live,
+    /// The append-only, hash-chained audit log.
+    Audit,
 }
 
 /// Every route of the service, with problem+json errors, the body-size limit and request logs.
@@ -69,6 +72,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
             matching::MatchingApi,
             webhooks::WebhooksApi,
             live::LiveApi,
+            audit::AuditApi,
         ),
         "Troupe",
         env!("CARGO_PKG_VERSION"),

@@ -2,10 +2,11 @@
 
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, param::Query, payload::Json};
+use serde_json::json;
 use troupe_shared::{
     auth::Principal,
     domain::{Persona, PersonaProfile, Role, Visibility},
-    store::{PersonaFilter, PersonaWrite},
+    store::{AuditRecord, PersonaFilter, PersonaWrite},
 };
 use uuid::Uuid;
 
@@ -84,6 +85,8 @@ impl PersonasApi {
                 },
             )
             .await?;
+        let detail = json!({ "visibility": persona.visibility, "version": persona.version });
+        audit(&state, &auth.0, "persona.created", persona.id, detail).await?;
         let location = format!("/api/v1/personas/{}", persona.id);
         Ok(Created::Persona(Json(persona), location))
     }
@@ -96,7 +99,10 @@ impl PersonasApi {
         auth: ApiKey,
         id: Path<Uuid>,
     ) -> Result<Json<Persona>, ApiError> {
-        Ok(Json(visible(&state, &auth.0, id.0).await?))
+        let persona = visible(&state, &auth.0, id.0).await?;
+        let detail = json!({ "version": persona.version });
+        audit(&state, &auth.0, "persona.read", persona.id, detail).await?;
+        Ok(Json(persona))
     }
 
     /// Replace a persona's profile (and optionally its visibility).
@@ -119,17 +125,19 @@ impl PersonasApi {
             visibility: visibility.unwrap_or(current.visibility),
         };
         let expected = version.unwrap_or(current.version);
-        state
+        let updated = state
             .store
             .update_persona(&auth.0, id.0, expected, write)
             .await?
-            .map(Json)
             .ok_or_else(|| {
                 ApiError::Conflict(format!(
                     "persona {} changed since version {expected}; reload and retry",
                     id.0
                 ))
-            })
+            })?;
+        let detail = json!({ "from_version": current.version, "version": updated.version });
+        audit(&state, &auth.0, "persona.updated", updated.id, detail).await?;
+        Ok(Json(updated))
     }
 
     /// Delete a persona.
@@ -142,6 +150,8 @@ impl PersonasApi {
     ) -> Result<Deleted, ApiError> {
         writable(&state, &auth.0, id.0).await?;
         if state.store.delete_persona(&auth.0, id.0).await? {
+            // The entry names the persona's id only: nothing of its content outlives it.
+            audit(&state, &auth.0, "persona.deleted", id.0, json!({})).await?;
             Ok(Deleted::Gone)
         } else {
             Err(ApiError::NotFound(format!("persona {}", id.0)))
@@ -173,6 +183,24 @@ impl PersonasApi {
         let next_cursor = pagination::next_cursor(&mut items, limit, |p| p.id);
         Ok(Json(PersonaPage { items, next_cursor }))
     }
+}
+
+/// Records who did what to a persona in the audit log; a request whose audit entry cannot be
+/// written fails rather than going unrecorded.
+async fn audit(
+    state: &ApiState,
+    caller: &Principal,
+    action: &str,
+    persona_id: Uuid,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    let record = AuditRecord {
+        action,
+        subject_type: "persona",
+        subject_id: persona_id,
+        detail,
+    };
+    Ok(state.store.audit(caller, record).await?)
 }
 
 pub(crate) async fn visible(

@@ -5,6 +5,7 @@ mod helpers;
 mod receiver;
 
 mod api_errors;
+mod audit;
 mod gateway;
 mod killed_worker;
 mod kinds;

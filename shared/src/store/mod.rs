@@ -3,6 +3,7 @@
 //! driver by [`with_pool!`], so the two backends cannot drift apart. Every query that reads or
 //! changes tenant data takes the caller's brokerage.
 
+mod audit;
 mod auth;
 mod embeddings;
 mod events;
@@ -15,6 +16,7 @@ mod segments;
 mod simulations;
 mod webhooks;
 
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, Tampered};
 pub use auth::ProvisionedKey;
 pub use events::Event;
 pub use feedback::PairFeedback;

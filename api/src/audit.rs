@@ -1,0 +1,74 @@
+//! `/api/v1/audit`: the brokerage's audit log, newest first, for its admins.
+
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
+use troupe_shared::{
+    domain::Role,
+    store::{AuditEntry, AuditFilter},
+};
+use uuid::Uuid;
+
+use crate::{ApiState, ApiTags, auth::ApiKey, pagination, problem::ApiError};
+
+#[derive(Object)]
+struct AuditPage {
+    items: Vec<AuditEntry>,
+    /// Pass as `cursor` for older entries; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+pub struct AuditApi;
+
+#[OpenApi(tag = "ApiTags::Audit")]
+impl AuditApi {
+    /// Who read, created, changed or deleted which persona, with which key, when; each entry
+    /// carries its hash and its predecessor's (`troupe audit verify` checks the chain).
+    #[oai(path = "/audit", method = "get")]
+    // Each query parameter is an argument of its own for poem-openapi to document it.
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        /// Only this user's actions.
+        actor_id: Query<Option<Uuid>>,
+        /// Only entries about this persona.
+        subject_id: Query<Option<Uuid>>,
+        /// Only this action, e.g. `persona.read`.
+        action: Query<Option<String>>,
+        cursor: Query<Option<String>>,
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<AuditPage>, ApiError> {
+        if auth.0.role != Role::BrokerageAdmin {
+            return Err(ApiError::Forbidden(
+                "only brokerage admins read the audit log".into(),
+            ));
+        }
+        let size = pagination::page_size(limit.0, 50, 500)?;
+        let before = cursor
+            .0
+            .map(|c| {
+                c.parse::<i64>()
+                    .map_err(|_| ApiError::Validation("cursor is not one this API issued".into()))
+            })
+            .transpose()?;
+        let filter = AuditFilter {
+            actor_id: actor_id.0,
+            subject_id: subject_id.0,
+            action: action.0,
+            before,
+        };
+        let mut items = state
+            .store
+            .audit_entries(auth.0.brokerage_id, &filter, size)
+            .await?;
+        let next_cursor = (items.len() > size as usize).then(|| {
+            items.truncate(size as usize);
+            items.last().map(|e| e.seq.to_string())
+        });
+        Ok(Json(AuditPage {
+            items,
+            next_cursor: next_cursor.flatten(),
+        }))
+    }
+}

@@ -1,0 +1,221 @@
+//! The audit log: append-only (the databases' triggers refuse updates and deletes) and chained
+//! per brokerage, each entry's hash covering its fields and the previous entry's hash.
+
+use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{BeginWrite, Store, StoreError, StoreResult, is_unique_violation, with_pool};
+use crate::auth::Principal;
+
+/// The hash before a brokerage's first entry.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Appends racing for the same sequence number (PostgreSQL) try again this often.
+const APPEND_ATTEMPTS: usize = 5;
+
+/// What happened, to what, by whom.
+pub struct AuditRecord<'a> {
+    pub action: &'a str,
+    pub subject_type: &'a str,
+    pub subject_id: Uuid,
+    /// Never the subject's content: ids, field names, counts.
+    pub detail: Value,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, poem_openapi::Object)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor_id: Uuid,
+    pub key_id: Option<Uuid>,
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: Uuid,
+    #[sqlx(json)]
+    pub detail: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Filters of the audit listing.
+#[derive(Default)]
+pub struct AuditFilter {
+    pub actor_id: Option<Uuid>,
+    pub subject_id: Option<Uuid>,
+    pub action: Option<String>,
+    /// Entries before this sequence number (newest first).
+    pub before: Option<i64>,
+}
+
+/// The first entry whose stored hash does not match what its fields and predecessor give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tampered {
+    pub brokerage_id: Uuid,
+    pub seq: i64,
+    pub id: Uuid,
+}
+
+const COLUMNS: &str =
+    "seq, id, at, actor_id, key_id, action, subject_type, subject_id, detail, prev_hash, hash";
+
+impl AuditEntry {
+    fn expected_hash(&self, brokerage_id: Uuid) -> String {
+        chain_hash(
+            &self.prev_hash,
+            brokerage_id,
+            self.seq,
+            self.id,
+            self.at,
+            self.actor_id,
+            self.key_id,
+            (&self.action, &self.subject_type, self.subject_id),
+            &self.detail,
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn chain_hash(
+    prev_hash: &str,
+    brokerage_id: Uuid,
+    seq: i64,
+    id: Uuid,
+    at: DateTime<Utc>,
+    actor_id: Uuid,
+    key_id: Option<Uuid>,
+    (action, subject_type, subject_id): (&str, &str, Uuid),
+    detail: &Value,
+) -> String {
+    // serde_json's maps are ordered by key, so the detail serializes the same after a round
+    // trip through either database.
+    let line = format!(
+        "{prev_hash}|{brokerage_id}|{seq}|{id}|{}|{actor_id}|{}|{action}|{subject_type}|{subject_id}|{detail}",
+        at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        key_id.map(|k| k.to_string()).unwrap_or_default(),
+    );
+    hex::encode(Sha256::digest(line.as_bytes()))
+}
+
+impl Store {
+    /// Appends an entry for `caller` to their brokerage's chain.
+    pub async fn audit(&self, caller: &Principal, record: AuditRecord<'_>) -> StoreResult<()> {
+        // Both databases keep microseconds; the hash must see what they will return.
+        let at = Utc::now()
+            .duration_trunc(TimeDelta::microseconds(1))
+            .unwrap_or_else(|_| Utc::now());
+        let id = Uuid::now_v7();
+        let brokerage_id = caller.brokerage_id;
+        for _ in 0..APPEND_ATTEMPTS {
+            let appended: Result<(), sqlx::Error> = with_pool!(self, pool => async {
+                let mut tx = pool.begin_write().await?;
+                let last: Option<(i64, String)> = sqlx::query_as(
+                    "SELECT seq, hash FROM audit_log WHERE brokerage_id = $1 ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(brokerage_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
+                let hash = chain_hash(
+                    &prev_hash,
+                    brokerage_id,
+                    seq,
+                    id,
+                    at,
+                    caller.user_id,
+                    Some(caller.key_id),
+                    (record.action, record.subject_type, record.subject_id),
+                    &record.detail,
+                );
+                sqlx::query(
+                    "INSERT INTO audit_log (brokerage_id, seq, id, at, actor_id, key_id, action, subject_type, subject_id, detail, prev_hash, hash)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(brokerage_id).bind(seq).bind(id).bind(at).bind(caller.user_id).bind(caller.key_id)
+                .bind(record.action).bind(record.subject_type).bind(record.subject_id)
+                .bind(Json(&record.detail)).bind(&prev_hash).bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await
+            }.await);
+            match appended {
+                Ok(()) => return Ok(()),
+                // Another append took this number first: read the new end and go again.
+                Err(e) if is_unique_violation(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Corrupt(
+            "the audit log is contended beyond retrying".into(),
+        ))
+    }
+
+    /// The brokerage's entries, newest first, at most `limit + 1` (to tell whether a page
+    /// follows).
+    pub async fn audit_entries(
+        &self,
+        brokerage_id: Uuid,
+        filter: &AuditFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM audit_log
+                 WHERE brokerage_id = $1 AND ($2 IS NULL OR actor_id = $2) AND ($3 IS NULL OR subject_id = $3)
+                   AND ($4 IS NULL OR action = $4) AND ($5 IS NULL OR seq < $5)
+                 ORDER BY seq DESC LIMIT $6"
+            )))
+            .bind(brokerage_id).bind(filter.actor_id).bind(filter.subject_id)
+            .bind(&filter.action).bind(filter.before).bind(i64::from(limit) + 1)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// Walks every brokerage's chain from its start; the first entry that does not hash to
+    /// what is stored (or does not follow its predecessor), if any, and how many were checked.
+    pub async fn verify_audit(&self) -> StoreResult<(u64, Option<Tampered>)> {
+        let brokerages: Vec<Uuid> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT DISTINCT brokerage_id FROM audit_log")
+                .fetch_all(pool)
+                .await
+        })?;
+        let mut checked = 0;
+        for brokerage_id in brokerages {
+            let mut expected_prev = GENESIS.to_owned();
+            let mut expected_seq = 1;
+            let mut after = 0;
+            loop {
+                let page: Vec<AuditEntry> = with_pool!(self, pool => {
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT {COLUMNS} FROM audit_log WHERE brokerage_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000"
+                    )))
+                    .bind(brokerage_id).bind(after)
+                    .fetch_all(pool)
+                    .await
+                })?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                for entry in &page {
+                    checked += 1;
+                    if entry.seq != expected_seq
+                        || entry.prev_hash != expected_prev
+                        || entry.hash != entry.expected_hash(brokerage_id)
+                    {
+                        let tampered = Tampered {
+                            brokerage_id,
+                            seq: entry.seq,
+                            id: entry.id,
+                        };
+                        return Ok((checked, Some(tampered)));
+                    }
+                    expected_prev = entry.hash.clone();
+                    expected_seq += 1;
+                }
+            }
+        }
+        Ok((checked, None))
+    }
+}
