@@ -2,13 +2,15 @@
 
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
-use troupe_shared::{
-    domain::Role,
-    store::{AuditEntry, AuditFilter},
-};
+use troupe_shared::store::{AuditEntry, AuditFilter};
 use uuid::Uuid;
 
-use crate::{ApiState, ApiTags, auth::ApiKey, pagination, problem::ApiError};
+use crate::{
+    ApiState, ApiTags,
+    auth::{ApiKey, require_admin},
+    pagination,
+    problem::ApiError,
+};
 
 #[derive(Object)]
 struct AuditPage {
@@ -39,11 +41,7 @@ impl AuditApi {
         cursor: Query<Option<String>>,
         limit: Query<Option<u32>>,
     ) -> Result<Json<AuditPage>, ApiError> {
-        if auth.0.role != Role::BrokerageAdmin {
-            return Err(ApiError::Forbidden(
-                "only brokerage admins read the audit log".into(),
-            ));
-        }
+        require_admin(&auth.0, "read the audit log")?;
         let size = pagination::page_size(limit.0, 50, 500)?;
         let before = cursor
             .0

@@ -2,7 +2,10 @@
 
 use poem::{Request, http::StatusCode};
 use poem_openapi::{SecurityScheme, auth::Bearer};
-use troupe_shared::auth::{Principal, hash_secret, hashes_match, parse_token};
+use troupe_shared::{
+    auth::{Principal, hash_secret, hashes_match, parse_token},
+    domain::Role,
+};
 
 use crate::{ApiState, problem::ApiError};
 
@@ -32,4 +35,12 @@ pub async fn authenticate(state: &ApiState, token: &str) -> poem::Result<Princip
         return Err(unauthorized());
     }
     Ok(principal)
+}
+
+/// The caller, if a brokerage admin; `what` says what only admins may do.
+pub fn require_admin<'p>(caller: &'p Principal, what: &str) -> Result<&'p Principal, ApiError> {
+    if caller.role != Role::BrokerageAdmin {
+        return Err(ApiError::Forbidden(format!("only brokerage admins {what}")));
+    }
+    Ok(caller)
 }

@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod directory;
 mod health;
 mod live;
 mod matching;
@@ -59,6 +60,8 @@ enum ApiTags {
     Live,
     /// The append-only, hash-chained audit log.
     Audit,
+    /// Teams, users and API keys (brokerage admins).
+    Admin,
 }
 
 /// Every route of the service, with problem+json errors, the body-size limit and request logs.
@@ -73,6 +76,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
             webhooks::WebhooksApi,
             live::LiveApi,
             audit::AuditApi,
+            directory::DirectoryApi,
         ),
         "Troupe",
         env!("CARGO_PKG_VERSION"),

@@ -10,13 +10,18 @@ use poem_openapi::{
 };
 use troupe_shared::{
     auth::{Principal, new_webhook_secret},
-    domain::{Delivery, DeliveryStatus, EventType, Role, Webhook},
+    domain::{Delivery, DeliveryStatus, EventType, Webhook},
     outbound,
     store::{NewWebhook, WebhookPatch},
 };
 use uuid::Uuid;
 
-use crate::{ApiState, ApiTags, auth::ApiKey, pagination, problem::ApiError};
+use crate::{
+    ApiState, ApiTags,
+    auth::{ApiKey, require_admin},
+    pagination,
+    problem::ApiError,
+};
 
 /// The longest a rotated-out secret may keep signing.
 const MAX_OVERLAP_HOURS: u32 = 7 * 24;
@@ -338,12 +343,7 @@ impl WebhooksApi {
 
 /// Webhooks are brokerage-wide, so only brokerage admins manage them.
 fn admin(caller: &Principal) -> Result<&Principal, ApiError> {
-    if caller.role != Role::BrokerageAdmin {
-        return Err(ApiError::Forbidden(
-            "only brokerage admins manage webhooks".into(),
-        ));
-    }
-    Ok(caller)
+    require_admin(caller, "manage webhooks")
 }
 
 async fn checked_url(state: &ApiState, raw: &str) -> Result<String, ApiError> {

@@ -6,6 +6,7 @@ mod receiver;
 
 mod api_errors;
 mod audit;
+mod directory;
 mod gateway;
 mod killed_worker;
 mod kinds;

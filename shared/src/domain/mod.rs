@@ -31,6 +31,7 @@ macro_rules! text_enum {
     };
 }
 
+mod directory;
 mod insight;
 mod matching;
 mod persona;
@@ -40,6 +41,7 @@ mod segment;
 mod simulation;
 mod webhook;
 
+pub use directory::*;
 pub use insight::*;
 pub use matching::*;
 pub use persona::*;

@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod directory;
 mod embeddings;
 mod events;
 mod feedback;
@@ -18,6 +19,7 @@ mod webhooks;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, Tampered};
 pub use auth::ProvisionedKey;
+pub use directory::{MintedKey, ReassignRefused};
 pub use events::Event;
 pub use feedback::PairFeedback;
 pub use llm_cache::CachedResponse;

@@ -1,0 +1,35 @@
+//! The brokerage's people: teams, users and their API keys, as admins manage them.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Role;
+
+#[derive(Debug, Clone, Serialize, Deserialize, Object, sqlx::FromRow)]
+pub struct Team {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+pub struct User {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    pub team_id: Option<Uuid>,
+    /// A deactivated user's keys stop working at once; their personas wait for reassignment.
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A key as listed: never its secret.
+#[derive(Debug, Clone, Serialize, Deserialize, Object, sqlx::FromRow)]
+pub struct ApiKeyInfo {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}

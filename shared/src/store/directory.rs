@@ -1,0 +1,271 @@
+//! Teams, users and API keys as brokerage admins manage them, and the reassignment of a departed
+//! agent's personas (knowledge retention).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    BeginWrite, Store, StoreError, StoreResult, is_unique_violation, parse_column, with_pool,
+};
+use crate::{
+    auth::NewApiKey,
+    domain::{ApiKeyInfo, Role, Team, User},
+};
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    name: String,
+    role: String,
+    team_id: Option<Uuid>,
+    active: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> StoreResult<User> {
+        Ok(User {
+            id: row.id,
+            name: row.name,
+            role: parse_column(&row.role, Role::parse, "users.role")?,
+            team_id: row.team_id,
+            active: row.active,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// A key minted for a user: `token` is the only copy of the secret.
+pub struct MintedKey {
+    pub key: ApiKeyInfo,
+    pub token: String,
+}
+
+/// Why personas could not be reassigned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReassignRefused {
+    /// The departing user is still active: deactivate them first.
+    StillActive,
+    /// The receiving user is deactivated.
+    ReceiverInactive,
+}
+
+impl Store {
+    pub async fn create_team(&self, brokerage_id: Uuid, name: &str) -> StoreResult<Team> {
+        let team = Team {
+            id: Uuid::now_v7(),
+            name: name.to_owned(),
+            created_at: Utc::now(),
+        };
+        let inserted = with_pool!(self, pool => {
+            sqlx::query("INSERT INTO teams (id, brokerage_id, name, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(team.id).bind(brokerage_id).bind(&team.name).bind(team.created_at)
+                .execute(pool)
+                .await
+                .map(drop)
+        });
+        match inserted {
+            Ok(_) => Ok(team),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
+                "a team named {name:?} exists"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn list_teams(&self, brokerage_id: Uuid) -> StoreResult<Vec<Team>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, name, created_at FROM teams WHERE brokerage_id = $1 ORDER BY name")
+                .bind(brokerage_id)
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
+    async fn team_exists(&self, brokerage_id: Uuid, team_id: Uuid) -> StoreResult<bool> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM teams WHERE brokerage_id = $1 AND id = $2")
+                .bind(brokerage_id).bind(team_id)
+                .fetch_one(pool)
+                .await
+        })? == 1)
+    }
+
+    /// A new user; `None` when `team_id` is not one of the brokerage's teams.
+    pub async fn create_user(
+        &self,
+        brokerage_id: Uuid,
+        name: &str,
+        role: Role,
+        team_id: Option<Uuid>,
+    ) -> StoreResult<Option<User>> {
+        if let Some(team) = team_id
+            && !self.team_exists(brokerage_id, team).await?
+        {
+            return Ok(None);
+        }
+        let user = User {
+            id: Uuid::now_v7(),
+            name: name.to_owned(),
+            role,
+            team_id,
+            active: true,
+            created_at: Utc::now(),
+        };
+        let inserted = with_pool!(self, pool => {
+            sqlx::query("INSERT INTO users (id, brokerage_id, team_id, name, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(user.id).bind(brokerage_id).bind(team_id).bind(name).bind(role.as_str()).bind(user.created_at)
+                .execute(pool)
+                .await
+                .map(drop)
+        });
+        match inserted {
+            Ok(_) => Ok(Some(user)),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
+                "a user named {name:?} exists"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn get_user(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, name, role, team_id, active, created_at FROM users WHERE brokerage_id = $1 AND id = $2")
+                .bind(brokerage_id).bind(id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(User::try_from).transpose()
+    }
+
+    /// The brokerage's users after the cursor, oldest first; `limit + 1` rows.
+    pub async fn list_users(
+        &self,
+        brokerage_id: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>> {
+        let rows: Vec<UserRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, name, role, team_id, active, created_at FROM users
+                 WHERE brokerage_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+            )
+            .bind(brokerage_id).bind(after).bind(i64::from(limit) + 1)
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    /// Deactivates a user and revokes their keys, in one transaction: from its commit no key of
+    /// theirs authenticates.
+    pub async fn deactivate_user(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<Option<User>> {
+        let now = Utc::now();
+        let updated = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query("UPDATE users SET active = FALSE WHERE brokerage_id = $1 AND id = $2")
+                .bind(brokerage_id).bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(id).bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(updated)
+        })?;
+        if updated == 0 {
+            return Ok(None);
+        }
+        self.get_user(brokerage_id, id).await
+    }
+
+    /// A new key for an active user of the brokerage; `None` otherwise.
+    pub async fn mint_key(
+        &self,
+        brokerage_id: Uuid,
+        user_id: Uuid,
+    ) -> StoreResult<Option<MintedKey>> {
+        let key = NewApiKey::generate();
+        let now = Utc::now();
+        let inserted = with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO api_keys (id, user_id, secret_hash, created_at)
+                 SELECT $1, id, $3, $4 FROM users WHERE id = $2 AND brokerage_id = $5 AND active",
+            )
+            .bind(key.key_id).bind(user_id).bind(&key.secret_hash).bind(now).bind(brokerage_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok((inserted == 1).then_some(MintedKey {
+            key: ApiKeyInfo {
+                id: key.key_id,
+                user_id,
+                created_at: now,
+                revoked_at: None,
+            },
+            token: key.token,
+        }))
+    }
+
+    pub async fn list_keys(
+        &self,
+        brokerage_id: Uuid,
+        user_id: Uuid,
+    ) -> StoreResult<Vec<ApiKeyInfo>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT k.id, k.user_id, k.created_at, k.revoked_at FROM api_keys k JOIN users u ON u.id = k.user_id
+                 WHERE u.brokerage_id = $1 AND k.user_id = $2 ORDER BY k.id",
+            )
+            .bind(brokerage_id).bind(user_id)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// Revokes a key of the brokerage; the owner of a revoked or unknown key gets `None`.
+    pub async fn revoke_key(&self, brokerage_id: Uuid, key_id: Uuid) -> StoreResult<Option<Uuid>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "UPDATE api_keys SET revoked_at = $3
+                 WHERE id = $2 AND revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE brokerage_id = $1)
+                 RETURNING user_id",
+            )
+            .bind(brokerage_id).bind(key_id).bind(Utc::now())
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
+    /// Moves every persona of `from` — private ones included, without anyone reading them — to
+    /// `to` and `to`'s team; `from` must have been deactivated. Returns the personas moved.
+    pub async fn reassign_personas(
+        &self,
+        brokerage_id: Uuid,
+        from: &User,
+        to: &User,
+    ) -> StoreResult<Result<Vec<Uuid>, ReassignRefused>> {
+        if from.active {
+            return Ok(Err(ReassignRefused::StillActive));
+        }
+        if !to.active {
+            return Ok(Err(ReassignRefused::ReceiverInactive));
+        }
+        let moved: Vec<Uuid> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "UPDATE personas SET owner_user_id = $3, team_id = $4, version = version + 1, updated_at = $5
+                 WHERE brokerage_id = $1 AND owner_user_id = $2
+                 RETURNING id",
+            )
+            .bind(brokerage_id).bind(from.id).bind(to.id).bind(to.team_id).bind(Utc::now())
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(Ok(moved))
+    }
+}
