@@ -1,7 +1,12 @@
 //! `/api/v1/personas`: the brokerage's client intelligence.
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, param::Query, payload::Json};
+use poem_openapi::{
+    ApiRequest, ApiResponse, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+    types::ParseFromJSON,
+};
 use serde_json::json;
 use troupe_shared::{
     auth::Principal,
@@ -53,6 +58,30 @@ enum Created {
     Persona(Json<Persona>, #[oai(header = "Location")] String),
 }
 
+/// A persona with its version as the entity tag, for `If-Match`.
+#[derive(ApiResponse)]
+enum Found {
+    #[oai(status = 200)]
+    Persona(Json<Persona>, #[oai(header = "ETag")] String),
+}
+
+impl Found {
+    fn new(persona: Persona) -> Self {
+        let etag = format!("\"{}\"", persona.version);
+        Found::Persona(Json(persona), etag)
+    }
+}
+
+/// An RFC 7396 JSON Merge Patch of the profile and `visibility`: members set replace, `null`
+/// removes, objects merge.
+#[derive(ApiRequest)]
+enum MergePatch {
+    #[oai(content_type = "application/merge-patch+json")]
+    MergePatch(Json<serde_json::Value>),
+    #[oai(content_type = "application/json")]
+    Json(Json<serde_json::Value>),
+}
+
 #[derive(ApiResponse)]
 enum Deleted {
     #[oai(status = 204)]
@@ -98,46 +127,92 @@ impl PersonasApi {
         state: Data<&ApiState>,
         auth: ApiKey,
         id: Path<Uuid>,
-    ) -> Result<Json<Persona>, ApiError> {
+    ) -> Result<Found, ApiError> {
         let persona = visible(&state, &auth.0, id.0).await?;
         let detail = json!({ "version": persona.version });
         audit(&state, &auth.0, "persona.read", persona.id, detail).await?;
-        Ok(Json(persona))
+        Ok(Found::new(persona))
     }
 
-    /// Replace a persona's profile (and optionally its visibility).
+    /// Replace a persona's profile (and optionally its visibility). With `If-Match: "<version>"`
+    /// (or `version` in the body) a write based on an older version answers 412, never
+    /// overwriting a change it did not see.
     #[oai(path = "/:id", method = "put")]
     async fn replace(
         &self,
         state: Data<&ApiState>,
         auth: ApiKey,
         id: Path<Uuid>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
         body: Json<PersonaReplace>,
-    ) -> Result<Json<Persona>, ApiError> {
+    ) -> Result<Found, ApiError> {
         let current = writable(&state, &auth.0, id.0).await?;
         let Json(PersonaReplace {
             profile,
             visibility,
             version,
         }) = body;
+        let expected = match expected_version(if_match.0.as_deref())? {
+            Some(tagged) => tagged,
+            None => version.unwrap_or(current.version),
+        };
         let write = PersonaWrite {
             profile,
             visibility: visibility.unwrap_or(current.visibility),
         };
-        let expected = version.unwrap_or(current.version);
-        let updated = state
-            .store
-            .update_persona(&auth.0, id.0, expected, write)
-            .await?
-            .ok_or_else(|| {
-                ApiError::Conflict(format!(
-                    "persona {} changed since version {expected}; reload and retry",
-                    id.0
-                ))
-            })?;
-        let detail = json!({ "from_version": current.version, "version": updated.version });
-        audit(&state, &auth.0, "persona.updated", updated.id, detail).await?;
-        Ok(Json(updated))
+        write_version(&state, &auth.0, &current, expected, write).await
+    }
+
+    /// Change some fields: an RFC 7396 JSON Merge Patch of the profile and `visibility`
+    /// (`application/merge-patch+json`); `If-Match` as for `PUT`.
+    #[oai(path = "/:id", method = "patch")]
+    async fn patch(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        body: MergePatch,
+    ) -> Result<Found, ApiError> {
+        let current = writable(&state, &auth.0, id.0).await?;
+        let (MergePatch::MergePatch(Json(patch)) | MergePatch::Json(Json(patch))) = body;
+        if !patch.is_object() {
+            return Err(ApiError::Validation(
+                "a merge patch is a JSON object".into(),
+            ));
+        }
+        let mut document =
+            serde_json::to_value(&current.profile).map_err(|e| ApiError::Internal(Box::new(e)))?;
+        document["visibility"] = json!(current.visibility);
+        json_patch::merge(&mut document, &patch);
+        let visibility = match document
+            .as_object_mut()
+            .and_then(|d| d.remove("visibility"))
+        {
+            Some(serde_json::Value::Null) | None => current.visibility,
+            Some(raw) => serde_json::from_value(raw).map_err(|_| {
+                ApiError::Validation("visibility must be private, team or brokerage".into())
+            })?,
+        };
+        // Parsed as the API parses a body, validators included.
+        let profile = PersonaProfile::parse_from_json(Some(document)).map_err(|e| {
+            ApiError::Validation(format!(
+                "the patched persona is invalid: {}",
+                e.into_message()
+            ))
+        })?;
+        let expected = expected_version(if_match.0.as_deref())?.unwrap_or(current.version);
+        write_version(
+            &state,
+            &auth.0,
+            &current,
+            expected,
+            PersonaWrite {
+                profile,
+                visibility,
+            },
+        )
+        .await
     }
 
     /// Delete a persona.
@@ -158,8 +233,9 @@ impl PersonasApi {
         }
     }
 
-    /// The personas the caller may see, oldest first.
+    /// The personas the caller may see, oldest first, optionally filtered.
     #[oai(path = "/", method = "get")]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&ApiState>,
@@ -170,12 +246,24 @@ impl PersonasApi {
         limit: Query<Option<u32>>,
         /// Only personas in this segment.
         segment: Query<Option<String>>,
+        /// Only this agent's personas.
+        owner_id: Query<Option<Uuid>>,
+        /// Only this team's personas.
+        team_id: Query<Option<Uuid>>,
+        visibility: Query<Option<Visibility>>,
+        /// Text in the name or biography (any case).
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
     ) -> Result<Json<PersonaPage>, ApiError> {
         let limit = pagination::page_size(limit.0, DEFAULT_PAGE, MAX_PAGE)?;
         let after = pagination::cursor(cursor.0)?;
         // One extra row tells whether another page follows.
         let filter = PersonaFilter {
             segment: segment.0,
+            owner_id: owner_id.0,
+            team_id: team_id.0,
+            visibility: visibility.0,
+            text: q.0.filter(|q| !q.trim().is_empty()),
             after,
             limit: limit + 1,
         };
@@ -183,6 +271,48 @@ impl PersonasApi {
         let next_cursor = pagination::next_cursor(&mut items, limit, |p| p.id);
         Ok(Json(PersonaPage { items, next_cursor }))
     }
+}
+
+/// The version an `If-Match` names: `"3"` (or `W/"3"`, or `*` for any).
+fn expected_version(if_match: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = if_match.map(str::trim) else {
+        return Ok(None);
+    };
+    if raw == "*" {
+        return Ok(None);
+    }
+    raw.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(Some)
+        .map_err(|_| {
+            ApiError::Validation(format!(
+                "If-Match {raw:?} is not a persona version (an ETag such as \"3\")"
+            ))
+        })
+}
+
+/// Writes `write` over `current` if it is still at `expected`; audits the change.
+async fn write_version(
+    state: &ApiState,
+    caller: &Principal,
+    current: &Persona,
+    expected: i64,
+    write: PersonaWrite,
+) -> Result<Found, ApiError> {
+    let updated = state
+        .store
+        .update_persona(caller, current.id, expected, write)
+        .await?
+        .ok_or_else(|| {
+            ApiError::PreconditionFailed(format!(
+                "persona {} is no longer at version {expected}; reload it and apply your change again",
+                current.id
+            ))
+        })?;
+    let detail = json!({ "from_version": current.version, "version": updated.version });
+    audit(state, caller, "persona.updated", updated.id, detail).await?;
+    Ok(Found::new(updated))
 }
 
 /// Records who did what to a persona in the audit log; a request whose audit entry cannot be

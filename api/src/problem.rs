@@ -34,6 +34,9 @@ pub enum ApiError {
     Validation(String),
     #[error("{0}")]
     Conflict(String),
+    /// A conditional write's precondition (`If-Match`, a version) no longer holds.
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
     #[error("{0}")]
@@ -59,6 +62,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::Validation(_) => "validation-failed",
             ApiError::Conflict(_) => "conflict",
+            ApiError::PreconditionFailed(_) => "precondition-failed",
             ApiError::IdempotencyKeyReused => "idempotency-key-reused",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Unavailable(_) => "unavailable",
@@ -75,6 +79,7 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,7 +5,10 @@ use serde_json::json;
 
 use crate::helpers::{Options, Shape, TestApp, both_shapes, persona};
 
-both_shapes!(personas_are_created_paged_updated_and_deleted);
+both_shapes!(
+    personas_are_created_paged_updated_and_deleted,
+    conditional_writes_merge_patches_and_filters
+);
 
 async fn personas_are_created_paged_updated_and_deleted(shape: Shape) {
     let app = TestApp::spawn_with(
@@ -83,7 +86,7 @@ async fn personas_are_created_paged_updated_and_deleted(shape: Shape) {
             Some(&update),
         )
         .await;
-    assert!(stale.problem(409).ends_with("/conflict"));
+    assert!(stale.problem(412).ends_with("/precondition-failed"));
     let segment = app.get("/api/v1/personas?segment=finance").await;
     assert_eq!(segment.body["items"].as_array().unwrap().len(), 1);
 
@@ -99,4 +102,121 @@ async fn personas_are_created_paged_updated_and_deleted(shape: Shape) {
     app.get(&format!("/api/v1/personas/{id}"))
         .await
         .problem(404);
+}
+
+/// `If-Match` against the `ETag` a read gave, JSON Merge Patch, and the list's filters.
+async fn conditional_writes_merge_patches_and_filters(shape: Shape) {
+    let app = TestApp::spawn_with(
+        shape,
+        Options {
+            workers: 0,
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut ada = persona("Ada Lovelace", "finance", &["wine cellar"], &[], 3e7);
+    ada["biography"] = json!("Collects 100% organic Burgundy; summers in Aspen.");
+    let ada = app.create_persona(&ada).await;
+    let mut ben = persona("Ben", "tech", &["gym"], &[], 2e7);
+    ben["visibility"] = json!("team");
+    app.create_persona(&ben).await;
+    let path = format!("/api/v1/personas/{}", ada["id"].as_str().unwrap());
+
+    let read = app.get(&path).await;
+    assert_eq!(read.headers["etag"], "\"1\"");
+    let patch = |body: serde_json::Value, if_match: Option<&str>| {
+        let mut request = app
+            .client()
+            .patch(format!("{}{path}", app.base))
+            .bearer_auth(&app.key)
+            .header("content-type", "application/merge-patch+json")
+            .body(body.to_string());
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
+        }
+        app.raw(request)
+    };
+    let patched = patch(
+        json!({ "biography": null, "visibility": "brokerage", "preferences": { "budget": { "max": 4.0e7 } } }),
+        Some("\"1\""),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.headers["etag"], "\"2\"");
+    assert!(patched.body["biography"].is_null());
+    assert_eq!(patched.body["visibility"], "brokerage");
+    assert_eq!(patched.body["preferences"]["budget"]["max"], 4.0e7);
+    // Merged, not replaced: the rest of the preferences stay.
+    assert_eq!(
+        patched.body["preferences"]["features"],
+        json!(["wine cellar"])
+    );
+    // A writer holding version 1 gets 412, and nothing changes.
+    let stale = patch(json!({ "name": "Someone Else" }), Some("\"1\"")).await;
+    assert!(stale.problem(412).ends_with("/precondition-failed"));
+    let mut replacement = ada.clone();
+    replacement["name"] = json!("Someone Else");
+    let stale_put = app
+        .raw(
+            app.client()
+                .put(format!("{}{path}", app.base))
+                .bearer_auth(&app.key)
+                .header("if-match", "\"1\"")
+                .json(&replacement),
+        )
+        .await;
+    stale_put.problem(412);
+    assert_eq!(app.get(&path).await.body["name"], "Ada Lovelace");
+    // A patch that breaks the model is refused whole.
+    let bad = patch(json!({ "name": "" }), None).await;
+    assert!(bad.status.is_client_error(), "{}", bad.body);
+    let bad = patch(json!({ "visibility": "everyone" }), None).await;
+    assert_eq!(
+        bad.problem(422),
+        "https://troupe.dev/problems/validation-failed"
+    );
+
+    // Filters: text in name or biography, visibility, owner.
+    let names = |reply: &crate::helpers::Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(&app.get("/api/v1/personas?q=LOVELACE").await),
+        ["Ada Lovelace"]
+    );
+    assert_eq!(
+        names(&app.get("/api/v1/personas?visibility=team").await),
+        ["Ben"]
+    );
+    assert_eq!(
+        names(&app.get("/api/v1/personas?q=100%25").await),
+        Vec::<String>::new(),
+        "the biography was removed"
+    );
+    assert_eq!(
+        names(&app.get("/api/v1/personas?q=%25").await),
+        Vec::<String>::new(),
+        "% is literal"
+    );
+    let owner = ada["agent_id"].as_str().unwrap();
+    assert_eq!(
+        names(&app.get(&format!("/api/v1/personas?owner_id={owner}")).await).len(),
+        2
+    );
+    assert_eq!(
+        names(
+            &app.get(&format!(
+                "/api/v1/personas?owner_id={}",
+                uuid::Uuid::new_v4()
+            ))
+            .await
+        )
+        .len(),
+        0
+    );
 }

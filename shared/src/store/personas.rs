@@ -29,8 +29,15 @@ pub struct PersonaWrite {
     pub visibility: Visibility,
 }
 
+#[derive(Default)]
 pub struct PersonaFilter {
     pub segment: Option<String>,
+    /// Only this agent's personas.
+    pub owner_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub visibility: Option<Visibility>,
+    /// Words in the name or the biography, any case.
+    pub text: Option<String>,
     /// Only personas with a greater id (the cursor of the previous page).
     pub after: Option<Uuid>,
     pub limit: u32,
@@ -67,6 +74,16 @@ impl TryFrom<PersonaRow> for Persona {
             profile: row.profile.0,
         })
     }
+}
+
+/// `%text%` for a case-insensitive LIKE, with the pattern characters in `text` escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 impl Store {
@@ -165,6 +182,10 @@ impl Store {
             sqlx::query_as(concat!("SELECT ", columns!(), " FROM personas
                  WHERE brokerage_id = $1 AND ", visible!(), "
                    AND ($4 IS NULL OR id > $4) AND ($5 IS NULL OR segment = $5)
+                   AND ($7 IS NULL OR owner_user_id = $7) AND ($8 IS NULL OR team_id = $8)
+                   AND ($9 IS NULL OR visibility = $9)
+                   AND ($10 IS NULL OR LOWER(profile ->> 'name') LIKE $10 ESCAPE '\\'
+                        OR LOWER(COALESCE(profile ->> 'biography', '')) LIKE $10 ESCAPE '\\')
                  ORDER BY id LIMIT $6"))
             .bind(caller.brokerage_id)
             .bind(caller.user_id)
@@ -172,6 +193,10 @@ impl Store {
             .bind(filter.after)
             .bind(&filter.segment)
             .bind(i64::from(filter.limit))
+            .bind(filter.owner_id)
+            .bind(filter.team_id)
+            .bind(filter.visibility.map(Visibility::as_str))
+            .bind(filter.text.as_deref().map(like_pattern))
             .fetch_all(pool)
             .await
         })?;
