@@ -11,7 +11,10 @@ use serde_json::json;
 use troupe_shared::{
     auth::Principal,
     domain::{Persona, PersonaProfile, Role, Visibility},
-    store::{AuditRecord, PersonaFilter, PersonaWrite},
+    store::{
+        AuditEntry, AuditFilter, AuditRecord, FeedbackRecord, PersonaFilter, PersonaWrite,
+        RecommendationRecord, SimulationAnswers,
+    },
 };
 use uuid::Uuid;
 
@@ -80,6 +83,19 @@ enum MergePatch {
     MergePatch(Json<serde_json::Value>),
     #[oai(content_type = "application/json")]
     Json(Json<serde_json::Value>),
+}
+
+/// Everything held about a client (GDPR/CCPA access): the persona, their answers in past
+/// simulations, their matches and the feedback on them, and who accessed the record when.
+#[derive(Object)]
+struct PersonaExport {
+    exported_at: chrono::DateTime<chrono::Utc>,
+    persona: Persona,
+    simulations: Vec<SimulationAnswers>,
+    recommendations: Vec<RecommendationRecord>,
+    feedback: Vec<FeedbackRecord>,
+    /// The audit trail of this persona, oldest first.
+    access_log: Vec<AuditEntry>,
 }
 
 #[derive(ApiResponse)]
@@ -213,6 +229,55 @@ impl PersonasApi {
             },
         )
         .await
+    }
+
+    /// Everything held about the client, as one JSON document.
+    #[oai(path = "/:id/export", method = "get")]
+    async fn export(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<PersonaExport>, ApiError> {
+        let persona = visible(&state, &auth.0, id.0).await?;
+        audit(
+            &state,
+            &auth.0,
+            "persona.exported",
+            persona.id,
+            json!({ "version": persona.version }),
+        )
+        .await?;
+        let records = state
+            .store
+            .persona_records(auth.0.brokerage_id, persona.id)
+            .await?;
+        let mut access_log = Vec::new();
+        let mut filter = AuditFilter {
+            subject_id: Some(persona.id),
+            ..AuditFilter::default()
+        };
+        loop {
+            let page = state
+                .store
+                .audit_entries(auth.0.brokerage_id, &filter, 500)
+                .await?;
+            let more = page.len() > 500;
+            access_log.extend(page.into_iter().take(500));
+            filter.before = access_log.last().map(|e| e.seq);
+            if !more {
+                break;
+            }
+        }
+        access_log.reverse();
+        Ok(Json(PersonaExport {
+            exported_at: chrono::Utc::now(),
+            persona,
+            simulations: records.simulations,
+            recommendations: records.recommendations,
+            feedback: records.feedback,
+            access_log,
+        }))
     }
 
     /// Delete a persona.

@@ -154,3 +154,88 @@ async fn persona_access_is_audited_in_a_chain_that_detects_tampering(shape: Shap
     assert!(!intact, "{printed}");
     assert!(printed.contains("(seq 2)"), "{printed}");
 }
+
+both_shapes!(an_export_holds_everything_about_the_client);
+
+/// The export gathers the persona, their answers in past simulations (and nobody else's), their
+/// matches and the feedback on them, and the access trail — which records the export too.
+async fn an_export_holds_everything_about_the_client(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let property_id = crate::helpers::seed(&app).await;
+    let listed = app.get("/api/v1/personas?q=ada").await;
+    let ada = listed.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let accepted = app
+        .post(
+            "/api/v1/simulations/focus-group",
+            &json!({ "property_id": property_id, "persona_segments": ["finance"], "questions": ["First impression?"], "modifications_to_test": [] }),
+        )
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let simulation = accepted.body["id"].as_str().unwrap().to_owned();
+    app.wait_for_final(&simulation, std::time::Duration::from_secs(60))
+        .await;
+    let matches = crate::matching::matched(
+        &app,
+        "/api/v1/matching/property-to-clients",
+        json!({ "property_id": property_id, "min_score": 0 }),
+    )
+    .await;
+    let recommendation = matches["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["persona_id"] == ada.as_str())
+        .expect("Ada is matched")
+        .clone();
+    let feedback = app
+        .post(
+            &format!(
+                "/api/v1/matching/recommendations/{}/feedback",
+                recommendation["id"].as_str().unwrap()
+            ),
+            &json!({ "outcome": "interested", "reason": "loves the cellar" }),
+        )
+        .await;
+    assert!(feedback.status.is_success(), "{}", feedback.body);
+
+    let export = app.get(&format!("/api/v1/personas/{ada}/export")).await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    let body = &export.body;
+    assert_eq!(body["persona"]["id"], ada.as_str());
+    let runs = body["simulations"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{body}");
+    assert_eq!(runs[0]["simulation_id"], simulation.as_str());
+    let answers = runs[0]["answers"].as_array().unwrap();
+    assert!(!answers.is_empty());
+    assert!(
+        answers.iter().all(|a| a["persona_id"] == ada.as_str()),
+        "only Ada's answers"
+    );
+    assert_eq!(body["recommendations"][0]["id"], recommendation["id"]);
+    assert_eq!(body["feedback"][0]["reason"], "loves the cellar");
+    let trail: Vec<&str> = body["access_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(trail.first(), Some(&"persona.created"));
+    assert_eq!(trail.last(), Some(&"persona.exported"));
+
+    // Someone who may not see the persona cannot export it.
+    let outsider = app
+        .key_for("Rival Estates", None, "boss", Role::BrokerageAdmin)
+        .await;
+    let refused = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/personas/{ada}/export"),
+            Some(&outsider),
+            None,
+        )
+        .await;
+    assert_eq!(
+        refused.problem(404),
+        "https://troupe.dev/problems/not-found"
+    );
+}

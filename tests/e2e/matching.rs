@@ -49,7 +49,7 @@ async fn id_of(app: &TestApp, path: &str, body: Value) -> String {
 }
 
 /// Submits a match and waits for its recommendations.
-async fn matched(app: &TestApp, path: &str, body: Value) -> Value {
+pub(crate) async fn matched(app: &TestApp, path: &str, body: Value) -> Value {
     let accepted = app.post(path, &body).await;
     assert_eq!(accepted.status, 202, "{}", accepted.body);
     let url = accepted.body["recommendations_url"]

@@ -1,0 +1,111 @@
+//! Everything held about one client, gathered for an export (GDPR/CCPA access requests).
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Store, StoreResult, with_pool};
+use crate::domain::AgentResponse;
+
+/// The persona's answers in one simulation.
+#[derive(Debug, Clone, Serialize, Object)]
+pub struct SimulationAnswers {
+    pub simulation_id: Uuid,
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
+    pub answers: Vec<AgentResponse>,
+}
+
+#[derive(Debug, Clone, Serialize, Object, sqlx::FromRow)]
+pub struct RecommendationRecord {
+    pub id: Uuid,
+    pub run_id: Uuid,
+    pub property_id: Uuid,
+    pub rank: i32,
+    pub score: f64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Object, sqlx::FromRow)]
+pub struct FeedbackRecord {
+    pub id: Uuid,
+    pub recommendation_id: Uuid,
+    pub property_id: Uuid,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What the service holds about a persona beyond the persona itself.
+pub struct PersonaRecords {
+    pub simulations: Vec<SimulationAnswers>,
+    pub recommendations: Vec<RecommendationRecord>,
+    pub feedback: Vec<FeedbackRecord>,
+}
+
+impl Store {
+    pub async fn persona_records(
+        &self,
+        brokerage_id: Uuid,
+        persona_id: Uuid,
+    ) -> StoreResult<PersonaRecords> {
+        // A simulation's plan lists its personas by id, so the plan's text finds every run the
+        // persona took part in; its answers are then picked out of the results.
+        let runs: Vec<(Uuid, String, DateTime<Utc>, Json<Value>)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, kind, created_at, results FROM simulations
+                 WHERE brokerage_id = $1 AND results IS NOT NULL AND CAST(plan AS TEXT) LIKE $2
+                 ORDER BY id",
+            )
+            .bind(brokerage_id)
+            .bind(format!("%{persona_id}%"))
+            .fetch_all(pool)
+            .await
+        })?;
+        let simulations = runs
+            .into_iter()
+            .filter_map(|(simulation_id, kind, created_at, results)| {
+                let answers: Vec<AgentResponse> = results.0["raw_responses"]
+                    .as_array()?
+                    .iter()
+                    .filter(|r| r["persona_id"].as_str() == Some(&persona_id.to_string()))
+                    .filter_map(|r| serde_json::from_value(r.clone()).ok())
+                    .collect();
+                (!answers.is_empty()).then_some(SimulationAnswers {
+                    simulation_id,
+                    kind,
+                    created_at,
+                    answers,
+                })
+            })
+            .collect();
+        let recommendations = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, run_id, property_id, rank, score, created_at FROM match_recommendations
+                 WHERE brokerage_id = $1 AND persona_id = $2 ORDER BY created_at, id",
+            )
+            .bind(brokerage_id).bind(persona_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        let feedback = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, recommendation_id, property_id, outcome, reason, created_at FROM match_feedback
+                 WHERE brokerage_id = $1 AND persona_id = $2 ORDER BY created_at, id",
+            )
+            .bind(brokerage_id).bind(persona_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(PersonaRecords {
+            simulations,
+            recommendations,
+            feedback,
+        })
+    }
+}
