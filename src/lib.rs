@@ -121,6 +121,7 @@ impl App {
                 limits: config.limits,
                 metrics: telemetry::metrics(),
                 webhook_allow_private: config.webhooks.allow_private,
+                response_cache_prefix: config.response_cache_prefix(),
                 shutdown: shutdown.clone(),
             };
             let app = troupe_api::app(state, &config);

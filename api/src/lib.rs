@@ -38,6 +38,9 @@ pub struct ApiState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Whether webhook URLs may point at private addresses (`TROUPE_WEBHOOK_ALLOW_PRIVATE`).
     pub webhook_allow_private: bool,
+    /// The Redis key prefix of cached model responses (distributed shape), emptied when a
+    /// persona is erased.
+    pub response_cache_prefix: String,
     /// Fires when the server shuts down; open WebSockets close with 1001.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

@@ -290,6 +290,13 @@ impl PersonasApi {
     ) -> Result<Deleted, ApiError> {
         writable(&state, &auth.0, id.0).await?;
         if state.store.delete_persona(&auth.0, id.0).await? {
+            // Cached model responses cannot be traced to the personas they were made for, so
+            // erasure empties the shared cache (the SQLite one went in the delete's transaction).
+            if let Some(mut redis) = state.queues.redis_connection() {
+                troupe_shared::queue::delete_keys_under(&mut redis, &state.response_cache_prefix)
+                    .await
+                    .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            }
             // The entry names the persona's id only: nothing of its content outlives it.
             audit(&state, &auth.0, "persona.deleted", id.0, json!({})).await?;
             Ok(Deleted::Gone)

@@ -312,6 +312,11 @@ impl Config {
         }
     }
 
+    /// Where the distributed shape keeps cached model responses in Redis.
+    pub fn response_cache_prefix(&self) -> String {
+        format!("{}:llm-cache", self.queue_prefix)
+    }
+
     /// The full name of a queue, e.g. `troupe:simulations`.
     pub fn queue_name(&self, queue: &str) -> String {
         format!("{}:{queue}", self.queue_prefix)

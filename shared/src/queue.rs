@@ -205,3 +205,32 @@ pub async fn redis_connection(url: &str) -> Result<ConnectionManager, redis::Red
         .set_response_timeout(Some(Duration::from_secs(30)));
     client.get_connection_manager_with_config(config).await
 }
+
+/// Deletes every key under `prefix:` (SCAN, then UNLINK in batches); returns how many.
+pub async fn delete_keys_under(
+    conn: &mut ConnectionManager,
+    prefix: &str,
+) -> Result<u64, redis::RedisError> {
+    let mut cursor: u64 = 0;
+    let mut deleted = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
+        if !keys.is_empty() {
+            deleted += redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async::<u64>(conn)
+                .await?;
+        }
+        if next == 0 {
+            return Ok(deleted);
+        }
+        cursor = next;
+    }
+}

@@ -7,6 +7,7 @@ mod receiver;
 mod api_errors;
 mod audit;
 mod directory;
+mod erasure;
 mod gateway;
 mod killed_worker;
 mod kinds;

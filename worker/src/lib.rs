@@ -75,7 +75,7 @@ pub fn responder(
         (true, _) => ResponseCache::Off,
         (false, Some(conn)) => ResponseCache::Shared {
             conn,
-            prefix: format!("{}:llm-cache", config.queue_prefix),
+            prefix: config.response_cache_prefix(),
             ttl: llm.cache_ttl,
         },
         (false, None) => ResponseCache::Local {

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod directory;
 mod embeddings;
+mod erasure;
 mod events;
 mod export;
 mod feedback;
@@ -311,6 +312,15 @@ macro_rules! claim_idempotency_key {
     }};
 }
 use claim_idempotency_key;
+
+/// `%text%` for LIKE … ESCAPE '\\', with the pattern characters in `text` escaped.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{BeginWrite, Store, StoreResult, fetch_by_ids, parse_column, with_pool};
+use super::{
+    BeginWrite, Store, StoreResult, contains_pattern, erasure, fetch_by_ids, parse_column,
+    with_pool,
+};
 use crate::{
     auth::Principal,
     domain::{Persona, PersonaProfile, Visibility},
@@ -76,16 +79,6 @@ impl TryFrom<PersonaRow> for Persona {
     }
 }
 
-/// `%text%` for a case-insensitive LIKE, with the pattern characters in `text` escaped.
-fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 impl Store {
     pub async fn create_persona(
         &self,
@@ -152,24 +145,70 @@ impl Store {
 
     /// Deletes a persona with what is derived from it (its matches cascade; its embedding, which
     /// has no foreign key, goes in the same transaction).
+    /// Deletes a persona the caller may see, and erases it from every other record in the same
+    /// transaction (see [`erasure`]); `false` if there was none.
     pub async fn delete_persona(&self, caller: &Principal, id: Uuid) -> StoreResult<bool> {
-        let deleted = with_pool!(self, pool => {
+        with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let deleted = sqlx::query(concat!("DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", visible!()))
+            let profile: Option<Json<PersonaProfile>> = sqlx::query_scalar(concat!(
+                "DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", visible!(), " RETURNING profile"))
                 .bind(caller.brokerage_id)
                 .bind(caller.user_id)
                 .bind(caller.team_id)
                 .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if deleted == 1 {
-                sqlx::query("DELETE FROM embeddings WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(Json(profile)) = profile else {
+                return Ok(false);
+            };
+            let (id_text, name) = (id.to_string(), profile.name);
+            let (by_id, by_name) = (contains_pattern(&id_text), contains_pattern(&name));
+            sqlx::query("DELETE FROM embeddings WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM events WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE match_runs SET subject_id = NULL WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM llm_cache").execute(&mut *tx).await?;
+            // Past simulations: the plan names the persona, the results hold its answers.
+            let runs: Vec<(Uuid, Json<serde_json::Value>, Option<Json<serde_json::Value>>)> = sqlx::query_as(
+                "SELECT id, plan, results FROM simulations WHERE brokerage_id = $1
+                   AND (CAST(plan AS TEXT) LIKE $2 ESCAPE '\\' OR CAST(results AS TEXT) LIKE $2 ESCAPE '\\'
+                        OR CAST(results AS TEXT) LIKE $3 ESCAPE '\\')")
+                .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
+                .fetch_all(&mut *tx)
+                .await?;
+            for (run, mut plan, mut results) in runs {
+                let mut changed = erasure::redact(&mut plan.0, &id_text, &name);
+                if let Some(results) = results.as_mut() {
+                    changed |= erasure::redact(&mut results.0, &id_text, &name);
+                }
+                if changed {
+                    sqlx::query("UPDATE simulations SET plan = $2, results = $3 WHERE id = $1")
+                        .bind(run).bind(plan).bind(results)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            // Announcements of it: outbox events and the webhook deliveries copied from them.
+            for (select, update) in [
+                ("SELECT id, payload FROM events WHERE brokerage_id = $1
+                    AND (CAST(payload AS TEXT) LIKE $2 ESCAPE '\\' OR CAST(payload AS TEXT) LIKE $3 ESCAPE '\\')",
+                 "UPDATE events SET payload = $2 WHERE id = $1"),
+                ("SELECT id, body FROM webhook_deliveries WHERE brokerage_id = $1
+                    AND (CAST(body AS TEXT) LIKE $2 ESCAPE '\\' OR CAST(body AS TEXT) LIKE $3 ESCAPE '\\')",
+                 "UPDATE webhook_deliveries SET body = $2 WHERE id = $1"),
+            ] {
+                let documents: erasure::Documents = sqlx::query_as(select)
+                    .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for (row, mut document) in documents {
+                    if erasure::redact(&mut document.0, &id_text, &name) {
+                        sqlx::query(update).bind(row).bind(document).execute(&mut *tx).await?;
+                    }
+                }
             }
             tx.commit().await?;
-            Ok::<u64, sqlx::Error>(deleted)
-        })?;
-        Ok(deleted == 1)
+            Ok(true)
+        })
     }
 
     /// One page of visible personas in id (creation) order.
@@ -196,7 +235,7 @@ impl Store {
             .bind(filter.owner_id)
             .bind(filter.team_id)
             .bind(filter.visibility.map(Visibility::as_str))
-            .bind(filter.text.as_deref().map(like_pattern))
+            .bind(filter.text.as_deref().map(|text| contains_pattern(&text.to_lowercase())))
             .fetch_all(pool)
             .await
         })?;

@@ -1,0 +1,189 @@
+//! Erasure: deleting a persona leaves nothing of it in any table — its answers are cut out of
+//! past simulations (whose aggregates still read), its name and id out of events and webhook
+//! deliveries, the response cache is emptied — while the audit log keeps only its id.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+use troupe_shared::domain::Role;
+
+use crate::{
+    helpers::{Options, Shape, TestApp, both_shapes, persona, seed},
+    receiver::Receiver,
+};
+
+both_shapes!(a_deleted_persona_leaves_nothing_behind);
+
+const NAME: &str = "Zebulon Quarry";
+
+/// Tables in which `needle` appears as text (or, given `id`, that id as SQLite stores it).
+async fn tables_holding(
+    app: &TestApp,
+    shape: Shape,
+    needle: &str,
+    id: Option<uuid::Uuid>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    match shape {
+        Shape::Distributed => {
+            let pool = app.postgres().await;
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            for table in tables {
+                let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM \"{table}\" AS t WHERE t::text LIKE $1"
+                )))
+                .bind(format!("%{needle}%"))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                if hits > 0 {
+                    found.push(table);
+                }
+            }
+        }
+        Shape::Embedded => {
+            let pool = sqlx::SqlitePool::connect(&app.vars["TROUPE_DATABASE_URL"])
+                .await
+                .unwrap();
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            for table in tables {
+                let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT name FROM pragma_table_info('{table}')"
+                )))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+                let test = columns
+                    .iter()
+                    .map(|c| format!("CAST(\"{c}\" AS TEXT) LIKE ?1 OR \"{c}\" = ?2"))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM \"{table}\" WHERE {test}"
+                )))
+                .bind(format!("%{needle}%"))
+                .bind(id.map(|id| id.as_bytes().to_vec()))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                if hits > 0 {
+                    found.push(table);
+                }
+            }
+        }
+    }
+    found
+}
+
+async fn a_deleted_persona_leaves_nothing_behind(shape: Shape) {
+    let app = TestApp::spawn_with(
+        shape,
+        Options {
+            vars: vec![("TROUPE_WEBHOOK_ALLOW_PRIVATE", "true".to_owned())],
+            ..Options::default()
+        },
+    )
+    .await;
+    let admin = app
+        .key_for("Acme Realty", None, "root", Role::BrokerageAdmin)
+        .await;
+    // Every event, progress (with answers) included, is copied into webhook deliveries.
+    let receiver = Receiver::start().await;
+    let subscribed = app
+        .request(
+            Method::POST,
+            "/api/v1/webhooks",
+            Some(&admin),
+            Some(&json!({ "url": receiver.url(), "event_types": ["simulation.progress", "simulation.completed", "matching.completed"] })),
+        )
+        .await;
+    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
+
+    let property_id = seed(&app).await;
+    let mut client = persona(NAME, "finance", &["wine cellar", "heated pool"], &[], 3e7);
+    client["biography"] = json!(format!("{NAME} collects rare Burgundy."));
+    let zebulon = app.create_persona(&client).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id: uuid::Uuid = zebulon.parse().unwrap();
+    let accepted = app
+        .post(
+            "/api/v1/simulations/focus-group",
+            &json!({ "property_id": property_id, "persona_segments": ["finance"], "questions": ["First impression?"], "modifications_to_test": [] }),
+        )
+        .await;
+    let simulation = accepted.body["id"].as_str().unwrap().to_owned();
+    app.wait_for_final(&simulation, Duration::from_secs(60))
+        .await;
+    let matches = crate::matching::matched(
+        &app,
+        "/api/v1/matching/property-to-clients",
+        json!({ "property_id": property_id, "min_score": 0 }),
+    )
+    .await;
+    assert!(matches.to_string().contains(NAME));
+    receiver
+        .wait_for(Duration::from_secs(30), |r| {
+            r.iter().any(|m| m.json()["type"] == "matching.completed")
+        })
+        .await;
+    let results_path = format!("/api/v1/simulations/{simulation}/results");
+    let before = app.get(&results_path).await.body;
+    assert!(before.to_string().contains(&zebulon));
+    assert!(!tables_holding(&app, shape, NAME, None).await.is_empty());
+
+    let deleted = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/personas/{zebulon}"),
+            Some(&app.key),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+
+    // The aggregates still read; the persona's answers are gone from them.
+    let after = app.get(&results_path).await;
+    assert_eq!(after.status, 200, "{}", after.body);
+    assert_eq!(after.body["status"], "completed");
+    assert!(after.body["results"]["summary"].is_string());
+    let answers = after.body["results"]["raw_responses"].as_array().unwrap();
+    assert!(!answers.is_empty(), "the other personas' answers stay");
+    assert!(answers.len() < before["results"]["raw_responses"].as_array().unwrap().len());
+    assert!(!after.body.to_string().contains(&zebulon));
+
+    // Nothing anywhere: not the name, not the id (the audit log keeps the id alone).
+    assert_eq!(
+        tables_holding(&app, shape, NAME, None).await,
+        Vec::<String>::new()
+    );
+    let holding_id = tables_holding(&app, shape, &zebulon, Some(id)).await;
+    assert_eq!(
+        holding_id,
+        ["audit_log"],
+        "only the audit trail names the id"
+    );
+    if shape == Shape::Distributed {
+        let redis = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+        let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+        let prefix = &app.vars["TROUPE_QUEUE_PREFIX"];
+        let cached: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:llm-cache:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(cached.is_empty(), "{cached:?}");
+    }
+}
