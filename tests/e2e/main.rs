@@ -4,6 +4,7 @@
 mod helpers;
 mod receiver;
 
+mod access;
 mod api_errors;
 mod audit;
 mod directory;

@@ -1,0 +1,240 @@
+//! The access matrix: every persona endpoint × every kind of caller × every visibility, against
+//! the rules (brief §10). Anything a caller may not see answers 404 — never 403, which is kept
+//! for a visible persona the caller may not change — and never shows up in their lists.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use troupe_shared::domain::Role;
+
+use crate::helpers::{Options, Shape, TestApp, both_shapes, persona};
+
+both_shapes!(every_persona_endpoint_follows_the_visibility_rules);
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Caller {
+    Owner,
+    SameTeamAgent,
+    OtherTeamAgent,
+    TeamLead,
+    Admin,
+    Deactivated,
+    OtherBrokerageAdmin,
+}
+
+const CALLERS: [Caller; 7] = [
+    Caller::Owner,
+    Caller::SameTeamAgent,
+    Caller::OtherTeamAgent,
+    Caller::TeamLead,
+    Caller::Admin,
+    Caller::Deactivated,
+    Caller::OtherBrokerageAdmin,
+];
+const VISIBILITIES: [&str; 3] = ["private", "team", "brokerage"];
+const ENDPOINTS: [&str; 7] = [
+    "get", "list", "update", "patch", "export", "simulate", "delete",
+];
+
+/// Whether `caller` sees a persona of `visibility` owned by an agent of team West.
+fn sees(caller: Caller, visibility: &str) -> bool {
+    match caller {
+        Caller::Owner => true,
+        Caller::SameTeamAgent | Caller::TeamLead => visibility != "private",
+        Caller::OtherTeamAgent | Caller::Admin => visibility == "brokerage",
+        Caller::Deactivated | Caller::OtherBrokerageAdmin => false,
+    }
+}
+
+/// The status `endpoint` answers `caller` for a persona of `visibility`.
+fn expected(endpoint: &str, caller: Caller, visibility: &str) -> u16 {
+    if caller == Caller::Deactivated {
+        return 401;
+    }
+    if endpoint == "list" {
+        return 200;
+    }
+    if !sees(caller, visibility) {
+        return 404;
+    }
+    // Agents change only their own; team leads and admins any they can see.
+    let writes = matches!(endpoint, "update" | "patch" | "delete");
+    match (endpoint, writes) {
+        (_, true) if matches!(caller, Caller::SameTeamAgent | Caller::OtherTeamAgent) => 403,
+        ("delete", _) => 204,
+        ("simulate", _) => 202,
+        _ => 200,
+    }
+}
+
+async fn every_persona_endpoint_follows_the_visibility_rules(shape: Shape) {
+    let app = TestApp::spawn_with(
+        shape,
+        Options {
+            workers: 0,
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut keys = std::collections::HashMap::new();
+    keys.insert(
+        Caller::Owner,
+        app.key_for("Acme Realty", Some("West"), "olivia", Role::Agent)
+            .await,
+    );
+    keys.insert(
+        Caller::SameTeamAgent,
+        app.key_for("Acme Realty", Some("West"), "sam", Role::Agent)
+            .await,
+    );
+    keys.insert(
+        Caller::OtherTeamAgent,
+        app.key_for("Acme Realty", Some("East"), "otto", Role::Agent)
+            .await,
+    );
+    keys.insert(
+        Caller::TeamLead,
+        app.key_for("Acme Realty", Some("West"), "tess", Role::TeamLead)
+            .await,
+    );
+    keys.insert(
+        Caller::Admin,
+        app.key_for("Acme Realty", None, "ada-admin", Role::BrokerageAdmin)
+            .await,
+    );
+    keys.insert(
+        Caller::OtherBrokerageAdmin,
+        app.key_for("Rival Estates", None, "rex", Role::BrokerageAdmin)
+            .await,
+    );
+    let departed = app
+        .key_for("Acme Realty", Some("West"), "dora", Role::Agent)
+        .await;
+    keys.insert(Caller::Deactivated, departed.clone());
+    let departed_id = app
+        .request(
+            Method::GET,
+            "/api/v1/users",
+            Some(&keys[&Caller::Admin]),
+            None,
+        )
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "dora")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deactivated = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/users/{departed_id}/deactivate"),
+            Some(&keys[&Caller::Admin]),
+            None,
+        )
+        .await;
+    assert_eq!(deactivated.status, 200, "{}", deactivated.body);
+
+    let owner = keys[&Caller::Owner].clone();
+    let create = |visibility: &str, name: String| {
+        let mut body = persona(&name, "finance", &["wine cellar"], &[], 3e7);
+        body["visibility"] = json!(visibility);
+        let owner = owner.clone();
+        let app = &app;
+        async move {
+            let reply = app
+                .request(Method::POST, "/api/v1/personas", Some(&owner), Some(&body))
+                .await;
+            assert_eq!(reply.status, 201, "{}", reply.body);
+            reply.body
+        }
+    };
+
+    let mut cells = 0;
+    let mut failures = Vec::new();
+    for visibility in VISIBILITIES {
+        let shared = create(visibility, format!("Client {visibility}")).await;
+        let id = shared["id"].as_str().unwrap().to_owned();
+        for caller in CALLERS {
+            let key = &keys[&caller];
+            for endpoint in ENDPOINTS {
+                // Each delete gets a persona of its own, so one success does not decide the next.
+                let target = if endpoint == "delete" {
+                    create(visibility, format!("Doomed {visibility} {caller:?}")).await["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                } else {
+                    id.clone()
+                };
+                let path = format!("/api/v1/personas/{target}");
+                let reply = match endpoint {
+                    "get" => app.request(Method::GET, &path, Some(key), None).await,
+                    "list" => {
+                        app.request(Method::GET, "/api/v1/personas?limit=200", Some(key), None)
+                            .await
+                    }
+                    "update" => {
+                        let mut body = shared.clone();
+                        body["version"] = Value::Null;
+                        app.request(Method::PUT, &path, Some(key), Some(&body))
+                            .await
+                    }
+                    "patch" => {
+                        app.raw(
+                            app.client()
+                                .patch(format!("{}{path}", app.base))
+                                .bearer_auth(key)
+                                .header("content-type", "application/merge-patch+json")
+                                .body(json!({ "biography": "seen" }).to_string()),
+                        )
+                        .await
+                    }
+                    "export" => {
+                        app.request(Method::GET, &format!("{path}/export"), Some(key), None)
+                            .await
+                    }
+                    "simulate" => {
+                        let body = json!({ "persona_id": target, "scenario": { "type": "call", "context": { "purpose": "hello" } } });
+                        app.request(
+                            Method::POST,
+                            "/api/v1/simulations/individual",
+                            Some(key),
+                            Some(&body),
+                        )
+                        .await
+                    }
+                    "delete" => app.request(Method::DELETE, &path, Some(key), None).await,
+                    _ => unreachable!(),
+                };
+                cells += 1;
+                let want = expected(endpoint, caller, visibility);
+                let mut ok = reply.status.as_u16() == want;
+                if endpoint == "list" && want == 200 {
+                    let listed = reply.body["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|p| p["id"] == id.as_str());
+                    ok &= listed == sees(caller, visibility);
+                }
+                if !ok {
+                    failures.push(format!(
+                        "{endpoint} by {caller:?} on {visibility}: expected {want}, got {} {}",
+                        reply.status, reply.body
+                    ));
+                }
+            }
+        }
+    }
+    println!(
+        "access matrix: {} endpoints × {} callers × {} visibilities = {cells} cells, {} failures",
+        ENDPOINTS.len(),
+        CALLERS.len(),
+        VISIBILITIES.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
