@@ -10,7 +10,7 @@ use poem_openapi::{
 use serde_json::json;
 use troupe_shared::{
     auth::Principal,
-    domain::{Persona, PersonaProfile, Role, Visibility},
+    domain::{Graph, GraphPath, Persona, PersonaProfile, Role, Visibility},
     store::{
         AuditEntry, AuditFilter, AuditRecord, FeedbackRecord, PersonaFilter, PersonaWrite,
         RecommendationRecord, SimulationAnswers,
@@ -30,6 +30,14 @@ struct PersonaIn {
     profile: PersonaProfile,
     #[oai(default = "private")]
     visibility: Visibility,
+}
+
+fn default_depth() -> u32 {
+    2
+}
+
+fn default_path_depth() -> u32 {
+    4
 }
 
 fn private() -> Visibility {
@@ -278,6 +286,54 @@ impl PersonasApi {
             feedback: records.feedback,
             access_log,
         }))
+    }
+
+    /// The persona's knowledge graph: people, personas, interests and past properties within
+    /// `depth` hops (1–4, default 2), through personas the caller may see only.
+    #[oai(path = "/:id/graph", method = "get")]
+    async fn graph(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+        #[oai(
+            default = "default_depth",
+            validator(minimum(value = "1"), maximum(value = "4"))
+        )]
+        depth: Query<u32>,
+    ) -> Result<Json<Graph>, ApiError> {
+        let persona = visible(&state, &auth.0, id.0).await?;
+        Ok(Json(
+            state
+                .store
+                .persona_graph(&auth.0, persona.id, depth.0)
+                .await?,
+        ))
+    }
+
+    /// How this persona is connected to another (referrals, shared advisors, …): the shortest
+    /// chain within `max_depth` hops (1–6, default 4); empty when there is none.
+    #[oai(path = "/:id/path/:other", method = "get")]
+    async fn path(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+        other: Path<Uuid>,
+        #[oai(
+            default = "default_path_depth",
+            validator(minimum(value = "1"), maximum(value = "6"))
+        )]
+        max_depth: Query<u32>,
+    ) -> Result<Json<GraphPath>, ApiError> {
+        let from = visible(&state, &auth.0, id.0).await?;
+        let to = visible(&state, &auth.0, other.0).await?;
+        Ok(Json(
+            state
+                .store
+                .persona_path(&auth.0, from.id, to.id, max_depth.0)
+                .await?,
+        ))
     }
 
     /// Delete a persona.

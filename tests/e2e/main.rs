@@ -10,6 +10,7 @@ mod audit;
 mod directory;
 mod erasure;
 mod gateway;
+mod graph;
 mod killed_worker;
 mod kinds;
 mod live;

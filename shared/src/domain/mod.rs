@@ -32,6 +32,7 @@ macro_rules! text_enum {
 }
 
 mod directory;
+mod graph;
 mod insight;
 mod matching;
 mod persona;
@@ -42,6 +43,7 @@ mod simulation;
 mod webhook;
 
 pub use directory::*;
+pub use graph::*;
 pub use insight::*;
 pub use matching::*;
 pub use persona::*;

@@ -11,6 +11,7 @@ mod erasure;
 mod events;
 mod export;
 mod feedback;
+pub(crate) mod graph;
 mod llm_cache;
 mod matching;
 mod personas;
@@ -202,7 +203,7 @@ impl BeginWrite for SqlitePool {
 }
 
 /// Rows per multi-row INSERT (9 parameters a row stays well inside both databases' limits).
-const INSERT_BATCH: usize = 500;
+pub(crate) const INSERT_BATCH: usize = 500;
 
 /// Visible to `$2` (user) in team `$3`, on a table aliased `p`.
 macro_rules! visible_persona {

@@ -6,8 +6,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, Store, StoreResult, contains_pattern, erasure, fetch_by_ids, parse_column,
-    with_pool,
+    BeginWrite, Store, StoreResult, contains_pattern, erasure, fetch_by_ids, graph::sync_graph,
+    parse_column, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -87,7 +87,8 @@ impl Store {
     ) -> StoreResult<Persona> {
         let now = Utc::now();
         let row: PersonaRow = with_pool!(self, pool => {
-            sqlx::query_as(concat!("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, profile, created_at, updated_at)
+            let mut tx = pool.begin_write().await?;
+            let row: PersonaRow = sqlx::query_as(concat!("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, profile, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $8) RETURNING ", columns!()))
             .bind(Uuid::now_v7())
             .bind(caller.brokerage_id)
@@ -97,9 +98,12 @@ impl Store {
             .bind(&write.profile.segment)
             .bind(Json(&write.profile))
             .bind(now)
-            .fetch_one(pool)
-            .await
-        })?;
+            .fetch_one(&mut *tx)
+            .await?;
+            sync_graph!(tx, caller.brokerage_id, row.id, &write.profile.knowledge_graph);
+            tx.commit().await?;
+            row
+        });
         row.try_into()
     }
 
@@ -126,7 +130,8 @@ impl Store {
         write: PersonaWrite,
     ) -> StoreResult<Option<Persona>> {
         let row: Option<PersonaRow> = with_pool!(self, pool => {
-            sqlx::query_as(concat!("UPDATE personas SET profile = $5, segment = $6, visibility = $7, version = version + 1, updated_at = $8
+            let mut tx = pool.begin_write().await?;
+            let row: Option<PersonaRow> = sqlx::query_as(concat!("UPDATE personas SET profile = $5, segment = $6, visibility = $7, version = version + 1, updated_at = $8
                  WHERE brokerage_id = $1 AND id = $4 AND version = $9 AND ", visible!(), " RETURNING ", columns!()))
             .bind(caller.brokerage_id)
             .bind(caller.user_id)
@@ -137,14 +142,17 @@ impl Store {
             .bind(write.visibility.as_str())
             .bind(Utc::now())
             .bind(expected_version)
-            .fetch_optional(pool)
-            .await
-        })?;
+            .fetch_optional(&mut *tx)
+            .await?;
+            if row.is_some() {
+                sync_graph!(tx, caller.brokerage_id, id, &write.profile.knowledge_graph);
+            }
+            tx.commit().await?;
+            row
+        });
         row.map(Persona::try_from).transpose()
     }
 
-    /// Deletes a persona with what is derived from it (its matches cascade; its embedding, which
-    /// has no foreign key, goes in the same transaction).
     /// Deletes a persona the caller may see, and erases it from every other record in the same
     /// transaction (see [`erasure`]); `false` if there was none.
     pub async fn delete_persona(&self, caller: &Principal, id: Uuid) -> StoreResult<bool> {
@@ -186,6 +194,27 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
+            }
+            // Other clients' records that name it (a spouse, a referral): redacted, their
+            // graph edges rebuilt.
+            let related: Vec<(Uuid, Json<serde_json::Value>)> = sqlx::query_as(
+                "SELECT id, profile FROM personas WHERE brokerage_id = $1
+                   AND (CAST(profile AS TEXT) LIKE $2 ESCAPE '\\' OR CAST(profile AS TEXT) LIKE $3 ESCAPE '\\')")
+                .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
+                .fetch_all(&mut *tx)
+                .await?;
+            for (other, mut document) in related {
+                if !erasure::redact(&mut document.0, &id_text, &name) {
+                    continue;
+                }
+                let Ok(profile) = serde_json::from_value::<PersonaProfile>(document.0) else {
+                    continue;
+                };
+                sqlx::query("UPDATE personas SET profile = $2, version = version + 1, updated_at = $3 WHERE id = $1")
+                    .bind(other).bind(Json(&profile)).bind(Utc::now())
+                    .execute(&mut *tx)
+                    .await?;
+                sync_graph!(tx, caller.brokerage_id, other, &profile.knowledge_graph);
             }
             // Announcements of it: outbox events and the webhook deliveries copied from them.
             for (select, update) in [
