@@ -205,7 +205,7 @@ impl DirectoryApi {
         let to = user(&state, admin, body.0.to_user_id).await?;
         let moved = match state
             .store
-            .reassign_personas(admin.brokerage_id, &from, &to)
+            .reassign_personas(admin.brokerage_id, admin.user_id, &from, &to)
             .await?
         {
             Ok(moved) => moved,

@@ -10,7 +10,9 @@ use poem_openapi::{
 use serde_json::json;
 use troupe_shared::{
     auth::Principal,
-    domain::{Graph, GraphPath, Persona, PersonaProfile, Role, Visibility},
+    domain::{
+        Graph, GraphPath, Persona, PersonaProfile, PersonaVersion, Role, VersionChange, Visibility,
+    },
     store::{
         AuditEntry, AuditFilter, AuditRecord, FeedbackRecord, PersonaFilter, PersonaWrite,
         RecommendationRecord, SimulationAnswers,
@@ -286,6 +288,55 @@ impl PersonasApi {
             feedback: records.feedback,
             access_log,
         }))
+    }
+
+    /// The evolution timeline, newest first: every version with its field-level changes (e.g.
+    /// `preferences.budget.max` from 30000000 to 40000000), who made it and when.
+    #[oai(path = "/:id/history", method = "get")]
+    async fn history(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<Vec<VersionChange>>, ApiError> {
+        let persona = visible(&state, &auth.0, id.0).await?;
+        audit(
+            &state,
+            &auth.0,
+            "persona.read",
+            persona.id,
+            json!({ "history": true }),
+        )
+        .await?;
+        Ok(Json(
+            state.store.persona_history(&auth.0, persona.id).await?,
+        ))
+    }
+
+    /// The persona as it was at version `n`.
+    #[oai(path = "/:id/versions/:n", method = "get")]
+    async fn version(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+        n: Path<i64>,
+    ) -> Result<Json<PersonaVersion>, ApiError> {
+        let persona = visible(&state, &auth.0, id.0).await?;
+        let version = state
+            .store
+            .persona_version(&auth.0, persona.id, n.0)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("version {} of persona {}", n.0, id.0)))?;
+        audit(
+            &state,
+            &auth.0,
+            "persona.read",
+            persona.id,
+            json!({ "version": n.0 }),
+        )
+        .await?;
+        Ok(Json(version))
     }
 
     /// The persona's knowledge graph: people, personas, interests and past properties within

@@ -7,7 +7,8 @@ use crate::helpers::{Options, Shape, TestApp, both_shapes, persona};
 
 both_shapes!(
     personas_are_created_paged_updated_and_deleted,
-    conditional_writes_merge_patches_and_filters
+    conditional_writes_merge_patches_and_filters,
+    the_timeline_shows_each_change_by_field
 );
 
 async fn personas_are_created_paged_updated_and_deleted(shape: Shape) {
@@ -219,4 +220,84 @@ async fn conditional_writes_merge_patches_and_filters(shape: Shape) {
         .len(),
         0
     );
+}
+
+async fn the_timeline_shows_each_change_by_field(shape: Shape) {
+    let app = TestApp::spawn_with(
+        shape,
+        Options {
+            workers: 0,
+            ..Options::default()
+        },
+    )
+    .await;
+    let created = app
+        .create_persona(&persona("Ada", "finance", &["wine cellar"], &[], 3e7))
+        .await;
+    let path = format!("/api/v1/personas/{}", created["id"].as_str().unwrap());
+    let patched = app
+        .raw(
+            app.client()
+                .patch(format!("{}{path}", app.base))
+                .bearer_auth(&app.key)
+                .header("content-type", "application/merge-patch+json")
+                .body(json!({ "preferences": { "budget": { "max": 4.0e7 } } }).to_string()),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    let mut replaced = patched.body.clone();
+    replaced["biography"] = json!("Moved to Aspen.");
+    replaced["visibility"] = json!("brokerage");
+    let put = app
+        .request(Method::PUT, &path, Some(&app.key), Some(&replaced))
+        .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+
+    let history = app.get(&format!("{path}/history")).await;
+    assert_eq!(history.status, 200, "{}", history.body);
+    let steps = history.body.as_array().unwrap();
+    let versions: Vec<i64> = steps
+        .iter()
+        .map(|s| s["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, [3, 2, 1]);
+    let fields = |step: &serde_json::Value| -> Vec<String> {
+        step["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["field"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(fields(&steps[0]), ["biography"]);
+    assert_eq!(fields(&steps[1]), ["preferences.budget.max"]);
+    assert_eq!(steps[1]["changes"][0]["from"], 3.0e7);
+    assert_eq!(steps[1]["changes"][0]["to"], 4.0e7);
+    assert_eq!(steps[2]["change"], "created");
+    assert!(fields(&steps[2]).contains(&"name".to_owned()));
+
+    let first = app.get(&format!("{path}/versions/1")).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.body["profile"]["preferences"]["budget"]["max"], 3.0e7);
+    assert_eq!(
+        app.get(&format!("{path}/versions/9")).await.problem(404),
+        "https://troupe.dev/problems/not-found"
+    );
+    let outsider = app
+        .key_for(
+            "Rival Estates",
+            None,
+            "rex",
+            troupe_shared::domain::Role::BrokerageAdmin,
+        )
+        .await;
+    let hidden = app
+        .request(
+            Method::GET,
+            &format!("{path}/history"),
+            Some(&outsider),
+            None,
+        )
+        .await;
+    assert_eq!(hidden.problem(404), "https://troupe.dev/problems/not-found");
 }

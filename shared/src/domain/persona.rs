@@ -131,3 +131,35 @@ pub struct Persona {
     #[serde(flatten)]
     pub profile: PersonaProfile,
 }
+
+/// A persona as it was at one version.
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+pub struct PersonaVersion {
+    pub version: i64,
+    /// `created`, `updated`, `reassigned` or `redacted` (another record erased).
+    pub change: String,
+    pub changed_by: Uuid,
+    pub owner_id: Uuid,
+    pub visibility: String,
+    pub created_at: DateTime<Utc>,
+    pub profile: Value,
+}
+
+/// One step of a persona's timeline: what changed from the version before.
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+pub struct VersionChange {
+    pub version: i64,
+    pub change: String,
+    pub changed_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub changes: Vec<FieldChange>,
+}
+
+/// A field's value before and after (absent: not set).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct FieldChange {
+    /// A dotted path into the persona: `preferences.budget.max`, `visibility`.
+    pub field: String,
+    pub from: Option<Value>,
+    pub to: Option<Value>,
+}

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, Store, StoreError, StoreResult, is_unique_violation, parse_column, with_pool,
+    BeginWrite, Store, StoreError, StoreResult, is_unique_violation, parse_column,
+    versions::record_version, with_pool,
 };
 use crate::{
     auth::NewApiKey,
@@ -247,6 +248,7 @@ impl Store {
     pub async fn reassign_personas(
         &self,
         brokerage_id: Uuid,
+        by: Uuid,
         from: &User,
         to: &User,
     ) -> StoreResult<Result<Vec<Uuid>, ReassignRefused>> {
@@ -257,15 +259,21 @@ impl Store {
             return Ok(Err(ReassignRefused::ReceiverInactive));
         }
         let moved: Vec<Uuid> = with_pool!(self, pool => {
-            sqlx::query_scalar(
+            let mut tx = pool.begin_write().await?;
+            let moved: Vec<Uuid> = sqlx::query_scalar(
                 "UPDATE personas SET owner_user_id = $3, team_id = $4, version = version + 1, updated_at = $5
                  WHERE brokerage_id = $1 AND owner_user_id = $2
                  RETURNING id",
             )
             .bind(brokerage_id).bind(from.id).bind(to.id).bind(to.team_id).bind(Utc::now())
-            .fetch_all(pool)
-            .await
-        })?;
+            .fetch_all(&mut *tx)
+            .await?;
+            for id in &moved {
+                record_version!(tx, *id, by, "reassigned")?;
+            }
+            tx.commit().await?;
+            moved
+        });
         Ok(Ok(moved))
     }
 }

@@ -18,6 +18,7 @@ mod personas;
 mod properties;
 mod segments;
 mod simulations;
+pub(crate) mod versions;
 mod webhooks;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, Tampered};

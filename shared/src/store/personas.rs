@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     BeginWrite, Store, StoreResult, contains_pattern, erasure, fetch_by_ids, graph::sync_graph,
-    parse_column, with_pool,
+    parse_column, versions::record_version, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -101,6 +101,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             sync_graph!(tx, caller.brokerage_id, row.id, &write.profile.knowledge_graph);
+            record_version!(tx, row.id, caller.user_id, "created")?;
             tx.commit().await?;
             row
         });
@@ -146,6 +147,7 @@ impl Store {
             .await?;
             if row.is_some() {
                 sync_graph!(tx, caller.brokerage_id, id, &write.profile.knowledge_graph);
+                record_version!(tx, id, caller.user_id, "updated")?;
             }
             tx.commit().await?;
             row
@@ -215,6 +217,22 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 sync_graph!(tx, caller.brokerage_id, other, &profile.knowledge_graph);
+                record_version!(tx, other, caller.user_id, "redacted")?;
+            }
+            // Their earlier versions too.
+            let versions: Vec<(Uuid, i64, Json<serde_json::Value>)> = sqlx::query_as(
+                "SELECT persona_id, version, profile FROM persona_versions WHERE brokerage_id = $1
+                   AND (CAST(profile AS TEXT) LIKE $2 ESCAPE '\\' OR CAST(profile AS TEXT) LIKE $3 ESCAPE '\\')")
+                .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
+                .fetch_all(&mut *tx)
+                .await?;
+            for (other, version, mut profile) in versions {
+                if erasure::redact(&mut profile.0, &id_text, &name) {
+                    sqlx::query("UPDATE persona_versions SET profile = $3 WHERE persona_id = $1 AND version = $2")
+                        .bind(other).bind(version).bind(profile)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             // Announcements of it: outbox events and the webhook deliveries copied from them.
             for (select, update) in [
