@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
 use troupe_shared::{
     Store, StoreError,
     domain::{Persona, RunMetadata, SimulationPlan, SimulationResults},
@@ -137,26 +138,38 @@ impl Run<'_> {
             parallelism: self.deps.agent_parallelism,
             temperature: self.plan.settings().temperature,
         };
+        let finished = CancellationToken::new();
         let work = async {
-            let personas = match self.personas(&ctx).await? {
-                Ok(personas) => personas,
-                Err(fatal) => return Ok(Err(fatal)),
-            };
-            if personas.is_empty() {
-                return Ok(Err(StepError::Fatal(
-                    "none of the selected personas exists any more".to_owned(),
-                )));
+            let run = async {
+                let personas = match self.personas(&ctx).await? {
+                    Ok(personas) => personas,
+                    Err(fatal) => return Ok(Err(fatal)),
+                };
+                if personas.is_empty() {
+                    return Ok(Err(StepError::Fatal(
+                        "none of the selected personas exists any more".to_owned(),
+                    )));
+                }
+                Ok::<_, StoreError>(engine::run(self.plan, &personas, &ctx).await)
             }
-            Ok::<_, StoreError>(engine::run(self.plan, &personas, &ctx).await)
+            .await;
+            finished.cancel();
+            run
         };
         // The reporter is polled alongside the run, never instead of it: awaiting the database in
         // a `select!` arm body would suspend the run's agents while they hold pooled connections,
-        // and the pool could run dry with every holder waiting on the reporter.
+        // and the pool could run dry with every holder waiting on the reporter. When the run is
+        // over it makes one last report (the last round's answers) and returns `true`; `false`
+        // means another run took over. It is never dropped mid-write, so no answer it has taken
+        // is lost or written twice.
         let reporter = async {
             let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
             let mut reported = 0;
             loop {
-                ticker.tick().await;
+                let last = tokio::select! {
+                    _ = ticker.tick() => false,
+                    _ = finished.cancelled() => true,
+                };
                 let done = progress.done();
                 let answers = progress.take_answers();
                 // Written every tick (that is how a superseded run learns to stop), announced
@@ -168,34 +181,29 @@ impl Run<'_> {
                     .record_progress(self.job.simulation_id, self.token, done, news.as_deref())
                     .await?
                 {
-                    return Ok::<_, StoreError>(());
+                    return Ok::<_, StoreError>(false);
                 }
                 reported = done;
+                if last {
+                    return Ok(true);
+                }
             }
         };
+        tokio::pin!(work, reporter);
         let run = tokio::select! {
-            run = work => run?,
-            superseded = reporter => {
-                superseded?;
-                return Ok(Outcome::Superseded);
+            run = &mut work => {
+                if !reporter.await? {
+                    return Ok(Outcome::Superseded);
+                }
+                run?
+            }
+            still_ours = &mut reporter => {
+                if !still_ours? {
+                    return Ok(Outcome::Superseded);
+                }
+                work.await?
             }
         };
-        // The last round's answers came after the reporter's last tick.
-        let answers = live(progress.take_answers());
-        if !answers.is_empty()
-            && !self
-                .deps
-                .store
-                .record_progress(
-                    self.job.simulation_id,
-                    self.token,
-                    progress.done(),
-                    Some(&answers),
-                )
-                .await?
-        {
-            return Ok(Outcome::Superseded);
-        }
         let metadata = run_metadata(self.deps, &ledger, &run, started);
         let transcript = match run {
             Ok(transcript) => transcript,
