@@ -12,7 +12,7 @@ use crate::auth::Principal;
 
 /// The hash before a brokerage's first entry.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-/// Appends racing for the same sequence number (PostgreSQL) try again this often.
+/// Appends that still collide on a sequence number try again this often.
 const APPEND_ATTEMPTS: usize = 5;
 
 /// What happened, to what, by whom.
@@ -111,6 +111,12 @@ impl Store {
         for _ in 0..APPEND_ATTEMPTS {
             let appended: Result<(), sqlx::Error> = with_pool!(self, pool => async {
                 let mut tx = pool.begin_write().await?;
+                // Appends to one chain take turns: touching the brokerage's row locks it until
+                // commit in PostgreSQL (SQLite's write transaction is exclusive anyway).
+                sqlx::query("UPDATE brokerages SET name = name WHERE id = $1")
+                    .bind(brokerage_id)
+                    .execute(&mut *tx)
+                    .await?;
                 let last: Option<(i64, String)> = sqlx::query_as(
                     "SELECT seq, hash FROM audit_log WHERE brokerage_id = $1 ORDER BY seq DESC LIMIT 1",
                 )
