@@ -56,9 +56,10 @@ fn is_internal_v4(ip: Ipv4Addr) -> bool {
         || a >= 240 // reserved
 }
 
-/// Parses `raw` and checks its scheme and host: an address literal must be public, and a name
-/// must resolve only to public addresses (unless `allow_private`).
-pub async fn check_destination(raw: &str, allow_private: bool) -> Result<Url, DestinationError> {
+/// Parses `raw` and checks what needs no lookup: the scheme, no credentials, and a public
+/// address when the host is a literal. Names are left to the caller's resolver (the delivery
+/// client's refuses internal addresses itself).
+pub fn check_url(raw: &str, allow_private: bool) -> Result<Url, DestinationError> {
     let url = Url::parse(raw).map_err(|e| DestinationError::Invalid(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(DestinationError::Scheme);
@@ -68,25 +69,32 @@ pub async fn check_destination(raw: &str, allow_private: bool) -> Result<Url, De
             "credentials in the URL are not accepted".into(),
         ));
     }
-    let port = url.port_or_known_default().unwrap_or(443);
     match url.host() {
         None => return Err(DestinationError::Invalid("the URL has no host".into())),
         Some(Host::Ipv4(ip)) => check_ip(IpAddr::V4(ip), allow_private)?,
         Some(Host::Ipv6(ip)) => check_ip(IpAddr::V6(ip), allow_private)?,
-        Some(Host::Domain(name)) => {
-            let addrs: Vec<_> = tokio::net::lookup_host((name, port))
-                .await
-                .map_err(|_| DestinationError::Unresolvable(name.to_owned()))?
-                .collect();
-            if addrs.is_empty() {
-                return Err(DestinationError::Unresolvable(name.to_owned()));
-            }
-            if !allow_private && let Some(addr) = addrs.iter().find(|addr| is_internal(addr.ip())) {
-                return Err(DestinationError::ResolvesPrivate {
-                    host: name.to_owned(),
-                    ip: addr.ip(),
-                });
-            }
+        Some(Host::Domain(_)) => {}
+    }
+    Ok(url)
+}
+
+/// [`check_url`], and a name must resolve, only to public addresses (unless `allow_private`).
+pub async fn check_destination(raw: &str, allow_private: bool) -> Result<Url, DestinationError> {
+    let url = check_url(raw, allow_private)?;
+    if let Some(Host::Domain(name)) = url.host() {
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addrs: Vec<_> = tokio::net::lookup_host((name, port))
+            .await
+            .map_err(|_| DestinationError::Unresolvable(name.to_owned()))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(DestinationError::Unresolvable(name.to_owned()));
+        }
+        if !allow_private && let Some(addr) = addrs.iter().find(|addr| is_internal(addr.ip())) {
+            return Err(DestinationError::ResolvesPrivate {
+                host: name.to_owned(),
+                ip: addr.ip(),
+            });
         }
     }
     Ok(url)

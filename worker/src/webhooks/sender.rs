@@ -93,9 +93,8 @@ impl Sender {
         body: Vec<u8>,
         at: DateTime<Utc>,
     ) -> Result<(StatusCode, HeaderMap, String), String> {
-        outbound::check_destination(&task.url, self.allow_private)
-            .await
-            .map_err(|e| format!("refused: {e}"))?;
+        // Literal addresses here; names in `PublicOnly`, so each attempt resolves once.
+        outbound::check_url(&task.url, self.allow_private).map_err(|e| format!("refused: {e}"))?;
         let message_id = format!("msg_{}", task.id.simple());
         let timestamp = at.timestamp();
         let signatures = task
@@ -168,6 +167,10 @@ fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
 /// Resolves with the system resolver and refuses a name with any internal address.
 struct PublicOnly;
 
+#[derive(Debug, thiserror::Error)]
+#[error("refused: {0}")]
+struct Refused(outbound::DestinationError);
+
 impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         Box::pin(async move {
@@ -175,10 +178,10 @@ impl Resolve for PublicOnly {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if let Some(internal) = addrs.iter().find(|addr| outbound::is_internal(addr.ip())) {
-                return Err(outbound::DestinationError::ResolvesPrivate {
+                return Err(Refused(outbound::DestinationError::ResolvesPrivate {
                     host,
                     ip: internal.ip(),
-                }
+                })
                 .into());
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
