@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use troupe_shared::domain::Role;
 
-use crate::helpers::{Options, Shape, TestApp, both_shapes, persona};
+use crate::helpers::{Shape, TestApp, both_shapes, persona};
 
 both_shapes!(every_persona_endpoint_follows_the_visibility_rules);
 
@@ -67,14 +67,7 @@ fn expected(endpoint: &str, caller: Caller, visibility: &str) -> u16 {
 }
 
 async fn every_persona_endpoint_follows_the_visibility_rules(shape: Shape) {
-    let app = TestApp::spawn_with(
-        shape,
-        Options {
-            workers: 0,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_api_only(shape).await;
     let mut keys = std::collections::HashMap::new();
     keys.insert(
         Caller::Owner,

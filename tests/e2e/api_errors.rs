@@ -12,14 +12,7 @@ both_shapes!(
 );
 
 async fn spawn_api_only(shape: Shape) -> TestApp {
-    TestApp::spawn_with(
-        shape,
-        Options {
-            workers: 0,
-            ..Options::default()
-        },
-    )
-    .await
+    TestApp::spawn_api_only(shape).await
 }
 
 async fn bad_requests_get_problem_responses(shape: Shape) {

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use troupe_shared::domain::Role;
 
-use crate::helpers::{Options, Shape, TestApp, both_shapes, persona};
+use crate::helpers::{Shape, TestApp, both_shapes, persona};
 
 both_shapes!(clients_connect_through_referrals_and_shared_advisors);
 
@@ -27,14 +27,7 @@ fn keys(nodes: &Value) -> Vec<String> {
 }
 
 async fn clients_connect_through_referrals_and_shared_advisors(shape: Shape) {
-    let app = TestApp::spawn_with(
-        shape,
-        Options {
-            workers: 0,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_api_only(shape).await;
     // Cora and Ben share an advisor; Ben referred Ava; Ava keeps a private note of Dan.
     let cora = app
         .create_persona(&with_graph(

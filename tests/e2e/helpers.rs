@@ -112,6 +112,15 @@ impl TestApp {
         Self::spawn_with(shape, Options::default()).await
     }
 
+    /// For tests of the API alone: the distributed shape starts no worker process.
+    pub async fn spawn_api_only(shape: Shape) -> TestApp {
+        let options = Options {
+            workers: 0,
+            ..Options::default()
+        };
+        Self::spawn_with(shape, options).await
+    }
+
     pub async fn spawn_with(shape: Shape, options: Options) -> TestApp {
         init_logging();
         let mock = MockLlm::start(options.mock).await.expect("mock LLM starts");

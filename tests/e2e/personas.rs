@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Options, Shape, TestApp, both_shapes, persona};
+use crate::helpers::{Shape, TestApp, both_shapes, persona};
 
 both_shapes!(
     personas_are_created_paged_updated_and_deleted,
@@ -12,14 +12,7 @@ both_shapes!(
 );
 
 async fn personas_are_created_paged_updated_and_deleted(shape: Shape) {
-    let app = TestApp::spawn_with(
-        shape,
-        Options {
-            workers: 0,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_api_only(shape).await;
     let mut created = Vec::new();
     for i in 0..5 {
         let reply = app
@@ -107,14 +100,7 @@ async fn personas_are_created_paged_updated_and_deleted(shape: Shape) {
 
 /// `If-Match` against the `ETag` a read gave, JSON Merge Patch, and the list's filters.
 async fn conditional_writes_merge_patches_and_filters(shape: Shape) {
-    let app = TestApp::spawn_with(
-        shape,
-        Options {
-            workers: 0,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_api_only(shape).await;
     let mut ada = persona("Ada Lovelace", "finance", &["wine cellar"], &[], 3e7);
     ada["biography"] = json!("Collects 100% organic Burgundy; summers in Aspen.");
     let ada = app.create_persona(&ada).await;
@@ -223,14 +209,7 @@ async fn conditional_writes_merge_patches_and_filters(shape: Shape) {
 }
 
 async fn the_timeline_shows_each_change_by_field(shape: Shape) {
-    let app = TestApp::spawn_with(
-        shape,
-        Options {
-            workers: 0,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_api_only(shape).await;
     let created = app
         .create_persona(&persona("Ada", "finance", &["wine cellar"], &[], 3e7))
         .await;

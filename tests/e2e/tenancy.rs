@@ -87,14 +87,7 @@ async fn another_brokerage_sees_nothing(shape: Shape) {
 }
 
 async fn private_personas_stay_with_their_agent(shape: Shape) {
-    let app = TestApp::spawn_with(
-        shape,
-        Options {
-            workers: 0,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = TestApp::spawn_api_only(shape).await;
     let mut private = persona("Quiet Client", "tech", &[], &[], 1e7);
     private["visibility"] = json!("private");
     let id = app.create_persona(&private).await["id"]
