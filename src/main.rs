@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use troupe::{App, Roles};
-use troupe_shared::{Config, config::LogFormat, domain::Role};
+use troupe_shared::{Config, config::LogFormat, crypto::generate_master_key, domain::Role};
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +52,19 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Encryption at rest.
+    Encryption {
+        #[command(subcommand)]
+        command: EncryptionCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EncryptionCommand {
+    /// Make a new data key and re-seal every encrypted field under it, while the service runs.
+    Rotate,
+    /// Print a new master key for TROUPE_ENCRYPTION_KEY.
+    GenerateKey,
 }
 
 #[derive(Subcommand)]
@@ -91,6 +105,14 @@ fn parse_role(s: &str) -> Result<Role, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Encryption {
+        command: EncryptionCommand::GenerateKey,
+    }) = cli.command
+    {
+        // Needs no configuration: it makes the key a configuration lacks.
+        println!("{}", generate_master_key().expose_secret());
+        return Ok(());
+    }
     let mut vars: std::collections::HashMap<String, String> = std::env::vars().collect();
     if let Some(bind) = cli.bind {
         vars.insert("TROUPE_BIND".into(), bind.to_string());
@@ -153,6 +175,24 @@ async fn main() -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        Command::Encryption {
+            command: EncryptionCommand::Rotate,
+        } => {
+            let (store, _) = troupe::connect(&config).await?;
+            let rotation = store.rotate_encryption_key().await?;
+            store.close().await;
+            println!(
+                "new data key {}: {} values re-sealed, {} could not be opened",
+                rotation.key_id, rotation.resealed, rotation.unreadable
+            );
+            if rotation.unreadable > 0 {
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+        Command::Encryption {
+            command: EncryptionCommand::GenerateKey,
+        } => unreachable!("answered before the configuration is loaded"),
         Command::Matching {
             command: MatchingCommand::Run { brokerage },
         } => {

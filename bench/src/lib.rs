@@ -4,6 +4,7 @@
 use std::{collections::HashMap, process::Stdio};
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 use troupe::{App, Roles, client::ApiClient};
@@ -47,6 +48,12 @@ impl Scratch {
         let vars = HashMap::from([
             ("TROUPE_DATABASE_URL".into(), format!("{base}/{name}")),
             ("TROUPE_REDIS_URL".into(), redis),
+            (
+                "TROUPE_ENCRYPTION_KEY".into(),
+                troupe_shared::crypto::generate_master_key()
+                    .expose_secret()
+                    .to_owned(),
+            ),
             (
                 "TROUPE_QUEUE_PREFIX".into(),
                 format!("bench-{}", uuid::Uuid::new_v4().simple()),

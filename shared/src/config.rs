@@ -1,6 +1,6 @@
 //! The one typed configuration, loaded from `TROUPE_*` variables and validated once at start-up.
 
-use std::{collections::HashMap, net::SocketAddr, str::FromStr, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use secrecy::SecretString;
 
@@ -23,9 +23,20 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where the master key that wraps the data-encryption keys comes from.
+#[derive(Debug, Clone)]
+pub enum EncryptionKeySource {
+    /// `TROUPE_ENCRYPTION_KEY`: 32 bytes, base64.
+    Inline(SecretString),
+    /// `TROUPE_ENCRYPTION_KEY_FILE`, or the embedded default beside the SQLite file, which is
+    /// created (mode 0600) on first start when `create` is set.
+    File { path: PathBuf, create: bool },
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
+    pub encryption_key: EncryptionKeySource,
     /// PostgreSQL connections one process keeps (SQLite has one writer; its pool is fixed).
     pub database_pool_size: u32,
     pub redis_url: Option<String>,
@@ -148,6 +159,14 @@ pub struct LlmConfig {
 /// gets every event.
 pub const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
 
+/// The file of a `sqlite:` URL (none for PostgreSQL or an in-memory database).
+fn sqlite_path(url: &str) -> Option<&str> {
+    let path = url.strip_prefix("sqlite:")?;
+    let path = path.strip_prefix("//").unwrap_or(path);
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
 /// `"5s,5m,30m"` → durations (humantime syntax).
 fn parse_schedule(raw: &str) -> Result<Vec<Duration>, ConfigError> {
     raw.split(',')
@@ -201,8 +220,38 @@ impl Config {
                 ));
             }
         };
+        let encryption_key = match (
+            env.optional("TROUPE_ENCRYPTION_KEY"),
+            env.optional("TROUPE_ENCRYPTION_KEY_FILE"),
+        ) {
+            (Some(key), None) => EncryptionKeySource::Inline(SecretString::from(key)),
+            (None, Some(path)) => EncryptionKeySource::File {
+                path: path.into(),
+                create: false,
+            },
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "TROUPE_ENCRYPTION_KEY_FILE",
+                    "set TROUPE_ENCRYPTION_KEY or TROUPE_ENCRYPTION_KEY_FILE, not both",
+                ));
+            }
+            (None, None) => match sqlite_path(&database_url) {
+                Some(db) => EncryptionKeySource::File {
+                    path: PathBuf::from(format!("{db}.key")),
+                    create: true,
+                },
+                None => {
+                    return Err(invalid(
+                        "TROUPE_ENCRYPTION_KEY",
+                        "required with PostgreSQL (every process must share one key; \
+                         generate one with `openssl rand -base64 32`)",
+                    ));
+                }
+            },
+        };
         let config = Config {
             database_url,
+            encryption_key,
             database_pool_size: env.parse("TROUPE_DATABASE_POOL_SIZE", "16")?,
             redis_url,
             bind: env.parse("TROUPE_BIND", "127.0.0.1:8080")?,
@@ -491,8 +540,38 @@ mod tests {
 
     #[test]
     fn postgres_requires_redis() {
-        let err = load(&[("TROUPE_DATABASE_URL", "postgres://localhost/troupe")]).unwrap_err();
+        let err = load(&[
+            ("TROUPE_DATABASE_URL", "postgres://localhost/troupe"),
+            ("TROUPE_ENCRYPTION_KEY", "a2V5"),
+        ])
+        .unwrap_err();
         assert!(err.to_string().contains("TROUPE_REDIS_URL"), "{err}");
+    }
+
+    #[test]
+    fn postgres_requires_a_shared_encryption_key() {
+        let err = load(&[
+            ("TROUPE_DATABASE_URL", "postgres://localhost/troupe"),
+            ("TROUPE_REDIS_URL", "redis://127.0.0.1"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("TROUPE_ENCRYPTION_KEY"), "{err}");
+    }
+
+    #[test]
+    fn the_embedded_key_file_sits_beside_the_database() {
+        let config = load(&[(
+            "TROUPE_DATABASE_URL",
+            "sqlite:///var/lib/troupe/data.db?mode=rwc",
+        )])
+        .unwrap();
+        match config.encryption_key {
+            EncryptionKeySource::File { path, create } => {
+                assert_eq!(path, PathBuf::from("/var/lib/troupe/data.db.key"));
+                assert!(create);
+            }
+            other => panic!("unexpected key source {other:?}"),
+        }
     }
 
     #[test]

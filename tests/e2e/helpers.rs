@@ -11,11 +11,12 @@ use std::{
 
 use mock_llm::{MockConfig, MockLlm};
 use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 use troupe::{App, Roles};
-use troupe_shared::{Config, domain::Role};
+use troupe_shared::{Config, crypto::generate_master_key, domain::Role};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +162,10 @@ impl TestApp {
                 let base = &admin[..admin.rfind('/').expect("database in URL")];
                 vars.insert("TROUPE_DATABASE_URL".into(), format!("{base}/{name}"));
                 vars.insert("TROUPE_REDIS_URL".into(), redis_url());
+                vars.insert(
+                    "TROUPE_ENCRYPTION_KEY".into(),
+                    generate_master_key().expose_secret().to_owned(),
+                );
                 vars.insert(
                     "TROUPE_QUEUE_PREFIX".into(),
                     format!("test-{}", Uuid::new_v4().simple()),

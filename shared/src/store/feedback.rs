@@ -7,9 +7,13 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{BeginWrite, Store, StoreResult, parse_column, visible_persona, with_pool};
+use super::{
+    BeginWrite, Store, StoreResult, parse_column, personas::PrivateFields,
+    versions::record_version, visible_persona, with_pool,
+};
 use crate::{
     auth::Principal,
+    crypto::Purpose,
     domain::{Feedback, FeedbackOutcome, MatchDetail, MatchRecommendation, PersonaProfile},
 };
 
@@ -148,6 +152,7 @@ impl Store {
             "recorded_by": caller.user_id,
             "date": feedback.created_at,
         });
+        let key = self.sealing_key().await?;
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
@@ -164,11 +169,15 @@ impl Store {
                 .bind(feedback.created_at)
                 .execute(&mut *tx)
                 .await?;
-            let profile: Json<PersonaProfile> = sqlx::query_scalar("SELECT profile FROM personas WHERE id = $1")
-                .bind(persona_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            let mut profile = profile.0;
+            let (Json(mut profile), sealed): (Json<PersonaProfile>, Option<Vec<u8>>) =
+                sqlx::query_as("SELECT profile, sealed FROM personas WHERE id = $1")
+                    .bind(persona_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if let Some(sealed) = sealed {
+                let private: PrivateFields = self.open_json(Purpose::PersonaPrivate, persona_id, &sealed).await?;
+                private.put_into(&mut profile);
+            }
             // The profile holds a bounded list of sources: when it is full, the oldest feedback
             // entry makes room (every piece of feedback stays in match_feedback).
             let sources = &mut profile.enrichment_sources;
@@ -183,12 +192,15 @@ impl Store {
             if sources.len() < MAX_ENRICHMENT_SOURCES {
                 sources.push(source);
             }
-            sqlx::query("UPDATE personas SET profile = $2, version = version + 1, updated_at = $3 WHERE id = $1")
+            let sealed = PrivateFields::seal_out_of(&mut profile, &key, persona_id);
+            sqlx::query("UPDATE personas SET profile = $2, sealed = $4, version = version + 1, updated_at = $3 WHERE id = $1")
                 .bind(persona_id)
                 .bind(Json(&profile))
                 .bind(feedback.created_at)
+                .bind(sealed)
                 .execute(&mut *tx)
                 .await?;
+            record_version!(tx, persona_id, caller.user_id, "feedback")?;
             tx.commit().await
         })?;
         Ok(Some(feedback))

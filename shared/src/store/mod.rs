@@ -12,9 +12,10 @@ mod events;
 mod export;
 mod feedback;
 pub(crate) mod graph;
+mod keys;
 mod llm_cache;
 mod matching;
-mod personas;
+pub(crate) mod personas;
 mod properties;
 mod segments;
 mod simulations;
@@ -27,6 +28,7 @@ pub use directory::{MintedKey, ReassignRefused};
 pub use events::Event;
 pub use export::{FeedbackRecord, PersonaRecords, RecommendationRecord, SimulationAnswers};
 pub use feedback::PairFeedback;
+pub use keys::{ACTIVE_KEY_TTL, Rotation};
 pub use llm_cache::CachedResponse;
 pub use matching::{NewRecommendation, NightlyScores};
 pub use personas::{PersonaFilter, PersonaWrite};
@@ -63,6 +65,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    #[error("encryption at rest: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
     /// A write would break a uniqueness rule the caller can fix (a listing id in use, say).
     #[error("{0}")]
     Duplicate(String),
@@ -92,6 +96,7 @@ pub struct Store {
     pool: Pool,
     /// Told about every event after its transaction commits.
     bus: EventBus,
+    keys: std::sync::Arc<keys::Keyring>,
 }
 
 impl Store {
@@ -126,7 +131,8 @@ impl Store {
             Some(url) => EventBus::redis(url, config.queue_name("events")).await?,
             None => EventBus::in_process(),
         };
-        Ok(Store { pool, bus })
+        let keys = keys::Keyring::new(crate::crypto::MasterKey::load(&config.encryption_key)?);
+        Ok(Store { pool, bus, keys })
     }
 
     /// Where committed events are announced.
@@ -150,6 +156,13 @@ impl Store {
                     .run(pool)
                     .await?
             }
+        }
+        let sealed = self.seal_plaintext().await?;
+        if sealed > 0 {
+            tracing::info!(
+                rows = sealed,
+                "sealed private fields stored before encryption at rest"
+            );
         }
         Ok(())
     }

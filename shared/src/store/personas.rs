@@ -2,6 +2,8 @@
 //! not exist for them.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -11,6 +13,7 @@ use super::{
 };
 use crate::{
     auth::Principal,
+    crypto::{Key, Purpose},
     domain::{Persona, PersonaProfile, Visibility},
 };
 
@@ -22,7 +25,7 @@ macro_rules! visible {
 }
 macro_rules! columns {
     () => {
-        "id, brokerage_id, owner_user_id, team_id, visibility, version, synthetic, profile, created_at, updated_at"
+        "id, brokerage_id, owner_user_id, team_id, visibility, version, synthetic, profile, sealed, created_at, updated_at"
     };
 }
 
@@ -56,8 +59,43 @@ struct PersonaRow {
     version: i64,
     synthetic: bool,
     profile: Json<PersonaProfile>,
+    sealed: Option<Vec<u8>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+}
+
+/// The parts of a profile kept only sealed: what clients said and what the brokerage learned
+/// from them. The `profile` column holds them empty.
+#[derive(Default, Serialize, Deserialize)]
+pub(crate) struct PrivateFields {
+    #[serde(default)]
+    interaction_history: Vec<Value>,
+    #[serde(default)]
+    enrichment_sources: Vec<Value>,
+}
+
+impl PrivateFields {
+    /// Moves the private fields out of `profile`, sealed for persona `id` (none if empty).
+    pub(crate) fn seal_out_of(
+        profile: &mut PersonaProfile,
+        key: &Key,
+        id: Uuid,
+    ) -> Option<Vec<u8>> {
+        let fields = PrivateFields {
+            interaction_history: std::mem::take(&mut profile.interaction_history),
+            enrichment_sources: std::mem::take(&mut profile.enrichment_sources),
+        };
+        if fields.interaction_history.is_empty() && fields.enrichment_sources.is_empty() {
+            return None;
+        }
+        let plain = serde_json::to_vec(&fields).expect("JSON values serialize");
+        Some(key.seal(Purpose::PersonaPrivate, id, &plain))
+    }
+
+    pub(crate) fn put_into(self, profile: &mut PersonaProfile) {
+        profile.interaction_history = self.interaction_history;
+        profile.enrichment_sources = self.enrichment_sources;
+    }
 }
 
 impl TryFrom<PersonaRow> for Persona {
@@ -80,24 +118,51 @@ impl TryFrom<PersonaRow> for Persona {
 }
 
 impl Store {
+    /// A stored persona with its private fields opened.
+    async fn unseal(&self, row: PersonaRow) -> StoreResult<Persona> {
+        let sealed = row.sealed.clone();
+        let mut persona = Persona::try_from(row)?;
+        if let Some(sealed) = sealed {
+            let fields: PrivateFields = self
+                .open_json(Purpose::PersonaPrivate, persona.id, &sealed)
+                .await?;
+            fields.put_into(&mut persona.profile);
+        }
+        Ok(persona)
+    }
+
+    async fn unseal_all(&self, rows: Vec<PersonaRow>) -> StoreResult<Vec<Persona>> {
+        let mut personas = Vec::with_capacity(rows.len());
+        for row in rows {
+            personas.push(self.unseal(row).await?);
+        }
+        Ok(personas)
+    }
+}
+
+impl Store {
     pub async fn create_persona(
         &self,
         caller: &Principal,
         write: PersonaWrite,
     ) -> StoreResult<Persona> {
         let now = Utc::now();
+        let id = Uuid::now_v7();
+        let mut public = write.profile.clone();
+        let sealed = PrivateFields::seal_out_of(&mut public, &self.sealing_key().await?, id);
         let row: PersonaRow = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let row: PersonaRow = sqlx::query_as(concat!("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, profile, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $8) RETURNING ", columns!()))
-            .bind(Uuid::now_v7())
+            let row: PersonaRow = sqlx::query_as(concat!("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, profile, sealed, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $9, $8, $8) RETURNING ", columns!()))
+            .bind(id)
             .bind(caller.brokerage_id)
             .bind(caller.user_id)
             .bind(caller.team_id)
             .bind(write.visibility.as_str())
             .bind(&write.profile.segment)
-            .bind(Json(&write.profile))
+            .bind(Json(&public))
             .bind(now)
+            .bind(sealed)
             .fetch_one(&mut *tx)
             .await?;
             sync_graph!(tx, caller.brokerage_id, row.id, &write.profile.knowledge_graph);
@@ -105,7 +170,7 @@ impl Store {
             tx.commit().await?;
             row
         });
-        row.try_into()
+        self.unseal(row).await
     }
 
     pub async fn get_persona(&self, caller: &Principal, id: Uuid) -> StoreResult<Option<Persona>> {
@@ -118,7 +183,10 @@ impl Store {
             .fetch_optional(pool)
             .await
         })?;
-        row.map(Persona::try_from).transpose()
+        match row {
+            Some(row) => self.unseal(row).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Replaces the profile if the persona is still at `expected_version` (a concurrent update
@@ -130,19 +198,22 @@ impl Store {
         expected_version: i64,
         write: PersonaWrite,
     ) -> StoreResult<Option<Persona>> {
+        let mut public = write.profile.clone();
+        let sealed = PrivateFields::seal_out_of(&mut public, &self.sealing_key().await?, id);
         let row: Option<PersonaRow> = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let row: Option<PersonaRow> = sqlx::query_as(concat!("UPDATE personas SET profile = $5, segment = $6, visibility = $7, version = version + 1, updated_at = $8
+            let row: Option<PersonaRow> = sqlx::query_as(concat!("UPDATE personas SET profile = $5, segment = $6, visibility = $7, version = version + 1, updated_at = $8, sealed = $10
                  WHERE brokerage_id = $1 AND id = $4 AND version = $9 AND ", visible!(), " RETURNING ", columns!()))
             .bind(caller.brokerage_id)
             .bind(caller.user_id)
             .bind(caller.team_id)
             .bind(id)
-            .bind(Json(&write.profile))
+            .bind(Json(&public))
             .bind(&write.profile.segment)
             .bind(write.visibility.as_str())
             .bind(Utc::now())
             .bind(expected_version)
+            .bind(sealed)
             .fetch_optional(&mut *tx)
             .await?;
             if row.is_some() {
@@ -152,12 +223,16 @@ impl Store {
             tx.commit().await?;
             row
         });
-        row.map(Persona::try_from).transpose()
+        match row {
+            Some(row) => self.unseal(row).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Deletes a persona the caller may see, and erases it from every other record in the same
     /// transaction (see [`erasure`]); `false` if there was none.
     pub async fn delete_persona(&self, caller: &Principal, id: Uuid) -> StoreResult<bool> {
+        let key = self.sealing_key().await?;
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let profile: Option<Json<PersonaProfile>> = sqlx::query_scalar(concat!(
@@ -234,6 +309,26 @@ impl Store {
                         .await?;
                 }
             }
+            // What clients said, sealed: opened, redacted and sealed again in place.
+            let sealed: Vec<(Uuid, i64, Vec<u8>)> = sqlx::query_as(
+                "SELECT persona_id, version, sealed FROM persona_versions WHERE brokerage_id = $1 AND sealed IS NOT NULL
+                 UNION ALL SELECT id, -1, sealed FROM personas WHERE brokerage_id = $1 AND sealed IS NOT NULL")
+                .bind(caller.brokerage_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for (other, version, blob) in sealed {
+                let mut fields: Value = self.open_json(Purpose::PersonaPrivate, other, &blob).await?;
+                if !erasure::redact(&mut fields, &id_text, &name) {
+                    continue;
+                }
+                let resealed = key.seal(Purpose::PersonaPrivate, other, fields.to_string().as_bytes());
+                let update = if version < 0 {
+                    "UPDATE personas SET sealed = $3 WHERE id = $1 AND $2 < 0"
+                } else {
+                    "UPDATE persona_versions SET sealed = $3 WHERE persona_id = $1 AND version = $2"
+                };
+                sqlx::query(update).bind(other).bind(version).bind(resealed).execute(&mut *tx).await?;
+            }
             // Announcements of it: outbox events and the webhook deliveries copied from them.
             for (select, update) in [
                 ("SELECT id, payload FROM events WHERE brokerage_id = $1
@@ -286,7 +381,7 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        rows.into_iter().map(Persona::try_from).collect()
+        self.unseal_all(rows).await
     }
 
     /// Ids of the visible real (not synthetic) personas labelled with `segment`, oldest first.
@@ -322,10 +417,8 @@ impl Store {
         ));
         let mut by_id: std::collections::HashMap<Uuid, PersonaRow> =
             rows.into_iter().map(|row| (row.id, row)).collect();
-        ids.iter()
-            .filter_map(|id| by_id.remove(id))
-            .map(Persona::try_from)
-            .collect()
+        let rows = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+        self.unseal_all(rows).await
     }
 
     /// The synthetic persona the factory made under `factory_key`, if it has.
@@ -341,7 +434,10 @@ impl Store {
                 .fetch_optional(pool)
                 .await
         })?;
-        row.map(Persona::try_from).transpose()
+        match row {
+            Some(row) => self.unseal(row).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Stores a synthetic persona shared with the brokerage. Two runs drawing the same key at
@@ -354,17 +450,21 @@ impl Store {
         profile: &PersonaProfile,
     ) -> StoreResult<Persona> {
         let now = Utc::now();
+        let id = Uuid::now_v7();
+        let mut public = profile.clone();
+        let sealed = PrivateFields::seal_out_of(&mut public, &self.sealing_key().await?, id);
         with_pool!(self, pool => {
-            sqlx::query("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, synthetic, factory_key, profile, created_at, updated_at)
-                 VALUES ($1, $2, $3, NULL, 'brokerage', $4, 1, TRUE, $5, $6, $7, $7)
+            sqlx::query("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, synthetic, factory_key, profile, sealed, created_at, updated_at)
+                 VALUES ($1, $2, $3, NULL, 'brokerage', $4, 1, TRUE, $5, $6, $8, $7, $7)
                  ON CONFLICT (brokerage_id, factory_key) WHERE factory_key IS NOT NULL DO NOTHING")
-            .bind(Uuid::now_v7())
+            .bind(id)
             .bind(brokerage_id)
             .bind(owner)
             .bind(&profile.segment)
             .bind(factory_key)
-            .bind(Json(profile))
+            .bind(Json(&public))
             .bind(now)
+            .bind(sealed)
             .execute(pool)
             .await
             .map(|done| done.rows_affected())

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{Store, StoreResult, with_pool};
 use crate::{
     auth::Principal,
+    crypto::Purpose,
     domain::{FieldChange, PersonaVersion, VersionChange},
 };
 
@@ -17,8 +18,8 @@ use crate::{
 macro_rules! record_version {
     ($tx:expr, $persona:expr, $by:expr, $change:literal) => {
         sqlx::query(concat!(
-            "INSERT INTO persona_versions (persona_id, brokerage_id, version, profile, visibility, owner_id, changed_by, change, created_at)
-             SELECT id, brokerage_id, version, profile, visibility, owner_user_id, $2, '",
+            "INSERT INTO persona_versions (persona_id, brokerage_id, version, profile, sealed, visibility, owner_id, changed_by, change, created_at)
+             SELECT id, brokerage_id, version, profile, sealed, visibility, owner_user_id, $2, '",
             $change,
             "', $3 FROM personas WHERE id = $1"
         ))
@@ -35,6 +36,7 @@ pub(crate) use record_version;
 struct VersionRow {
     version: i64,
     profile: Json<Value>,
+    sealed: Option<Vec<u8>>,
     visibility: String,
     owner_id: Uuid,
     changed_by: Uuid,
@@ -42,17 +44,27 @@ struct VersionRow {
     created_at: DateTime<Utc>,
 }
 
-impl From<VersionRow> for PersonaVersion {
-    fn from(row: VersionRow) -> Self {
-        PersonaVersion {
+impl Store {
+    /// A version with its private fields opened into its profile.
+    async fn open_version(&self, persona: Uuid, row: VersionRow) -> StoreResult<PersonaVersion> {
+        let mut profile = row.profile.0;
+        if let Some(sealed) = &row.sealed {
+            let private: serde_json::Map<String, Value> = self
+                .open_json(Purpose::PersonaPrivate, persona, sealed)
+                .await?;
+            if let Value::Object(fields) = &mut profile {
+                fields.extend(private);
+            }
+        }
+        Ok(PersonaVersion {
             version: row.version,
             change: row.change,
             changed_by: row.changed_by,
             owner_id: row.owner_id,
             visibility: row.visibility,
             created_at: row.created_at,
-            profile: row.profile.0,
-        }
+            profile,
+        })
     }
 }
 
@@ -65,14 +77,18 @@ impl Store {
     async fn versions(&self, caller: &Principal, id: Uuid) -> StoreResult<Vec<PersonaVersion>> {
         let rows: Vec<VersionRow> = with_pool!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT version, profile, visibility, owner_id, changed_by, change, created_at FROM persona_versions
+                "SELECT version, profile, sealed, visibility, owner_id, changed_by, change, created_at FROM persona_versions
                  WHERE persona_id = $4 AND {VISIBLE_PERSONA} ORDER BY version"
             )))
             .bind(caller.brokerage_id).bind(caller.user_id).bind(caller.team_id).bind(id)
             .fetch_all(pool)
             .await
         })?;
-        Ok(rows.into_iter().map(PersonaVersion::from).collect())
+        let mut versions = Vec::with_capacity(rows.len());
+        for row in rows {
+            versions.push(self.open_version(id, row).await?);
+        }
+        Ok(versions)
     }
 
     /// One version of a persona the caller may see.
@@ -84,14 +100,17 @@ impl Store {
     ) -> StoreResult<Option<PersonaVersion>> {
         let row: Option<VersionRow> = with_pool!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT version, profile, visibility, owner_id, changed_by, change, created_at FROM persona_versions
+                "SELECT version, profile, sealed, visibility, owner_id, changed_by, change, created_at FROM persona_versions
                  WHERE persona_id = $4 AND version = $5 AND {VISIBLE_PERSONA}"
             )))
             .bind(caller.brokerage_id).bind(caller.user_id).bind(caller.team_id).bind(id).bind(version)
             .fetch_optional(pool)
             .await
         })?;
-        Ok(row.map(PersonaVersion::from))
+        match row {
+            Some(row) => self.open_version(id, row).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The timeline of a persona the caller may see, newest first: each version with what

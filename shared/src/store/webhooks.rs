@@ -9,8 +9,13 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{BeginWrite, INSERT_BATCH, Store, StoreResult, parse_column, with_pool};
-use crate::domain::{Delivery, DeliveryAttempt, DeliveryStatus, EventType, Webhook};
+use super::{
+    BeginWrite, INSERT_BATCH, Store, StoreResult, keys::seal_text, parse_column, with_pool,
+};
+use crate::{
+    crypto::Purpose,
+    domain::{Delivery, DeliveryAttempt, DeliveryStatus, EventType, Webhook},
+};
 
 /// Events fanned out per transaction.
 pub const FAN_OUT_BATCH: usize = 200;
@@ -157,13 +162,19 @@ impl Store {
     ) -> StoreResult<Webhook> {
         let id = Uuid::now_v7();
         let now = Utc::now();
+        let secret = seal_text(
+            &self.sealing_key().await?,
+            Purpose::WebhookSecret,
+            id,
+            &new.secret,
+        );
         with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO webhooks (id, brokerage_id, url, description, event_types, secret, enabled, created_by, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $8, $8)",
             )
             .bind(id).bind(brokerage_id).bind(&new.url).bind(&new.description)
-            .bind(type_names(&new.event_types)).bind(&new.secret).bind(created_by).bind(now)
+            .bind(type_names(&new.event_types)).bind(secret).bind(created_by).bind(now)
             .execute(pool)
             .await
             .map(|_| ())
@@ -256,12 +267,18 @@ impl Store {
         secret: &str,
         overlap_until: DateTime<Utc>,
     ) -> StoreResult<Option<Webhook>> {
+        let secret = seal_text(
+            &self.sealing_key().await?,
+            Purpose::WebhookSecret,
+            id,
+            secret,
+        );
         let updated = with_pool!(self, pool => {
             sqlx::query(
                 "UPDATE webhooks SET previous_secret = secret, previous_expires_at = $4, secret = $3, updated_at = $5
                  WHERE brokerage_id = $1 AND id = $2",
             )
-            .bind(brokerage_id).bind(id).bind(secret).bind(overlap_until).bind(Utc::now())
+            .bind(brokerage_id).bind(id).bind(&secret).bind(overlap_until).bind(Utc::now())
             .execute(pool)
             .await
             .map(|done| done.rows_affected())
@@ -430,19 +447,31 @@ impl Store {
             tx.commit().await?;
             row
         });
-        Ok(row.map(|row| {
-            let mut secrets = vec![row.secret];
-            let overlapping = row.previous_expires_at.is_some_and(|at| at > now);
-            secrets.extend(row.previous_secret.filter(|_| overlapping));
-            DeliveryTask {
-                id,
-                webhook_id: row.webhook_id,
-                url: row.url,
-                secrets,
-                body: row.body.0,
-                attempts: row.attempts,
-                enabled: row.enabled,
-            }
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let webhook = row.webhook_id;
+        let mut secrets = vec![
+            self.open_text(Purpose::WebhookSecret, webhook, &row.secret)
+                .await?,
+        ];
+        if let Some(previous) = row
+            .previous_secret
+            .filter(|_| row.previous_expires_at.is_some_and(|at| at > now))
+        {
+            secrets.push(
+                self.open_text(Purpose::WebhookSecret, webhook, &previous)
+                    .await?,
+            );
+        }
+        Ok(Some(DeliveryTask {
+            id,
+            webhook_id: webhook,
+            url: row.url,
+            secrets,
+            body: row.body.0,
+            attempts: row.attempts,
+            enabled: row.enabled,
         }))
     }
 

@@ -1,0 +1,16 @@
+-- Encryption at rest (see shared/src/crypto.rs). Data keys are stored wrapped by the master key
+-- (TROUPE_ENCRYPTION_KEY); exactly one is active, the one new values are sealed with. Retired
+-- keys stay so that values sealed under them still open until a rotation has re-sealed them.
+CREATE TABLE encryption_keys (
+    id         UUID PRIMARY KEY,
+    wrapped    BYTEA NOT NULL,
+    active     BOOLEAN NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    retired_at TIMESTAMPTZ
+);
+CREATE UNIQUE INDEX encryption_keys_one_active ON encryption_keys (active) WHERE active;
+
+-- A persona's interaction history and enrichment sources, sealed (the profile column keeps them
+-- empty). Rows written before this migration are sealed when the service next starts.
+ALTER TABLE personas ADD COLUMN sealed BYTEA;
+ALTER TABLE persona_versions ADD COLUMN sealed BYTEA;

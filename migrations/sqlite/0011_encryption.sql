@@ -1,0 +1,12 @@
+-- SQLite twin of ../postgres/0011_encryption.sql.
+CREATE TABLE encryption_keys (
+    id         BLOB PRIMARY KEY,
+    wrapped    BLOB NOT NULL,
+    active     BOOLEAN NOT NULL,
+    created_at TEXT NOT NULL,
+    retired_at TEXT
+);
+CREATE UNIQUE INDEX encryption_keys_one_active ON encryption_keys (active) WHERE active;
+
+ALTER TABLE personas ADD COLUMN sealed BLOB;
+ALTER TABLE persona_versions ADD COLUMN sealed BLOB;
