@@ -3,7 +3,9 @@
 mod audit;
 mod auth;
 mod directory;
+mod enrichment;
 mod health;
+mod insights;
 mod live;
 mod matching;
 mod pagination;
@@ -72,6 +74,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
     let api = OpenApiService::new(
         (
             personas::PersonasApi,
+            enrichment::EnrichmentApi,
             properties::PropertiesApi,
             segments::SegmentsApi,
             simulations::SimulationsApi,

@@ -496,7 +496,7 @@ async fn write_version(
 
 /// Records who did what to a persona in the audit log; a request whose audit entry cannot be
 /// written fails rather than going unrecorded.
-async fn audit(
+pub(crate) async fn audit(
     state: &ApiState,
     caller: &Principal,
     action: &str,
@@ -525,7 +525,11 @@ pub(crate) async fn visible(
 }
 
 /// Agents change their own personas; team leads and admins any persona they can see.
-async fn writable(state: &ApiState, caller: &Principal, id: Uuid) -> Result<Persona, ApiError> {
+pub(crate) async fn writable(
+    state: &ApiState,
+    caller: &Principal,
+    id: Uuid,
+) -> Result<Persona, ApiError> {
     let persona = visible(state, caller, id).await?;
     if caller.role == Role::Agent && persona.agent_id != caller.user_id {
         return Err(ApiError::Forbidden(format!(

@@ -21,6 +21,17 @@ impl Job for SimulationJob {
     const QUEUE: &'static str = "simulations";
 }
 
+/// Learn from the sources of this enrichment run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrichmentJob {
+    pub enrichment_id: Uuid,
+    pub brokerage_id: Uuid,
+}
+
+impl Job for EnrichmentJob {
+    const QUEUE: &'static str = "enrichment";
+}
+
 /// Run the match run with this id (on demand, or one brokerage's nightly slot).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchingJob {

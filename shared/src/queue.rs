@@ -10,7 +10,7 @@ use redis::aio::ConnectionManagerConfig;
 
 use crate::{
     config::Config,
-    jobs::{Job, MatchingJob, SimulationJob, WebhookJob},
+    jobs::{EnrichmentJob, Job, MatchingJob, SimulationJob, WebhookJob},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,7 @@ impl<J: Job> Queue<J> {
 #[derive(Clone)]
 pub struct Queues {
     pub simulations: Queue<SimulationJob>,
+    pub enrichment: Queue<EnrichmentJob>,
     pub matching: Queue<MatchingJob>,
     pub webhooks: Queue<WebhookJob>,
     /// `TROUPE_QUEUE_PREFIX`, which the queues' full names start with.
@@ -129,6 +130,7 @@ impl Queues {
         setup_pool.close().await;
         Ok(Queues {
             simulations: Queue::sqlite(pool, config),
+            enrichment: Queue::sqlite(pool, config),
             matching: Queue::sqlite(pool, config),
             webhooks: Queue::sqlite(pool, config),
             prefix: config.queue_prefix.clone(),
@@ -139,6 +141,7 @@ impl Queues {
         let conn = redis_connection(url).await?;
         Ok(Queues {
             simulations: Queue::redis(conn.clone(), config),
+            enrichment: Queue::redis(conn.clone(), config),
             matching: Queue::redis(conn.clone(), config),
             webhooks: Queue::redis(conn, config),
             prefix: config.queue_prefix.clone(),
@@ -165,6 +168,12 @@ impl Queues {
                 SimulationJob::QUEUE,
                 self.simulations
                     .depth(&self.name(SimulationJob::QUEUE))
+                    .await?,
+            ),
+            (
+                EnrichmentJob::QUEUE,
+                self.enrichment
+                    .depth(&self.name(EnrichmentJob::QUEUE))
                     .await?,
             ),
             (

@@ -31,8 +31,9 @@ const CALLERS: [Caller; 7] = [
     Caller::OtherBrokerageAdmin,
 ];
 const VISIBILITIES: [&str; 3] = ["private", "team", "brokerage"];
-const ENDPOINTS: [&str; 7] = [
-    "get", "list", "update", "patch", "export", "simulate", "delete",
+const ENDPOINTS: [&str; 12] = [
+    "get", "list", "update", "patch", "enrich", "history", "graph", "facts", "insights", "export",
+    "simulate", "delete",
 ];
 
 /// Whether `caller` sees a persona of `visibility` owned by an agent of team West.
@@ -57,11 +58,11 @@ fn expected(endpoint: &str, caller: Caller, visibility: &str) -> u16 {
         return 404;
     }
     // Agents change only their own; team leads and admins any they can see.
-    let writes = matches!(endpoint, "update" | "patch" | "delete");
+    let writes = matches!(endpoint, "update" | "patch" | "enrich" | "delete");
     match (endpoint, writes) {
         (_, true) if matches!(caller, Caller::SameTeamAgent | Caller::OtherTeamAgent) => 403,
         ("delete", _) => 204,
-        ("simulate", _) => 202,
+        ("simulate" | "enrich", _) => 202,
         _ => 200,
     }
 }
@@ -185,9 +186,24 @@ async fn every_persona_endpoint_follows_the_visibility_rules(shape: Shape) {
                         )
                         .await
                     }
-                    "export" => {
-                        app.request(Method::GET, &format!("{path}/export"), Some(key), None)
-                            .await
+                    "enrich" => {
+                        let note = format!("Met {caller:?} about the {visibility} file.");
+                        let body = json!({ "internal_notes": note });
+                        app.request(
+                            Method::POST,
+                            &format!("{path}/enrich"),
+                            Some(key),
+                            Some(&body),
+                        )
+                        .await
+                    }
+                    "history" | "facts" | "insights" | "export" => {
+                        let path = format!("{path}/{endpoint}");
+                        app.request(Method::GET, &path, Some(key), None).await
+                    }
+                    "graph" => {
+                        let path = format!("{path}/graph?depth=2");
+                        app.request(Method::GET, &path, Some(key), None).await
                     }
                     "simulate" => {
                         let body = json!({ "persona_id": target, "scenario": { "type": "call", "context": { "purpose": "hello" } } });

@@ -18,7 +18,7 @@ both_shapes!(a_deleted_persona_leaves_nothing_behind);
 const NAME: &str = "Zebulon Quarry";
 
 /// Tables in which `needle` appears as text (or, given `id`, that id as SQLite stores it).
-async fn tables_holding(
+pub(crate) async fn tables_holding(
     app: &TestApp,
     shape: Shape,
     needle: &str,

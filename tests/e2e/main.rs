@@ -8,6 +8,7 @@ mod access;
 mod api_errors;
 mod audit;
 mod directory;
+mod enrichment;
 mod erasure;
 mod gateway;
 mod graph;

@@ -1,6 +1,7 @@
 //! The worker role: apalis workers that consume the job queues and run simulations.
 
 pub mod engine;
+pub mod enrichment;
 pub mod llm;
 pub mod matching;
 mod simulation;
@@ -13,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use troupe_shared::{
     Config, Store,
     config::LlmProvider,
-    jobs::{MatchingJob, SimulationJob, WebhookJob},
+    jobs::{EnrichmentJob, MatchingJob, SimulationJob, WebhookJob},
     queue::{Queue, Queues},
 };
 
@@ -21,6 +22,7 @@ pub use simulation::{SimulationDeps, run_simulation};
 
 use crate::{
     engine::Responder,
+    enrichment::{EnrichmentDeps, run_enrichment},
     llm::{Endpoint, Gateway, Limits, ProviderClient, RateLimiter, ResponseCache},
     matching::{MatchingDeps, run_match},
     webhooks::WebhookDeps,
@@ -109,6 +111,20 @@ async fn handle(job: SimulationJob, deps: Data<Arc<SimulationDeps>>) -> Result<(
         })
 }
 
+async fn handle_enrichment(
+    job: EnrichmentJob,
+    deps: Data<Arc<EnrichmentDeps>>,
+) -> Result<(), BoxDynError> {
+    let deps: Arc<EnrichmentDeps> = (*deps).clone();
+    let enrichment_id = job.enrichment_id;
+    tokio::spawn(async move { run_enrichment(&job, &deps).await })
+        .await?
+        .map_err(|e| {
+            tracing::error!(enrichment = %enrichment_id, error = %e, "enrichment job failed; it will be redelivered");
+            e.into()
+        })
+}
+
 async fn handle_match(job: MatchingJob, deps: Data<Arc<MatchingDeps>>) -> Result<(), BoxDynError> {
     let deps: Arc<MatchingDeps> = (*deps).clone();
     let run_id = job.run_id;
@@ -167,6 +183,21 @@ pub async fn run(
             shutdown.clone(),
         )
     });
+    let enrichment = Arc::new(EnrichmentDeps {
+        store: store.clone(),
+        responder: responder.clone(),
+        token_budget: config.llm.default_token_budget,
+    });
+    let enrichments = supervise(&shutdown, |name| {
+        consume(
+            config,
+            queues.enrichment.clone(),
+            name,
+            enrichment.clone(),
+            handle_enrichment,
+            shutdown.clone(),
+        )
+    });
     let matches = supervise(&shutdown, |name| {
         consume(
             config,
@@ -198,7 +229,13 @@ pub async fn run(
         config.webhooks.clone(),
         shutdown.clone(),
     );
-    tokio::join!(simulations, matches, webhook_attempts, dispatcher);
+    tokio::join!(
+        simulations,
+        enrichments,
+        matches,
+        webhook_attempts,
+        dispatcher
+    );
     Ok(())
 }
 

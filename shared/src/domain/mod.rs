@@ -32,6 +32,7 @@ macro_rules! text_enum {
 }
 
 mod directory;
+mod enrichment;
 mod graph;
 mod insight;
 mod matching;
@@ -43,6 +44,7 @@ mod simulation;
 mod webhook;
 
 pub use directory::*;
+pub use enrichment::*;
 pub use graph::*;
 pub use insight::*;
 pub use matching::*;

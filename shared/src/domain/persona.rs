@@ -44,6 +44,9 @@ pub struct PersonaProfile {
     #[oai(default)]
     pub knowledge_graph: KnowledgeGraph,
     #[serde(default)]
+    #[oai(default, validator(max_items = 200))]
+    pub life_events: Vec<LifeEvent>,
+    #[serde(default)]
     #[oai(default, validator(max_items = 500))]
     pub interaction_history: Vec<Value>,
     #[serde(default)]
@@ -78,6 +81,33 @@ pub struct Preferences {
     pub deal_breakers: Vec<String>,
     /// The price range the client will consider, in the listing currency.
     pub budget: Option<Budget>,
+    /// How strongly the client holds each preference above, and where that was learned.
+    #[serde(default)]
+    #[oai(default, validator(max_items = 300))]
+    pub strengths: Vec<PreferenceStrength>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct PreferenceStrength {
+    /// `property_types`, `locations`, `features` or `deal_breakers`.
+    #[oai(validator(max_length = 50))]
+    pub category: String,
+    #[oai(validator(max_length = 200))]
+    pub value: String,
+    /// 0 (barely) to 1 (insists).
+    #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
+    pub strength: f64,
+    /// The enrichment source it was learned from (none: entered by an agent).
+    pub source_id: Option<Uuid>,
+}
+
+/// Something that happened in the client's life (a sale of a company, a new child).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct LifeEvent {
+    #[oai(validator(max_length = 500))]
+    pub description: String,
+    pub occurred_on: Option<chrono::NaiveDate>,
+    pub source_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
@@ -136,7 +166,8 @@ pub struct Persona {
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
 pub struct PersonaVersion {
     pub version: i64,
-    /// `created`, `updated`, `reassigned` or `redacted` (another record erased).
+    /// `created`, `updated`, `enriched`, `feedback`, `reassigned` or `redacted` (another record
+    /// erased).
     pub change: String,
     pub changed_by: Uuid,
     pub owner_id: Uuid,
@@ -153,6 +184,10 @@ pub struct VersionChange {
     pub changed_by: Uuid,
     pub created_at: DateTime<Utc>,
     pub changes: Vec<FieldChange>,
+    /// For an `enriched` version: the facts merged in it, each with its source and quoted span.
+    #[serde(default)]
+    #[oai(default)]
+    pub evidence: Vec<super::Fact>,
 }
 
 /// A field's value before and after (absent: not set).

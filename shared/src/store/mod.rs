@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod directory;
 mod embeddings;
+mod enrichment;
 mod erasure;
 mod events;
 mod export;
@@ -25,6 +26,9 @@ mod webhooks;
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, Tampered};
 pub use auth::ProvisionedKey;
 pub use directory::{MintedKey, ReassignRefused};
+pub use enrichment::{
+    EnrichmentOutcome, EnrichmentSubmitted, EnrichmentWork, FactRecord, NewSource, Supersession,
+};
 pub use events::Event;
 pub use export::{FeedbackRecord, PersonaRecords, RecommendationRecord, SimulationAnswers};
 pub use feedback::PairFeedback;

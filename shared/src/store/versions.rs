@@ -121,6 +121,11 @@ impl Store {
         id: Uuid,
     ) -> StoreResult<Vec<VersionChange>> {
         let versions = self.versions(caller, id).await?;
+        let mut facts = if versions.iter().any(|v| v.change == "enriched") {
+            self.facts_of(id).await?
+        } else {
+            Vec::new()
+        };
         let mut timeline = Vec::with_capacity(versions.len());
         let mut previous: Option<&PersonaVersion> = None;
         for version in &versions {
@@ -133,6 +138,9 @@ impl Store {
                 changed_by: version.changed_by,
                 created_at: version.created_at,
                 changes,
+                evidence: facts
+                    .extract_if(.., |f| f.version == Some(version.version))
+                    .collect(),
             });
             previous = Some(version);
         }

@@ -6,6 +6,7 @@
 //! faults come by rate (5xx, hangs, malformed JSON) or scripted (`inject`, `POST /control/faults`).
 //! `GET /stats` reports totals and a per-second series.
 
+mod facts;
 mod limits;
 mod persona;
 
@@ -276,7 +277,10 @@ async fn chat(state: Data<&Arc<State>>, body: Json<ChatBody>) -> Response {
                 .as_ref()
                 .and_then(|f| f.json_schema.as_ref())
                 .map(|s| s.name.as_str());
-            persona::reply(schema, &prompt).to_string()
+            match schema {
+                Some("persona_facts") => facts::reply(&prompt).to_string(),
+                _ => persona::reply(schema, &prompt).to_string(),
+            }
         }
     };
     let completion_tokens = count_tokens(&content);

@@ -71,6 +71,7 @@ pub fn draft(segment: &Segment, seed: u64, count: u32, index: u32) -> PersonaPro
                     .round(),
                 ),
             }),
+            strengths: Vec::new(),
         },
         personality_traits: PersonalityTraits {
             openness: a.openness.map(|r| {

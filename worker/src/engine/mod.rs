@@ -19,8 +19,8 @@ pub(crate) mod text;
 
 pub use agent::{LiveAnswer, Progress, RunContext, Transcript};
 pub use aggregate::aggregate;
-pub(crate) use responder::ask;
 pub use responder::{Responder, StepError};
+pub(crate) use responder::{ask, ask_with};
 
 use troupe_shared::domain::{Persona, SimulationPlan};
 

@@ -83,12 +83,24 @@ pub async fn ask<T>(
     ledger: &Ledger,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<T, StepError> {
-    let mut request = ChatRequest {
+    let request = ChatRequest {
         messages,
         temperature,
         seed: Some(seed),
         json_schema: Some((name, schema)),
+        confidential: false,
     };
+    ask_with(gateway, request, ledger, parse).await
+}
+
+/// [`ask`] with the request as given (its seed is the first of the two).
+pub async fn ask_with<T>(
+    gateway: &Gateway,
+    mut request: ChatRequest,
+    ledger: &Ledger,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, StepError> {
+    let seed = request.seed.unwrap_or_default();
     let mut last_problem = String::new();
     for attempt in 0..2u64 {
         request.seed = Some(seed.wrapping_add(attempt));

@@ -28,6 +28,9 @@ pub struct ChatRequest {
     pub seed: Option<u64>,
     /// Asks for structured output that follows this JSON schema, named `.0`.
     pub json_schema: Option<(&'static str, Value)>,
+    /// The prompt carries client text that is stored only sealed (a transcript, a note): its
+    /// reply, which quotes it, is never cached.
+    pub confidential: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -93,7 +96,12 @@ impl Gateway {
     ) -> Result<ChatReply, LlmError> {
         let body = self.body(request);
         let key = cache_key(&body);
-        if let Some(hit) = self.cache.get(&key).await {
+        let cache = if request.confidential {
+            &ResponseCache::Off
+        } else {
+            &self.cache
+        };
+        if let Some(hit) = cache.get(&key).await {
             ledger.cache_hits.fetch_add(1, Ordering::Relaxed);
             metrics::counter!("troupe_llm_cache_hits_total").increment(1);
             return Ok(ChatReply {
@@ -136,7 +144,7 @@ impl Gateway {
             prompt_tokens: prompt_tokens as i64,
             completion_tokens: completion_tokens as i64,
         };
-        self.cache.put(&key, &cached).await;
+        cache.put(&key, &cached).await;
         Ok(ChatReply {
             content,
             prompt_tokens,

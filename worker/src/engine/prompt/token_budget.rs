@@ -59,6 +59,7 @@ fn enriched() -> Persona {
                 features: (0..60).map(|i| format!("wanted feature number {i}")).collect(),
                 deal_breakers: (0..30).map(|i| format!("deal breaker number {i}")).collect(),
                 budget: Some(Budget { min: Some(20e6), max: Some(45e6) }),
+                strengths: Vec::new(),
             },
             personality_traits: PersonalityTraits {
                 openness: Some(0.4),
@@ -70,6 +71,7 @@ fn enriched() -> Persona {
                 interests: (0..40).map(|i| format!("interest number {i}")).collect(),
                 past_properties: (0..20).map(|i| json!({ "address": format!("{i} Ocean Drive"), "status": "bought", "price": 30e6 })).collect(),
             },
+            life_events: Vec::new(),
             interaction_history: history,
             enrichment_sources: facts,
         },

@@ -1,0 +1,117 @@
+//! The `enrichment` queue's jobs: read each new source (with the model, or the offline rules),
+//! check every fact, merge the survivors into the persona as a new version, and announce it.
+
+mod extract;
+mod guard;
+mod merge;
+mod rules;
+
+use troupe_shared::{
+    Store, StoreError,
+    domain::SourceKind,
+    jobs::EnrichmentJob,
+    store::{EnrichmentOutcome, EnrichmentWork},
+};
+
+use crate::{
+    engine::{Responder, StepError},
+    llm::Ledger,
+};
+
+pub use extract::SCHEMA_NAME;
+
+/// A persona written by someone else while a run merged is merged again this many times.
+const MERGE_ATTEMPTS: usize = 5;
+
+pub struct EnrichmentDeps {
+    pub store: Store,
+    pub responder: Responder,
+    /// Tokens one run may spend.
+    pub token_budget: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichmentError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub async fn run_enrichment(
+    job: &EnrichmentJob,
+    deps: &EnrichmentDeps,
+) -> Result<(), EnrichmentError> {
+    let store = &deps.store;
+    let Some(mut work) = store.start_enrichment(job.enrichment_id).await? else {
+        return Ok(());
+    };
+    let (extractor, candidates) = match read_sources(&work, deps).await {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::warn!(enrichment = %work.id, error = %e, "enrichment failed");
+            store.fail_enrichment(work.id, &e.to_string()).await?;
+            return Ok(());
+        }
+    };
+    for _ in 0..MERGE_ATTEMPTS {
+        let interactions: Vec<_> = work
+            .sources
+            .iter()
+            .filter(|(source, _)| source.kind == SourceKind::Interaction)
+            .map(|(source, text)| (source.clone(), text.as_str()))
+            .collect();
+        let merged = merge::merge(
+            &work.persona.profile,
+            &work.facts,
+            candidates.clone(),
+            &interactions,
+        );
+        let outcome = EnrichmentOutcome {
+            extractor: extractor.clone(),
+            profile: merged.profile,
+            facts: merged.facts,
+            superseded: merged.superseded,
+        };
+        if store.finish_enrichment(&work, &outcome).await? {
+            return Ok(());
+        }
+        // The persona changed under us: merge into what it is now.
+        match store.start_enrichment(job.enrichment_id).await? {
+            Some(fresh) => work = fresh,
+            None => return Ok(()),
+        }
+    }
+    store
+        .fail_enrichment(
+            work.id,
+            "the persona kept changing while the facts were merged; submit again",
+        )
+        .await?;
+    Ok(())
+}
+
+/// Every source's facts, each with its checks' verdict.
+async fn read_sources(
+    work: &EnrichmentWork,
+    deps: &EnrichmentDeps,
+) -> Result<(String, Vec<merge::Checked>), StepError> {
+    let ledger = Ledger::new(deps.token_budget);
+    let extractor = match &deps.responder {
+        Responder::Llm(gateway) => format!("llm:{}", gateway.model()),
+        Responder::Offline => "offline-rules".to_owned(),
+    };
+    let mut checked = Vec::new();
+    for (source, text) in &work.sources {
+        let facts = match &deps.responder {
+            Responder::Llm(gateway) => {
+                extract::extract(gateway, &work.persona, source, text, &ledger).await?
+            }
+            Responder::Offline => rules::extract(text),
+        };
+        checked.extend(facts.into_iter().map(|fact| merge::Checked {
+            verdict: guard::check(&fact, text),
+            source: source.clone(),
+            fact,
+        }));
+    }
+    Ok((extractor, checked))
+}
