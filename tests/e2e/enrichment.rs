@@ -18,6 +18,7 @@ both_shapes!(a_transcript_becomes_facts_with_provenance_in_a_new_version);
 both_shapes!(an_injected_instruction_changes_nothing);
 both_shapes!(notes_and_transcripts_are_stored_only_encrypted);
 both_shapes!(oversized_and_empty_sources_are_refused);
+both_shapes!(insights_show_what_rises_fades_and_comes_next);
 
 const TRANSCRIPT: &str = "Agent: Thanks for making time today.\n\
     Client: Since the sale closed, our budget is now up to $40M.\n\
@@ -202,6 +203,73 @@ async fn an_injected_instruction_changes_nothing(shape: Shape) {
         "{injected}"
     );
     assert_eq!(run["facts"]["rejected"], 1);
+}
+
+/// Transcripts dated this many days ago (insights weigh recency against today).
+fn calls(lines: &[(u64, &str)]) -> Value {
+    let today = chrono::Utc::now().date_naive();
+    let sources: Vec<Value> = lines
+        .iter()
+        .map(|(ago, text)| {
+            let on = today - chrono::Days::new(*ago);
+            json!({ "kind": "transcript", "content": text, "occurred_on": on })
+        })
+        .collect();
+    json!({ "sources": sources })
+}
+
+async fn insights_show_what_rises_fades_and_comes_next(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    // Three clients took up sailing, and asked for marina access a few weeks later.
+    for name in ["Abel", "Bryn", "Cato"] {
+        let id = app
+            .create_persona(&persona(name, "finance", &[], &[], 2e7))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let history = calls(&[
+            (320, "Client: He took up sailing over the holidays."),
+            (270, "Client: She loves marina access, and asked twice."),
+        ]);
+        enrich(&app, &id, &history).await;
+    }
+    let id = app
+        .create_persona(&persona("Dana", "finance", &[], &[], 2e7))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let history = calls(&[
+        (300, "Client: She loves a pool, and swims daily."),
+        (85, "Client: He took up sailing this summer."),
+        (55, "Client: Now we no longer want a pool."),
+    ]);
+    enrich(&app, &id, &history).await;
+
+    let insights = app.get(&format!("/api/v1/personas/{id}/insights")).await;
+    assert_eq!(insights.status, 200, "{}", insights.body);
+    let items = |list: &str| -> Vec<String> {
+        insights.body[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["item"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(items("rising"), ["interests:sailing"]);
+    assert_eq!(items("fading"), ["features:pool"]);
+    let next = &insights.body["next_likely"][0];
+    assert_eq!(next["item"], "features:marina access", "{}", insights.body);
+    assert_eq!(next["because_of"], "interests:sailing");
+    assert_eq!(next["clients_who_followed"], 3);
+    assert_eq!(
+        insights.body["rising"][0]["evidence"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// A store-level scan: the needle in any table (PostgreSQL) or anywhere in the SQLite files.

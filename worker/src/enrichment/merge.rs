@@ -122,6 +122,7 @@ pub fn merge(
             continue;
         }
         apply(&mut next, &fact, source.id, source.occurred_on);
+        remember(&mut next, &record);
         for rival in std::iter::once(&slot).chain(&rivals) {
             if let Some(holder) = holders.remove(rival)
                 && (holder.value != fact.value || holder.effect != fact.effect || rival != &slot)
@@ -149,6 +150,33 @@ pub fn merge(
         profile: (next != *profile).then_some(next),
         facts,
         superseded,
+    }
+}
+
+/// The persona's semantic memory: applied facts join `enrichment_sources`, which simulation
+/// prompts draw on. The list is bounded (the profile's own limit); the oldest learned fact makes
+/// room, and every fact stays in the fact store.
+const MEMORY_LIMIT: usize = 200;
+
+fn remember(profile: &mut PersonaProfile, fact: &FactRecord) {
+    let memory = &mut profile.enrichment_sources;
+    if memory.len() >= MEMORY_LIMIT
+        && let Some(oldest) = memory.iter().position(|m| m["kind"] == "fact")
+    {
+        memory.remove(oldest);
+    }
+    if memory.len() < MEMORY_LIMIT {
+        let value = match &fact.value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        memory.push(json!({
+            "kind": "fact",
+            "fact": format!("{} {}: {value}", fact.effect.as_str(), fact.slot.split(':').next().unwrap_or_default()),
+            "date": fact.observed_on,
+            "source_id": fact.source_id,
+            "fact_id": fact.id,
+        }));
     }
 }
 
