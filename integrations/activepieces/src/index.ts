@@ -1,8 +1,8 @@
 import { createPiece } from '@activepieces/pieces-framework';
 
-import { createProperty, getResults, importProperties, matchProperty, runSimulation } from './lib/actions';
+import { createProperty, enrichPersona, getResults, importProperties, matchProperty, runSimulation } from './lib/actions';
 import { troupeAuth } from './lib/auth';
-import { newNightlyMatches, simulationCompleted } from './lib/triggers';
+import { newNightlyMatches, personaEnriched, simulationCompleted } from './lib/triggers';
 
 export { troupeAuth };
 
@@ -13,6 +13,6 @@ export const troupe = createPiece({
   authors: ['troupe'],
   auth: troupeAuth,
   minimumSupportedRelease: '0.30.0',
-  actions: [runSimulation, getResults, createProperty, importProperties, matchProperty],
-  triggers: [simulationCompleted, newNightlyMatches],
+  actions: [runSimulation, getResults, createProperty, importProperties, matchProperty, enrichPersona],
+  triggers: [simulationCompleted, newNightlyMatches, personaEnriched],
 });

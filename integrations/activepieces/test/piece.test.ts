@@ -217,6 +217,43 @@ describe('actions', () => {
   });
 });
 
+describe('enrichment', () => {
+  test('enrich a persona and wait (offline rules); persona enriched fires with the facts, not the text', async () => {
+    const flow = await endpoint();
+    const store = memoryStore();
+    const enriched = trigger('persona_enriched');
+    const hook = { auth, propsValue: {}, webhookUrl: flow.url, store } as any;
+    await enriched.onEnable(hook);
+    const personas: any = await api('GET', '/api/v1/personas');
+    const ada = personas.items.find((p: any) => p.name === 'Ada');
+    const result: any = await action('enrich_persona').run({
+      auth,
+      propsValue: {
+        persona_id: ada.id,
+        kind: 'transcript',
+        content: 'Client: Since the exit, our budget is now up to $45M. She no longer wants a home theater.',
+        occurred_on: '2026-03-02',
+        author: 'J. Alvarez',
+        wait: true,
+        timeout: 60,
+      },
+    } as any);
+    assert.equal(result.enrichment.status, 'completed', JSON.stringify(result));
+    assert.equal(result.enrichment.extractor, 'offline-rules');
+    assert.equal(result.persona.preferences.budget.max, 45e6);
+    assert.deepEqual(result.persona.preferences.features, ['wine cellar']);
+
+    const delivery = await until('the delivery', () => flow.received.find((r) => JSON.parse(r.rawBody).type === 'persona.enriched'));
+    assert.ok(!delivery.rawBody.includes('Since the exit'), 'the source text stays in Troupe');
+    const events = await enriched.run({ ...hook, payload: { body: JSON.parse(delivery.rawBody), rawBody: delivery.rawBody, headers: delivery.headers, queryParams: {} } });
+    assert.equal(events.length, 1);
+    assert.equal((events[0] as any).data.persona_id, ada.id);
+    assert.equal((events[0] as any).data.counts.applied, 2);
+    await enriched.onDisable(hook);
+    flow.server.close();
+  });
+});
+
 describe('triggers', () => {
   test('simulation completed: enable subscribes, a signed delivery runs the flow, a forged one is refused, disable unsubscribes', async () => {
     const flow = await endpoint();

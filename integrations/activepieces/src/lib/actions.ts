@@ -152,3 +152,58 @@ export const matchProperty = createAction({
     return call(troupe, 'GET', `/api/v1/matching/${accepted.id}/recommendations`);
   },
 });
+
+export const enrichPersona = createAction({
+  auth: troupeAuth,
+  name: 'enrich_persona',
+  displayName: 'Enrich a persona',
+  description:
+    'Teach a client persona from a call transcript, an email, a note or public information. Troupe stores the text encrypted, extracts facts with their quoted evidence and merges them as a new version.',
+  props: {
+    persona_id: Property.ShortText({ displayName: 'Persona id', required: true }),
+    kind: Property.StaticDropdown({
+      displayName: 'Source',
+      required: true,
+      defaultValue: 'transcript',
+      options: {
+        options: [
+          { label: 'Call transcript', value: 'transcript' },
+          { label: 'Email', value: 'email' },
+          { label: 'Agent note', value: 'note' },
+          { label: 'Public information', value: 'public_info' },
+          { label: 'Logged interaction', value: 'interaction' },
+        ],
+      },
+    }),
+    content: Property.LongText({ displayName: 'Text', required: true }),
+    occurred_on: Property.ShortText({
+      displayName: 'Date (YYYY-MM-DD)',
+      description: 'When it was said or written; the more recent source wins a contradiction. Default: today.',
+      required: false,
+    }),
+    author: Property.ShortText({ displayName: 'Author', required: false }),
+    wait,
+    timeout,
+  },
+  async run({ auth, propsValue }) {
+    const troupe = connection(auth);
+    const persona = propsValue.persona_id;
+    const source = {
+      kind: propsValue.kind,
+      content: propsValue.content,
+      occurred_on: propsValue.occurred_on || undefined,
+      author: propsValue.author || undefined,
+    };
+    const run = await call(troupe, 'POST', `/api/v1/personas/${persona}/enrich`, { sources: [source] });
+    if (!propsValue.wait) {
+      return run;
+    }
+    const done = await waitFor(
+      troupe,
+      `/api/v1/personas/${persona}/enrichments/${run.id}`,
+      (r: any) => ['completed', 'failed'].includes(r.status),
+      propsValue.timeout ?? 600,
+    );
+    return { enrichment: done, persona: await call(troupe, 'GET', `/api/v1/personas/${persona}`) };
+  },
+});

@@ -94,3 +94,23 @@ export const newNightlyMatches = troupeTrigger({
     data: { run_id: '01a2...', nightly: true, pairs_scored: 120, matches: [] },
   },
 });
+
+export const personaEnriched = troupeTrigger({
+  name: 'persona_enriched',
+  displayName: 'Persona enriched',
+  description: 'Troupe learned from a source and merged the facts into a client persona (the facts, without the source text).',
+  eventType: 'persona.enriched',
+  sampleData: {
+    id: '01a2...',
+    type: 'persona.enriched',
+    subject_id: '01a2...',
+    data: {
+      persona_id: '01a2...',
+      enrichment_id: '01a2...',
+      version: 3,
+      extractor: 'llm:gpt-4o-mini',
+      counts: { applied: 2, superseded: 1, outweighed: 0, rejected: 0 },
+      facts: [{ kind: 'budget', slot: 'preferences.budget', value: { min: null, max: 40000000 }, effect: 'contradicted', status: 'applied' }],
+    },
+  },
+});
