@@ -168,11 +168,24 @@ fn remember(profile: &mut PersonaProfile, fact: &FactRecord) {
     if memory.len() < MEMORY_LIMIT {
         let value = match &fact.value {
             Value::String(text) => text.clone(),
+            Value::Object(fields) => fields
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| {
+                    format!(
+                        "{k} {}",
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
             other => other.to_string(),
         };
+        let topic = fact.slot.split(':').next().unwrap_or_default();
+        let topic = topic.rsplit('.').next().unwrap_or(topic).replace('_', " ");
         memory.push(json!({
             "kind": "fact",
-            "fact": format!("{} {}: {value}", fact.effect.as_str(), fact.slot.split(':').next().unwrap_or_default()),
+            "fact": format!("{topic} {}: {value}", fact.effect.as_str()),
             "date": fact.observed_on,
             "source_id": fact.source_id,
             "fact_id": fact.id,

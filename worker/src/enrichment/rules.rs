@@ -180,7 +180,9 @@ fn read_sentence(sentence: &str) -> Vec<CandidateFact> {
     }
     if let Some(object) = after_any(&lower, DROPPED) {
         facts.push(preference(object, FactEffect::Contradicted, sentence));
-    } else if let Some(object) = after_any(&lower, DEAL_BREAKERS) {
+    } else if let Some(object) =
+        after_any(&lower, DEAL_BREAKERS).or_else(|| named_deal_breaker(&lower))
+    {
         facts.push(fact(
             FactKind::DealBreaker,
             json!(object),
@@ -251,6 +253,19 @@ fn read_sentence(sentence: &str) -> Vec<CandidateFact> {
         ));
     }
     facts
+}
+
+/// "A golf course view is a deal-breaker": the thing named before the cue.
+fn named_deal_breaker(lower: &str) -> Option<String> {
+    let before = [" is a deal-breaker", " is a deal breaker"]
+        .iter()
+        .find_map(|cue| lower.find(cue).map(|at| &lower[..at]))?;
+    let thing = before.rsplit([':', ',']).next()?.trim();
+    let thing = ["a ", "an ", "the "]
+        .iter()
+        .find_map(|a| thing.strip_prefix(a))
+        .unwrap_or(thing);
+    (!thing.is_empty()).then(|| thing.to_owned())
 }
 
 /// A liked (or dropped) thing, filed as a property type, a location or a feature.
@@ -418,7 +433,8 @@ mod tests {
     #[test]
     fn reads_plain_statements_with_their_sentence_as_quote() {
         let text = "Client: Our budget is now up to $40M. She loves a wine cellar, and a gym.\n\
-                    He no longer wants a pool. His wife Elena prefers text messages.";
+                    He no longer wants a pool. His wife Elena prefers text messages.\n\
+                    A golf course view is a deal-breaker.";
         let facts = extract(text);
         assert_eq!(facts[0].quote, "Client: Our budget is now up to $40M");
         let found = kinds(text);
@@ -445,6 +461,11 @@ mod tests {
         assert!(found.contains(&(
             FactKind::CommunicationPreference,
             json!("text"),
+            FactEffect::Added
+        )));
+        assert!(found.contains(&(
+            FactKind::DealBreaker,
+            json!("golf course view"),
             FactEffect::Added
         )));
     }
