@@ -35,7 +35,7 @@ pub use feedback::PairFeedback;
 pub use keys::{ACTIVE_KEY_TTL, Rotation};
 pub use llm_cache::CachedResponse;
 pub use matching::{NewRecommendation, NightlyScores};
-pub use personas::{PersonaFilter, PersonaWrite};
+pub use personas::{LIST_PERSONAS, PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
 
 pub use simulations::{Claim, NewSimulation, SimulationRecord};

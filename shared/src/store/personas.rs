@@ -29,6 +29,18 @@ macro_rules! columns {
     };
 }
 
+/// One page of the personas `$2` (user, in team `$3`) may see in brokerage `$1`, after id `$4`,
+/// filtered by segment `$5`, owner `$7`, team `$8`, visibility `$9` and text `$10` (a LIKE
+/// pattern), `$6` at most. Public so the benchmark can EXPLAIN the very query the API runs.
+pub const LIST_PERSONAS: &str = concat!("SELECT ", columns!(), " FROM personas
+                 WHERE brokerage_id = $1 AND ", visible!(), "
+                   AND ($4 IS NULL OR id > $4) AND ($5 IS NULL OR segment = $5)
+                   AND ($7 IS NULL OR owner_user_id = $7) AND ($8 IS NULL OR team_id = $8)
+                   AND ($9 IS NULL OR visibility = $9)
+                   AND ($10 IS NULL OR LOWER(profile ->> 'name') LIKE $10 ESCAPE '\\'
+                        OR LOWER(COALESCE(profile ->> 'biography', '')) LIKE $10 ESCAPE '\\')
+                 ORDER BY id LIMIT $6");
+
 /// What a create or update writes.
 pub struct PersonaWrite {
     pub profile: PersonaProfile,
@@ -360,14 +372,7 @@ impl Store {
         filter: &PersonaFilter,
     ) -> StoreResult<Vec<Persona>> {
         let rows: Vec<PersonaRow> = with_pool!(self, pool => {
-            sqlx::query_as(concat!("SELECT ", columns!(), " FROM personas
-                 WHERE brokerage_id = $1 AND ", visible!(), "
-                   AND ($4 IS NULL OR id > $4) AND ($5 IS NULL OR segment = $5)
-                   AND ($7 IS NULL OR owner_user_id = $7) AND ($8 IS NULL OR team_id = $8)
-                   AND ($9 IS NULL OR visibility = $9)
-                   AND ($10 IS NULL OR LOWER(profile ->> 'name') LIKE $10 ESCAPE '\\'
-                        OR LOWER(COALESCE(profile ->> 'biography', '')) LIKE $10 ESCAPE '\\')
-                 ORDER BY id LIMIT $6"))
+            sqlx::query_as(LIST_PERSONAS)
             .bind(caller.brokerage_id)
             .bind(caller.user_id)
             .bind(caller.team_id)
