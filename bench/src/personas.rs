@@ -27,7 +27,14 @@ use uuid::Uuid;
 const TEAMS: usize = 10;
 const AGENTS: usize = 50;
 const SEGMENTS: &[&str] = &[
-    "finance", "tech", "sports", "entertainment", "family_office", "medicine", "energy", "art",
+    "finance",
+    "tech",
+    "sports",
+    "entertainment",
+    "family_office",
+    "medicine",
+    "energy",
+    "art",
 ];
 const PAGE: i64 = 50;
 const SEED: u64 = 20_261_125;
@@ -165,7 +172,14 @@ async fn seed(store: &Store, url: &str, count: usize) -> anyhow::Result<Vec<Agen
         if visibility == "brokerage" && shared.len() < 2_000 {
             shared.push(id);
         }
-        batch.push((id, agents[owner].user_id, agents[owner].team_id, visibility, segment, profile));
+        batch.push((
+            id,
+            agents[owner].user_id,
+            agents[owner].team_id,
+            visibility,
+            segment,
+            profile,
+        ));
         if batch.len() == 1_000 || i + 1 == count {
             insert(url, brokerage, &batch, now).await?;
             batch.clear();
@@ -178,7 +192,14 @@ async fn seed(store: &Store, url: &str, count: usize) -> anyhow::Result<Vec<Agen
     Ok(agents)
 }
 
-type Row = (Uuid, Uuid, Uuid, &'static str, &'static str, serde_json::Value);
+type Row = (
+    Uuid,
+    Uuid,
+    Uuid,
+    &'static str,
+    &'static str,
+    serde_json::Value,
+);
 
 /// Runs `$body` with `$pool` connected to the scratch database, whichever it is.
 macro_rules! on_database {
@@ -197,7 +218,10 @@ macro_rules! on_database {
     };
 }
 
-async fn query_users(url: &str, brokerage: Uuid) -> anyhow::Result<Vec<(Uuid, Option<Uuid>, String)>> {
+async fn query_users(
+    url: &str,
+    brokerage: Uuid,
+) -> anyhow::Result<Vec<(Uuid, Option<Uuid>, String)>> {
     Ok(on_database!(url, pool => {
         sqlx::query_as("SELECT id, team_id, name FROM users WHERE brokerage_id = $1")
             .bind(brokerage)
@@ -329,7 +353,10 @@ async fn explain(url: &str, agent: &Agent) -> anyhow::Result<f64> {
             .await?;
         pool.close().await;
         println!("plan (PostgreSQL):\n  {}", plan.join("\n  "));
-        anyhow::ensure!(plan.iter().any(|l| l.contains("Index")), "the list does not use an index");
+        anyhow::ensure!(
+            plan.iter().any(|l| l.contains("Index")),
+            "the list does not use an index"
+        );
         let time = plan
             .iter()
             .find_map(|l| l.trim().strip_prefix("Execution Time: "))
@@ -344,7 +371,10 @@ async fn explain(url: &str, agent: &Agent) -> anyhow::Result<f64> {
                 .await?;
         let details: Vec<&str> = plan.iter().map(|(_, _, _, d)| d.as_str()).collect();
         println!("plan (SQLite):\n  {}", details.join("\n  "));
-        anyhow::ensure!(details.iter().any(|d| d.contains("INDEX")), "the list does not use an index");
+        anyhow::ensure!(
+            details.iter().any(|d| d.contains("INDEX")),
+            "the list does not use an index"
+        );
         let mut times = Vec::new();
         for _ in 0..200 {
             let started = Instant::now();

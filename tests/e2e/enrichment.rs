@@ -32,7 +32,7 @@ fn transcript(content: &str, on: &str) -> Value {
 }
 
 /// Submits, expects 202, and waits for the run to complete.
-async fn enrich(app: &TestApp, persona: &str, body: &Value) -> Value {
+pub(crate) async fn enrich(app: &TestApp, persona: &str, body: &Value) -> Value {
     let reply = app
         .post(&format!("/api/v1/personas/{persona}/enrich"), body)
         .await;

@@ -139,6 +139,18 @@ async fn a_deleted_persona_leaves_nothing_behind(shape: Shape) {
             r.iter().any(|m| m.json()["type"] == "matching.completed")
         })
         .await;
+    // Another client's call names them; what enrichment learned of it goes with them.
+    let spouse = app
+        .create_persona(&persona("Odile Marsh", "finance", &[], &[], 2e7))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let call = json!({ "sources": [{ "kind": "transcript", "occurred_on": "2026-02-02",
+        "content": format!("Client: My husband {NAME} loves a wine cellar.") }] });
+    crate::enrichment::enrich(&app, &spouse, &call).await;
+    let facts = app.get(&format!("/api/v1/personas/{spouse}/facts")).await;
+    assert!(facts.body.to_string().contains(NAME), "{}", facts.body);
     let results_path = format!("/api/v1/simulations/{simulation}/results");
     let before = app.get(&results_path).await.body;
     assert!(before.to_string().contains(&zebulon));

@@ -350,6 +350,14 @@ impl Store {
         let counts = count(&outcome.facts);
         let notice = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            // First the run itself: a run another worker finished (a redelivered job) is done.
+            let claimed = sqlx::query("UPDATE enrichments SET status = 'completed', extractor = $2, facts = $3, completed_at = $4
+                                       WHERE id = $1 AND status IN ('queued', 'running')")
+                .bind(work.id).bind(&outcome.extractor).bind(Json(&counts)).bind(now)
+                .execute(&mut *tx).await?.rows_affected();
+            if claimed == 0 {
+                return Ok(true);
+            }
             // Taking the persona's row (even unchanged) orders this run against other writers
             // and numbers its event.
             let version: Option<i64> = match &outcome.profile {
@@ -388,8 +396,8 @@ impl Store {
                     .bind(old.fact_id).bind(old.by).bind(&old.reason)
                     .execute(&mut *tx).await?;
             }
-            sqlx::query("UPDATE enrichments SET status = 'completed', extractor = $2, version = $3, facts = $4, completed_at = $5 WHERE id = $1")
-                .bind(work.id).bind(&outcome.extractor).bind(version).bind(Json(&counts)).bind(now)
+            sqlx::query("UPDATE enrichments SET version = $2 WHERE id = $1")
+                .bind(work.id).bind(version)
                 .execute(&mut *tx).await?;
             // Receivers get what was learned, not the client's words (those stay sealed).
             let facts: Vec<Value> = outcome.facts.iter().map(|f| serde_json::json!({

@@ -9,7 +9,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 /// What replaces the persona's id and name in what remains.
-const REDACTED: &str = "[deleted persona]";
+pub(super) const REDACTED: &str = "[deleted persona]";
 
 /// Removes the persona from `value`: array entries that are its id, or objects about it (their
 /// `persona_id` is its id), are dropped; its id elsewhere, and its name as a word in any text,
@@ -53,30 +53,31 @@ fn is_about(item: &Value, id: &str) -> bool {
 
 /// `text` with every whole-word occurrence of `name` replaced, if there is one.
 fn replace_word(text: &str, name: &str) -> Option<String> {
-    if name.is_empty() || !text.contains(name) {
+    // ASCII case folding keeps byte offsets, so positions found in the folded text cut the
+    // original.
+    let (folded, needle) = (text.to_ascii_lowercase(), name.to_ascii_lowercase());
+    if needle.is_empty() || !folded.contains(&needle) {
         return None;
     }
     let is_word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+    let mut from = 0;
     let mut replaced = false;
-    while let Some(at) = rest.find(name) {
-        let before = if at > 0 {
-            rest[..at].chars().last()
-        } else {
-            out.chars().last()
-        };
-        let after = rest[at + name.len()..].chars().next();
-        out.push_str(&rest[..at]);
+    while let Some(found) = folded[from..].find(&needle) {
+        let at = from + found;
+        let end = at + needle.len();
+        let before = text[..at].chars().last();
+        let after = text[end..].chars().next();
+        out.push_str(&text[from..at]);
         if is_word(before) || is_word(after) {
-            out.push_str(name);
+            out.push_str(&text[at..end]);
         } else {
             out.push_str(REDACTED);
             replaced = true;
         }
-        rest = &rest[at + name.len()..];
+        from = end;
     }
-    out.push_str(rest);
+    out.push_str(&text[from..]);
     replaced.then_some(out)
 }
 

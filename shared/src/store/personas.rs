@@ -32,14 +32,20 @@ macro_rules! columns {
 /// One page of the personas `$2` (user, in team `$3`) may see in brokerage `$1`, after id `$4`,
 /// filtered by segment `$5`, owner `$7`, team `$8`, visibility `$9` and text `$10` (a LIKE
 /// pattern), `$6` at most. Public so the benchmark can EXPLAIN the very query the API runs.
-pub const LIST_PERSONAS: &str = concat!("SELECT ", columns!(), " FROM personas
-                 WHERE brokerage_id = $1 AND ", visible!(), "
+pub const LIST_PERSONAS: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM personas
+                 WHERE brokerage_id = $1 AND ",
+    visible!(),
+    "
                    AND ($4 IS NULL OR id > $4) AND ($5 IS NULL OR segment = $5)
                    AND ($7 IS NULL OR owner_user_id = $7) AND ($8 IS NULL OR team_id = $8)
                    AND ($9 IS NULL OR visibility = $9)
                    AND ($10 IS NULL OR LOWER(profile ->> 'name') LIKE $10 ESCAPE '\\'
                         OR LOWER(COALESCE(profile ->> 'biography', '')) LIKE $10 ESCAPE '\\')
-                 ORDER BY id LIMIT $6");
+                 ORDER BY id LIMIT $6"
+);
 
 /// What a create or update writes.
 pub struct PersonaWrite {
@@ -259,7 +265,7 @@ impl Store {
                 return Ok(false);
             };
             let (id_text, name) = (id.to_string(), profile.name);
-            let (by_id, by_name) = (contains_pattern(&id_text), contains_pattern(&name));
+            let (by_id, by_name) = (contains_pattern(&id_text), contains_pattern(&name.to_lowercase()));
             sqlx::query("DELETE FROM embeddings WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM events WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("UPDATE match_runs SET subject_id = NULL WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
@@ -268,7 +274,7 @@ impl Store {
             let runs: Vec<(Uuid, Json<serde_json::Value>, Option<Json<serde_json::Value>>)> = sqlx::query_as(
                 "SELECT id, plan, results FROM simulations WHERE brokerage_id = $1
                    AND (CAST(plan AS TEXT) LIKE $2 ESCAPE '\\' OR CAST(results AS TEXT) LIKE $2 ESCAPE '\\'
-                        OR CAST(results AS TEXT) LIKE $3 ESCAPE '\\')")
+                        OR LOWER(CAST(results AS TEXT)) LIKE $3 ESCAPE '\\')")
                 .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -288,7 +294,7 @@ impl Store {
             // graph edges rebuilt.
             let related: Vec<(Uuid, Json<serde_json::Value>)> = sqlx::query_as(
                 "SELECT id, profile FROM personas WHERE brokerage_id = $1
-                   AND (CAST(profile AS TEXT) LIKE $2 ESCAPE '\\' OR CAST(profile AS TEXT) LIKE $3 ESCAPE '\\')")
+                   AND (CAST(profile AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(profile AS TEXT)) LIKE $3 ESCAPE '\\')")
                 .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -309,7 +315,7 @@ impl Store {
             // Their earlier versions too.
             let versions: Vec<(Uuid, i64, Json<serde_json::Value>)> = sqlx::query_as(
                 "SELECT persona_id, version, profile FROM persona_versions WHERE brokerage_id = $1
-                   AND (CAST(profile AS TEXT) LIKE $2 ESCAPE '\\' OR CAST(profile AS TEXT) LIKE $3 ESCAPE '\\')")
+                   AND (CAST(profile AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(profile AS TEXT)) LIKE $3 ESCAPE '\\')")
                 .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
                 .fetch_all(&mut *tx)
                 .await?;
@@ -341,14 +347,19 @@ impl Store {
                 };
                 sqlx::query(update).bind(other).bind(version).bind(resealed).execute(&mut *tx).await?;
             }
-            // Announcements of it: outbox events and the webhook deliveries copied from them.
+            // Announcements of it (outbox events and the webhook deliveries copied from them), and
+            // facts about it.
             for (select, update) in [
                 ("SELECT id, payload FROM events WHERE brokerage_id = $1
-                    AND (CAST(payload AS TEXT) LIKE $2 ESCAPE '\\' OR CAST(payload AS TEXT) LIKE $3 ESCAPE '\\')",
+                    AND (CAST(payload AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(payload AS TEXT)) LIKE $3 ESCAPE '\\')",
                  "UPDATE events SET payload = $2 WHERE id = $1"),
                 ("SELECT id, body FROM webhook_deliveries WHERE brokerage_id = $1
-                    AND (CAST(body AS TEXT) LIKE $2 ESCAPE '\\' OR CAST(body AS TEXT) LIKE $3 ESCAPE '\\')",
+                    AND (CAST(body AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(body AS TEXT)) LIKE $3 ESCAPE '\\')",
                  "UPDATE webhook_deliveries SET body = $2 WHERE id = $1"),
+                // What other clients' enrichment learned about it (a spouse, a referral).
+                ("SELECT id, value FROM persona_facts WHERE brokerage_id = $1
+                    AND (CAST(value AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(value AS TEXT)) LIKE $3 ESCAPE '\\')",
+                 "UPDATE persona_facts SET value = $2 WHERE id = $1"),
             ] {
                 let documents: erasure::Documents = sqlx::query_as(select)
                     .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
@@ -359,6 +370,19 @@ impl Store {
                         sqlx::query(update).bind(row).bind(document).execute(&mut *tx).await?;
                     }
                 }
+            }
+            // A fact's slot names what it is about (`…relationships:<name>`).
+            let slots: Vec<(Uuid, String)> = sqlx::query_as(
+                "SELECT id, slot FROM persona_facts WHERE brokerage_id = $1 AND LOWER(slot) LIKE $2 ESCAPE '\\'")
+                .bind(caller.brokerage_id).bind(contains_pattern(&name.to_lowercase()))
+                .fetch_all(&mut *tx)
+                .await?;
+            for (fact, slot) in slots {
+                let topic = slot.split(':').next().unwrap_or_default();
+                sqlx::query("UPDATE persona_facts SET slot = $2 WHERE id = $1")
+                    .bind(fact).bind(format!("{topic}:{}", erasure::REDACTED))
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(true)

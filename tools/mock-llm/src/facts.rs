@@ -88,10 +88,11 @@ fn read(sentence: &str) -> Vec<Value> {
     }
     for relation in ["wife", "husband"] {
         if let Some(at) = lower.find(&format!("{relation} ")) {
-            let name: String = sentence[at + relation.len() + 1..]
-                .chars()
-                .take_while(|c| c.is_alphabetic())
-                .collect();
+            let name = sentence[at + relation.len() + 1..]
+                .split_whitespace()
+                .take_while(|w| w.chars().next().is_some_and(char::is_uppercase))
+                .collect::<Vec<_>>()
+                .join(" ");
             if name.chars().next().is_some_and(char::is_uppercase) {
                 let mut spouse = fact("relationship", &name, "added", sentence);
                 spouse["relation"] = json!("spouse");
