@@ -14,3 +14,7 @@ CREATE UNIQUE INDEX encryption_keys_one_active ON encryption_keys (active) WHERE
 -- empty). Rows written before this migration are sealed when the service next starts.
 ALTER TABLE personas ADD COLUMN sealed BYTEA;
 ALTER TABLE persona_versions ADD COLUMN sealed BYTEA;
+
+-- An individual simulation's `enrichment_data` (notes for that run only), sealed; the stored
+-- plan holds none.
+ALTER TABLE simulations ADD COLUMN sealed_enrichment BYTEA;

@@ -10,3 +10,5 @@ CREATE UNIQUE INDEX encryption_keys_one_active ON encryption_keys (active) WHERE
 
 ALTER TABLE personas ADD COLUMN sealed BLOB;
 ALTER TABLE persona_versions ADD COLUMN sealed BLOB;
+
+ALTER TABLE simulations ADD COLUMN sealed_enrichment BLOB;

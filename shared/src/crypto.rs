@@ -51,6 +51,8 @@ pub enum Purpose {
     FactEvidence,
     /// A webhook endpoint's signing secrets.
     WebhookSecret,
+    /// The `enrichment_data` of one individual simulation.
+    SimulationNotes,
     /// A data key wrapped by the master key.
     DataKey,
 }
@@ -62,6 +64,7 @@ impl Purpose {
             Purpose::SourceText => b"source-text",
             Purpose::FactEvidence => b"fact-evidence",
             Purpose::WebhookSecret => b"webhook-secret",
+            Purpose::SimulationNotes => b"simulation-notes",
             Purpose::DataKey => b"data-key",
         }
     }

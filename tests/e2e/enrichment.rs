@@ -322,6 +322,26 @@ async fn notes_and_transcripts_are_stored_only_encrypted(shape: Shape) {
     assert_eq!(webhook.status, 201, "{}", webhook.body);
     let secret = webhook.body["secret"].as_str().unwrap().to_owned();
 
+    // Notes given to one individual simulation are sealed too.
+    let individual = app
+        .post(
+            "/api/v1/simulations/individual",
+            &json!({ "persona_id": id, "scenario": { "type": "call", "context": { "purpose": "check in" } },
+                     "enrichment_data": { "internal_notes": "Moored the Aurelia at berth seven in Monaco" } }),
+        )
+        .await;
+    assert_eq!(individual.status, 202, "{}", individual.body);
+    let simulation = individual.body["id"].as_str().unwrap().to_owned();
+    app.wait_for_final(&simulation, Duration::from_secs(60))
+        .await;
+    let results = app
+        .get(&format!("/api/v1/simulations/{simulation}/results"))
+        .await;
+    assert_eq!(
+        results.body["input_params"]["enrichment_data"]["internal_notes"],
+        "Moored the Aurelia at berth seven in Monaco"
+    );
+
     // The API reads it all back…
     let read = app.get(&format!("/api/v1/personas/{id}")).await.body;
     assert!(read.to_string().contains("Porcelain tiger heirloom"));
@@ -339,6 +359,7 @@ async fn notes_and_transcripts_are_stored_only_encrypted(shape: Shape) {
         "Faberge collection in the Gstaad",
         "Zurich escrow arrangement",
         "Lucerne trustees",
+        "berth seven in Monaco",
         secret.as_str(),
     ];
     for needle in needles {
@@ -349,7 +370,7 @@ async fn notes_and_transcripts_are_stored_only_encrypted(shape: Shape) {
     // Rotation re-seals everything under a new data key while the service runs.
     let store = app.store().await;
     let rotation = store.rotate_encryption_key().await.unwrap();
-    assert!(rotation.resealed >= 6, "{rotation:?}");
+    assert!(rotation.resealed >= 7, "{rotation:?}");
     assert_eq!(rotation.unreadable, 0);
     let again = app.get(&format!("/api/v1/personas/{id}")).await.body;
     assert_eq!(again["interaction_history"], read["interaction_history"]);

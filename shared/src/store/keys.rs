@@ -77,6 +77,12 @@ const SEALED_COLUMNS: &[SealedColumn] = &[
         purpose: Purpose::SourceText,
     },
     SealedColumn {
+        table: "simulations",
+        subject: "id",
+        column: "sealed_enrichment",
+        purpose: Purpose::SimulationNotes,
+    },
+    SealedColumn {
         table: "persona_facts",
         subject: "id",
         column: "evidence",

@@ -284,7 +284,8 @@ impl Store {
                     changed |= erasure::redact(&mut results.0, &id_text, &name);
                 }
                 if changed {
-                    sqlx::query("UPDATE simulations SET plan = $2, results = $3 WHERE id = $1")
+                    // The run's sealed notes were about the persona too (an individual run).
+                    sqlx::query("UPDATE simulations SET plan = $2, results = $3, sealed_enrichment = NULL WHERE id = $1")
                         .bind(run).bind(plan).bind(results)
                         .execute(&mut *tx)
                         .await?;

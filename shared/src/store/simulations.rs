@@ -13,11 +13,15 @@ use super::{
 };
 use crate::{
     auth::Principal,
+    crypto::Purpose,
     domain::{
         Progress, RunMetadata, Simulation, SimulationKind, SimulationPlan, SimulationResults,
         SimulationStatus,
     },
 };
+
+/// What claiming a simulation reads: attempts, submitter, plan, kind, total steps, sealed notes.
+type Claimed = (i32, Uuid, Json<Value>, String, i64, Option<Vec<u8>>);
 
 macro_rules! columns {
     () => {
@@ -100,6 +104,7 @@ struct RecordRow {
     #[sqlx(flatten)]
     simulation: SimulationRow,
     plan: Json<SimulationPlan>,
+    sealed_enrichment: Option<Vec<u8>>,
     results: Option<Json<SimulationResults>>,
     metadata: Option<Json<RunMetadata>>,
 }
@@ -130,6 +135,23 @@ impl Store {
     ) -> StoreResult<Submitted<Simulation>> {
         let now = Utc::now();
         let id = Uuid::now_v7();
+        // Notes for an individual run are sealed apart from the plan.
+        let mut plan = new.plan.clone();
+        let notes = match &mut plan {
+            SimulationPlan::Individual(individual) => individual.enrichment_data.take(),
+            _ => None,
+        };
+        let sealed = match notes {
+            Some(notes) => {
+                let plain = serde_json::to_vec(&notes).expect("JSON values serialize");
+                Some(
+                    self.sealing_key()
+                        .await?
+                        .seal(Purpose::SimulationNotes, id, &plain),
+                )
+            }
+            None => None,
+        };
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             if let Some(key) = &new.idempotency {
@@ -145,10 +167,11 @@ impl Store {
                     }
                 }
             }
-            let row: SimulationRow = sqlx::query_as(concat!("INSERT INTO simulations (id, brokerage_id, created_by, kind, status, plan, progress_total, created_at)
-                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7) RETURNING ", columns!()))
+            let row: SimulationRow = sqlx::query_as(concat!("INSERT INTO simulations (id, brokerage_id, created_by, kind, status, plan, progress_total, created_at, sealed_enrichment)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8) RETURNING ", columns!()))
             .bind(id).bind(caller.brokerage_id).bind(caller.user_id).bind(new.plan.kind().as_str())
-            .bind(Json(&new.plan)).bind(i64::try_from(new.plan.agent_steps()).unwrap_or(i64::MAX)).bind(now)
+            .bind(Json(&plan)).bind(i64::try_from(new.plan.agent_steps()).unwrap_or(i64::MAX)).bind(now)
+            .bind(sealed)
             .fetch_one(&mut *tx).await?;
             tx.commit().await?;
             Ok(Submitted::Created(row.try_into()?))
@@ -176,21 +199,43 @@ impl Store {
         id: Uuid,
     ) -> StoreResult<Option<SimulationRecord>> {
         let row: Option<RecordRow> = with_pool!(self, pool => {
-            sqlx::query_as(concat!("SELECT ", columns!(), ", plan, results, metadata FROM simulations WHERE brokerage_id = $1 AND id = $2"))
+            sqlx::query_as(concat!("SELECT ", columns!(), ", plan, sealed_enrichment, results, metadata FROM simulations WHERE brokerage_id = $1 AND id = $2"))
             .bind(brokerage_id)
             .bind(id)
             .fetch_optional(pool)
             .await
         })?;
-        row.map(|row| {
-            Ok(SimulationRecord {
-                simulation: row.simulation.try_into()?,
-                plan: row.plan.0,
-                results: row.results.map(|r| r.0),
-                metadata: row.metadata.map(|m| m.0),
-            })
-        })
-        .transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut plan = row.plan.0;
+        if let (SimulationPlan::Individual(individual), Some(sealed)) =
+            (&mut plan, &row.sealed_enrichment)
+        {
+            individual.enrichment_data =
+                Some(self.open_json(Purpose::SimulationNotes, id, sealed).await?);
+        }
+        Ok(Some(SimulationRecord {
+            simulation: row.simulation.try_into()?,
+            plan,
+            results: row.results.map(|r| r.0),
+            metadata: row.metadata.map(|m| m.0),
+        }))
+    }
+
+    /// The stored plan with its sealed notes (an individual run's `enrichment_data`) put back.
+    async fn with_notes(
+        &self,
+        id: Uuid,
+        mut plan: Value,
+        notes: Option<Vec<u8>>,
+    ) -> StoreResult<Value> {
+        if let Some(sealed) = notes {
+            plan["enrichment_data"] = self
+                .open_json(Purpose::SimulationNotes, id, &sealed)
+                .await?;
+        }
+        Ok(plan)
     }
 
     /// Starts a run: a pending simulation, or a running one whose run died (or is a duplicate
@@ -204,21 +249,21 @@ impl Store {
     ) -> StoreResult<Claim> {
         let token = Uuid::new_v4();
         let now = Utc::now();
-        let claimed: Option<(i32, Uuid, Json<Value>, String, i64)> = with_pool!(self, pool => {
+        let claimed: Option<Claimed> = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let claimed: Option<(i32, Uuid, Json<Value>, String, i64)> = sqlx::query_as(
+            let claimed: Option<Claimed> = sqlx::query_as(
                 "UPDATE simulations
                  SET status = 'running', run_token = $3, claimed_by = $4, attempts = attempts + 1,
                      progress_done = 0, started_at = COALESCE(started_at, $5)
                  WHERE brokerage_id = $1 AND id = $2 AND status IN ('pending', 'running') AND attempts < $6
-                 RETURNING attempts, created_by, plan, kind, progress_total",
+                 RETURNING attempts, created_by, plan, kind, progress_total, sealed_enrichment",
             )
             .bind(brokerage_id).bind(id).bind(token).bind(worker).bind(now)
             .bind(i32::try_from(max_attempts).unwrap_or(i32::MAX))
             .fetch_optional(&mut *tx)
             .await?;
             let mut notices = Vec::new();
-            if let Some((attempt, _, _, kind, total)) = &claimed {
+            if let Some((attempt, _, _, kind, total, _)) = &claimed {
                 let payload = serde_json::json!({
                     "simulation_id": id, "type": kind, "attempt": attempt, "total": total,
                 });
@@ -228,12 +273,12 @@ impl Store {
             self.announce(&notices).await;
             claimed
         });
-        if let Some((attempt, created_by, plan, _, _)) = claimed {
+        if let Some((attempt, created_by, plan, _, _, notes)) = claimed {
             return Ok(Claim::Run {
                 token,
                 attempt,
                 created_by,
-                plan: plan.0,
+                plan: self.with_notes(id, plan.0, notes).await?,
             });
         }
         let Some(simulation) = self.get_simulation(brokerage_id, id).await? else {

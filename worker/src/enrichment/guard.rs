@@ -9,7 +9,9 @@ use troupe_shared::domain::{CandidateFact, FactKind};
 /// The longest quote a fact may carry.
 const MAX_QUOTE_CHARS: usize = 1_000;
 
-/// Phrases that address the system rather than describe the client.
+/// Phrases that address the system rather than describe the client. Deliberately narrow ("we set
+/// the budget at $40M" is a statement): an instruction without them still has to produce a fact
+/// that quotes the source and holds a sane value.
 const INSTRUCTION_MARKERS: &[&str] = &[
     "ignore previous",
     "ignore all previous",
@@ -24,10 +26,6 @@ const INSTRUCTION_MARKERS: &[&str] = &[
     "you are now",
     "as an ai",
     "override the",
-    "set net worth",
-    "set the net worth",
-    "set the budget",
-    "set budget",
     "update the persona",
     "update the profile",
     "change the persona",
@@ -179,6 +177,19 @@ mod tests {
                 .unwrap_err()
                 .contains("instruction")
         );
+    }
+
+    #[test]
+    fn statements_that_sound_like_settings_are_still_statements() {
+        let source = "Client: We set the budget at $40M after the sale.";
+        let budget = CandidateFact {
+            kind: FactKind::Budget,
+            value: json!({ "min": null, "max": 4e7 }),
+            ..fact(FactKind::Budget, Value::Null, "We set the budget at $40M")
+        };
+        assert_eq!(check(&budget, source), Ok(()));
+        let zero = fact(FactKind::NetWorth, json!("$0"), "We set the budget at $40M");
+        assert!(check(&zero, source).unwrap_err().contains("not a valid"));
     }
 
     #[test]
