@@ -11,7 +11,8 @@ use serde_json::json;
 use troupe_shared::{
     auth::Principal,
     domain::{
-        Graph, GraphPath, Persona, PersonaProfile, PersonaVersion, Role, VersionChange, Visibility,
+        Fact, Graph, GraphPath, Persona, PersonaProfile, PersonaVersion, Role, SourceText,
+        VersionChange, Visibility,
     },
     store::{
         AuditEntry, AuditFilter, AuditRecord, FeedbackRecord, PersonaFilter, PersonaWrite,
@@ -101,6 +102,14 @@ enum MergePatch {
 struct PersonaExport {
     exported_at: chrono::DateTime<chrono::Utc>,
     persona: Persona,
+    /// Every version, oldest first, private fields included.
+    versions: Vec<PersonaVersion>,
+    /// Every source learned from, with its text.
+    sources: Vec<SourceText>,
+    /// Every fact learned, with its quoted evidence.
+    facts: Vec<Fact>,
+    /// The persona's own nodes and edges (one hop).
+    graph: Graph,
     simulations: Vec<SimulationAnswers>,
     recommendations: Vec<RecommendationRecord>,
     feedback: Vec<FeedbackRecord>,
@@ -280,8 +289,13 @@ impl PersonasApi {
             }
         }
         access_log.reverse();
+        let store = &state.store;
         Ok(Json(PersonaExport {
             exported_at: chrono::Utc::now(),
+            versions: store.persona_versions(&auth.0, persona.id).await?,
+            sources: store.persona_sources(persona.id).await?,
+            facts: store.persona_facts(&auth.0, persona.id).await?,
+            graph: store.persona_graph(&auth.0, persona.id, 1).await?,
             persona,
             simulations: records.simulations,
             recommendations: records.recommendations,
@@ -354,6 +368,8 @@ impl PersonasApi {
         depth: Query<u32>,
     ) -> Result<Json<Graph>, ApiError> {
         let persona = visible(&state, &auth.0, id.0).await?;
+        let detail = json!({ "graph_depth": depth.0 });
+        audit(&state, &auth.0, "persona.read", persona.id, detail).await?;
         Ok(Json(
             state
                 .store

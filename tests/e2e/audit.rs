@@ -210,6 +210,10 @@ async fn an_export_holds_everything_about_the_client(shape: Shape) {
         .await;
     assert!(feedback.status.is_success(), "{}", feedback.body);
 
+    let call = json!({ "sources": [{ "kind": "transcript", "occurred_on": "2026-04-01",
+        "content": "Client: Our budget is now up to $45M. Her husband Tomas loves a boat dock." }] });
+    crate::enrichment::enrich(&app, &ada, &call).await;
+
     let export = app.get(&format!("/api/v1/personas/{ada}/export")).await;
     assert_eq!(export.status, 200, "{}", export.body);
     let body = &export.body;
@@ -225,6 +229,31 @@ async fn an_export_holds_everything_about_the_client(shape: Shape) {
     );
     assert_eq!(body["recommendations"][0]["id"], recommendation["id"]);
     assert_eq!(body["feedback"][0]["reason"], "loves the cellar");
+    // Versions (private fields too), the sources with their text, the facts and the graph.
+    let versions = body["versions"].as_array().unwrap();
+    assert_eq!(
+        versions.len() as i64,
+        body["persona"]["version"].as_i64().unwrap()
+    );
+    assert_eq!(versions.last().unwrap()["change"], "enriched");
+    assert!(
+        body["sources"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Tomas loves a boat dock")
+    );
+    assert!(
+        body["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["quote"].as_str().unwrap().contains("$45M"))
+    );
+    assert!(
+        body["graph"]["nodes"].to_string().contains("person:tomas"),
+        "{}",
+        body["graph"]
+    );
     let trail: Vec<&str> = body["access_log"]
         .as_array()
         .unwrap()

@@ -129,6 +129,15 @@ pub struct SourceRef {
     pub bytes: i64,
 }
 
+/// A stored source with its text (for an export).
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
+pub struct SourceText {
+    #[oai(flatten)]
+    #[serde(flatten)]
+    pub source: SourceRef,
+    pub content: String,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Object)]
 pub struct FactCounts {
     pub applied: u32,

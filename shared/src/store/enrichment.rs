@@ -17,7 +17,7 @@ use crate::{
     crypto::Purpose,
     domain::{
         Enrichment, EnrichmentStatus, Fact, FactCounts, FactEffect, FactKind, FactStatus, Persona,
-        PersonaProfile, SourceKind, SourceRef,
+        PersonaProfile, SourceKind, SourceRef, SourceText,
     },
 };
 
@@ -118,6 +118,13 @@ impl TryFrom<SourceRow> for SourceRef {
             bytes: row.bytes,
         })
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct SourceRowWithText {
+    #[sqlx(flatten)]
+    source: SourceRow,
+    content: Vec<u8>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -319,11 +326,7 @@ impl Store {
             .unwrap_or_default();
         let mut sources = Vec::with_capacity(rows.len());
         for (reference, (source_id, sealed)) in refs.into_iter().zip(rows) {
-            let text = self.open(Purpose::SourceText, source_id, &sealed).await?;
-            let text = String::from_utf8(text).map_err(|_| {
-                super::StoreError::Corrupt(format!("source {source_id} is not text"))
-            })?;
-            sources.push((reference, text));
+            sources.push((reference, self.source_text(source_id, &sealed).await?));
         }
         let facts = self.facts_of(persona_id).await?;
         Ok(Some(EnrichmentWork {
@@ -423,6 +426,31 @@ impl Store {
                 .execute(pool).await.map(drop)
         })?;
         Ok(())
+    }
+
+    async fn source_text(&self, id: Uuid, sealed: &[u8]) -> StoreResult<String> {
+        let text = self.open(Purpose::SourceText, id, sealed).await?;
+        String::from_utf8(text)
+            .map_err(|_| super::StoreError::Corrupt(format!("source {id} is not text")))
+    }
+
+    /// Every source learned from about a persona, with its text, oldest first (for an export:
+    /// the caller's visibility was checked on the persona).
+    pub async fn persona_sources(&self, persona_id: Uuid) -> StoreResult<Vec<SourceText>> {
+        let rows: Vec<SourceRowWithText> = with_pool!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {SOURCE_COLUMNS}, content FROM enrichment_sources WHERE persona_id = $1 ORDER BY id")))
+                .bind(persona_id).fetch_all(pool).await
+        })?;
+        let mut sources = Vec::with_capacity(rows.len());
+        for row in rows {
+            let content = self.source_text(row.source.id, &row.content).await?;
+            sources.push(SourceText {
+                source: row.source.try_into()?,
+                content,
+            });
+        }
+        Ok(sources)
     }
 
     /// Every fact about a persona the caller may see, oldest first (by when it was observed).

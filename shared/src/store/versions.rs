@@ -74,7 +74,11 @@ const VISIBLE_PERSONA: &str = "EXISTS (SELECT 1 FROM personas p WHERE p.brokerag
 
 impl Store {
     /// Every version of a persona the caller may see, oldest first.
-    async fn versions(&self, caller: &Principal, id: Uuid) -> StoreResult<Vec<PersonaVersion>> {
+    pub async fn persona_versions(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+    ) -> StoreResult<Vec<PersonaVersion>> {
         let rows: Vec<VersionRow> = with_pool!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT version, profile, sealed, visibility, owner_id, changed_by, change, created_at FROM persona_versions
@@ -120,7 +124,7 @@ impl Store {
         caller: &Principal,
         id: Uuid,
     ) -> StoreResult<Vec<VersionChange>> {
-        let versions = self.versions(caller, id).await?;
+        let versions = self.persona_versions(caller, id).await?;
         let mut facts = if versions.iter().any(|v| v.change == "enriched") {
             self.facts_of(id).await?
         } else {

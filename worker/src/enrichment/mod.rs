@@ -20,6 +20,10 @@ use crate::{
 
 pub use extract::SCHEMA_NAME;
 
+/// Facts kept from one source: a source (or a model) producing more is not describing one
+/// client, and the rest are dropped.
+const MAX_FACTS_PER_SOURCE: usize = 100;
+
 /// A persona written by someone else while a run merged is merged again this many times.
 const MERGE_ATTEMPTS: usize = 5;
 
@@ -101,12 +105,17 @@ async fn read_sources(
     };
     let mut checked = Vec::new();
     for (source, text) in &work.sources {
-        let facts = match &deps.responder {
+        let mut facts = match &deps.responder {
             Responder::Llm(gateway) => {
                 extract::extract(gateway, &work.persona, source, text, &ledger).await?
             }
             Responder::Offline => rules::extract(text),
         };
+        if facts.len() > MAX_FACTS_PER_SOURCE {
+            tracing::warn!(enrichment = %work.id, source = %source.id, facts = facts.len(),
+                "kept the first {MAX_FACTS_PER_SOURCE} facts of a source");
+            facts.truncate(MAX_FACTS_PER_SOURCE);
+        }
         checked.extend(facts.into_iter().map(|fact| merge::Checked {
             verdict: guard::check(&fact, text),
             source: source.clone(),
