@@ -13,6 +13,7 @@ use troupe_shared::domain::Role;
 use crate::helpers::{Options, Shape, TestApp, both_shapes, seed};
 
 both_shapes!(a_socket_sees_progress_then_completion_and_resumes_without_gaps);
+both_shapes!(a_persona_socket_hears_each_enrichment);
 
 /// Everything the socket sent until the server closed it, and the close code.
 async fn watch(app: &TestApp, path: &str, key: Option<&str>) -> (Vec<Value>, u16) {
@@ -162,4 +163,50 @@ async fn a_socket_sees_progress_then_completion_and_resumes_without_gaps(shape: 
         "a finished run: its state, then close"
     );
     assert_eq!(refused_status(&app, &with_ticket, None).await, 401);
+}
+
+/// `/ws/personas/{id}`: the persona as it is, then a `persona.enriched` message per enrichment run
+/// (written by a worker, in another process in the distributed shape).
+async fn a_persona_socket_hears_each_enrichment(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let created = app
+        .create_persona(&crate::helpers::persona(
+            "Iris Vance",
+            "finance",
+            &[],
+            &[],
+            2e7,
+        ))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let url = format!("{}/ws/personas/{id}", app.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    let bearer = format!("Bearer {}", app.key).parse().unwrap();
+    request.headers_mut().insert("authorization", bearer);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket opens");
+    let mut next_text = async || loop {
+        let next = tokio::time::timeout(Duration::from_secs(30), socket.next())
+            .await
+            .expect("a message in time");
+        if let Some(Ok(Message::Text(text))) = next {
+            return serde_json::from_str::<Value>(&text).unwrap();
+        }
+    };
+    let state = next_text().await;
+    assert_eq!(state["type"], "state", "{state}");
+    assert_eq!(state["persona"]["version"], 1);
+
+    let call = json!({ "sources": [{ "kind": "transcript", "occurred_on": "2026-05-05",
+        "content": "Client: Our budget is now up to $25M." }] });
+    let run = crate::enrichment::enrich(&app, &id, &call).await;
+    let event = next_text().await;
+    assert_eq!(event["type"], "persona.enriched", "{event}");
+    assert_eq!(event["data"]["enrichment_id"], run["id"]);
+    assert_eq!(event["data"]["version"], 2);
+    assert!(
+        !event.to_string().contains("budget is now"),
+        "no source text: {event}"
+    );
 }
