@@ -19,6 +19,7 @@ both_shapes!(an_injected_instruction_changes_nothing);
 both_shapes!(notes_and_transcripts_are_stored_only_encrypted);
 both_shapes!(oversized_and_empty_sources_are_refused);
 both_shapes!(insights_show_what_rises_fades_and_comes_next);
+both_shapes!(a_model_answering_garbage_fails_the_run_and_resubmitting_retries_it);
 
 const TRANSCRIPT: &str = "Agent: Thanks for making time today.\n\
     Client: Since the sale closed, our budget is now up to $40M.\n\
@@ -41,7 +42,7 @@ pub(crate) async fn enrich(app: &TestApp, persona: &str, body: &Value) -> Value 
     wait_for(app, &location).await
 }
 
-async fn wait_for(app: &TestApp, location: &str) -> Value {
+pub(crate) async fn wait_for(app: &TestApp, location: &str) -> Value {
     let started = Instant::now();
     loop {
         let run = app.get(location).await;
@@ -412,4 +413,58 @@ async fn oversized_and_empty_sources_are_refused(shape: Shape) {
     app.post(&unknown, &transcript("fine", "2026-01-01"))
         .await
         .problem(404);
+}
+
+async fn a_model_answering_garbage_fails_the_run_and_resubmitting_retries_it(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let id = app
+        .create_persona(&persona("Nadia Ferro", "finance", &[], &[], 2e7))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Prose instead of JSON, twice (the ask and its one retry); then a 500 the gateway retries.
+    app.mock.inject(mock_llm::Fault {
+        kind: "garbage".into(),
+        status: None,
+        count: 2,
+    });
+    let call = transcript("Client: Our budget is now up to $18M.", "2026-07-01");
+    let path = format!("/api/v1/personas/{id}/enrich");
+    let accepted = app.post(&path, &call).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let location = accepted.headers["location"].to_str().unwrap().to_owned();
+    let started = Instant::now();
+    let failed = loop {
+        let run = app.get(&location).await.body;
+        if run["status"] == "failed" {
+            break run;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{run}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("not usable JSON"),
+        "{failed}"
+    );
+    let persona = app.get(&format!("/api/v1/personas/{id}")).await.body;
+    assert_eq!(persona["version"], 1, "a failed run changes nothing");
+
+    app.mock.inject(mock_llm::Fault {
+        kind: "status".into(),
+        status: Some(500),
+        count: 1,
+    });
+    let again = app.post(&path, &call).await;
+    assert_eq!(
+        again.status, 202,
+        "a failed run is queued again: {}",
+        again.body
+    );
+    assert_eq!(again.body["id"], failed["id"]);
+    let run = wait_for(&app, &location).await;
+    assert_eq!(run["facts"]["applied"], 1, "{run}");
 }

@@ -220,3 +220,62 @@ async fn submit_with(client: &ApiClient) -> String {
         .unwrap();
     accepted["id"].as_str().unwrap().to_owned()
 }
+
+/// An enrichment run whose worker is SIGKILLed mid-extraction is finished by the next worker,
+/// once: one new version, each fact stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_a_killed_worker_s_enrichment_completes_once_on_another() {
+    let mut app = TestApp::spawn_with(
+        Shape::Distributed,
+        Options {
+            workers: 1,
+            mock: MockConfig {
+                latency_ms: (700, 800),
+                ..MockConfig::default()
+            },
+            ..Options::default()
+        },
+    )
+    .await;
+    let id = app
+        .create_persona(&persona("Wren Ashby", "tech", &["pool"], &[], 3e7))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Three sources read one after another at ~750 ms each.
+    let sources: Vec<Value> = [
+        "Client: Our budget is now up to $41M.",
+        "Client: She loves a boat dock.",
+        "Client: A golf course view is a deal-breaker.",
+    ]
+    .iter()
+    .map(|text| json!({ "kind": "note", "content": text, "occurred_on": "2026-06-01" }))
+    .collect();
+    let accepted = app
+        .post(
+            &format!("/api/v1/personas/{id}/enrich"),
+            &json!({ "sources": sources }),
+        )
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let location = accepted.headers["location"].to_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.get(&location).await.body["status"] != "running" {
+        assert!(Instant::now() < deadline, "never started");
+        tokio::time::sleep(POLL).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let victim = &mut app.workers[0];
+    victim.start_kill().unwrap();
+    victim.wait().await.unwrap();
+    app.start_worker();
+
+    let run = crate::enrichment::wait_for(&app, &location).await;
+    assert_eq!(run["facts"]["applied"], 3, "{run}");
+    let persona = app.get(&format!("/api/v1/personas/{id}")).await.body;
+    assert_eq!(persona["version"], 2, "one new version");
+    assert_eq!(persona["preferences"]["budget"]["max"], 4.1e7);
+    let facts = app.get(&format!("/api/v1/personas/{id}/facts")).await.body;
+    assert_eq!(facts.as_array().unwrap().len(), 3, "{facts}");
+}
