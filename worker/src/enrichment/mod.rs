@@ -6,6 +6,8 @@ mod guard;
 mod merge;
 mod rules;
 
+use std::time::Instant;
+
 use troupe_shared::{
     Store, StoreError,
     domain::SourceKind,
@@ -44,16 +46,29 @@ pub async fn run_enrichment(
     job: &EnrichmentJob,
     deps: &EnrichmentDeps,
 ) -> Result<(), EnrichmentError> {
-    let store = &deps.store;
-    let Some(mut work) = store.start_enrichment(job.enrichment_id).await? else {
+    let Some(work) = deps.store.start_enrichment(job.enrichment_id).await? else {
         return Ok(());
     };
+    let started = Instant::now();
+    let outcome = learn(work, deps).await?;
+    metrics::counter!("troupe_enrichments_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("troupe_enrichment_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Reads, checks and merges; `completed` or `failed`.
+async fn learn(
+    mut work: EnrichmentWork,
+    deps: &EnrichmentDeps,
+) -> Result<&'static str, EnrichmentError> {
+    let store = &deps.store;
     let (extractor, candidates) = match read_sources(&work, deps).await {
         Ok(read) => read,
         Err(e) => {
             tracing::warn!(enrichment = %work.id, error = %e, "enrichment failed");
             store.fail_enrichment(work.id, &e.to_string()).await?;
-            return Ok(());
+            return Ok("failed");
         }
     };
     for _ in 0..MERGE_ATTEMPTS {
@@ -76,12 +91,12 @@ pub async fn run_enrichment(
             superseded: merged.superseded,
         };
         if store.finish_enrichment(&work, &outcome).await? {
-            return Ok(());
+            return Ok("completed");
         }
         // The persona changed under us: merge into what it is now.
-        match store.start_enrichment(job.enrichment_id).await? {
+        match store.start_enrichment(work.id).await? {
             Some(fresh) => work = fresh,
-            None => return Ok(()),
+            None => return Ok("completed"),
         }
     }
     store
@@ -90,7 +105,7 @@ pub async fn run_enrichment(
             "the persona kept changing while the facts were merged; submit again",
         )
         .await?;
-    Ok(())
+    Ok("failed")
 }
 
 /// Every source's facts, each with its checks' verdict.
