@@ -299,13 +299,18 @@ impl Store {
 
     /// Marks a queued (or interrupted) run as running and loads what it needs; `None` if it has
     /// finished or its persona is gone.
-    pub async fn start_enrichment(&self, id: Uuid) -> StoreResult<Option<EnrichmentWork>> {
-        let started: Option<(Uuid, Uuid, Uuid)> = with_pool!(self, pool => {
-            sqlx::query_as("UPDATE enrichments SET status = 'running' WHERE id = $1 AND status IN ('queued', 'running')
-                            RETURNING brokerage_id, persona_id, requested_by")
-                .bind(id).fetch_optional(pool).await
+    pub async fn start_enrichment(
+        &self,
+        brokerage_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<EnrichmentWork>> {
+        let started: Option<(Uuid, Uuid)> = with_pool!(self, pool => {
+            sqlx::query_as("UPDATE enrichments SET status = 'running'
+                            WHERE brokerage_id = $1 AND id = $2 AND status IN ('queued', 'running')
+                            RETURNING persona_id, requested_by")
+                .bind(brokerage_id).bind(id).fetch_optional(pool).await
         })?;
-        let Some((brokerage_id, persona_id, requested_by)) = started else {
+        let Some((persona_id, requested_by)) = started else {
             return Ok(None);
         };
         let Some(persona) = self

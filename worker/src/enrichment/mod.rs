@@ -46,7 +46,11 @@ pub async fn run_enrichment(
     job: &EnrichmentJob,
     deps: &EnrichmentDeps,
 ) -> Result<(), EnrichmentError> {
-    let Some(work) = deps.store.start_enrichment(job.enrichment_id).await? else {
+    let Some(work) = deps
+        .store
+        .start_enrichment(job.brokerage_id, job.enrichment_id)
+        .await?
+    else {
         return Ok(());
     };
     let started = Instant::now();
@@ -94,7 +98,7 @@ async fn learn(
             return Ok("completed");
         }
         // The persona changed under us: merge into what it is now.
-        match store.start_enrichment(work.id).await? {
+        match store.start_enrichment(work.brokerage_id, work.id).await? {
             Some(fresh) => work = fresh,
             None => return Ok("completed"),
         }
