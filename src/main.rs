@@ -7,7 +7,12 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use troupe::{App, Roles};
-use troupe_shared::{Config, config::LogFormat, crypto::generate_master_key, domain::Role};
+use troupe_shared::{
+    Config,
+    config::{EncryptionKeySource, LogFormat},
+    crypto::{MasterKey, generate_master_key},
+    domain::Role,
+};
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +68,9 @@ enum Command {
 enum EncryptionCommand {
     /// Make a new data key and re-seal every encrypted field under it, while the service runs.
     Rotate,
+    /// Re-wrap every data key under the master key in TROUPE_NEW_ENCRYPTION_KEY; then restart
+    /// every process with that key as TROUPE_ENCRYPTION_KEY.
+    Rewrap,
     /// Print a new master key for TROUPE_ENCRYPTION_KEY.
     GenerateKey,
 }
@@ -188,6 +196,20 @@ async fn main() -> anyhow::Result<()> {
             if rotation.unreadable > 0 {
                 std::process::exit(1);
             }
+            return Ok(());
+        }
+        Command::Encryption {
+            command: EncryptionCommand::Rewrap,
+        } => {
+            let new_key = std::env::var("TROUPE_NEW_ENCRYPTION_KEY")
+                .context("set TROUPE_NEW_ENCRYPTION_KEY to the new master key")?;
+            let new_master = MasterKey::load(&EncryptionKeySource::Inline(new_key.into()))?;
+            let (store, _) = troupe::connect(&config).await?;
+            let count = store.rewrap_data_keys(&new_master).await?;
+            store.close().await;
+            println!(
+                "{count} data keys re-wrapped; restart every process with the new key as TROUPE_ENCRYPTION_KEY"
+            );
             return Ok(());
         }
         Command::Encryption {

@@ -75,6 +75,8 @@ impl Purpose {
 pub struct Key {
     id: Uuid,
     cipher: Aes256Gcm,
+    /// Kept to re-wrap the key under a new master key; never written out in the clear.
+    bytes: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Key {
@@ -87,7 +89,11 @@ impl Key {
     fn from_bytes(id: Uuid, bytes: &[u8]) -> Result<Self, CryptoError> {
         let cipher = Aes256Gcm::new_from_slice(bytes)
             .map_err(|_| CryptoError::BadKey(format!("{} bytes", bytes.len())))?;
-        Ok(Key { id, cipher })
+        Ok(Key {
+            id,
+            cipher,
+            bytes: zeroize::Zeroizing::new(bytes.to_vec()),
+        })
     }
 
     pub fn id(&self) -> Uuid {
@@ -183,6 +189,11 @@ impl MasterKey {
         (key, self.0.seal(Purpose::DataKey, id, &bytes))
     }
 
+    /// A data key's bytes wrapped under this master key.
+    pub fn wrap_data_key(&self, key: &Key) -> Vec<u8> {
+        self.0.seal(Purpose::DataKey, key.id, &key.bytes)
+    }
+
     pub fn unwrap_data_key(&self, id: Uuid, wrapped: &[u8]) -> Result<Key, CryptoError> {
         let bytes = self.0.open(Purpose::DataKey, id, wrapped)?;
         Key::from_bytes(id, &bytes)
@@ -254,6 +265,13 @@ mod tests {
         let (key, wrapped) = master().new_data_key();
         let other = master();
         assert!(other.unwrap_data_key(key.id(), &wrapped).is_err());
+        let rewrapped = other.wrap_data_key(&key);
+        let again = other.unwrap_data_key(key.id(), &rewrapped).unwrap();
+        let sealed = key.seal(Purpose::SourceText, key.id(), b"same key");
+        assert_eq!(
+            again.open(Purpose::SourceText, key.id(), &sealed).unwrap(),
+            b"same key"
+        );
     }
 
     #[test]

@@ -6,8 +6,14 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use troupe_shared::domain::Role;
+use troupe_shared::{
+    Config,
+    config::EncryptionKeySource,
+    crypto::{MasterKey, generate_master_key},
+    domain::Role,
+};
 
 use crate::{
     erasure::tables_holding,
@@ -20,6 +26,7 @@ both_shapes!(notes_and_transcripts_are_stored_only_encrypted);
 both_shapes!(oversized_and_empty_sources_are_refused);
 both_shapes!(insights_show_what_rises_fades_and_comes_next);
 both_shapes!(a_model_answering_garbage_fails_the_run_and_resubmitting_retries_it);
+both_shapes!(a_new_master_key_takes_over_after_a_rewrap);
 
 const TRANSCRIPT: &str = "Agent: Thanks for making time today.\n\
     Client: Since the sale closed, our budget is now up to $40M.\n\
@@ -467,4 +474,44 @@ async fn a_model_answering_garbage_fails_the_run_and_resubmitting_retries_it(sha
     assert_eq!(again.body["id"], failed["id"]);
     let run = wait_for(&app, &location).await;
     assert_eq!(run["facts"]["applied"], 1, "{run}");
+}
+
+async fn a_new_master_key_takes_over_after_a_rewrap(shape: Shape) {
+    let app = TestApp::spawn_api_only(shape).await;
+    let mut body = persona("Hugo Lind", "finance", &[], &[], 2e7);
+    body["interaction_history"] = json!([{ "summary": "Asked about Alpine chalets" }]);
+    let id: uuid::Uuid = app.create_persona(&body).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let new_key = generate_master_key().expose_secret().to_owned();
+    let master = MasterKey::load(&EncryptionKeySource::Inline(new_key.clone().into())).unwrap();
+    let store = app.store().await;
+    let brokerage = store.brokerage_id("Acme Realty").await.unwrap().unwrap();
+    assert!(store.rewrap_data_keys(&master).await.unwrap() >= 1);
+
+    // A process started with the new key reads everything…
+    let mut vars = app.vars.clone();
+    vars.remove("TROUPE_ENCRYPTION_KEY_FILE");
+    vars.insert("TROUPE_ENCRYPTION_KEY".into(), new_key);
+    let renewed = troupe::connect(&Config::from_vars(vars).unwrap())
+        .await
+        .unwrap()
+        .0;
+    let read = renewed.personas_for_run(brokerage, &[id]).await.unwrap();
+    assert_eq!(
+        read[0].profile.interaction_history[0]["summary"],
+        "Asked about Alpine chalets"
+    );
+    // …and one started with the old key does not start, and says why.
+    let stale = Config::from_vars(app.vars.clone()).unwrap();
+    let refused = troupe::connect(&stale)
+        .await
+        .err()
+        .expect("the old key is refused");
+    assert!(
+        format!("{refused:#}").contains("key is wrong"),
+        "{refused:#}"
+    );
 }

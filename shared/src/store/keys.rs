@@ -233,6 +233,34 @@ impl Store {
         Ok(rotation)
     }
 
+    /// Re-wraps every data key under `new_master` (after a master key is exposed, or on a
+    /// schedule), in one transaction. Processes running keep the keys they unwrapped; each must be
+    /// restarted with the new master key, and any started with the old one fails at start
+    /// (sealing what predates encryption needs the active key), saying the key is wrong.
+    pub async fn rewrap_data_keys(&self, new_master: &MasterKey) -> StoreResult<u64> {
+        let rows: Vec<(Uuid, Vec<u8>)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, wrapped FROM encryption_keys").fetch_all(pool).await
+        })?;
+        let mut rewrapped = Vec::with_capacity(rows.len());
+        for (id, wrapped) in rows {
+            let key = self.keys.master.unwrap_data_key(id, &wrapped)?;
+            rewrapped.push((id, wrapped, new_master.wrap_data_key(&key)));
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for (id, old, new) in &rewrapped {
+                let done = sqlx::query("UPDATE encryption_keys SET wrapped = $3 WHERE id = $1 AND wrapped = $2")
+                    .bind(id).bind(old).bind(new)
+                    .execute(&mut *tx).await?.rows_affected();
+                if done == 0 {
+                    return Err(StoreError::Corrupt(format!("data key {id} changed during the re-wrap; run it again")));
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(rewrapped.len() as u64)
+    }
+
     async fn reseal_column(
         &self,
         column: &SealedColumn,
