@@ -320,19 +320,12 @@ impl Store {
         else {
             return Ok(None);
         };
-        let rows: Vec<(Uuid, Vec<u8>)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT id, content FROM enrichment_sources WHERE enrichment_id = $1 ORDER BY id")
-                .bind(id).fetch_all(pool).await
-        })?;
-        let refs = self
-            .enrichment_by_id(brokerage_id, id)
+        let sources = self
+            .sources_with_text("enrichment_id", id)
             .await?
-            .map(|run| run.sources)
-            .unwrap_or_default();
-        let mut sources = Vec::with_capacity(rows.len());
-        for (reference, (source_id, sealed)) in refs.into_iter().zip(rows) {
-            sources.push((reference, self.source_text(source_id, &sealed).await?));
-        }
+            .into_iter()
+            .map(|s| (s.source, s.content))
+            .collect();
         let facts = self.facts_of(persona_id).await?;
         Ok(Some(EnrichmentWork {
             id,
@@ -442,10 +435,15 @@ impl Store {
     /// Every source learned from about a persona, with its text, oldest first (for an export:
     /// the caller's visibility was checked on the persona).
     pub async fn persona_sources(&self, persona_id: Uuid) -> StoreResult<Vec<SourceText>> {
+        self.sources_with_text("persona_id", persona_id).await
+    }
+
+    /// The sources whose `column` (a run's or a persona's id) is `id`, opened, oldest first.
+    async fn sources_with_text(&self, column: &str, id: Uuid) -> StoreResult<Vec<SourceText>> {
         let rows: Vec<SourceRowWithText> = with_pool!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {SOURCE_COLUMNS}, content FROM enrichment_sources WHERE persona_id = $1 ORDER BY id")))
-                .bind(persona_id).fetch_all(pool).await
+                "SELECT {SOURCE_COLUMNS}, content FROM enrichment_sources WHERE {column} = $1 ORDER BY id")))
+                .bind(id).fetch_all(pool).await
         })?;
         let mut sources = Vec::with_capacity(rows.len());
         for row in rows {
