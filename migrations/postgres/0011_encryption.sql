@@ -18,3 +18,8 @@ ALTER TABLE persona_versions ADD COLUMN sealed BYTEA;
 -- An individual simulation's `enrichment_data` (notes for that run only), sealed; the stored
 -- plan holds none.
 ALTER TABLE simulations ADD COLUMN sealed_enrichment BYTEA;
+
+-- One row while rows written before this migration may hold private fields in plaintext: the
+-- service seals them at its next start, then deletes the row, so later starts skip the scan.
+CREATE TABLE plaintext_to_seal (pending BOOLEAN NOT NULL);
+INSERT INTO plaintext_to_seal (pending) VALUES (TRUE);

@@ -12,3 +12,8 @@ ALTER TABLE personas ADD COLUMN sealed BLOB;
 ALTER TABLE persona_versions ADD COLUMN sealed BLOB;
 
 ALTER TABLE simulations ADD COLUMN sealed_enrichment BLOB;
+
+-- One row while rows written before this migration may hold private fields in plaintext: the
+-- service seals them at its next start, then deletes the row, so later starts skip the scan.
+CREATE TABLE plaintext_to_seal (pending BOOLEAN NOT NULL);
+INSERT INTO plaintext_to_seal (pending) VALUES (TRUE);

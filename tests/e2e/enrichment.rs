@@ -27,6 +27,7 @@ both_shapes!(oversized_and_empty_sources_are_refused);
 both_shapes!(insights_show_what_rises_fades_and_comes_next);
 both_shapes!(a_model_answering_garbage_fails_the_run_and_resubmitting_retries_it);
 both_shapes!(a_new_master_key_takes_over_after_a_rewrap);
+both_shapes!(plaintext_from_before_encryption_is_sealed_at_the_next_start);
 
 const TRANSCRIPT: &str = "Agent: Thanks for making time today.\n\
     Client: Since the sale closed, our budget is now up to $40M.\n\
@@ -513,5 +514,59 @@ async fn a_new_master_key_takes_over_after_a_rewrap(shape: Shape) {
     assert!(
         format!("{refused:#}").contains("key is wrong"),
         "{refused:#}"
+    );
+}
+
+async fn plaintext_from_before_encryption_is_sealed_at_the_next_start(shape: Shape) {
+    let app = TestApp::spawn_api_only(shape).await;
+    let mut body = persona("Elsa Brook", "finance", &[], &[], 2e7);
+    let id: uuid::Uuid = app.create_persona(&body).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // A row as a release without encryption wrote it, and the marker migration 0011 leaves.
+    body["interaction_history"] = json!([{ "summary": "Legacy ledger entry from 2019" }]);
+    let legacy = "UPDATE personas SET profile = $1, sealed = NULL WHERE id = $2";
+    let marker = "INSERT INTO plaintext_to_seal (pending) VALUES (TRUE)";
+    match shape {
+        Shape::Distributed => {
+            let pool = app.postgres().await;
+            sqlx::query(legacy)
+                .bind(sqlx::types::Json(&body))
+                .bind(id)
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query(marker).execute(&pool).await.unwrap();
+        }
+        Shape::Embedded => {
+            let pool = sqlx::SqlitePool::connect(&app.vars["TROUPE_DATABASE_URL"])
+                .await
+                .unwrap();
+            sqlx::query(legacy)
+                .bind(sqlx::types::Json(&body))
+                .bind(id)
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query(marker).execute(&pool).await.unwrap();
+        }
+    }
+    let needle = "Legacy ledger entry";
+    assert!(
+        !plaintext_found(&app, shape, needle).await.is_empty(),
+        "the scan sees plaintext"
+    );
+
+    app.store().await; // a process starting: migrations, then the sealing
+    assert_eq!(
+        plaintext_found(&app, shape, needle).await,
+        Vec::<String>::new()
+    );
+    let read = app.get(&format!("/api/v1/personas/{id}")).await.body;
+    assert_eq!(
+        read["interaction_history"][0]["summary"],
+        "Legacy ledger entry from 2019"
     );
 }

@@ -346,9 +346,15 @@ const PLAINTEXT_PRIVATE: &str = "sealed IS NULL
          OR COALESCE(profile ->> 'enrichment_sources', '[]') <> '[]')";
 
 impl Store {
-    /// Seals what was stored in plaintext before encryption at rest (run after migrations; a
-    /// no-op once done).
+    /// Seals what was stored in plaintext before encryption at rest (run after migrations, once:
+    /// see `plaintext_to_seal`).
     pub(crate) async fn seal_plaintext(&self) -> StoreResult<u64> {
+        let pending: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM plaintext_to_seal").fetch_one(pool).await
+        })?;
+        if pending == 0 {
+            return Ok(0);
+        }
         let key = self.sealing_key().await?;
         let mut sealed_rows = 0;
         let personas: Vec<(Uuid, Json<PersonaProfile>)> = with_pool!(self, pool => {
@@ -386,6 +392,17 @@ impl Store {
                     .bind(id).bind(&secret).bind(seal(&secret)).bind(previous.as_deref().map(seal))
                     .execute(pool).await.map(|done| done.rows_affected())
             })?;
+        }
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM plaintext_to_seal").execute(pool).await.map(drop)
+        })?;
+        // SQLite keeps the replaced plaintext in free pages and in the WAL until they are reused:
+        // rebuild the file and empty the WAL, once.
+        if let (Some(pool), true) = (self.sqlite_pool(), sealed_rows > 0) {
+            sqlx::query("VACUUM").execute(pool).await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await?;
         }
         Ok(sealed_rows)
     }

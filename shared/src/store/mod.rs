@@ -161,6 +161,8 @@ impl Store {
                     .await?
             }
         }
+        // A wrong master key stops the process here rather than at its first encrypted read.
+        self.sealing_key().await?;
         let sealed = self.seal_plaintext().await?;
         if sealed > 0 {
             tracing::info!(
