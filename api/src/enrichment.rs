@@ -132,13 +132,10 @@ impl EnrichmentApi {
         )
         .await?;
         let facts = state.store.persona_facts(&auth.0, persona.id).await?;
-        let timeline = state.store.interest_timeline(&auth.0).await?;
-        Ok(Json(insights::compute(
-            persona.id,
-            &facts,
-            &timeline,
-            Utc::now().date_naive(),
-        )))
+        let (mut insights, held) = insights::trends(persona.id, &facts, Utc::now().date_naive());
+        let timeline = state.store.interest_timeline(&auth.0, &held).await?;
+        insights.next_likely = insights::predict(persona.id, &held, &timeline);
+        Ok(Json(insights))
     }
 }
 

@@ -35,24 +35,25 @@ fn direction(effect: FactEffect) -> f64 {
     }
 }
 
-pub fn compute(
+/// Rising and fading interests from the client's own facts (`next_likely` left empty, see
+/// [`predict`]), and the slots of the interests the client holds now.
+pub fn trends(
     persona_id: Uuid,
     facts: &[Fact],
-    timeline: &[(Uuid, String, String, NaiveDate)],
     today: NaiveDate,
-) -> PersonaInsights {
+) -> (PersonaInsights, Vec<String>) {
     let considered: Vec<&Fact> = facts
         .iter()
         .filter(|f| matches!(f.kind, FactKind::Preference | FactKind::Interest))
         .filter(|f| matches!(f.status, FactStatus::Applied | FactStatus::Superseded))
         .collect();
-    let mut by_item: HashMap<&str, Vec<&Fact>> = HashMap::new();
+    let mut by_slot: HashMap<&str, Vec<&Fact>> = HashMap::new();
     for fact in &considered {
-        by_item.entry(item_of(&fact.slot)).or_default().push(fact);
+        by_slot.entry(&fact.slot).or_default().push(fact);
     }
     let (mut rising, mut fading) = (Vec::new(), Vec::new());
-    let mut held = HashSet::new();
-    for (item, mut facts) in by_item {
+    let mut held = Vec::new();
+    for (slot, mut facts) in by_slot {
         facts.sort_by_key(|f| (f.observed_on, f.created_at));
         let momentum: f64 = facts
             .iter()
@@ -63,13 +64,13 @@ pub fn compute(
             .sum();
         let latest = facts.last().expect("grouped facts are never empty");
         let trend = InterestTrend {
-            item: item.to_owned(),
+            item: item_of(slot).to_owned(),
             momentum: (momentum * 1000.0).round() / 1000.0,
             last_seen: latest.observed_on,
             evidence: facts.iter().rev().map(|f| f.id).collect(),
         };
         if direction(latest.effect) > 0.0 {
-            held.insert(item.to_owned());
+            held.push(slot.to_owned());
         }
         if direction(latest.effect) < 0.0 || momentum < -TREND_THRESHOLD {
             fading.push(trend);
@@ -79,21 +80,24 @@ pub fn compute(
     }
     rising.sort_by(|a, b| b.momentum.total_cmp(&a.momentum));
     fading.sort_by(|a, b| a.momentum.total_cmp(&b.momentum));
-    PersonaInsights {
+    let insights = PersonaInsights {
         persona_id,
         rising,
         fading,
-        next_likely: predict(persona_id, &held, timeline),
+        next_likely: Vec::new(),
         facts_considered: considered.len() as u32,
-    }
+    };
+    (insights, held)
 }
 
 /// What clients holding one of `held` later took up, that this client does not hold.
-fn predict(
+/// `timeline` is theirs (see `Store::interest_timeline`), oldest first.
+pub fn predict(
     persona_id: Uuid,
-    held: &HashSet<String>,
+    held_slots: &[String],
     timeline: &[(Uuid, String, String, NaiveDate)],
 ) -> Vec<LikelyInterest> {
+    let held: HashSet<&str> = held_slots.iter().map(|slot| item_of(slot)).collect();
     // When each other client first took up each item (the timeline is oldest first).
     let mut taken_up: HashMap<Uuid, HashMap<&str, NaiveDate>> = HashMap::new();
     for (persona, slot, effect, on) in timeline {
@@ -113,12 +117,12 @@ fn predict(
     let mut followed: HashMap<(&str, &str), u32> = HashMap::new();
     for items in taken_up.values() {
         for (antecedent, first) in items {
-            if !held.contains(*antecedent) {
+            if !held.contains(antecedent) {
                 continue;
             }
             *holders.entry(antecedent).or_default() += 1;
             for (next, then) in items {
-                if then > first && !held.contains(*next) {
+                if then > first && !held.contains(next) {
                     *followed.entry((antecedent, next)).or_default() += 1;
                 }
             }
@@ -189,7 +193,7 @@ mod tests {
             "added".into(),
             day(1),
         ));
-        let held = HashSet::from(["interests:sailing".to_owned()]);
+        let held = ["knowledge_graph.interests:sailing".to_owned()];
         let predicted = predict(me, &held, &timeline);
         assert_eq!(predicted.len(), 1);
         assert_eq!(predicted[0].item, "features:marina access");

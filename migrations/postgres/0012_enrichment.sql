@@ -55,4 +55,4 @@ CREATE TABLE persona_facts (
     created_at    TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX persona_facts_persona ON persona_facts (persona_id, observed_on);
-CREATE INDEX persona_facts_brokerage ON persona_facts (brokerage_id, kind);
+CREATE INDEX persona_facts_brokerage_slot ON persona_facts (brokerage_id, slot);
