@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use troupe_shared::domain::{CandidateFact, FactEffect, FactKind, Persona, SourceRef};
 
 use crate::{
-    engine::{StepError, ask_with},
+    engine::{StepError, ask_with, prompt::fence_lines},
     llm::{ChatMessage, ChatRequest, Gateway, Ledger},
 };
 
@@ -98,7 +98,7 @@ pub async fn extract(
 }
 
 /// What the persona holds now (so the model can say strengthened or contradicted), then the
-/// source, fenced. A source cannot close the fence: its `<` are escaped.
+/// source, fenced: it cannot close the fence.
 fn prompt(persona: &Persona, source: &SourceRef, text: &str) -> String {
     let p = &persona.profile;
     let budget = p
@@ -124,7 +124,7 @@ fn prompt(persona: &Persona, source: &SourceRef, text: &str) -> String {
         p.knowledge_graph.interests.join(", "),
         source.kind.as_str(),
         source.occurred_on,
-        text.replace('<', "‹"),
+        fence_lines(text),
     )
 }
 

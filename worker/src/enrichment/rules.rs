@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use troupe_shared::domain::{CandidateFact, FactEffect, FactKind};
 
 use super::guard::reads_as_instruction;
+use crate::engine::prompt::money;
 
 /// Rules are literal readers: less certain than a model.
 const CONFIDENCE: f64 = 0.6;
@@ -144,7 +145,7 @@ fn read_sentence(sentence: &str) -> Vec<CandidateFact> {
         if let Some(&amount) = amounts.first() {
             facts.push(fact(
                 FactKind::NetWorth,
-                json!(format!("about {}", money(amount))),
+                json!(format!("about ${}", money(amount))),
                 FactEffect::Added,
                 sentence,
             ));
@@ -395,14 +396,6 @@ fn amounts(lower: &str) -> Vec<f64> {
     }
     found.retain(|a| *a > 0.0);
     found
-}
-
-fn money(amount: f64) -> String {
-    if amount >= 1e9 {
-        format!("${:.1}B", amount / 1e9)
-    } else {
-        format!("${:.0}M", amount / 1e6)
-    }
 }
 
 fn capitalize(place: &str) -> String {

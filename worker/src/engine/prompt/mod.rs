@@ -91,9 +91,15 @@ pub fn messages(turn: &Turn<'_>) -> Vec<ChatMessage> {
     ]
 }
 
-/// Data may not close our tags or open new ones: angle brackets are replaced.
+/// Data may not close our tags or open new ones: angle brackets are replaced (and lines joined,
+/// for data quoted inline).
 pub fn fence(text: &str) -> String {
-    text.replace('<', "‹").replace('>', "›").replace('\n', " ")
+    fence_lines(text).replace('\n', " ")
+}
+
+/// [`fence`] for a block of data whose lines matter (a transcript's turns).
+pub fn fence_lines(text: &str) -> String {
+    text.replace('<', "‹").replace('>', "›")
 }
 
 /// `fence`d and cut to `max` characters (on a character boundary), marked when cut.
