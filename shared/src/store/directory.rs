@@ -171,10 +171,15 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
-                .bind(id).bind(now)
-                .execute(&mut *tx)
-                .await?;
+            // The brokerage scope is in the statement itself, not only in the check above: a key
+            // of another brokerage's user is never touched, whatever id the caller sends.
+            sqlx::query(
+                "UPDATE api_keys SET revoked_at = $3
+                 WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE brokerage_id = $1 AND id = $2)",
+            )
+            .bind(brokerage_id).bind(id).bind(now)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok::<u64, sqlx::Error>(updated)
         })?;

@@ -207,18 +207,19 @@ impl Store {
                     .execute(&mut *tx).await?.rows_affected();
                 added += inserted;
                 if inserted == 0 && known_run.is_none() {
-                    known_run = sqlx::query_scalar("SELECT enrichment_id FROM enrichment_sources WHERE persona_id = $1 AND content_hash = $2")
-                        .bind(persona_id).bind(&hash)
+                    known_run = sqlx::query_scalar("SELECT enrichment_id FROM enrichment_sources WHERE brokerage_id = $1 AND persona_id = $2 AND content_hash = $3")
+                        .bind(caller.brokerage_id).bind(persona_id).bind(&hash)
                         .fetch_optional(&mut *tx).await?;
                 }
             }
             match (added, known_run) {
                 (0, Some(known)) => {
                     // Nothing new: drop the empty run, and try a failed one again.
-                    sqlx::query("DELETE FROM enrichments WHERE id = $1").bind(run_id).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM enrichments WHERE brokerage_id = $1 AND id = $2")
+                        .bind(caller.brokerage_id).bind(run_id).execute(&mut *tx).await?;
                     let retried = sqlx::query("UPDATE enrichments SET status = 'queued', error = NULL, completed_at = NULL
-                                               WHERE id = $1 AND status = 'failed'")
-                        .bind(known).execute(&mut *tx).await?.rows_affected();
+                                               WHERE brokerage_id = $1 AND id = $2 AND status = 'failed'")
+                        .bind(caller.brokerage_id).bind(known).execute(&mut *tx).await?.rows_affected();
                     tx.commit().await?;
                     Some((known, retried > 0))
                 }

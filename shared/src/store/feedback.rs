@@ -170,7 +170,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let (Json(mut profile), sealed): (Json<PersonaProfile>, Option<Vec<u8>>) =
-                sqlx::query_as("SELECT profile, sealed FROM personas WHERE id = $1")
+                sqlx::query_as("SELECT profile, sealed FROM personas WHERE brokerage_id = $1 AND id = $2")
+                    .bind(caller.brokerage_id)
                     .bind(persona_id)
                     .fetch_one(&mut *tx)
                     .await?;
@@ -193,11 +194,12 @@ impl Store {
                 sources.push(source);
             }
             let sealed = PrivateFields::seal_out_of(&mut profile, &key, persona_id);
-            sqlx::query("UPDATE personas SET profile = $2, sealed = $4, version = version + 1, updated_at = $3 WHERE id = $1")
+            sqlx::query("UPDATE personas SET profile = $2, sealed = $4, version = version + 1, updated_at = $3 WHERE id = $1 AND brokerage_id = $5")
                 .bind(persona_id)
                 .bind(Json(&profile))
                 .bind(feedback.created_at)
                 .bind(sealed)
+                .bind(caller.brokerage_id)
                 .execute(&mut *tx)
                 .await?;
             record_version!(tx, persona_id, caller.user_id, "feedback")?;

@@ -266,9 +266,13 @@ impl Store {
             };
             let (id_text, name) = (id.to_string(), profile.name);
             let (by_id, by_name) = (contains_pattern(&id_text), contains_pattern(&name.to_lowercase()));
-            sqlx::query("DELETE FROM embeddings WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM events WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
-            sqlx::query("UPDATE match_runs SET subject_id = NULL WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
+            let brokerage = caller.brokerage_id;
+            sqlx::query("DELETE FROM embeddings WHERE brokerage_id = $1 AND subject_id = $2")
+                .bind(brokerage).bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM events WHERE brokerage_id = $1 AND subject_id = $2")
+                .bind(brokerage).bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE match_runs SET subject_id = NULL WHERE brokerage_id = $1 AND subject_id = $2")
+                .bind(brokerage).bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM llm_cache").execute(&mut *tx).await?;
             // Past simulations: the plan names the persona, the results hold its answers.
             let runs: Vec<(Uuid, Json<serde_json::Value>, Option<Json<serde_json::Value>>)> = sqlx::query_as(

@@ -165,7 +165,8 @@ impl Store {
                 .await?
                 .rows_affected();
             if deleted == 1 {
-                sqlx::query("DELETE FROM embeddings WHERE subject_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM embeddings WHERE brokerage_id = $1 AND subject_id = $2")
+                    .bind(brokerage_id).bind(id).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok::<u64, sqlx::Error>(deleted)
