@@ -242,7 +242,7 @@ async fn stream(
             cursor = event.sequence;
             last |= matches!(
                 event.kind.as_str(),
-                "simulation.completed" | "simulation.failed"
+                "simulation.completed" | "simulation.failed" | "simulation.cancelled"
             );
         }
         if last || (done_at_start && events.is_empty()) {

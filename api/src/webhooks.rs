@@ -31,7 +31,7 @@ struct WebhookRequest {
     /// Where deliveries are POSTed (http or https; private and internal addresses are refused).
     #[oai(validator(max_length = 2048))]
     url: String,
-    /// Event types to receive; every outcome (`simulation.completed`, `simulation.failed`,
+    /// Event types to receive; every outcome (`simulation.completed`, `simulation.failed`, `simulation.cancelled`,
     /// `persona.enriched`, `matching.completed`) when left out.
     #[oai(validator(max_items = 16))]
     event_types: Option<Vec<EventType>>,

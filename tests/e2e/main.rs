@@ -19,6 +19,7 @@ mod live;
 mod llm_faults;
 mod matching;
 mod personas;
+mod simulation_list;
 mod simulations;
 mod tenancy;
 mod webhooks;

@@ -125,6 +125,7 @@ async fn a_completed_simulation_is_delivered_signed(shape: Shape) {
         json!([
             "matching.completed",
             "persona.enriched",
+            "simulation.cancelled",
             "simulation.completed",
             "simulation.failed"
         ])
@@ -522,11 +523,12 @@ async fn an_event_is_recorded_only_with_its_change(shape: Shape) {
             .unwrap()
     );
     let stale_run = uuid::Uuid::new_v4();
-    assert!(
-        !store
+    assert_eq!(
+        store
             .record_progress(id, stale_run, 1, Some(&[]))
             .await
-            .unwrap()
+            .unwrap(),
+        troupe_shared::store::ProgressAck::Superseded
     );
     assert_eq!(app.events().await.len(), before);
     let delivered = receiver.received().len();

@@ -9,7 +9,7 @@ use troupe_shared::{
     Store, StoreError,
     domain::{Persona, RunMetadata, SimulationPlan, SimulationResults},
     jobs::SimulationJob,
-    store::Claim,
+    store::{Claim, ProgressAck},
 };
 use uuid::Uuid;
 
@@ -83,6 +83,7 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
     let label = match &outcome {
         Outcome::Completed(..) => "completed",
         Outcome::Failed(..) => "failed",
+        Outcome::Cancelled(..) => "cancelled",
         Outcome::Superseded => "superseded",
     };
     metrics::counter!("troupe_simulations_total", "kind" => kind, "outcome" => label).increment(1);
@@ -99,6 +100,16 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
                 .fail_simulation(job.simulation_id, Some(token), &reason, metadata.as_ref())
                 .await?
         }
+        Outcome::Cancelled(results, metadata) => {
+            deps.store
+                .finish_cancelled(
+                    job.simulation_id,
+                    Some(token),
+                    results.as_ref(),
+                    Some(&metadata),
+                )
+                .await?
+        }
         Outcome::Superseded => false,
     };
     if written {
@@ -113,6 +124,8 @@ enum Outcome {
     Completed(SimulationResults, RunMetadata),
     /// Why, and what the run spent when it got as far as calling the model.
     Failed(String, Option<RunMetadata>),
+    /// Asked to stop: the results of the answers given before it did, if any.
+    Cancelled(Option<SimulationResults>, RunMetadata),
     /// Another run holds the simulation now.
     Superseded,
 }
@@ -131,12 +144,14 @@ impl Run<'_> {
         let started = Instant::now();
         let ledger = Ledger::new(self.plan.settings().token_budget);
         let progress = Progress::default();
+        let stop = CancellationToken::new();
         let ctx = RunContext {
             responder: &self.deps.responder,
             ledger: &ledger,
             progress: &progress,
             parallelism: self.deps.agent_parallelism,
             temperature: self.plan.settings().temperature,
+            stop: &stop,
         };
         let finished = CancellationToken::new();
         let work = async {
@@ -175,13 +190,15 @@ impl Run<'_> {
                 // Written every tick (that is how a superseded run learns to stop), announced
                 // only with news: steps done or answers given since the last report.
                 let news = (done != reported || !answers.is_empty()).then(|| live(answers));
-                if !self
+                match self
                     .deps
                     .store
                     .record_progress(self.job.simulation_id, self.token, done, news.as_deref())
                     .await?
                 {
-                    return Ok::<_, StoreError>(false);
+                    ProgressAck::Continue => {}
+                    ProgressAck::StopRequested => stop.cancel(),
+                    ProgressAck::Superseded => return Ok::<_, StoreError>(false),
                 }
                 reported = done;
                 if last {
@@ -205,6 +222,21 @@ impl Run<'_> {
             }
         };
         let metadata = run_metadata(self.deps, &ledger, &run, started);
+        // Stopped before its last round (a request heard after it is too late to matter).
+        if matches!(&run, Ok(t) if t.rounds_not_taken > 0) {
+            let results = run.ok().filter(|t| !t.responses.is_empty()).map(|t| {
+                let mut results = engine::aggregate(self.plan, t.responses);
+                results.summary = format!(
+                    "Cancelled on request after {} of {} agent steps; these findings cover only the \
+                     answers given before it stopped. {}",
+                    progress.done(),
+                    self.plan.agent_steps(),
+                    results.summary
+                );
+                results
+            });
+            return Ok(Outcome::Cancelled(results, metadata));
+        }
         let transcript = match run {
             Ok(transcript) => transcript,
             Err(StepError::Fatal(reason) | StepError::Agent(reason)) => {

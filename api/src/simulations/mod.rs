@@ -6,21 +6,25 @@ mod requests;
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use troupe_shared::{
     auth::Principal,
     domain::{
-        RunMetadata, Simulation, SimulationKind, SimulationPlan, SimulationResults,
-        SimulationStatus,
+        Role, RunMetadata, Simulation, SimulationFilter, SimulationKind, SimulationPlan,
+        SimulationResults, SimulationStatus,
     },
     jobs::SimulationJob,
-    store::{NewSimulation, Submitted},
+    store::{CancelOutcome, NewSimulation, Submitted},
 };
 use uuid::Uuid;
 
-use crate::{ApiState, ApiTags, auth::ApiKey, problem::ApiError};
+use crate::{ApiState, ApiTags, auth::ApiKey, pagination, personas::visible, problem::ApiError};
 use requests::{FocusGroupRequest, IndividualRequest, InterventionRequest, MarketingRequest};
 
 #[derive(Object)]
@@ -55,6 +59,25 @@ struct SimulationResult {
     metadata: Option<RunMetadata>,
     /// Why it failed.
     error: Option<String>,
+}
+
+/// A page of simulations, newest first.
+#[derive(Object)]
+struct SimulationPage {
+    items: Vec<Simulation>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum CancelAnswer {
+    /// It had not started: cancelled.
+    #[oai(status = 200)]
+    Cancelled(Json<Simulation>),
+    /// It is running: it stops before its next round, keeps the answers it has, and ends
+    /// `cancelled` with a `simulation.cancelled` event.
+    #[oai(status = 202)]
+    Stopping(Json<Simulation>),
 }
 
 pub struct SimulationsApi;
@@ -120,6 +143,89 @@ impl SimulationsApi {
         let hash = request_hash(&body.0);
         let plan = planning::individual(&state, &auth.0, body.0).await?;
         submit(&state, &auth.0, plan, idempotency_key.0, hash).await
+    }
+
+    /// The brokerage's simulations, newest first, without their results (read those from
+    /// `results_url`): filter by kind, status, the stored listing, a stored persona who took
+    /// part, who submitted it and since when.
+    #[oai(path = "/", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        kind: Query<Option<SimulationKind>>,
+        status: Query<Option<SimulationStatus>>,
+        property_id: Query<Option<Uuid>>,
+        persona_id: Query<Option<Uuid>>,
+        created_by: Query<Option<Uuid>>,
+        /// Created at or after this instant (RFC 3339).
+        since: Query<Option<DateTime<Utc>>>,
+        cursor: Query<Option<String>>,
+        /// 1 to 200 (default 50).
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<SimulationPage>, ApiError> {
+        let caller = &auth.0;
+        let size = pagination::page_size(limit.0, 50, 200)?;
+        if let Some(persona) = persona_id.0 {
+            // Who took part is the persona's to see: a persona the caller may not see is unknown.
+            visible(&state, caller, persona).await?;
+        }
+        let filter = SimulationFilter {
+            kind: kind.0,
+            status: status.0,
+            property_id: property_id.0,
+            persona_id: persona_id.0,
+            created_by: created_by.0,
+            since: since.0,
+            before: pagination::cursor(cursor.0)?,
+            limit: size,
+        };
+        let mut items = state
+            .store
+            .list_simulations(caller.brokerage_id, &filter)
+            .await?;
+        let next_cursor = pagination::next_cursor(&mut items, size, |s| s.id);
+        Ok(Json(SimulationPage { items, next_cursor }))
+    }
+
+    /// Cancel a pending simulation, or stop a running one before its next round (what it has
+    /// answered is kept). The agent who submitted it, a team lead or an admin may; a finished
+    /// simulation is a 409.
+    #[oai(path = "/:id/cancel", method = "post")]
+    async fn cancel(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<CancelAnswer, ApiError> {
+        let caller = &auth.0;
+        let not_found = || ApiError::NotFound(format!("simulation {}", id.0));
+        let simulation = state
+            .store
+            .get_simulation(caller.brokerage_id, id.0)
+            .await?
+            .ok_or_else(not_found)?;
+        if caller.role == Role::Agent && simulation.created_by != caller.user_id {
+            return Err(ApiError::Forbidden(
+                "only the agent who submitted a simulation, a team lead or an admin can cancel it"
+                    .into(),
+            ));
+        }
+        match state
+            .store
+            .cancel_simulation(caller.brokerage_id, id.0)
+            .await?
+            .ok_or_else(not_found)?
+        {
+            CancelOutcome::Cancelled(simulation) => Ok(CancelAnswer::Cancelled(Json(simulation))),
+            CancelOutcome::Stopping(simulation) => Ok(CancelAnswer::Stopping(Json(simulation))),
+            CancelOutcome::AlreadyFinished(simulation) => Err(ApiError::Conflict(format!(
+                "simulation {} is already {}: only a pending or running simulation can be cancelled",
+                simulation.id,
+                simulation.status.as_str()
+            ))),
+        }
     }
 
     /// A simulation's status and progress.

@@ -44,6 +44,27 @@ impl SimulationPlan {
         }
     }
 
+    /// The stored listing a focus group is about, when it names one.
+    pub fn property_id(&self) -> Option<Uuid> {
+        match self {
+            SimulationPlan::FocusGroup(p) => p.property_id,
+            _ => None,
+        }
+    }
+
+    /// The stored personas the plan names (synthetic ones are drawn at run time), each once.
+    pub fn stored_persona_ids(&self) -> Vec<Uuid> {
+        let mut ids = match self {
+            SimulationPlan::FocusGroup(p) => p.panel.persona_ids.clone(),
+            SimulationPlan::Marketing(p) => p.panel.persona_ids.clone(),
+            SimulationPlan::Intervention(p) => p.panel.persona_ids.clone(),
+            SimulationPlan::Individual(p) => vec![p.persona_id],
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// Agent steps the run will take: the progress total.
     pub fn agent_steps(&self) -> u64 {
         let iterations = u64::from(self.settings().iterations);

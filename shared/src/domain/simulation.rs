@@ -61,6 +61,29 @@ pub struct Simulation {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// The stored listing it is about (a focus group on a stored listing).
+    pub property_id: Option<Uuid>,
+    /// The results' one-paragraph summary, once there are results.
+    pub summary: Option<String>,
+    /// When someone asked a running simulation to stop: it stops before its next round, keeps
+    /// the answers it has and ends `cancelled`.
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+}
+
+/// What a list of simulations can be narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct SimulationFilter {
+    pub kind: Option<SimulationKind>,
+    pub status: Option<SimulationStatus>,
+    pub property_id: Option<Uuid>,
+    /// Simulations a stored persona took part in.
+    pub persona_id: Option<Uuid>,
+    pub created_by: Option<Uuid>,
+    /// Created at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// The last id of the previous page (lists run newest first).
+    pub before: Option<Uuid>,
+    pub limit: u32,
 }
 
 /// The PRD's `results` object.

@@ -21,6 +21,9 @@ text_enum! {
         #[serde(rename = "simulation.failed")]
         #[oai(rename = "simulation.failed")]
         SimulationFailed => "simulation.failed",
+        #[serde(rename = "simulation.cancelled")]
+        #[oai(rename = "simulation.cancelled")]
+        SimulationCancelled => "simulation.cancelled",
         #[serde(rename = "persona.enriched")]
         #[oai(rename = "persona.enriched")]
         PersonaEnriched => "persona.enriched",
@@ -36,6 +39,7 @@ impl EventType {
     pub const OUTCOMES: &[EventType] = &[
         EventType::SimulationCompleted,
         EventType::SimulationFailed,
+        EventType::SimulationCancelled,
         EventType::PersonaEnriched,
         EventType::MatchingCompleted,
     ];

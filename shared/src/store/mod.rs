@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod cancellation;
 mod directory;
 mod embeddings;
 mod enrichment;
@@ -25,6 +26,7 @@ mod webhooks;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, Tampered};
 pub use auth::ProvisionedKey;
+pub use cancellation::CancelOutcome;
 pub use directory::{MintedKey, ReassignRefused};
 pub use enrichment::{
     EnrichmentOutcome, EnrichmentSubmitted, EnrichmentWork, FactRecord, NewSource, Supersession,
@@ -38,7 +40,7 @@ pub use matching::{NewRecommendation, NightlyScores};
 pub use personas::{LIST_PERSONAS, PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
 
-pub use simulations::{Claim, NewSimulation, SimulationRecord};
+pub use simulations::{Claim, NewSimulation, ProgressAck, SimulationRecord};
 pub use webhooks::{DeliveryOutcome, DeliveryTask, FAN_OUT_BATCH, NewWebhook, WebhookPatch};
 
 use std::{str::FromStr, time::Duration};

@@ -15,8 +15,8 @@ use crate::{
     auth::Principal,
     crypto::Purpose,
     domain::{
-        Progress, RunMetadata, Simulation, SimulationKind, SimulationPlan, SimulationResults,
-        SimulationStatus,
+        Progress, RunMetadata, Simulation, SimulationFilter, SimulationKind, SimulationPlan,
+        SimulationResults, SimulationStatus,
     },
 };
 
@@ -25,13 +25,23 @@ type Claimed = (i32, Uuid, Json<Value>, String, i64, Option<Vec<u8>>);
 
 macro_rules! columns {
     () => {
-        "id, brokerage_id, created_by, kind, status, progress_done, progress_total, error, attempts, created_at, started_at, completed_at"
+        "id, brokerage_id, created_by, kind, status, progress_done, progress_total, error, attempts, created_at, started_at, completed_at, property_id, summary, cancel_requested_at"
     };
 }
 
 pub struct NewSimulation {
     pub plan: SimulationPlan,
     pub idempotency: Option<IdempotencyKey>,
+}
+
+/// What a running simulation hears back when it reports progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressAck {
+    Continue,
+    /// Someone asked it to stop: it finishes the round under way, then ends `cancelled`.
+    StopRequested,
+    /// Another run holds the simulation now (or it has finished): this run stops, writing nothing.
+    Superseded,
 }
 
 /// The outcome of a worker asking to run a simulation.
@@ -66,6 +76,9 @@ struct SimulationRow {
     created_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     completed_at: Option<DateTime<Utc>>,
+    property_id: Option<Uuid>,
+    summary: Option<String>,
+    cancel_requested_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<SimulationRow> for Simulation {
@@ -87,6 +100,9 @@ impl TryFrom<SimulationRow> for Simulation {
             created_at: row.created_at,
             started_at: row.started_at,
             completed_at: row.completed_at,
+            property_id: row.property_id,
+            summary: row.summary,
+            cancel_requested_at: row.cancel_requested_at,
         })
     }
 }
@@ -167,12 +183,21 @@ impl Store {
                     }
                 }
             }
-            let row: SimulationRow = sqlx::query_as(concat!("INSERT INTO simulations (id, brokerage_id, created_by, kind, status, plan, progress_total, created_at, sealed_enrichment)
-                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8) RETURNING ", columns!()))
+            let row: SimulationRow = sqlx::query_as(concat!("INSERT INTO simulations (id, brokerage_id, created_by, kind, status, plan, progress_total, created_at, sealed_enrichment, property_id)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9) RETURNING ", columns!()))
             .bind(id).bind(caller.brokerage_id).bind(caller.user_id).bind(new.plan.kind().as_str())
             .bind(Json(&plan)).bind(i64::try_from(new.plan.agent_steps()).unwrap_or(i64::MAX)).bind(now)
-            .bind(sealed)
+            .bind(sealed).bind(new.plan.property_id())
             .fetch_one(&mut *tx).await?;
+            let participants = new.plan.stored_persona_ids();
+            for chunk in participants.chunks(super::INSERT_BATCH) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO simulation_personas (simulation_id, persona_id, brokerage_id) ");
+                insert.push_values(chunk, |mut row, persona_id| {
+                    row.push_bind(id).push_bind(*persona_id).push_bind(caller.brokerage_id);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             Ok(Submitted::Created(row.try_into()?))
         })
@@ -191,6 +216,36 @@ impl Store {
                 .await
         })?;
         row.map(Simulation::try_from).transpose()
+    }
+
+    /// The brokerage's simulations matching `filter`, newest first; `limit + 1` rows.
+    pub async fn list_simulations(
+        &self,
+        brokerage_id: Uuid,
+        filter: &SimulationFilter,
+    ) -> StoreResult<Vec<Simulation>> {
+        let rows: Vec<SimulationRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM simulations
+                 WHERE brokerage_id = $1 AND ($2 IS NULL OR id < $2)
+                   AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR status = $4)
+                   AND ($5 IS NULL OR property_id = $5) AND ($6 IS NULL OR created_by = $6)
+                   AND ($7 IS NULL OR created_at >= $7)
+                   AND ($8 IS NULL OR id IN (SELECT simulation_id FROM simulation_personas
+                                             WHERE brokerage_id = $1 AND persona_id = $8))
+                 ORDER BY id DESC LIMIT $9"))
+                .bind(brokerage_id)
+                .bind(filter.before)
+                .bind(filter.kind.map(SimulationKind::as_str))
+                .bind(filter.status.map(SimulationStatus::as_str))
+                .bind(filter.property_id)
+                .bind(filter.created_by)
+                .bind(filter.since)
+                .bind(filter.persona_id)
+                .bind(i64::from(filter.limit) + 1)
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.into_iter().map(Simulation::try_from).collect()
     }
 
     pub async fn simulation_record(
@@ -256,6 +311,7 @@ impl Store {
                  SET status = 'running', run_token = $3, claimed_by = $4, attempts = attempts + 1,
                      progress_done = 0, started_at = COALESCE(started_at, $5)
                  WHERE brokerage_id = $1 AND id = $2 AND status IN ('pending', 'running') AND attempts < $6
+                   AND cancel_requested_at IS NULL
                  RETURNING attempts, created_by, plan, kind, progress_total, sealed_enrichment",
             )
             .bind(brokerage_id).bind(id).bind(token).bind(worker).bind(now)
@@ -287,6 +343,11 @@ impl Store {
         if simulation.status.is_final() {
             return Ok(Claim::Finished(simulation.status));
         }
+        if simulation.cancel_requested_at.is_some() {
+            // Asked to stop while its worker was gone: nothing runs again.
+            self.finish_cancelled(id, None, None, None).await?;
+            return Ok(Claim::Finished(SimulationStatus::Cancelled));
+        }
         let reason = format!(
             "gave up after {} attempts: the worker running this simulation stopped each time",
             simulation.attempts
@@ -296,25 +357,25 @@ impl Store {
     }
 
     /// Records progress, and with `news` (the answers given since the last report) a
-    /// `simulation.progress` event; `false` means this run has been superseded and should stop.
+    /// `simulation.progress` event; the answer tells the run whether to go on.
     pub async fn record_progress(
         &self,
         id: Uuid,
         token: Uuid,
         done: i64,
         news: Option<&[Value]>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<ProgressAck> {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let updated: Option<(Uuid, String, i64)> = sqlx::query_as(
+            let updated: Option<(Uuid, String, i64, bool)> = sqlx::query_as(
                 "UPDATE simulations SET progress_done = $3 WHERE id = $1 AND run_token = $2 AND status = 'running'
-                 RETURNING brokerage_id, kind, progress_total",
+                 RETURNING brokerage_id, kind, progress_total, cancel_requested_at IS NOT NULL",
             )
             .bind(id).bind(token).bind(done)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((brokerage_id, kind, total)) = updated else {
-                return Ok(false);
+            let Some((brokerage_id, kind, total, stop)) = updated else {
+                return Ok(ProgressAck::Superseded);
             };
             let mut notices = Vec::new();
             if let Some(answers) = news {
@@ -325,7 +386,7 @@ impl Store {
             }
             tx.commit().await?;
             self.announce(&notices).await;
-            Ok(true)
+            Ok(if stop { ProgressAck::StopRequested } else { ProgressAck::Continue })
         })
     }
 
@@ -343,11 +404,12 @@ impl Store {
             let updated: Option<(Uuid, String)> = sqlx::query_as(
                 "UPDATE simulations
                  SET status = 'completed', results = $3, metadata = $4, completed_at = $5,
-                     progress_done = progress_total, run_token = NULL
+                     progress_done = progress_total, run_token = NULL, summary = $6
                  WHERE id = $1 AND run_token = $2 AND status = 'running'
                  RETURNING brokerage_id, kind",
             )
             .bind(id).bind(token).bind(Json(results)).bind(Json(metadata)).bind(Utc::now())
+            .bind(&results.summary)
             .fetch_optional(&mut *tx)
             .await?;
             let Some((brokerage_id, kind)) = updated else {

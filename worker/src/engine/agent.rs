@@ -12,6 +12,7 @@ use std::{
 
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 use troupe_shared::domain::{AgentResponse, Judgement, Persona};
 use uuid::Uuid;
 
@@ -30,6 +31,8 @@ pub struct RunContext<'a> {
     pub progress: &'a Progress,
     pub parallelism: usize,
     pub temperature: f64,
+    /// Fires when the run has been asked to stop: rounds not yet begun are not taken.
+    pub stop: &'a CancellationToken,
 }
 
 /// A run's progress as its steps finish: how many, and the answers given since the last report
@@ -196,16 +199,23 @@ pub struct Transcript {
     pub failed_steps: u64,
     /// The first failed step's reason, to explain a run in which every step failed.
     pub first_failure: Option<String>,
+    /// Rounds left untaken because the run was asked to stop.
+    pub rounds_not_taken: u32,
 }
 
 impl Transcript {
-    /// Runs one round's steps, `ctx.parallelism` at a time, and records them in order. The
+    /// Runs one round's steps, `ctx.parallelism` at a time, and records them in order (none once
+    /// the run has been asked to stop). The
     /// futures are built by the caller up front: a stream combinator holding a closure over
     /// borrowed agents makes the job future fail rustc's `Send` check (rust-lang/rust#102211).
     pub async fn round<F>(&mut self, ctx: &RunContext<'_>, steps: Vec<F>) -> Result<(), StepError>
     where
         F: Future<Output = Result<StepOutcome, StepError>>,
     {
+        if ctx.stop.is_cancelled() {
+            self.rounds_not_taken += 1;
+            return Ok(());
+        }
         let outcomes: Vec<StepOutcome> = stream::iter(steps)
             .buffered(ctx.parallelism.max(1))
             .try_collect()
@@ -225,7 +235,7 @@ impl Transcript {
     /// Steps not taken because the agent has nothing to build on (it answered no earlier
     /// round): they count as done for progress, and as failed.
     pub fn skip(&mut self, ctx: &RunContext<'_>, steps: usize, reason: &str) {
-        if steps > 0 {
+        if steps > 0 && !ctx.stop.is_cancelled() {
             ctx.progress.finished(steps as i64, None);
             self.failed_steps += steps as u64;
             self.first_failure.get_or_insert_with(|| reason.to_owned());

@@ -1,0 +1,113 @@
+//! Stopping a simulation. One not yet started is cancelled at once; a running one is asked to
+//! stop (`cancel_requested_at`), which its worker hears at its next progress report: it finishes
+//! the round under way, keeps the answers it has and ends `cancelled`. A run that completes its
+//! last round before it hears the request completes as usual.
+
+use chrono::Utc;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{BeginWrite, Store, StoreResult, events::record_event, with_pool};
+use crate::domain::{RunMetadata, Simulation, SimulationResults, SimulationStatus};
+
+/// What asking to cancel did.
+#[derive(Debug)]
+pub enum CancelOutcome {
+    /// It had not started: it is cancelled now.
+    Cancelled(Simulation),
+    /// It is running: it stops before its next round.
+    Stopping(Simulation),
+    /// It had already completed, failed or been cancelled.
+    AlreadyFinished(Simulation),
+}
+
+impl Store {
+    /// Cancels, or asks to stop, one of the brokerage's simulations; `None` if there is none.
+    pub async fn cancel_simulation(
+        &self,
+        brokerage_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<CancelOutcome>> {
+        let now = Utc::now();
+        let cancelled_now = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let pending: Option<(String,)> = sqlx::query_as(
+                "UPDATE simulations SET status = 'cancelled', completed_at = $3, cancel_requested_at = $3
+                 WHERE brokerage_id = $1 AND id = $2 AND status = 'pending'
+                 RETURNING kind",
+            )
+            .bind(brokerage_id).bind(id).bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let mut notices = Vec::new();
+            if let Some((kind,)) = &pending {
+                let payload = serde_json::json!({
+                    "simulation_id": id, "type": kind, "done": 0, "results_url": results_url(id),
+                });
+                notices.push(record_event!(tx, brokerage_id, "simulation.cancelled", id, &payload)?);
+            } else {
+                sqlx::query(
+                    "UPDATE simulations SET cancel_requested_at = COALESCE(cancel_requested_at, $3)
+                     WHERE brokerage_id = $1 AND id = $2 AND status = 'running'",
+                )
+                .bind(brokerage_id).bind(id).bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            self.announce(&notices).await;
+            pending.is_some()
+        });
+        let Some(simulation) = self.get_simulation(brokerage_id, id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(if cancelled_now {
+            CancelOutcome::Cancelled(simulation)
+        } else if simulation.status == SimulationStatus::Running {
+            CancelOutcome::Stopping(simulation)
+        } else {
+            CancelOutcome::AlreadyFinished(simulation)
+        }))
+    }
+
+    /// Ends a simulation that was asked to stop as `cancelled`, with the results of the answers it
+    /// had (if any). With a token, only while that run holds it; without, if not yet finished.
+    pub async fn finish_cancelled(
+        &self,
+        id: Uuid,
+        token: Option<Uuid>,
+        results: Option<&SimulationResults>,
+        metadata: Option<&RunMetadata>,
+    ) -> StoreResult<bool> {
+        let summary = results.map(|r| r.summary.as_str());
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated: Option<(Uuid, String, i64, i64)> = sqlx::query_as(
+                "UPDATE simulations SET status = 'cancelled', results = COALESCE($3, results),
+                        metadata = COALESCE($4, metadata), summary = COALESCE($5, summary),
+                        completed_at = $6, run_token = NULL
+                 WHERE id = $1 AND status IN ('pending', 'running') AND ($2 IS NULL OR run_token = $2)
+                 RETURNING brokerage_id, kind, progress_done, progress_total",
+            )
+            .bind(id).bind(token).bind(results.map(Json)).bind(metadata.map(Json)).bind(summary)
+            .bind(Utc::now())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((brokerage_id, kind, done, total)) = updated else {
+                return Ok(false);
+            };
+            let payload = serde_json::json!({
+                "simulation_id": id, "type": kind, "done": done, "total": total,
+                "summary": summary, "results_url": results_url(id),
+            });
+            let notice = record_event!(tx, brokerage_id, "simulation.cancelled", id, &payload)?;
+            tx.commit().await?;
+            self.announce(&[notice]).await;
+            Ok(true)
+        })
+    }
+}
+
+fn results_url(id: Uuid) -> String {
+    format!("/api/v1/simulations/{id}/results")
+}
