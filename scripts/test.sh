@@ -66,7 +66,22 @@ ensure_test_tools() {
   command -v npm >/dev/null || apt_install nodejs npm
 }
 
+# The gates before any test: formatting, clippy with warnings as errors, and cargo-deny (licences,
+# bans, sources; advisories where the RustSec database can be fetched — it lives on GitHub).
+check_gates() {
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets -- -D warnings
+  command -v cargo-deny >/dev/null || cargo install --locked --quiet cargo-deny@0.20.2
+  if cargo deny fetch >/dev/null 2>&1; then
+    cargo deny --log-level error check
+  else
+    echo "test.sh: the RustSec advisory database cannot be fetched here; checking licences, bans and sources only"
+    cargo deny --log-level error check licenses bans sources
+  fi
+}
+
 ensure_build_tools
+check_gates
 ensure_test_tools
 ensure_postgres
 ensure_redis

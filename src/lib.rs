@@ -162,7 +162,8 @@ impl App {
             roles_running.spawn(async move {
                 (
                     "worker",
-                    troupe_worker::run(&config, store, queues, signal)
+                    // Boxed: the worker's future is large, and it is made once per process.
+                    Box::pin(troupe_worker::run(&config, store, queues, signal))
                         .await
                         .map_err(anyhow::Error::from),
                 )

@@ -323,7 +323,7 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .context("the bench brokerage")?;
     let nightly = || async {
-        let slot = chrono::Utc::now();
+        let slot = Utc::now();
         let runs =
             troupe_scheduler::schedule_nightly(&store, &queues, &config, slot, Some(&[brokerage]))
                 .await?;

@@ -24,7 +24,7 @@ pub enum SchedulerError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("scheduler stopped: {0}")]
-    Apalis(#[from] apalis::prelude::WorkerError),
+    Apalis(#[from] WorkerError),
 }
 
 /// What one cleanup removed.

@@ -584,7 +584,7 @@ mod tests {
         let config = load(&[("TROUPE_LLM_BASE_URL", "http://localhost:11434/v1/")]).unwrap();
         match config.llm.provider {
             LlmProvider::OpenAi { base_url, .. } => {
-                assert_eq!(base_url, "http://localhost:11434/v1")
+                assert_eq!(base_url, "http://localhost:11434/v1");
             }
             other => panic!("unexpected provider {other:?}"),
         }

@@ -255,7 +255,7 @@ mod tests {
             key.open(Purpose::SourceText, Uuid::now_v7(), &sealed)
                 .is_err()
         );
-        let mut altered = sealed.clone();
+        let mut altered = sealed;
         *altered.last_mut().unwrap() ^= 1;
         assert!(key.open(Purpose::SourceText, subject, &altered).is_err());
     }

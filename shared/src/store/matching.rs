@@ -40,7 +40,7 @@ struct RunRow {
 }
 
 impl TryFrom<RunRow> for MatchRun {
-    type Error = super::StoreError;
+    type Error = StoreError;
 
     fn try_from(row: RunRow) -> StoreResult<MatchRun> {
         Ok(MatchRun {

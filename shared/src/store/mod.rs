@@ -155,12 +155,12 @@ impl Store {
             Pool::Postgres(pool) => {
                 ours(sqlx::migrate!("../migrations/postgres"))
                     .run(pool)
-                    .await?
+                    .await?;
             }
             Pool::Sqlite(pool) => {
                 ours(sqlx::migrate!("../migrations/sqlite"))
                     .run(pool)
-                    .await?
+                    .await?;
             }
         }
         // A wrong master key stops the process here rather than at its first encrypted read.
@@ -190,7 +190,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        with_pool!(self, pool => pool.close().await)
+        with_pool!(self, pool => pool.close().await);
     }
 }
 

@@ -275,7 +275,7 @@ impl Store {
                 .bind(brokerage).bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM llm_cache").execute(&mut *tx).await?;
             // Past simulations: the plan names the persona, the results hold its answers.
-            let runs: Vec<(Uuid, Json<serde_json::Value>, Option<Json<serde_json::Value>>)> = sqlx::query_as(
+            let runs: Vec<(Uuid, Json<Value>, Option<Json<Value>>)> = sqlx::query_as(
                 "SELECT id, plan, results FROM simulations WHERE brokerage_id = $1
                    AND (CAST(plan AS TEXT) LIKE $2 ESCAPE '\\' OR CAST(results AS TEXT) LIKE $2 ESCAPE '\\'
                         OR LOWER(CAST(results AS TEXT)) LIKE $3 ESCAPE '\\')")
@@ -297,7 +297,7 @@ impl Store {
             }
             // Other clients' records that name it (a spouse, a referral): redacted, their
             // graph edges rebuilt.
-            let related: Vec<(Uuid, Json<serde_json::Value>)> = sqlx::query_as(
+            let related: Vec<(Uuid, Json<Value>)> = sqlx::query_as(
                 "SELECT id, profile FROM personas WHERE brokerage_id = $1
                    AND (CAST(profile AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(profile AS TEXT)) LIKE $3 ESCAPE '\\')")
                 .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
@@ -318,7 +318,7 @@ impl Store {
                 record_version!(tx, other, caller.user_id, "redacted")?;
             }
             // Their earlier versions too.
-            let versions: Vec<(Uuid, i64, Json<serde_json::Value>)> = sqlx::query_as(
+            let versions: Vec<(Uuid, i64, Json<Value>)> = sqlx::query_as(
                 "SELECT persona_id, version, profile FROM persona_versions WHERE brokerage_id = $1
                    AND (CAST(profile AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(profile AS TEXT)) LIKE $3 ESCAPE '\\')")
                 .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)

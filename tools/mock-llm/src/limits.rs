@@ -148,7 +148,7 @@ mod tests {
                     retry_after > Duration::from_millis(900)
                         && retry_after <= Duration::from_secs(1),
                     "{retry_after:?}"
-                )
+                );
             }
             Verdict::Admitted => panic!("the 61st request in a minute is limited"),
         }

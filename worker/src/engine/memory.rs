@@ -155,7 +155,7 @@ mod tests {
                 Some(3 + (i % 2) as u8),
             );
         }
-        let persona = troupe_shared::domain::Persona {
+        let persona = Persona {
             id: uuid::Uuid::nil(),
             brokerage_id: uuid::Uuid::nil(),
             agent_id: uuid::Uuid::nil(),

@@ -269,7 +269,7 @@ fn apply(profile: &mut PersonaProfile, fact: &CandidateFact, source: Uuid, on: N
         FactKind::NetWorth => profile.demographics.net_worth_range = Some(text),
         FactKind::Occupation => profile.demographics.occupation = Some(text),
         FactKind::CommunicationPreference => {
-            profile.personality_traits.communication_preference = Some(text)
+            profile.personality_traits.communication_preference = Some(text);
         }
         FactKind::LifeEvent => {
             if !profile

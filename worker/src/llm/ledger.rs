@@ -99,7 +99,7 @@ mod tests {
         assert_eq!(ledger.spent(), 300);
         match ledger.commit(200) {
             Err(LlmError::BudgetExhausted { budget, spent }) => {
-                assert_eq!((budget, spent), (1000, 300))
+                assert_eq!((budget, spent), (1000, 300));
             }
             other => panic!("{other:?}"),
         }

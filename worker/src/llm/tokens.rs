@@ -18,7 +18,7 @@ mod tests {
     #[test]
     fn counts_follow_the_model_encoding() {
         let text = "Ca’ d’Oro: a 1,200 m² palazzo on the Grand Canal — 42 rooms, €48.5M.";
-        let o200k = tiktoken_rs::o200k_base_singleton()
+        let o200k = o200k_base_singleton()
             .encode_with_special_tokens(text)
             .len();
         let cl100k = tiktoken_rs::cl100k_base_singleton()
