@@ -24,7 +24,10 @@ use poem_openapi::{Object, OpenApi, payload::Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
-use troupe_shared::auth::{Principal, hash_secret, new_ws_ticket};
+use troupe_shared::{
+    auth::{Principal, hash_secret, new_ws_ticket},
+    store::AuditRecord,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -128,6 +131,22 @@ async fn open(
     if connect.after.is_some_and(|after| after < 0) {
         return Err(ApiError::Validation("after must be 0 or more".into()).into());
     }
+    // A socket streams the subject's answers and changes: opening one is a read, audited as one.
+    let (subject_type, action) = match subject {
+        Subject::Simulation(_) => ("simulation", "simulation.watched"),
+        Subject::Persona(_) => ("persona", "persona.watched"),
+    };
+    let record = AuditRecord {
+        action,
+        subject_type,
+        subject_id: subject.id(),
+        detail: json!({ "after": connect.after }),
+    };
+    state
+        .store
+        .audit(&caller, record)
+        .await
+        .map_err(ApiError::from)?;
     let state = state.clone();
     Ok(ws
         .on_upgrade(move |socket| async move {
@@ -177,7 +196,7 @@ async fn snapshot(
     let sequence = store.latest_sequence(subject.id()).await?;
     let state = match subject {
         Subject::Simulation(id) => store
-            .get_simulation(caller.brokerage_id, id)
+            .simulation_for(caller, id)
             .await?
             .map(|s| json!({ "type": "state", "sequence": sequence, "simulation": s })),
         Subject::Persona(id) => store

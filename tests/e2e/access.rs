@@ -1,14 +1,21 @@
-//! The access matrix: every persona endpoint × every kind of caller × every visibility, against
-//! the rules (brief §10). Anything a caller may not see answers 404 — never 403, which is kept
-//! for a visible persona the caller may not change — and never shows up in their lists.
+//! The access matrices: every persona endpoint, and every simulation endpoint, × every kind of
+//! caller × every visibility, against the rules (brief §10). Anything a caller may not see answers
+//! 404 — never 403, which is kept for a visible record the caller may not change — and never
+//! shows up in their lists. A simulation is as visible as the least visible client in it.
+
+use std::{collections::HashMap, time::Duration};
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 use troupe_shared::domain::Role;
 
 use crate::helpers::{Shape, TestApp, both_shapes, persona};
 
-both_shapes!(every_persona_endpoint_follows_the_visibility_rules);
+both_shapes!(
+    every_persona_endpoint_follows_the_visibility_rules,
+    a_simulation_is_seen_only_by_who_sees_every_client_in_it
+);
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Caller {
@@ -67,9 +74,9 @@ fn expected(endpoint: &str, caller: Caller, visibility: &str) -> u16 {
     }
 }
 
-async fn every_persona_endpoint_follows_the_visibility_rules(shape: Shape) {
-    let app = TestApp::spawn_api_only(shape).await;
-    let mut keys = std::collections::HashMap::new();
+/// A key for each kind of caller (the deactivated one's user deactivated by the admin).
+async fn callers(app: &TestApp) -> HashMap<Caller, String> {
+    let mut keys = HashMap::new();
     keys.insert(
         Caller::Owner,
         app.key_for("Acme Realty", Some("West"), "olivia", Role::Agent)
@@ -131,6 +138,12 @@ async fn every_persona_endpoint_follows_the_visibility_rules(shape: Shape) {
         .await;
     assert_eq!(deactivated.status, 200, "{}", deactivated.body);
 
+    keys
+}
+
+async fn every_persona_endpoint_follows_the_visibility_rules(shape: Shape) {
+    let app = TestApp::spawn_api_only(shape).await;
+    let keys = callers(&app).await;
     let owner = keys[&Caller::Owner].clone();
     let create = |visibility: &str, name: String| {
         let mut body = persona(&name, "finance", &["wine cellar"], &[], 3e7);
@@ -241,6 +254,196 @@ async fn every_persona_endpoint_follows_the_visibility_rules(shape: Shape) {
     println!(
         "access matrix: {} endpoints × {} callers × {} visibilities = {cells} cells, {} failures",
         ENDPOINTS.len(),
+        CALLERS.len(),
+        VISIBILITIES.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+const SIMULATION_ENDPOINTS: [&str; 6] = [
+    "status",
+    "results",
+    "list",
+    "list_by_persona",
+    "socket",
+    "cancel",
+];
+
+/// The status a simulation endpoint answers `caller` for a finished individual simulation of the
+/// owner's on a persona of `visibility` (a socket that opens answers 101).
+fn expected_for_simulation(endpoint: &str, caller: Caller, visibility: &str) -> u16 {
+    if caller == Caller::Deactivated {
+        return 401;
+    }
+    if endpoint == "list" {
+        return 200;
+    }
+    if !sees(caller, visibility) {
+        return 404;
+    }
+    match endpoint {
+        "socket" => 101,
+        // Finished; and only its submitter, team leads and admins may cancel at all.
+        "cancel" if matches!(caller, Caller::SameTeamAgent | Caller::OtherTeamAgent) => 403,
+        "cancel" => 409,
+        _ => 200,
+    }
+}
+
+async fn socket_status(app: &TestApp, path: &str, key: &str) -> u16 {
+    let url = format!("{}{path}", app.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok(_) => 101,
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("{path}: {other}"),
+    }
+}
+
+async fn a_simulation_is_seen_only_by_who_sees_every_client_in_it(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let keys = callers(&app).await;
+    let owner = keys[&Caller::Owner].clone();
+    let mut cells = 0;
+    let mut failures = Vec::new();
+    for visibility in VISIBILITIES {
+        let mut body = persona(
+            &format!("Client {visibility}"),
+            "finance",
+            &["wine cellar"],
+            &[],
+            3e7,
+        );
+        body["visibility"] = json!(visibility);
+        let created = app
+            .request(Method::POST, "/api/v1/personas", Some(&owner), Some(&body))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let persona_id = created.body["id"].as_str().unwrap().to_owned();
+        // Notes for this run only: what must never reach a caller who may not see the client.
+        let run = json!({ "persona_id": persona_id,
+            "scenario": { "type": "call", "context": { "purpose": "hello" } },
+            "enrichment_data": { "internal_notes": "Secret: divorce pending" } });
+        let accepted = app
+            .request(
+                Method::POST,
+                "/api/v1/simulations/individual",
+                Some(&owner),
+                Some(&run),
+            )
+            .await;
+        assert_eq!(accepted.status, 202, "{}", accepted.body);
+        let id = accepted.body["id"].as_str().unwrap().to_owned();
+        let started = std::time::Instant::now();
+        loop {
+            let status = app
+                .request(
+                    Method::GET,
+                    &format!("/api/v1/simulations/{id}/status"),
+                    Some(&owner),
+                    None,
+                )
+                .await;
+            if status.body["status"] == "completed" {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{}",
+                status.body
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        for caller in CALLERS {
+            let key = &keys[&caller];
+            for endpoint in SIMULATION_ENDPOINTS {
+                let base = format!("/api/v1/simulations/{id}");
+                let (status, body) = match endpoint {
+                    "status" | "results" => {
+                        let reply = app
+                            .request(Method::GET, &format!("{base}/{endpoint}"), Some(key), None)
+                            .await;
+                        (reply.status.as_u16(), reply.body)
+                    }
+                    "list" | "list_by_persona" => {
+                        let query = if endpoint == "list" {
+                            String::new()
+                        } else {
+                            format!("?persona_id={persona_id}")
+                        };
+                        let reply = app
+                            .request(
+                                Method::GET,
+                                &format!("/api/v1/simulations{query}"),
+                                Some(key),
+                                None,
+                            )
+                            .await;
+                        (reply.status.as_u16(), reply.body)
+                    }
+                    "socket" => {
+                        let path = format!("/ws/simulations/{id}");
+                        (socket_status(&app, &path, key).await, Value::Null)
+                    }
+                    "cancel" => {
+                        let reply = app
+                            .request(Method::POST, &format!("{base}/cancel"), Some(key), None)
+                            .await;
+                        (reply.status.as_u16(), reply.body)
+                    }
+                    _ => unreachable!(),
+                };
+                cells += 1;
+                let want = expected_for_simulation(endpoint, caller, visibility);
+                let mut ok = status == want;
+                if status == 200 && endpoint.starts_with("list") {
+                    let listed = body["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|s| s["id"] == id.as_str());
+                    ok &= listed == sees(caller, visibility);
+                }
+                if body.to_string().contains("divorce") && !sees(caller, visibility) {
+                    ok = false;
+                }
+                if !ok {
+                    failures.push(format!(
+                        "{endpoint} by {caller:?} on a {visibility} client's run: expected {want}, got {status} {body}"
+                    ));
+                }
+            }
+        }
+    }
+    // Reading results and opening a socket are audited reads.
+    let audit = app
+        .request(
+            Method::GET,
+            "/api/v1/audit?limit=500",
+            Some(&keys[&Caller::Admin]),
+            None,
+        )
+        .await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for action in ["simulation.results_read", "simulation.watched"] {
+        assert!(
+            actions.contains(&action),
+            "{action} not audited: {actions:?}"
+        );
+    }
+    println!(
+        "simulation access matrix: {} endpoints × {} callers × {} visibilities = {cells} cells, {} failures",
+        SIMULATION_ENDPOINTS.len(),
         CALLERS.len(),
         VISIBILITIES.len(),
         failures.len()

@@ -151,11 +151,29 @@ async fn a_deleted_persona_leaves_nothing_behind(shape: Shape) {
     crate::enrichment::enrich(&app, &spouse, &call).await;
     let facts = app.get(&format!("/api/v1/personas/{spouse}/facts")).await;
     assert!(facts.body.to_string().contains(NAME), "{}", facts.body);
+    // A run about them alone, with notes for it.
+    let individual = app
+        .post(
+            "/api/v1/simulations/individual",
+            &json!({ "persona_id": zebulon, "scenario": { "type": "call", "context": { "purpose": "hello" } },
+                     "enrichment_data": { "internal_notes": format!("{NAME} is selling the yacht.") } }),
+        )
+        .await;
+    assert_eq!(individual.status, 202, "{}", individual.body);
+    let individual = individual.body["id"].as_str().unwrap().to_owned();
+    app.wait_for_final(&individual, Duration::from_secs(60))
+        .await;
     let results_path = format!("/api/v1/simulations/{simulation}/results");
     let before = app.get(&results_path).await.body;
     assert!(before.to_string().contains(&zebulon));
     assert!(!tables_holding(&app, shape, NAME, None).await.is_empty());
 
+    if shape == Shape::Embedded {
+        assert!(
+            name_in_files(&app) > 0,
+            "the raw scan finds the name before erasure"
+        );
+    }
     let deleted = app
         .request(
             Method::DELETE,
@@ -175,6 +193,19 @@ async fn a_deleted_persona_leaves_nothing_behind(shape: Shape) {
     assert!(!answers.is_empty(), "the other personas' answers stay");
     assert!(answers.len() < before["results"]["raw_responses"].as_array().unwrap().len());
     assert!(!after.body.to_string().contains(&zebulon));
+    // The run about them alone still reads, its client shown as no one (the nil id).
+    let alone = app
+        .get(&format!("/api/v1/simulations/{individual}/results"))
+        .await;
+    assert_eq!(alone.status, 200, "{}", alone.body);
+    assert_eq!(
+        alone.body["input_params"]["persona_id"],
+        uuid::Uuid::nil().to_string()
+    );
+    assert!(alone.body["input_params"]["enrichment_data"].is_null());
+    assert!(!alone.body.to_string().contains(NAME), "{}", alone.body);
+    let listed = app.get("/api/v1/simulations?kind=individual").await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
 
     // Nothing anywhere: not the name, not the id (the audit log keeps the id alone).
     assert_eq!(
@@ -187,6 +218,14 @@ async fn a_deleted_persona_leaves_nothing_behind(shape: Shape) {
         ["audit_log"],
         "only the audit trail names the id"
     );
+    if shape == Shape::Embedded {
+        // Not in the file's free pages (secure_delete), nor in the WAL (emptied after erasure).
+        assert_eq!(
+            name_in_files(&app),
+            0,
+            "the SQLite files still hold the name"
+        );
+    }
     if shape == Shape::Distributed {
         let redis = redis::Client::open("redis://127.0.0.1:6379").unwrap();
         let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
@@ -198,4 +237,20 @@ async fn a_deleted_persona_leaves_nothing_behind(shape: Shape) {
             .unwrap();
         assert!(cached.is_empty(), "{cached:?}");
     }
+}
+
+/// How often the deleted persona's name appears in the raw bytes of the SQLite file and its WAL.
+fn name_in_files(app: &TestApp) -> usize {
+    let path = app.vars["TROUPE_DATABASE_URL"].trim_start_matches("sqlite://");
+    let main = std::fs::read(path).expect("the database file");
+    let wal = std::fs::read(format!("{path}-wal")).unwrap_or_default();
+    [main, wal]
+        .iter()
+        .map(|bytes| {
+            bytes
+                .windows(NAME.len())
+                .filter(|w| *w == NAME.as_bytes())
+                .count()
+        })
+        .sum()
 }

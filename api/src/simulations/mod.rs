@@ -20,7 +20,7 @@ use troupe_shared::{
         SimulationResults, SimulationStatus,
     },
     jobs::SimulationJob,
-    store::{CancelOutcome, NewSimulation, Submitted},
+    store::{AuditRecord, CancelOutcome, NewSimulation, Submitted},
 };
 use uuid::Uuid;
 
@@ -181,10 +181,7 @@ impl SimulationsApi {
             before: pagination::cursor(cursor.0)?,
             limit: size,
         };
-        let mut items = state
-            .store
-            .list_simulations(caller.brokerage_id, &filter)
-            .await?;
+        let mut items = state.store.list_simulations(caller, &filter).await?;
         let next_cursor = pagination::next_cursor(&mut items, size, |s| s.id);
         Ok(Json(SimulationPage { items, next_cursor }))
     }
@@ -203,7 +200,7 @@ impl SimulationsApi {
         let not_found = || ApiError::NotFound(format!("simulation {}", id.0));
         let simulation = state
             .store
-            .get_simulation(caller.brokerage_id, id.0)
+            .simulation_for(caller, id.0)
             .await?
             .ok_or_else(not_found)?;
         if caller.role == Role::Agent && simulation.created_by != caller.user_id {
@@ -238,7 +235,7 @@ impl SimulationsApi {
     ) -> Result<Json<Simulation>, ApiError> {
         state
             .store
-            .get_simulation(auth.0.brokerage_id, id.0)
+            .simulation_for(&auth.0, id.0)
             .await?
             .map(Json)
             .ok_or_else(|| ApiError::NotFound(format!("simulation {}", id.0)))
@@ -254,9 +251,17 @@ impl SimulationsApi {
     ) -> Result<Json<SimulationResult>, ApiError> {
         let record = state
             .store
-            .simulation_record(auth.0.brokerage_id, id.0)
+            .simulation_record(&auth.0, id.0)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("simulation {}", id.0)))?;
+        // Results hold clients' answers (and an individual run's notes): each read is audited.
+        let audited = AuditRecord {
+            action: "simulation.results_read",
+            subject_type: "simulation",
+            subject_id: id.0,
+            detail: serde_json::json!({ "status": record.simulation.status.as_str() }),
+        };
+        state.store.audit(&auth.0, audited).await?;
         let input_params = record.plan;
         let s = record.simulation;
         Ok(Json(SimulationResult {

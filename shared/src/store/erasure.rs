@@ -12,8 +12,9 @@ use uuid::Uuid;
 pub(super) const REDACTED: &str = "[deleted persona]";
 
 /// Removes the persona from `value`: array entries that are its id, or objects about it (their
-/// `persona_id` is its id), are dropped; its id elsewhere, and its name as a word in any text,
-/// become [`REDACTED`]. Returns whether anything changed.
+/// `persona_id` is its id), are dropped; a `persona_id` field that is its id becomes the nil
+/// UUID; its id elsewhere, and its name as a word in any text, become [`REDACTED`]. Returns
+/// whether anything changed.
 pub(super) fn redact(value: &mut Value, id: &str, name: &str) -> bool {
     match value {
         Value::Array(items) => {
@@ -27,7 +28,14 @@ pub(super) fn redact(value: &mut Value, id: &str, name: &str) -> bool {
         }
         Value::Object(fields) => {
             let mut changed = false;
-            for field in fields.values_mut() {
+            for (key, field) in fields.iter_mut() {
+                // A field that must hold a UUID (an individual plan's `persona_id`) keeps one:
+                // the nil UUID, which names no one, so the record still reads.
+                if key == "persona_id" && field.as_str() == Some(id) {
+                    *field = Value::String(Uuid::nil().to_string());
+                    changed = true;
+                    continue;
+                }
                 changed |= redact(field, id, name);
             }
             changed
@@ -115,5 +123,13 @@ mod tests {
             })
         );
         assert!(!redact(&mut results, id, "Ben"), "nothing left to redact");
+    }
+
+    #[test]
+    fn a_persona_id_field_keeps_a_uuid() {
+        let id = "0192f3a4-5b6c-7d8e-9f00-112233445566";
+        let mut plan = json!({ "type": "individual", "persona_id": id });
+        assert!(redact(&mut plan, id, "Ben"));
+        assert_eq!(plan["persona_id"], Uuid::nil().to_string());
     }
 }

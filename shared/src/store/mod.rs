@@ -124,6 +124,9 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
+                    // Freed space is zeroed: an erased client's text does not linger in free
+                    // pages of the file.
+                    .pragma("secure_delete", "ON")
                     .busy_timeout(Duration::from_secs(10));
                 Pool::Sqlite(
                     SqlitePoolOptions::new()

@@ -251,7 +251,7 @@ impl Store {
     /// transaction (see [`erasure`]); `false` if there was none.
     pub async fn delete_persona(&self, caller: &Principal, id: Uuid) -> StoreResult<bool> {
         let key = self.sealing_key().await?;
-        with_pool!(self, pool => {
+        let deleted = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let profile: Option<Json<PersonaProfile>> = sqlx::query_scalar(concat!(
                 "DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", visible!(), " RETURNING profile"))
@@ -390,8 +390,17 @@ impl Store {
                     .await?;
             }
             tx.commit().await?;
-            Ok(true)
-        })
+            Ok::<bool, super::StoreError>(true)
+        })?;
+        // SQLite zeroes what it frees (`secure_delete`), but the WAL still holds the pages as
+        // they were until a checkpoint copies them back: empty it now, so the erased text is
+        // gone from the files too.
+        if let (Some(pool), true) = (self.sqlite_pool(), deleted) {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await?;
+        }
+        Ok(deleted)
     }
 
     /// One page of visible personas in id (creation) order.

@@ -29,6 +29,18 @@ macro_rules! columns {
     };
 }
 
+/// Whether the caller ($2 user, $3 team) may see every stored persona a simulation names: only
+/// then may they read it (status, results, events). Synthetic personas are the brokerage's; an
+/// erased persona's row is gone with it. `COALESCE`: a `NULL` team must not read as "visible".
+macro_rules! visible_simulation {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM simulation_personas sp JOIN personas p ON p.id = sp.persona_id
+                     WHERE sp.simulation_id = simulations.id
+                       AND NOT COALESCE((p.visibility = 'brokerage' OR p.owner_user_id = $2
+                                         OR (p.visibility = 'team' AND p.team_id = $3)), FALSE))"
+    };
+}
+
 pub struct NewSimulation {
     pub plan: SimulationPlan,
     pub idempotency: Option<IdempotencyKey>,
@@ -218,22 +230,25 @@ impl Store {
         row.map(Simulation::try_from).transpose()
     }
 
-    /// The brokerage's simulations matching `filter`, newest first; `limit + 1` rows.
+    /// The simulations matching `filter` that the caller may see, newest first; `limit + 1`
+    /// rows.
     pub async fn list_simulations(
         &self,
-        brokerage_id: Uuid,
+        caller: &Principal,
         filter: &SimulationFilter,
     ) -> StoreResult<Vec<Simulation>> {
         let rows: Vec<SimulationRow> = with_pool!(self, pool => {
             sqlx::query_as(concat!("SELECT ", columns!(), " FROM simulations
-                 WHERE brokerage_id = $1 AND ($2 IS NULL OR id < $2)
-                   AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR status = $4)
-                   AND ($5 IS NULL OR property_id = $5) AND ($6 IS NULL OR created_by = $6)
-                   AND ($7 IS NULL OR created_at >= $7)
-                   AND ($8 IS NULL OR id IN (SELECT simulation_id FROM simulation_personas
-                                             WHERE brokerage_id = $1 AND persona_id = $8))
-                 ORDER BY id DESC LIMIT $9"))
-                .bind(brokerage_id)
+                 WHERE brokerage_id = $1 AND ", visible_simulation!(), " AND ($4 IS NULL OR id < $4)
+                   AND ($5 IS NULL OR kind = $5) AND ($6 IS NULL OR status = $6)
+                   AND ($7 IS NULL OR property_id = $7) AND ($8 IS NULL OR created_by = $8)
+                   AND ($9 IS NULL OR created_at >= $9)
+                   AND ($10 IS NULL OR id IN (SELECT simulation_id FROM simulation_personas
+                                              WHERE brokerage_id = $1 AND persona_id = $10))
+                 ORDER BY id DESC LIMIT $11"))
+                .bind(caller.brokerage_id)
+                .bind(caller.user_id)
+                .bind(caller.team_id)
                 .bind(filter.before)
                 .bind(filter.kind.map(SimulationKind::as_str))
                 .bind(filter.status.map(SimulationStatus::as_str))
@@ -248,14 +263,37 @@ impl Store {
         rows.into_iter().map(Simulation::try_from).collect()
     }
 
+    /// A simulation the caller may see (every stored persona in it is visible to them).
+    pub async fn simulation_for(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+    ) -> StoreResult<Option<Simulation>> {
+        let row: Option<SimulationRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM simulations
+                 WHERE brokerage_id = $1 AND id = $4 AND ", visible_simulation!()))
+                .bind(caller.brokerage_id)
+                .bind(caller.user_id)
+                .bind(caller.team_id)
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(Simulation::try_from).transpose()
+    }
+
+    /// A simulation the caller may see, with its plan (sealed notes opened) and results.
     pub async fn simulation_record(
         &self,
-        brokerage_id: Uuid,
+        caller: &Principal,
         id: Uuid,
     ) -> StoreResult<Option<SimulationRecord>> {
         let row: Option<RecordRow> = with_pool!(self, pool => {
-            sqlx::query_as(concat!("SELECT ", columns!(), ", plan, sealed_enrichment, results, metadata FROM simulations WHERE brokerage_id = $1 AND id = $2"))
-            .bind(brokerage_id)
+            sqlx::query_as(concat!("SELECT ", columns!(), ", plan, sealed_enrichment, results, metadata FROM simulations
+                 WHERE brokerage_id = $1 AND id = $4 AND ", visible_simulation!()))
+            .bind(caller.brokerage_id)
+            .bind(caller.user_id)
+            .bind(caller.team_id)
             .bind(id)
             .fetch_optional(pool)
             .await
