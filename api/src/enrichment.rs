@@ -161,8 +161,22 @@ async fn enqueue(state: &ApiState, caller: &Principal, run: &Enrichment) -> Resu
 }
 
 /// The request's sources, each within its kind's size limit.
-fn sources_of(request: EnrichmentRequest) -> Result<Vec<NewSource>, ApiError> {
+fn sources_of(mut request: EnrichmentRequest) -> Result<Vec<NewSource>, ApiError> {
     let today = Utc::now().date_naive();
+    // The PRD's `enrichment_data` nesting: its fields join the top-level ones.
+    if let Some(nested) = request.enrichment_data.take() {
+        request.public_info = match (request.public_info.take(), nested.public_info) {
+            (Some(top), Some(inner)) => Some(serde_json::json!([top, inner])),
+            (top, inner) => top.or(inner),
+        };
+        request.internal_notes = match (request.internal_notes.take(), nested.internal_notes) {
+            (Some(top), Some(inner)) => Some(format!("{top}\n\n{inner}")),
+            (top, inner) => top.or(inner),
+        };
+        request
+            .interaction_history
+            .extend(nested.interaction_history);
+    }
     let mut sources = Vec::new();
     let untyped = |kind, content: String| NewSource {
         kind,

@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod contract;
 mod directory;
 mod enrichment;
 mod health;
@@ -20,7 +21,8 @@ mod webhooks;
 use std::time::Duration;
 
 use poem::{
-    Endpoint, EndpointExt, IntoEndpoint, Request, Route, get, http::StatusCode, middleware::Tracing,
+    Endpoint, EndpointExt, IntoEndpoint, IntoResponse, Request, Route, get, http::StatusCode,
+    middleware::Tracing,
 };
 use poem_openapi::OpenApiService;
 use troupe_shared::{Config, Store, queue::Queues};
@@ -89,11 +91,19 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
     )
     .description("Persona simulations for ultra-high-net-worth real estate.")
     .server("/api/v1");
-    let spec = api.spec_endpoint();
+    let contract = std::sync::Arc::new(contract::Contract::new(&api.spec(), &config.limits));
+    let published = contract.spec().clone();
+    let patch_contract = contract.clone();
+    let spec = get(poem::endpoint::make_sync(move |_| {
+        poem::web::Json(published.clone()).into_response()
+    }));
     let docs = api.swagger_ui();
     let max_body = config.max_body_bytes;
     Route::new()
-        .nest("/api/v1", api)
+        .nest(
+            "/api/v1",
+            api.around(move |endpoint, req| contract::enforce(endpoint, req, contract.clone())),
+        )
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .at("/healthz", get(health::healthz))
@@ -105,6 +115,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
         .around(move |endpoint, req| limit_body(endpoint, req, max_body))
         .catch_all_error(|err| async move { problem::render(err) })
         .data(state)
+        .data(patch_contract)
         .around(telemetry::record)
         .with(Tracing)
         .into_endpoint()

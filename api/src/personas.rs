@@ -21,7 +21,15 @@ use troupe_shared::{
 };
 use uuid::Uuid;
 
-use crate::{ApiState, ApiTags, auth::ApiKey, pagination, problem::ApiError};
+use std::sync::Arc;
+
+use crate::{
+    ApiState, ApiTags,
+    auth::ApiKey,
+    contract::{Contract, Violation},
+    pagination,
+    problem::ApiError,
+};
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
@@ -57,6 +65,63 @@ struct PersonaReplace {
     /// The version this update was based on; a concurrent change answers 409. Omitted: the
     /// current version.
     version: Option<i64>,
+    #[oai(flatten)]
+    echoed: Echoed,
+}
+
+/// What a `GET` answers with beyond the profile, accepted back unchanged so that a client can
+/// read, modify and `PUT` a persona; a different value is refused, never ignored (ownership
+/// changes through `POST /users/{id}/reassign-personas`).
+#[derive(Object)]
+struct Echoed {
+    id: Option<Uuid>,
+    brokerage_id: Option<Uuid>,
+    agent_id: Option<Uuid>,
+    team_id: Option<Uuid>,
+    synthetic: Option<bool>,
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
+    updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Echoed {
+    /// The echoed members that differ from the stored persona's (`updated_at` may be older:
+    /// `version` and `If-Match` decide staleness).
+    fn differences(&self, current: &Persona) -> Vec<Violation> {
+        let mut differ = Vec::new();
+        let mut check = |field: &str, same: bool| {
+            if !same {
+                differ.push(Violation {
+                    pointer: format!("/{field}"),
+                    detail: format!(
+                        "`/{field}` is the service's to set and differs from this persona's; send \
+                         it unchanged or leave it out"
+                    ),
+                });
+            }
+        };
+        check("id", self.id.is_none_or(|v| v == current.id));
+        check(
+            "brokerage_id",
+            self.brokerage_id.is_none_or(|v| v == current.brokerage_id),
+        );
+        check(
+            "agent_id",
+            self.agent_id.is_none_or(|v| v == current.agent_id),
+        );
+        check(
+            "team_id",
+            self.team_id.is_none_or(|v| Some(v) == current.team_id),
+        );
+        check(
+            "synthetic",
+            self.synthetic.is_none_or(|v| v == current.synthetic),
+        );
+        check(
+            "created_at",
+            self.created_at.is_none_or(|v| v == current.created_at),
+        );
+        differ
+    }
 }
 
 #[derive(Object)]
@@ -136,9 +201,10 @@ impl PersonasApi {
         body: Json<PersonaIn>,
     ) -> Result<Created, ApiError> {
         let Json(PersonaIn {
-            profile,
+            mut profile,
             visibility,
         }) = body;
+        follows_rules(&mut profile)?;
         let persona = state
             .store
             .create_persona(
@@ -183,10 +249,16 @@ impl PersonasApi {
     ) -> Result<Found, ApiError> {
         let current = writable(&state, &auth.0, id.0).await?;
         let Json(PersonaReplace {
-            profile,
+            mut profile,
             visibility,
             version,
+            echoed,
         }) = body;
+        let differ = echoed.differences(&current);
+        if !differ.is_empty() {
+            return Err(ApiError::BrokenRule(differ));
+        }
+        follows_rules(&mut profile)?;
         let expected = match expected_version(if_match.0.as_deref())? {
             Some(tagged) => tagged,
             None => version.unwrap_or(current.version),
@@ -208,6 +280,7 @@ impl PersonasApi {
         id: Path<Uuid>,
         #[oai(name = "If-Match")] if_match: Header<Option<String>>,
         body: MergePatch,
+        contract: Data<&Arc<Contract>>,
     ) -> Result<Found, ApiError> {
         let current = writable(&state, &auth.0, id.0).await?;
         let (MergePatch::MergePatch(Json(patch)) | MergePatch::Json(Json(patch))) = body;
@@ -220,6 +293,8 @@ impl PersonasApi {
             serde_json::to_value(&current.profile).map_err(|e| ApiError::Internal(Box::new(e)))?;
         document["visibility"] = json!(current.visibility);
         json_patch::merge(&mut document, &patch);
+        // The patched persona must be one a `POST` would take: the same schema, the same words.
+        contract.check_against("PersonaIn", &document)?;
         let visibility = match document
             .as_object_mut()
             .and_then(|d| d.remove("visibility"))
@@ -230,12 +305,13 @@ impl PersonasApi {
             })?,
         };
         // Parsed as the API parses a body, validators included.
-        let profile = PersonaProfile::parse_from_json(Some(document)).map_err(|e| {
+        let mut profile = PersonaProfile::parse_from_json(Some(document)).map_err(|e| {
             ApiError::Validation(format!(
                 "the patched persona is invalid: {}",
                 e.into_message()
             ))
         })?;
+        follows_rules(&mut profile)?;
         let expected = expected_version(if_match.0.as_deref())?.unwrap_or(current.version);
         write_version(
             &state,
@@ -526,6 +602,53 @@ pub(crate) async fn audit(
         detail,
     };
     Ok(state.store.audit(caller, record).await?)
+}
+
+/// The rules between a profile's fields (the schema checks each field alone), and a label for a
+/// persona given no name.
+fn follows_rules(profile: &mut PersonaProfile) -> Result<(), ApiError> {
+    let mut broken = Vec::new();
+    if let Some(budget) = &profile.preferences.budget
+        && let (Some(min), Some(max)) = (budget.min, budget.max)
+        && min > max
+    {
+        broken.push(Violation {
+            pointer: "/preferences/budget/min".into(),
+            detail: format!(
+                "`/preferences/budget/min` ({}) is above `/preferences/budget/max` ({}): the \
+                 minimum cannot exceed the maximum",
+                money(min),
+                money(max)
+            ),
+        });
+    }
+    let today = chrono::Utc::now().date_naive();
+    for (i, event) in profile.life_events.iter().enumerate() {
+        if event.occurred_on.is_some_and(|on| on > today) {
+            let pointer = format!("/life_events/{i}/occurred_on");
+            broken.push(Violation {
+                detail: format!("`{pointer}` is in the future: a life event has happened"),
+                pointer,
+            });
+        }
+    }
+    if !broken.is_empty() {
+        return Err(ApiError::BrokenRule(broken));
+    }
+    profile.label_if_unnamed();
+    Ok(())
+}
+
+fn money(amount: f64) -> String {
+    let whole = format!("{:.0}", amount.abs());
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{}{grouped}", if amount < 0.0 { "-" } else { "" })
 }
 
 pub(crate) async fn visible(

@@ -11,6 +11,8 @@ use poem_openapi::{
 use serde::Serialize;
 use troupe_shared::StoreError;
 
+use crate::contract::Violation;
+
 const TYPE_BASE: &str = "https://troupe.dev/problems/";
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
@@ -24,12 +26,50 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// Each thing wrong with the request: where (a JSON pointer into the body) and what.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[oai(skip_serializing_if_is_empty)]
+    pub errors: Vec<FieldError>,
+}
+
+/// One thing wrong with a request body.
+#[derive(Debug, Clone, Serialize, Object)]
+pub struct FieldError {
+    /// An RFC 6901 JSON pointer into the request body (`""`: the body itself).
+    pub pointer: String,
+    pub detail: String,
+}
+
+impl From<Violation> for FieldError {
+    fn from(v: Violation) -> Self {
+        FieldError {
+            pointer: v.pointer,
+            detail: v.detail,
+        }
+    }
+}
+
+/// The first violation's words, and how many more there are.
+fn summary(violations: &[Violation]) -> String {
+    match violations {
+        [] => "the request is not valid".to_owned(),
+        [only] => only.detail.clone(),
+        [first, rest @ ..] => format!("{} (and {} more: see `errors`)", first.detail, rest.len()),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0} not found")]
     NotFound(String),
+    /// The body breaks the published schema (an unknown field, a wrong type, a value out of
+    /// range): a 400, each violation named.
+    #[error("{}", summary(.0))]
+    InvalidBody(Vec<Violation>),
+    /// The body fits the schema but breaks a rule between its fields (a budget's minimum above
+    /// its maximum): a 422, each violation named.
+    #[error("{}", summary(.0))]
+    BrokenRule(Vec<Violation>),
     #[error("{0}")]
     Validation(String),
     #[error("{0}")]
@@ -60,6 +100,8 @@ impl ApiError {
     fn slug(&self) -> &'static str {
         match self {
             ApiError::NotFound(_) => "not-found",
+            ApiError::InvalidBody(_) => "invalid-body",
+            ApiError::BrokenRule(_) => "validation-failed",
             ApiError::Validation(_) => "validation-failed",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed(_) => "precondition-failed",
@@ -75,6 +117,8 @@ impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            ApiError::BrokenRule(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -98,7 +142,13 @@ impl ResponseError for ApiError {
             }
             tracing::error!(error = %chain, "internal error");
         }
-        problem_response(self.status(), self.slug(), &self.to_string())
+        let errors = match self {
+            ApiError::InvalidBody(violations) | ApiError::BrokenRule(violations) => {
+                violations.iter().cloned().map(FieldError::from).collect()
+            }
+            _ => Vec::new(),
+        };
+        problem_response(self.status(), self.slug(), &self.to_string(), errors)
     }
 }
 
@@ -156,15 +206,21 @@ pub fn render(err: poem::Error) -> Response {
         }
         _ => err.to_string(),
     };
-    problem_response(status, slug, &detail)
+    problem_response(status, slug, &detail, Vec::new())
 }
 
-fn problem_response(status: StatusCode, slug: &str, detail: &str) -> Response {
+fn problem_response(
+    status: StatusCode,
+    slug: &str,
+    detail: &str,
+    errors: Vec<FieldError>,
+) -> Response {
     let problem = Problem {
         kind: format!("{TYPE_BASE}{slug}"),
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: status.as_u16(),
         detail: detail.to_owned(),
+        errors,
     };
     Response::builder()
         .status(status)

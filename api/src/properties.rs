@@ -50,7 +50,9 @@ impl PropertiesApi {
         auth: ApiKey,
         body: Json<PropertyDetails>,
     ) -> Result<Created, ApiError> {
-        let property = state.store.create_property(&auth.0, &body.0).await?;
+        let mut details = body.0;
+        details.title_if_untitled();
+        let property = state.store.create_property(&auth.0, &details).await?;
         let location = format!("/api/v1/properties/{}", property.id);
         Ok(Created::Property(Json(property), location))
     }
@@ -82,7 +84,11 @@ impl PropertiesApi {
     ) -> Result<Json<Property>, ApiError> {
         state
             .store
-            .update_property(auth.0.brokerage_id, id.0, &body.0)
+            .update_property(auth.0.brokerage_id, id.0, &{
+                let mut details = body.0;
+                details.title_if_untitled();
+                details
+            })
             .await?
             .map(Json)
             .ok_or_else(|| not_found(id.0))

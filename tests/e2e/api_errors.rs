@@ -40,7 +40,13 @@ async fn bad_requests_get_problem_responses(shape: Shape) {
     ))
     .await
     .problem(400);
-    app.raw(raw_post("/api/v1/personas", "{\"segment\": \"tech\"}"))
+    // The PRD's persona has no name: one without is labelled, not refused.
+    let unnamed = app
+        .raw(raw_post("/api/v1/personas", "{\"segment\": \"tech\"}"))
+        .await;
+    assert_eq!(unnamed.status, 201, "{}", unnamed.body);
+    assert_eq!(unnamed.body["name"], "Tech client");
+    app.raw(raw_post("/api/v1/properties", "{\"title\": \"x\"}"))
         .await
         .problem(400);
     app.raw(raw_post(
@@ -123,9 +129,9 @@ async fn bad_requests_get_problem_responses(shape: Shape) {
     app.get("/api/v1/personas?cursor=bogus").await.problem(422);
     app.get("/api/v1/personas?limit=0").await.problem(422);
 
-    // Nothing of the above was stored: still the four seeded personas.
+    // Nothing refused above was stored: the four seeded personas and the unnamed one.
     let list = app.get("/api/v1/personas?limit=100").await;
-    assert_eq!(list.body["items"].as_array().unwrap().len(), 4);
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 5);
 }
 
 async fn requests_without_a_valid_key_are_refused(shape: Shape) {

@@ -456,6 +456,9 @@ fn is_reference(template: &str, field: &str) -> bool {
         // Provenance a client may echo back (the enrichment source a preference came from):
         // stored as given, never followed.
         "source_id" => false,
+        // A persona's own members echoed back on `PUT`: compared with the stored persona's,
+        // never followed.
+        "id" | "brokerage_id" | "agent_id" => false,
         _ => panic!(
             "{template}: tests/e2e/cross_tenant.rs does not know whether the body field `{field}` \
              names a record: add it to is_reference"

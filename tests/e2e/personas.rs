@@ -155,13 +155,15 @@ async fn conditional_writes_merge_patches_and_filters(shape: Shape) {
     stale_put.problem(412);
     assert_eq!(app.get(&path).await.body["name"], "Ada Lovelace");
     // A patch that breaks the model is refused whole.
-    let bad = patch(json!({ "name": "" }), None).await;
-    assert!(bad.status.is_client_error(), "{}", bad.body);
-    let bad = patch(json!({ "visibility": "everyone" }), None).await;
+    let bad = patch(json!({ "personality_traits": { "openness": 2 } }), None).await;
+    assert_eq!(bad.problem(400), "https://troupe.dev/problems/invalid-body");
     assert_eq!(
-        bad.problem(422),
-        "https://troupe.dev/problems/validation-failed"
+        bad.body["errors"][0]["pointer"],
+        "/personality_traits/openness"
     );
+    let bad = patch(json!({ "visibility": "everyone" }), None).await;
+    assert_eq!(bad.problem(400), "https://troupe.dev/problems/invalid-body");
+    assert_eq!(bad.body["errors"][0]["pointer"], "/visibility");
 
     // Filters: text in name or biography, visibility, owner.
     let names = |reply: &crate::helpers::Reply| -> Vec<String> {

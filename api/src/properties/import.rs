@@ -84,8 +84,9 @@ pub async fn run(
     };
     for (line, row) in rows {
         let details = row.and_then(|value| {
-            let details =
+            let mut details =
                 PropertyDetails::parse_from_json(Some(value)).map_err(|e| e.into_message())?;
+            details.title_if_untitled();
             if details.listing_id.is_none() {
                 return Err(
                     "a listing id (listing_id, or ListingId in CSV) is required to import".into(),

@@ -24,7 +24,10 @@ use troupe_shared::{
 };
 use uuid::Uuid;
 
-use crate::{ApiState, ApiTags, auth::ApiKey, pagination, personas::visible, problem::ApiError};
+use crate::{
+    ApiState, ApiTags, auth::ApiKey, contract::Violation, pagination, personas::visible,
+    problem::ApiError,
+};
 use requests::{FocusGroupRequest, IndividualRequest, InterventionRequest, MarketingRequest};
 
 #[derive(Object)]
@@ -95,6 +98,7 @@ impl SimulationsApi {
         #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Accepted, ApiError> {
+        same_kind(body.0.simulation_type, SimulationKind::FocusGroup)?;
         let hash = request_hash(&body.0);
         let plan = planning::focus_group(&state, &auth.0, body.0).await?;
         submit(&state, &auth.0, plan, idempotency_key.0, hash).await
@@ -110,6 +114,7 @@ impl SimulationsApi {
         #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Accepted, ApiError> {
+        same_kind(body.0.simulation_type, SimulationKind::Marketing)?;
         let hash = request_hash(&body.0);
         let plan = planning::marketing(&state, &auth.0, body.0).await?;
         submit(&state, &auth.0, plan, idempotency_key.0, hash).await
@@ -125,6 +130,7 @@ impl SimulationsApi {
         #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Accepted, ApiError> {
+        same_kind(body.0.simulation_type, SimulationKind::Intervention)?;
         let hash = request_hash(&body.0);
         let plan = planning::intervention(&state, &auth.0, body.0).await?;
         submit(&state, &auth.0, plan, idempotency_key.0, hash).await
@@ -140,6 +146,7 @@ impl SimulationsApi {
         #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Accepted, ApiError> {
+        same_kind(body.0.simulation_type, SimulationKind::Individual)?;
         let hash = request_hash(&body.0);
         let plan = planning::individual(&state, &auth.0, body.0).await?;
         submit(&state, &auth.0, plan, idempotency_key.0, hash).await
@@ -276,6 +283,23 @@ impl SimulationsApi {
             metadata: record.metadata,
             error: s.error,
         }))
+    }
+}
+
+/// The PRD's `simulation_type`, when a body carries it, must name the endpoint it was sent to.
+fn same_kind(given: Option<SimulationKind>, endpoint: SimulationKind) -> Result<(), ApiError> {
+    match given {
+        Some(kind) if kind != endpoint => Err(ApiError::BrokenRule(vec![Violation {
+            pointer: "/simulation_type".into(),
+            detail: format!(
+                "`/simulation_type` is `{}`, but this endpoint runs `{}` simulations: send it to \
+                 /api/v1/simulations/{}",
+                kind.as_str(),
+                endpoint.as_str(),
+                kind.as_str().replace('_', "-")
+            ),
+        }])),
+        _ => Ok(()),
     }
 }
 

@@ -38,7 +38,10 @@ pub async fn focus_group(
                 .ok_or_else(|| ApiError::NotFound(format!("property {id}")))?
                 .details
         }
-        (None, Some(inline)) => inline,
+        (None, Some(mut inline)) => {
+            inline.title_if_untitled();
+            inline
+        }
         _ => {
             return Err(ApiError::Validation(
                 "give exactly one of property_id and property".into(),

@@ -3,12 +3,14 @@
 use poem_openapi::Object;
 use serde::Serialize;
 use troupe_shared::domain::{
-    Channel, EnrichmentData, Material, OutreachSequence, PropertyDetails, Scenario,
+    Channel, EnrichmentData, Material, OutreachSequence, PropertyDetails, Scenario, SimulationKind,
 };
 use uuid::Uuid;
 
 #[derive(Object, Serialize)]
 pub struct FocusGroupRequest {
+    /// The PRD's `simulation_type`: optional; when given, it must be this endpoint's kind.
+    pub simulation_type: Option<SimulationKind>,
     /// A stored listing; give this or `property`.
     pub property_id: Option<Uuid>,
     /// A listing inline; give this or `property_id`.
@@ -35,6 +37,8 @@ pub struct FocusGroupRequest {
 
 #[derive(Object, Serialize)]
 pub struct MarketingRequest {
+    /// The PRD's `simulation_type`: optional; when given, it must be this endpoint's kind.
+    pub simulation_type: Option<SimulationKind>,
     #[oai(default, validator(max_items = 200))]
     pub persona_ids: Vec<Uuid>,
     /// Target segments (see the focus group's `persona_segments`).
@@ -50,6 +54,8 @@ pub struct MarketingRequest {
 
 #[derive(Object, Serialize)]
 pub struct InterventionRequest {
+    /// The PRD's `simulation_type`: optional; when given, it must be this endpoint's kind.
+    pub simulation_type: Option<SimulationKind>,
     #[oai(default, validator(max_items = 200))]
     pub persona_ids: Vec<Uuid>,
     #[oai(default, validator(max_items = 20, min_length = 1, max_length = 100))]
@@ -66,6 +72,8 @@ pub struct InterventionRequest {
 
 #[derive(Object, Serialize)]
 pub struct IndividualRequest {
+    /// The PRD's `simulation_type`: optional; when given, it must be this endpoint's kind.
+    pub simulation_type: Option<SimulationKind>,
     pub persona_id: Uuid,
     pub scenario: Scenario,
     /// Facts for this run only; the stored persona is not changed.

@@ -116,6 +116,9 @@ pub struct EnrichmentRequest {
     #[serde(default)]
     #[oai(default, validator(max_items = 20))]
     pub sources: Vec<SourceIn>,
+    /// The PRD's nesting of the three fields above (as individual simulations take them); both
+    /// may be given, and all of it is learned from.
+    pub enrichment_data: Option<super::EnrichmentData>,
 }
 
 /// A stored source, without its text.

@@ -20,8 +20,10 @@ text_enum! {
 /// What a brokerage knows about a client: the PRD's persona model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
 pub struct PersonaProfile {
-    /// How agents refer to the client (a name or an alias).
-    #[oai(validator(min_length = 1, max_length = 200))]
+    /// How agents refer to the client (a name or an alias). Optional, as in the PRD's model:
+    /// until one is given, a label made from the profile ("Hedge fund partner, Greenwich").
+    #[oai(default, validator(max_length = 200))]
+    #[serde(default)]
     pub name: String,
     /// A population label such as `tech_founders`, used to pick focus-group participants.
     #[oai(validator(max_length = 100))]
@@ -52,6 +54,53 @@ pub struct PersonaProfile {
     #[serde(default)]
     #[oai(default, validator(max_items = 200))]
     pub enrichment_sources: Vec<Value>,
+}
+
+impl PersonaProfile {
+    /// Gives a persona without a name a readable label from what the profile says of them: the
+    /// occupation and the city, else the segment, else the net worth.
+    pub fn label_if_unnamed(&mut self) {
+        if !self.name.trim().is_empty() {
+            return;
+        }
+        let d = &self.demographics;
+        let occupation = d
+            .occupation
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty());
+        let place = d
+            .location
+            .as_ref()
+            .and_then(|l| {
+                l.city
+                    .as_deref()
+                    .or(l.region.as_deref())
+                    .or(l.country.as_deref())
+            })
+            .map(str::trim)
+            .filter(|p| !p.is_empty());
+        let segment = self.segment.as_deref().map(|s| s.replace('_', " "));
+        let label = match (occupation, place) {
+            (Some(o), Some(p)) => format!("{}, {p}", capitalised(o)),
+            (Some(o), None) => capitalised(o),
+            (None, Some(p)) => format!("Client in {p}"),
+            (None, None) => match (segment, d.net_worth_range.as_deref()) {
+                (Some(s), _) if !s.trim().is_empty() => format!("{} client", capitalised(&s)),
+                (_, Some(w)) if !w.trim().is_empty() => format!("Client worth {w}"),
+                _ => "Unnamed client".to_owned(),
+            },
+        };
+        self.name = label.chars().take(200).collect();
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]

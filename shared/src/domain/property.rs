@@ -3,7 +3,7 @@ use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Location;
+use super::{Location, Photos};
 
 text_enum! {
     /// Where a listing stands in the market; only active listings are matched.
@@ -20,7 +20,10 @@ text_enum! {
 /// Listing data, as entered by an agent or carried inline in a simulation request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
 pub struct PropertyDetails {
-    #[oai(validator(min_length = 1, max_length = 300))]
+    /// Optional, as in the PRD: when left out, the description's first sentence (or the type
+    /// and the place) stands in.
+    #[oai(default, validator(max_length = 300))]
+    #[serde(default)]
     pub title: String,
     #[oai(validator(max_length = 20000))]
     #[serde(default)]
@@ -43,7 +46,7 @@ pub struct PropertyDetails {
     pub features: Vec<String>,
     #[serde(default)]
     #[oai(default, validator(max_items = 50))]
-    pub photos: Vec<Photo>,
+    pub photos: Photos,
     /// Changes the seller is considering (e.g. "add a pool"), for focus groups to test.
     #[serde(default)]
     #[oai(default, validator(max_items = 20, max_length = 500))]
@@ -85,6 +88,47 @@ pub struct Coordinates {
 
 fn default_currency() -> String {
     "USD".to_owned()
+}
+
+impl PropertyDetails {
+    /// Gives a listing without a title one from its description's first sentence, or its type
+    /// and place.
+    pub fn title_if_untitled(&mut self) {
+        if !self.title.trim().is_empty() {
+            return;
+        }
+        let first_sentence = self
+            .description
+            .split_terminator(['.', '!', '?', '\n'])
+            .map(str::trim)
+            .find(|s| !s.is_empty());
+        let place = [
+            &self.location.city,
+            &self.location.region,
+            &self.location.country,
+        ]
+        .into_iter()
+        .flatten()
+        .find(|p| !p.trim().is_empty());
+        let title = match (first_sentence, &self.property_type, place) {
+            (Some(sentence), _, _) => shortened(sentence, 80),
+            (None, Some(kind), Some(place)) => format!("{kind} in {place}"),
+            (None, None, Some(place)) => format!("Listing in {place}"),
+            (None, Some(kind), None) => kind.clone(),
+            (None, None, None) => "Untitled listing".to_owned(),
+        };
+        self.title = title;
+    }
+}
+
+/// At most `max` characters, cut at a word with an ellipsis.
+fn shortened(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let at_word = cut.rfind(' ').map_or(cut.as_str(), |i| &cut[..i]);
+    format!("{}…", at_word.trim_end_matches([',', ';', ':']))
 }
 
 /// A listing photo; the description is what a persona "sees".

@@ -558,7 +558,8 @@ mod tests {
                         url: "u2".into(),
                         description: "Pool".into(),
                     },
-                ],
+                ]
+                .into(),
                 ..Default::default()
             },
             panel: PlanPanel::default(),

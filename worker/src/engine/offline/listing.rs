@@ -218,7 +218,8 @@ mod tests {
                     url: "b".into(),
                     description: "The guest house".into(),
                 },
-            ],
+            ]
+            .into(),
             ..Default::default()
         }
     }
