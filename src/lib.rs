@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod demo;
+pub mod doctor;
 pub mod telemetry;
 
 use std::net::SocketAddr;

@@ -1,9 +1,9 @@
 //! `troupe`: one binary, every role. A thin CLI over the library crates.
 
-use std::net::SocketAddr;
+use std::{io::IsTerminal, net::SocketAddr};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, builder::TypedValueParser};
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use troupe::{App, Roles};
@@ -40,6 +40,9 @@ enum Command {
     Scheduler,
     /// Apply database migrations and exit.
     Migrate,
+    /// Ask the configured model provider what it can do: reachability, the model, JSON-schema
+    /// and image support, the rate limits it reports. Exits 1 if it cannot be reached.
+    Doctor,
     /// Manage API keys.
     Keys {
         #[command(subcommand)]
@@ -96,7 +99,10 @@ enum KeysCommand {
     Create {
         #[arg(long)]
         brokerage: String,
-        #[arg(long, value_parser = parse_role)]
+        /// What the key may do.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+            Role::ALL.iter().map(|r| r.as_str())
+        ).map(|s| Role::parse(&s).expect("a listed role")))]
         role: Role,
         #[arg(long)]
         team: Option<String>,
@@ -104,10 +110,6 @@ enum KeysCommand {
         #[arg(long)]
         user: Option<String>,
     },
-}
-
-fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| format!("{s:?} is not agent, team_lead or brokerage_admin"))
 }
 
 #[tokio::main]
@@ -131,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
             .or_insert_with(|| "warn".into());
     }
     let config = Config::from_vars(vars.clone()).context("invalid configuration")?;
-    init_logging(&config);
+    init_logging(&config)?;
     let roles = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => Roles::ALL,
         Command::Api => Roles::API,
@@ -141,6 +143,15 @@ async fn main() -> anyhow::Result<()> {
             troupe::connect(&config).await?;
             println!("migrations applied");
             return Ok(());
+        }
+        Command::Doctor => {
+            let findings = troupe::doctor::examine(&config).await?;
+            for finding in &findings {
+                let mark = if finding.ok { "ok  " } else { "FAIL" };
+                println!("{mark} {:<12} {}", finding.check, finding.detail);
+            }
+            let unreachable = findings.iter().any(|f| f.check == "reachable" && !f.ok);
+            std::process::exit(i32::from(unreachable));
         }
         Command::Keys {
             command:
@@ -225,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let app = App::build(config, roles).await?;
     if let Some(addr) = app.local_addr() {
+        tracing::info!(%addr, "API listening");
         println!("listening on http://{addr}");
     }
     let shutdown = CancellationToken::new();
@@ -250,14 +262,22 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter).with_context(|| {
+        format!(
+            "invalid configuration: TROUPE_LOG: {:?} is not a log filter (e.g. info, or \
+             warn,troupe_worker=debug)",
+            config.log_filter
+        )
+    })?;
+    // Colour codes only for a person at a terminal, never into a file or a collector.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
+    Ok(())
 }

@@ -4,7 +4,11 @@
 use std::{net::SocketAddr, sync::OnceLock, time::Duration};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use poem::{EndpointExt, Route, get, handler, web::Data};
+use poem::{
+    EndpointExt, Route, get, handler,
+    listener::{Acceptor, Listener},
+    web::Data,
+};
 use tokio_util::sync::CancellationToken;
 
 /// Latency buckets, in seconds, for calls, waits and runs.
@@ -51,7 +55,18 @@ pub async fn serve_metrics(addr: SocketAddr, shutdown: CancellationToken) -> std
         .at("/metrics", get(render))
         .at("/healthz", get(alive))
         .data(metrics());
-    poem::Server::new(poem::listener::TcpListener::bind(addr))
+    // Bound here rather than by the server, so that the address (a port 0's too) is logged.
+    let acceptor = poem::listener::TcpListener::bind(addr)
+        .into_acceptor()
+        .await?;
+    if let Some(bound) = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+    {
+        tracing::info!(addr = %bound, "metrics listening");
+    }
+    poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             app,
             shutdown.cancelled_owned(),

@@ -191,7 +191,18 @@ impl Config {
     pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
         let env = Vars(vars);
         let database_url = env.string("TROUPE_DATABASE_URL", "sqlite://troupe.db");
+        check_url(
+            "TROUPE_DATABASE_URL",
+            &database_url,
+            &["sqlite", "postgres", "postgresql"],
+        )?;
         let redis_url = env.optional("TROUPE_REDIS_URL");
+        if let Some(url) = &redis_url {
+            check_url("TROUPE_REDIS_URL", url, &["redis", "rediss"])?;
+        }
+        if let Some(url) = env.optional("TROUPE_LLM_BASE_URL") {
+            check_url("TROUPE_LLM_BASE_URL", &url, &["http", "https"])?;
+        }
         let api_key = env.optional("TROUPE_LLM_API_KEY").map(SecretString::from);
         let provider = match (
             env.optional("TROUPE_LLM_PROVIDER").as_deref(),
@@ -296,7 +307,10 @@ impl Config {
                 max_agent_steps: env.parse("TROUPE_SIMULATION_MAX_STEPS", "20000")?,
             },
             matching: MatchingConfig {
-                cron: env.string("TROUPE_MATCHING_CRON", "0 0 2 * * *"),
+                cron: check_cron(
+                    "TROUPE_MATCHING_CRON",
+                    env.string("TROUPE_MATCHING_CRON", "0 0 2 * * *"),
+                )?,
                 budget_tolerance: env.parse("TROUPE_MATCHING_BUDGET_TOLERANCE", "0.1")?,
                 report_threshold: env.parse("TROUPE_MATCHING_REPORT_THRESHOLD", "0.5")?,
                 report_top_k: env.parse("TROUPE_MATCHING_REPORT_TOP_K", "10")?,
@@ -488,6 +502,58 @@ fn parse_price(raw: &str) -> Result<(f64, f64), ConfigError> {
     ))
 }
 
+/// A URL every role can use: one of `schemes`, a host (a file path for SQLite), and no empty
+/// port (`http://127.0.0.1:/v1` parses as a URL, but names no server).
+fn check_url(var: &'static str, raw: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    let parsed =
+        url::Url::parse(raw).map_err(|e| invalid(var, format!("{raw:?} is not a URL: {e}")))?;
+    if !schemes.contains(&parsed.scheme()) {
+        return Err(invalid(
+            var,
+            format!(
+                "{raw:?} has the scheme {:?}; expected {}",
+                parsed.scheme(),
+                schemes.join(" or ")
+            ),
+        ));
+    }
+    if parsed.scheme() == "sqlite" {
+        return Ok(());
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(var, format!("{raw:?} names no host")));
+    }
+    let authority = raw.split_once("://").map_or("", |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or("")
+    });
+    // WHATWG parsing reads `http:///v1` as the host `v1`: the text itself must name one.
+    if authority.is_empty() {
+        return Err(invalid(var, format!("{raw:?} names no host")));
+    }
+    if authority.ends_with(':') {
+        return Err(invalid(
+            var,
+            format!("{raw:?} has an empty port: give one after the colon, or drop the colon"),
+        ));
+    }
+    Ok(())
+}
+
+/// A cron expression with a seconds field, checked where it is configured rather than only by
+/// the role that schedules it.
+fn check_cron(var: &'static str, expression: String) -> Result<String, ConfigError> {
+    match expression.parse::<cron::Schedule>() {
+        Ok(_) => Ok(expression),
+        Err(e) => Err(invalid(
+            var,
+            format!(
+                "{expression:?} is not a cron expression with a seconds field \
+                 (sec min hour day-of-month month day-of-week [year], e.g. \"0 0 2 * * *\"): {e}"
+            ),
+        )),
+    }
+}
+
 fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         var,
@@ -536,6 +602,38 @@ mod tests {
         assert!(!config.is_distributed());
         assert!(matches!(config.llm.provider, LlmProvider::Offline));
         assert_eq!(config.queue_name("simulations"), "troupe:simulations");
+    }
+
+    #[test]
+    fn a_mistyped_url_or_cron_is_refused_naming_the_variable() {
+        for (var, value, words) in [
+            ("TROUPE_LLM_BASE_URL", "http://127.0.0.1:/v1", "empty port"),
+            ("TROUPE_LLM_BASE_URL", "127.0.0.1:8080/v1", "not a URL"),
+            (
+                "TROUPE_LLM_BASE_URL",
+                "ftp://models.example.com/v1",
+                "scheme",
+            ),
+            ("TROUPE_LLM_BASE_URL", "http:///v1", "names no host"),
+            (
+                "TROUPE_DATABASE_URL",
+                "mysql://db/troupe",
+                "expected sqlite or postgres",
+            ),
+            ("TROUPE_MATCHING_CRON", "every night", "seconds field"),
+            ("TROUPE_MATCHING_CRON", "0 2 * * *", "seconds field"),
+        ] {
+            let err = load(&[(var, value)]).unwrap_err().to_string();
+            assert!(
+                err.contains(var) && err.contains(words),
+                "{var}={value}: {err}"
+            );
+        }
+        let fine = load(&[
+            ("TROUPE_LLM_BASE_URL", "https://api.openai.com/v1"),
+            ("TROUPE_MATCHING_CRON", "0 30 1 * * *"),
+        ]);
+        assert!(fine.is_ok());
     }
 
     #[test]

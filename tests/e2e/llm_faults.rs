@@ -76,6 +76,9 @@ async fn unusable_replies_fail_the_simulation_with_a_reason(shape: Shape) {
     let reason = run["status"]["error"].as_str().unwrap();
     assert!(reason.contains("not usable JSON"), "{reason}");
     assert_eq!(run["results"]["results"], Value::Null);
+    // The failed step is counted as failed, not as done.
+    assert_eq!(run["status"]["progress"]["done"], 0, "{run}");
+    assert_eq!(run["status"]["progress"]["failed"], 1, "{run}");
     let events = app.events().await;
     // Progress reports come and go with timing; the outcome is announced once, last.
     let kinds: Vec<&str> = events

@@ -22,5 +22,6 @@ mod matching;
 mod personas;
 mod simulation_list;
 mod simulations;
+mod startup;
 mod tenancy;
 mod webhooks;

@@ -525,7 +525,7 @@ async fn an_event_is_recorded_only_with_its_change(shape: Shape) {
     let stale_run = uuid::Uuid::new_v4();
     assert_eq!(
         store
-            .record_progress(id, stale_run, 1, Some(&[]))
+            .record_progress(id, stale_run, (1, 0), Some(&[]))
             .await
             .unwrap(),
         troupe_shared::store::ProgressAck::Superseded

@@ -42,27 +42,34 @@ pub enum WorkerError {
 /// The persona model the configuration asks for. With a provider, its rate limits and response
 /// cache live in Redis when the deployment has one (shared by every worker), else in process and
 /// in the SQLite file.
+/// The provider endpoint the configuration names; `None` for the offline model.
+pub fn endpoint(provider: &LlmProvider) -> Option<Endpoint> {
+    match provider {
+        LlmProvider::Offline => None,
+        LlmProvider::OpenAi { base_url, api_key } => Some(Endpoint::OpenAi {
+            base_url: base_url.clone(),
+            api_key: api_key.clone(),
+        }),
+        LlmProvider::Azure {
+            base_url,
+            api_key,
+            api_version,
+        } => Some(Endpoint::Azure {
+            deployment_url: base_url.clone(),
+            api_key: api_key.clone(),
+            api_version: api_version.clone(),
+        }),
+    }
+}
+
 pub fn responder(
     config: &Config,
     store: &Store,
     queues: &Queues,
 ) -> Result<Responder, llm::LlmError> {
     let llm = &config.llm;
-    let endpoint = match &llm.provider {
-        LlmProvider::Offline => return Ok(Responder::Offline),
-        LlmProvider::OpenAi { base_url, api_key } => Endpoint::OpenAi {
-            base_url: base_url.clone(),
-            api_key: api_key.clone(),
-        },
-        LlmProvider::Azure {
-            base_url,
-            api_key,
-            api_version,
-        } => Endpoint::Azure {
-            deployment_url: base_url.clone(),
-            api_key: api_key.clone(),
-            api_version: api_version.clone(),
-        },
+    let Some(endpoint) = endpoint(&llm.provider) else {
+        return Ok(Responder::Offline);
     };
     let redis = queues.redis_connection();
     let budget_key = format!("{}:llm:{}", config.queue_prefix, endpoint.budget_id());

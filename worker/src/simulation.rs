@@ -179,28 +179,29 @@ impl Run<'_> {
         // is lost or written twice.
         let reporter = async {
             let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
-            let mut reported = 0;
+            let mut reported = (0, 0);
             loop {
                 let last = tokio::select! {
                     _ = ticker.tick() => false,
                     _ = finished.cancelled() => true,
                 };
-                let done = progress.done();
+                let steps = (progress.done(), progress.failed());
                 let answers = progress.take_answers();
                 // Written every tick (that is how a superseded run learns to stop), announced
-                // only with news: steps done or answers given since the last report.
-                let news = (done != reported || !answers.is_empty()).then(|| live(answers));
+                // only with news: steps run or answers given since the last report.
+                let moved = steps != reported;
+                let news = (moved || !answers.is_empty()).then(|| live(answers));
                 match self
                     .deps
                     .store
-                    .record_progress(self.job.simulation_id, self.token, done, news.as_deref())
+                    .record_progress(self.job.simulation_id, self.token, steps, news.as_deref())
                     .await?
                 {
                     ProgressAck::Continue => {}
                     ProgressAck::StopRequested => stop.cancel(),
                     ProgressAck::Superseded => return Ok::<_, StoreError>(false),
                 }
-                reported = done;
+                reported = steps;
                 if last {
                     return Ok(true);
                 }

@@ -38,8 +38,11 @@ impl SimulationStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Object)]
 pub struct Progress {
-    /// Agent steps (one persona answering one question) finished so far.
+    /// Agent steps (one persona answering one question) answered so far.
     pub done: i64,
+    /// Agent steps that failed (the model's error, an unusable reply, no earlier answer to build
+    /// on): they will not be answered. `done + failed` of `total` have run.
+    pub failed: i64,
     pub total: i64,
 }
 

@@ -25,7 +25,7 @@ type Claimed = (i32, Uuid, Json<Value>, String, i64, Option<Vec<u8>>);
 
 macro_rules! columns {
     () => {
-        "id, brokerage_id, created_by, kind, status, progress_done, progress_total, error, attempts, created_at, started_at, completed_at, property_id, summary, cancel_requested_at"
+        "id, brokerage_id, created_by, kind, status, progress_done, progress_failed, progress_total, error, attempts, created_at, started_at, completed_at, property_id, summary, cancel_requested_at"
     };
 }
 
@@ -82,6 +82,7 @@ struct SimulationRow {
     kind: String,
     status: String,
     progress_done: i64,
+    progress_failed: i64,
     progress_total: i64,
     error: Option<String>,
     attempts: i32,
@@ -105,6 +106,7 @@ impl TryFrom<SimulationRow> for Simulation {
             status: parse_column(&row.status, SimulationStatus::parse, "simulations.status")?,
             progress: Progress {
                 done: row.progress_done,
+                failed: row.progress_failed,
                 total: row.progress_total,
             },
             error: row.error,
@@ -347,7 +349,7 @@ impl Store {
             let claimed: Option<Claimed> = sqlx::query_as(
                 "UPDATE simulations
                  SET status = 'running', run_token = $3, claimed_by = $4, attempts = attempts + 1,
-                     progress_done = 0, started_at = COALESCE(started_at, $5)
+                     progress_done = 0, progress_failed = 0, started_at = COALESCE(started_at, $5)
                  WHERE brokerage_id = $1 AND id = $2 AND status IN ('pending', 'running') AND attempts < $6
                    AND cancel_requested_at IS NULL
                  RETURNING attempts, created_by, plan, kind, progress_total, sealed_enrichment",
@@ -394,22 +396,23 @@ impl Store {
         Ok(Claim::GaveUp)
     }
 
-    /// Records progress, and with `news` (the answers given since the last report) a
-    /// `simulation.progress` event; the answer tells the run whether to go on.
+    /// Records progress (steps done, steps failed), and with `news` (the answers given since the
+    /// last report) a `simulation.progress` event; the answer tells the run whether to go on.
     pub async fn record_progress(
         &self,
         id: Uuid,
         token: Uuid,
-        done: i64,
+        (done, failed): (i64, i64),
         news: Option<&[Value]>,
     ) -> StoreResult<ProgressAck> {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let updated: Option<(Uuid, String, i64, bool)> = sqlx::query_as(
-                "UPDATE simulations SET progress_done = $3 WHERE id = $1 AND run_token = $2 AND status = 'running'
+                "UPDATE simulations SET progress_done = $3, progress_failed = $4
+                 WHERE id = $1 AND run_token = $2 AND status = 'running'
                  RETURNING brokerage_id, kind, progress_total, cancel_requested_at IS NOT NULL",
             )
-            .bind(id).bind(token).bind(done)
+            .bind(id).bind(token).bind(done).bind(failed)
             .fetch_optional(&mut *tx)
             .await?;
             let Some((brokerage_id, kind, total, stop)) = updated else {
@@ -418,7 +421,8 @@ impl Store {
             let mut notices = Vec::new();
             if let Some(answers) = news {
                 let payload = serde_json::json!({
-                    "simulation_id": id, "type": kind, "done": done, "total": total, "answers": answers,
+                    "simulation_id": id, "type": kind, "done": done, "failed": failed, "total": total,
+                    "answers": answers,
                 });
                 notices.push(record_event!(tx, brokerage_id, "simulation.progress", id, &payload)?);
             }
@@ -442,7 +446,7 @@ impl Store {
             let updated: Option<(Uuid, String)> = sqlx::query_as(
                 "UPDATE simulations
                  SET status = 'completed', results = $3, metadata = $4, completed_at = $5,
-                     progress_done = progress_total, run_token = NULL, summary = $6
+                     run_token = NULL, summary = $6
                  WHERE id = $1 AND run_token = $2 AND status = 'running'
                  RETURNING brokerage_id, kind",
             )

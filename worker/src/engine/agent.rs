@@ -40,6 +40,7 @@ pub struct RunContext<'a> {
 #[derive(Default)]
 pub struct Progress {
     done: AtomicI64,
+    failed: AtomicI64,
     fresh: Mutex<Vec<LiveAnswer>>,
 }
 
@@ -56,8 +57,14 @@ pub struct LiveAnswer {
 }
 
 impl Progress {
+    /// Steps answered.
     pub fn done(&self) -> i64 {
         self.done.load(Ordering::Relaxed)
+    }
+
+    /// Steps that failed and will not be answered.
+    pub fn failed(&self) -> i64 {
+        self.failed.load(Ordering::Relaxed)
     }
 
     /// The answers given since the last call.
@@ -65,11 +72,13 @@ impl Progress {
         std::mem::take(&mut *self.fresh.lock().expect("progress lock"))
     }
 
-    fn finished(&self, steps: i64, answer: Option<LiveAnswer>) {
-        if let Some(answer) = answer {
-            self.fresh.lock().expect("progress lock").push(answer);
-        }
-        self.done.fetch_add(steps, Ordering::Relaxed);
+    fn answered(&self, answer: LiveAnswer) {
+        self.fresh.lock().expect("progress lock").push(answer);
+        self.done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn failed_steps(&self, steps: i64) {
+        self.failed.fetch_add(steps, Ordering::Relaxed);
     }
 }
 
@@ -151,23 +160,20 @@ pub async fn step(
     let answer = match outcome {
         Ok(answer) => answer,
         Err(StepError::Agent(reason)) => {
-            ctx.progress.finished(1, None);
+            ctx.progress.failed_steps(1);
             return Ok(Err(reason));
         }
         Err(fatal) => return Err(fatal),
     };
-    ctx.progress.finished(
-        1,
-        Some(LiveAnswer {
-            persona_id: agent.persona.id,
-            persona_name: agent.persona.profile.name.clone(),
-            segment: agent.segment(),
-            iteration: agent.iteration,
-            round: request.round,
-            step: request.step.clone(),
-            answer: answer.answer.clone(),
-        }),
-    );
+    ctx.progress.answered(LiveAnswer {
+        persona_id: agent.persona.id,
+        persona_name: agent.persona.profile.name.clone(),
+        segment: agent.segment(),
+        iteration: agent.iteration,
+        round: request.round,
+        step: request.step.clone(),
+        answer: answer.answer.clone(),
+    });
     if request.remember {
         let score = match &answer.judgement {
             Judgement::Listing(j) => Some(j.purchase_intent),
@@ -233,10 +239,10 @@ impl Transcript {
     }
 
     /// Steps not taken because the agent has nothing to build on (it answered no earlier
-    /// round): they count as done for progress, and as failed.
+    /// round): they count as failed.
     pub fn skip(&mut self, ctx: &RunContext<'_>, steps: usize, reason: &str) {
         if steps > 0 && !ctx.stop.is_cancelled() {
-            ctx.progress.finished(steps as i64, None);
+            ctx.progress.failed_steps(steps as i64);
             self.failed_steps += steps as u64;
             self.first_failure.get_or_insert_with(|| reason.to_owned());
         }

@@ -9,7 +9,7 @@ mod limiter;
 mod tokens;
 
 pub use cache::ResponseCache;
-pub use client::{ChatMessage, Endpoint, LlmError, ProviderClient};
+pub use client::{ChatMessage, Endpoint, LlmError, Operation, ProviderClient};
 pub use gateway::{ChatReply, ChatRequest, Gateway};
 pub use ledger::Ledger;
 pub use limiter::{Limits, ProviderSignal, RateLimiter};
