@@ -57,12 +57,16 @@ ensure_redis() {
 }
 
 # The webhook tests check our signatures with the reference Standard Webhooks library (PyPI),
-# and the ActivePieces piece is built and tested with Node.js and npm.
+# schemathesis (PyPI) fuzzes the API against its schema, and the ActivePieces piece is built and
+# tested with Node.js and npm.
 ensure_test_tools() {
   command -v python3 >/dev/null || apt_install python3 python3-pip
   python3 -c "import standardwebhooks" 2>/dev/null \
     || python3 -m pip install -q standardwebhooks==1.1.0 \
     || python3 -m pip install -q --break-system-packages standardwebhooks==1.1.0
+  command -v schemathesis >/dev/null \
+    || python3 -m pip install -q schemathesis==4.32.5 \
+    || python3 -m pip install -q --break-system-packages schemathesis==4.32.5
   command -v npm >/dev/null || apt_install nodejs npm
 }
 
@@ -86,6 +90,9 @@ ensure_test_tools
 ensure_postgres
 ensure_redis
 cargo test --workspace --all-targets "$@"
+# Every operation of /openapi.json, generated requests against the binary just built: no 5xx,
+# no response outside the published schema.
+scripts/schemathesis.sh
 # The piece's tests start the binary the Rust tests just built.
 (cd integrations/activepieces && npm ci --no-audit --no-fund --loglevel=error \
   && TROUPE_BIN="$PWD/../../target/debug/troupe" npm test)

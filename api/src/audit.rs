@@ -13,6 +13,7 @@ use crate::{
 };
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AuditPage {
     items: Vec<AuditEntry>,
     /// Pass as `cursor` for older entries; absent on the last page.
@@ -39,15 +40,18 @@ impl AuditApi {
         /// Only this action, e.g. `persona.read`.
         action: Query<Option<String>>,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> Result<Json<AuditPage>, ApiError> {
         require_admin(&auth.0, "read the audit log")?;
-        let size = pagination::page_size(limit.0, 50, 500)?;
+        let size = pagination::page_size(limit.0, 50);
         let before = cursor
             .0
             .map(|c| {
+                // Entries are numbered from 1: anything else was not issued here.
                 c.parse::<i64>()
-                    .map_err(|_| ApiError::Validation("cursor is not one this API issued".into()))
+                    .ok()
+                    .filter(|seq| *seq > 0)
+                    .ok_or_else(|| ApiError::Validation("cursor is not one this API issued".into()))
             })
             .transpose()?;
         let filter = AuditFilter {

@@ -23,12 +23,14 @@ use crate::{
 };
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct NewTeam {
     #[oai(validator(min_length = 1, max_length = 200))]
     name: String,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct NewUser {
     #[oai(validator(min_length = 1, max_length = 200))]
     name: String,
@@ -37,6 +39,7 @@ struct NewUser {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct UserPage {
     items: Vec<User>,
     next_cursor: Option<String>,
@@ -44,6 +47,7 @@ struct UserPage {
 
 /// A new key: `token` is shown this once.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct IssuedKey {
     #[oai(flatten)]
     key: ApiKeyInfo,
@@ -52,12 +56,14 @@ struct IssuedKey {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Reassign {
     /// The active user who takes the personas over.
     to_user_id: Uuid,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Reassigned {
     /// Personas moved, private ones included.
     reassigned: u64,
@@ -145,10 +151,10 @@ impl DirectoryApi {
         state: Data<&ApiState>,
         auth: ApiKey,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> Result<Json<UserPage>, ApiError> {
         let admin = admin(&auth.0)?;
-        let size = pagination::page_size(limit.0, 50, 200)?;
+        let size = pagination::page_size(limit.0, 50);
         let mut items = state
             .store
             .list_users(admin.brokerage_id, pagination::cursor(cursor.0)?, size)

@@ -45,6 +45,7 @@ const SAFETY_POLL: Duration = Duration::from_secs(2);
 const PAGE: u32 = 200;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Ticket {
     /// Pass as `?ticket=` when opening a WebSocket; valid once, for 60 seconds.
     ticket: String,

@@ -33,6 +33,7 @@ fn default_min_score() -> f64 {
 
 /// Match one listing against every client the caller may see.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PropertyToClients {
     property_id: Uuid,
     #[oai(flatten)]
@@ -41,6 +42,7 @@ struct PropertyToClients {
 
 /// Match one client against every active listing.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ClientToProperties {
     persona_id: Uuid,
     #[oai(flatten)]
@@ -48,6 +50,7 @@ struct ClientToProperties {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct MatchOptions {
     /// Recommendations to return, 1 to 100.
     #[oai(
@@ -68,6 +71,7 @@ struct MatchOptions {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct MatchAccepted {
     id: Uuid,
     status_url: String,
@@ -82,6 +86,7 @@ enum Accepted {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Recommendations {
     run: MatchRun,
     /// Best first; clients the caller may not see are left out.
@@ -89,6 +94,7 @@ struct Recommendations {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct MatchRunPage {
     items: Vec<MatchRun>,
     /// Pass as `cursor` for the next (older) page; absent on the last page.
@@ -96,6 +102,7 @@ struct MatchRunPage {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct FeedbackIn {
     outcome: FeedbackOutcome,
     /// In the client's words, e.g. "too close to the road".
@@ -177,9 +184,10 @@ impl MatchingApi {
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
         /// Page size, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<MatchRunPage>, ApiError> {
-        let limit = pagination::page_size(limit.0, 20, 100)?;
+        let limit = pagination::page_size(limit.0, 20);
         let before = pagination::cursor(cursor.0)?;
         let mut items = state
             .store

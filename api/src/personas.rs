@@ -32,10 +32,10 @@ use crate::{
 };
 
 const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
 
 /// A new persona: the profile, and who may see it (default: only its agent).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PersonaIn {
     #[oai(flatten)]
     profile: PersonaProfile,
@@ -57,6 +57,7 @@ fn private() -> Visibility {
 
 /// A full replacement of a persona's profile.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PersonaReplace {
     #[oai(flatten)]
     profile: PersonaProfile,
@@ -73,6 +74,7 @@ struct PersonaReplace {
 /// read, modify and `PUT` a persona; a different value is refused, never ignored (ownership
 /// changes through `POST /users/{id}/reassign-personas`).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Echoed {
     id: Option<Uuid>,
     brokerage_id: Option<Uuid>,
@@ -125,6 +127,7 @@ impl Echoed {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PersonaPage {
     items: Vec<Persona>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -164,6 +167,7 @@ enum MergePatch {
 /// Everything held about a client (GDPR/CCPA access): the persona, their answers in past
 /// simulations, their matches and the feedback on them, and who accessed the record when.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PersonaExport {
     exported_at: chrono::DateTime<chrono::Utc>,
     persona: Persona,
@@ -514,6 +518,7 @@ impl PersonasApi {
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
         /// Page size, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
         /// Only personas in this segment.
         segment: Query<Option<String>>,
@@ -525,8 +530,11 @@ impl PersonasApi {
         /// Text in the name or biography (any case).
         #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
+        /// `true` lists the synthetic participants the persona factory made for simulations
+        /// instead of the client book (which never shows them).
+        synthetic: Query<Option<bool>>,
     ) -> Result<Json<PersonaPage>, ApiError> {
-        let limit = pagination::page_size(limit.0, DEFAULT_PAGE, MAX_PAGE)?;
+        let limit = pagination::page_size(limit.0, DEFAULT_PAGE);
         let after = pagination::cursor(cursor.0)?;
         // One extra row tells whether another page follows.
         let filter = PersonaFilter {
@@ -534,9 +542,10 @@ impl PersonasApi {
             owner_id: owner_id.0,
             team_id: team_id.0,
             visibility: visibility.0,
-            text: q.0.filter(|q| !q.trim().is_empty()),
+            text: searchable(q.0)?,
             after,
             limit: limit + 1,
+            synthetic: synthetic.0.unwrap_or(false),
         };
         let mut items = state.store.list_personas(&auth.0, &filter).await?;
         let next_cursor = pagination::next_cursor(&mut items, limit, |p| p.id);
@@ -602,6 +611,18 @@ pub(crate) async fn audit(
         detail,
     };
     Ok(state.store.audit(caller, record).await?)
+}
+
+/// The `q` of a persona search: blank is no search; a control character (a NUL would match
+/// every persona) is refused.
+fn searchable(q: Option<String>) -> Result<Option<String>, ApiError> {
+    match q {
+        Some(q) if q.chars().any(char::is_control) => Err(ApiError::Validation(
+            "q must be text to search for, without control characters".into(),
+        )),
+        Some(q) if !q.trim().is_empty() => Ok(Some(q)),
+        _ => Ok(None),
+    }
 }
 
 /// The rules between a profile's fields (the schema checks each field alone), and a label for a

@@ -18,6 +18,7 @@ pub const CONTENT_TYPE: &str = "application/problem+json";
 
 /// An RFC 9457 problem detail.
 #[derive(Debug, Serialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Problem {
     /// A stable URI naming the kind of problem; branch on this.
     #[oai(rename = "type")]
@@ -28,22 +29,28 @@ pub struct Problem {
     pub detail: String,
     /// Each thing wrong with the request: where (a JSON pointer into the body) and what.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     pub errors: Vec<FieldError>,
 }
 
-/// One thing wrong with a request body.
+/// One thing wrong with a request: in its body (`pointer`) or its query (`parameter`).
 #[derive(Debug, Clone, Serialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FieldError {
     /// An RFC 6901 JSON pointer into the request body (`""`: the body itself).
-    pub pointer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// A query parameter's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
     pub detail: String,
 }
 
 impl From<Violation> for FieldError {
     fn from(v: Violation) -> Self {
         FieldError {
-            pointer: v.pointer,
+            pointer: Some(v.pointer),
+            parameter: None,
             detail: v.detail,
         }
     }
@@ -66,6 +73,10 @@ pub enum ApiError {
     /// range): a 400, each violation named.
     #[error("{}", summary(.0))]
     InvalidBody(Vec<Violation>),
+    /// A query parameter breaks the published schema: a 400, each named (its name stands in
+    /// the violation's `pointer`).
+    #[error("{}", summary(.0))]
+    InvalidQuery(Vec<Violation>),
     /// The body fits the schema but breaks a rule between its fields (a budget's minimum above
     /// its maximum): a 422, each violation named.
     #[error("{}", summary(.0))]
@@ -101,6 +112,7 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) => "not-found",
             ApiError::InvalidBody(_) => "invalid-body",
+            ApiError::InvalidQuery(_) => "invalid-query",
             ApiError::BrokenRule(_) => "validation-failed",
             ApiError::Validation(_) => "validation-failed",
             ApiError::Conflict(_) => "conflict",
@@ -117,7 +129,7 @@ impl ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidBody(_) | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             ApiError::BrokenRule(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -146,6 +158,14 @@ impl ResponseError for ApiError {
             ApiError::InvalidBody(violations) | ApiError::BrokenRule(violations) => {
                 violations.iter().cloned().map(FieldError::from).collect()
             }
+            ApiError::InvalidQuery(violations) => violations
+                .iter()
+                .map(|v| FieldError {
+                    pointer: None,
+                    parameter: Some(v.pointer.clone()),
+                    detail: v.detail.clone(),
+                })
+                .collect(),
             _ => Vec::new(),
         };
         problem_response(self.status(), self.slug(), &self.to_string(), errors)

@@ -17,7 +17,6 @@ use uuid::Uuid;
 use crate::{ApiState, ApiTags, auth::ApiKey, pagination, problem::ApiError};
 
 const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
 
 #[derive(ApiResponse)]
 enum Created {
@@ -32,6 +31,7 @@ enum Deleted {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PropertyPage {
     items: Vec<Property>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -123,6 +123,7 @@ impl PropertiesApi {
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
         /// Page size, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
         min_price: Query<Option<f64>>,
         max_price: Query<Option<f64>>,
@@ -131,7 +132,7 @@ impl PropertiesApi {
         property_type: Query<Option<String>>,
         status: Query<Option<PropertyStatus>>,
     ) -> Result<Json<PropertyPage>, ApiError> {
-        let limit = pagination::page_size(limit.0, DEFAULT_PAGE, MAX_PAGE)?;
+        let limit = pagination::page_size(limit.0, DEFAULT_PAGE);
         let after = pagination::cursor(cursor.0)?;
         // One extra row tells whether another page follows.
         let filter = PropertyFilter {

@@ -27,6 +27,7 @@ use crate::{
 const MAX_OVERLAP_HOURS: u32 = 7 * 24;
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct WebhookRequest {
     /// Where deliveries are POSTed (http or https; private and internal addresses are refused).
     #[oai(validator(max_length = 2048))]
@@ -40,6 +41,7 @@ struct WebhookRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct WebhookUpdate {
     #[oai(validator(max_length = 2048))]
     url: Option<String>,
@@ -53,6 +55,7 @@ struct WebhookUpdate {
 
 /// A webhook with its signing secret, shown only when created or rotated.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct WebhookWithSecret {
     #[oai(flatten)]
     webhook: Webhook,
@@ -61,6 +64,7 @@ struct WebhookWithSecret {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct RotateSecret {
     /// Hours the old secret keeps signing beside the new one (0 to 168), so receivers can
     /// switch without missing a delivery.
@@ -73,18 +77,21 @@ fn default_overlap() -> u32 {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct WebhookPage {
     items: Vec<Webhook>,
     next_cursor: Option<String>,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DeliveryPage {
     items: Vec<Delivery>,
     next_cursor: Option<String>,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DeliveryQueued {
     delivery_id: Uuid,
     delivery_url: String,
@@ -150,10 +157,10 @@ impl WebhooksApi {
         state: Data<&ApiState>,
         auth: ApiKey,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> Result<Json<WebhookPage>, ApiError> {
         let admin = admin(&auth.0)?;
-        let size = pagination::page_size(limit.0, 50, 200)?;
+        let size = pagination::page_size(limit.0, 50);
         let mut items = state
             .store
             .list_webhooks(admin.brokerage_id, pagination::cursor(cursor.0)?, size)
@@ -272,14 +279,14 @@ impl WebhooksApi {
         id: Path<Uuid>,
         status: Query<Option<DeliveryStatus>>,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u32>>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))] limit: Query<Option<u32>>,
     ) -> Result<Json<DeliveryPage>, ApiError> {
         let admin = admin(&auth.0)?;
         found(
             state.store.get_webhook(admin.brokerage_id, id.0).await?,
             id.0,
         )?;
-        let size = pagination::page_size(limit.0, 50, 200)?;
+        let size = pagination::page_size(limit.0, 50);
         let mut items = state
             .store
             .list_deliveries(

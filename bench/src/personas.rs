@@ -339,6 +339,7 @@ async fn explain(url: &str, agent: &Agent) -> anyhow::Result<f64> {
                 .bind(None::<Uuid>)
                 .bind(None::<&str>)
                 .bind(None::<String>)
+                .bind(false)
         };
     }
     let plan_sql = if url.starts_with("postgres") {

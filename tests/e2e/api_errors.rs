@@ -127,7 +127,7 @@ async fn bad_requests_get_problem_responses(shape: Shape) {
     .await
     .problem(404);
     app.get("/api/v1/personas?cursor=bogus").await.problem(422);
-    app.get("/api/v1/personas?limit=0").await.problem(422);
+    app.get("/api/v1/personas?limit=0").await.problem(400);
 
     // Nothing refused above was stored: the four seeded personas and the unnamed one.
     let list = app.get("/api/v1/personas?limit=100").await;

@@ -283,6 +283,64 @@ async fn careless_requests_are_refused_in_plain_words(shape: Shape) {
         detail.ends_with("did you mean `/preferences/budget`?"),
         "{detail}"
     );
+    // Query parameters are held to the schema too, which carries their limits.
+    let reply = app.get("/api/v1/personas?limit=500").await;
+    reply.problem(400);
+    assert_eq!(reply.body["errors"][0]["parameter"], "limit");
+    assert_eq!(
+        reply.body["errors"][0]["detail"],
+        "the query parameter `limit` must be between 1 and 200, not 500"
+    );
+    let params = &spec.body["paths"]["/personas"]["get"]["parameters"];
+    let limit = params
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(limit["schema"]["maximum"], 200.0);
+    let reply = app.get("/api/v1/simulations?kind=podcast").await;
+    reply.problem(400);
+    assert!(
+        reply.body["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`focus_group`, `marketing`"),
+        "{}",
+        reply.body
+    );
+    app.get("/api/v1/personas?q=%00").await.problem(422);
+    let admin = app
+        .key_for(
+            "Acme Realty",
+            None,
+            "root",
+            troupe_shared::domain::Role::BrokerageAdmin,
+        )
+        .await;
+    for cursor in ["-1", "0", "later"] {
+        app.request(
+            Method::GET,
+            &format!("/api/v1/audit?cursor={cursor}"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .problem(422);
+    }
+    let reply = app.get("/api/v1/personas/harrison-vale").await;
+    reply.problem(400);
+    assert_eq!(
+        reply.body["errors"][0]["detail"],
+        "the path's `id` must be an id (a UUID as text), not the text \"harrison-vale\""
+    );
+    // A 405 says what the resource takes.
+    let reply = app
+        .request(Method::PATCH, "/api/v1/properties", Some(&app.key), None)
+        .await;
+    reply.problem(405);
+    let allow = reply.headers["allow"].to_str().unwrap();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
     // Unknown fields on enrichment and webhooks too.
     let reply = app
         .post(
@@ -291,4 +349,14 @@ async fn careless_requests_are_refused_in_plain_words(shape: Shape) {
         )
         .await;
     error_at(&reply, 400, "/notes");
+    let reply = app
+        .request(
+            Method::POST,
+            "/api/v1/webhooks",
+            Some(&admin),
+            Some(&json!({ "url": "https://crm.example.com/hook", "events": ["simulation.completed"] })),
+        )
+        .await;
+    let detail = error_at(&reply, 400, "/events");
+    assert!(detail.ends_with("did you mean `/event_types`?"), "{detail}");
 }

@@ -236,7 +236,10 @@ async fn a_segment_s_synthetic_personas_are_made_once_per_seed(shape: Shape) {
     let first = run(&app, "/api/v1/simulations/focus-group", &body).await;
     // Four sketches, then four answers.
     assert_eq!(first["metadata"]["llm_calls"], 8);
-    let personas = app.get("/api/v1/personas?segment=ski_families").await.body;
+    let personas = app
+        .get("/api/v1/personas?segment=ski_families&synthetic=true")
+        .await
+        .body;
     let items = personas["items"].as_array().unwrap();
     assert_eq!(items.len(), 4, "{personas}");
     assert!(
@@ -256,7 +259,10 @@ async fn a_segment_s_synthetic_personas_are_made_once_per_seed(shape: Shape) {
         "same seed: stored personas, cached answers"
     );
     assert_eq!(first["results"], again["results"]);
-    let count = app.get("/api/v1/personas?segment=ski_families").await.body["items"]
+    let count = app
+        .get("/api/v1/personas?segment=ski_families&synthetic=true")
+        .await
+        .body["items"]
         .as_array()
         .unwrap()
         .len();

@@ -19,6 +19,7 @@ mod kinds;
 mod live;
 mod llm_faults;
 mod matching;
+mod panels;
 mod personas;
 mod simulation_list;
 mod simulations;

@@ -10,7 +10,10 @@ mod validate;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, IntoResponse, Request, Response, http::Method};
+use poem::{
+    Endpoint, IntoResponse, Request, Response,
+    http::{Method, StatusCode, header},
+};
 use serde_json::Value;
 use troupe_shared::config::SimulationLimits;
 use validate::Schemas;
@@ -18,15 +21,30 @@ pub use validate::Violation;
 
 use crate::problem::ApiError;
 
-/// One operation that takes a JSON body.
+/// One operation: what its JSON body and its query parameters must be.
 struct Operation {
     method: Method,
     /// The path under `/api/v1`, `None` where a parameter stands.
     segments: Vec<Option<String>>,
-    schema: Value,
+    body: Option<Value>,
+    query: Vec<(String, Value)>,
+    /// Each path parameter's segment position, name and schema.
+    path: Vec<(usize, String, Value)>,
 }
 
-/// The document and the body schema of each operation.
+impl Operation {
+    fn matches(&self, path: &str) -> bool {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        self.segments.len() == segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&segments)
+                .all(|(want, got)| want.as_deref().is_none_or(|w| w == *got))
+    }
+}
+
+/// The document, and what each operation takes.
 pub struct Contract {
     spec: Value,
     operations: Vec<Operation>,
@@ -49,7 +67,7 @@ impl Contract {
     /// The violations of `body` for `method path` (a path under `/api/v1`); an operation this
     /// contract does not check passes.
     pub fn check(&self, method: &Method, path: &str, body: &[u8]) -> Result<(), ApiError> {
-        let Some(operation) = self.operation(method, path) else {
+        let Some(schema) = self.operation(method, path).and_then(|op| op.body.as_ref()) else {
             return Ok(());
         };
         let value: Value = serde_json::from_slice(body).map_err(|e| {
@@ -63,11 +81,55 @@ impl Contract {
                 ),
             }])
         })?;
-        let violations = Schemas::new(&self.spec).check(&operation.schema, &value);
+        let violations = Schemas::new(&self.spec).check(schema, &value);
         if violations.is_empty() {
             Ok(())
         } else {
             Err(ApiError::InvalidBody(violations))
+        }
+    }
+
+    /// The violations of the path's and the query string's parameters (numbers, ids, enums,
+    /// ranges).
+    pub fn check_query(&self, method: &Method, path: &str, query: &str) -> Result<(), ApiError> {
+        let Some(operation) = self.operation(method, path) else {
+            return Ok(());
+        };
+        let schemas = Schemas::new(&self.spec);
+        let mut violations = Vec::new();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        for (position, name, schema) in &operation.path {
+            let raw = decoded(segments.get(*position).copied().unwrap_or_default());
+            for found in schemas.check(schema, &typed(&raw, schema)) {
+                violations.push(Violation {
+                    detail: found
+                        .detail
+                        .replacen("the body", &format!("the path's `{name}`"), 1),
+                    pointer: name.clone(),
+                });
+            }
+        }
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
+            let (name, raw) = (decoded(name), decoded(raw));
+            let Some((_, schema)) = operation.query.iter().find(|(n, _)| *n == name) else {
+                continue;
+            };
+            for found in schemas.check(schema, &typed(&raw, schema)) {
+                violations.push(Violation {
+                    detail: found.detail.replacen(
+                        "the body",
+                        &format!("the query parameter `{name}`"),
+                        1,
+                    ),
+                    pointer: name.clone(),
+                });
+            }
+        }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidQuery(violations))
         }
     }
 
@@ -82,18 +144,65 @@ impl Contract {
         }
     }
 
-    fn operation(&self, method: &Method, path: &str) -> Option<&Operation> {
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        self.operations.iter().find(|op| {
-            op.method == method
-                && op.segments.len() == segments.len()
-                && op
-                    .segments
-                    .iter()
-                    .zip(&segments)
-                    .all(|(want, got)| want.as_deref().is_none_or(|w| w == *got))
-        })
+    /// The methods a path takes, for a 405's `Allow`.
+    fn methods_of(&self, path: &str) -> Vec<&str> {
+        let mut methods: Vec<&str> = self
+            .operations
+            .iter()
+            .filter(|op| op.matches(path))
+            .map(|op| op.method.as_str())
+            .collect();
+        methods.dedup();
+        methods
     }
+
+    fn operation(&self, method: &Method, path: &str) -> Option<&Operation> {
+        self.operations
+            .iter()
+            .find(|op| op.method == method && op.matches(path))
+    }
+}
+
+/// A query value as the JSON its schema expects, where it reads as one (`"20"` as 20); left as
+/// text otherwise, for the check to say what it should have been.
+fn typed(raw: &str, schema: &Value) -> Value {
+    match schema["type"].as_str() {
+        Some("integer") => raw
+            .parse::<i64>()
+            .map_or_else(|_| Value::from(raw), Value::from),
+        Some("number") => raw
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| Value::from(raw), Value::Number),
+        Some("boolean") => match raw {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::from(raw),
+        },
+        _ => Value::from(raw),
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding of one name or value.
+fn decoded(text: &str) -> String {
+    let bytes = text.replace('+', " ").into_bytes();
+    let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// serde's message without its Rust vocabulary.
@@ -105,7 +214,7 @@ fn json_error_words(e: &serde_json::Error) -> String {
     text.split(" at line ").next().unwrap_or(&text).to_owned()
 }
 
-/// Every operation with an `application/json` body schema.
+/// Every operation, with its JSON body schema and its query parameters' schemas.
 fn operations(spec: &Value) -> Vec<Operation> {
     let mut found = Vec::new();
     for (path, item) in spec["paths"].as_object().into_iter().flatten() {
@@ -116,23 +225,44 @@ fn operations(spec: &Value) -> Vec<Operation> {
             let content = operation
                 .pointer("/requestBody/content")
                 .and_then(Value::as_object);
-            let Some(schema) = content.and_then(|content| {
+            let body = content.and_then(|content| {
                 content
                     .iter()
                     .find(|(media, _)| media.starts_with("application/json"))
                     .map(|(_, media)| media["schema"].clone())
-            }) else {
-                continue;
-            };
-            let segments = path
+            });
+            let query = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "query")
+                .filter_map(|p| Some((p["name"].as_str()?.to_owned(), p["schema"].clone())))
+                .collect();
+            let segments: Vec<Option<String>> = path
                 .trim_matches('/')
                 .split('/')
                 .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
                 .collect();
+            let path_params = path
+                .trim_matches('/')
+                .split('/')
+                .enumerate()
+                .filter_map(|(position, segment)| {
+                    let name = segment.strip_prefix('{')?.strip_suffix('}')?;
+                    let schema = operation["parameters"]
+                        .as_array()?
+                        .iter()
+                        .find(|p| p["in"] == "path" && p["name"] == name)?["schema"]
+                        .clone();
+                    Some((position, name.to_owned(), schema))
+                })
+                .collect();
             found.push(Operation {
                 method,
                 segments,
-                schema,
+                body,
+                query,
+                path: path_params,
             });
         }
     }
@@ -172,14 +302,29 @@ pub async fn enforce<E: Endpoint>(
     // Nested under `/api/v1`, the path arrives without the prefix.
     let path = req.uri().path();
     let path = path.strip_prefix("/api/v1").unwrap_or(path).to_owned();
+    let query = req.uri().query().unwrap_or("");
+    if let Err(problem) = contract.check_query(req.method(), &path, query) {
+        return Ok(problem.into_response());
+    }
+    let mut req = req;
     if is_json {
-        let mut req = req;
         let body = req.take_body().into_bytes().await?;
         if let Err(problem) = contract.check(req.method(), &path, &body) {
             return Ok(problem.into_response());
         }
         req.set_body(body);
-        return endpoint.call(req).await.map(IntoResponse::into_response);
     }
-    endpoint.call(req).await.map(IntoResponse::into_response)
+    match endpoint.call(req).await {
+        Ok(response) => Ok(response.into_response()),
+        // RFC 9110: a 405 says which methods the resource takes.
+        Err(e) if e.status() == StatusCode::METHOD_NOT_ALLOWED => {
+            let allow = contract.methods_of(&path).join(", ");
+            let mut response = crate::problem::render(e);
+            if let Ok(value) = allow.parse() {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            Ok(response)
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -510,9 +510,12 @@ fn unknown_member(
         .find_map(|p| p["title"].as_str())
         .map(|title| format!(" of {}", with_article(&words_of(title))))
         .unwrap_or_default();
-    // A near spelling, or a field with the name as one of its words (`agents` → `num_agents`).
-    let words_of_field =
-        |k: &str| k.split('_').any(|w| w == name) || name.split('_').any(|w| w == k);
+    // A near spelling, or a field with the name as one of its words (`agents` → `num_agents`),
+    // words compared without a plural `s` (`events` → `event_types`).
+    let stem = |w: &str| w.strip_suffix('s').unwrap_or(w).to_owned();
+    let words_of_field = |k: &str| {
+        k.split('_').any(|w| stem(w) == stem(name)) || name.split('_').any(|w| stem(w) == stem(k))
+    };
     let near = known
         .iter()
         .map(|k| (strsim::damerau_levenshtein(k, name), *k))

@@ -29,6 +29,7 @@ pub enum ImportBody {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ImportReport {
     pub created: u32,
     pub updated: u32,
@@ -41,6 +42,7 @@ pub struct ImportReport {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ImportedRow {
     pub line: u64,
     pub listing_id: String,
@@ -50,6 +52,7 @@ pub struct ImportedRow {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RowError {
     /// The CSV line (the header is line 1), or the JSON array position (from 1).
     pub line: u64,

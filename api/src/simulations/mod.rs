@@ -31,6 +31,7 @@ use crate::{
 use requests::{FocusGroupRequest, IndividualRequest, InterventionRequest, MarketingRequest};
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct SimulationAccepted {
     id: Uuid,
     status: SimulationStatus,
@@ -48,6 +49,7 @@ enum Accepted {
 
 /// The PRD's Simulation Result model.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct SimulationResult {
     id: Uuid,
     simulation_id: Uuid,
@@ -66,6 +68,7 @@ struct SimulationResult {
 
 /// A page of simulations, newest first.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct SimulationPage {
     items: Vec<Simulation>,
     /// Pass as `cursor` for the next page; absent on the last.
@@ -170,10 +173,11 @@ impl SimulationsApi {
         since: Query<Option<DateTime<Utc>>>,
         cursor: Query<Option<String>>,
         /// 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<SimulationPage>, ApiError> {
         let caller = &auth.0;
-        let size = pagination::page_size(limit.0, 50, 200)?;
+        let size = pagination::page_size(limit.0, 50);
         if let Some(persona) = persona_id.0 {
             // Who took part is the persona's to see: a persona the caller may not see is unknown.
             visible(&state, caller, persona).await?;

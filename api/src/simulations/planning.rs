@@ -195,22 +195,35 @@ async fn panel(
     }
     if !segments.is_empty() {
         let agents = params.num_agents.unwrap_or(DEFAULT_AGENTS);
-        let per_segment = agents.div_ceil(segments.len() as u32);
-        for name in segments {
+        for (name, asked) in segments.iter().zip(split(agents, segments.len())) {
+            if asked == 0 {
+                panel.warnings.push(format!(
+                    "{agents} agents over {} segments leave none for {name}",
+                    segments.len()
+                ));
+                continue;
+            }
             if let Some(segment) = state.store.find_segment(caller.brokerage_id, name).await? {
                 panel.synthetic.push(SegmentDraw {
                     segment_id: segment.id,
                     segment: segment.definition.name,
-                    count: per_segment,
+                    count: asked,
                 });
                 continue;
             }
             let ids = state
                 .store
-                .persona_ids_in_segment(caller, name, per_segment)
+                .persona_ids_in_segment(caller, name, asked)
                 .await?;
             if ids.is_empty() {
                 return Err(ApiError::NotFound(format!("segment {name:?}")));
+            }
+            if ids.len() < asked as usize {
+                panel.warnings.push(format!(
+                    "asked for {asked} from {name}, {} available (define the segment with \
+                     POST /api/v1/segments to fill the rest with synthetic personas)",
+                    ids.len()
+                ));
             }
             panel
                 .persona_ids
@@ -230,6 +243,14 @@ async fn panel(
         )));
     }
     Ok(panel)
+}
+
+/// `agents` split as evenly as whole personas allow: the first segments take one more.
+fn split(agents: u32, segments: usize) -> Vec<u32> {
+    let n = segments.max(1) as u32;
+    (0..n)
+        .map(|i| agents / n + u32::from(i < agents % n))
+        .collect()
 }
 
 fn settings(state: &ApiState, params: &SimulationParams) -> Result<RunSettings, ApiError> {

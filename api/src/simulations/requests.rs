@@ -8,6 +8,7 @@ use troupe_shared::domain::{
 use uuid::Uuid;
 
 #[derive(Object, Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FocusGroupRequest {
     /// The PRD's `simulation_type`: optional; when given, it must be this endpoint's kind.
     pub simulation_type: Option<SimulationKind>,
@@ -36,6 +37,7 @@ pub struct FocusGroupRequest {
 }
 
 #[derive(Object, Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MarketingRequest {
     /// The PRD's `simulation_type`: optional; when given, it must be this endpoint's kind.
     pub simulation_type: Option<SimulationKind>,
@@ -53,6 +55,7 @@ pub struct MarketingRequest {
 }
 
 #[derive(Object, Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct InterventionRequest {
     /// The PRD's `simulation_type`: optional; when given, it must be this endpoint's kind.
     pub simulation_type: Option<SimulationKind>,
@@ -71,6 +74,7 @@ pub struct InterventionRequest {
 }
 
 #[derive(Object, Serialize)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IndividualRequest {
     /// The PRD's `simulation_type`: optional; when given, it must be this endpoint's kind.
     pub simulation_type: Option<SimulationKind>,
@@ -83,6 +87,7 @@ pub struct IndividualRequest {
 }
 
 #[derive(Object, Serialize, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SimulationParams {
     /// Personas drawn from `persona_segments`, split evenly (default 20).
     #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::Role;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object, sqlx::FromRow)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Team {
     pub id: Uuid,
     pub name: String,
@@ -15,6 +16,7 @@ pub struct Team {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct User {
     pub id: Uuid,
     pub name: String,
@@ -27,6 +29,7 @@ pub struct User {
 
 /// A key as listed: never its secret.
 #[derive(Debug, Clone, Serialize, Deserialize, Object, sqlx::FromRow)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ApiKeyInfo {
     pub id: Uuid,
     pub user_id: Uuid,

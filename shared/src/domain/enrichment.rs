@@ -87,6 +87,7 @@ text_enum! {
 
 /// One source to learn from.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SourceIn {
     pub kind: SourceKind,
     /// The text itself (a transcript ≤ 200 KB; email and public information ≤ 64 KB; notes and
@@ -103,6 +104,7 @@ pub struct SourceIn {
 
 /// `POST /personas/{id}/enrich`: the PRD's `enrichment_data`, plus typed sources.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EnrichmentRequest {
     /// Public information: text, or any JSON object (stored as its text).
     pub public_info: Option<Value>,
@@ -123,6 +125,7 @@ pub struct EnrichmentRequest {
 
 /// A stored source, without its text.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SourceRef {
     pub id: Uuid,
     pub kind: SourceKind,
@@ -134,6 +137,7 @@ pub struct SourceRef {
 
 /// A stored source with its text (for an export).
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SourceText {
     #[oai(flatten)]
     #[serde(flatten)]
@@ -142,6 +146,7 @@ pub struct SourceText {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FactCounts {
     pub applied: u32,
     pub superseded: u32,
@@ -151,6 +156,7 @@ pub struct FactCounts {
 
 /// One enrichment run.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Enrichment {
     pub id: Uuid,
     pub persona_id: Uuid,
@@ -189,6 +195,7 @@ fn added() -> FactEffect {
 
 /// A stored fact with its provenance.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Fact {
     pub id: Uuid,
     pub kind: FactKind,
@@ -212,6 +219,7 @@ pub struct Fact {
 
 /// One interest's course over the timeline.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct InterestTrend {
     /// `features:wine cellar`, `interest:sailing`, `locations:Aspen`.
     pub item: String,
@@ -224,6 +232,7 @@ pub struct InterestTrend {
 
 /// An interest the persona may take up next, from what other clients did.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LikelyInterest {
     pub item: String,
     /// Laplace-smoothed share of clients holding `because_of` who later took this up.
@@ -236,6 +245,7 @@ pub struct LikelyInterest {
 
 /// `GET /personas/{id}/insights`.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PersonaInsights {
     pub persona_id: Uuid,
     pub rising: Vec<InterestTrend>,

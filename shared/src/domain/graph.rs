@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GraphNode {
     /// `persona:<id>`, `person:<name>`, `interest:<name>` or `property:<title>`.
     pub key: String,
@@ -16,6 +17,7 @@ pub struct GraphNode {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GraphEdge {
     pub from: String,
     pub to: String,
@@ -26,6 +28,7 @@ pub struct GraphEdge {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Graph {
     pub nodes: Vec<GraphNode>,
     pub edges: Vec<GraphEdge>,
@@ -33,6 +36,7 @@ pub struct Graph {
 
 /// How one persona reaches another, hop by hop; empty when it does not within the depth.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct GraphPath {
     pub nodes: Vec<GraphNode>,
     pub edges: Vec<GraphEdge>,

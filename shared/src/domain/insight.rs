@@ -35,18 +35,21 @@ pub enum Insight {
 
 /// A mean with its 95% bootstrap interval (resampling personas, then iterations).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Estimate {
     pub mean: f64,
     pub ci95: [f64; 2],
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Mention {
     pub text: String,
     pub count: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SegmentInsight {
     pub segment: String,
     pub personas: u32,
@@ -69,6 +72,7 @@ pub struct SegmentInsight {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ModificationEffect {
     pub modification: String,
     pub intent_before: f64,
@@ -81,6 +85,7 @@ pub struct ModificationEffect {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PhotoInsight {
     /// 1 for the best.
     pub rank: u32,
@@ -94,6 +99,7 @@ pub struct PhotoInsight {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PricingInsight {
     pub list_price: f64,
     pub currency: String,
@@ -109,6 +115,7 @@ pub struct PricingInsight {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EngagementInsight {
     pub material: String,
     pub channel: Channel,
@@ -124,6 +131,7 @@ pub struct EngagementInsight {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VariantInsight {
     pub variant: String,
     pub personas: u32,
@@ -136,6 +144,7 @@ pub struct VariantInsight {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TouchInsight {
     /// 1-based position in the sequence.
     pub touch: u32,
@@ -147,6 +156,7 @@ pub struct TouchInsight {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OutcomeInsight {
     pub persona_id: Uuid,
     pub scenario: ScenarioType,

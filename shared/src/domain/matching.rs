@@ -38,6 +38,7 @@ text_enum! {
 
 /// What a match run was asked to do, fixed when it is submitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MatchParams {
     /// Recommendations to keep (per listing and per client for the nightly run).
     pub limit: u32,
@@ -61,6 +62,7 @@ pub struct MatchCaller {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MatchRun {
     pub id: Uuid,
     pub direction: MatchDirection,
@@ -79,6 +81,7 @@ pub struct MatchRun {
 
 /// One part of a match score: `contribution = weight × value`, and the parts add up to the score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ScoreComponent {
     pub name: String,
     /// 0–1 (feedback: −1–1).
@@ -91,6 +94,7 @@ pub struct ScoreComponent {
 
 /// A hard constraint the match passed, and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ConstraintCheck {
     pub name: String,
     pub detail: String,
@@ -98,6 +102,7 @@ pub struct ConstraintCheck {
 
 /// How to reach the client about this listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Outreach {
     pub channel: String,
     pub timing: String,
@@ -106,6 +111,7 @@ pub struct Outreach {
 
 /// Everything a recommendation says beyond its pair and score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MatchDetail {
     pub persona_name: String,
     pub property_title: String,
@@ -123,6 +129,7 @@ pub struct MatchDetail {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MatchRecommendation {
     pub id: Uuid,
     pub run_id: Uuid,
@@ -138,6 +145,7 @@ pub struct MatchRecommendation {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Feedback {
     pub id: Uuid,
     pub outcome: FeedbackOutcome,

@@ -70,6 +70,7 @@ text_enum! {
 
 /// A place: as precise as the source knows it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Location {
     #[oai(validator(max_length = 200))]
     pub city: Option<String>,

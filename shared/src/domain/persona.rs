@@ -19,6 +19,7 @@ text_enum! {
 
 /// What a brokerage knows about a client: the PRD's persona model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PersonaProfile {
     /// How agents refer to the client (a name or an alias). Optional, as in the PRD's model:
     /// until one is given, a label made from the profile ("Hedge fund partner, Greenwich").
@@ -104,6 +105,7 @@ fn capitalised(text: &str) -> String {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Demographics {
     #[oai(validator(max_length = 50))]
     pub age_range: Option<String>,
@@ -115,6 +117,7 @@ pub struct Demographics {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Preferences {
     #[serde(default)]
     #[oai(default, validator(max_items = 50, max_length = 200))]
@@ -137,6 +140,7 @@ pub struct Preferences {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PreferenceStrength {
     /// `property_types`, `locations`, `features` or `deal_breakers`.
     #[oai(validator(max_length = 50))]
@@ -152,6 +156,7 @@ pub struct PreferenceStrength {
 
 /// Something that happened in the client's life (a sale of a company, a new child).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LifeEvent {
     #[oai(validator(max_length = 500))]
     pub description: String,
@@ -160,6 +165,7 @@ pub struct LifeEvent {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Budget {
     #[oai(validator(minimum(value = "0")))]
     pub min: Option<f64>,
@@ -168,6 +174,7 @@ pub struct Budget {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PersonalityTraits {
     /// 0 (conventional) to 1 (novelty-seeking).
     #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
@@ -179,6 +186,7 @@ pub struct PersonalityTraits {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct KnowledgeGraph {
     #[serde(default)]
     #[oai(default, validator(max_items = 200))]
@@ -193,6 +201,7 @@ pub struct KnowledgeGraph {
 
 /// A stored persona: the profile plus who owns it and who may see it.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Persona {
     pub id: Uuid,
     pub brokerage_id: Uuid,
@@ -213,6 +222,7 @@ pub struct Persona {
 
 /// A persona as it was at one version.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PersonaVersion {
     pub version: i64,
     /// `created`, `updated`, `enriched`, `feedback`, `reassigned` or `redacted` (another record
@@ -227,6 +237,7 @@ pub struct PersonaVersion {
 
 /// One step of a persona's timeline: what changed from the version before.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct VersionChange {
     pub version: i64,
     pub change: String,
@@ -241,6 +252,7 @@ pub struct VersionChange {
 
 /// A field's value before and after (absent: not set).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FieldChange {
     /// A dotted path into the persona: `preferences.budget.max`, `visibility`.
     pub field: String,

@@ -65,6 +65,16 @@ impl SimulationPlan {
         ids
     }
 
+    /// What the panel's planning had to warn of.
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            SimulationPlan::FocusGroup(p) => &p.panel.warnings,
+            SimulationPlan::Marketing(p) => &p.panel.warnings,
+            SimulationPlan::Intervention(p) => &p.panel.warnings,
+            SimulationPlan::Individual(_) => &[],
+        }
+    }
+
     /// Agent steps the run will take: the progress total.
     pub fn agent_steps(&self) -> u64 {
         let iterations = u64::from(self.settings().iterations);
@@ -92,11 +102,17 @@ impl SimulationPlan {
 
 /// Who takes part: stored personas, plus synthetic personas the factory draws from segments.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Panel {
     pub persona_ids: Vec<Uuid>,
     #[serde(default)]
     #[oai(default)]
     pub synthetic: Vec<SegmentDraw>,
+    /// Where the panel falls short of what was asked ("asked for 20 from tech_founders, 2
+    /// available"): shown with the status, the results and their summary.
+    #[serde(default)]
+    #[oai(default)]
+    pub warnings: Vec<String>,
 }
 
 impl Panel {
@@ -112,6 +128,7 @@ impl Panel {
 
 /// `count` synthetic personas from a defined segment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SegmentDraw {
     pub segment_id: Uuid,
     pub segment: String,
@@ -119,6 +136,7 @@ pub struct SegmentDraw {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RunSettings {
     /// Repetitions with different seeds.
     pub iterations: u32,
@@ -130,6 +148,7 @@ pub struct RunSettings {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FocusGroupPlan {
     pub property_id: Option<Uuid>,
     pub property: PropertyDetails,
@@ -164,6 +183,7 @@ text_enum! {
 
 /// A piece of marketing: what the recipient sees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Material {
     /// How results refer to it.
     #[oai(validator(min_length = 1, max_length = 100))]
@@ -178,6 +198,7 @@ pub struct Material {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MarketingPlan {
     #[oai(flatten)]
     #[serde(flatten)]
@@ -191,6 +212,7 @@ pub struct MarketingPlan {
 
 /// One contact in an outreach sequence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Touch {
     /// Days after the sequence starts, 0 to 365; a sequence's days never decrease.
     #[oai(validator(maximum(value = "365")))]
@@ -201,6 +223,7 @@ pub struct Touch {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OutreachSequence {
     #[oai(validator(min_length = 1, max_length = 100))]
     pub name: String,
@@ -209,6 +232,7 @@ pub struct OutreachSequence {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct InterventionPlan {
     #[oai(flatten)]
     #[serde(flatten)]
@@ -230,6 +254,7 @@ text_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Scenario {
     #[oai(rename = "type")]
     #[serde(rename = "type")]
@@ -240,6 +265,7 @@ pub struct Scenario {
 
 /// Extra facts for one run, not stored on the persona.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EnrichmentData {
     pub public_info: Option<Value>,
     #[oai(validator(max_length = 10000))]
@@ -250,6 +276,7 @@ pub struct EnrichmentData {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct IndividualPlan {
     pub persona_id: Uuid,
     pub scenario: Scenario,

@@ -19,6 +19,7 @@ text_enum! {
 
 /// Listing data, as entered by an agent or carried inline in a simulation request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PropertyDetails {
     /// Optional, as in the PRD: when left out, the description's first sentence (or the type
     /// and the place) stands in.
@@ -79,6 +80,7 @@ pub struct PropertyDetails {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Coordinates {
     #[oai(validator(minimum(value = "-90"), maximum(value = "90")))]
     pub latitude: f64,
@@ -133,6 +135,7 @@ fn shortened(text: &str, max: usize) -> String {
 
 /// A listing photo; the description is what a persona "sees".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Photo {
     #[oai(validator(min_length = 1, max_length = 2000))]
     pub url: String,
@@ -143,6 +146,7 @@ pub struct Photo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Property {
     pub id: Uuid,
     pub brokerage_id: Uuid,

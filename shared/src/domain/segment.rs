@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SegmentDefinition {
     /// Unique in the brokerage; synthetic personas carry it as their `segment`.
     #[oai(validator(min_length = 1, max_length = 100))]
@@ -25,6 +26,7 @@ pub struct SegmentDefinition {
 /// List attributes (property types, locations, features, deal-breakers, interests) include each
 /// value independently with its weight as the probability.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SegmentAttributes {
     #[serde(default)]
     #[oai(default, validator(max_items = 20))]
@@ -67,6 +69,7 @@ pub struct SegmentAttributes {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Weighted {
     #[oai(validator(min_length = 1, max_length = 200))]
     pub value: String,
@@ -76,6 +79,7 @@ pub struct Weighted {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Range {
     #[oai(validator(minimum(value = "0")))]
     pub min: f64,
@@ -84,6 +88,7 @@ pub struct Range {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Segment {
     pub id: Uuid,
     pub brokerage_id: Uuid,

@@ -37,6 +37,7 @@ impl SimulationStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Progress {
     /// Agent steps (one persona answering one question) answered so far.
     pub done: i64,
@@ -48,6 +49,7 @@ pub struct Progress {
 
 /// A simulation's lifecycle record (its results are read separately).
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Simulation {
     pub id: Uuid,
     pub brokerage_id: Uuid,
@@ -71,6 +73,8 @@ pub struct Simulation {
     /// When someone asked a running simulation to stop: it stops before its next round, keeps
     /// the answers it has and ends `cancelled`.
     pub cancel_requested_at: Option<DateTime<Utc>>,
+    /// What planning had to warn of (a panel smaller than asked).
+    pub warnings: Vec<String>,
 }
 
 /// What a list of simulations can be narrowed to.
@@ -91,6 +95,7 @@ pub struct SimulationFilter {
 
 /// The PRD's `results` object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SimulationResults {
     pub summary: String,
     /// Conclusive findings first, ranked by effect size; inconclusive ones last.
@@ -102,9 +107,14 @@ pub struct SimulationResults {
     pub detailed_insights: Vec<Insight>,
     /// Every agent step's answer with its structured judgement.
     pub raw_responses: Vec<AgentResponse>,
+    /// What a reader must know to trust these numbers: a panel smaller than asked, say.
+    #[serde(default)]
+    #[oai(default)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Recommendation {
     /// `modification`, `target_segment`, `photo`, `pricing`, `message`, `channel`, `timing`,
     /// `sequence` or `next_step`.
@@ -118,6 +128,7 @@ pub struct Recommendation {
 
 /// One persona's answer at one step of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AgentResponse {
     pub persona_id: Uuid,
     pub persona_name: String,
@@ -150,6 +161,7 @@ pub enum Judgement {
 
 /// A persona's judgement of a listing (focus groups).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ListingJudgement {
     /// The Likert point the persona chose: 1 (certainly not) to 5 (certainly).
     pub purchase_intent: u8,
@@ -165,6 +177,7 @@ pub struct ListingJudgement {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PhotoAppeal {
     /// 1-based, in the listing's order.
     pub photo: u32,
@@ -174,6 +187,7 @@ pub struct PhotoAppeal {
 
 /// A persona's response to one marketing material on one channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EngagementJudgement {
     pub open_probability: f64,
     /// Probability of clicking through (or asking for more), given the material was opened.
@@ -187,6 +201,7 @@ pub struct EngagementJudgement {
 
 /// A persona's response to one touch of an outreach sequence, and its state after it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TouchJudgement {
     /// Probability of responding to this touch.
     pub response_probability: f64,
@@ -199,6 +214,7 @@ pub struct TouchJudgement {
 
 /// A persona's reaction to a one-to-one scenario (viewing, email, call).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ScenarioJudgement {
     /// 1 (not interested) to 5 (eager to proceed).
     pub interest: u8,
@@ -216,6 +232,7 @@ pub struct ScenarioJudgement {
 
 /// What a run cost and how it was produced (the PRD's `metadata`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RunMetadata {
     /// `offline` (the rule-based persona model), `openai` (an OpenAI-compatible endpoint) or
     /// `azure`.

@@ -60,6 +60,7 @@ text_enum! {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Webhook {
     pub id: Uuid,
     pub url: String,
@@ -78,6 +79,7 @@ pub struct Webhook {
 
 /// One event on its way to one endpoint. Its id is the `webhook-id` of every attempt.
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Delivery {
     pub id: Uuid,
     pub webhook_id: Uuid,
@@ -97,6 +99,7 @@ pub struct Delivery {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DeliveryAttempt {
     pub attempt: i32,
     pub attempted_at: DateTime<Utc>,

@@ -25,6 +25,7 @@ pub struct AuditRecord<'a> {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, poem_openapi::Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditEntry {
     pub seq: i64,
     pub id: Uuid,

@@ -12,6 +12,7 @@ use crate::domain::AgentResponse;
 
 /// The persona's answers in one simulation.
 #[derive(Debug, Clone, Serialize, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SimulationAnswers {
     pub simulation_id: Uuid,
     #[oai(rename = "type")]
@@ -22,6 +23,7 @@ pub struct SimulationAnswers {
 }
 
 #[derive(Debug, Clone, Serialize, Object, sqlx::FromRow)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RecommendationRecord {
     pub id: Uuid,
     pub run_id: Uuid,
@@ -32,6 +34,7 @@ pub struct RecommendationRecord {
 }
 
 #[derive(Debug, Clone, Serialize, Object, sqlx::FromRow)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FeedbackRecord {
     pub id: Uuid,
     pub recommendation_id: Uuid,

@@ -41,7 +41,7 @@ pub const LIST_PERSONAS: &str = concat!(
     "
                    AND ($4 IS NULL OR id > $4) AND ($5 IS NULL OR segment = $5)
                    AND ($7 IS NULL OR owner_user_id = $7) AND ($8 IS NULL OR team_id = $8)
-                   AND ($9 IS NULL OR visibility = $9)
+                   AND ($9 IS NULL OR visibility = $9) AND synthetic = $11
                    AND ($10 IS NULL OR LOWER(profile ->> 'name') LIKE $10 ESCAPE '\\'
                         OR LOWER(COALESCE(profile ->> 'biography', '')) LIKE $10 ESCAPE '\\')
                  ORDER BY id LIMIT $6"
@@ -65,6 +65,8 @@ pub struct PersonaFilter {
     /// Only personas with a greater id (the cursor of the previous page).
     pub after: Option<Uuid>,
     pub limit: u32,
+    /// The factory's synthetic participants instead of the client book.
+    pub synthetic: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -421,6 +423,7 @@ impl Store {
             .bind(filter.team_id)
             .bind(filter.visibility.map(Visibility::as_str))
             .bind(filter.text.as_deref().map(|text| contains_pattern(&text.to_lowercase())))
+            .bind(filter.synthetic)
             .fetch_all(pool)
             .await
         })?;

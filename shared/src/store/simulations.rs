@@ -25,7 +25,7 @@ type Claimed = (i32, Uuid, Json<Value>, String, i64, Option<Vec<u8>>);
 
 macro_rules! columns {
     () => {
-        "id, brokerage_id, created_by, kind, status, progress_done, progress_failed, progress_total, error, attempts, created_at, started_at, completed_at, property_id, summary, cancel_requested_at"
+        "id, brokerage_id, created_by, kind, status, progress_done, progress_failed, progress_total, error, attempts, created_at, started_at, completed_at, property_id, summary, cancel_requested_at, warnings"
     };
 }
 
@@ -92,6 +92,7 @@ struct SimulationRow {
     property_id: Option<Uuid>,
     summary: Option<String>,
     cancel_requested_at: Option<DateTime<Utc>>,
+    warnings: Json<Vec<String>>,
 }
 
 impl TryFrom<SimulationRow> for Simulation {
@@ -117,6 +118,7 @@ impl TryFrom<SimulationRow> for Simulation {
             property_id: row.property_id,
             summary: row.summary,
             cancel_requested_at: row.cancel_requested_at,
+            warnings: row.warnings.0,
         })
     }
 }
@@ -197,11 +199,11 @@ impl Store {
                     }
                 }
             }
-            let row: SimulationRow = sqlx::query_as(concat!("INSERT INTO simulations (id, brokerage_id, created_by, kind, status, plan, progress_total, created_at, sealed_enrichment, property_id)
-                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9) RETURNING ", columns!()))
+            let row: SimulationRow = sqlx::query_as(concat!("INSERT INTO simulations (id, brokerage_id, created_by, kind, status, plan, progress_total, created_at, sealed_enrichment, property_id, warnings)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10) RETURNING ", columns!()))
             .bind(id).bind(caller.brokerage_id).bind(caller.user_id).bind(new.plan.kind().as_str())
             .bind(Json(&plan)).bind(i64::try_from(new.plan.agent_steps()).unwrap_or(i64::MAX)).bind(now)
-            .bind(sealed).bind(new.plan.property_id())
+            .bind(sealed).bind(new.plan.property_id()).bind(Json(new.plan.warnings()))
             .fetch_one(&mut *tx).await?;
             let participants = new.plan.stored_persona_ids();
             for chunk in participants.chunks(super::INSERT_BATCH) {

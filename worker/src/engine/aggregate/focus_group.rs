@@ -98,6 +98,7 @@ pub fn aggregate(
         confidence_scores,
         detailed_insights,
         raw_responses: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -105,5 +105,6 @@ pub fn aggregate(plan: &IndividualPlan, responses: &[AgentResponse]) -> Simulati
         confidence_scores: BTreeMap::from([("overall".to_owned(), round2(agreement))]),
         detailed_insights: vec![Insight::Outcome(outcome)],
         raw_responses: Vec::new(),
+        warnings: Vec::new(),
     }
 }

@@ -216,6 +216,7 @@ pub fn aggregate(
         confidence_scores,
         detailed_insights: variants.into_iter().map(Insight::Variant).collect(),
         raw_responses: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

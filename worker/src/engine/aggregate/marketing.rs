@@ -135,6 +135,7 @@ pub fn aggregate(
         confidence_scores,
         detailed_insights: insights.into_iter().map(Insight::Engagement).collect(),
         raw_responses: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

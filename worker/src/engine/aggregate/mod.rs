@@ -30,6 +30,11 @@ pub fn aggregate(plan: &SimulationPlan, responses: Vec<AgentResponse>) -> Simula
     };
     rank(&mut results.recommendations);
     results.raw_responses = responses;
+    // A reader of the summary alone must see the shortfall too.
+    results.warnings = plan.warnings().to_vec();
+    if !results.warnings.is_empty() {
+        results.summary = format!("Note: {} {}", results.warnings.join("; "), results.summary);
+    }
     results
 }
 

@@ -1,0 +1,95 @@
+//! Honest panels: a panel smaller than asked says so (status, plan, results, summary), agents
+//! split across segments add up to what was asked, and the factory's synthetic participants
+//! never appear in the client book.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Shape, TestApp, both_shapes, listing, persona};
+
+both_shapes!(a_short_panel_says_so_and_synthetic_personas_stay_out_of_the_book);
+
+async fn run(app: &TestApp, body: Value) -> (Value, Value) {
+    let accepted = app.post("/api/v1/simulations/focus-group", &body).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.body["id"].as_str().unwrap().to_owned();
+    let status = app.wait_for_final(&id, Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    let results = app.get(&format!("/api/v1/simulations/{id}/results")).await;
+    (status, results.body)
+}
+
+async fn a_short_panel_says_so_and_synthetic_personas_stay_out_of_the_book(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    for name in ["Ada", "Ben"] {
+        app.create_persona(&persona(name, "tech", &["gym"], &[], 20e6))
+            .await;
+    }
+    let property = app.create_property(&listing()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, results) = run(
+        &app,
+        json!({ "property_id": property, "persona_segments": ["tech"], "questions": ["First impression?"],
+                "modifications_to_test": [], "simulation_params": { "num_agents": 20 } }),
+    )
+    .await;
+    let warning = "asked for 20 from tech, 2 available";
+    let warned = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with(warning))
+    };
+    assert!(warned(&status["warnings"]), "{status}");
+    assert!(warned(&results["input_params"]["warnings"]), "{results}");
+    assert!(warned(&results["results"]["warnings"]), "{results}");
+    let summary = results["results"]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with(&format!("Note: {warning}")),
+        "{summary}"
+    );
+
+    // Five agents over two defined segments: three and two, five in all.
+    for name in ["ski_families", "gulf_offices"] {
+        let created = app
+            .post(
+                "/api/v1/segments",
+                &json!({ "name": name, "attributes": { "features": [{ "value": "spa", "weight": 1 }] } }),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+    }
+    let (status, results) = run(
+        &app,
+        json!({ "property_id": property, "persona_segments": ["ski_families", "gulf_offices"],
+                "questions": ["First impression?"], "modifications_to_test": [],
+                "simulation_params": { "num_agents": 5, "seed": 3 } }),
+    )
+    .await;
+    assert_eq!(status["warnings"], json!([]), "{status}");
+    let counts: Vec<u64> = results["input_params"]["synthetic"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [3, 2]);
+    assert_eq!(status["progress"]["done"], 5, "{status}");
+
+    // The client book holds the two clients; the five synthetic participants are listed apart.
+    let book = app.get("/api/v1/personas?limit=200").await;
+    let names: Vec<&str> = book.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ada", "Ben"]);
+    let synthetic = app.get("/api/v1/personas?limit=200&synthetic=true").await;
+    let made = synthetic.body["items"].as_array().unwrap();
+    assert_eq!(made.len(), 5, "{}", synthetic.body);
+    assert!(made.iter().all(|p| p["synthetic"] == true));
+}
