@@ -10,6 +10,7 @@ mod audit;
 mod contract;
 mod cross_tenant;
 mod directory;
+mod dispatch;
 mod enrichment;
 mod erasure;
 mod gateway;

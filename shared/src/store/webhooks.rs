@@ -10,7 +10,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, INSERT_BATCH, Store, StoreResult, keys::seal_text, parse_column, with_pool,
+    BeginWrite, INSERT_BATCH, Pool, Store, StoreResult, keys::seal_text, parse_column, with_pool,
 };
 use crate::{
     crypto::Purpose,
@@ -397,23 +397,46 @@ impl Store {
     ) -> StoreResult<Vec<Uuid>> {
         let now = Utc::now();
         // The status test is repeated outside the sub-select so that PostgreSQL re-checks it on
-        // a row another claimer changed meanwhile, and each delivery is handed out once.
-        Ok(with_pool!(self, pool => {
-            sqlx::query_scalar(
-                "UPDATE webhook_deliveries SET status = 'queued', lease_until = $2, updated_at = $1
-                 WHERE id IN (
-                     SELECT id FROM webhook_deliveries
-                     WHERE (status = 'pending' AND next_attempt_at <= $1)
-                        OR (status IN ('queued', 'sending') AND lease_until < $1)
-                     ORDER BY next_attempt_at LIMIT $3)
-                   AND ((status = 'pending' AND next_attempt_at <= $1)
-                        OR (status IN ('queued', 'sending') AND lease_until < $1))
-                 RETURNING id",
-            )
-            .bind(now).bind(lease_until).bind(i64::from(limit))
-            .fetch_all(pool)
-            .await
-        })?)
+        // a row another claimer changed meanwhile, and each delivery is handed out once. In
+        // PostgreSQL the sub-select skips rows another dispatcher is claiming: without it, two
+        // claimers lock overlapping rows in different orders and deadlock (one waits out the
+        // detector's second, then the dispatcher pauses). SQLite has one writer at a time.
+        macro_rules! claim_due {
+            ($lock:literal) => {
+                concat!(
+                    "UPDATE webhook_deliveries SET status = 'queued', lease_until = $2, updated_at = $1
+                     WHERE id IN (
+                         SELECT id FROM webhook_deliveries
+                         WHERE (status = 'pending' AND next_attempt_at <= $1)
+                            OR (status IN ('queued', 'sending') AND lease_until < $1)
+                         ORDER BY next_attempt_at LIMIT $3",
+                    $lock,
+                    ")
+                       AND ((status = 'pending' AND next_attempt_at <= $1)
+                            OR (status IN ('queued', 'sending') AND lease_until < $1))
+                     RETURNING id"
+                )
+            };
+        }
+        let claimed = match &self.pool {
+            Pool::Postgres(pool) => {
+                sqlx::query_scalar(claim_due!(" FOR UPDATE SKIP LOCKED"))
+                    .bind(now)
+                    .bind(lease_until)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await
+            }
+            Pool::Sqlite(pool) => {
+                sqlx::query_scalar(claim_due!(""))
+                    .bind(now)
+                    .bind(lease_until)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await
+            }
+        };
+        Ok(claimed?)
     }
 
     /// Takes a queued delivery for sending (or one whose sender died); `None` when it is not
