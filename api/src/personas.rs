@@ -209,6 +209,7 @@ impl PersonasApi {
             visibility,
         }) = body;
         follows_rules(&mut profile)?;
+        relationships_known(&state, &auth.0, &profile).await?;
         let persona = state
             .store
             .create_persona(
@@ -263,6 +264,7 @@ impl PersonasApi {
             return Err(ApiError::BrokenRule(differ));
         }
         follows_rules(&mut profile)?;
+        relationships_known(&state, &auth.0, &profile).await?;
         let expected = match expected_version(if_match.0.as_deref())? {
             Some(tagged) => tagged,
             None => version.unwrap_or(current.version),
@@ -316,6 +318,7 @@ impl PersonasApi {
             ))
         })?;
         follows_rules(&mut profile)?;
+        relationships_known(&state, &auth.0, &profile).await?;
         let expected = expected_version(if_match.0.as_deref())?.unwrap_or(current.version);
         write_version(
             &state,
@@ -622,6 +625,41 @@ fn searchable(q: Option<String>) -> Result<Option<String>, ApiError> {
         )),
         Some(q) if !q.trim().is_empty() => Ok(Some(q)),
         _ => Ok(None),
+    }
+}
+
+/// A relationship may name another client by `persona_id` only if the caller can see that client:
+/// the graph never links to another brokerage's, or an unseen, persona.
+async fn relationships_known(
+    state: &ApiState,
+    caller: &Principal,
+    profile: &PersonaProfile,
+) -> Result<(), ApiError> {
+    let mut unknown = Vec::new();
+    for (i, relationship) in profile.knowledge_graph.relationships.iter().enumerate() {
+        let Some(named) = relationship.get("persona_id").filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let pointer = format!("/knowledge_graph/relationships/{i}/persona_id");
+        let id = named.as_str().and_then(|id| Uuid::try_parse(id).ok());
+        let known = match id {
+            Some(id) => state.store.get_persona(caller, id).await?.is_some(),
+            None => false,
+        };
+        if !known {
+            unknown.push(Violation {
+                detail: format!(
+                    "`{pointer}` ({named}) is not a client you can see: name the person with \
+                     `name` instead, or give the id of one of your brokerage's clients"
+                ),
+                pointer,
+            });
+        }
+    }
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::BrokenRule(unknown))
     }
 }
 

@@ -8,7 +8,10 @@ use troupe_shared::domain::Role;
 
 use crate::helpers::{Shape, TestApp, both_shapes, persona};
 
-both_shapes!(clients_connect_through_referrals_and_shared_advisors);
+both_shapes!(
+    clients_connect_through_referrals_and_shared_advisors,
+    a_relationship_names_only_a_client_the_caller_can_see
+);
 
 fn with_graph(name: &str, visibility: &str, graph: Value) -> Value {
     let mut body = persona(name, "finance", &["wine cellar"], &[], 3e7);
@@ -166,5 +169,77 @@ async fn clients_connect_through_referrals_and_shared_advisors(shape: Shape) {
     assert_eq!(
         keys(&after.body["nodes"]),
         ["interest:polo".to_owned(), format!("persona:{}", id(&ava))]
+    );
+}
+
+async fn a_relationship_names_only_a_client_the_caller_can_see(shape: Shape) {
+    let app = TestApp::spawn_api_only(shape).await;
+    let rival = app
+        .key_for("Rival Estates", None, "mallory", Role::Agent)
+        .await;
+    let theirs = app
+        .request(
+            Method::POST,
+            "/api/v1/personas",
+            Some(&rival),
+            Some(&with_graph("Their Client", "brokerage", json!({}))),
+        )
+        .await;
+    assert_eq!(theirs.status, 201, "{}", theirs.body);
+    let theirs = theirs.body["id"].as_str().unwrap().to_owned();
+    let colleague = app
+        .key_for("Acme Realty", Some("East"), "carol", Role::Agent)
+        .await;
+    let hidden = app
+        .request(
+            Method::POST,
+            "/api/v1/personas",
+            Some(&colleague),
+            Some(&with_graph("Carol's Private Client", "private", json!({}))),
+        )
+        .await;
+    let hidden = hidden.body["id"].as_str().unwrap().to_owned();
+    let mine = app
+        .create_persona(&with_graph("Odile Marsh", "brokerage", json!({})))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    for (other, what) in [
+        (&theirs, "another brokerage's"),
+        (&hidden, "a colleague's private"),
+    ] {
+        let body = with_graph(
+            "Zeb Vale",
+            "brokerage",
+            json!({ "relationships": [
+                { "type": "spouse", "persona_id": mine },
+                { "type": "referral", "persona_id": other }
+            ] }),
+        );
+        let reply = app.post("/api/v1/personas", &body).await;
+        reply.problem(422);
+        let errors = reply.body["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{what}: {}", reply.body);
+        assert_eq!(
+            errors[0]["pointer"], "/knowledge_graph/relationships/1/persona_id",
+            "{what}"
+        );
+    }
+    let fine = with_graph(
+        "Zeb Vale",
+        "brokerage",
+        json!({ "relationships": [{ "type": "spouse", "persona_id": mine }] }),
+    );
+    let zeb = app.create_persona(&fine).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let graph = app.get(&format!("/api/v1/personas/{zeb}/graph")).await;
+    assert!(
+        keys(&graph.body["nodes"]).contains(&format!("persona:{mine}")),
+        "{}",
+        graph.body
     );
 }

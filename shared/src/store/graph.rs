@@ -127,7 +127,7 @@ macro_rules! visible_edges {
          JOIN personas p ON p.id = e.persona_id
          WHERE e.brokerage_id = $1 AND (p.visibility = 'brokerage' OR p.owner_user_id = $2 OR (p.visibility = 'team' AND p.team_id = $3))
            AND (e.target_persona_id IS NULL OR EXISTS (
-               SELECT 1 FROM personas q WHERE q.id = e.target_persona_id
+               SELECT 1 FROM personas q WHERE q.id = e.target_persona_id AND q.brokerage_id = e.brokerage_id
                  AND (q.visibility = 'brokerage' OR q.owner_user_id = $2 OR (q.visibility = 'team' AND q.team_id = $3))))"
     };
 }
