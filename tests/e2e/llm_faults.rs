@@ -12,7 +12,8 @@ both_shapes!(
     transient_provider_errors_are_retried,
     a_malformed_reply_is_asked_for_again,
     unusable_replies_fail_the_simulation_with_a_reason,
-    a_rejected_key_fails_fast_with_a_reason
+    a_rejected_key_fails_fast_with_a_reason,
+    a_refused_prompt_costs_its_step_and_is_named
 );
 
 /// One persona, one question: exactly one agent step.
@@ -108,4 +109,49 @@ async fn a_rejected_key_fails_fast_with_a_reason(shape: Shape) {
     );
     // A 401 is not retried.
     assert_eq!(app.mock.stats().requests, 1);
+}
+
+async fn a_refused_prompt_costs_its_step_and_is_named(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let mut ids = Vec::new();
+    for name in ["Ada", "Ben", "Cy", "Di"] {
+        let created = app
+            .create_persona(&persona(name, "tech", &["pool"], &[], 3e7))
+            .await;
+        ids.push(created["id"].clone());
+    }
+    let property = app.create_property(&crate::helpers::listing()).await;
+    // One prompt refused with a 400 (a content filter, a context too long): that step alone.
+    app.mock.inject(fault("status", Some(400), 1));
+    let accepted = app
+        .post(
+            "/api/v1/simulations/focus-group",
+            &json!({ "property_id": property["id"], "persona_ids": ids, "questions": ["Buy?"],
+                     "modifications_to_test": [], "simulation_params": { "seed": 5 } }),
+        )
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.body["id"].as_str().unwrap().to_owned();
+    let status = app.wait_for_final(&id, Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["progress"]["done"], 3, "{status}");
+    assert_eq!(status["progress"]["failed"], 1, "{status}");
+    let results = app
+        .get(&format!("/api/v1/simulations/{id}/results"))
+        .await
+        .body;
+    let failed = results["results"]["failed_steps"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{results}");
+    assert!(failed[0]["persona_name"].is_string(), "{results}");
+    assert_eq!(failed[0]["step"], "question 1");
+    assert!(
+        failed[0]["reason"].as_str().unwrap().contains("400"),
+        "{results}"
+    );
+    let summary = results["results"]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("1 of 4 agent steps failed (25%"),
+        "{summary}"
+    );
+    assert_eq!(results["metadata"]["failed_steps"], 1);
 }

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use troupe_shared::{
     Store, StoreError,
-    domain::{Persona, RunMetadata, SimulationPlan, SimulationResults},
+    domain::{FailedStep, Persona, RunMetadata, SimulationPlan, SimulationResults},
     jobs::SimulationJob,
     store::{Claim, ProgressAck},
 };
@@ -227,6 +227,7 @@ impl Run<'_> {
         if matches!(&run, Ok(t) if t.rounds_not_taken > 0) {
             let results = run.ok().filter(|t| !t.responses.is_empty()).map(|t| {
                 let mut results = engine::aggregate(self.plan, t.responses);
+                name_failures(&mut results, t.failures, self.plan.agent_steps());
                 results.summary = format!(
                     "Cancelled on request after {} of {} agent steps; these findings cover only the \
                      answers given before it stopped. {}",
@@ -253,10 +254,9 @@ impl Run<'_> {
                 Some(metadata),
             ));
         }
-        Ok(Outcome::Completed(
-            engine::aggregate(self.plan, transcript.responses),
-            metadata,
-        ))
+        let mut results = engine::aggregate(self.plan, transcript.responses);
+        name_failures(&mut results, transcript.failures, self.plan.agent_steps());
+        Ok(Outcome::Completed(results, metadata))
     }
 
     /// The panel: stored personas by id, then the synthetic personas drawn from segments (made
@@ -332,6 +332,25 @@ impl Run<'_> {
         }
         Ok(Ok(personas))
     }
+}
+
+/// Puts the failed steps into the results; when 5% or more of the steps failed, the summary
+/// opens by saying so, so that no one reads the findings as the whole panel's.
+fn name_failures(results: &mut SimulationResults, failures: Vec<FailedStep>, total: u64) {
+    let failed: u64 = failures.iter().map(|f| f.steps).sum();
+    if total > 0
+        && failed * 20 >= total
+        && let Some(first) = failures.first()
+    {
+        results.summary = format!(
+            "{failed} of {total} agent steps failed ({:.0}%; the first: {}); these findings rest \
+             on the answers given. {}",
+            100.0 * failed as f64 / total as f64,
+            first.reason,
+            results.summary
+        );
+    }
+    results.failed_steps = failures;
 }
 
 /// Answers as a progress event carries them.

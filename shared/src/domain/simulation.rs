@@ -111,6 +111,25 @@ pub struct SimulationResults {
     #[serde(default)]
     #[oai(default)]
     pub warnings: Vec<String>,
+    /// Every agent step that did not answer, with who, where and why.
+    #[serde(default)]
+    #[oai(default)]
+    pub failed_steps: Vec<FailedStep>,
+}
+
+/// Agent steps that failed: one persona's step, or (`persona_id` absent) a number of steps that
+/// could not be taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct FailedStep {
+    pub persona_id: Option<Uuid>,
+    pub persona_name: Option<String>,
+    pub iteration: u32,
+    pub round: u32,
+    pub step: String,
+    /// How many steps this entry stands for (1 for a persona's own).
+    pub steps: u64,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]

@@ -13,7 +13,7 @@ use std::{
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
-use troupe_shared::domain::{AgentResponse, Judgement, Persona};
+use troupe_shared::domain::{AgentResponse, FailedStep, Judgement, Persona};
 use uuid::Uuid;
 
 use super::{
@@ -138,7 +138,7 @@ pub struct StepRequest<'s> {
 }
 
 /// A step's outcome: the response, or why this agent's step failed (the run goes on).
-pub type StepOutcome = Result<AgentResponse, String>;
+pub type StepOutcome = Result<AgentResponse, FailedStep>;
 
 pub async fn step(
     ctx: &RunContext<'_>,
@@ -161,7 +161,15 @@ pub async fn step(
         Ok(answer) => answer,
         Err(StepError::Agent(reason)) => {
             ctx.progress.failed_steps(1);
-            return Ok(Err(reason));
+            return Ok(Err(FailedStep {
+                persona_id: Some(agent.persona.id),
+                persona_name: Some(agent.persona.profile.name.clone()),
+                iteration: agent.iteration,
+                round: request.round,
+                step: request.step,
+                steps: 1,
+                reason,
+            }));
         }
         Err(fatal) => return Err(fatal),
     };
@@ -205,6 +213,8 @@ pub struct Transcript {
     pub failed_steps: u64,
     /// The first failed step's reason, to explain a run in which every step failed.
     pub first_failure: Option<String>,
+    /// Each failure, for the results.
+    pub failures: Vec<FailedStep>,
     /// Rounds left untaken because the run was asked to stop.
     pub rounds_not_taken: u32,
 }
@@ -229,9 +239,11 @@ impl Transcript {
         for outcome in outcomes {
             match outcome {
                 Ok(response) => self.responses.push(response),
-                Err(reason) => {
+                Err(failure) => {
                     self.failed_steps += 1;
-                    self.first_failure.get_or_insert(reason);
+                    self.first_failure
+                        .get_or_insert_with(|| failure.reason.clone());
+                    self.failures.push(failure);
                 }
             }
         }
@@ -240,11 +252,27 @@ impl Transcript {
 
     /// Steps not taken because the agent has nothing to build on (it answered no earlier
     /// round): they count as failed.
-    pub fn skip(&mut self, ctx: &RunContext<'_>, steps: usize, reason: &str) {
+    pub fn skip(
+        &mut self,
+        ctx: &RunContext<'_>,
+        steps: usize,
+        round: u32,
+        step: &str,
+        reason: &str,
+    ) {
         if steps > 0 && !ctx.stop.is_cancelled() {
             ctx.progress.failed_steps(steps as i64);
             self.failed_steps += steps as u64;
             self.first_failure.get_or_insert_with(|| reason.to_owned());
+            self.failures.push(FailedStep {
+                persona_id: None,
+                persona_name: None,
+                iteration: 0,
+                round,
+                step: step.to_owned(),
+                steps: steps as u64,
+                reason: reason.to_owned(),
+            });
         }
     }
 }

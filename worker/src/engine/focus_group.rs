@@ -85,7 +85,8 @@ impl Moderator<'_, '_> {
         remember: bool,
     ) -> Result<(), StepError> {
         let silent = asks.iter().filter(|a| a.is_none()).count();
-        self.transcript.skip(self.ctx, silent, NO_BASELINE);
+        self.transcript
+            .skip(self.ctx, silent, self.round, label, NO_BASELINE);
         let steps: Vec<_> = agents
             .iter_mut()
             .zip(asks)

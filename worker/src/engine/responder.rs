@@ -115,13 +115,13 @@ pub async fn ask_with<T>(
     )))
 }
 
-/// Errors that every further call would repeat stop the run; the rest cost one step.
+/// Errors that every further call would repeat stop the run: the budget spent, a key refused
+/// (401, 403) or a model the provider does not know (404). Any other answer — a 400 on one
+/// prompt (a content filter, a context too long), a 5xx after its retries — costs that step.
 fn classify(err: LlmError) -> StepError {
     match &err {
         LlmError::BudgetExhausted { .. } => StepError::Fatal(err.to_string()),
-        LlmError::Status { status, .. }
-            if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 408 =>
-        {
+        LlmError::Status { status, .. } if matches!(status.as_u16(), 401 | 403 | 404) => {
             StepError::Fatal(err.to_string())
         }
         _ => StepError::Agent(err.to_string()),

@@ -99,6 +99,7 @@ pub fn aggregate(
         detailed_insights,
         raw_responses: Vec::new(),
         warnings: Vec::new(),
+        failed_steps: Vec::new(),
     }
 }
 

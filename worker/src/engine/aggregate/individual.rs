@@ -106,5 +106,6 @@ pub fn aggregate(plan: &IndividualPlan, responses: &[AgentResponse]) -> Simulati
         detailed_insights: vec![Insight::Outcome(outcome)],
         raw_responses: Vec::new(),
         warnings: Vec::new(),
+        failed_steps: Vec::new(),
     }
 }

@@ -217,6 +217,7 @@ pub fn aggregate(
         detailed_insights: variants.into_iter().map(Insight::Variant).collect(),
         raw_responses: Vec::new(),
         warnings: Vec::new(),
+        failed_steps: Vec::new(),
     }
 }
 

@@ -136,6 +136,7 @@ pub fn aggregate(
         detailed_insights: insights.into_iter().map(Insight::Engagement).collect(),
         raw_responses: Vec::new(),
         warnings: Vec::new(),
+        failed_steps: Vec::new(),
     }
 }
 
