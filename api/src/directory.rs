@@ -7,11 +7,10 @@ use poem_openapi::{
     param::{Path, Query},
     payload::Json,
 };
-use serde_json::json;
 use troupe_shared::{
     auth::Principal,
     domain::{ApiKeyInfo, Role, Team, User},
-    store::{AuditRecord, MintedKey, ReassignRefused},
+    store::{MintedKey, ReassignRefused},
 };
 use uuid::Uuid;
 
@@ -209,11 +208,7 @@ impl DirectoryApi {
         let admin = admin(&auth.0)?;
         let from = user(&state, admin, id.0).await?;
         let to = user(&state, admin, body.0.to_user_id).await?;
-        let moved = match state
-            .store
-            .reassign_personas(admin.brokerage_id, admin.user_id, &from, &to)
-            .await?
-        {
+        let moved = match state.store.reassign_personas(admin, &from, &to).await? {
             Ok(moved) => moved,
             Err(ReassignRefused::StillActive) => {
                 return Err(ApiError::Conflict(format!(
@@ -228,15 +223,6 @@ impl DirectoryApi {
                 )));
             }
         };
-        for persona_id in &moved {
-            let record = AuditRecord {
-                action: "persona.reassigned",
-                subject_type: "persona",
-                subject_id: *persona_id,
-                detail: json!({ "from_user_id": from.id, "to_user_id": to.id }),
-            };
-            state.store.audit(admin, record).await?;
-        }
         Ok(Json(Reassigned {
             reassigned: moved.len() as u64,
             to_user_id: to.id,

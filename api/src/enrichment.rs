@@ -67,8 +67,6 @@ impl EnrichmentApi {
         if !queued {
             return Ok(Submitted::AlreadyKnown(Json(run), location));
         }
-        let detail = json!({ "enrichment_id": run.id, "sources": run.sources.len() });
-        audit(&state, caller, "persona.enrich", id.0, detail).await?;
         enqueue(&state, caller, &run).await?;
         Ok(Submitted::Queued(Json(run), location))
     }

@@ -220,8 +220,6 @@ impl PersonasApi {
                 },
             )
             .await?;
-        let detail = json!({ "visibility": persona.visibility, "version": persona.version });
-        audit(&state, &auth.0, "persona.created", persona.id, detail).await?;
         let location = format!("/api/v1/personas/{}", persona.id);
         Ok(Created::Persona(Json(persona), location))
     }
@@ -503,8 +501,6 @@ impl PersonasApi {
                     .await
                     .map_err(|e| ApiError::Internal(Box::new(e)))?;
             }
-            // The entry names the persona's id only: nothing of its content outlives it.
-            audit(&state, &auth.0, "persona.deleted", id.0, json!({})).await?;
             Ok(Deleted::Gone)
         } else {
             Err(ApiError::NotFound(format!("persona {}", id.0)))
@@ -575,7 +571,8 @@ fn expected_version(if_match: Option<&str>) -> Result<Option<i64>, ApiError> {
         })
 }
 
-/// Writes `write` over `current` if it is still at `expected`; audits the change.
+/// Writes `write` over `current` if it is still at `expected` (the store audits the change in its
+/// transaction).
 async fn write_version(
     state: &ApiState,
     caller: &Principal,
@@ -593,8 +590,6 @@ async fn write_version(
                 current.id
             ))
         })?;
-    let detail = json!({ "from_version": current.version, "version": updated.version });
-    audit(state, caller, "persona.updated", updated.id, detail).await?;
     Ok(Found::new(updated))
 }
 

@@ -8,7 +8,10 @@ use troupe_shared::domain::Role;
 
 use crate::helpers::{Shape, TestApp, both_shapes, persona};
 
-both_shapes!(persona_access_is_audited_in_a_chain_that_detects_tampering);
+both_shapes!(
+    persona_access_is_audited_in_a_chain_that_detects_tampering,
+    a_change_whose_entry_cannot_be_written_is_not_made
+);
 
 fn actions(page: &Value) -> Vec<&str> {
     page["items"]
@@ -279,4 +282,73 @@ async fn an_export_holds_everything_about_the_client(shape: Shape) {
         refused.problem(404),
         "https://troupe.dev/problems/not-found"
     );
+}
+
+/// The entry is written in the change's transaction: when the log refuses it, the change rolls
+/// back with it — it neither happens unrecorded nor is reported as failed while done.
+async fn a_change_whose_entry_cannot_be_written_is_not_made(shape: Shape) {
+    let app = TestApp::spawn_api_only(shape).await;
+    let kept = app
+        .create_persona(&persona("Kept Client", "finance", &[], &[], 3e7))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refuse: &[&str] = match shape {
+        Shape::Distributed => &[
+            "CREATE FUNCTION refuse_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+        ],
+        Shape::Embedded => &[
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END",
+        ],
+    };
+    tamper(&app, shape, refuse).await.unwrap();
+
+    let created = app
+        .post(
+            "/api/v1/personas",
+            &persona("Unrecorded", "finance", &[], &[], 3e7),
+        )
+        .await;
+    created.problem(500);
+    let edited = app
+        .request(
+            Method::PUT,
+            &format!("/api/v1/personas/{kept}"),
+            Some(&app.key),
+            Some(&persona("Renamed", "finance", &[], &[], 3e7)),
+        )
+        .await;
+    edited.problem(500);
+    let deleted = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/personas/{kept}"),
+            Some(&app.key),
+            None,
+        )
+        .await;
+    deleted.problem(500);
+
+    tamper(
+        &app,
+        shape,
+        &["DROP TRIGGER refuse_audit ON audit_log"].map(|s| match shape {
+            Shape::Distributed => s,
+            Shape::Embedded => "DROP TRIGGER refuse_audit",
+        }),
+    )
+    .await
+    .unwrap();
+    let listed = app.get("/api/v1/personas").await;
+    let names: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Kept Client"], "nothing changed unrecorded");
+    let current = app.get(&format!("/api/v1/personas/{kept}")).await;
+    assert_eq!(current.body["version"], 1);
 }

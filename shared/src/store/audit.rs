@@ -4,7 +4,7 @@
 use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::types::Json;
+
 use uuid::Uuid;
 
 use super::{BeginWrite, Store, StoreError, StoreResult, is_unique_violation, with_pool};
@@ -100,51 +100,109 @@ fn chain_hash(
     hex::encode(Sha256::digest(line.as_bytes()))
 }
 
-impl Store {
-    /// Appends an entry for `caller` to their brokerage's chain.
-    pub async fn audit(&self, caller: &Principal, record: AuditRecord<'_>) -> StoreResult<()> {
+/// Appends `$record` (an [`AuditRecord`]) for `$caller` (a `&Principal`) to the brokerage's chain
+/// inside the transaction `$tx`, so that the entry commits with the change it records, or rolls
+/// back with it: a change whose entry cannot be written is not made. Evaluates to
+/// `Result<(), sqlx::Error>`.
+macro_rules! record_audit {
+    ($tx:expr, $caller:expr, $record:expr) => {{
+        let caller: &$crate::auth::Principal = $caller;
+        let record: &$crate::store::AuditRecord<'_> = &$record;
+        let tx = &mut $tx;
+        async move {
+            // Appends to one chain take turns: touching the brokerage's row locks it until
+            // commit in PostgreSQL (SQLite's write transaction is exclusive anyway).
+            sqlx::query("UPDATE brokerages SET name = name WHERE id = $1")
+                .bind(caller.brokerage_id)
+                .execute(&mut **tx)
+                .await?;
+            let last: Option<(i64, String)> = sqlx::query_as(
+                "SELECT seq, hash FROM audit_log WHERE brokerage_id = $1 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(caller.brokerage_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let entry = $crate::store::audit::Link::after(last, caller, record);
+            sqlx::query(
+                "INSERT INTO audit_log (brokerage_id, seq, id, at, actor_id, key_id, action, subject_type, subject_id, detail, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(caller.brokerage_id).bind(entry.seq).bind(entry.id).bind(entry.at)
+            .bind(caller.user_id).bind(caller.key_id)
+            .bind(record.action).bind(record.subject_type).bind(record.subject_id)
+            .bind(sqlx::types::Json(&record.detail)).bind(&entry.prev_hash).bind(&entry.hash)
+            .execute(&mut **tx)
+            .await
+            .map(drop)
+        }
+        .await
+    }};
+}
+pub(crate) use record_audit;
+
+impl<'a> AuditRecord<'a> {
+    /// An entry about a persona.
+    pub fn persona(action: &'a str, persona_id: Uuid, detail: Value) -> Self {
+        AuditRecord {
+            action,
+            subject_type: "persona",
+            subject_id: persona_id,
+            detail,
+        }
+    }
+}
+
+/// The next link of a chain: its number, time, id and hashes.
+pub(crate) struct Link {
+    pub seq: i64,
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl Link {
+    /// The link after `last` (the chain's end, `None` for an empty chain).
+    pub(crate) fn after(
+        last: Option<(i64, String)>,
+        caller: &Principal,
+        record: &AuditRecord<'_>,
+    ) -> Link {
         // Both databases keep microseconds; the hash must see what they will return.
         let at = Utc::now()
             .duration_trunc(TimeDelta::microseconds(1))
             .unwrap_or_else(|_| Utc::now());
         let id = Uuid::now_v7();
-        let brokerage_id = caller.brokerage_id;
+        let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
+        let hash = chain_hash(
+            &prev_hash,
+            caller.brokerage_id,
+            seq,
+            id,
+            at,
+            caller.user_id,
+            Some(caller.key_id),
+            (record.action, record.subject_type, record.subject_id),
+            &record.detail,
+        );
+        Link {
+            seq,
+            id,
+            at,
+            prev_hash,
+            hash,
+        }
+    }
+}
+
+impl Store {
+    /// Appends an entry for `caller` to their brokerage's chain, in a transaction of its own:
+    /// for reads, which change nothing to commit it with (changes use [`record_audit!`]).
+    pub async fn audit(&self, caller: &Principal, record: AuditRecord<'_>) -> StoreResult<()> {
         for _ in 0..APPEND_ATTEMPTS {
             let appended: Result<(), sqlx::Error> = with_pool!(self, pool => async {
                 let mut tx = pool.begin_write().await?;
-                // Appends to one chain take turns: touching the brokerage's row locks it until
-                // commit in PostgreSQL (SQLite's write transaction is exclusive anyway).
-                sqlx::query("UPDATE brokerages SET name = name WHERE id = $1")
-                    .bind(brokerage_id)
-                    .execute(&mut *tx)
-                    .await?;
-                let last: Option<(i64, String)> = sqlx::query_as(
-                    "SELECT seq, hash FROM audit_log WHERE brokerage_id = $1 ORDER BY seq DESC LIMIT 1",
-                )
-                .bind(brokerage_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
-                let hash = chain_hash(
-                    &prev_hash,
-                    brokerage_id,
-                    seq,
-                    id,
-                    at,
-                    caller.user_id,
-                    Some(caller.key_id),
-                    (record.action, record.subject_type, record.subject_id),
-                    &record.detail,
-                );
-                sqlx::query(
-                    "INSERT INTO audit_log (brokerage_id, seq, id, at, actor_id, key_id, action, subject_type, subject_id, detail, prev_hash, hash)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(brokerage_id).bind(seq).bind(id).bind(at).bind(caller.user_id).bind(caller.key_id)
-                .bind(record.action).bind(record.subject_type).bind(record.subject_id)
-                .bind(Json(&record.detail)).bind(&prev_hash).bind(&hash)
-                .execute(&mut *tx)
-                .await?;
+                record_audit!(tx, caller, record)?;
                 tx.commit().await
             }.await);
             match appended {

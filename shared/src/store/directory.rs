@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, Store, StoreError, StoreResult, is_unique_violation, parse_column,
-    versions::record_version, with_pool,
+    AuditRecord, BeginWrite, Store, StoreError, StoreResult, audit::record_audit,
+    is_unique_violation, parse_column, versions::record_version, with_pool,
 };
 use crate::{
-    auth::NewApiKey,
+    auth::{NewApiKey, Principal},
     domain::{ApiKeyInfo, Role, Team, User},
 };
 
@@ -249,14 +249,15 @@ impl Store {
     }
 
     /// Moves every persona of `from` — private ones included, without anyone reading them — to
-    /// `to` and `to`'s team; `from` must have been deactivated. Returns the personas moved.
+    /// `to` and `to`'s team, each move audited in the same transaction; `from` must have been
+    /// deactivated. Returns the personas moved.
     pub async fn reassign_personas(
         &self,
-        brokerage_id: Uuid,
-        by: Uuid,
+        admin: &Principal,
         from: &User,
         to: &User,
     ) -> StoreResult<Result<Vec<Uuid>, ReassignRefused>> {
+        let (brokerage_id, by) = (admin.brokerage_id, admin.user_id);
         if from.active {
             return Ok(Err(ReassignRefused::StillActive));
         }
@@ -275,6 +276,8 @@ impl Store {
             .await?;
             for id in &moved {
                 record_version!(tx, *id, by, "reassigned")?;
+                let detail = serde_json::json!({ "from_user_id": from.id, "to_user_id": to.id });
+                record_audit!(tx, admin, AuditRecord::persona("persona.reassigned", *id, detail))?;
             }
             tx.commit().await?;
             moved

@@ -11,8 +11,9 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, Store, StoreResult, events::record_event, graph::sync_graph, parse_column,
-    personas::PrivateFields, versions::record_version, visible_persona, with_pool,
+    AuditRecord, BeginWrite, Store, StoreResult, audit::record_audit, events::record_event,
+    graph::sync_graph, parse_column, personas::PrivateFields, versions::record_version,
+    visible_persona, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -220,10 +221,16 @@ impl Store {
                     let retried = sqlx::query("UPDATE enrichments SET status = 'queued', error = NULL, completed_at = NULL
                                                WHERE brokerage_id = $1 AND id = $2 AND status = 'failed'")
                         .bind(caller.brokerage_id).bind(known).execute(&mut *tx).await?.rows_affected();
+                    if retried > 0 {
+                        let detail = serde_json::json!({ "enrichment_id": known, "retried": true });
+                        record_audit!(tx, caller, AuditRecord::persona("persona.enrich", persona_id, detail))?;
+                    }
                     tx.commit().await?;
                     Some((known, retried > 0))
                 }
                 _ => {
+                    let detail = serde_json::json!({ "enrichment_id": run_id, "sources": added });
+                    record_audit!(tx, caller, AuditRecord::persona("persona.enrich", persona_id, detail))?;
                     tx.commit().await?;
                     Some((run_id, true))
                 }

@@ -8,8 +8,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, Store, StoreResult, contains_pattern, erasure, fetch_by_ids, graph::sync_graph,
-    parse_column, versions::record_version, with_pool,
+    AuditRecord, BeginWrite, Store, StoreResult, audit::record_audit, contains_pattern, erasure,
+    fetch_by_ids, graph::sync_graph, parse_column, versions::record_version, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -187,6 +187,8 @@ impl Store {
             .await?;
             sync_graph!(tx, caller.brokerage_id, row.id, &write.profile.knowledge_graph);
             record_version!(tx, row.id, caller.user_id, "created")?;
+            let detail = serde_json::json!({ "visibility": write.visibility, "version": 1 });
+            record_audit!(tx, caller, AuditRecord::persona("persona.created", row.id, detail))?;
             tx.commit().await?;
             row
         });
@@ -239,6 +241,10 @@ impl Store {
             if row.is_some() {
                 sync_graph!(tx, caller.brokerage_id, id, &write.profile.knowledge_graph);
                 record_version!(tx, id, caller.user_id, "updated")?;
+                let detail = serde_json::json!({
+                    "from_version": expected_version, "version": expected_version + 1,
+                });
+                record_audit!(tx, caller, AuditRecord::persona("persona.updated", id, detail))?;
             }
             tx.commit().await?;
             row
@@ -391,6 +397,8 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            // The entry names the persona's id only: nothing of its content outlives it.
+            record_audit!(tx, caller, AuditRecord::persona("persona.deleted", id, serde_json::json!({})))?;
             tx.commit().await?;
             Ok::<bool, super::StoreError>(true)
         })?;
