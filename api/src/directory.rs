@@ -105,10 +105,7 @@ impl DirectoryApi {
         body: Json<NewTeam>,
     ) -> Result<CreatedTeam, ApiError> {
         let admin = admin(&auth.0)?;
-        let team = state
-            .store
-            .create_team(admin.brokerage_id, &body.0.name)
-            .await?;
+        let team = state.store.create_team(admin, &body.0.name).await?;
         Ok(CreatedTeam::Team(Json(team)))
     }
 
@@ -137,7 +134,7 @@ impl DirectoryApi {
         } = body.0;
         let user = state
             .store
-            .create_user(admin.brokerage_id, &name, role, team_id)
+            .create_user(admin, &name, role, team_id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("team {}", team_id.unwrap_or_default())))?;
         let location = format!("/api/v1/users/{}", user.id);
@@ -189,7 +186,7 @@ impl DirectoryApi {
         }
         state
             .store
-            .deactivate_user(admin.brokerage_id, id.0)
+            .deactivate_user(admin, id.0)
             .await?
             .map(Json)
             .ok_or_else(|| ApiError::NotFound(format!("user {}", id.0)))
@@ -240,7 +237,7 @@ impl DirectoryApi {
         let admin = admin(&auth.0)?;
         let minted = state
             .store
-            .mint_key(admin.brokerage_id, id.0)
+            .mint_key(admin, id.0)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("active user {}", id.0)))?;
         Ok(issued(minted))
@@ -270,7 +267,7 @@ impl DirectoryApi {
         let admin = admin(&auth.0)?;
         state
             .store
-            .revoke_key(admin.brokerage_id, id.0)
+            .revoke_key(admin, id.0)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("active key {}", id.0)))?;
         Ok(Revoked::Gone)
@@ -287,12 +284,12 @@ impl DirectoryApi {
         let admin = admin(&auth.0)?;
         let owner = state
             .store
-            .revoke_key(admin.brokerage_id, id.0)
+            .revoke_key(admin, id.0)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("active key {}", id.0)))?;
         let minted = state
             .store
-            .mint_key(admin.brokerage_id, owner)
+            .mint_key(admin, owner)
             .await?
             .ok_or_else(|| ApiError::Conflict(format!("user {owner} is deactivated")))?;
         Ok(issued(minted))

@@ -139,10 +139,7 @@ impl WebhooksApi {
             event_types: event_types(body.event_types),
             secret: secret.clone(),
         };
-        let webhook = state
-            .store
-            .create_webhook(admin.brokerage_id, admin.user_id, &new)
-            .await?;
+        let webhook = state.store.create_webhook(admin, &new).await?;
         let location = format!("/api/v1/webhooks/{}", webhook.id);
         Ok(Created::Webhook(
             Json(WebhookWithSecret { webhook, secret }),
@@ -205,14 +202,7 @@ impl WebhooksApi {
             event_types: body.event_types.map(|types| event_types(Some(types))),
             enabled: body.enabled,
         };
-        found(
-            state
-                .store
-                .update_webhook(admin.brokerage_id, id.0, &patch)
-                .await?,
-            id.0,
-        )
-        .map(Json)
+        found(state.store.update_webhook(admin, id.0, &patch).await?, id.0).map(Json)
     }
 
     /// Unsubscribe: the endpoint and its delivery log are deleted.
@@ -224,7 +214,7 @@ impl WebhooksApi {
         id: Path<Uuid>,
     ) -> Result<Deleted, ApiError> {
         let admin = admin(&auth.0)?;
-        if !state.store.delete_webhook(admin.brokerage_id, id.0).await? {
+        if !state.store.delete_webhook(admin, id.0).await? {
             return Err(not_found(id.0));
         }
         Ok(Deleted::Gone)
@@ -246,7 +236,7 @@ impl WebhooksApi {
         let webhook = found(
             state
                 .store
-                .rotate_webhook_secret(admin.brokerage_id, id.0, &secret, until)
+                .rotate_webhook_secret(admin, id.0, &secret, until)
                 .await?,
             id.0,
         )?;

@@ -10,7 +10,8 @@ use crate::helpers::{Shape, TestApp, both_shapes, persona};
 
 both_shapes!(
     persona_access_is_audited_in_a_chain_that_detects_tampering,
-    a_change_whose_entry_cannot_be_written_is_not_made
+    a_change_whose_entry_cannot_be_written_is_not_made,
+    every_admin_change_is_audited_once
 );
 
 fn actions(page: &Value) -> Vec<&str> {
@@ -351,4 +352,106 @@ async fn a_change_whose_entry_cannot_be_written_is_not_made(shape: Shape) {
     assert_eq!(names, ["Kept Client"], "nothing changed unrecorded");
     let current = app.get(&format!("/api/v1/personas/{kept}")).await;
     assert_eq!(current.body["version"], 1);
+}
+
+async fn every_admin_change_is_audited_once(shape: Shape) {
+    let options = crate::helpers::Options {
+        workers: 0,
+        vars: vec![("TROUPE_WEBHOOK_ALLOW_PRIVATE", "true".to_owned())],
+        ..crate::helpers::Options::default()
+    };
+    let app = TestApp::spawn_with(shape, options).await;
+    let admin = app
+        .key_for("Acme Realty", None, "root", Role::BrokerageAdmin)
+        .await;
+    let call = |method: Method, path: String, body: Option<Value>| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let reply = app
+                .request(method, &path, Some(&admin), body.as_ref())
+                .await;
+            assert!(reply.status.is_success(), "{path}: {}", reply.body);
+            reply.body
+        }
+    };
+    let team = call(
+        Method::POST,
+        "/api/v1/teams".into(),
+        Some(json!({ "name": "North" })),
+    )
+    .await;
+    let user = call(
+        Method::POST,
+        "/api/v1/users".into(),
+        Some(json!({ "name": "nora", "role": "agent", "team_id": team["id"] })),
+    )
+    .await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let key = call(Method::POST, format!("/api/v1/users/{user_id}/keys"), None).await;
+    let rotated = call(
+        Method::POST,
+        format!("/api/v1/keys/{}/rotate", key["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    let revoke = format!("/api/v1/keys/{}", rotated["id"].as_str().unwrap());
+    app.request(Method::DELETE, &revoke, Some(&admin), None)
+        .await;
+    call(
+        Method::POST,
+        format!("/api/v1/users/{user_id}/deactivate"),
+        None,
+    )
+    .await;
+    let webhook = call(
+        Method::POST,
+        "/api/v1/webhooks".into(),
+        Some(json!({ "url": "http://127.0.0.1:9/hook" })),
+    )
+    .await;
+    let hook = format!("/api/v1/webhooks/{}", webhook["id"].as_str().unwrap());
+    call(
+        Method::PATCH,
+        hook.clone(),
+        Some(json!({ "description": "CRM" })),
+    )
+    .await;
+    call(
+        Method::POST,
+        format!("{hook}/rotate-secret"),
+        Some(json!({ "overlap_hours": 1 })),
+    )
+    .await;
+    app.request(Method::DELETE, &hook, Some(&admin), None).await;
+    // A refused change (another brokerage's id) records nothing.
+    let missing = format!("/api/v1/users/{}/deactivate", uuid::Uuid::now_v7());
+    app.request(Method::POST, &missing, Some(&admin), None)
+        .await
+        .problem(404);
+
+    let log = app
+        .request(Method::GET, "/api/v1/audit?limit=500", Some(&admin), None)
+        .await;
+    let actions: Vec<&str> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    let count = |action: &str| actions.iter().filter(|a| **a == action).count();
+    for (action, times) in [
+        ("team.created", 1),
+        ("user.created", 1),
+        ("key.issued", 2),
+        ("key.revoked", 2),
+        ("user.deactivated", 1),
+        ("webhook.created", 1),
+        ("webhook.updated", 1),
+        ("webhook.secret_rotated", 1),
+        ("webhook.deleted", 1),
+    ] {
+        assert_eq!(count(action), times, "{action} in {actions:?}");
+    }
+    let (intact, _) = verify(&app).await;
+    assert!(intact, "the chain still verifies");
 }

@@ -302,13 +302,14 @@ async fn internal_addresses_are_refused_at_creation_and_at_delivery(shape: Shape
         .provision_key("Acme Realty", None, "rebinder", Role::BrokerageAdmin)
         .await
         .unwrap();
+    let (key_id, _) = troupe_shared::auth::parse_token(&provisioned.token).unwrap();
+    let (rebinder, _) = store.principal_for_key(key_id).await.unwrap().unwrap();
     // Once by address, once by a name that resolves to it.
     let by_name = receiver.url().replace("127.0.0.1", "localhost");
     for url in [receiver.url(), by_name] {
         let webhook = store
             .create_webhook(
-                provisioned.brokerage_id,
-                provisioned.user_id,
+                &rebinder,
                 &troupe_shared::store::NewWebhook {
                     url: url.clone(),
                     description: String::new(),

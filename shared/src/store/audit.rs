@@ -141,6 +141,16 @@ macro_rules! record_audit {
 pub(crate) use record_audit;
 
 impl<'a> AuditRecord<'a> {
+    /// An entry about an admin's change to the brokerage's people, keys or settings.
+    pub fn admin(action: &'a str, subject_type: &'a str, subject_id: Uuid, detail: Value) -> Self {
+        AuditRecord {
+            action,
+            subject_type,
+            subject_id,
+            detail,
+        }
+    }
+
     /// An entry about a persona.
     pub fn persona(action: &'a str, persona_id: Uuid, detail: Value) -> Self {
         AuditRecord {

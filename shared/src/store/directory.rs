@@ -54,21 +54,24 @@ pub enum ReassignRefused {
 }
 
 impl Store {
-    pub async fn create_team(&self, brokerage_id: Uuid, name: &str) -> StoreResult<Team> {
+    pub async fn create_team(&self, admin: &Principal, name: &str) -> StoreResult<Team> {
         let team = Team {
             id: Uuid::now_v7(),
             name: name.to_owned(),
             created_at: Utc::now(),
         };
-        let inserted = with_pool!(self, pool => {
+        let inserted = with_pool!(self, pool => async {
+            let mut tx = pool.begin_write().await?;
             sqlx::query("INSERT INTO teams (id, brokerage_id, name, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(team.id).bind(brokerage_id).bind(&team.name).bind(team.created_at)
-                .execute(pool)
-                .await
-                .map(drop)
-        });
+                .bind(team.id).bind(admin.brokerage_id).bind(&team.name).bind(team.created_at)
+                .execute(&mut *tx)
+                .await?;
+            let record = AuditRecord::admin("team.created", "team", team.id, serde_json::json!({}));
+            record_audit!(tx, admin, record)?;
+            tx.commit().await
+        }.await);
         match inserted {
-            Ok(_) => Ok(team),
+            Ok(()) => Ok(team),
             Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
                 "a team named {name:?} exists"
             ))),
@@ -97,11 +100,12 @@ impl Store {
     /// A new user; `None` when `team_id` is not one of the brokerage's teams.
     pub async fn create_user(
         &self,
-        brokerage_id: Uuid,
+        admin: &Principal,
         name: &str,
         role: Role,
         team_id: Option<Uuid>,
     ) -> StoreResult<Option<User>> {
+        let brokerage_id = admin.brokerage_id;
         if let Some(team) = team_id
             && !self.team_exists(brokerage_id, team).await?
         {
@@ -115,15 +119,18 @@ impl Store {
             active: true,
             created_at: Utc::now(),
         };
-        let inserted = with_pool!(self, pool => {
+        let inserted = with_pool!(self, pool => async {
+            let mut tx = pool.begin_write().await?;
             sqlx::query("INSERT INTO users (id, brokerage_id, team_id, name, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(user.id).bind(brokerage_id).bind(team_id).bind(name).bind(role.as_str()).bind(user.created_at)
-                .execute(pool)
-                .await
-                .map(drop)
-        });
+                .execute(&mut *tx)
+                .await?;
+            let detail = serde_json::json!({ "role": role.as_str(), "team_id": team_id });
+            record_audit!(tx, admin, AuditRecord::admin("user.created", "user", user.id, detail))?;
+            tx.commit().await
+        }.await);
         match inserted {
-            Ok(_) => Ok(Some(user)),
+            Ok(()) => Ok(Some(user)),
             Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
                 "a user named {name:?} exists"
             ))),
@@ -160,9 +167,10 @@ impl Store {
         rows.into_iter().map(User::try_from).collect()
     }
 
-    /// Deactivates a user and revokes their keys, in one transaction: from its commit no key of
-    /// theirs authenticates.
-    pub async fn deactivate_user(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<Option<User>> {
+    /// Deactivates a user and revokes their keys, in one transaction with its audit entry: from
+    /// its commit no key of theirs authenticates.
+    pub async fn deactivate_user(&self, admin: &Principal, id: Uuid) -> StoreResult<Option<User>> {
+        let brokerage_id = admin.brokerage_id;
         let now = Utc::now();
         let updated = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -173,13 +181,18 @@ impl Store {
                 .rows_affected();
             // The brokerage scope is in the statement itself, not only in the check above: a key
             // of another brokerage's user is never touched, whatever id the caller sends.
-            sqlx::query(
+            let revoked = sqlx::query(
                 "UPDATE api_keys SET revoked_at = $3
                  WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE brokerage_id = $1 AND id = $2)",
             )
             .bind(brokerage_id).bind(id).bind(now)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if updated > 0 {
+                let detail = serde_json::json!({ "keys_revoked": revoked });
+                record_audit!(tx, admin, AuditRecord::admin("user.deactivated", "user", id, detail))?;
+            }
             tx.commit().await?;
             Ok::<u64, sqlx::Error>(updated)
         })?;
@@ -192,20 +205,27 @@ impl Store {
     /// A new key for an active user of the brokerage; `None` otherwise.
     pub async fn mint_key(
         &self,
-        brokerage_id: Uuid,
+        admin: &Principal,
         user_id: Uuid,
     ) -> StoreResult<Option<MintedKey>> {
         let key = NewApiKey::generate();
         let now = Utc::now();
         let inserted = with_pool!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin_write().await?;
+            let inserted = sqlx::query(
                 "INSERT INTO api_keys (id, user_id, secret_hash, created_at)
                  SELECT $1, id, $3, $4 FROM users WHERE id = $2 AND brokerage_id = $5 AND active",
             )
-            .bind(key.key_id).bind(user_id).bind(&key.secret_hash).bind(now).bind(brokerage_id)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
+            .bind(key.key_id).bind(user_id).bind(&key.secret_hash).bind(now).bind(admin.brokerage_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                let detail = serde_json::json!({ "user_id": user_id });
+                record_audit!(tx, admin, AuditRecord::admin("key.issued", "key", key.key_id, detail))?;
+            }
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(inserted)
         })?;
         Ok((inserted == 1).then_some(MintedKey {
             key: ApiKeyInfo {
@@ -235,16 +255,23 @@ impl Store {
     }
 
     /// Revokes a key of the brokerage; the owner of a revoked or unknown key gets `None`.
-    pub async fn revoke_key(&self, brokerage_id: Uuid, key_id: Uuid) -> StoreResult<Option<Uuid>> {
+    pub async fn revoke_key(&self, admin: &Principal, key_id: Uuid) -> StoreResult<Option<Uuid>> {
         Ok(with_pool!(self, pool => {
-            sqlx::query_scalar(
+            let mut tx = pool.begin_write().await?;
+            let owner: Option<Uuid> = sqlx::query_scalar(
                 "UPDATE api_keys SET revoked_at = $3
                  WHERE id = $2 AND revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE brokerage_id = $1)
                  RETURNING user_id",
             )
-            .bind(brokerage_id).bind(key_id).bind(Utc::now())
-            .fetch_optional(pool)
-            .await
+            .bind(admin.brokerage_id).bind(key_id).bind(Utc::now())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(user_id) = owner {
+                let detail = serde_json::json!({ "user_id": user_id });
+                record_audit!(tx, admin, AuditRecord::admin("key.revoked", "key", key_id, detail))?;
+            }
+            tx.commit().await?;
+            Ok::<Option<Uuid>, sqlx::Error>(owner)
         })?)
     }
 

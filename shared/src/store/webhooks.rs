@@ -10,9 +10,11 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, INSERT_BATCH, Pool, Store, StoreResult, keys::seal_text, parse_column, with_pool,
+    AuditRecord, BeginWrite, INSERT_BATCH, Pool, Store, StoreResult, audit::record_audit,
+    keys::seal_text, parse_column, with_pool,
 };
 use crate::{
+    auth::Principal,
     crypto::Purpose,
     domain::{Delivery, DeliveryAttempt, DeliveryStatus, EventType, Webhook},
 };
@@ -156,10 +158,10 @@ fn type_names(types: &[EventType]) -> Json<Vec<&'static str>> {
 impl Store {
     pub async fn create_webhook(
         &self,
-        brokerage_id: Uuid,
-        created_by: Uuid,
+        admin: &Principal,
         new: &NewWebhook,
     ) -> StoreResult<Webhook> {
+        let (brokerage_id, created_by) = (admin.brokerage_id, admin.user_id);
         let id = Uuid::now_v7();
         let now = Utc::now();
         let secret = seal_text(
@@ -169,15 +171,18 @@ impl Store {
             &new.secret,
         );
         with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO webhooks (id, brokerage_id, url, description, event_types, secret, enabled, created_by, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $8, $8)",
             )
             .bind(id).bind(brokerage_id).bind(&new.url).bind(&new.description)
             .bind(type_names(&new.event_types)).bind(secret).bind(created_by).bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ())
+            .execute(&mut *tx)
+            .await?;
+            let detail = serde_json::json!({ "url": new.url, "event_types": type_names(&new.event_types) });
+            record_audit!(tx, admin, AuditRecord::admin("webhook.created", "webhook", id, detail))?;
+            tx.commit().await
         })?;
         self.get_webhook(brokerage_id, id)
             .await?
@@ -219,12 +224,14 @@ impl Store {
     /// Applies the fields given; enabling clears the reason it was disabled and its failure run.
     pub async fn update_webhook(
         &self,
-        brokerage_id: Uuid,
+        admin: &Principal,
         id: Uuid,
         patch: &WebhookPatch,
     ) -> StoreResult<Option<Webhook>> {
+        let brokerage_id = admin.brokerage_id;
         let updated = with_pool!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query(
                 "UPDATE webhooks SET
                     url = COALESCE($3, url),
                     description = COALESCE($4, description),
@@ -237,9 +244,19 @@ impl Store {
             )
             .bind(brokerage_id).bind(id).bind(&patch.url).bind(&patch.description)
             .bind(patch.event_types.as_deref().map(type_names)).bind(patch.enabled).bind(Utc::now())
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 1 {
+                // Which fields changed, and the switch; never the URL's secrets or the text.
+                let detail = serde_json::json!({
+                    "url": patch.url.is_some(), "description": patch.description.is_some(),
+                    "event_types": patch.event_types.is_some(), "enabled": patch.enabled,
+                });
+                record_audit!(tx, admin, AuditRecord::admin("webhook.updated", "webhook", id, detail))?;
+            }
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(updated)
         })?;
         if updated == 0 {
             return Ok(None);
@@ -248,13 +265,20 @@ impl Store {
     }
 
     /// Deletes the webhook and its delivery log; `false` if there was none.
-    pub async fn delete_webhook(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<bool> {
+    pub async fn delete_webhook(&self, admin: &Principal, id: Uuid) -> StoreResult<bool> {
         let deleted = with_pool!(self, pool => {
-            sqlx::query("DELETE FROM webhooks WHERE brokerage_id = $1 AND id = $2")
-                .bind(brokerage_id).bind(id)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+            let mut tx = pool.begin_write().await?;
+            let deleted = sqlx::query("DELETE FROM webhooks WHERE brokerage_id = $1 AND id = $2")
+                .bind(admin.brokerage_id).bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted == 1 {
+                let record = AuditRecord::admin("webhook.deleted", "webhook", id, serde_json::json!({}));
+                record_audit!(tx, admin, record)?;
+            }
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(deleted)
         })?;
         Ok(deleted == 1)
     }
@@ -262,7 +286,7 @@ impl Store {
     /// Replaces the secret; the old one keeps signing (beside the new) until `overlap_until`.
     pub async fn rotate_webhook_secret(
         &self,
-        brokerage_id: Uuid,
+        admin: &Principal,
         id: Uuid,
         secret: &str,
         overlap_until: DateTime<Utc>,
@@ -274,19 +298,26 @@ impl Store {
             secret,
         );
         let updated = with_pool!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query(
                 "UPDATE webhooks SET previous_secret = secret, previous_expires_at = $4, secret = $3, updated_at = $5
                  WHERE brokerage_id = $1 AND id = $2",
             )
-            .bind(brokerage_id).bind(id).bind(&secret).bind(overlap_until).bind(Utc::now())
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
+            .bind(admin.brokerage_id).bind(id).bind(&secret).bind(overlap_until).bind(Utc::now())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 1 {
+                let detail = serde_json::json!({ "old_secret_until": overlap_until });
+                record_audit!(tx, admin, AuditRecord::admin("webhook.secret_rotated", "webhook", id, detail))?;
+            }
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(updated)
         })?;
         if updated == 0 {
             return Ok(None);
         }
-        self.get_webhook(brokerage_id, id).await
+        self.get_webhook(admin.brokerage_id, id).await
     }
 
     /// Turns events not yet dispatched into one delivery per subscribed, enabled webhook, and
