@@ -7,6 +7,7 @@ mod receiver;
 mod access;
 mod api_errors;
 mod audit;
+mod change_events;
 mod contract;
 mod cross_tenant;
 mod directory;

@@ -514,7 +514,12 @@ async fn an_event_is_recorded_only_with_its_change(shape: Shape) {
         .events()
         .await
         .iter()
-        .filter(|e| e.kind != "simulation.started")
+        .filter(|e| {
+            matches!(
+                e.kind.as_str(),
+                "simulation.failed" | "simulation.progress" | "simulation.completed"
+            )
+        })
         .count();
     receiver
         .wait_for(Duration::from_secs(20), |r| r.len() >= subscribed)

@@ -30,6 +30,21 @@ text_enum! {
         #[serde(rename = "matching.completed")]
         #[oai(rename = "matching.completed")]
         MatchingCompleted => "matching.completed",
+        #[serde(rename = "persona.created")]
+        #[oai(rename = "persona.created")]
+        PersonaCreated => "persona.created",
+        #[serde(rename = "persona.updated")]
+        #[oai(rename = "persona.updated")]
+        PersonaUpdated => "persona.updated",
+        #[serde(rename = "property.created")]
+        #[oai(rename = "property.created")]
+        PropertyCreated => "property.created",
+        #[serde(rename = "property.updated")]
+        #[oai(rename = "property.updated")]
+        PropertyUpdated => "property.updated",
+        #[serde(rename = "property.status_changed")]
+        #[oai(rename = "property.status_changed")]
+        PropertyStatusChanged => "property.status_changed",
     }
 }
 

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::{
     AuditRecord, BeginWrite, Store, StoreResult, audit::record_audit, contains_pattern, erasure,
-    fetch_by_ids, graph::sync_graph, parse_column, versions::record_version, with_pool,
+    events::record_event, fetch_by_ids, graph::sync_graph, parse_column, versions::record_version,
+    with_pool,
 };
 use crate::{
     auth::Principal,
@@ -46,6 +47,26 @@ pub const LIST_PERSONAS: &str = concat!(
                         OR LOWER(COALESCE(profile ->> 'biography', '')) LIKE $10 ESCAPE '\\')
                  ORDER BY id LIMIT $6"
 );
+
+/// The top-level profile fields (and `visibility`) a write changes.
+fn changed_fields(before: &Persona, write: &PersonaWrite) -> Vec<String> {
+    let (Ok(Value::Object(old)), Ok(Value::Object(new))) = (
+        serde_json::to_value(&before.profile),
+        serde_json::to_value(&write.profile),
+    ) else {
+        return Vec::new();
+    };
+    let mut fields: Vec<String> = new
+        .iter()
+        .filter(|(field, value)| old.get(*field) != Some(value))
+        .map(|(field, _)| field.clone())
+        .collect();
+    if before.visibility != write.visibility {
+        fields.push("visibility".into());
+    }
+    fields.sort();
+    fields
+}
 
 /// What a create or update writes.
 pub struct PersonaWrite {
@@ -170,7 +191,7 @@ impl Store {
         let id = Uuid::now_v7();
         let mut public = write.profile.clone();
         let sealed = PrivateFields::seal_out_of(&mut public, &self.sealing_key().await?, id);
-        let row: PersonaRow = with_pool!(self, pool => {
+        let row = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let row: PersonaRow = sqlx::query_as(concat!("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, profile, sealed, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $9, $8, $8) RETURNING ", columns!()))
@@ -189,9 +210,17 @@ impl Store {
             record_version!(tx, row.id, caller.user_id, "created")?;
             let detail = serde_json::json!({ "visibility": write.visibility, "version": 1 });
             record_audit!(tx, caller, AuditRecord::persona("persona.created", row.id, detail))?;
+            // Receivers (a CRM) get the ids and the labels, never the client's words.
+            let payload = serde_json::json!({
+                "persona_id": row.id, "agent_id": caller.user_id, "team_id": caller.team_id,
+                "visibility": write.visibility, "segment": write.profile.segment, "version": 1,
+            });
+            let notice = record_event!(tx, caller.brokerage_id, "persona.created", row.id, &payload)?;
             tx.commit().await?;
-            row
+            (row, notice)
         });
+        let (row, notice) = row;
+        self.announce(&[notice]).await;
         self.unseal(row).await
     }
 
@@ -222,8 +251,14 @@ impl Store {
     ) -> StoreResult<Option<Persona>> {
         let mut public = write.profile.clone();
         let sealed = PrivateFields::seal_out_of(&mut public, &self.sealing_key().await?, id);
+        let mut notices = Vec::new();
         let row: Option<PersonaRow> = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            let before: Option<PersonaRow> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM personas WHERE brokerage_id = $1 AND id = $2"))
+                .bind(caller.brokerage_id)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
             let row: Option<PersonaRow> = sqlx::query_as(concat!("UPDATE personas SET profile = $5, segment = $6, visibility = $7, version = version + 1, updated_at = $8, sealed = $10
                  WHERE brokerage_id = $1 AND id = $4 AND version = $9 AND ", visible!(), " RETURNING ", columns!()))
             .bind(caller.brokerage_id)
@@ -245,10 +280,20 @@ impl Store {
                     "from_version": expected_version, "version": expected_version + 1,
                 });
                 record_audit!(tx, caller, AuditRecord::persona("persona.updated", id, detail))?;
+                if let Some(before) = before {
+                    let before = self.unseal(before).await?;
+                    let fields = changed_fields(&before, &write);
+                    // The names of the fields that changed, never their values.
+                    let payload = serde_json::json!({
+                        "persona_id": id, "version": expected_version + 1, "fields": fields,
+                    });
+                    notices.push(record_event!(tx, caller.brokerage_id, "persona.updated", id, &payload)?);
+                }
             }
             tx.commit().await?;
             row
         });
+        self.announce(&notices).await;
         match row {
             Some(row) => self.unseal(row).await.map(Some),
             None => Ok(None),

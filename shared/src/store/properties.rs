@@ -6,10 +6,12 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, Store, StoreError, StoreResult, fetch_by_ids, is_unique_violation, with_pool,
+    BeginWrite, Store, StoreError, StoreResult, events::record_event, fetch_by_ids,
+    is_unique_violation, with_pool,
 };
 use crate::{
     auth::Principal,
+    bus::Committed,
     domain::{Property, PropertyDetails, PropertyStatus},
 };
 
@@ -56,6 +58,24 @@ pub struct PropertyFilter {
     pub limit: u32,
 }
 
+/// The top-level fields of a listing that differ between two versions.
+fn changed_fields(before: &PropertyDetails, after: &PropertyDetails) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(before)), Ok(serde_json::Value::Object(after))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return Vec::new();
+    };
+    let mut fields: Vec<String> = after
+        .iter()
+        .filter(|(field, value)| before.get(*field) != Some(value))
+        .map(|(field, _)| field.clone())
+        .chain(before.keys().filter(|f| !after.contains_key(*f)).cloned())
+        .collect();
+    fields.sort();
+    fields.dedup();
+    fields
+}
+
 /// What an import did with one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Imported {
@@ -73,14 +93,16 @@ fn duplicate_listing(details: &PropertyDetails) -> StoreError {
 }
 
 impl Store {
-    /// Stores a new listing; a listing id already in use is a [`StoreError::Duplicate`].
+    /// Stores a new listing, with its `property.created` event; a listing id already in use is a
+    /// [`StoreError::Duplicate`].
     pub async fn create_property(
         &self,
         caller: &Principal,
         details: &PropertyDetails,
     ) -> StoreResult<Property> {
-        let result: sqlx::Result<PropertyRow> = with_pool!(self, pool => {
-            sqlx::query_as(concat!(
+        let result: sqlx::Result<(PropertyRow, Committed)> = with_pool!(self, pool => async {
+            let mut tx = pool.begin_write().await?;
+            let row: PropertyRow = sqlx::query_as(concat!(
                 "INSERT INTO properties (id, brokerage_id, created_by, details, created_at, updated_at,
                     listing_id, status, price, property_type, city, region)
                  VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11) RETURNING ", columns!()))
@@ -95,11 +117,21 @@ impl Store {
             .bind(&details.property_type)
             .bind(&details.location.city)
             .bind(&details.location.region)
-            .fetch_one(pool)
-            .await
-        });
+            .fetch_one(&mut *tx)
+            .await?;
+            let payload = serde_json::json!({
+                "property_id": row.id, "listing_id": details.listing_id, "title": details.title,
+                "price": details.price, "status": details.status.as_str(),
+            });
+            let notice = record_event!(tx, caller.brokerage_id, "property.created", row.id, &payload)?;
+            tx.commit().await?;
+            Ok((row, notice))
+        }.await);
         match result {
-            Ok(row) => Ok(row.into()),
+            Ok((row, notice)) => {
+                self.announce(&[notice]).await;
+                Ok(row.into())
+            }
             Err(e) if is_unique_violation(&e) => Err(duplicate_listing(details)),
             Err(e) => Err(e.into()),
         }
@@ -121,15 +153,23 @@ impl Store {
     }
 
     /// Replaces a listing's details; `updated_at` moves only when they changed, so an unchanged
-    /// listing is not re-matched by the nightly run.
+    /// listing is not re-matched by the nightly run. A change records `property.updated` (the
+    /// fields that changed) and, when the status moved, `property.status_changed`.
     pub async fn update_property(
         &self,
         brokerage_id: Uuid,
         id: Uuid,
         details: &PropertyDetails,
     ) -> StoreResult<Option<Property>> {
-        let result: sqlx::Result<Option<PropertyRow>> = with_pool!(self, pool => {
-            sqlx::query_as(concat!(
+        let result: sqlx::Result<(Option<PropertyRow>, Vec<Committed>)> = with_pool!(self, pool => async {
+            let mut tx = pool.begin_write().await?;
+            let before: Option<Json<PropertyDetails>> =
+                sqlx::query_scalar("SELECT details FROM properties WHERE brokerage_id = $1 AND id = $2")
+                    .bind(brokerage_id)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let row: Option<PropertyRow> = sqlx::query_as(concat!(
                 "UPDATE properties SET details = $3, listing_id = $4, status = $5, price = $6,
                     property_type = $7, city = $8, region = $9,
                     updated_at = CASE WHEN details = $3 THEN updated_at ELSE $10 END
@@ -144,11 +184,30 @@ impl Store {
             .bind(&details.location.city)
             .bind(&details.location.region)
             .bind(Utc::now())
-            .fetch_optional(pool)
-            .await
-        });
+            .fetch_optional(&mut *tx)
+            .await?;
+            let mut notices = Vec::new();
+            if let (Some(_), Some(Json(before))) = (&row, before) {
+                let fields = changed_fields(&before, details);
+                if !fields.is_empty() {
+                    let payload = serde_json::json!({ "property_id": id, "fields": fields });
+                    notices.push(record_event!(tx, brokerage_id, "property.updated", id, &payload)?);
+                }
+                if before.status != details.status {
+                    let payload = serde_json::json!({
+                        "property_id": id, "from": before.status.as_str(), "to": details.status.as_str(),
+                    });
+                    notices.push(record_event!(tx, brokerage_id, "property.status_changed", id, &payload)?);
+                }
+            }
+            tx.commit().await?;
+            Ok((row, notices))
+        }.await);
         match result {
-            Ok(row) => Ok(row.map(Property::from)),
+            Ok((row, notices)) => {
+                self.announce(&notices).await;
+                Ok(row.map(Property::from))
+            }
             Err(e) if is_unique_violation(&e) => Err(duplicate_listing(details)),
             Err(e) => Err(e.into()),
         }
