@@ -5,11 +5,13 @@ pub mod client;
 pub mod demo;
 pub mod doctor;
 pub mod telemetry;
+pub mod tls;
 
 use std::net::SocketAddr;
 
 use anyhow::Context;
 use chrono::Timelike;
+use poem::listener::AcceptorExt;
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use troupe_api::ApiState;
@@ -53,6 +55,8 @@ pub struct App {
     store: Store,
     queues: Queues,
     listener: Option<TcpListener>,
+    /// HTTPS for the listener, when configured.
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 /// Connects to the database and applies migrations, and to the queues' backend (whose SQLite
@@ -85,12 +89,18 @@ impl App {
         } else {
             None
         };
+        // Read at start, so that a bad certificate stops the process before it takes work.
+        let tls = match (&config.tls, roles.api) {
+            (Some(tls), true) => Some(tls::server_config(tls)?),
+            _ => None,
+        };
         Ok(App {
             config,
             roles,
             store,
             queues,
             listener,
+            tls,
         })
     }
 
@@ -111,6 +121,7 @@ impl App {
             store,
             queues,
             listener,
+            tls,
         } = self;
         let mut roles_running: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
         if let Some(listener) = listener {
@@ -128,9 +139,13 @@ impl App {
             let app = troupe_api::app(state, &config);
             let signal = shutdown.clone();
             roles_running.spawn(async move {
-                let acceptor = poem::listener::TcpAcceptor::from_tokio(listener);
                 let result = async {
-                    poem::Server::new_with_acceptor(acceptor?)
+                    let tcp = poem::listener::TcpAcceptor::from_tokio(listener)?;
+                    let acceptor = match tls {
+                        Some(config) => tls::TlsAcceptor::new(tcp, config).boxed(),
+                        None => tcp.boxed(),
+                    };
+                    poem::Server::new_with_acceptor(acceptor)
                         .run_with_graceful_shutdown(
                             app,
                             signal.cancelled_owned(),

@@ -116,6 +116,14 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
         .catch_all_error(|err| async move { problem::render(err) })
         .data(state)
         .data(patch_contract)
+        // Served over HTTPS, browsers are told to keep to it.
+        .with_if(
+            config.tls.is_some(),
+            poem::middleware::SetHeader::new().overriding(
+                poem::http::header::STRICT_TRANSPORT_SECURITY,
+                "max-age=31536000",
+            ),
+        )
         .around(telemetry::record)
         .with(Tracing)
         .into_endpoint()

@@ -41,6 +41,8 @@ pub struct Config {
     pub database_pool_size: u32,
     pub redis_url: Option<String>,
     pub bind: SocketAddr,
+    /// HTTPS for the API (`TROUPE_TLS_CERT` and `TROUPE_TLS_KEY`); plain HTTP without.
+    pub tls: Option<TlsConfig>,
     /// Where a process without the API (a distributed worker or scheduler) serves `/metrics`.
     pub metrics_bind: Option<SocketAddr>,
     /// Prepended to every queue name; apalis-redis has no key prefix, so this is how deployments
@@ -66,6 +68,18 @@ pub struct SimulationLimits {
     pub max_agents: u32,
     /// Agent steps (personas × steps per persona × iterations) in one simulation.
     pub max_agent_steps: u64,
+}
+
+/// The API's certificate and the oldest TLS version it accepts.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// PEM: the certificate, then its chain.
+    pub cert: PathBuf,
+    /// PEM: the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// `false` (the default): TLS 1.3 only; `true` also accepts TLS 1.2
+    /// (`TROUPE_TLS_MIN_VERSION=1.2`).
+    pub allow_tls12: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -266,6 +280,7 @@ impl Config {
             database_pool_size: env.parse("TROUPE_DATABASE_POOL_SIZE", "16")?,
             redis_url,
             bind: env.parse("TROUPE_BIND", "127.0.0.1:8080")?,
+            tls: tls_config(&env)?,
             metrics_bind: env
                 .optional("TROUPE_METRICS_BIND")
                 .map(|raw| {
@@ -500,6 +515,32 @@ fn parse_price(raw: &str) -> Result<(f64, f64), ConfigError> {
         parse(prompt).ok_or_else(bad)?,
         parse(completion).ok_or_else(bad)?,
     ))
+}
+
+fn tls_config(env: &Vars) -> Result<Option<TlsConfig>, ConfigError> {
+    let allow_tls12 = match env.string("TROUPE_TLS_MIN_VERSION", "1.3").as_str() {
+        "1.3" => false,
+        "1.2" => true,
+        other => {
+            return Err(invalid(
+                "TROUPE_TLS_MIN_VERSION",
+                format!("{other:?} is not 1.3 or 1.2"),
+            ));
+        }
+    };
+    match (
+        env.optional("TROUPE_TLS_CERT"),
+        env.optional("TROUPE_TLS_KEY"),
+    ) {
+        (Some(cert), Some(key)) => Ok(Some(TlsConfig {
+            cert: cert.into(),
+            key: key.into(),
+            allow_tls12,
+        })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(invalid("TROUPE_TLS_KEY", "required with TROUPE_TLS_CERT")),
+        (None, Some(_)) => Err(invalid("TROUPE_TLS_CERT", "required with TROUPE_TLS_KEY")),
+    }
 }
 
 /// A URL every role can use: one of `schemes`, a host (a file path for SQLite), and no empty

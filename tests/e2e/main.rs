@@ -27,4 +27,5 @@ mod simulation_list;
 mod simulations;
 mod startup;
 mod tenancy;
+mod tls;
 mod webhooks;
