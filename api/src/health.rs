@@ -1,9 +1,9 @@
 //! Liveness and readiness probes.
 
-use poem::{handler, http::StatusCode, web::Data, web::Json};
+use poem::{handler, web::Data, web::Json};
 use serde_json::{Value, json};
 
-use crate::ApiState;
+use crate::{ApiState, problem::ApiError};
 
 /// The process is up.
 #[handler]
@@ -11,9 +11,10 @@ pub fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve: the database and the job queue answer.
+/// The process can serve: the database and the job queue answer. When one does not, a 503
+/// `unavailable` problem names it (an operator's probe, so the cause is given too).
 #[handler]
-pub async fn readyz(state: Data<&ApiState>) -> poem::Result<Json<Value>> {
+pub async fn readyz(state: Data<&ApiState>) -> Result<Json<Value>, ApiError> {
     let database = state.store.ping().await.map_err(|e| e.to_string());
     let queue = state.queues.ping().await.map_err(|e| e.to_string());
     let checks = json!({
@@ -21,14 +22,25 @@ pub async fn readyz(state: Data<&ApiState>) -> poem::Result<Json<Value>> {
         "queue": queue.as_ref().err().map_or("ok", String::as_str),
     });
     if database.is_ok() && queue.is_ok() {
-        Ok(Json(json!({ "status": "ready", "checks": checks })))
-    } else {
-        tracing::warn!(%checks, "not ready");
-        Err(poem::Error::from_string(
-            format!("not ready: {checks}"),
-            StatusCode::SERVICE_UNAVAILABLE,
-        ))
+        return Ok(Json(json!({ "status": "ready", "checks": checks })));
     }
+    tracing::warn!(%checks, "not ready");
+    let down: Vec<String> = [
+        ("the database", &database),
+        ("the job queue (Redis)", &queue),
+    ]
+    .into_iter()
+    .filter_map(|(name, check)| {
+        check
+            .as_ref()
+            .err()
+            .map(|e| format!("{name} is down ({e})"))
+    })
+    .collect();
+    Err(ApiError::Unavailable(format!(
+        "not ready: {}",
+        down.join("; ")
+    )))
 }
 
 /// Prometheus metrics of this process (in the embedded shape: every role's), with the queues'

@@ -100,12 +100,21 @@ pub enum ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
+        if let Some(what) = err.unreachable() {
+            // An outage is the client's to retry, not a fault of the request: a 503 that names
+            // no internals (the log has the cause).
+            tracing::warn!(error = %err, "{what} unreachable");
+            return ApiError::Unavailable(format!("the {what} is unavailable; try again shortly"));
+        }
         match err {
             StoreError::Duplicate(detail) => ApiError::Conflict(detail),
             other => ApiError::Internal(Box::new(other)),
         }
     }
 }
+
+/// What a 503 asks the client to wait before trying again.
+const RETRY_AFTER_SECS: &str = "5";
 
 impl ApiError {
     fn slug(&self) -> &'static str {
@@ -168,7 +177,14 @@ impl ResponseError for ApiError {
                 .collect(),
             _ => Vec::new(),
         };
-        problem_response(self.status(), self.slug(), &self.to_string(), errors)
+        let mut response = problem_response(self.status(), self.slug(), &self.to_string(), errors);
+        if matches!(self, ApiError::Unavailable(_)) {
+            response.headers_mut().insert(
+                poem::http::header::RETRY_AFTER,
+                poem::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 
@@ -213,6 +229,7 @@ pub fn render(err: poem::Error) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
         StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
         s if s.is_server_error() => "internal",
         _ => "bad-request",
     };
@@ -220,6 +237,7 @@ pub fn render(err: poem::Error) -> Response {
         StatusCode::UNAUTHORIZED => {
             "a valid API key is required: Authorization: Bearer trp_…".to_owned()
         }
+        StatusCode::SERVICE_UNAVAILABLE => err.to_string(),
         s if s.is_server_error() => {
             tracing::error!(error = %err, "internal error");
             "internal error".to_owned()

@@ -161,7 +161,9 @@ impl TestApp {
                 let admin = postgres_admin_url();
                 let base = &admin[..admin.rfind('/').expect("database in URL")];
                 vars.insert("TROUPE_DATABASE_URL".into(), format!("{base}/{name}"));
-                vars.insert("TROUPE_REDIS_URL".into(), redis_url());
+                // A test may bring its own Redis (to stop it, say).
+                vars.entry("TROUPE_REDIS_URL".into())
+                    .or_insert_with(redis_url);
                 vars.insert(
                     "TROUPE_ENCRYPTION_KEY".into(),
                     generate_master_key().expose_secret().to_owned(),

@@ -21,6 +21,7 @@ mod kinds;
 mod live;
 mod llm_faults;
 mod matching;
+mod outages;
 mod panels;
 mod personas;
 mod simulation_list;

@@ -78,6 +78,31 @@ pub enum StoreError {
     Duplicate(String),
 }
 
+impl StoreError {
+    /// What could not be reached (`"database"` or `"job queue"`), when the error is an outage
+    /// rather than a fault of the request or of the data.
+    pub fn unreachable(&self) -> Option<&'static str> {
+        match self {
+            StoreError::Database(
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed,
+            ) => Some("database"),
+            StoreError::Redis(e)
+                if e.is_io_error()
+                    || e.is_connection_refusal()
+                    || e.is_timeout()
+                    || e.is_connection_dropped() =>
+            {
+                Some("job queue")
+            }
+            _ => None,
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Clone, Debug)]
