@@ -1,10 +1,11 @@
 //! The published contract, enforced on the way in. The OpenAPI document poem-openapi derives from
 //! the request types is the one source of every field and limit: this module patches the
 //! service's configured limits into it (so `/openapi.json` advertises the limit the service
-//! applies), serves it, and checks every JSON request body against its operation's schema before
-//! the handler parses it. What breaks it is a 400 `invalid-body` problem whose `errors` name each
-//! violation by JSON pointer, in words — an unknown field with the one probably meant, an enum
-//! with its allowed values — instead of a parser's message.
+//! applies), serves it, and checks every JSON request body, query parameter and path parameter
+//! against its operation's schema before the handler parses it. What breaks it is a 400
+//! `invalid-body` (or `invalid-query`) problem whose `errors` name each violation by JSON pointer
+//! (or parameter), in words — an unknown field with the one probably meant, an enum with its
+//! allowed values — instead of a parser's message. A 405 gets the path's methods in `Allow`.
 
 mod validate;
 
