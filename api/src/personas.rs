@@ -548,6 +548,18 @@ impl PersonasApi {
         };
         let mut items = state.store.list_personas(&auth.0, &filter).await?;
         let next_cursor = pagination::next_cursor(&mut items, limit, |p| p.id);
+        if !items.is_empty() {
+            // A list shows clients as surely as a read does: one entry names every id returned
+            // (the subject is the caller, who read them).
+            let ids: Vec<Uuid> = items.iter().map(|p| p.id).collect();
+            let record = AuditRecord {
+                action: "persona.listed",
+                subject_type: "user",
+                subject_id: auth.0.user_id,
+                detail: json!({ "persona_ids": ids }),
+            };
+            state.store.audit(&auth.0, record).await?;
+        }
         Ok(Json(PersonaPage { items, next_cursor }))
     }
 }

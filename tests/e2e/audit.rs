@@ -454,4 +454,23 @@ async fn every_admin_change_is_audited_once(shape: Shape) {
     }
     let (intact, _) = verify(&app).await;
     assert!(intact, "the chain still verifies");
+
+    // A list of the client book names every id it returned.
+    let ada = app
+        .create_persona(&persona("Ada", "finance", &[], &[], 3e7))
+        .await["id"]
+        .clone();
+    let listed = app.get("/api/v1/personas").await;
+    assert_eq!(listed.status, 200);
+    let log = app
+        .request(
+            Method::GET,
+            "/api/v1/audit?action=persona.listed",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let entries = log.body["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{}", log.body);
+    assert_eq!(entries[0]["detail"]["persona_ids"], json!([ada]));
 }
