@@ -683,8 +683,8 @@ fn follows_rules(profile: &mut PersonaProfile) -> Result<(), ApiError> {
             detail: format!(
                 "`/preferences/budget/min` ({}) is above `/preferences/budget/max` ({}): the \
                  minimum cannot exceed the maximum",
-                money(min),
-                money(max)
+                troupe_shared::numbers::money(min),
+                troupe_shared::numbers::money(max)
             ),
         });
     }
@@ -703,18 +703,6 @@ fn follows_rules(profile: &mut PersonaProfile) -> Result<(), ApiError> {
     }
     profile.label_if_unnamed();
     Ok(())
-}
-
-fn money(amount: f64) -> String {
-    let whole = format!("{:.0}", amount.abs());
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    format!("{}{grouped}", if amount < 0.0 { "-" } else { "" })
 }
 
 pub(crate) async fn visible(

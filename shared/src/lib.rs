@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod jobs;
+pub mod numbers;
 pub mod outbound;
 pub mod queue;
 pub mod store;

@@ -111,22 +111,7 @@ pub fn excerpt(text: &str, max: usize) -> String {
     }
 }
 
-pub fn money(amount: f64) -> String {
-    let whole = amount.round() as i128;
-    let digits = whole.abs().to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    if whole < 0 {
-        format!("-{grouped}")
-    } else {
-        grouped
-    }
-}
+pub use troupe_shared::numbers::money;
 
 fn line(out: &mut String, label: &str, value: Option<&str>) {
     use std::fmt::Write;
@@ -146,12 +131,6 @@ fn list(out: &mut String, label: &str, items: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn money_groups_thousands() {
-        assert_eq!(money(28_500_000.0), "28,500,000");
-        assert_eq!(money(950.0), "950");
-    }
 
     #[test]
     fn data_cannot_break_out_of_its_section() {
