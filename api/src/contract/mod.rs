@@ -100,7 +100,8 @@ impl Contract {
         let mut violations = Vec::new();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         for (position, name, schema) in &operation.path {
-            let raw = decoded(segments.get(*position).copied().unwrap_or_default());
+            let segment = segments.get(*position).copied().unwrap_or_default();
+            let raw = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
             for found in schemas.check(schema, &typed(&raw, schema)) {
                 violations.push(Violation {
                     detail: found
@@ -110,9 +111,7 @@ impl Contract {
                 });
             }
         }
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
-            let (name, raw) = (decoded(name), decoded(raw));
+        for (name, raw) in form_urlencoded::parse(query.as_bytes()) {
             let Some((_, schema)) = operation.query.iter().find(|(n, _)| *n == name) else {
                 continue;
             };
@@ -123,7 +122,7 @@ impl Contract {
                         &format!("the query parameter `{name}`"),
                         1,
                     ),
-                    pointer: name.clone(),
+                    pointer: name.to_string(),
                 });
             }
         }
@@ -183,27 +182,6 @@ fn typed(raw: &str, schema: &Value) -> Value {
         },
         _ => Value::from(raw),
     }
-}
-
-/// `application/x-www-form-urlencoded` decoding of one name or value.
-fn decoded(text: &str) -> String {
-    let bytes = text.replace('+', " ").into_bytes();
-    let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// serde's message without its Rust vocabulary.
