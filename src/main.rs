@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// People who sign in to the web workspace.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Run a focus group on a seeded brokerage through the API, and print its results.
     Demo,
     /// Property–client matching.
@@ -112,6 +117,29 @@ enum KeysCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Invite a user (created with the brokerage and team when missing) to the web workspace:
+    /// prints a one-time link, valid for seven days, to set their password.
+    Invite {
+        #[arg(long)]
+        brokerage: String,
+        /// The user's name.
+        #[arg(long)]
+        user: String,
+        /// What they will sign in with.
+        #[arg(long)]
+        email: String,
+        /// The role of a user created now (an existing user keeps theirs).
+        #[arg(long, default_value = "agent", value_parser = clap::builder::PossibleValuesParser::new(
+            Role::ALL.iter().map(|r| r.as_str())
+        ).map(|s| Role::parse(&s).expect("a listed role")))]
+        role: Role,
+        #[arg(long)]
+        team: Option<String>,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -173,6 +201,39 @@ async fn main() -> anyhow::Result<()> {
                 role.as_str()
             );
             println!("{}", key.token);
+            return Ok(());
+        }
+        Command::Users {
+            command:
+                UsersCommand::Invite {
+                    brokerage,
+                    user,
+                    email,
+                    role,
+                    team,
+                },
+        } => {
+            let (store, _) = troupe::connect(&config).await?;
+            let operator = store
+                .provision_user(&brokerage, team.as_deref(), &user, role)
+                .await?;
+            let base = config.public_url.clone().unwrap_or_else(|| {
+                let scheme = if config.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{}", config.bind)
+            });
+            let invitation = troupe_api::invite(&store, &operator, operator.user_id, &email, &base)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            store.close().await;
+            eprintln!(
+                "{user} of {brokerage} signs in as {email}; the link works once, until {}:",
+                invitation.expires_at.format("%Y-%m-%d %H:%M UTC")
+            );
+            println!("{}", invitation.url);
             return Ok(());
         }
         Command::Demo => return troupe::demo::run(vars).await,

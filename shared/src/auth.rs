@@ -44,9 +44,15 @@ pub fn new_webhook_secret() -> String {
 
 /// A single-use WebSocket ticket: 256 random bits. Stored, like keys, only as a hash.
 pub fn new_ws_ticket() -> String {
+    new_token("wst_")
+}
+
+/// 256 random bits in hex after `prefix`: WebSocket tickets, invitation links, session cookies,
+/// CSRF tokens. Stored (but for CSRF tokens) only as a [`hash_secret`].
+pub fn new_token(prefix: &str) -> String {
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
-    format!("wst_{}", hex::encode(secret))
+    format!("{prefix}{}", hex::encode(secret))
 }
 
 /// The parts of a presented token; `None` when it is not shaped like one of ours.

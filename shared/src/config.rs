@@ -43,6 +43,9 @@ pub struct Config {
     pub bind: SocketAddr,
     /// HTTPS for the API (`TROUPE_TLS_CERT` and `TROUPE_TLS_KEY`); plain HTTP without.
     pub tls: Option<TlsConfig>,
+    /// The address people reach the web workspace at (`TROUPE_PUBLIC_URL`), for the links in
+    /// invitations; without it a link is built from the address the request came to.
+    pub public_url: Option<String>,
     /// Where a process without the API (a distributed worker or scheduler) serves `/metrics`.
     pub metrics_bind: Option<SocketAddr>,
     /// Prepended to every queue name; apalis-redis has no key prefix, so this is how deployments
@@ -281,6 +284,13 @@ impl Config {
             redis_url,
             bind: env.parse("TROUPE_BIND", "127.0.0.1:8080")?,
             tls: tls_config(&env)?,
+            public_url: env
+                .optional("TROUPE_PUBLIC_URL")
+                .map(|url| {
+                    check_url("TROUPE_PUBLIC_URL", &url, &["http", "https"])?;
+                    Ok(url.trim_end_matches('/').to_owned())
+                })
+                .transpose()?,
             metrics_bind: env
                 .optional("TROUPE_METRICS_BIND")
                 .map(|raw| {

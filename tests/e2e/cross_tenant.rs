@@ -505,6 +505,7 @@ fn bodies_for(method: &Method, template: &str) -> Option<Vec<Option<Value>>> {
             vec![json!({ "name": "planted", "role": "agent", "team_id": "@team" })]
         }
         ("POST", "/users/{id}/reassign-personas") => vec![json!({ "to_user_id": "@user" })],
+        ("POST", "/users/{id}/invite") => vec![json!({ "email": "planted@rival.example" })],
         _ => return None,
     };
     Some(bodies.into_iter().map(Some).collect())
@@ -598,6 +599,8 @@ fn scope_of(table: &str, columns: &[String]) -> Option<String> {
         ),
         // The service's own bookkeeping: keys, migrations, the response cache, the job queue.
         "encryption_keys" | "plaintext_to_seal" | "llm_cache" | "troupe_migrations" | "_sqlx_migrations" => None,
+        // Failed sign-ins are kept by email and address: they belong to no brokerage.
+        "sign_in_failures" => None,
         apalis if apalis.starts_with("apalis") || apalis == "Jobs" || apalis == "Workers" => None,
         _ => panic!(
             "table {table} has no brokerage_id: say in tests/e2e/cross_tenant.rs scope_of how its rows belong to a brokerage"

@@ -25,6 +25,10 @@ pub struct User {
     /// A deactivated user's keys stop working at once; their personas wait for reassignment.
     pub active: bool,
     pub created_at: DateTime<Utc>,
+    /// What they sign in to the web workspace with, once invited.
+    pub email: Option<String>,
+    /// Whether they have set a password (accepted an invitation).
+    pub can_sign_in: bool,
 }
 
 /// A key as listed: never its secret.

@@ -64,9 +64,33 @@ impl Store {
         user: &str,
         role: Role,
     ) -> StoreResult<ProvisionedKey> {
-        let now = Utc::now();
+        let operator = self.provision_user(brokerage, team, user, role).await?;
         let key = NewApiKey::generate();
         with_pool!(self, pool => {
+            sqlx::query("INSERT INTO api_keys (id, user_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(key.key_id).bind(operator.user_id).bind(&key.secret_hash).bind(Utc::now())
+                .execute(pool).await
+                .map(|_| ())
+        })?;
+        Ok(ProvisionedKey {
+            token: key.token,
+            brokerage_id: operator.brokerage_id,
+            user_id: operator.user_id,
+        })
+    }
+
+    /// Creates the brokerage, team and user when missing (an existing user keeps their role and
+    /// team). The answer acts as that user from the command line: its `key_id` is nil, which is
+    /// what audit entries written with it show.
+    pub async fn provision_user(
+        &self,
+        brokerage: &str,
+        team: Option<&str>,
+        user: &str,
+        role: Role,
+    ) -> StoreResult<Principal> {
+        let now = Utc::now();
+        let (brokerage_id, user_id, team_id, stored_role): (Uuid, Uuid, Option<Uuid>, String) = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query("INSERT INTO brokerages (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
                 .bind(Uuid::now_v7()).bind(brokerage).bind(now)
@@ -88,13 +112,18 @@ impl Store {
                          ON CONFLICT (brokerage_id, name) DO NOTHING")
                 .bind(Uuid::now_v7()).bind(brokerage_id).bind(team_id).bind(user).bind(role.as_str()).bind(now)
                 .execute(&mut *tx).await?;
-            let user_id: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE brokerage_id = $1 AND name = $2")
-                .bind(brokerage_id).bind(user).fetch_one(&mut *tx).await?;
-            sqlx::query("INSERT INTO api_keys (id, user_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(key.key_id).bind(user_id).bind(&key.secret_hash).bind(now)
-                .execute(&mut *tx).await?;
+            let (user_id, team_id, stored_role): (Uuid, Option<Uuid>, String) =
+                sqlx::query_as("SELECT id, team_id, role FROM users WHERE brokerage_id = $1 AND name = $2")
+                    .bind(brokerage_id).bind(user).fetch_one(&mut *tx).await?;
             tx.commit().await?;
-            Ok(ProvisionedKey { token: key.token, brokerage_id, user_id })
+            Ok::<_, sqlx::Error>((brokerage_id, user_id, team_id, stored_role))
+        })?;
+        Ok(Principal {
+            key_id: Uuid::nil(),
+            user_id,
+            brokerage_id,
+            team_id,
+            role: parse_column(&stored_role, Role::parse, "users.role")?,
         })
     }
 

@@ -21,6 +21,8 @@ struct UserRow {
     team_id: Option<Uuid>,
     active: bool,
     created_at: DateTime<Utc>,
+    email: Option<String>,
+    can_sign_in: bool,
 }
 
 impl TryFrom<UserRow> for User {
@@ -34,6 +36,8 @@ impl TryFrom<UserRow> for User {
             team_id: row.team_id,
             active: row.active,
             created_at: row.created_at,
+            email: row.email,
+            can_sign_in: row.can_sign_in,
         })
     }
 }
@@ -118,6 +122,8 @@ impl Store {
             team_id,
             active: true,
             created_at: Utc::now(),
+            email: None,
+            can_sign_in: false,
         };
         let inserted = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
@@ -140,7 +146,7 @@ impl Store {
 
     pub async fn get_user(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<Option<User>> {
         let row: Option<UserRow> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT id, name, role, team_id, active, created_at FROM users WHERE brokerage_id = $1 AND id = $2")
+            sqlx::query_as("SELECT id, name, role, team_id, active, created_at, email, password_hash IS NOT NULL AS can_sign_in FROM users WHERE brokerage_id = $1 AND id = $2")
                 .bind(brokerage_id).bind(id)
                 .fetch_optional(pool)
                 .await
@@ -157,7 +163,7 @@ impl Store {
     ) -> StoreResult<Vec<User>> {
         let rows: Vec<UserRow> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT id, name, role, team_id, active, created_at FROM users
+                "SELECT id, name, role, team_id, active, created_at, email, password_hash IS NOT NULL AS can_sign_in FROM users
                  WHERE brokerage_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
             )
             .bind(brokerage_id).bind(after).bind(i64::from(limit) + 1)
@@ -189,6 +195,12 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+            // Their web sessions end with the keys (a lookup checks `active` too; this keeps no
+            // dead session rows around).
+            sqlx::query("DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM users WHERE brokerage_id = $1 AND id = $2)")
+                .bind(brokerage_id).bind(id)
+                .execute(&mut *tx)
+                .await?;
             if updated > 0 {
                 let detail = serde_json::json!({ "keys_revoked": revoked });
                 record_audit!(tx, admin, AuditRecord::admin("user.deactivated", "user", id, detail))?;

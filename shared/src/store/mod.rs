@@ -20,6 +20,7 @@ mod matching;
 pub(crate) mod personas;
 mod properties;
 mod segments;
+mod sign_in;
 mod simulations;
 pub(crate) mod versions;
 mod webhooks;
@@ -40,6 +41,7 @@ pub use matching::{NewRecommendation, NightlyScores};
 pub use personas::{LIST_PERSONAS, PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
 
+pub use sign_in::{Account, SessionPrincipal};
 pub use simulations::{Claim, NewSimulation, ProgressAck, SimulationRecord};
 pub use webhooks::{DeliveryOutcome, DeliveryTask, FAN_OUT_BATCH, NewWebhook, WebhookPatch};
 
