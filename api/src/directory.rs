@@ -19,6 +19,7 @@ use crate::{
     auth::{ApiKey, require_admin},
     pagination,
     problem::ApiError,
+    web::WebSettings,
 };
 
 #[derive(Object)]
@@ -42,6 +43,29 @@ struct NewUser {
 struct UserPage {
     items: Vec<User>,
     next_cursor: Option<String>,
+}
+
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct InviteRequest {
+    /// What they will sign in with; unique across the service.
+    #[oai(validator(min_length = 3, max_length = 254))]
+    email: String,
+}
+
+/// A one-time link to the web workspace.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct InvitationLink {
+    /// Give it to the user: it lets them set a password once. It is not shown again.
+    url: String,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(ApiResponse)]
+enum CreatedInvitation {
+    #[oai(status = 201)]
+    Invitation(Json<InvitationLink>),
 }
 
 /// A new key: `token` is shown this once.
@@ -224,6 +248,34 @@ impl DirectoryApi {
             reassigned: moved.len() as u64,
             to_user_id: to.id,
         }))
+    }
+
+    /// Invite an active user to the web workspace: records the email they sign in with and
+    /// returns a link, valid for seven days and once, to set their password (a new invitation
+    /// replaces an unused one; accepting ends the user's earlier sessions).
+    #[oai(path = "/users/:id/invite", method = "post")]
+    async fn invite(
+        &self,
+        state: Data<&ApiState>,
+        settings: Data<&WebSettings>,
+        req: &poem::Request,
+        auth: ApiKey,
+        id: Path<Uuid>,
+        body: Json<InviteRequest>,
+    ) -> Result<CreatedInvitation, ApiError> {
+        let admin = admin(&auth.0)?;
+        let invitation = crate::invite(
+            &state.store,
+            admin,
+            id.0,
+            &body.0.email,
+            &settings.base_url(req),
+        )
+        .await?;
+        Ok(CreatedInvitation::Invitation(Json(InvitationLink {
+            url: invitation.url,
+            expires_at: invitation.expires_at,
+        })))
     }
 
     /// A new key for an active user.

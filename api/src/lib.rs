@@ -16,6 +16,7 @@ mod properties;
 mod segments;
 mod simulations;
 mod telemetry;
+mod web;
 mod webhooks;
 
 use std::time::Duration;
@@ -28,6 +29,7 @@ use poem_openapi::OpenApiService;
 use troupe_shared::{Config, Store, queue::Queues};
 
 pub use problem::Problem;
+pub use web::{Invitation, invite};
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -99,7 +101,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
     }));
     let docs = api.swagger_ui();
     let max_body = config.max_body_bytes;
-    Route::new()
+    web::mount(Route::new())
         .nest(
             "/api/v1",
             api.around(move |endpoint, req| contract::enforce(endpoint, req, contract.clone())),
@@ -116,6 +118,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
         .catch_all_error(|err| async move { problem::render(err) })
         .data(state)
         .data(patch_contract)
+        .data(web::WebSettings::new(config))
         // Served over HTTPS, browsers are told to keep to it.
         .with_if(
             config.tls.is_some(),

@@ -6,7 +6,8 @@
 //! cannot take a message within the send timeout is closed with 1008.
 //!
 //! Browsers cannot set an `Authorization` header on a WebSocket, so besides the bearer key a
-//! connection may present `?ticket=` from `POST /api/v1/ws-tickets`: single use, short-lived.
+//! connection may present `?ticket=` from `POST /api/v1/ws-tickets` (single use, short-lived), or
+//! from the workspace's own pages the session cookie (same origin only).
 
 use std::time::Duration;
 
@@ -168,6 +169,12 @@ async fn caller(req: &Request, ticket: Option<&str>, state: &ApiState) -> poem::
         .and_then(|v| v.strip_prefix("Bearer "))
     {
         return authenticate(state, token.trim()).await;
+    }
+    // The workspace's own pages connect with the signed-in person's session cookie.
+    if ticket.is_none()
+        && let Some(principal) = crate::web::principal_from_cookie(req, state).await?
+    {
+        return Ok(principal);
     }
     let ticket = ticket.ok_or_else(unauthorized)?;
     let key_id = state

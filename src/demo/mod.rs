@@ -6,6 +6,7 @@ mod seed;
 
 use std::{
     collections::HashMap,
+    io::IsTerminal,
     time::{Duration, Instant},
 };
 
@@ -43,12 +44,39 @@ pub async fn run(mut vars: HashMap<String, String>) -> anyhow::Result<()> {
         )
         .await?
         .token;
+    let store = app.store().clone();
     let shutdown = CancellationToken::new();
     let service = tokio::spawn(app.run(shutdown.clone()));
     println!("Troupe demo: embedded service on http://{addr} (API docs at /docs)");
     println!("Persona model: {}", describe_model(&config));
 
     let outcome = drive(&format!("http://{addr}"), &key).await;
+    // At a terminal the service stays up for the web workspace: the newcomer signs in with the
+    // printed link and sees the focus group as charts. Scripts get the printed tables and an exit.
+    if outcome.is_ok() && std::io::stdin().is_terminal() {
+        let admin = store
+            .provision_user(
+                "Demo Brokerage",
+                Some("Malibu Team"),
+                "demo-admin",
+                Role::BrokerageAdmin,
+            )
+            .await?;
+        let invitation = troupe_api::invite(
+            &store,
+            &admin,
+            admin.user_id,
+            "demo-admin@troupe.invalid",
+            &format!("http://{addr}"),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("\nThe web workspace: open this one-time link to set a password and sign in");
+        println!("as demo-admin@troupe.invalid, then find the focus group under Simulations:");
+        println!("  {}", invitation.url);
+        println!("Press Ctrl-C to stop the service.");
+        tokio::signal::ctrl_c().await?;
+    }
     shutdown.cancel();
     service.await??;
     outcome

@@ -29,4 +29,5 @@ mod simulations;
 mod startup;
 mod tenancy;
 mod tls;
+mod web;
 mod webhooks;

@@ -1,0 +1,217 @@
+//! The client book (stored personas; the factory's synthetic participants never appear) and a
+//! client's page: the profile, the evolution timeline with its quoted evidence, and the
+//! simulations they took part in. Reads are audited as the API's are.
+
+use maud::{Markup, html};
+use poem::{
+    Request, Response, handler,
+    web::{Data, Path, Query},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use troupe_shared::{
+    domain::{Persona, SimulationFilter},
+    store::{AuditRecord, PersonaFilter},
+};
+use uuid::Uuid;
+
+use super::{
+    error::{PageError, render},
+    layout::{self, Section},
+    session::SignedIn,
+};
+use crate::ApiState;
+
+const PAGE: u32 = 50;
+
+#[derive(Deserialize)]
+pub struct BookQuery {
+    q: Option<String>,
+    segment: Option<String>,
+    after: Option<Uuid>,
+}
+
+#[handler]
+pub async fn list(
+    req: &Request,
+    state: Data<&ApiState>,
+    Query(query): Query<BookQuery>,
+) -> Response {
+    render(async {
+        let me = SignedIn::from_request(req).await?;
+        let text = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        if text.is_some_and(|q| q.chars().any(char::is_control) || q.len() > 200) {
+            return Err(PageError::BadForm("search for up to 200 characters of plain text".into()));
+        }
+        let segment = query.segment.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let filter = PersonaFilter {
+            segment: segment.map(str::to_owned),
+            owner_id: None,
+            team_id: None,
+            visibility: None,
+            text: text.map(str::to_owned),
+            after: query.after,
+            limit: PAGE + 1,
+            synthetic: false,
+        };
+        let mut clients = state.store.list_personas(&me.principal, &filter).await?;
+        let more = clients.len() > PAGE as usize;
+        clients.truncate(PAGE as usize);
+        if !clients.is_empty() {
+            let ids: Vec<Uuid> = clients.iter().map(|p| p.id).collect();
+            let record = AuditRecord {
+                action: "persona.listed",
+                subject_type: "user",
+                subject_id: me.principal.user_id,
+                detail: json!({ "persona_ids": ids, "via": "web" }),
+            };
+            state.store.audit(&me.principal, record).await?;
+        }
+        let body = html! {
+            h1 { "Clients" }
+            form.filters method="get" action="/clients" role="search" {
+                label { "Search " input type="search" name="q" value=(text.unwrap_or("")) maxlength="200"; }
+                label { "Segment " input type="text" name="segment" value=(segment.unwrap_or("")); }
+                button type="submit" { "Search" }
+            }
+            @if clients.is_empty() {
+                div.empty {
+                    @if text.is_some() || segment.is_some() {
+                        p { "No client matches this search." }
+                    } @else {
+                        p { "Your client book is empty. Add clients with " code { "POST /api/v1/personas" } "; each one keeps what your brokerage learns about them." }
+                    }
+                }
+            } @else {
+                table data-table="clients" {
+                    thead { tr { th { "Name" } th { "Segment" } th { "Occupation" } th { "Budget" } th { "Visibility" } th { "Version" } } }
+                    tbody {
+                        @for p in &clients {
+                            tr {
+                                td { a href={ "/clients/" (p.id) } { (p.profile.name) } }
+                                td { (p.profile.segment.as_deref().unwrap_or("—")) }
+                                td { (p.profile.demographics.occupation.as_deref().unwrap_or("—")) }
+                                td { (budget(p)) }
+                                td { (p.visibility.as_str()) }
+                                td { (p.version) }
+                            }
+                        }
+                    }
+                }
+                @if more {
+                    p { a href={ "/clients?after=" (clients.last().map(|p| p.id).unwrap_or_default()) "&q=" (text.unwrap_or("")) "&segment=" (segment.unwrap_or("")) } { "More clients" } }
+                }
+            }
+        };
+        Ok(layout::page(&me, Section::Clients, "Clients", body))
+    })
+    .await
+}
+
+fn budget(p: &Persona) -> String {
+    let Some(budget) = &p.profile.preferences.budget else {
+        return "—".into();
+    };
+    let money = |v: Option<f64>| v.map(troupe_shared::numbers::money);
+    match (money(budget.min), money(budget.max)) {
+        (Some(lo), Some(hi)) => format!("{lo} – {hi}"),
+        (None, Some(hi)) => format!("up to {hi}"),
+        (Some(lo), None) => format!("from {lo}"),
+        (None, None) => "—".into(),
+    }
+}
+
+#[handler]
+pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -> Response {
+    render(async {
+        let me = SignedIn::from_request(req).await?;
+        let persona = state
+            .store
+            .get_persona(&me.principal, id)
+            .await?
+            .filter(|p| !p.synthetic)
+            .ok_or_else(|| PageError::not_found(format!("client {id}")))?;
+        let detail = json!({ "version": persona.version, "history": true, "via": "web" });
+        let record = AuditRecord::persona("persona.read", persona.id, detail);
+        state.store.audit(&me.principal, record).await?;
+        let history = state.store.persona_history(&me.principal, id).await?;
+        let filter = SimulationFilter {
+            persona_id: Some(id),
+            limit: 20,
+            ..SimulationFilter::default()
+        };
+        let simulations = state.store.list_simulations(&me.principal, &filter).await?;
+        let profile = &persona.profile;
+        let prefs = &profile.preferences;
+        let body = html! {
+            p.crumbs { a href="/clients" { "Clients" } " / " (profile.name) }
+            h1 { (profile.name) }
+            p.muted { (profile.segment.as_deref().unwrap_or("no segment")) " · visible to " (persona.visibility.as_str()) " · version " (persona.version) }
+            @if let Some(bio) = &profile.biography { p { (bio) } }
+            section {
+                h2 { "Profile" }
+                dl {
+                    dt { "Occupation" } dd { (profile.demographics.occupation.as_deref().unwrap_or("—")) }
+                    dt { "Age" } dd { (profile.demographics.age_range.as_deref().unwrap_or("—")) }
+                    dt { "Net worth" } dd { (profile.demographics.net_worth_range.as_deref().unwrap_or("—")) }
+                    dt { "Budget" } dd { (budget(&persona)) }
+                    dt { "Wants" } dd { (list_or_dash(&prefs.features)) }
+                    dt { "Deal-breakers" } dd { (list_or_dash(&prefs.deal_breakers)) }
+                    dt { "Places" } dd { (list_or_dash(&prefs.locations)) }
+                    dt { "Property types" } dd { (list_or_dash(&prefs.property_types)) }
+                }
+            }
+            section {
+                h2 { "How this profile evolved" }
+                @if history.is_empty() { p { "No versions recorded." } }
+                ol.timeline {
+                    @for version in &history {
+                        li {
+                            p { strong { "Version " (version.version) } " · " (version.change) " · " (version.created_at.format("%Y-%m-%d %H:%M UTC")) }
+                            @if !version.changes.is_empty() {
+                                ul {
+                                    @for change in &version.changes {
+                                        li { code { (change.field) } ": " (shown(change.from.as_ref())) " → " (shown(change.to.as_ref())) }
+                                    }
+                                }
+                            }
+                            @for fact in &version.evidence {
+                                blockquote {
+                                    p { "“" (fact.quote) "”" }
+                                    footer { (fact.slot) " · " (fact.source.kind.as_str()) " of " (fact.source.occurred_on)
+                                        @if let Some(author) = &fact.source.author { " by " (author) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section {
+                h2 { "Simulations with this client" }
+                @if simulations.is_empty() {
+                    p { "None yet." }
+                } @else {
+                    ul { @for s in simulations.iter().take(20) {
+                        li { a href={ "/simulations/" (s.id) } { (s.kind.as_str().replace('_', " ")) " of " (s.created_at.format("%Y-%m-%d")) } " · " (s.status.as_str()) }
+                    } }
+                }
+            }
+        };
+        Ok(layout::page(&me, Section::Clients, &profile.name, body))
+    })
+    .await
+}
+
+fn list_or_dash(items: &[String]) -> Markup {
+    html! {
+        @if items.is_empty() { "—" } @else { (items.join(", ")) }
+    }
+}
+
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None => "(not set)".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}

@@ -1,0 +1,90 @@
+//! What a page answers when it cannot show what was asked: an HTML page with the status the API
+//! would give (404 for what the person may not see), or a redirect to sign in.
+
+use poem::{IntoResponse, Response, error::ResponseError, http::StatusCode};
+use troupe_shared::StoreError;
+
+use super::layout;
+use crate::problem::ApiError;
+
+#[derive(Debug)]
+pub enum PageError {
+    /// No session (or an ended one): sign in, then come back to `next`.
+    SignIn { next: String },
+    /// The API's own error, shown in words with its status.
+    Api(ApiError),
+    /// A form refused for a reason its sender can fix (the same page is not re-rendered).
+    BadForm(String),
+    /// Too many failed sign-ins: try again after this many seconds.
+    Throttled(u64),
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+impl From<ApiError> for PageError {
+    fn from(err: ApiError) -> Self {
+        PageError::Api(err)
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(err: StoreError) -> Self {
+        PageError::Api(err.into())
+    }
+}
+
+impl PageError {
+    pub fn not_found(what: impl Into<String>) -> Self {
+        PageError::Api(ApiError::NotFound(what.into()))
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::SignIn { next } => {
+                let target = format!(
+                    "/sign-in?next={}",
+                    percent_encoding::utf8_percent_encode(
+                        &next,
+                        percent_encoding::NON_ALPHANUMERIC
+                    )
+                );
+                Response::builder()
+                    .status(StatusCode::SEE_OTHER)
+                    .header("location", target)
+                    .finish()
+            }
+            PageError::Api(err) => {
+                let status = err.status();
+                if status.is_server_error() {
+                    tracing::error!(error = %err, "page failed");
+                }
+                let title = status.canonical_reason().unwrap_or("Error");
+                layout::message(status, title, &err.to_string())
+            }
+            PageError::BadForm(detail) => {
+                layout::message(StatusCode::BAD_REQUEST, "The form was refused", &detail)
+            }
+            PageError::Throttled(seconds) => {
+                let mut response = layout::message(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts",
+                    &format!(
+                        "Too many failed sign-ins for this account or address. Try again in {} minutes.",
+                        seconds.div_ceil(60)
+                    ),
+                );
+                response
+                    .headers_mut()
+                    .insert("retry-after", seconds.to_string().parse().expect("digits"));
+                response
+            }
+        }
+    }
+}
+
+/// Runs a page's body and turns its error into the page that explains it.
+pub async fn render(page: impl Future<Output = PageResult>) -> Response {
+    page.await.unwrap_or_else(IntoResponse::into_response)
+}

@@ -1,0 +1,98 @@
+//! The page shell: navigation, the signed-in person and sign-out, and the stylesheet.
+
+use maud::{DOCTYPE, Markup, html};
+use poem::{IntoResponse, Response, http::StatusCode, web::Html};
+
+use super::session::SignedIn;
+
+/// Which navigation entry a page belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Simulations,
+    Clients,
+    Listings,
+}
+
+const SECTIONS: [(Section, &str, &str); 3] = [
+    (Section::Simulations, "/simulations", "Simulations"),
+    (Section::Clients, "/clients", "Clients"),
+    (Section::Listings, "/listings", "Listings"),
+];
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · Troupe" }
+            link rel="stylesheet" href="/assets/troupe.css";
+        }
+    }
+}
+
+/// A signed-in page in `section`.
+pub fn page(me: &SignedIn, section: Section, title: &str, body: Markup) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    a.brand href="/" { "Troupe" }
+                    nav aria-label="Main" {
+                        ul {
+                            @for (entry, href, label) in SECTIONS {
+                                li {
+                                    @if entry == section {
+                                        a href=(href) aria-current="page" { (label) }
+                                    } @else {
+                                        a href=(href) { (label) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    div.who {
+                        span { (me.name) " · " (me.principal.role.as_str().replace('_', " ")) }
+                        form method="post" action="/sign-out" {
+                            input type="hidden" name="csrf" value=(me.csrf_token);
+                            button.link type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main #main { (body) }
+            }
+        }
+    };
+    Html(markup.into_string()).into_response()
+}
+
+/// A page outside the workspace (sign-in, invitations, errors).
+pub fn bare(status: StatusCode, title: &str, body: Markup) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body.bare {
+                main #main { (body) }
+            }
+        }
+    };
+    Html(markup.into_string())
+        .with_status(status)
+        .into_response()
+}
+
+/// A page that only says what happened.
+pub fn message(status: StatusCode, title: &str, detail: &str) -> Response {
+    bare(
+        status,
+        title,
+        html! {
+            h1 { (title) }
+            p { (detail) }
+            p { a href="/" { "Back to the workspace" } }
+        },
+    )
+}

@@ -1,0 +1,99 @@
+//! The broker's workspace: server-rendered pages (maud templates, SVG charts drawn here) served by
+//! the API role at `/`, beside the JSON API under `/api/v1`. Pages call the same store functions
+//! as the API with the signed-in person's [`Principal`](troupe_shared::auth::Principal), so they
+//! see exactly what that person's API key would, and answer 404 for the rest. Everything a page
+//! needs (styles, the one script) is compiled into the binary: nothing is fetched from another
+//! origin, and the Content-Security-Policy says so to the browser.
+
+mod accounts;
+mod assets;
+mod charts;
+mod clients;
+mod error;
+mod layout;
+mod listings;
+mod results;
+mod session;
+mod simulations;
+
+use poem::{EndpointExt, Route, get, http::header, middleware::SetHeader};
+use troupe_shared::Config;
+
+pub use accounts::{Invitation, invite};
+pub(crate) use session::principal_from_cookie;
+
+/// How pages build links and cookies.
+#[derive(Clone)]
+pub struct WebSettings {
+    /// Cookies get `Secure` when the API serves HTTPS.
+    pub secure_cookies: bool,
+    /// `TROUPE_PUBLIC_URL`: the base of links in invitations.
+    pub public_url: Option<String>,
+}
+
+/// Only our own origin, no inline script, no framing: a persona's text can never run as code.
+/// Listing photos are the brokerage's own links, so images may come from any HTTPS host.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' https: data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; \
+     base-uri 'none'; object-src 'none'";
+
+impl WebSettings {
+    pub fn new(config: &Config) -> Self {
+        WebSettings {
+            secure_cookies: config.tls.is_some(),
+            public_url: config.public_url.clone(),
+        }
+    }
+
+    /// Where this service is reached: `TROUPE_PUBLIC_URL`, else the scheme and `Host` the
+    /// request came with.
+    pub fn base_url(&self, req: &poem::Request) -> String {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
+        let scheme = if self.secure_cookies { "https" } else { "http" };
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("{scheme}://{host}")
+    }
+}
+
+/// Adds the workspace's pages to `route` (the app attaches [`WebSettings`]).
+pub fn mount(route: Route) -> Route {
+    let pages = Route::new()
+        .at("/", get(simulations::home))
+        .at(
+            "/sign-in",
+            get(accounts::sign_in_form).post(accounts::sign_in),
+        )
+        .at("/sign-out", poem::post(accounts::sign_out))
+        .at(
+            "/invitations/:token",
+            get(accounts::invitation_form).post(accounts::accept_invitation),
+        )
+        .at("/simulations", get(simulations::list))
+        .at("/simulations/:id", get(simulations::page))
+        .at("/simulations/:id/report", get(simulations::report))
+        .at(
+            "/simulations/:id/tables/:table",
+            get(simulations::table_csv),
+        )
+        .at("/clients", get(clients::list))
+        .at("/clients/:id", get(clients::page))
+        .at("/listings", get(listings::list))
+        .at("/listings/:id", get(listings::page))
+        .at("/assets/:name", get(assets::serve));
+    let pages = pages
+        .with(
+            SetHeader::new()
+                .overriding(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY)
+                .overriding(header::X_FRAME_OPTIONS, "DENY")
+                .overriding(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+                .overriding(header::REFERRER_POLICY, "same-origin"),
+        )
+        .boxed();
+    route.nest("/", pages)
+}

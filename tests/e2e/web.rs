@@ -1,0 +1,461 @@
+//! The web workspace over real HTTP: invitations, sign-in, sessions, CSRF, throttling, and pages
+//! that apply the API's visibility (404 for what the person may not see) and escape what clients
+//! typed. The browser tests (tests/browser) drive the same pages in Chromium.
+
+use std::time::Duration;
+
+use reqwest::{StatusCode, redirect::Policy};
+use serde_json::{Value, json};
+use troupe_shared::domain::Role;
+
+use crate::helpers::{Shape, TestApp, both_shapes, persona, seed};
+
+both_shapes!(
+    an_invited_agent_signs_in_and_reads_a_focus_group,
+    pages_hide_what_the_api_hides,
+    sessions_end_and_forms_need_their_token,
+    sign_in_is_throttled
+);
+
+const PASSWORD: &str = "a long enough passphrase";
+
+/// A browser-like client: keeps no cookies by itself and follows no redirects, so each test says
+/// exactly what it sends.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+struct Person {
+    cookie: String,
+    csrf: String,
+}
+
+/// Invites a user through the admin API and accepts the invitation: the signed-in session.
+async fn invite_and_accept(app: &TestApp, admin: &str, user_id: &str, email: &str) -> Person {
+    let reply = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{user_id}/invite"),
+            Some(admin),
+            Some(&json!({ "email": email })),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let url = reply.body["url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with(&app.base), "{url}");
+    let http = browser();
+    let form = http.get(&url).send().await.unwrap();
+    assert_eq!(form.status(), 200);
+    assert!(form.text().await.unwrap().contains(&email.to_lowercase()));
+    let accepted = http
+        .post(&url)
+        .form(&[("password", PASSWORD), ("confirm", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+    let cookie = session_cookie(&accepted);
+    // The link works once.
+    let again = http
+        .post(&url)
+        .form(&[("password", PASSWORD), ("confirm", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    let home = page(app, &cookie, "/simulations").await;
+    Person {
+        csrf: csrf_of(&home.1),
+        cookie,
+    }
+}
+
+fn session_cookie(response: &reqwest::Response) -> String {
+    let set = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    set.split(';').next().expect("name=value").to_owned()
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    html[at..at + 64].to_owned()
+}
+
+/// GETs a page with the session cookie: its status and body.
+async fn page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
+    let response = browser()
+        .get(format!("{}{path}", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+async fn user_named(app: &TestApp, admin: &str, name: &str) -> String {
+    let users = app
+        .request(reqwest::Method::GET, "/api/v1/users", Some(admin), None)
+        .await;
+    users.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == name)
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .expect("user exists")
+}
+
+async fn an_invited_agent_signs_in_and_reads_a_focus_group(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let admin = app
+        .key_for("Acme Realty", None, "boss", Role::BrokerageAdmin)
+        .await;
+    let property = seed(&app).await;
+    // A client whose name is markup: it must show as text on every page.
+    let hostile = "<script>alert(1)</script>";
+    app.create_persona(&persona(hostile, "finance", &["wine cellar"], &[], 25e6))
+        .await;
+    let accepted = app
+        .post(
+            "/api/v1/simulations/focus-group",
+            &json!({
+                "property_id": property,
+                "persona_segments": ["finance", "tech"],
+                "questions": ["First impression?"],
+                "simulation_params": { "num_agents": 5, "iterations": 2 }
+            }),
+        )
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.body["id"].as_str().unwrap().to_owned();
+    app.wait_for_final(&id, Duration::from_secs(60)).await;
+
+    let alice = user_named(&app, &admin, "alice").await;
+    let me = invite_and_accept(&app, &admin, &alice, "Alice@Acme.example").await;
+
+    // Signing in with the password works too (a fresh session).
+    let signed_in = browser()
+        .post(format!("{}/sign-in", app.base))
+        .form(&[
+            ("email", "alice@acme.example"),
+            ("password", PASSWORD),
+            ("next", "/clients"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.headers()["location"], "/clients");
+
+    let (status, list) = page(&app, &me.cookie, "/simulations").await;
+    assert_eq!(status, 200);
+    assert!(
+        list.contains(&format!("/simulations/{id}")),
+        "the list links the run"
+    );
+
+    let results = app.get(&format!("/api/v1/simulations/{id}/results")).await;
+    let (status, html) = page(&app, &me.cookie, &format!("/simulations/{id}")).await;
+    assert_eq!(status, 200);
+    // The run's provenance is shown; only the offline model's runs carry the baseline label
+    // (these answers came from the mock provider over HTTP).
+    let provider = results.body["metadata"]["provider"].as_str().unwrap();
+    assert!(html.contains(&format!("<dd data-field=\"provider\">{provider}</dd>")));
+    assert_eq!(html.contains("Offline baseline"), provider == "offline");
+    // The chart's marks and its table carry the API's numbers.
+    for segment in results.body["results"]["detailed_insights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "segment")
+    {
+        let mean = segment["mean_intent"].as_f64().unwrap();
+        assert!(
+            html.contains(&format!("data-mean=\"{mean}\"")),
+            "segment {} mean {mean} drawn",
+            segment["segment"]
+        );
+        assert!(html.contains(&format!("<td>{mean:.2}</td>")));
+    }
+    assert!(!html.contains(hostile), "markup in a name is escaped");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+
+    let csv = browser()
+        .get(format!("{}/simulations/{id}/tables/segments.csv", app.base))
+        .header("cookie", &me.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await.unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("segment,personas,responses,mean intent"));
+    assert_eq!(rows.len(), 3, "a header and the two segments: {csv}");
+
+    let (status, report) = page(&app, &me.cookie, &format!("/simulations/{id}/report")).await;
+    assert_eq!(status, 200);
+    assert!(report.contains("what buyers told us"));
+
+    let (status, clients) = page(&app, &me.cookie, "/clients").await;
+    assert_eq!(status, 200);
+    assert!(clients.contains("Ada") && clients.contains("&lt;script&gt;"));
+    let (status, listing) = page(&app, &me.cookie, &format!("/listings/{property}")).await;
+    assert_eq!(status, 200);
+    assert!(listing.contains("Ridgeline Estate") && listing.contains(&id));
+
+    // The pages' reads are audited like the API's.
+    let audit = app
+        .request(
+            reqwest::Method::GET,
+            "/api/v1/audit?limit=200",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["detail"]["via"] == "web")
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"simulation.results_read"), "{actions:?}");
+    assert!(actions.contains(&"persona.listed"), "{actions:?}");
+    let _ = me.csrf;
+}
+
+async fn pages_hide_what_the_api_hides(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let admin = app
+        .key_for("Acme Realty", None, "boss", Role::BrokerageAdmin)
+        .await;
+    let mut private = persona("Quiet Client", "finance", &["wine cellar"], &[], 20e6);
+    private["visibility"] = json!("private");
+    let private = app.create_persona(&private).await;
+    let private_id = private["id"].as_str().unwrap();
+    let accepted = app
+        .post(
+            "/api/v1/simulations/individual",
+            &json!({
+                "persona_id": private_id,
+                "scenario": { "type": "email_response", "context": { "subject": "A first note about a new listing" } }
+            }),
+        )
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let simulation = accepted.body["id"].as_str().unwrap().to_owned();
+    app.wait_for_final(&simulation, Duration::from_secs(60))
+        .await;
+
+    // Another team's agent of the same brokerage, and another brokerage's admin.
+    app.key_for("Acme Realty", Some("East"), "eve", Role::Agent)
+        .await;
+    let eve_id = user_named(&app, &admin, "eve").await;
+    let eve = invite_and_accept(&app, &admin, &eve_id, "eve@acme.example").await;
+    let rival_admin = app
+        .key_for("Rival Homes", None, "rival", Role::BrokerageAdmin)
+        .await;
+    let rival_id = user_named(&app, &rival_admin, "rival").await;
+    let rival = invite_and_accept(&app, &rival_admin, &rival_id, "rival@rival.example").await;
+
+    for person in [&eve, &rival] {
+        for path in [
+            format!("/clients/{private_id}"),
+            format!("/simulations/{simulation}"),
+            format!("/simulations/{simulation}/report"),
+            format!("/simulations/{simulation}/tables/answers.csv"),
+        ] {
+            let (status, body) = page(&app, &person.cookie, &path).await;
+            assert_eq!(status, 404, "{path}: {body}");
+            assert!(!body.contains("Quiet Client"));
+        }
+        let (_, clients) = page(&app, &person.cookie, "/clients").await;
+        assert!(!clients.contains("Quiet Client"));
+        let (_, simulations) = page(&app, &person.cookie, "/simulations").await;
+        assert!(!simulations.contains(&simulation));
+    }
+    // An admin cannot invite another brokerage's user.
+    let reply = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{eve_id}/invite"),
+            Some(&rival_admin),
+            Some(&json!({ "email": "eve2@acme.example" })),
+        )
+        .await;
+    reply.problem(404);
+    // Nor may an agent invite anyone, and an email belongs to one person.
+    app.request(
+        reqwest::Method::POST,
+        &format!("/api/v1/users/{eve_id}/invite"),
+        Some(&app.key),
+        Some(&json!({ "email": "x@acme.example" })),
+    )
+    .await
+    .problem(403);
+    app.request(
+        reqwest::Method::POST,
+        &format!("/api/v1/users/{rival_id}/invite"),
+        Some(&rival_admin),
+        Some(&json!({ "email": "EVE@acme.example" })),
+    )
+    .await
+    .problem(409);
+    app.request(
+        reqwest::Method::POST,
+        &format!("/api/v1/users/{eve_id}/invite"),
+        Some(&admin),
+        Some(&json!({ "email": "not an address" })),
+    )
+    .await
+    .problem(422);
+}
+
+async fn sessions_end_and_forms_need_their_token(shape: Shape) {
+    let app = TestApp::spawn_api_only(shape).await;
+    let admin = app
+        .key_for("Acme Realty", None, "boss", Role::BrokerageAdmin)
+        .await;
+    let alice_id = user_named(&app, &admin, "alice").await;
+    let alice = invite_and_accept(&app, &admin, &alice_id, "alice@acme.example").await;
+
+    let (status, _) = page(&app, &alice.cookie, "/clients").await;
+    assert_eq!(status, 200);
+    let headers = browser()
+        .get(format!("{}/clients", app.base))
+        .header("cookie", &alice.cookie)
+        .send()
+        .await
+        .unwrap();
+    let csp = headers.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(headers.headers()["x-frame-options"], "DENY");
+
+    // No page without a session: a redirect to sign in, back to where one was going.
+    let anonymous = browser()
+        .get(format!("{}/clients", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.headers()["location"], "/sign-in?next=%2Fclients");
+
+    // A sign-out without the form's token (a page elsewhere posting here) is refused.
+    let forged = browser()
+        .post(format!("{}/sign-out", app.base))
+        .header("cookie", &alice.cookie)
+        .form(&[("csrf", "0".repeat(64))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let cross_site = browser()
+        .post(format!("{}/sign-in", app.base))
+        .header("origin", "https://evil.example")
+        .form(&[("email", "alice@acme.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    let (status, _) = page(&app, &alice.cookie, "/clients").await;
+    assert_eq!(status, 200, "the session survived the forgeries");
+
+    let out = browser()
+        .post(format!("{}/sign-out", app.base))
+        .header("cookie", &alice.cookie)
+        .form(&[("csrf", alice.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let (status, _) = page(&app, &alice.cookie, "/clients").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "signed out");
+
+    // Deactivating a user ends their sessions at once.
+    let again = browser()
+        .post(format!("{}/sign-in", app.base))
+        .form(&[("email", "alice@acme.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = session_cookie(&again);
+    assert_eq!(page(&app, &cookie, "/clients").await.0, 200);
+    let deactivated = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{alice_id}/deactivate"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(deactivated.status, 200, "{}", deactivated.body);
+    assert_eq!(
+        page(&app, &cookie, "/clients").await.0,
+        StatusCode::SEE_OTHER
+    );
+    let user: Value = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/v1/users/{alice_id}"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(user["email"], "alice@acme.example");
+    assert_eq!(user["can_sign_in"], true);
+}
+
+async fn sign_in_is_throttled(shape: Shape) {
+    let app = TestApp::spawn_api_only(shape).await;
+    let admin = app
+        .key_for("Acme Realty", None, "boss", Role::BrokerageAdmin)
+        .await;
+    let alice_id = user_named(&app, &admin, "alice").await;
+    invite_and_accept(&app, &admin, &alice_id, "alice@acme.example").await;
+    let attempt = |password: &'static str| {
+        browser()
+            .post(format!("{}/sign-in", app.base))
+            .form(&[("email", "alice@acme.example"), ("password", password)])
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            attempt("wrong guess").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let throttled = attempt(PASSWORD).await.unwrap();
+    assert_eq!(
+        throttled.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(throttled.headers().contains_key("retry-after"));
+    // An unknown account answers exactly like a wrong password.
+    let unknown = browser()
+        .post(format!("{}/sign-in", app.base))
+        .form(&[("email", "nobody@acme.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+}
