@@ -68,6 +68,9 @@ ensure_test_tools() {
     || python3 -m pip install -q schemathesis==4.32.5 \
     || python3 -m pip install -q --break-system-packages schemathesis==4.32.5
   command -v npm >/dev/null || apt_install nodejs npm
+  # The workspace's browser tests drive Debian's Chromium (a test tool's own download fails
+  # offline).
+  command -v chromium >/dev/null || apt_install chromium chromium-driver
 }
 
 # The gates before any test: formatting, clippy with warnings as errors, and cargo-deny (licences,
@@ -93,6 +96,10 @@ cargo test --workspace --all-targets "$@"
 # Every operation of /openapi.json, generated requests against the binary just built: no 5xx,
 # no response outside the published schema.
 scripts/schemathesis.sh
+# The web workspace in headless Chromium, in both shapes, against the binary just built.
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+scripts/browser.sh embedded
+scripts/browser.sh distributed
 # The piece's tests start the binary the Rust tests just built.
 (cd integrations/activepieces && npm ci --no-audit --no-fund --loglevel=error \
   && TROUPE_BIN="$PWD/../../target/debug/troupe" npm test)

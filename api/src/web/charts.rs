@@ -114,7 +114,8 @@ pub fn price_curve(
     let (left, right, top, bottom) = (70.0, WIDTH - 20.0, 14.0, height - AXIS);
     let prices = points.iter().map(|p| p.0).chain(marks.iter().map(|m| m.0));
     let (low, high) = prices.fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p), hi.max(p)));
-    let pad = ((high - low) * 0.1).max(1.0);
+    // A tenth of the range either side, or 5% of the price when every price is the same.
+    let pad = ((high - low) * 0.1).max(high.abs() * 0.05).max(1.0);
     let domain = (low - pad, high + pad);
     let x = scale(domain, left, right);
     let y = scale((0.0, 1.0), bottom, top);

@@ -168,7 +168,8 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
                     @for version in &history {
                         li {
                             p { strong { "Version " (version.version) } " · " (version.change) " · " (version.created_at.format("%Y-%m-%d %H:%M UTC")) }
-                            @if !version.changes.is_empty() {
+                            // A creation "changes" every field from nothing: the profile above shows it.
+                            @if !version.changes.is_empty() && version.change != "created" {
                                 ul {
                                     @for change in &version.changes {
                                         li { code { (change.field) } ": " (shown(change.from.as_ref())) " → " (shown(change.to.as_ref())) }

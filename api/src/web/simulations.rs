@@ -314,9 +314,15 @@ fn finding_section(id: Uuid, finding: &Finding) -> Markup {
             p.muted { (finding.reading) }
             @if let Some(chart) = &finding.chart { figure { (chart) } }
             @if let Some(table) = &finding.table {
+                // A chart's numbers are one click away; a long table alone opens on request.
                 @if finding.chart.is_some() {
                     details open[table.rows.len() <= 12] {
                         summary { "The numbers" }
+                        (table_markup(table))
+                    }
+                } @else if table.rows.len() > 12 {
+                    details {
+                        summary { "Show all " (table.rows.len()) " rows" }
                         (table_markup(table))
                     }
                 } @else {

@@ -12,6 +12,14 @@
   var answers = document.getElementById("answers");
   var finished = false;
 
+  var badge = document.querySelector("[data-status]");
+
+  function status(name) {
+    badge.textContent = name;
+    badge.className = "status status-" + name;
+    badge.setAttribute("data-status", name);
+  }
+
   function progress(done, failed, total) {
     bar.max = Math.max(total, 1);
     bar.value = done + failed;
@@ -43,8 +51,10 @@
       if (event.type === "state") {
         var p = event.simulation.progress;
         progress(p.done, p.failed, p.total);
+        status(event.simulation.status);
         if (/^(completed|failed|cancelled)$/.test(event.simulation.status)) { done(); }
       } else if (event.type === "simulation.progress") {
+        status("running");
         progress(event.data.done, event.data.failed, event.data.total);
         (event.data.answers || []).forEach(answer);
       } else if (/^simulation\.(completed|failed|cancelled)$/.test(event.type)) {

@@ -1,0 +1,211 @@
+// The web workspace end to end in real headless Chromium, against the real binary that
+// scripts/browser.sh started: an admin invites an agent, the agent sets a password, signs in,
+// watches a focus group finish live, reads its charts (numbers compared with the API's), downloads
+// a CSV, prints the seller report; another team's agent gets 404 for the private client and the
+// simulation; a forged form is refused; markup typed as a name stays text; no request leaves the
+// origin; axe-core finds no serious or critical violation on any page. Screenshots go to
+// $ARTIFACTS.
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const { BASE, ADMIN_KEY, ALICE_KEY, ARTIFACTS = "artifacts" } = process.env;
+const ORIGIN = new URL(BASE).origin;
+const PASSWORD = "a long enough passphrase";
+const HOSTILE = "<script>alert(1)</script>";
+mkdirSync(ARTIFACTS, { recursive: true });
+
+async function api(key, method, path, body) {
+  const response = await fetch(`${BASE}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function seed() {
+  const users = (await api(ADMIN_KEY, "GET", "/users")).items;
+  const id = (name) => users.find((u) => u.name === name).id;
+  const invite = async (name) =>
+    (await api(ADMIN_KEY, "POST", `/users/${id(name)}/invite`, { email: `${name}@acme.example` })).url;
+  const clients = [
+    ["Ada Vale", "finance", "brokerage"], ["Ben Marsh", "finance", "brokerage"],
+    ["Cy Ortega", "tech", "brokerage"], ["Di Laurent", "tech", "brokerage"],
+    [HOSTILE, "tech", "brokerage"], ["Quiet Client", "finance", "private"],
+  ];
+  const ids = {};
+  for (const [name, segment, visibility] of clients) {
+    ids[name] = (await api(ALICE_KEY, "POST", "/personas", {
+      name, segment, visibility,
+      biography: "Collects <b>Burgundy</b> & modern art.",
+      preferences: { features: ["wine cellar", "ocean views"], budget: { max: 30000000 } },
+    })).id;
+  }
+  const listing = await api(ALICE_KEY, "POST", "/properties", {
+    title: "Ridgeline Estate, Aspen",
+    description: "Ski-in ski-out estate with a wine cellar and a heated pool.",
+    price: 24000000,
+    location: { city: "Aspen", region: "Colorado", country: "USA" },
+    features: ["wine cellar", "heated pool"],
+    // Same-origin links that do not load: the page shows each caption in its place.
+    photos: [
+      { url: `${ORIGIN}/assets/missing-1.jpg`, description: "Great room with mountain views" },
+      { url: `${ORIGIN}/assets/missing-2.jpg`, description: "Heated pool under snow" },
+    ],
+    candidate_modifications: ["Add a wellness spa", "Convert the ski room into a gym"],
+  });
+  return { alice: await invite("alice"), eve: await invite("eve"), ids, listing: listing.id };
+}
+
+/// A page that fails the test on any request to another origin and on any dialog (an alert
+/// would mean typed markup ran).
+async function guardedPage(context, offOrigin) {
+  const page = await context.newPage();
+  await page.route("**/*", (route) => {
+    const url = route.request().url();
+    if (!url.startsWith(ORIGIN) && !url.startsWith(ORIGIN.replace("http", "ws"))) {
+      offOrigin.push(url);
+      return route.abort();
+    }
+    return route.continue();
+  });
+  page.on("dialog", (dialog) => {
+    throw new Error(`a dialog opened: ${dialog.message()}`);
+  });
+  return page;
+}
+
+const checked = [];
+async function accessible(page, name) {
+  await page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+  const result = await page.evaluate(`${AXE}; axe.run(document, { resultTypes: ["violations"] })`);
+  const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    serious.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
+    [],
+    `axe-core on ${name}`,
+  );
+  checked.push(name);
+}
+
+async function signUp(page, link) {
+  await page.goto(link);
+  await accessible(page, `invitation-${checked.length}`);
+  await page.getByLabel(/^Password/).fill(PASSWORD);
+  await page.getByLabel("The same password again").fill(PASSWORD);
+  await page.getByRole("button", { name: "Set password and sign in" }).click();
+  await page.waitForURL(`${ORIGIN}/simulations`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+const offOrigin = [];
+try {
+  const seeded = await seed();
+  const alice = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  const page = await guardedPage(alice, offOrigin);
+
+  await signUp(page, seeded.alice);
+  await page.getByText("No simulations yet").waitFor();
+  await accessible(page, "simulations-empty");
+
+  // A focus group with the private client in it, on a model slow enough to watch.
+  const accepted = await api(ALICE_KEY, "POST", "/simulations/focus-group", {
+    property_id: seeded.listing,
+    persona_ids: [seeded.ids["Quiet Client"]],
+    persona_segments: ["finance", "tech"],
+    questions: ["What is your first impression?", "Would you buy it at the asking price?"],
+    simulation_params: { num_agents: 6, iterations: 2 },
+  });
+  await page.goto(`${ORIGIN}/simulations/${accepted.id}`);
+  await page.locator("#live").waitFor();
+  await accessible(page, "simulation-live");
+  await page.locator("#answers li").first().waitFor({ timeout: 60000 });
+  // The page reloads into the results when the run ends.
+  await page.locator("[data-table=segments]").waitFor({ timeout: 120000 });
+  await accessible(page, "simulation-results");
+
+  const results = await api(ALICE_KEY, "GET", `/simulations/${accepted.id}/results`);
+  const segments = results.results.detailed_insights.filter((i) => i.kind === "segment");
+  assert.ok(segments.length >= 2, "segments in the results");
+  for (const s of segments) {
+    const label = `${s.segment.replaceAll("_", " ")} (${s.personas})`;
+    const mark = page.locator(`svg g.interval[data-label="${label}"]`);
+    assert.equal(Number(await mark.getAttribute("data-mean")), s.mean_intent, `${label} mean`);
+    assert.equal(Number(await mark.getAttribute("data-low")), s.intent_ci95[0]);
+    const row = page.locator("[data-table=segments] tbody tr", { hasText: s.segment });
+    assert.equal(await row.locator("td").nth(3).textContent(), s.mean_intent.toFixed(2));
+  }
+  const modifications = results.results.detailed_insights.filter((i) => i.kind === "modification");
+  assert.equal(await page.locator("[data-table=modifications] tbody tr").count(), modifications.length);
+  assert.equal(await page.locator("[data-field=provider]").textContent(), results.metadata.provider);
+
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Download segments.csv" }).click(),
+  ]);
+  const csv = readFileSync(await download.path(), "utf8").trim().split(/\r?\n/);
+  assert.match(csv[0], /^segment,personas,responses,mean intent/);
+  assert.equal(csv.length, segments.length + 1);
+
+  await page.goto(`${ORIGIN}/simulations/${accepted.id}/report`);
+  await page.getByText("what buyers told us").waitFor();
+  await accessible(page, "seller-report");
+  await page.emulateMedia({ media: "print" });
+  writeFileSync(`${ARTIFACTS}/seller-report.pdf`, await page.pdf({ format: "A4" }));
+  await page.emulateMedia({ media: "screen" });
+
+  await page.goto(`${ORIGIN}/clients`);
+  await page.getByRole("link", { name: HOSTILE }).waitFor();
+  await accessible(page, "clients");
+  await page.getByRole("link", { name: HOSTILE }).click();
+  await page.getByRole("heading", { name: HOSTILE }).waitFor();
+  await page.getByText("Collects <b>Burgundy</b> & modern art.", { exact: true }).waitFor();
+  await accessible(page, "client");
+
+  await page.goto(`${ORIGIN}/listings`);
+  await accessible(page, "listings");
+  await page.getByRole("link", { name: "Ridgeline Estate, Aspen" }).click();
+  await page.getByText("Heated pool under snow").first().waitFor();
+  await accessible(page, "listing");
+
+  await page.goto(`${ORIGIN}/simulations`);
+  await page.getByRole("link", { name: /\d{4}-\d{2}-\d{2}/ }).first().waitFor();
+  await accessible(page, "simulations");
+
+  // Another team's agent: the private client and the simulation it is in do not exist for her.
+  const eve = await browser.newContext();
+  const evePage = await guardedPage(eve, offOrigin);
+  await signUp(evePage, seeded.eve);
+  for (const path of [`/clients/${seeded.ids["Quiet Client"]}`, `/simulations/${accepted.id}`]) {
+    const response = await evePage.goto(`${ORIGIN}${path}`);
+    assert.equal(response.status(), 404, path);
+    assert.equal(await evePage.getByText("Quiet Client").count(), 0);
+  }
+  await accessible(evePage, "not-found");
+  // A form posted without its token (what another site would send) changes nothing.
+  const forged = await evePage.request.post(`${ORIGIN}/sign-out`, { form: { csrf: "forged" } });
+  assert.equal(forged.status(), 403);
+  assert.equal((await evePage.goto(`${ORIGIN}/clients`)).status(), 200, "still signed in");
+
+  // Sign out, then the pages ask to sign in again.
+  await evePage.getByRole("button", { name: "Sign out" }).click();
+  await evePage.waitForURL(/\/sign-in/);
+  await accessible(evePage, "sign-in");
+  await evePage.goto(`${ORIGIN}/clients`);
+  await evePage.waitForURL(/\/sign-in\?next=%2Fclients/);
+
+  assert.deepEqual(offOrigin, [], "no request left the origin");
+  console.log(`browser: ok — ${checked.length} pages checked with axe-core: ${checked.join(", ")}`);
+} finally {
+  await browser.close();
+}
