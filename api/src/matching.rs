@@ -272,6 +272,29 @@ async fn submit(
     params: MatchParams,
     idempotency_key: Option<String>,
 ) -> Result<Accepted, ApiError> {
+    let run = queue_run(state, caller, direction, subject, params, idempotency_key).await?;
+    Ok(accepted(&run))
+}
+
+/// The caller's matching defaults (10 recommendations scoring 0.3 or more, no re-ranking).
+pub(crate) fn default_params(caller: &Principal) -> MatchParams {
+    let options = MatchOptions {
+        limit: default_limit(),
+        min_score: default_min_score(),
+        rerank: false,
+    };
+    params(caller, &options)
+}
+
+/// Stores a match run (or finds the one an earlier request with this key made) and queues it.
+pub(crate) async fn queue_run(
+    state: &ApiState,
+    caller: &Principal,
+    direction: MatchDirection,
+    subject: Uuid,
+    params: MatchParams,
+    idempotency_key: Option<String>,
+) -> Result<MatchRun, ApiError> {
     let idempotency = idempotency_key.map(|key| {
         let fingerprint = (
             direction.as_str(),
@@ -288,7 +311,7 @@ async fn submit(
         .await?;
     let run = match submitted {
         Submitted::Created(run) => run,
-        Submitted::Replayed(run) => return Ok(accepted(&run)),
+        Submitted::Replayed(run) => return Ok(run),
         Submitted::KeyReused => return Err(ApiError::IdempotencyKeyReused),
     };
     let job = MatchingJob {
@@ -308,7 +331,7 @@ async fn submit(
             "the job queue is unavailable; try again shortly".into(),
         ));
     }
-    Ok(accepted(&run))
+    Ok(run)
 }
 
 fn accepted(run: &MatchRun) -> Accepted {

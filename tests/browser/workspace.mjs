@@ -178,6 +178,31 @@ try {
   await page.getByText("Heated pool under snow").first().waitFor();
   await accessible(page, "listing");
 
+  // Matching from the listing: ranked clients with their score's parts, and feedback.
+  await page.getByRole("button", { name: "Find clients" }).click();
+  await page.waitForURL(/\/matching\/[0-9a-f-]+$/);
+  await page.locator("li.match").first().waitFor({ timeout: 60000 });
+  await accessible(page, "matching");
+  const runId = page.url().split("/").pop();
+  const matched = await api(ALICE_KEY, "GET", `/matching/${runId}/recommendations`);
+  assert.ok(matched.recommendations.length > 0, "recommendations");
+  assert.equal(await page.locator("li.match").count(), matched.recommendations.length);
+  const best = matched.recommendations[0];
+  const card = page.locator(`#rec-${best.id}`);
+  assert.equal(Number(await card.getAttribute("data-score")), best.score);
+  for (const c of best.components) {
+    const part = card.locator(`rect[data-part="${c.name}"]`);
+    assert.equal(Number(await part.getAttribute("data-contribution")), c.contribution, c.name);
+  }
+  await card.getByLabel("In the client's words (optional)").fill("Loves the cellar");
+  await card.getByRole("button", { name: "Interested", exact: true }).click();
+  await page.locator(`#rec-${best.id}`).getByText("Feedback so far: interested").waitFor();
+  const after = await api(ALICE_KEY, "GET", `/matching/${runId}/recommendations`);
+  const given = after.recommendations.find((r) => r.id === best.id).feedback;
+  assert.deepEqual(given.map((f) => [f.outcome, f.reason]), [["interested", "Loves the cellar"]]);
+  await page.goto(`${ORIGIN}/matching`);
+  await accessible(page, "matching-runs");
+
   await page.goto(`${ORIGIN}/simulations`);
   await page.getByRole("link", { name: /\d{4}-\d{2}-\d{2}/ }).first().waitFor();
   await accessible(page, "simulations");

@@ -229,3 +229,46 @@ fn truncate(text: &str, max: usize) -> String {
         format!("{cut}…")
     }
 }
+
+/// One part of a score: its name and what it adds.
+pub struct Part<'a> {
+    pub name: &'a str,
+    pub contribution: f64,
+    pub detail: &'a str,
+}
+
+/// A score as one bar split into what each part contributes, on a 0–1 axis.
+pub fn breakdown(id: &str, title: &str, parts: &[Part<'_>]) -> Markup {
+    const PER_ROW: usize = 4;
+    let rows = parts.len().div_ceil(PER_ROW).max(1);
+    let (left, right) = (0.0, WIDTH - 20.0);
+    let height = 30.0 + 18.0 * rows as f64;
+    let x = scale((0.0, 1.0), left, right);
+    let mut start = 0.0;
+    let segments: Vec<(f64, &Part<'_>)> = parts
+        .iter()
+        .map(|part| {
+            let at = start;
+            start += part.contribution.max(0.0);
+            (at, part)
+        })
+        .collect();
+    html! {
+        svg.chart.breakdown viewBox={ "0 0 " (WIDTH) " " (height) } role="img" aria-labelledby={ (id) "-title" } {
+            title id={ (id) "-title" } { (title) }
+            rect.track x=(left) y="4" width=(right - left) height="18" {}
+            @for (i, (at, part)) in segments.iter().enumerate() {
+                rect class={ "series-" (i % 6) } x=(x(*at)) y="4" width=((x(at + part.contribution.max(0.0)) - x(*at)).max(0.0)) height="18"
+                    data-part=(part.name) data-contribution=(part.contribution) {
+                    title { (part.name) ": +" (format!("{:.2}", part.contribution)) " — " (part.detail) }
+                }
+            }
+            @for (i, part) in parts.iter().enumerate() {
+                @let lx = left + (i % PER_ROW) as f64 * 155.0;
+                @let ly = 30.0 + 18.0 * (i / PER_ROW) as f64;
+                rect class={ "series-" (i % 6) } x=(lx) y=(ly) width="12" height="12" {}
+                text.tick x=(lx + 16.0) y=(ly + 10.0) { (truncate(&part.name.replace('_', " "), 16)) " +" (format!("{:.2}", part.contribution)) }
+            }
+        }
+    }
+}

@@ -148,6 +148,10 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
             h1 { (profile.name) }
             p.muted { (profile.segment.as_deref().unwrap_or("no segment")) " · visible to " (persona.visibility.as_str()) " · version " (persona.version) }
             @if let Some(bio) = &profile.biography { p { (bio) } }
+            form method="post" action={ "/clients/" (id) "/match" } {
+                input type="hidden" name="csrf" value=(me.csrf_token);
+                button.primary type="submit" { "Find listings" }
+            }
             section {
                 h2 { "Profile" }
                 dl {

@@ -11,18 +11,22 @@ pub enum Section {
     Simulations,
     Clients,
     Listings,
+    Matching,
 }
 
-const SECTIONS: [(Section, &str, &str); 3] = [
+const SECTIONS: [(Section, &str, &str); 4] = [
     (Section::Simulations, "/simulations", "Simulations"),
     (Section::Clients, "/clients", "Clients"),
     (Section::Listings, "/listings", "Listings"),
+    (Section::Matching, "/matching", "Matching"),
 ];
 
-fn head(title: &str) -> Markup {
+fn head(title: &str, refresh_seconds: Option<u32>) -> Markup {
     html! {
         head {
             meta charset="utf-8";
+            // A page waiting on a run reloads itself: no script needed.
+            @if let Some(seconds) = refresh_seconds { meta http-equiv="refresh" content=(seconds); }
             meta name="viewport" content="width=device-width, initial-scale=1";
             title { (title) " · Troupe" }
             link rel="stylesheet" href="/assets/troupe.css";
@@ -32,10 +36,21 @@ fn head(title: &str) -> Markup {
 
 /// A signed-in page in `section`.
 pub fn page(me: &SignedIn, section: Section, title: &str, body: Markup) -> Response {
+    refreshing(me, section, title, body, None)
+}
+
+/// A signed-in page that reloads itself every `refresh_seconds`, when given.
+pub fn refreshing(
+    me: &SignedIn,
+    section: Section,
+    title: &str,
+    body: Markup,
+    refresh_seconds: Option<u32>,
+) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, refresh_seconds))
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.top {
@@ -73,7 +88,7 @@ pub fn bare(status: StatusCode, title: &str, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title))
+            (head(title, None))
             body.bare {
                 main #main { (body) }
             }

@@ -12,6 +12,7 @@ mod clients;
 mod error;
 mod layout;
 mod listings;
+mod matching;
 mod results;
 mod session;
 mod simulations;
@@ -85,6 +86,14 @@ pub fn mount(route: Route) -> Route {
         .at("/clients/:id", get(clients::page))
         .at("/listings", get(listings::list))
         .at("/listings/:id", get(listings::page))
+        .at("/listings/:id/match", poem::post(matching::for_listing))
+        .at("/clients/:id/match", poem::post(matching::for_client))
+        .at("/matching", get(matching::run_list))
+        .at("/matching/:id", get(matching::run_page))
+        .at(
+            "/matching/recommendations/:id/feedback",
+            poem::post(matching::feedback),
+        )
         .at("/assets/:name", get(assets::serve));
     let pages = pages
         .with(
