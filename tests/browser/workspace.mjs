@@ -178,6 +178,29 @@ try {
   await page.getByText("Heated pool under snow").first().waitFor();
   await accessible(page, "listing");
 
+  // A focus group from the listing's form: a form with a mistake is shown again with it.
+  await page.getByRole("link", { name: "Run a focus group" }).click();
+  await page.getByRole("heading", { name: /^Focus group on/ }).waitFor();
+  await accessible(page, "focus-group-form");
+  await page.getByRole("button", { name: "Start the focus group" }).click();
+  await page.getByText("Choose at least one segment.").waitFor();
+  await page.getByLabel(/finance \(\d+ stored/).check();
+  await page.getByLabel(/tech \(\d+ stored/).check();
+  await page.getByLabel(/^Participants/).fill("4");
+  await page.getByLabel(/^Iterations/).fill("1");
+  await page.getByRole("button", { name: "Start the focus group" }).click();
+  await page.waitForURL(/\/simulations\/[0-9a-f-]+$/);
+  const formRun = page.url().split("/").pop();
+  await page.locator("[data-table=segments]").waitFor({ timeout: 120000 });
+  const formResults = await api(ALICE_KEY, "GET", `/simulations/${formRun}/results`);
+  assert.equal(formResults.input_params.property_id, seeded.listing);
+  assert.equal(new Set(formResults.results.raw_responses.map((r) => r.persona_id)).size, 4);
+  assert.deepEqual(
+    [...new Set(formResults.results.raw_responses.map((r) => r.segment))].sort(),
+    ["finance", "tech"],
+  );
+  await page.goto(`${ORIGIN}/listings/${seeded.listing}`);
+
   // Matching from the listing: ranked clients with their score's parts, and feedback.
   await page.getByRole("button", { name: "Find clients" }).click();
   await page.waitForURL(/\/matching\/[0-9a-f-]+$/);

@@ -14,7 +14,8 @@ both_shapes!(
     an_invited_agent_signs_in_and_reads_a_focus_group,
     pages_hide_what_the_api_hides,
     sessions_end_and_forms_need_their_token,
-    sign_in_is_throttled
+    sign_in_is_throttled,
+    the_focus_group_form_starts_a_run
 );
 
 const PASSWORD: &str = "a long enough passphrase";
@@ -458,4 +459,80 @@ async fn sign_in_is_throttled(shape: Shape) {
         .await
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn the_focus_group_form_starts_a_run(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let admin = app
+        .key_for("Acme Realty", None, "boss", Role::BrokerageAdmin)
+        .await;
+    let property = seed(&app).await;
+    let alice_id = user_named(&app, &admin, "alice").await;
+    let alice = invite_and_accept(&app, &admin, &alice_id, "alice@acme.example").await;
+    let (status, form) = page(
+        &app,
+        &alice.cookie,
+        &format!("/listings/{property}/focus-group"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(form.contains("value=\"finance\"") && form.contains("Add a wellness spa"));
+    let post = |fields: Vec<(&'static str, String)>| {
+        browser()
+            .post(format!("{}/listings/{property}/focus-group", app.base))
+            .header("cookie", &alice.cookie)
+            .form(&fields)
+            .send()
+    };
+    let fields = |csrf: &str, agents: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("segment", "finance".to_owned()),
+            ("segment", "tech".to_owned()),
+            (
+                "questions",
+                "First impression?\nWould you buy it?".to_owned(),
+            ),
+            ("modifications", "Add a wellness spa".to_owned()),
+            ("agents", agents.to_owned()),
+            ("iterations", "1".to_owned()),
+        ]
+    };
+    assert_eq!(
+        post(fields("forged", "4")).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let refused = post(fields(&alice.csrf, "100000")).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("size must be a whole number from 1 to")
+    );
+    let listed = app.get("/api/v1/simulations").await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        0,
+        "nothing was started"
+    );
+
+    let started = post(fields(&alice.csrf, "4")).await.unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let location = started.headers()["location"].to_str().unwrap().to_owned();
+    let id = location
+        .strip_prefix("/simulations/")
+        .expect("the live page");
+    let status = app.wait_for_final(id, Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["property_id"], property.as_str());
+    let results = app.get(&format!("/api/v1/simulations/{id}/results")).await;
+    let steps: Vec<&str> = results.body["results"]["raw_responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["step"].as_str())
+        .collect();
+    assert!(steps.contains(&"question 2") && steps.iter().any(|s| s.starts_with("modification")));
 }

@@ -4,6 +4,8 @@
 mod planning;
 mod requests;
 
+pub(crate) use requests::SimulationParams;
+
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -28,7 +30,8 @@ use crate::{
     ApiState, ApiTags, auth::ApiKey, contract::Violation, pagination, personas::visible,
     problem::ApiError,
 };
-use requests::{FocusGroupRequest, IndividualRequest, InterventionRequest, MarketingRequest};
+pub(crate) use requests::FocusGroupRequest;
+use requests::{IndividualRequest, InterventionRequest, MarketingRequest};
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -307,8 +310,6 @@ fn same_kind(given: Option<SimulationKind>, endpoint: SimulationKind) -> Result<
     }
 }
 
-/// Stores the simulation (or finds the one an earlier submission with this key made) and
-/// queues it.
 async fn submit(
     state: &ApiState,
     caller: &Principal,
@@ -316,6 +317,30 @@ async fn submit(
     idempotency_key: Option<String>,
     request_hash: String,
 ) -> Result<Accepted, ApiError> {
+    let simulation = store_and_queue(state, caller, plan, idempotency_key, request_hash).await?;
+    Ok(accepted(&simulation))
+}
+
+/// A focus group from the workspace's form: planned and queued exactly as the API's.
+pub(crate) async fn submit_focus_group(
+    state: &ApiState,
+    caller: &Principal,
+    request: FocusGroupRequest,
+) -> Result<Simulation, ApiError> {
+    let hash = request_hash(&request);
+    let plan = planning::focus_group(state, caller, request).await?;
+    store_and_queue(state, caller, plan, None, hash).await
+}
+
+/// Stores the simulation (or finds the one an earlier submission with this key made) and
+/// queues it.
+async fn store_and_queue(
+    state: &ApiState,
+    caller: &Principal,
+    plan: SimulationPlan,
+    idempotency_key: Option<String>,
+    request_hash: String,
+) -> Result<Simulation, ApiError> {
     let new = NewSimulation {
         plan,
         idempotency: idempotency_key.map(|key| (key, request_hash, state.idempotency_ttl)),
@@ -328,7 +353,7 @@ async fn submit(
         Submitted::Replayed(simulation) => simulation,
         Submitted::KeyReused => return Err(ApiError::IdempotencyKeyReused),
     };
-    Ok(accepted(&simulation))
+    Ok(simulation)
 }
 
 async fn enqueue(state: &ApiState, simulation: &Simulation) -> Result<(), ApiError> {

@@ -131,9 +131,12 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
             h1 { (d.title) }
             p.muted { (place.join(", ")) " · " (money(d.price)) " " (d.currency) " · " (d.status.as_str()) }
             p { (d.description) }
-            form method="post" action={ "/listings/" (id) "/match" } {
-                input type="hidden" name="csrf" value=(me.csrf_token);
-                button.primary type="submit" { "Find clients" }
+            div.actions {
+                a.button href={ "/listings/" (id) "/focus-group" } { "Run a focus group" }
+                form method="post" action={ "/listings/" (id) "/match" } {
+                    input type="hidden" name="csrf" value=(me.csrf_token);
+                    button.primary type="submit" { "Find clients" }
+                }
             }
             section {
                 h2 { "Details" }

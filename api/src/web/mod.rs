@@ -13,6 +13,7 @@ mod error;
 mod layout;
 mod listings;
 mod matching;
+mod new_simulation;
 mod results;
 mod session;
 mod simulations;
@@ -87,6 +88,10 @@ pub fn mount(route: Route) -> Route {
         .at("/listings", get(listings::list))
         .at("/listings/:id", get(listings::page))
         .at("/listings/:id/match", poem::post(matching::for_listing))
+        .at(
+            "/listings/:id/focus-group",
+            get(new_simulation::form).post(new_simulation::submit),
+        )
         .at("/clients/:id/match", poem::post(matching::for_client))
         .at("/matching", get(matching::run_list))
         .at("/matching/:id", get(matching::run_page))

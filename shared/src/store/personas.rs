@@ -483,6 +483,19 @@ impl Store {
         self.unseal_all(rows).await
     }
 
+    /// The segment labels of the real personas the caller may see, with how many carry each.
+    pub async fn segment_labels(&self, caller: &Principal) -> StoreResult<Vec<(String, i64)>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT segment, COUNT(*) FROM personas WHERE brokerage_id = $1 AND ", visible!(),
+                " AND segment IS NOT NULL AND NOT synthetic GROUP BY segment ORDER BY segment"))
+            .bind(caller.brokerage_id)
+            .bind(caller.user_id)
+            .bind(caller.team_id)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
     /// Ids of the visible real (not synthetic) personas labelled with `segment`, oldest first.
     pub async fn persona_ids_in_segment(
         &self,

@@ -1,0 +1,244 @@
+//! The focus-group form on a listing: choose the segments (stored clients by their segment label,
+//! or a defined segment's synthetic population), the questions and the modifications to test,
+//! the panel's size and the iterations; it is planned and queued exactly as
+//! `POST /api/v1/simulations/focus-group`, then the live page opens.
+
+use std::collections::BTreeSet;
+
+use maud::html;
+use poem::{
+    Request, Response,
+    error::ResponseError,
+    handler,
+    http::StatusCode,
+    web::{Data, Path},
+};
+use troupe_shared::domain::Property;
+use uuid::Uuid;
+
+use super::{
+    error::{PageError, render},
+    layout::{self, Section},
+    session::{SignedIn, same_origin},
+};
+use crate::{
+    ApiState,
+    simulations::{FocusGroupRequest, SimulationParams, submit_focus_group},
+};
+
+/// What the person typed, kept to show the form again with what was wrong.
+#[derive(Default)]
+struct Filled {
+    csrf: String,
+    segments: BTreeSet<String>,
+    questions: String,
+    modifications: String,
+    agents: String,
+    iterations: String,
+}
+
+impl Filled {
+    fn parse(body: &str) -> Self {
+        let mut filled = Filled::default();
+        for (name, value) in form_urlencoded::parse(body.as_bytes()) {
+            let value = value.into_owned();
+            match name.as_ref() {
+                "csrf" => filled.csrf = value,
+                "segment" => {
+                    filled.segments.insert(value);
+                }
+                "questions" => filled.questions = value,
+                "modifications" => filled.modifications = value,
+                "agents" => filled.agents = value,
+                "iterations" => filled.iterations = value,
+                _ => {}
+            }
+        }
+        filled
+    }
+
+    /// The API request this form asks for, or each thing wrong with it.
+    fn request(&self, listing: Uuid, max_agents: u32) -> Result<FocusGroupRequest, Vec<String>> {
+        let mut problems = Vec::new();
+        let lines = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let questions = lines(&self.questions);
+        let modifications = lines(&self.modifications);
+        if self.segments.is_empty() {
+            problems.push("Choose at least one segment.".to_owned());
+        }
+        if questions.is_empty()
+            || questions.len() > 20
+            || questions.iter().any(|q| q.chars().count() > 2000)
+        {
+            problems.push(
+                "Ask 1 to 20 questions, one per line, each up to 2,000 characters.".to_owned(),
+            );
+        }
+        if modifications.len() > 20 || modifications.iter().any(|m| m.chars().count() > 500) {
+            problems.push(
+                "Test at most 20 modifications, one per line, each up to 500 characters."
+                    .to_owned(),
+            );
+        }
+        let number =
+            |raw: &str, low: u32, high: u32, what: &str, problems: &mut Vec<String>| match raw
+                .trim()
+                .parse::<u32>()
+            {
+                Ok(n) if (low..=high).contains(&n) => Some(n),
+                _ => {
+                    problems.push(format!(
+                        "{what} must be a whole number from {low} to {high}."
+                    ));
+                    None
+                }
+            };
+        let agents = number(
+            &self.agents,
+            1,
+            max_agents,
+            "The panel's size",
+            &mut problems,
+        );
+        let iterations = number(&self.iterations, 1, 10, "Iterations", &mut problems);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(FocusGroupRequest {
+            simulation_type: None,
+            property_id: Some(listing),
+            property: None,
+            persona_ids: Vec::new(),
+            persona_segments: self.segments.iter().cloned().collect(),
+            questions: Some(questions),
+            modifications_to_test: Some(modifications),
+            discussion_rounds: None,
+            simulation_params: SimulationParams {
+                num_agents: agents,
+                iterations,
+                ..SimulationParams::default()
+            },
+        })
+    }
+}
+
+async fn listing(state: &ApiState, me: &SignedIn, id: Uuid) -> Result<Property, PageError> {
+    state
+        .store
+        .get_property(me.principal.brokerage_id, id)
+        .await?
+        .ok_or_else(|| PageError::not_found(format!("listing {id}")))
+}
+
+async fn form_page(
+    state: &ApiState,
+    me: &SignedIn,
+    listing: &Property,
+    filled: &Filled,
+    problems: &[String],
+) -> Result<Response, PageError> {
+    let labels = state.store.segment_labels(&me.principal).await?;
+    let defined = state.store.list_segments(me.principal.brokerage_id).await?;
+    let id = listing.id;
+    let body = html! {
+        p.crumbs { a href="/listings" { "Listings" } " / " a href={ "/listings/" (id) } { (listing.details.title) } " / focus group" }
+        h1 { "Focus group on " (listing.details.title) }
+        @if !problems.is_empty() {
+            div.alert role="alert" { p { "The focus group was not started:" } ul { @for p in problems { li { (p) } } } }
+        }
+        form.stack method="post" action={ "/listings/" (id) "/focus-group" } {
+            input type="hidden" name="csrf" value=(me.csrf_token);
+            fieldset {
+                legend { "Who takes part" }
+                @if labels.is_empty() && defined.is_empty() {
+                    p { "No clients carry a segment yet, and no segment is defined: add clients with a segment first." }
+                }
+                @for (label, count) in &labels {
+                    label.check {
+                        input type="checkbox" name="segment" value=(label) checked[filled.segments.contains(label)];
+                        " " (label.replace('_', " ")) " (" (count) " stored clients)"
+                    }
+                }
+                @for segment in &defined {
+                    label.check {
+                        input type="checkbox" name="segment" value=(segment.definition.name) checked[filled.segments.contains(&segment.definition.name)];
+                        " " (segment.definition.name.replace('_', " ")) " (defined segment: synthetic participants fill it)"
+                    }
+                }
+            }
+            label for="questions" { "Questions, one per line" }
+            textarea #questions name="questions" rows="4" required { (filled.questions) }
+            label for="modifications" { "Modifications to test, one per line (optional)" }
+            textarea #modifications name="modifications" rows="3" { (filled.modifications) }
+            label for="agents" { "Participants (1 to " (state.limits.max_agents) ")" }
+            input #agents type="number" name="agents" min="1" max=(state.limits.max_agents) value=(filled.agents) required;
+            label for="iterations" { "Iterations (1 to 10: repeats with other seeds, for tighter intervals)" }
+            input #iterations type="number" name="iterations" min="1" max="10" value=(filled.iterations) required;
+            button type="submit" { "Start the focus group" }
+        }
+    };
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut response = layout::page(me, Section::Listings, "New focus group", body);
+    response.set_status(status);
+    Ok(response)
+}
+
+#[handler]
+pub async fn form(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -> Response {
+    render(async {
+        let me = SignedIn::from_request(req).await?;
+        let listing = listing(&state, &me, id).await?;
+        let filled = Filled {
+            questions: "What is your first impression of this home?\nWould you buy it at the asking price? What would change your mind?".into(),
+            modifications: listing.details.candidate_modifications.join("\n"),
+            agents: "12".into(),
+            iterations: "2".into(),
+            ..Filled::default()
+        };
+        form_page(&state, &me, &listing, &filled, &[]).await
+    })
+    .await
+}
+
+#[handler]
+pub async fn submit(
+    req: &Request,
+    state: Data<&ApiState>,
+    Path(id): Path<Uuid>,
+    body: String,
+) -> Response {
+    render(async {
+        same_origin(req)?;
+        let me = SignedIn::from_request(req).await?;
+        let filled = Filled::parse(&body);
+        me.check_csrf(&filled.csrf)?;
+        let listing = listing(&state, &me, id).await?;
+        let request = match filled.request(id, state.limits.max_agents) {
+            Ok(request) => request,
+            Err(problems) => return form_page(&state, &me, &listing, &filled, &problems).await,
+        };
+        // Planning is a large future; boxed, the page's stays small.
+        match Box::pin(submit_focus_group(&state, &me.principal, request)).await {
+            Ok(simulation) => Ok(Response::builder()
+                .status(StatusCode::SEE_OTHER)
+                .header("location", format!("/simulations/{}", simulation.id))
+                .finish()),
+            // What planning refuses (too many steps, an unknown segment) is the person's to fix.
+            Err(err) if err.status().is_client_error() => {
+                form_page(&state, &me, &listing, &filled, &[err.to_string()]).await
+            }
+            Err(err) => Err(err.into()),
+        }
+    })
+    .await
+}
