@@ -50,25 +50,13 @@ impl EnrichmentApi {
         id: Path<Uuid>,
         body: Json<EnrichmentRequest>,
     ) -> Result<Submitted, ApiError> {
-        let caller = &auth.0;
-        let sources = sources_of(body.0)?;
-        // Learning changes the persona: the same rule as editing it.
-        writable(&state, caller, id.0).await?;
-        let submitted = state
-            .store
-            .submit_enrichment(caller, id.0, sources)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("persona {}", id.0)))?;
-        let (run, queued) = match submitted {
-            EnrichmentSubmitted::Queued(run) => (run, true),
-            EnrichmentSubmitted::AlreadyKnown(run) => (run, false),
-        };
+        let (run, queued) = learn(&state, &auth.0, id.0, body.0).await?;
         let location = format!("/api/v1/personas/{}/enrichments/{}", id.0, run.id);
-        if !queued {
-            return Ok(Submitted::AlreadyKnown(Json(run), location));
-        }
-        enqueue(&state, caller, &run).await?;
-        Ok(Submitted::Queued(Json(run), location))
+        Ok(if queued {
+            Submitted::Queued(Json(run), location)
+        } else {
+            Submitted::AlreadyKnown(Json(run), location)
+        })
     }
 
     /// One enrichment run: its sources (without their text), status and what it found.
@@ -134,6 +122,32 @@ impl EnrichmentApi {
         let timeline = state.store.interest_timeline(&auth.0, &held).await?;
         insights.next_likely = insights::predict(persona.id, &held, &timeline);
         Ok(Json(insights))
+    }
+}
+
+/// Stores the sources of an enrichment of a persona the caller may change and queues it; `false`
+/// with the earlier run when every source was learned from before. The workspace's "paste a
+/// transcript" form comes through here too.
+pub(crate) async fn learn(
+    state: &ApiState,
+    caller: &Principal,
+    persona_id: Uuid,
+    request: EnrichmentRequest,
+) -> Result<(Enrichment, bool), ApiError> {
+    let sources = sources_of(request)?;
+    // Learning changes the persona: the same rule as editing it.
+    writable(state, caller, persona_id).await?;
+    let submitted = state
+        .store
+        .submit_enrichment(caller, persona_id, sources)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("persona {persona_id}")))?;
+    match submitted {
+        EnrichmentSubmitted::Queued(run) => {
+            enqueue(state, caller, &run).await?;
+            Ok((run, true))
+        }
+        EnrichmentSubmitted::AlreadyKnown(run) => Ok((run, false)),
     }
 }
 

@@ -171,6 +171,23 @@ try {
   await page.getByRole("heading", { name: HOSTILE }).waitFor();
   await page.getByText("Collects <b>Burgundy</b> & modern art.", { exact: true }).waitFor();
   await accessible(page, "client");
+  // Paste a call transcript: the run is followed until it merges, and the new version shows.
+  await page.getByLabel("What it is").selectOption("transcript");
+  await page.getByLabel("Paste the text").fill(
+    "Agent: What matters most now?\nClient: Since the sale closed, our budget is now up to $40M.\n" +
+    "Client: My partner loves a home theater <img src=x onerror=alert(2)>.\n" +
+    "Client: A golf course view is a deal-breaker.",
+  );
+  await page.getByRole("button", { name: "Learn from it" }).click();
+  await page.waitForURL(/\/enrichments\//);
+  await accessible(page, "enrichment");
+  await page.locator("[data-status=completed]").waitFor({ timeout: 60000 });
+  const versionLink = page.getByRole("link", { name: /^version \d+$/ });
+  const version = (await versionLink.textContent()).split(" ")[1];
+  await versionLink.click();
+  const entry = page.locator(`#version-${version}`);
+  await entry.getByText("enriched").waitFor();
+  await entry.locator("blockquote", { hasText: "our budget is now up to $40M" }).waitFor();
 
   await page.goto(`${ORIGIN}/listings`);
   await accessible(page, "listings");

@@ -166,11 +166,28 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
                 }
             }
             section {
+                h2 { "Learn from a conversation" }
+                form.stack method="post" action={ "/clients/" (id) "/enrich" } {
+                    input type="hidden" name="csrf" value=(me.csrf_token);
+                    label for="kind" { "What it is" }
+                    select #kind name="kind" {
+                        @for (kind, label) in super::enrichment::PASTED { option value=(kind.as_str()) { (label) } }
+                    }
+                    label for="content" { "Paste the text" }
+                    textarea #content name="content" rows="6" required {}
+                    label for="occurred_on" { "When it was said or written (optional; default today)" }
+                    input #occurred_on type="date" name="occurred_on";
+                    label for="author" { "Who wrote or recorded it (optional)" }
+                    input #author type="text" name="author" maxlength="200";
+                    button type="submit" { "Learn from it" }
+                }
+            }
+            section {
                 h2 { "How this profile evolved" }
                 @if history.is_empty() { p { "No versions recorded." } }
                 ol.timeline {
                     @for version in &history {
-                        li {
+                        li id={ "version-" (version.version) } {
                             p { strong { "Version " (version.version) } " · " (version.change) " · " (version.created_at.format("%Y-%m-%d %H:%M UTC")) }
                             // A creation "changes" every field from nothing: the profile above shows it.
                             @if !version.changes.is_empty() && version.change != "created" {

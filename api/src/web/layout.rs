@@ -21,12 +21,13 @@ const SECTIONS: [(Section, &str, &str); 4] = [
     (Section::Matching, "/matching", "Matching"),
 ];
 
-fn head(title: &str, refresh_seconds: Option<u32>) -> Markup {
+fn head(title: &str, pending: bool) -> Markup {
     html! {
         head {
             meta charset="utf-8";
-            // A page waiting on a run reloads itself: no script needed.
-            @if let Some(seconds) = refresh_seconds { meta http-equiv="refresh" content=(seconds); }
+            // A page waiting on a run is reloaded by the script once the run is done (a meta
+            // refresh would reload it under the reader every few seconds).
+            @if pending { script src="/assets/live.js" defer {} }
             meta name="viewport" content="width=device-width, initial-scale=1";
             title { (title) " · Troupe" }
             link rel="stylesheet" href="/assets/troupe.css";
@@ -36,21 +37,21 @@ fn head(title: &str, refresh_seconds: Option<u32>) -> Markup {
 
 /// A signed-in page in `section`.
 pub fn page(me: &SignedIn, section: Section, title: &str, body: Markup) -> Response {
-    refreshing(me, section, title, body, None)
+    waiting(me, section, title, body, false)
 }
 
-/// A signed-in page that reloads itself every `refresh_seconds`, when given.
-pub fn refreshing(
+/// A signed-in page that, while `pending`, reloads once what it waits for has finished.
+pub fn waiting(
     me: &SignedIn,
     section: Section,
     title: &str,
     body: Markup,
-    refresh_seconds: Option<u32>,
+    pending: bool,
 ) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title, refresh_seconds))
+            (head(title, pending))
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.top {
@@ -76,7 +77,7 @@ pub fn refreshing(
                         }
                     }
                 }
-                main #main { (body) }
+                main #main data-pending[pending] { (body) }
             }
         }
     };
@@ -88,7 +89,7 @@ pub fn bare(status: StatusCode, title: &str, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
-            (head(title, None))
+            (head(title, false))
             body.bare {
                 main #main { (body) }
             }

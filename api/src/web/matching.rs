@@ -172,7 +172,7 @@ pub async fn run_page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid
             p { span class={ "status status-" (run.status.as_str()) } { (run.status.as_str()) } " · " (run.pairs_scored) " pairs scored · started " (run.created_at.format("%Y-%m-%d %H:%M UTC")) }
             @if let Some(error) = &run.error { p.alert role="alert" { (error) } }
             @if unfinished {
-                p aria-live="polite" { "Scoring… this page refreshes by itself." }
+                p aria-live="polite" { "Scoring… the matches appear here when the run ends." }
             } @else if recommendations.is_empty() {
                 div.empty { p { "No match scored " (format!("{:.0}%", run.params.min_score * 100.0)) " or more." } }
             }
@@ -226,9 +226,7 @@ pub async fn run_page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid
                 }
             }
         };
-        // The page refreshes itself until the run has finished.
-        let refresh = unfinished.then_some(2);
-        Ok(layout::refreshing(&me, Section::Matching, direction_words(&run), body, refresh))
+        Ok(layout::waiting(&me, Section::Matching, direction_words(&run), body, unfinished))
     })
     .await
 }

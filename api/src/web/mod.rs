@@ -9,6 +9,7 @@ mod accounts;
 mod assets;
 mod charts;
 mod clients;
+mod enrichment;
 mod error;
 mod layout;
 mod listings;
@@ -93,6 +94,8 @@ pub fn mount(route: Route) -> Route {
             get(new_simulation::form).post(new_simulation::submit),
         )
         .at("/clients/:id/match", poem::post(matching::for_client))
+        .at("/clients/:id/enrich", poem::post(enrichment::submit))
+        .at("/clients/:id/enrichments/:run", get(enrichment::status))
         .at("/matching", get(matching::run_list))
         .at("/matching/:id", get(matching::run_page))
         .at(

@@ -1,8 +1,20 @@
-// The live simulation page: follows the simulation over its WebSocket (the session cookie
-// authenticates it), shows progress and each answer as it arrives, and reloads into the results
-// when the run ends. Answers are inserted as text, never as HTML.
+// The workspace's one script. A page waiting on a match run or an enrichment (`data-pending`)
+// re-reads itself in the background and reloads once it no longer waits. The live simulation
+// page follows the simulation over its WebSocket (the session cookie authenticates it), shows
+// progress and each answer as it arrives, and reloads into the results when the run ends.
+// Answers are inserted as text, never as HTML.
 (function () {
   "use strict";
+  if (document.querySelector("main[data-pending]")) {
+    var timer = setInterval(function () {
+      fetch(location.href, { credentials: "same-origin" })
+        .then(function (response) { return response.text(); })
+        .then(function (html) {
+          if (html.indexOf("data-pending") < 0) { clearInterval(timer); location.reload(); }
+        })
+        .catch(function () { /* keep waiting: the next tick tries again */ });
+    }, 2000);
+  }
   var live = document.getElementById("live");
   if (!live) { return; }
   var id = live.getAttribute("data-simulation");
