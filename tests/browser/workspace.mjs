@@ -60,7 +60,7 @@ async function seed() {
     ],
     candidate_modifications: ["Add a wellness spa", "Convert the ski room into a gym"],
   });
-  return { alice: await invite("alice"), eve: await invite("eve"), ids, listing: listing.id };
+  return { boss: await invite("boss"), ids, listing: listing.id };
 }
 
 /// A page that fails the test on any request to another origin and on any dialog (an alert
@@ -111,10 +111,35 @@ const browser = await chromium.launch({
 const offOrigin = [];
 try {
   const seeded = await seed();
+
+  // The admin signs in and invites the agents from the People page: the link shows once.
+  const boss = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const bossPage = await guardedPage(boss, offOrigin);
+  await signUp(bossPage, seeded.boss);
+  await bossPage.getByRole("link", { name: "Admin" }).click();
+  await bossPage.getByRole("heading", { name: "People" }).waitFor();
+  const invite = async (name) => {
+    await bossPage.getByLabel(`Email for ${name}`).fill(`${name}@acme.example`);
+    await bossPage.locator("tr", { hasText: name }).getByRole("button", { name: "Invite" }).click();
+    const link = await bossPage.getByLabel("Invitation link").inputValue();
+    assert.match(link, new RegExp(`^${ORIGIN}/invitations/inv_[0-9a-f]{64}$`));
+    assert.ok(!bossPage.url().includes("inv_"), "the link is never in a URL");
+    return link;
+  };
+  const aliceLink = await invite("alice");
+  await accessible(bossPage, "admin-people");
+  const eveLink = await invite("eve");
+  await bossPage.getByRole("link", { name: "The audit log" }).click();
+  await bossPage.locator("[data-table=audit] code", { hasText: "user.invited" }).first().waitFor();
+  await accessible(bossPage, "admin-audit");
+
   const alice = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   const page = await guardedPage(alice, offOrigin);
-
-  await signUp(page, seeded.alice);
+  await signUp(page, aliceLink);
+  // An agent has no admin pages.
+  assert.equal(await page.getByRole("link", { name: "Admin" }).count(), 0);
+  assert.equal((await page.goto(`${ORIGIN}/admin/users`)).status(), 403);
+  await page.goto(`${ORIGIN}/simulations`);
   await page.getByText("No simulations yet").waitFor();
   await accessible(page, "simulations-empty");
 
@@ -250,7 +275,7 @@ try {
   // Another team's agent: the private client and the simulation it is in do not exist for her.
   const eve = await browser.newContext();
   const evePage = await guardedPage(eve, offOrigin);
-  await signUp(evePage, seeded.eve);
+  await signUp(evePage, eveLink);
   for (const path of [`/clients/${seeded.ids["Quiet Client"]}`, `/simulations/${accepted.id}`]) {
     const response = await evePage.goto(`${ORIGIN}${path}`);
     assert.equal(response.status(), 404, path);

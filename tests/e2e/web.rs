@@ -15,7 +15,8 @@ both_shapes!(
     pages_hide_what_the_api_hides,
     sessions_end_and_forms_need_their_token,
     sign_in_is_throttled,
-    the_focus_group_form_starts_a_run
+    the_focus_group_form_starts_a_run,
+    admin_pages_are_for_admins
 );
 
 const PASSWORD: &str = "a long enough passphrase";
@@ -535,4 +536,62 @@ async fn the_focus_group_form_starts_a_run(shape: Shape) {
         .filter_map(|r| r["step"].as_str())
         .collect();
     assert!(steps.contains(&"question 2") && steps.iter().any(|s| s.starts_with("modification")));
+}
+
+async fn admin_pages_are_for_admins(shape: Shape) {
+    let app = TestApp::spawn_api_only(shape).await;
+    let admin_key = app
+        .key_for("Acme Realty", None, "boss", Role::BrokerageAdmin)
+        .await;
+    let boss_id = user_named(&app, &admin_key, "boss").await;
+    let alice_id = user_named(&app, &admin_key, "alice").await;
+    let boss = invite_and_accept(&app, &admin_key, &boss_id, "boss@acme.example").await;
+    let alice = invite_and_accept(&app, &admin_key, &alice_id, "alice@acme.example").await;
+    for path in ["/admin/users", "/admin/audit"] {
+        assert_eq!(
+            page(&app, &alice.cookie, path).await.0,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+        assert_eq!(
+            page(&app, &boss.cookie, path).await.0,
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    let invite = |cookie: &str, csrf: &str| {
+        browser()
+            .post(format!("{}/admin/users/{alice_id}/invite", app.base))
+            .header("cookie", cookie)
+            .form(&[("csrf", csrf), ("email", "alice@acme.example")])
+            .send()
+    };
+    assert_eq!(
+        invite(&alice.cookie, &alice.csrf).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        invite(&boss.cookie, "forged").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let shown = invite(&boss.cookie, &boss.csrf).await.unwrap();
+    assert_eq!(shown.status(), StatusCode::OK);
+    let html = shown.text().await.unwrap();
+    let link = format!("{}/invitations/inv_", app.base);
+    assert!(html.contains(&link), "the new link is on the page");
+    // Adding a person from the page, then finding them through the API.
+    let added = browser()
+        .post(format!("{}/admin/users", app.base))
+        .header("cookie", &boss.cookie)
+        .form(&[
+            ("csrf", boss.csrf.as_str()),
+            ("name", "carol"),
+            ("role", "team_lead"),
+            ("team", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    user_named(&app, &admin_key, "carol").await;
 }

@@ -3,6 +3,8 @@
 use maud::{DOCTYPE, Markup, html};
 use poem::{IntoResponse, Response, http::StatusCode, web::Html};
 
+use troupe_shared::domain::Role;
+
 use super::session::SignedIn;
 
 /// Which navigation entry a page belongs to.
@@ -12,6 +14,8 @@ pub enum Section {
     Clients,
     Listings,
     Matching,
+    /// Only brokerage admins see it in the navigation.
+    Admin,
 }
 
 const SECTIONS: [(Section, &str, &str); 4] = [
@@ -65,6 +69,11 @@ pub fn waiting(
                                     } @else {
                                         a href=(href) { (label) }
                                     }
+                                }
+                            }
+                            @if me.principal.role == Role::BrokerageAdmin {
+                                li {
+                                    a href="/admin/users" aria-current=[(section == Section::Admin).then_some("page")] { "Admin" }
                                 }
                             }
                         }

@@ -6,6 +6,7 @@
 //! origin, and the Content-Security-Policy says so to the browser.
 
 mod accounts;
+mod admin;
 mod assets;
 mod charts;
 mod clients;
@@ -102,6 +103,13 @@ pub fn mount(route: Route) -> Route {
             "/matching/recommendations/:id/feedback",
             poem::post(matching::feedback),
         )
+        .at("/admin/users", get(admin::people).post(admin::add_user))
+        .at(
+            "/admin/users/:id/invite",
+            poem::post(admin::send_invitation),
+        )
+        .at("/admin/users/:id/deactivate", poem::post(admin::deactivate))
+        .at("/admin/audit", get(admin::audit_log))
         .at("/assets/:name", get(assets::serve));
     let pages = pages
         .with(
