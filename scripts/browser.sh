@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SHAPE=${1:-embedded}
+# `cargo test` builds the service but not the mock's binary; this is a no-op when both are built.
+cargo build --quiet -p troupe -p mock-llm
 BIN=${TROUPE_BIN:-target/debug/troupe}
 MOCK_BIN=${MOCK_LLM_BIN:-target/debug/mock-llm}
 ARTIFACTS="$PWD/target/browser-artifacts/$SHAPE"
