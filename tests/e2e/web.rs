@@ -165,6 +165,19 @@ async fn an_invited_agent_signs_in_and_reads_a_focus_group(shape: Shape) {
         list.contains(&format!("/simulations/{id}")),
         "the list links the run"
     );
+    // The filter form as a browser sends it: "any" is an empty value.
+    let (status, list) = page(&app, &me.cookie, "/simulations?kind=&status=&author=").await;
+    assert_eq!(status, 200);
+    assert!(list.contains(&format!("/simulations/{id}")));
+    let (status, list) = page(&app, &me.cookie, "/simulations?kind=marketing&status=").await;
+    assert_eq!(status, 200);
+    assert!(
+        !list.contains(&format!("/simulations/{id}")),
+        "filtered out"
+    );
+    let (status, refused) = page(&app, &me.cookie, "/simulations?author=nobody").await;
+    assert_eq!(status, 400);
+    assert!(refused.contains("is not the id of a person"), "{refused}");
 
     let results = app.get(&format!("/api/v1/simulations/{id}/results")).await;
     let (status, html) = page(&app, &me.cookie, &format!("/simulations/{id}")).await;
@@ -547,7 +560,11 @@ async fn admin_pages_are_for_admins(shape: Shape) {
     let alice_id = user_named(&app, &admin_key, "alice").await;
     let boss = invite_and_accept(&app, &admin_key, &boss_id, "boss@acme.example").await;
     let alice = invite_and_accept(&app, &admin_key, &alice_id, "alice@acme.example").await;
-    for path in ["/admin/users", "/admin/audit"] {
+    for path in [
+        "/admin/users",
+        "/admin/audit",
+        "/admin/audit?action=&actor=",
+    ] {
         assert_eq!(
             page(&app, &alice.cookie, path).await.0,
             StatusCode::FORBIDDEN,

@@ -287,7 +287,7 @@ pub async fn accept_invitation(
             .await?
             .ok_or_else(|| PageError::not_found("invitation"))?;
         let session = new_token("tss_");
-        state
+        let opened = state
             .store
             .open_session(
                 user_id,
@@ -296,6 +296,9 @@ pub async fn accept_invitation(
                 Duration::hours(LIFETIME_HOURS),
             )
             .await?;
+        if !opened {
+            return Err(PageError::not_found("active user"));
+        }
         Ok(redirect(
             "/",
             Some(&session::cookie(&settings, Some(&session))),

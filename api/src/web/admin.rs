@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{
     WebSettings,
-    error::{PageError, render},
+    error::{PageError, id_param, render},
     layout::{self, Section},
     session::SignedIn,
 };
@@ -235,9 +235,9 @@ pub async fn deactivate(
 #[derive(Deserialize)]
 pub struct AuditQuery {
     action: Option<String>,
-    actor: Option<Uuid>,
-    subject: Option<Uuid>,
-    before: Option<i64>,
+    actor: Option<String>,
+    subject: Option<String>,
+    before: Option<String>,
 }
 
 #[handler]
@@ -249,11 +249,17 @@ pub async fn audit_log(
     render(async {
         let me = admin(req).await?;
         let action = query.action.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned);
+        let before = match query.before.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+            None => None,
+            Some(raw) => Some(raw.parse::<i64>().ok().filter(|b| *b > 0).ok_or_else(|| {
+                PageError::BadForm(format!("{raw:?} is not an entry number"))
+            })?),
+        };
         let filter = AuditFilter {
-            actor_id: query.actor,
-            subject_id: query.subject,
+            actor_id: id_param(query.actor.as_deref(), "person")?,
+            subject_id: id_param(query.subject.as_deref(), "subject")?,
             action: action.clone(),
-            before: query.before.filter(|b| *b > 0),
+            before,
         };
         let mut entries = state.store.audit_entries(me.principal.brokerage_id, &filter, AUDIT_PAGE).await?;
         let more = entries.len() > AUDIT_PAGE as usize;
@@ -269,7 +275,7 @@ pub async fn audit_log(
                 label { "Person "
                     select name="actor" {
                         option value="" { "anyone" }
-                        @for u in &users { option value=(u.id) selected[query.actor == Some(u.id)] { (u.name) } }
+                        @for u in &users { option value=(u.id) selected[filter.actor_id == Some(u.id)] { (u.name) } }
                     }
                 }
                 button type="submit" { "Filter" }

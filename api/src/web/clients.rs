@@ -16,7 +16,7 @@ use troupe_shared::{
 use uuid::Uuid;
 
 use super::{
-    error::{PageError, render},
+    error::{PageError, id_param, render},
     layout::{self, Section},
     session::SignedIn,
 };
@@ -28,7 +28,7 @@ const PAGE: u32 = 50;
 pub struct BookQuery {
     q: Option<String>,
     segment: Option<String>,
-    after: Option<Uuid>,
+    after: Option<String>,
 }
 
 #[handler]
@@ -50,7 +50,7 @@ pub async fn list(
             team_id: None,
             visibility: None,
             text: text.map(str::to_owned),
-            after: query.after,
+            after: id_param(query.after.as_deref(), "page")?,
             limit: PAGE + 1,
             synthetic: false,
         };

@@ -3,6 +3,7 @@
 
 use poem::{IntoResponse, Response, error::ResponseError, http::StatusCode};
 use troupe_shared::StoreError;
+use uuid::Uuid;
 
 use super::layout;
 use crate::problem::ApiError;
@@ -36,6 +37,16 @@ impl From<StoreError> for PageError {
 impl PageError {
     pub fn not_found(what: impl Into<String>) -> Self {
         PageError::Api(ApiError::NotFound(what.into()))
+    }
+}
+
+/// An id from a page's query (`""`, what a form's "any" choice sends, is none).
+pub fn id_param(raw: Option<&str>, what: &str) -> Result<Option<Uuid>, PageError> {
+    match raw.map(str::trim).filter(|r| !r.is_empty()) {
+        None => Ok(None),
+        Some(raw) => Uuid::try_parse(raw)
+            .map(Some)
+            .map_err(|_| PageError::BadForm(format!("{raw:?} is not the id of a {what}"))),
     }
 }
 

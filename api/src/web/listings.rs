@@ -15,7 +15,7 @@ use troupe_shared::{
 use uuid::Uuid;
 
 use super::{
-    error::{PageError, render},
+    error::{PageError, id_param, render},
     layout::{self, Section},
     session::SignedIn,
 };
@@ -27,7 +27,7 @@ const PAGE: u32 = 50;
 pub struct ListingQuery {
     city: Option<String>,
     status: Option<String>,
-    after: Option<Uuid>,
+    after: Option<String>,
 }
 
 #[handler]
@@ -53,7 +53,7 @@ pub async fn list(
             region: None,
             property_type: None,
             status,
-            after: query.after,
+            after: id_param(query.after.as_deref(), "page")?,
             limit: PAGE,
         };
         let mut listings = state.store.list_properties(me.principal.brokerage_id, &filter).await?;

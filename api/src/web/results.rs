@@ -429,8 +429,13 @@ fn marketing(insights: &[Insight]) -> Vec<Finding> {
     } else {
         overall
     };
-    let mut materials: Vec<String> = shown.iter().map(|e| e.material.clone()).collect();
-    materials.dedup();
+    // Materials in the order they were given, each once.
+    let mut materials: Vec<String> = Vec::new();
+    for e in &shown {
+        if !materials.contains(&e.material) {
+            materials.push(e.material.clone());
+        }
+    }
     let mut channels: Vec<String> = shown
         .iter()
         .map(|e| e.channel.as_str().to_owned())

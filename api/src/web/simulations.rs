@@ -17,7 +17,7 @@ use troupe_shared::{
 use uuid::Uuid;
 
 use super::{
-    error::{PageError, render},
+    error::{PageError, id_param, render},
     layout::{self, Section},
     results::{self, Finding},
     session::SignedIn,
@@ -35,9 +35,9 @@ pub fn home() -> Redirect {
 pub struct ListQuery {
     kind: Option<String>,
     status: Option<String>,
-    listing: Option<Uuid>,
-    author: Option<Uuid>,
-    before: Option<Uuid>,
+    listing: Option<String>,
+    author: Option<String>,
+    before: Option<String>,
 }
 
 /// `""` (the form's "any") is no filter; anything else must name a value.
@@ -65,9 +65,9 @@ pub async fn list(
         let filter = SimulationFilter {
             kind: choice(query.kind.as_deref(), SimulationKind::parse, "kind")?,
             status: choice(query.status.as_deref(), SimulationStatus::parse, "status")?,
-            property_id: query.listing,
-            created_by: query.author,
-            before: query.before,
+            property_id: id_param(query.listing.as_deref(), "listing")?,
+            created_by: id_param(query.author.as_deref(), "person")?,
+            before: id_param(query.before.as_deref(), "simulation")?,
             limit: PAGE,
             ..SimulationFilter::default()
         };
@@ -76,7 +76,10 @@ pub async fn list(
         items.truncate(PAGE as usize);
         let listings = titles(&state, me.principal.brokerage_id, items.iter().filter_map(|s| s.property_id)).await?;
         let people = people(&state, me.principal.brokerage_id).await?;
-        let filtered = query.kind.is_some() || query.status.is_some() || query.listing.is_some() || query.author.is_some();
+        let filtered = filter.kind.is_some()
+            || filter.status.is_some()
+            || filter.property_id.is_some()
+            || filter.created_by.is_some();
         let body = html! {
             h1 { "Simulations" }
             form.filters method="get" action="/simulations" {
@@ -104,7 +107,7 @@ pub async fn list(
                         }
                     }
                 }
-                @if let Some(listing) = query.listing {
+                @if let Some(listing) = filter.property_id {
                     input type="hidden" name="listing" value=(listing);
                 }
                 button type="submit" { "Filter" }
@@ -136,14 +139,25 @@ pub async fn list(
                     }
                 }
                 @if more {
-                    @let last = items.last().map(|s| s.id);
-                    p { a href={ "/simulations?before=" (last.unwrap_or_default()) "&kind=" (query.kind.as_deref().unwrap_or("")) "&status=" (query.status.as_deref().unwrap_or("")) } { "Older simulations" } }
+                    p { a href=(older_page(&filter, items.last().map(|s| s.id))) { "Older simulations" } }
                 }
             }
         };
         Ok(layout::page(&me, Section::Simulations, "Simulations", body))
     })
     .await
+}
+
+/// The next page of the list, with the same filters.
+fn older_page(filter: &SimulationFilter, last: Option<Uuid>) -> String {
+    let mut link = form_urlencoded::Serializer::new(String::new());
+    let text = |v: Option<Uuid>| v.map(|id| id.to_string()).unwrap_or_default();
+    link.append_pair("before", &text(last))
+        .append_pair("kind", filter.kind.map_or("", SimulationKind::as_str))
+        .append_pair("status", filter.status.map_or("", SimulationStatus::as_str))
+        .append_pair("listing", &text(filter.property_id))
+        .append_pair("author", &text(filter.created_by));
+    format!("/simulations?{}", link.finish())
 }
 
 /// Listing titles by id.
