@@ -11,7 +11,10 @@
 //! they were produced. `BENCH_UI_CLIENTS`, `BENCH_UI_LISTINGS`, `BENCH_UI_SIMULATIONS` and
 //! `BENCH_UI_REQUESTS` scale it.
 
-use std::time::{Duration, Instant};
+use std::{
+    str::FromStr,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use futures::{StreamExt, stream};
@@ -200,7 +203,10 @@ async fn post_all(
 
 /// Adds `copies` finished simulations, copies of the finished ones with new ids.
 async fn copy_simulations(url: &str, copies: usize) -> anyhow::Result<()> {
-    let pool = sqlx::SqlitePool::connect(url).await?;
+    // The running service holds the database too: wait for its writes rather than fail.
+    let options =
+        sqlx::sqlite::SqliteConnectOptions::from_str(url)?.busy_timeout(Duration::from_secs(30));
+    let pool = sqlx::SqlitePool::connect_with(options).await?;
     let base: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM simulations WHERE status = 'completed'")
             .fetch_one(&pool)
@@ -208,7 +214,7 @@ async fn copy_simulations(url: &str, copies: usize) -> anyhow::Result<()> {
     let mut left = copies as i64;
     while left > 0 {
         let batch = left.min(base);
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("CREATE TEMP TABLE copies AS SELECT * FROM simulations WHERE status = 'completed' LIMIT $1")
             .bind(batch)
             .execute(&mut *tx)
