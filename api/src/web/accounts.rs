@@ -152,22 +152,13 @@ pub async fn sign_in(
                 &email,
             ));
         };
-        let token = new_token("tss_");
-        let opened = store
-            .open_session(
-                account.user_id,
-                &hash_secret(&token),
-                &new_token(""),
-                Duration::hours(LIFETIME_HOURS),
-            )
-            .await?;
-        if !opened {
-            return Err(PageError::not_found("active user"));
-        }
-        Ok(redirect(
+        start_session(
+            store,
+            &settings,
+            account.user_id,
             local(form.next.as_deref()),
-            Some(&session::cookie(&settings, Some(&token))),
-        ))
+        )
+        .await
     })
     .await
 }
@@ -190,9 +181,9 @@ pub async fn sign_out(
         if let Some(token) = session::session_token(req) {
             state.store.close_session(&hash_secret(token)).await?;
         }
-        Ok(redirect(
-            "/sign-in",
-            Some(&session::cookie(&settings, None)),
+        Ok(with_cookie(
+            layout::see_other("/sign-in"),
+            &session::cookie(&settings, None),
         ))
     })
     .await
@@ -286,36 +277,37 @@ pub async fn accept_invitation(
             .accept_invitation(&hash_secret(&token), &hashed)
             .await?
             .ok_or_else(|| PageError::not_found("invitation"))?;
-        let session = new_token("tss_");
-        let opened = state
-            .store
-            .open_session(
-                user_id,
-                &hash_secret(&session),
-                &new_token(""),
-                Duration::hours(LIFETIME_HOURS),
-            )
-            .await?;
-        if !opened {
-            return Err(PageError::not_found("active user"));
-        }
-        Ok(redirect(
-            "/",
-            Some(&session::cookie(&settings, Some(&session))),
-        ))
+        start_session(&state.store, &settings, user_id, "/").await
     })
     .await
 }
 
-/// A 303 to `to`, setting `cookie` if given.
-fn redirect(to: &str, cookie: Option<&str>) -> Response {
-    let mut response = Response::builder()
-        .status(StatusCode::SEE_OTHER)
-        .header("location", to);
-    if let Some(cookie) = cookie {
-        response = response.header("set-cookie", cookie);
+/// Opens a session for an active user and sends them to `to` with its cookie.
+async fn start_session(
+    store: &Store,
+    settings: &WebSettings,
+    user_id: Uuid,
+    to: &str,
+) -> Result<Response, PageError> {
+    let token = new_token("tss_");
+    let lifetime = Duration::hours(LIFETIME_HOURS);
+    if !store
+        .open_session(user_id, &hash_secret(&token), &new_token(""), lifetime)
+        .await?
+    {
+        return Err(PageError::not_found("active user"));
     }
-    response.finish()
+    Ok(with_cookie(
+        layout::see_other(to),
+        &session::cookie(settings, Some(&token)),
+    ))
+}
+
+fn with_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = cookie.parse() {
+        response.headers_mut().insert("set-cookie", value);
+    }
+    response
 }
 
 /// `next` if it is a path on this site (never `//elsewhere` or `https://…`), else the home page.

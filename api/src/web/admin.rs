@@ -5,7 +5,6 @@
 use maud::html;
 use poem::{
     Request, Response, handler,
-    http::StatusCode,
     web::{Data, Form, Path, Query},
 };
 use serde::Deserialize;
@@ -30,13 +29,6 @@ async fn admin(req: &Request) -> Result<SignedIn, PageError> {
         "manage the brokerage's people and read its audit log",
     )?;
     Ok(me)
-}
-
-fn see_other(to: &str) -> Response {
-    Response::builder()
-        .status(StatusCode::SEE_OTHER)
-        .header("location", to)
-        .finish()
 }
 
 #[handler]
@@ -162,7 +154,7 @@ pub async fn add_user(
             .create_user(&me.principal, name, role, team)
             .await?
             .ok_or_else(|| PageError::not_found("team"))?;
-        Ok(see_other("/admin/users"))
+        Ok(layout::see_other("/admin/users"))
     })
     .await
 }
@@ -227,7 +219,7 @@ pub async fn deactivate(
             .deactivate_user(&me.principal, id)
             .await?
             .ok_or_else(|| PageError::not_found(format!("user {id}")))?;
-        Ok(see_other("/admin/users"))
+        Ok(layout::see_other("/admin/users"))
     })
     .await
 }

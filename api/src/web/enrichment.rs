@@ -7,7 +7,6 @@ use chrono::NaiveDate;
 use maud::html;
 use poem::{
     Request, Response, handler,
-    http::StatusCode,
     web::{Data, Form, Path},
 };
 use serde::Deserialize;
@@ -83,10 +82,10 @@ pub async fn submit(
             ..EnrichmentRequest::default()
         };
         let (run, _) = learn(&state, &me.principal, id, request).await?;
-        Ok(Response::builder()
-            .status(StatusCode::SEE_OTHER)
-            .header("location", format!("/clients/{id}/enrichments/{}", run.id))
-            .finish())
+        Ok(layout::see_other(&format!(
+            "/clients/{id}/enrichments/{}",
+            run.id
+        )))
     })
     .await
 }

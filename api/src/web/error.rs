@@ -61,10 +61,7 @@ impl IntoResponse for PageError {
                         percent_encoding::NON_ALPHANUMERIC
                     )
                 );
-                Response::builder()
-                    .status(StatusCode::SEE_OTHER)
-                    .header("location", target)
-                    .finish()
+                layout::see_other(&target)
             }
             PageError::Api(err) => {
                 let status = err.status();

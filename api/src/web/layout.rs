@@ -121,3 +121,11 @@ pub fn message(status: StatusCode, title: &str, detail: &str) -> Response {
         },
     )
 }
+
+/// A 303 to `to`: where a form's work is shown (post, then redirect, then get).
+pub fn see_other(to: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header("location", to)
+        .finish()
+}

@@ -6,7 +6,6 @@
 use maud::html;
 use poem::{
     Request, Response, handler,
-    http::StatusCode,
     web::{Data, Form, Path},
 };
 use serde::Deserialize;
@@ -27,13 +26,6 @@ use crate::{
 #[derive(Deserialize)]
 pub struct CsrfForm {
     csrf: String,
-}
-
-fn see_other(to: String) -> Response {
-    Response::builder()
-        .status(StatusCode::SEE_OTHER)
-        .header("location", to)
-        .finish()
 }
 
 /// Queues a run for a listing or a client the person may see, then shows it.
@@ -70,7 +62,7 @@ async fn start(
     }
     let params = default_params(&me.principal);
     let run = queue_run(state, &me.principal, direction, subject, params, None).await?;
-    Ok(see_other(format!("/matching/{}", run.id)))
+    Ok(layout::see_other(&format!("/matching/{}", run.id)))
 }
 
 #[handler]
@@ -267,7 +259,10 @@ pub async fn feedback(
             .add_match_feedback(&me.principal, id, outcome, reason)
             .await?
             .ok_or_else(|| PageError::not_found(format!("recommendation {id}")))?;
-        Ok(see_other(format!("/matching/{}#rec-{id}", form.run)))
+        Ok(layout::see_other(&format!(
+            "/matching/{}#rec-{id}",
+            form.run
+        )))
     })
     .await
 }

@@ -229,10 +229,10 @@ pub async fn submit(
         };
         // Planning is a large future; boxed, the page's stays small.
         match Box::pin(submit_focus_group(&state, &me.principal, request)).await {
-            Ok(simulation) => Ok(Response::builder()
-                .status(StatusCode::SEE_OTHER)
-                .header("location", format!("/simulations/{}", simulation.id))
-                .finish()),
+            Ok(simulation) => Ok(layout::see_other(&format!(
+                "/simulations/{}",
+                simulation.id
+            ))),
             // What planning refuses (too many steps, an unknown segment) is the person's to fix.
             Err(err) if err.status().is_client_error() => {
                 form_page(&state, &me, &listing, &filled, &[err.to_string()]).await

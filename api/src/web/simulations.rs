@@ -11,7 +11,9 @@ use poem::{
 };
 use serde::Deserialize;
 use troupe_shared::{
-    domain::{Property, SimulationFilter, SimulationKind, SimulationPlan, SimulationStatus},
+    domain::{
+        Property, SimulationFilter, SimulationKind, SimulationPlan, SimulationStatus, capitalised,
+    },
     store::{AuditRecord, SimulationRecord},
 };
 use uuid::Uuid;
@@ -441,12 +443,4 @@ pub async fn table_csv(
             .body(found.csv()))
     })
     .await
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }

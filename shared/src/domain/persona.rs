@@ -96,7 +96,8 @@ impl PersonaProfile {
     }
 }
 
-fn capitalised(text: &str) -> String {
+/// `text` with its first letter in upper case.
+pub fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()
