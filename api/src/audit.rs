@@ -20,6 +20,24 @@ struct AuditPage {
     next_cursor: Option<String>,
 }
 
+/// Where a read of client data came from, as its audit entry records it: the API's entries carry
+/// no tag; the workspace's carry `"via": "web"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadVia {
+    Api,
+    Web,
+}
+
+impl ReadVia {
+    /// `detail` with this origin's tag.
+    pub(crate) fn tag(self, mut detail: serde_json::Value) -> serde_json::Value {
+        if self == ReadVia::Web {
+            detail["via"] = "web".into();
+        }
+        detail
+    }
+}
+
 pub struct AuditApi;
 
 #[OpenApi(tag = "ApiTags::Audit")]

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use crate::{
     ApiState, ApiTags,
+    audit::ReadVia,
     auth::ApiKey,
     contract::{Contract, Violation},
     pagination,
@@ -548,18 +549,7 @@ impl PersonasApi {
         };
         let mut items = state.store.list_personas(&auth.0, &filter).await?;
         let next_cursor = pagination::next_cursor(&mut items, limit, |p| p.id);
-        if !items.is_empty() {
-            // A list shows clients as surely as a read does: one entry names every id returned
-            // (the subject is the caller, who read them).
-            let ids: Vec<Uuid> = items.iter().map(|p| p.id).collect();
-            let record = AuditRecord {
-                action: "persona.listed",
-                subject_type: "user",
-                subject_id: auth.0.user_id,
-                detail: json!({ "persona_ids": ids }),
-            };
-            state.store.audit(&auth.0, record).await?;
-        }
+        audit_listed(&state, &auth.0, &items, ReadVia::Api).await?;
         Ok(Json(PersonaPage { items, next_cursor }))
     }
 }
@@ -603,6 +593,27 @@ async fn write_version(
             ))
         })?;
     Ok(Found::new(updated))
+}
+
+/// A list shows clients as surely as a read does: one audit entry names every id returned (the
+/// subject is the caller, who read them); an empty page records nothing.
+pub(crate) async fn audit_listed(
+    state: &ApiState,
+    caller: &Principal,
+    listed: &[Persona],
+    via: ReadVia,
+) -> Result<(), ApiError> {
+    if listed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = listed.iter().map(|p| p.id).collect();
+    let record = AuditRecord {
+        action: "persona.listed",
+        subject_type: "user",
+        subject_id: caller.user_id,
+        detail: via.tag(json!({ "persona_ids": ids })),
+    };
+    Ok(state.store.audit(caller, record).await?)
 }
 
 /// Records who did what to a persona in the audit log; a request whose audit entry cannot be

@@ -252,7 +252,6 @@ async fn an_invited_agent_signs_in_and_reads_a_focus_group(shape: Shape) {
         .collect();
     assert!(actions.contains(&"simulation.results_read"), "{actions:?}");
     assert!(actions.contains(&"persona.listed"), "{actions:?}");
-    let _ = me.csrf;
 }
 
 async fn pages_hide_what_the_api_hides(shape: Shape) {

@@ -22,13 +22,13 @@ use troupe_shared::{
         SimulationResults, SimulationStatus,
     },
     jobs::SimulationJob,
-    store::{AuditRecord, CancelOutcome, NewSimulation, Submitted},
+    store::{AuditRecord, CancelOutcome, NewSimulation, SimulationRecord, Submitted},
 };
 use uuid::Uuid;
 
 use crate::{
-    ApiState, ApiTags, auth::ApiKey, contract::Violation, pagination, personas::visible,
-    problem::ApiError,
+    ApiState, ApiTags, audit::ReadVia, auth::ApiKey, contract::Violation, pagination,
+    personas::visible, problem::ApiError,
 };
 pub(crate) use requests::FocusGroupRequest;
 use requests::{IndividualRequest, InterventionRequest, MarketingRequest};
@@ -263,19 +263,7 @@ impl SimulationsApi {
         auth: ApiKey,
         id: Path<Uuid>,
     ) -> Result<Json<SimulationResult>, ApiError> {
-        let record = state
-            .store
-            .simulation_record(&auth.0, id.0)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("simulation {}", id.0)))?;
-        // Results hold clients' answers (and an individual run's notes): each read is audited.
-        let audited = AuditRecord {
-            action: "simulation.results_read",
-            subject_type: "simulation",
-            subject_id: id.0,
-            detail: serde_json::json!({ "status": record.simulation.status.as_str() }),
-        };
-        state.store.audit(&auth.0, audited).await?;
+        let record = read_results(&state, &auth.0, id.0, ReadVia::Api).await?;
         let input_params = record.plan;
         let s = record.simulation;
         Ok(Json(SimulationResult {
@@ -291,6 +279,29 @@ impl SimulationsApi {
             error: s.error,
         }))
     }
+}
+
+/// A simulation the caller may see, with its plan and results. Results hold clients' answers
+/// (and an individual run's notes): each read is audited.
+pub(crate) async fn read_results(
+    state: &ApiState,
+    caller: &Principal,
+    id: Uuid,
+    via: ReadVia,
+) -> Result<SimulationRecord, ApiError> {
+    let record = state
+        .store
+        .simulation_record(caller, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("simulation {id}")))?;
+    let audited = AuditRecord {
+        action: "simulation.results_read",
+        subject_type: "simulation",
+        subject_id: id,
+        detail: via.tag(serde_json::json!({ "status": record.simulation.status.as_str() })),
+    };
+    state.store.audit(caller, audited).await?;
+    Ok(record)
 }
 
 /// The PRD's `simulation_type`, when a body carries it, must name the endpoint it was sent to.

@@ -20,7 +20,7 @@ use super::{
     layout::{self, Section},
     session::SignedIn,
 };
-use crate::ApiState;
+use crate::{ApiState, audit::ReadVia, personas::audit_listed};
 
 const PAGE: u32 = 50;
 
@@ -57,16 +57,7 @@ pub async fn list(
         let mut clients = state.store.list_personas(&me.principal, &filter).await?;
         let more = clients.len() > PAGE as usize;
         clients.truncate(PAGE as usize);
-        if !clients.is_empty() {
-            let ids: Vec<Uuid> = clients.iter().map(|p| p.id).collect();
-            let record = AuditRecord {
-                action: "persona.listed",
-                subject_type: "user",
-                subject_id: me.principal.user_id,
-                detail: json!({ "persona_ids": ids, "via": "web" }),
-            };
-            state.store.audit(&me.principal, record).await?;
-        }
+        audit_listed(&state, &me.principal, &clients, ReadVia::Web).await?;
         let body = html! {
             h1 { "Clients" }
             form.filters method="get" action="/clients" role="search" {

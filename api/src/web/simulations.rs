@@ -14,7 +14,7 @@ use troupe_shared::{
     domain::{
         Property, SimulationFilter, SimulationKind, SimulationPlan, SimulationStatus, capitalised,
     },
-    store::{AuditRecord, SimulationRecord},
+    store::SimulationRecord,
 };
 use uuid::Uuid;
 
@@ -24,7 +24,7 @@ use super::{
     results::{self, Finding},
     session::SignedIn,
 };
-use crate::ApiState;
+use crate::{ApiState, audit::ReadVia, simulations::read_results};
 
 const PAGE: u32 = 50;
 
@@ -184,25 +184,13 @@ async fn people(state: &ApiState, brokerage_id: Uuid) -> Result<Vec<(Uuid, Strin
     Ok(users.into_iter().map(|u| (u.id, u.name)).collect())
 }
 
-/// A simulation the signed-in person may see, its read audited like the API's results read.
+/// A simulation the signed-in person may see, its read audited as the API's results read is.
 async fn visible_record(
     state: &ApiState,
     me: &SignedIn,
     id: Uuid,
 ) -> Result<SimulationRecord, PageError> {
-    let record = state
-        .store
-        .simulation_record(&me.principal, id)
-        .await?
-        .ok_or_else(|| PageError::not_found(format!("simulation {id}")))?;
-    let audited = AuditRecord {
-        action: "simulation.results_read",
-        subject_type: "simulation",
-        subject_id: id,
-        detail: serde_json::json!({ "status": record.simulation.status.as_str(), "via": "web" }),
-    };
-    state.store.audit(&me.principal, audited).await?;
-    Ok(record)
+    Ok(read_results(state, &me.principal, id, ReadVia::Web).await?)
 }
 
 fn currency(plan: &SimulationPlan) -> &str {
