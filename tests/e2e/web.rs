@@ -339,6 +339,21 @@ async fn pages_hide_what_the_api_hides(shape: Shape) {
     )
     .await
     .problem(422);
+    // A field the invitation does not have is named, not ignored.
+    let unknown = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{eve_id}/invite"),
+            Some(&admin),
+            Some(&json!({ "email": "eve3@acme.example", "role": "brokerage_admin" })),
+        )
+        .await;
+    assert!(unknown.problem(400).ends_with("invalid-body"));
+    assert_eq!(
+        unknown.body["errors"][0]["pointer"], "/role",
+        "{}",
+        unknown.body
+    );
 }
 
 async fn sessions_end_and_forms_need_their_token(shape: Shape) {
