@@ -237,10 +237,12 @@ pub async fn run_nightly_now(config: &Config, brokerage: &str) -> anyhow::Result
         .with_nanosecond(now.timestamp_subsec_millis() * 1_000_000)
         .unwrap_or(now);
     let params = troupe_scheduler::nightly_params(config);
-    let run = store
+    let (run, request) = store
         .create_nightly_run(brokerage_id, &params, slot)
         .await?
         .context("a nightly run for this instant exists already; try again")?;
+    // This process runs it: no worker is to be handed the same run.
+    store.delete_job_requests(&[request.id]).await?;
     let deps = MatchingDeps {
         responder: troupe_worker::responder(config, &store, &queues)?,
         store: store.clone(),

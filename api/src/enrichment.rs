@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use troupe_shared::{
     auth::Principal,
     domain::{Enrichment, EnrichmentRequest, Fact, PersonaInsights, SourceKind},
-    jobs::EnrichmentJob,
+    jobs::{EnrichmentJob, RequestedJob},
     store::{EnrichmentSubmitted, NewSource},
 };
 use uuid::Uuid;
@@ -143,33 +143,17 @@ pub(crate) async fn learn(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("persona {persona_id}")))?;
     match submitted {
-        EnrichmentSubmitted::Queued(run) => {
-            enqueue(state, caller, &run).await?;
+        EnrichmentSubmitted::Queued(run, request) => {
+            let job = EnrichmentJob::for_run(caller.brokerage_id, run.id);
+            state
+                .queues
+                .enrichment
+                .push_after_commit(job, request)
+                .await;
             Ok((run, true))
         }
         EnrichmentSubmitted::AlreadyKnown(run) => Ok((run, false)),
     }
-}
-
-async fn enqueue(state: &ApiState, caller: &Principal, run: &Enrichment) -> Result<(), ApiError> {
-    let job = EnrichmentJob {
-        enrichment_id: run.id,
-        brokerage_id: caller.brokerage_id,
-    };
-    if let Err(e) = state.queues.enrichment.push(job).await {
-        tracing::error!(enrichment = %run.id, error = %e, "enqueue failed");
-        state
-            .store
-            .fail_enrichment(
-                run.id,
-                "the job queue was unavailable; submit the same sources again",
-            )
-            .await?;
-        return Err(ApiError::Unavailable(
-            "the job queue is unavailable; try again shortly".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// The request's sources, each within its kind's size limit.

@@ -13,7 +13,7 @@ use troupe_shared::{
         Feedback, FeedbackOutcome, MatchCaller, MatchDirection, MatchParams, MatchRecommendation,
         MatchRun,
     },
-    jobs::MatchingJob,
+    jobs::{MatchingJob, RequestedJob},
     store::Submitted,
 };
 use uuid::Uuid;
@@ -309,29 +309,15 @@ pub(crate) async fn queue_run(
         .store
         .submit_match_run(caller, direction, subject, &params, idempotency.as_ref())
         .await?;
-    let run = match submitted {
-        Submitted::Created(run) => run,
-        Submitted::Replayed(run) => return Ok(run),
-        Submitted::KeyReused => return Err(ApiError::IdempotencyKeyReused),
-    };
-    let job = MatchingJob {
-        run_id: run.id,
-        brokerage_id: caller.brokerage_id,
-    };
-    if let Err(e) = state.queues.matching.push(job).await {
-        tracing::error!(run = %run.id, error = %e, "enqueue failed");
-        state
-            .store
-            .fail_match_run(
-                run.id,
-                "the job queue was unavailable when this run was submitted; submit it again",
-            )
-            .await?;
-        return Err(ApiError::Unavailable(
-            "the job queue is unavailable; try again shortly".into(),
-        ));
+    match submitted {
+        Submitted::Created(run, request) => {
+            let job = MatchingJob::for_run(caller.brokerage_id, run.id);
+            state.queues.matching.push_after_commit(job, request).await;
+            Ok(run)
+        }
+        Submitted::Replayed(run) => Ok(run),
+        Submitted::KeyReused => Err(ApiError::IdempotencyKeyReused),
     }
-    Ok(run)
 }
 
 fn accepted(run: &MatchRun) -> Accepted {

@@ -8,7 +8,10 @@ use apalis_cron::{CronScheduler, Tick};
 use chrono::{DateTime, TimeZone, Utc};
 use tokio_util::sync::CancellationToken;
 use troupe_shared::{
-    Config, Store, StoreError, domain::MatchParams, jobs::MatchingJob, queue::Queues,
+    Config, Store, StoreError,
+    domain::MatchParams,
+    jobs::{MatchingJob, RequestedJob},
+    queue::Queues,
 };
 use uuid::Uuid;
 
@@ -96,20 +99,9 @@ pub async fn schedule_nightly(
         let run = store
             .create_nightly_run(brokerage_id, &params, slot)
             .await?;
-        let Some(run) = run else { continue };
-        let job = MatchingJob {
-            run_id: run.id,
-            brokerage_id,
-        };
-        if let Err(e) = queues.matching.push(job).await {
-            // The next night's run re-matches everything changed since the last completed one,
-            // so nothing is lost but a night.
-            tracing::error!(run = %run.id, error = %e, "could not enqueue the nightly run");
-            store
-                .fail_match_run(run.id, &format!("the job queue was unavailable: {e}"))
-                .await?;
-            continue;
-        }
+        let Some((run, request)) = run else { continue };
+        let job = MatchingJob::for_run(brokerage_id, run.id);
+        queues.matching.push_after_commit(job, request).await;
         created.push(run.id);
     }
     Ok(created)

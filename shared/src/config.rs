@@ -130,6 +130,11 @@ pub struct WorkerConfig {
     pub max_attempts: u32,
     /// Persona agents of one simulation that call the model at once.
     pub agent_parallelism: usize,
+    /// How often the job dispatcher looks for job requests to push.
+    pub job_sweep_interval: Duration,
+    /// How long a pushed job of an unfinished run is trusted to a queue that can lose jobs
+    /// (Redis) before it is pushed again; a push the queue already holds changes nothing.
+    pub job_recheck_after: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -309,6 +314,10 @@ impl Config {
                 missed_heartbeats: env.parse("TROUPE_WORKER_MISSED_HEARTBEATS", "3")?,
                 max_attempts: env.parse("TROUPE_JOB_MAX_ATTEMPTS", "3")?,
                 agent_parallelism: env.parse("TROUPE_AGENT_PARALLELISM", "32")?,
+                job_sweep_interval: Duration::from_millis(
+                    env.parse("TROUPE_JOB_SWEEP_MS", "2000")?,
+                ),
+                job_recheck_after: Duration::from_secs(env.parse("TROUPE_JOB_RECHECK_SECS", "60")?),
             },
             llm: LlmConfig {
                 provider,
@@ -493,6 +502,12 @@ impl Config {
         if self.webhooks.timeout.is_zero() || self.webhooks.poll_interval.is_zero() {
             return Err(invalid(
                 "TROUPE_WEBHOOK_TIMEOUT_SECS / TROUPE_WEBHOOK_POLL_MS",
+                "must be at least 1",
+            ));
+        }
+        if worker.job_sweep_interval.is_zero() || worker.job_recheck_after.is_zero() {
+            return Err(invalid(
+                "TROUPE_JOB_SWEEP_MS / TROUPE_JOB_RECHECK_SECS",
                 "must be at least 1",
             ));
         }

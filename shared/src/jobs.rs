@@ -10,6 +10,12 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
     const QUEUE: &'static str;
 }
 
+/// A job the API or the scheduler requests through the store's outbox (`job_requests`), which
+/// the dispatcher can rebuild from the request's brokerage and run.
+pub trait RequestedJob: Job {
+    fn for_run(brokerage_id: Uuid, run_id: Uuid) -> Self;
+}
+
 /// Run the simulation with this id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimulationJob {
@@ -19,6 +25,15 @@ pub struct SimulationJob {
 
 impl Job for SimulationJob {
     const QUEUE: &'static str = "simulations";
+}
+
+impl RequestedJob for SimulationJob {
+    fn for_run(brokerage_id: Uuid, simulation_id: Uuid) -> Self {
+        SimulationJob {
+            simulation_id,
+            brokerage_id,
+        }
+    }
 }
 
 /// Learn from the sources of this enrichment run.
@@ -32,6 +47,15 @@ impl Job for EnrichmentJob {
     const QUEUE: &'static str = "enrichment";
 }
 
+impl RequestedJob for EnrichmentJob {
+    fn for_run(brokerage_id: Uuid, enrichment_id: Uuid) -> Self {
+        EnrichmentJob {
+            enrichment_id,
+            brokerage_id,
+        }
+    }
+}
+
 /// Run the match run with this id (on demand, or one brokerage's nightly slot).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchingJob {
@@ -41,6 +65,15 @@ pub struct MatchingJob {
 
 impl Job for MatchingJob {
     const QUEUE: &'static str = "matching";
+}
+
+impl RequestedJob for MatchingJob {
+    fn for_run(brokerage_id: Uuid, run_id: Uuid) -> Self {
+        MatchingJob {
+            run_id,
+            brokerage_id,
+        }
+    }
 }
 
 /// Make the next attempt of this webhook delivery.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use apalis::prelude::TaskSink;
+use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
 use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqlitePool, SqlitePoolOptions, SqliteStorage};
 use redis::aio::ConnectionManagerConfig;
@@ -11,6 +11,7 @@ use redis::aio::ConnectionManagerConfig;
 use crate::{
     config::Config,
     jobs::{EnrichmentJob, Job, MatchingJob, SimulationJob, WebhookJob},
+    store::JobRequest,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -96,14 +97,70 @@ impl<J: Job> Queue<J> {
         result.map_err(QueueError::Push)
     }
 
-    pub async fn push(&self, job: J) -> Result<(), QueueError> {
+    /// Whether a job this queue took can vanish while its run waits in the store: Redis run
+    /// without persistence loses everything on a restart; SQLite's queue is in the store's file.
+    pub fn can_lose_jobs(&self) -> bool {
+        matches!(self, Queue::Redis(_))
+    }
+
+    /// Pushes jobs named by their requests. A name the queue already holds is not queued again
+    /// (apalis-sqlite keeps one row per idempotency key, apalis-redis one task per id), so the
+    /// submitter and the dispatcher may both push a request.
+    pub async fn push_requested(&self, jobs: Vec<(J, JobRequest)>) -> Result<(), QueueError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let name = |request: JobRequest| request.id.to_string();
         let result = match self.clone() {
-            Queue::Sqlite(mut storage) => storage.push(job).await.map_err(|e| e.to_string()),
-            Queue::Redis(mut storage) => storage.push(job).await.map_err(|e| e.to_string()),
+            Queue::Sqlite(mut storage) => {
+                // The id stays apalis' own: a second row with the same key is skipped by the
+                // key's unique index, not refused by the primary key.
+                let tasks = jobs.into_iter().map(|(job, request)| {
+                    TaskBuilder::new(job).idempotency_key(name(request)).build()
+                });
+                storage
+                    .push_all(futures::stream::iter(tasks))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Queue::Redis(mut storage) => {
+                let tasks = jobs.into_iter().map(|(job, request)| {
+                    TaskBuilder::new(job)
+                        .task_id(TaskId::from_string(name(request)))
+                        .build()
+                });
+                storage
+                    .push_all(futures::stream::iter(tasks))
+                    .await
+                    .map_err(|e| e.to_string())
+            }
         };
         result.map_err(QueueError::Push)
     }
+
+    /// Pushes a run's job right after the commit that requested it. A queue that is down or
+    /// slow costs the submitter at most [`SUBMITTER_WAIT`]: the request is in the store, and the
+    /// workers' dispatcher pushes it once the queue answers, so the submission stands either way.
+    pub async fn push_after_commit(&self, job: J, request: JobRequest) {
+        match tokio::time::timeout(SUBMITTER_WAIT, self.push_requested(vec![(job, request)])).await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(queue = J::QUEUE, request = %request.id, error = %e,
+                    "the queue refused the job; the dispatcher will push it");
+            }
+            Err(_) => {
+                tracing::warn!(queue = J::QUEUE, request = %request.id,
+                    "the queue did not answer; the dispatcher will push the job");
+            }
+        }
+    }
 }
+
+/// How long a submitter waits on the queue after its commit; under the store's
+/// [`SUBMITTER_GRACE`](crate::store::job_requests::SUBMITTER_GRACE), so the dispatcher does not
+/// push a request its submitter is still pushing.
+pub const SUBMITTER_WAIT: Duration = Duration::from_secs(2);
 
 /// Every queue of the service, on one backend.
 #[derive(Clone)]

@@ -120,6 +120,7 @@ async fn workers_sharing_a_key_stay_under_its_limit() {
             ("TROUPE_LLM_TPM", "100000000".into()),
             ("TROUPE_WORKER_CONCURRENCY", "1".into()),
         ],
+        ..Options::default()
     };
     let app = TestApp::spawn_with(Shape::Distributed, options).await;
     let mut ids = Vec::new();

@@ -28,8 +28,10 @@ pub enum Shape {
 }
 
 pub struct Options {
-    /// Worker processes of the distributed shape.
+    /// Worker processes of the distributed shape (and of an embedded `api_only` app).
     pub workers: usize,
+    /// The embedded shape runs only the API in the test process, its workers as processes.
+    pub api_only: bool,
     pub mock: MockConfig,
     /// Extra `TROUPE_*` settings.
     pub vars: Vec<(&'static str, String)>,
@@ -39,6 +41,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             workers: 1,
+            api_only: false,
             mock: MockConfig::default(),
             vars: Vec::new(),
         }
@@ -176,8 +179,8 @@ impl TestApp {
             }
         }
         let roles = match shape {
-            Shape::Embedded => Roles::ALL,
-            Shape::Distributed => Roles::API,
+            Shape::Embedded if !options.api_only => Roles::ALL,
+            _ => Roles::API,
         };
         let config = Config::from_vars(vars.clone()).expect("test configuration is valid");
         let app = App::build(config, roles).await.expect("app builds");
@@ -202,7 +205,7 @@ impl TestApp {
             _scratch: scratch,
             postgres_db,
         };
-        if shape == Shape::Distributed {
+        if !roles.worker {
             for _ in 0..options.workers {
                 test_app.start_worker();
             }
@@ -328,6 +331,25 @@ impl TestApp {
         store.events(brokerage, None, 1000).await.expect("events")
     }
 
+    /// Forgets every job the queue holds, waiting, running or done: what a Redis restarted
+    /// without persistence leaves, and (in the embedded shape) what a submitter that died
+    /// between its commit and its push leaves.
+    pub async fn lose_queued_jobs(&self) {
+        match self.vars.get("TROUPE_QUEUE_PREFIX") {
+            Some(prefix) => delete_redis_keys(&self.vars["TROUPE_REDIS_URL"], prefix).await,
+            None => {
+                let pool = sqlx::SqlitePool::connect(&self.vars["TROUPE_DATABASE_URL"])
+                    .await
+                    .expect("the embedded database");
+                sqlx::query("DELETE FROM Jobs")
+                    .execute(&pool)
+                    .await
+                    .expect("apalis-sqlite's job table");
+                pool.close().await;
+            }
+        }
+    }
+
     /// A connection to this app's database, for checks the API does not expose.
     pub async fn postgres(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(&self.vars["TROUPE_DATABASE_URL"])
@@ -375,6 +397,7 @@ impl Drop for TestApp {
         }
         let database = self.postgres_db.take();
         let prefix = self.vars.get("TROUPE_QUEUE_PREFIX").cloned();
+        let redis = self.vars.get("TROUPE_REDIS_URL").cloned();
         if database.is_none() {
             return;
         }
@@ -388,8 +411,8 @@ impl Drop for TestApp {
                 if let Some(name) = database {
                     admin_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
                 }
-                if let Some(prefix) = prefix {
-                    delete_redis_keys(&prefix).await;
+                if let (Some(prefix), Some(url)) = (prefix, redis) {
+                    delete_redis_keys(&url, &prefix).await;
                 }
             });
         })
@@ -397,8 +420,8 @@ impl Drop for TestApp {
     }
 }
 
-async fn delete_redis_keys(prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url()) else {
+async fn delete_redis_keys(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else {
         return;
     };
     let Ok(mut conn) = client.get_multiplexed_async_connection().await else {

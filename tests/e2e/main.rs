@@ -16,6 +16,7 @@ mod enrichment;
 mod erasure;
 mod gateway;
 mod graph;
+mod job_requests;
 mod killed_worker;
 mod kinds;
 mod live;

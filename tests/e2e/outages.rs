@@ -1,5 +1,6 @@
 //! A dependency down answers 503 `unavailable` with `Retry-After`, never a 500; `/readyz` names
-//! what is down. The test runs a Redis of its own and stops it.
+//! what is down; work submitted while the queue is down is accepted and runs once it is back.
+//! The test runs a Redis of its own, stops it and starts it again empty.
 
 use std::{process::Stdio, time::Duration};
 
@@ -9,43 +10,21 @@ use tokio::process::Command;
 use crate::helpers::{Options, Shape, TestApp, listing, persona};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_queue_outage_answers_503_and_readyz_names_it() {
+async fn a_queue_outage_is_named_and_its_submits_run_when_it_is_back() {
     let port = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()
     };
-    let mut redis = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server runs (scripts/test.sh installs it)");
+    let mut redis = start_redis(port).await;
     let url = format!("redis://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if redis::Client::open(url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let app = TestApp::spawn_with(
         Shape::Distributed,
         Options {
-            workers: 0,
-            vars: vec![("TROUPE_REDIS_URL", url)],
+            workers: 1,
+            vars: vec![
+                ("TROUPE_REDIS_URL", url),
+                ("TROUPE_JOB_SWEEP_MS", "200".into()),
+            ],
             ..Options::default()
         },
     )
@@ -73,28 +52,64 @@ async fn a_queue_outage_answers_503_and_readyz_names_it() {
     assert!(!detail.contains("the database is down"), "{detail}");
     assert!(ready.headers.contains_key("retry-after"));
 
-    // Reads that need only the database go on; a submit says the queue is unavailable.
+    // Reads that need only the database go on; a submit is accepted, and its retry with the
+    // same key answers the same simulation rather than a failed one.
     let listed = app.get("/api/v1/personas").await;
     assert_eq!(listed.status, 200, "{}", listed.body);
-    let submit = app
-        .post(
-            "/api/v1/simulations/focus-group",
-            &json!({ "property_id": property["id"], "persona_ids": [client["id"]], "questions": ["?"] }),
+    let submit = || {
+        let body = json!({ "property_id": property["id"], "persona_ids": [client["id"]], "questions": ["?"] });
+        app.raw(
+            app.client()
+                .post(format!("{}/api/v1/simulations/focus-group", app.base))
+                .bearer_auth(&app.key)
+                .header("Idempotency-Key", "during-outage")
+                .json(&body),
         )
-        .await;
-    assert!(
-        submit.problem(503).ends_with("/unavailable"),
-        "{}",
-        submit.body
-    );
-    assert!(
-        submit.headers.contains_key("retry-after"),
-        "{:?}",
-        submit.headers
-    );
-    assert!(
-        !submit.body.to_string().contains("internal"),
-        "{}",
-        submit.body
-    );
+    };
+    let accepted = submit().await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let retried = submit().await;
+    assert_eq!(retried.status, 202, "{}", retried.body);
+    assert_eq!(retried.body["id"], accepted.body["id"]);
+    assert_eq!(retried.body["status"], "pending");
+
+    // Redis comes back with nothing in it: the workers' dispatcher queues the simulation.
+    redis = start_redis(port).await;
+    let id = accepted.body["id"].as_str().unwrap();
+    let status = app.wait_for_final(id, Duration::from_secs(60)).await;
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["attempts"], 1, "{status}");
+    redis.kill().await.unwrap();
+}
+
+/// A `redis-server` of the test's own on `port`, keeping nothing on disk, once it answers.
+async fn start_redis(port: u16) -> tokio::process::Child {
+    let redis = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server runs (scripts/test.sh installs it)");
+    let url = format!("redis://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if redis::Client::open(url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    redis
 }

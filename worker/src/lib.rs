@@ -2,6 +2,7 @@
 
 pub mod engine;
 pub mod enrichment;
+pub mod job_dispatch;
 pub mod llm;
 pub mod matching;
 mod simulation;
@@ -236,12 +237,19 @@ pub async fn run(
         config.webhooks.clone(),
         shutdown.clone(),
     );
+    let job_dispatcher = job_dispatch::dispatch(
+        store.clone(),
+        queues.clone(),
+        config.worker.clone(),
+        shutdown.clone(),
+    );
     tokio::join!(
         simulations,
         enrichments,
         matches,
         webhook_attempts,
-        dispatcher
+        dispatcher,
+        job_dispatcher
     );
     Ok(())
 }

@@ -21,7 +21,7 @@ use troupe_shared::{
         Role, RunMetadata, Simulation, SimulationFilter, SimulationKind, SimulationPlan,
         SimulationResults, SimulationStatus,
     },
-    jobs::SimulationJob,
+    jobs::{RequestedJob, SimulationJob},
     store::{AuditRecord, CancelOutcome, NewSimulation, SimulationRecord, Submitted},
 };
 use uuid::Uuid;
@@ -357,34 +357,19 @@ async fn store_and_queue(
         idempotency: idempotency_key.map(|key| (key, request_hash, state.idempotency_ttl)),
     };
     let simulation = match state.store.create_simulation(caller, new).await? {
-        Submitted::Created(simulation) => {
-            enqueue(state, &simulation).await?;
+        Submitted::Created(simulation, request) => {
+            let job = SimulationJob::for_run(simulation.brokerage_id, simulation.id);
+            state
+                .queues
+                .simulations
+                .push_after_commit(job, request)
+                .await;
             simulation
         }
         Submitted::Replayed(simulation) => simulation,
         Submitted::KeyReused => return Err(ApiError::IdempotencyKeyReused),
     };
     Ok(simulation)
-}
-
-async fn enqueue(state: &ApiState, simulation: &Simulation) -> Result<(), ApiError> {
-    let job = SimulationJob {
-        simulation_id: simulation.id,
-        brokerage_id: simulation.brokerage_id,
-    };
-    if let Err(e) = state.queues.simulations.push(job).await {
-        tracing::error!(simulation = %simulation.id, error = %e, "enqueue failed");
-        let reason =
-            "the job queue was unavailable when this simulation was submitted; submit it again";
-        state
-            .store
-            .fail_simulation(simulation.id, None, reason, None)
-            .await?;
-        return Err(ApiError::Unavailable(
-            "the job queue is unavailable; try again shortly".into(),
-        ));
-    }
-    Ok(())
 }
 
 fn accepted(simulation: &Simulation) -> Accepted {

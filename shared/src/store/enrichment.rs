@@ -11,9 +11,9 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    AuditRecord, BeginWrite, Store, StoreResult, audit::record_audit, events::record_event,
-    graph::sync_graph, parse_column, personas::PrivateFields, versions::record_version,
-    visible_persona, with_pool,
+    AuditRecord, BeginWrite, JobRequest, Store, StoreResult, audit::record_audit,
+    events::record_event, graph::sync_graph, job_requests::record_job, parse_column,
+    personas::PrivateFields, versions::record_version, visible_persona, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -22,6 +22,7 @@ use crate::{
         Enrichment, EnrichmentStatus, Fact, FactCounts, FactEffect, FactKind, FactStatus, Persona,
         PersonaProfile, SourceKind, SourceRef, SourceText,
     },
+    jobs::EnrichmentJob,
 };
 
 /// A source as submitted.
@@ -35,8 +36,8 @@ pub struct NewSource {
 
 /// What a submission did.
 pub enum EnrichmentSubmitted {
-    /// A new run is queued (some sources were new, or a failed run is tried again).
-    Queued(Enrichment),
+    /// A new run is requested (some sources were new, or a failed run is tried again).
+    Queued(Enrichment, JobRequest),
     /// Every source was submitted before: the run that learned from them.
     AlreadyKnown(Enrichment),
 }
@@ -180,7 +181,7 @@ impl Store {
         let key = self.sealing_key().await?;
         let run_id = Uuid::now_v7();
         let now = Utc::now();
-        let outcome: Option<(Uuid, bool)> = with_pool!(self, pool => {
+        let outcome: Option<(Uuid, Option<JobRequest>)> = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let visible: Option<Uuid> = sqlx::query_scalar(concat!(
                 "SELECT p.id FROM personas p WHERE p.brokerage_id = $1 AND p.id = $4 AND ", visible_persona!()))
@@ -221,18 +222,22 @@ impl Store {
                     let retried = sqlx::query("UPDATE enrichments SET status = 'queued', error = NULL, completed_at = NULL
                                                WHERE brokerage_id = $1 AND id = $2 AND status = 'failed'")
                         .bind(caller.brokerage_id).bind(known).execute(&mut *tx).await?.rows_affected();
-                    if retried > 0 {
+                    let request = if retried > 0 {
                         let detail = serde_json::json!({ "enrichment_id": known, "retried": true });
                         record_audit!(tx, caller, AuditRecord::persona("persona.enrich", persona_id, detail))?;
-                    }
+                        Some(record_job!(tx, caller.brokerage_id, EnrichmentJob, known)?)
+                    } else {
+                        None
+                    };
                     tx.commit().await?;
-                    Some((known, retried > 0))
+                    Some((known, request))
                 }
                 _ => {
                     let detail = serde_json::json!({ "enrichment_id": run_id, "sources": added });
                     record_audit!(tx, caller, AuditRecord::persona("persona.enrich", persona_id, detail))?;
+                    let request = record_job!(tx, caller.brokerage_id, EnrichmentJob, run_id)?;
                     tx.commit().await?;
-                    Some((run_id, true))
+                    Some((run_id, Some(request)))
                 }
             }
         });
@@ -243,10 +248,9 @@ impl Store {
             .enrichment_by_id(caller.brokerage_id, id)
             .await?
             .ok_or_else(|| super::StoreError::Corrupt(format!("enrichment {id} vanished")))?;
-        Ok(Some(if queued {
-            EnrichmentSubmitted::Queued(run)
-        } else {
-            EnrichmentSubmitted::AlreadyKnown(run)
+        Ok(Some(match queued {
+            Some(request) => EnrichmentSubmitted::Queued(run, request),
+            None => EnrichmentSubmitted::AlreadyKnown(run),
         }))
     }
 

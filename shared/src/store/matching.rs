@@ -11,12 +11,13 @@ use uuid::Uuid;
 
 use super::{
     BeginWrite, INSERT_BATCH, IdempotencyKey, KeyClaim, Store, StoreError, StoreResult, Submitted,
-    claim_idempotency_key, events::record_event, is_unique_violation, parse_column,
-    visible_persona, with_pool,
+    claim_idempotency_key, events::record_event, is_unique_violation, job_requests::record_job,
+    parse_column, visible_persona, with_pool,
 };
 use crate::{
     auth::Principal,
     domain::{MatchDetail, MatchDirection, MatchParams, MatchRun, MatchRunStatus},
+    jobs::MatchingJob,
 };
 
 macro_rules! run_columns {
@@ -79,16 +80,17 @@ pub struct NightlyScores {
 }
 
 impl Store {
-    /// Creates a brokerage's nightly run for `slot`; a second run for the same brokerage and
-    /// slot (a scheduler replica, a restart) is refused with `None`.
+    /// Creates a brokerage's nightly run for `slot`, with its job request; a second run for the
+    /// same brokerage and slot (a scheduler replica, a restart) is refused with `None`.
     pub async fn create_nightly_run(
         &self,
         brokerage_id: Uuid,
         params: &MatchParams,
         slot: DateTime<Utc>,
-    ) -> StoreResult<Option<MatchRun>> {
-        let row: Option<RunRow> = with_pool!(self, pool => {
-            sqlx::query_as(concat!(
+    ) -> StoreResult<Option<(MatchRun, super::JobRequest)>> {
+        let created: Option<(RunRow, super::JobRequest)> = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let row: Option<RunRow> = sqlx::query_as(concat!(
                 "INSERT INTO match_runs (id, brokerage_id, direction, params, status, slot, created_at)
                  VALUES ($1, $2, 'nightly', $3, 'pending', $4, $5)
                  ON CONFLICT (brokerage_id, slot) WHERE slot IS NOT NULL DO NOTHING RETURNING ", run_columns!()))
@@ -97,10 +99,16 @@ impl Store {
             .bind(Json(params))
             .bind(slot)
             .bind(Utc::now())
-            .fetch_optional(pool)
-            .await
-        })?;
-        row.map(MatchRun::try_from).transpose()
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let request = record_job!(tx, brokerage_id, MatchingJob, row.id)?;
+            tx.commit().await?;
+            Some((row, request))
+        });
+        created
+            .map(|(row, request)| Ok((MatchRun::try_from(row)?, request)))
+            .transpose()
     }
 
     /// Creates a run a caller asked for, or with an idempotency key, returns what the key created.
@@ -162,8 +170,9 @@ impl Store {
                 .bind(Utc::now())
                 .fetch_one(&mut *tx)
                 .await?;
+            let request = record_job!(tx, caller.brokerage_id, MatchingJob, id)?;
             tx.commit().await?;
-            Ok(Submitted::Created(row.try_into()?))
+            Ok(Submitted::Created(row.try_into()?, request))
         })
     }
 

@@ -14,6 +14,7 @@ mod events;
 mod export;
 mod feedback;
 pub(crate) mod graph;
+pub mod job_requests;
 mod keys;
 mod llm_cache;
 mod matching;
@@ -35,6 +36,7 @@ pub use enrichment::{
 pub use events::Event;
 pub use export::{FeedbackRecord, PersonaRecords, RecommendationRecord, SimulationAnswers};
 pub use feedback::PairFeedback;
+pub use job_requests::{DueJob, JobRequest};
 pub use keys::{ACTIVE_KEY_TTL, Rotation};
 pub use llm_cache::CachedResponse;
 pub use matching::{NewRecommendation, NightlyScores};
@@ -297,7 +299,8 @@ pub type IdempotencyKey = (String, String, Duration);
 
 /// What a request that creates work got.
 pub enum Submitted<T> {
-    Created(T),
+    /// Created, with the request to run it that the submitter pushes.
+    Created(T, JobRequest),
     /// The same key was used before with the same request: here is what it created.
     Replayed(T),
     /// The same key was used before with a different request.
@@ -315,7 +318,8 @@ enum KeyClaim {
 }
 
 /// Claims `$key` for resource `$id` inside the write transaction `$tx`. A key that expired, or
-/// whose resource (a row of `$table`) is gone, is taken over. Two concurrent requests with one key:
+/// whose resource (a run in `$table`) is gone or failed, is taken over: a retry after a failure
+/// starts a new run rather than handing back the dead one. Two concurrent requests with one key:
 /// the loser's insert hits the key's primary key (a unique violation the caller retries once).
 macro_rules! claim_idempotency_key {
     ($tx:expr, $brokerage:expr, $key:expr, $id:expr, $table:literal) => {{
@@ -330,8 +334,8 @@ macro_rules! claim_idempotency_key {
         .bind(now)
         .fetch_optional(&mut *$tx)
         .await?;
-        let resource_exists = match existing {
-            Some((_, resource)) => sqlx::query_scalar::<_, i32>(concat!("SELECT 1 FROM ", $table, " WHERE id = $1"))
+        let resource_live = match existing {
+            Some((_, resource)) => sqlx::query_scalar::<_, i32>(concat!("SELECT 1 FROM ", $table, " WHERE id = $1 AND status <> 'failed'"))
                 .bind(resource)
                 .fetch_optional(&mut *$tx)
                 .await?
@@ -340,7 +344,7 @@ macro_rules! claim_idempotency_key {
         };
         match existing {
             Some((stored_hash, _)) if &stored_hash != request_hash => $crate::store::KeyClaim::Reused,
-            Some((_, resource)) if resource_exists => $crate::store::KeyClaim::Replay(resource),
+            Some((_, resource)) if resource_live => $crate::store::KeyClaim::Replay(resource),
             _ => {
                 let expires_at = now + chrono::Duration::from_std(*ttl).unwrap_or(chrono::Duration::days(1));
                 sqlx::query("DELETE FROM idempotency_keys WHERE brokerage_id = $1 AND key = $2")

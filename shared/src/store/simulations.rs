@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::{
     BeginWrite, IdempotencyKey, KeyClaim, Store, StoreError, StoreResult, Submitted,
-    claim_idempotency_key, events::record_event, is_unique_violation, parse_column, with_pool,
+    claim_idempotency_key, events::record_event, is_unique_violation, job_requests::record_job,
+    parse_column, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -18,6 +19,7 @@ use crate::{
         Progress, RunMetadata, Simulation, SimulationFilter, SimulationKind, SimulationPlan,
         SimulationResults, SimulationStatus,
     },
+    jobs::SimulationJob,
 };
 
 /// What claiming a simulation reads: attempts, submitter, plan, kind, total steps, sealed notes.
@@ -214,8 +216,9 @@ impl Store {
                 });
                 insert.build().execute(&mut *tx).await?;
             }
+            let request = record_job!(tx, caller.brokerage_id, SimulationJob, id)?;
             tx.commit().await?;
-            Ok(Submitted::Created(row.try_into()?))
+            Ok(Submitted::Created(row.try_into()?, request))
         })
     }
 
