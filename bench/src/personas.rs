@@ -4,7 +4,10 @@
 //!
 //! - `get`: `GET /personas/{id}` of a persona that agent may see (audited: every read appends to
 //!   the brokerage's hash-chained audit log);
-//! - `list`: `GET /personas?segment=…&limit=50`, the visibility rules applied in SQL.
+//! - `list`: `GET /personas?segment=…&limit=50`, the visibility rules applied in SQL;
+//! - `unaudited_get`: `GET /properties/{id}` of one listing, the reference: the same key check
+//!   and a one-row read, with no audit entry. The audited read's throughput is printed as a
+//!   multiple of it (`audited_over_unaudited_rps`).
 //!
 //! For the list it also runs the API's own query (`LIST_PERSONAS`) directly — `EXPLAIN ANALYZE`
 //! in PostgreSQL, the median of repeated runs in SQLite — prints the plan (which must use an
@@ -90,12 +93,22 @@ async fn main() -> anyhow::Result<()> {
         );
         let agents = Arc::new(agents);
         let base = deployment.api.base().to_owned();
-        for endpoint in ["get", "list"] {
-            let measured = load(&base, &agents, endpoint, concurrency, seconds).await?;
+        let listing = create_listing(&base, &agents[0]).await?;
+        let mut unaudited_rps = f64::NAN;
+        for endpoint in ["unaudited_get", "get", "list"] {
+            let measured = load(&base, &agents, endpoint, &listing, concurrency, seconds).await?;
             println!(
                 "shape={shape} endpoint={endpoint} requests_per_s={:.0} p50_ms={:.2} p99_ms={:.2} errors={}",
                 measured.rps, measured.p50_ms, measured.p99_ms, measured.errors
             );
+            match endpoint {
+                "unaudited_get" => unaudited_rps = measured.rps,
+                "get" => println!(
+                    "shape={shape} audited_over_unaudited_rps={:.2}",
+                    measured.rps / unaudited_rps
+                ),
+                _ => {}
+            }
             if endpoint == "list" {
                 let sql_ms = explain(&vars["TROUPE_DATABASE_URL"], &agents[0]).await?;
                 println!(
@@ -265,10 +278,25 @@ async fn analyze(url: &str) -> anyhow::Result<()> {
 }
 
 /// `concurrency` clients, each sending requests one after another for `seconds`.
+/// One listing for the unaudited reference read.
+async fn create_listing(base: &str, agent: &Agent) -> anyhow::Result<String> {
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/properties"))
+        .bearer_auth(&agent.key)
+        .json(&json!({ "title": "Bench listing", "description": "A reference read.", "price": 1.2e7 }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(reply["id"].as_str().context("the listing's id")?.to_owned())
+}
+
 async fn load(
     base: &str,
     agents: &Arc<Vec<Agent>>,
     endpoint: &'static str,
+    listing: &str,
     concurrency: usize,
     seconds: u64,
 ) -> anyhow::Result<Measured> {
@@ -280,12 +308,14 @@ async fn load(
     let mut tasks = Vec::new();
     for client in 0..concurrency {
         let (http, agents, base) = (http.clone(), agents.clone(), base.to_owned());
+        let listing = listing.to_owned();
         tasks.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(SEED + client as u64);
             let (mut latencies, mut errors) = (Vec::new(), 0u64);
             while Instant::now() < deadline {
                 let agent = agents.choose(&mut rng).expect("agents");
                 let url = match endpoint {
+                    "unaudited_get" => format!("{base}/api/v1/properties/{listing}"),
                     "get" => {
                         let id = agent.visible.choose(&mut rng).expect("a visible persona");
                         format!("{base}/api/v1/personas/{id}")
