@@ -156,6 +156,11 @@ impl App {
                 .await;
                 ("api", result.map_err(anyhow::Error::from))
             });
+            let (store, signal) = (store.clone(), shutdown.clone());
+            roles_running.spawn(async move {
+                troupe_api::chain_reads(store, signal).await;
+                ("audit chainer", Ok(()))
+            });
         }
         if let Some(addr) = config.metrics_bind.filter(|_| !roles.api) {
             let signal = shutdown.clone();

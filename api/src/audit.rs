@@ -1,8 +1,14 @@
 //! `/api/v1/audit`: the brokerage's audit log, newest first, for its admins.
 
+use std::time::Duration;
+
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
-use troupe_shared::store::{AuditEntry, AuditFilter};
+use tokio_util::sync::CancellationToken;
+use troupe_shared::{
+    Store,
+    store::{AuditEntry, AuditFilter},
+};
 use uuid::Uuid;
 
 use crate::{
@@ -18,6 +24,26 @@ struct AuditPage {
     items: Vec<AuditEntry>,
     /// Pass as `cursor` for older entries; absent on the last page.
     next_cursor: Option<String>,
+}
+
+/// How often the API chains the reads it staged.
+const CHAIN_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Until `shutdown` (and once more then), chains staged reads into the brokerages' hash chains,
+/// so a read is in its chain within about a second of being made.
+pub async fn chain_reads(store: Store, shutdown: CancellationToken) {
+    loop {
+        let stopping = tokio::select! {
+            _ = shutdown.cancelled() => true,
+            _ = tokio::time::sleep(CHAIN_INTERVAL) => false,
+        };
+        if let Err(e) = store.chain_staged_reads().await {
+            tracing::warn!(error = %e, "could not chain staged reads; retrying");
+        }
+        if stopping {
+            return;
+        }
+    }
 }
 
 /// Where a read of client data came from, as its audit entry records it: the API's entries carry

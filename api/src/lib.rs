@@ -28,6 +28,7 @@ use poem::{
 use poem_openapi::OpenApiService;
 use troupe_shared::{Config, Store, queue::Queues};
 
+pub use audit::chain_reads;
 pub use problem::Problem;
 pub use web::{Invitation, invite};
 

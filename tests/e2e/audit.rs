@@ -171,6 +171,56 @@ async fn persona_access_is_audited_in_a_chain_that_detects_tampering(shape: Shap
     assert!(printed.contains("(seq 2)"), "{printed}");
 }
 
+both_shapes!(reads_reach_the_chain_without_waiting_on_each_other);
+
+/// A read is staged without the chain's lock and reaches the chain on its own within a second
+/// or so, in the order of the reads and changes around it.
+async fn reads_reach_the_chain_without_waiting_on_each_other(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let created = app
+        .create_persona(&persona("Ada", "finance", &["wine cellar"], &[], 3e7))
+        .await;
+    let path = format!("/api/v1/personas/{}", created["id"].as_str().unwrap());
+    let reads = futures::future::join_all((0..20).map(|_| app.get(&path))).await;
+    assert!(reads.iter().all(|r| r.status == 200));
+
+    let count = |sql: &'static str| {
+        let app = &app;
+        async move {
+            match shape {
+                Shape::Distributed => sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&app.postgres().await)
+                    .await
+                    .unwrap(),
+                Shape::Embedded => {
+                    let pool = sqlx::SqlitePool::connect(&app.vars["TROUPE_DATABASE_URL"])
+                        .await
+                        .unwrap();
+                    sqlx::query_scalar::<_, i64>(sql)
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap()
+                }
+            }
+        }
+    };
+    let started = std::time::Instant::now();
+    while count("SELECT COUNT(*) FROM audit_reads").await > 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "staged reads were never chained"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_log WHERE action = 'persona.read'").await,
+        20
+    );
+    let (intact, printed) = verify(&app).await;
+    assert!(intact, "{printed}");
+    assert!(printed.contains("21 entries checked"), "{printed}");
+}
+
 both_shapes!(an_export_holds_everything_about_the_client);
 
 /// The export gathers the persona, their answers in past simulations (and nobody else's), their

@@ -584,6 +584,10 @@ fn assert_same(before: &Snapshot, after: &Snapshot) {
 
 /// How a table's rows belong to a brokerage, or `None` for tables that hold no tenant data.
 fn scope_of(table: &str, columns: &[String]) -> Option<String> {
+    // The job queues' outbox: a request leaves when its run finishes, whoever is looking.
+    if table == "job_requests" {
+        return None;
+    }
     if columns.iter().any(|c| c == "brokerage_id") {
         return Some("t.brokerage_id = $1".into());
     }

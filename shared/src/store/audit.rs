@@ -7,13 +7,11 @@ use sha2::{Digest, Sha256};
 
 use uuid::Uuid;
 
-use super::{BeginWrite, Store, StoreError, StoreResult, is_unique_violation, with_pool};
+use super::{BeginWrite, Store, StoreResult, with_pool};
 use crate::auth::Principal;
 
 /// The hash before a brokerage's first entry.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-/// Appends that still collide on a sequence number try again this often.
-const APPEND_ATTEMPTS: usize = 5;
 
 /// What happened, to what, by whom.
 pub struct AuditRecord<'a> {
@@ -100,6 +98,60 @@ fn chain_hash(
     hex::encode(Sha256::digest(line.as_bytes()))
 }
 
+/// Moves up to `$limit` of the brokerage's staged reads (oldest first) onto the end of its chain
+/// inside `$tx`, which must hold the chain's lock; evaluates to `Result<u64, sqlx::Error>`, how
+/// many it moved. A second chainer waits for the lock, then finds those rows gone.
+macro_rules! chain_staged {
+    ($tx:expr, $brokerage:expr, $limit:expr) => {{
+        let brokerage_id: uuid::Uuid = $brokerage;
+        let tx = &mut $tx;
+        async move {
+            let staged: Vec<$crate::store::audit::StagedRead> = sqlx::query_as(
+                "SELECT id, at, actor_id, key_id, action, subject_type, subject_id, detail FROM audit_reads
+                 WHERE brokerage_id = $1 ORDER BY id LIMIT $2",
+            )
+            .bind(brokerage_id)
+            .bind(i64::from($limit))
+            .fetch_all(&mut **tx)
+            .await?;
+            if staged.is_empty() {
+                return Ok(0);
+            }
+            let last: Option<(i64, String)> = sqlx::query_as(
+                "SELECT seq, hash FROM audit_log WHERE brokerage_id = $1 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(brokerage_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let links = $crate::store::audit::link_staged(brokerage_id, last, &staged);
+            for rows in links.chunks($crate::store::audit::INSERT_ROWS) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_log (brokerage_id, seq, id, at, actor_id, key_id, action, subject_type, subject_id, detail, prev_hash, hash) ",
+                );
+                insert.push_values(rows, |mut row, (read, link)| {
+                    row.push_bind(brokerage_id).push_bind(link.seq).push_bind(read.id).push_bind(read.at)
+                        .push_bind(read.actor_id).push_bind(read.key_id).push_bind(&read.action)
+                        .push_bind(&read.subject_type).push_bind(read.subject_id)
+                        .push_bind(sqlx::types::Json(&read.detail)).push_bind(&link.prev_hash)
+                        .push_bind(&link.hash);
+                });
+                insert.build().execute(&mut **tx).await?;
+            }
+            for ids in staged.chunks($crate::store::INSERT_BATCH) {
+                let mut delete = sqlx::QueryBuilder::new("DELETE FROM audit_reads WHERE id IN (");
+                let mut list = delete.separated(", ");
+                for read in ids {
+                    list.push_bind(read.id);
+                }
+                delete.push(")").build().execute(&mut **tx).await?;
+            }
+            Ok::<u64, sqlx::Error>(staged.len() as u64)
+        }
+        .await
+    }};
+}
+pub(crate) use chain_staged;
+
 /// Appends `$record` (an [`AuditRecord`]) for `$caller` (a `&Principal`) to the brokerage's chain
 /// inside the transaction `$tx`, so that the entry commits with the change it records, or rolls
 /// back with it: a change whose entry cannot be written is not made. Evaluates to
@@ -116,6 +168,10 @@ macro_rules! record_audit {
                 .bind(caller.brokerage_id)
                 .execute(&mut **tx)
                 .await?;
+            // Reads staged before this change go before it in the chain.
+            while $crate::store::audit::chain_staged!(*tx, caller.brokerage_id, $crate::store::audit::CHAIN_BATCH)?
+                == u64::from($crate::store::audit::CHAIN_BATCH)
+            {}
             let last: Option<(i64, String)> = sqlx::query_as(
                 "SELECT seq, hash FROM audit_log WHERE brokerage_id = $1 ORDER BY seq DESC LIMIT 1",
             )
@@ -171,60 +227,159 @@ pub(crate) struct Link {
     pub hash: String,
 }
 
+/// Now, as both databases keep it (microseconds): the hash must see what they will return.
+fn stored_now() -> DateTime<Utc> {
+    Utc::now()
+        .duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or_else(|_| Utc::now())
+}
+
 impl Link {
-    /// The link after `last` (the chain's end, `None` for an empty chain).
+    /// The link after `last` (the chain's end, `None` for an empty chain) for a change made now.
     pub(crate) fn after(
         last: Option<(i64, String)>,
         caller: &Principal,
         record: &AuditRecord<'_>,
     ) -> Link {
-        // Both databases keep microseconds; the hash must see what they will return.
-        let at = Utc::now()
-            .duration_trunc(TimeDelta::microseconds(1))
-            .unwrap_or_else(|_| Utc::now());
-        let id = Uuid::now_v7();
+        let (id, at) = (Uuid::now_v7(), stored_now());
+        let hash_of = |seq, prev_hash: &str| {
+            chain_hash(
+                prev_hash,
+                caller.brokerage_id,
+                seq,
+                id,
+                at,
+                caller.user_id,
+                Some(caller.key_id),
+                (record.action, record.subject_type, record.subject_id),
+                &record.detail,
+            )
+        };
         let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
-        let hash = chain_hash(
-            &prev_hash,
-            caller.brokerage_id,
-            seq,
-            id,
-            at,
-            caller.user_id,
-            Some(caller.key_id),
-            (record.action, record.subject_type, record.subject_id),
-            &record.detail,
-        );
         Link {
             seq,
             id,
             at,
+            hash: hash_of(seq, &prev_hash),
             prev_hash,
-            hash,
         }
     }
 }
 
+/// A read as staged in `audit_reads`, waiting for its place in the chain.
+#[derive(sqlx::FromRow)]
+pub(crate) struct StagedRead {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor_id: Uuid,
+    pub key_id: Option<Uuid>,
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: Uuid,
+    #[sqlx(json)]
+    pub detail: Value,
+}
+
+/// Staged reads chained per statement batch: one lock of the chain for many reads.
+pub(crate) const CHAIN_BATCH: u32 = 1000;
+/// Rows per multi-row insert into the log (12 binds each).
+pub(crate) const INSERT_ROWS: usize = 200;
+
+/// The links of `staged`, in order, after the chain's end `last`.
+pub(crate) fn link_staged(
+    brokerage_id: Uuid,
+    last: Option<(i64, String)>,
+    staged: &[StagedRead],
+) -> Vec<(&StagedRead, Link)> {
+    let (mut seq, mut prev_hash) = last.unwrap_or((0, GENESIS.to_owned()));
+    staged
+        .iter()
+        .map(|read| {
+            seq += 1;
+            let hash = chain_hash(
+                &prev_hash,
+                brokerage_id,
+                seq,
+                read.id,
+                read.at,
+                read.actor_id,
+                read.key_id,
+                (&read.action, &read.subject_type, read.subject_id),
+                &read.detail,
+            );
+            let link = Link {
+                seq,
+                id: read.id,
+                at: read.at,
+                prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+                hash,
+            };
+            (read, link)
+        })
+        .collect()
+}
+
 impl Store {
-    /// Appends an entry for `caller` to their brokerage's chain, in a transaction of its own:
-    /// for reads, which change nothing to commit it with (changes use [`record_audit!`]).
+    /// Records a read by `caller`: one insert into the staging table, no lock, so reads of a
+    /// brokerage never queue behind each other; the chainer ([`Store::chain_staged_reads`]) puts
+    /// it in the brokerage's chain, in read order, within a second or so. Changes use
+    /// [`record_audit!`] in their own transaction instead.
     pub async fn audit(&self, caller: &Principal, record: AuditRecord<'_>) -> StoreResult<()> {
-        for _ in 0..APPEND_ATTEMPTS {
-            let appended: Result<(), sqlx::Error> = with_pool!(self, pool => async {
-                let mut tx = pool.begin_write().await?;
-                record_audit!(tx, caller, record)?;
-                tx.commit().await
-            }.await);
-            match appended {
-                Ok(()) => return Ok(()),
-                // Another append took this number first: read the new end and go again.
-                Err(e) if is_unique_violation(&e) => continue,
-                Err(e) => return Err(e.into()),
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO audit_reads (id, brokerage_id, at, actor_id, key_id, action, subject_type, subject_id, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(Uuid::now_v7()).bind(caller.brokerage_id).bind(stored_now())
+            .bind(caller.user_id).bind(caller.key_id)
+            .bind(record.action).bind(record.subject_type).bind(record.subject_id)
+            .bind(sqlx::types::Json(&record.detail))
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// Chains every staged read, brokerage by brokerage; returns how many.
+    pub async fn chain_staged_reads(&self) -> StoreResult<u64> {
+        let brokerages: Vec<Uuid> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT DISTINCT brokerage_id FROM audit_reads")
+                .fetch_all(pool)
+                .await
+        })?;
+        let mut chained = 0;
+        for brokerage_id in brokerages {
+            chained += self.chain_brokerage_reads(brokerage_id).await?;
+        }
+        Ok(chained)
+    }
+
+    /// Chains one brokerage's staged reads, a batch per transaction.
+    async fn chain_brokerage_reads(&self, brokerage_id: Uuid) -> StoreResult<u64> {
+        let mut chained = 0;
+        loop {
+            let batch = self.chain_read_batch(brokerage_id).await?;
+            chained += batch;
+            if batch < u64::from(CHAIN_BATCH) {
+                return Ok(chained);
             }
         }
-        Err(StoreError::Corrupt(
-            "the audit log is contended beyond retrying".into(),
-        ))
+    }
+
+    /// Moves up to [`CHAIN_BATCH`] of the brokerage's oldest staged reads onto its chain in one
+    /// transaction, under the chain's lock (as [`record_audit!`] takes it).
+    async fn chain_read_batch(&self, brokerage_id: Uuid) -> StoreResult<u64> {
+        Ok(with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("UPDATE brokerages SET name = name WHERE id = $1")
+                .bind(brokerage_id)
+                .execute(&mut *tx)
+                .await?;
+            let chained = chain_staged!(tx, brokerage_id, CHAIN_BATCH)?;
+            tx.commit().await?;
+            chained
+        }))
     }
 
     /// The brokerage's entries, newest first, at most `limit + 1` (to tell whether a page
@@ -235,6 +390,8 @@ impl Store {
         filter: &AuditFilter,
         limit: u32,
     ) -> StoreResult<Vec<AuditEntry>> {
+        // What was read a moment ago is in the listing.
+        self.chain_brokerage_reads(brokerage_id).await?;
         Ok(with_pool!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM audit_log
@@ -252,6 +409,7 @@ impl Store {
     /// Walks every brokerage's chain from its start; the first entry that does not hash to
     /// what is stored (or does not follow its predecessor), if any, and how many were checked.
     pub async fn verify_audit(&self) -> StoreResult<(u64, Option<Tampered>)> {
+        self.chain_staged_reads().await?;
         let brokerages: Vec<Uuid> = with_pool!(self, pool => {
             sqlx::query_scalar("SELECT DISTINCT brokerage_id FROM audit_log")
                 .fetch_all(pool)
