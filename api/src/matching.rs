@@ -317,6 +317,7 @@ pub(crate) async fn queue_run(
         }
         Submitted::Replayed(run) => Ok(run),
         Submitted::KeyReused => Err(ApiError::IdempotencyKeyReused),
+        Submitted::AtCapacity(active) => Err(ApiError::at_capacity(active, "match runs")),
     }
 }
 

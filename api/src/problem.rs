@@ -94,6 +94,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The brokerage has as much work waiting as it may: a 429 with `Retry-After`.
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -115,8 +118,18 @@ impl From<StoreError> for ApiError {
 
 /// What a 503 asks the client to wait before trying again.
 const RETRY_AFTER_SECS: &str = "5";
+/// What a brokerage at its limit of waiting work is asked to wait: runs take minutes.
+const AT_CAPACITY_RETRY_AFTER_SECS: &str = "30";
 
 impl ApiError {
+    /// The brokerage has `active` runs waiting or running, its limit.
+    pub(crate) fn at_capacity(active: u64, runs: &str) -> Self {
+        ApiError::TooManyRequests(format!(
+            "your brokerage has {active} {runs} waiting or running, as many as it may; \
+             submit again once some have finished"
+        ))
+    }
+
     fn slug(&self) -> &'static str {
         match self {
             ApiError::NotFound(_) => "not-found",
@@ -129,6 +142,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency-key-reused",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::TooManyRequests(_) => "too-many-requests",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -147,6 +161,7 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -178,10 +193,15 @@ impl ResponseError for ApiError {
             _ => Vec::new(),
         };
         let mut response = problem_response(self.status(), self.slug(), &self.to_string(), errors);
-        if matches!(self, ApiError::Unavailable(_)) {
+        let retry_after = match self {
+            ApiError::Unavailable(_) => Some(RETRY_AFTER_SECS),
+            ApiError::TooManyRequests(_) => Some(AT_CAPACITY_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response.headers_mut().insert(
                 poem::http::header::RETRY_AFTER,
-                poem::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+                poem::http::HeaderValue::from_static(seconds),
             );
         }
         response

@@ -71,6 +71,8 @@ pub struct SimulationLimits {
     pub max_agents: u32,
     /// Agent steps (personas × steps per persona × iterations) in one simulation.
     pub max_agent_steps: u64,
+    /// Simulations one brokerage may have waiting or running; a submit beyond is a 429.
+    pub max_active_per_brokerage: u32,
 }
 
 /// The API's certificate and the oldest TLS version it accepts.
@@ -339,6 +341,7 @@ impl Config {
             limits: SimulationLimits {
                 max_agents: env.parse("TROUPE_SIMULATION_MAX_AGENTS", "200")?,
                 max_agent_steps: env.parse("TROUPE_SIMULATION_MAX_STEPS", "20000")?,
+                max_active_per_brokerage: env.parse("TROUPE_SIMULATION_MAX_ACTIVE", "2000")?,
             },
             matching: MatchingConfig {
                 cron: check_cron(

@@ -5,6 +5,7 @@ mod helpers;
 mod receiver;
 
 mod access;
+mod admission;
 mod api_errors;
 mod audit;
 mod change_events;

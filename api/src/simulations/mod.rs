@@ -355,6 +355,7 @@ async fn store_and_queue(
     let new = NewSimulation {
         plan,
         idempotency: idempotency_key.map(|key| (key, request_hash, state.idempotency_ttl)),
+        active_limit: state.limits.max_active_per_brokerage,
     };
     let simulation = match state.store.create_simulation(caller, new).await? {
         Submitted::Created(simulation, request) => {
@@ -368,6 +369,7 @@ async fn store_and_queue(
         }
         Submitted::Replayed(simulation) => simulation,
         Submitted::KeyReused => return Err(ApiError::IdempotencyKeyReused),
+        Submitted::AtCapacity(active) => return Err(ApiError::at_capacity(active, "simulations")),
     };
     Ok(simulation)
 }

@@ -305,6 +305,8 @@ pub enum Submitted<T> {
     Replayed(T),
     /// The same key was used before with a different request.
     KeyReused,
+    /// The brokerage already has this many runs of the kind waiting or running: its limit.
+    AtCapacity(u64),
 }
 
 /// What presenting an Idempotency-Key found.

@@ -46,6 +46,8 @@ macro_rules! visible_simulation {
 pub struct NewSimulation {
     pub plan: SimulationPlan,
     pub idempotency: Option<IdempotencyKey>,
+    /// Simulations the brokerage may have waiting or running, this one included.
+    pub active_limit: u32,
 }
 
 /// What a running simulation hears back when it reports progress.
@@ -200,6 +202,16 @@ impl Store {
                         return Ok(Submitted::Replayed(row.try_into()?));
                     }
                 }
+            }
+            // Admission: one brokerage's flood waits at its door, not in everyone's queue. Under
+            // concurrent submits PostgreSQL may let in one per concurrent request too many.
+            let active: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM simulations WHERE brokerage_id = $1 AND status IN ('pending', 'running')")
+                .bind(caller.brokerage_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if active >= i64::from(new.active_limit) {
+                return Ok(Submitted::AtCapacity(active.max(0) as u64));
             }
             let row: SimulationRow = sqlx::query_as(concat!("INSERT INTO simulations (id, brokerage_id, created_by, kind, status, plan, progress_total, created_at, sealed_enrichment, property_id, warnings)
                  VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10) RETURNING ", columns!()))
