@@ -29,6 +29,7 @@ mod personas;
 mod simulation_list;
 mod simulations;
 mod startup;
+mod store_permissions;
 mod tenancy;
 mod tls;
 mod web;

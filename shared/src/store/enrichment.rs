@@ -170,8 +170,8 @@ fn content_hash(kind: SourceKind, content: &str) -> String {
 }
 
 impl Store {
-    /// Stores the sources of a persona the caller may see and queues a run over the new ones;
-    /// `None` if the persona is not visible.
+    /// Stores the sources of a persona the caller may change and queues a run over the new ones;
+    /// `None` if the persona is not theirs to change.
     pub async fn submit_enrichment(
         &self,
         caller: &Principal,
@@ -183,11 +183,14 @@ impl Store {
         let now = Utc::now();
         let outcome: Option<(Uuid, Option<JobRequest>)> = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let visible: Option<Uuid> = sqlx::query_scalar(concat!(
-                "SELECT p.id FROM personas p WHERE p.brokerage_id = $1 AND p.id = $4 AND ", visible_persona!()))
+            // Learning changes the persona: an agent enriches only their own (`$5` the role).
+            let writable: Option<Uuid> = sqlx::query_scalar(concat!(
+                "SELECT p.id FROM personas p WHERE p.brokerage_id = $1 AND p.id = $4 AND ", visible_persona!(),
+                " AND (p.owner_user_id = $2 OR $5 <> 'agent')"))
                 .bind(caller.brokerage_id).bind(caller.user_id).bind(caller.team_id).bind(persona_id)
+                .bind(caller.role.as_str())
                 .fetch_optional(&mut *tx).await?;
-            if visible.is_none() {
+            if writable.is_none() {
                 return Ok(None);
             }
             sqlx::query("INSERT INTO enrichments (id, brokerage_id, persona_id, requested_by, status, created_at)

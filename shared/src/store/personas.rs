@@ -24,6 +24,20 @@ macro_rules! visible {
         "(visibility = 'brokerage' OR owner_user_id = $2 OR (visibility = 'team' AND team_id = $3))"
     };
 }
+/// Who may change a persona: someone who sees it ([`visible!`], `$2` user, `$3` team), and an
+/// agent only their own — team leads and admins any they see. `$role` names the bind holding the
+/// caller's role. The store's update and delete carry it, so a handler that forgot to check
+/// still cannot write.
+macro_rules! writable {
+    (role = $role:literal) => {
+        concat!(
+            visible!(),
+            " AND (owner_user_id = $2 OR ",
+            $role,
+            " <> 'agent')"
+        )
+    };
+}
 macro_rules! columns {
     () => {
         "id, brokerage_id, owner_user_id, team_id, visibility, version, synthetic, profile, sealed, created_at, updated_at"
@@ -240,8 +254,8 @@ impl Store {
         }
     }
 
-    /// Replaces the profile if the persona is still at `expected_version` (a concurrent update
-    /// wins, and this one answers `None`).
+    /// Replaces the profile if the caller may change the persona and it is still at
+    /// `expected_version` (a concurrent update wins, and this one answers `None`).
     pub async fn update_persona(
         &self,
         caller: &Principal,
@@ -260,7 +274,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             let row: Option<PersonaRow> = sqlx::query_as(concat!("UPDATE personas SET profile = $5, segment = $6, visibility = $7, version = version + 1, updated_at = $8, sealed = $10
-                 WHERE brokerage_id = $1 AND id = $4 AND version = $9 AND ", visible!(), " RETURNING ", columns!()))
+                 WHERE brokerage_id = $1 AND id = $4 AND version = $9 AND ", writable!(role = "$11"), " RETURNING ", columns!()))
             .bind(caller.brokerage_id)
             .bind(caller.user_id)
             .bind(caller.team_id)
@@ -271,6 +285,7 @@ impl Store {
             .bind(Utc::now())
             .bind(expected_version)
             .bind(sealed)
+            .bind(caller.role.as_str())
             .fetch_optional(&mut *tx)
             .await?;
             if row.is_some() {
@@ -300,18 +315,19 @@ impl Store {
         }
     }
 
-    /// Deletes a persona the caller may see, and erases it from every other record in the same
+    /// Deletes a persona the caller may change, and erases it from every other record in the same
     /// transaction (see [`erasure`]); `false` if there was none.
     pub async fn delete_persona(&self, caller: &Principal, id: Uuid) -> StoreResult<bool> {
         let key = self.sealing_key().await?;
         let deleted = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let profile: Option<Json<PersonaProfile>> = sqlx::query_scalar(concat!(
-                "DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", visible!(), " RETURNING profile"))
+                "DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", writable!(role = "$5"), " RETURNING profile"))
                 .bind(caller.brokerage_id)
                 .bind(caller.user_id)
                 .bind(caller.team_id)
                 .bind(id)
+                .bind(caller.role.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
             let Some(Json(profile)) = profile else {
