@@ -39,6 +39,9 @@ pub struct Config {
     pub encryption_key: EncryptionKeySource,
     /// PostgreSQL connections one process keeps (SQLite has one writer; its pool is fixed).
     pub database_pool_size: u32,
+    /// How long a request waits for a PostgreSQL connection before it answers 503: an outage
+    /// (or a pool exhausted for this long) is told to the client quickly, not after a hang.
+    pub database_acquire_timeout: Duration,
     pub redis_url: Option<String>,
     pub bind: SocketAddr,
     /// HTTPS for the API (`TROUPE_TLS_CERT` and `TROUPE_TLS_KEY`); plain HTTP without.
@@ -288,6 +291,9 @@ impl Config {
             database_url,
             encryption_key,
             database_pool_size: env.parse("TROUPE_DATABASE_POOL_SIZE", "16")?,
+            database_acquire_timeout: Duration::from_millis(
+                env.parse("TROUPE_DATABASE_ACQUIRE_TIMEOUT_MS", "3000")?,
+            ),
             redis_url,
             bind: env.parse("TROUPE_BIND", "127.0.0.1:8080")?,
             tls: tls_config(&env)?,

@@ -32,6 +32,8 @@ pub struct Options {
     pub workers: usize,
     /// The embedded shape runs only the API in the test process, its workers as processes.
     pub api_only: bool,
+    /// The distributed shape reaches PostgreSQL through this local port (a test's `CutLink`).
+    pub postgres_port: Option<u16>,
     pub mock: MockConfig,
     /// Extra `TROUPE_*` settings.
     pub vars: Vec<(&'static str, String)>,
@@ -42,6 +44,7 @@ impl Default for Options {
         Options {
             workers: 1,
             api_only: false,
+            postgres_port: None,
             mock: MockConfig::default(),
             vars: Vec::new(),
         }
@@ -100,6 +103,13 @@ fn init_logging() {
                 .init();
         }
     });
+}
+
+/// `host:port` of the tests' PostgreSQL.
+pub fn postgres_address() -> String {
+    let admin = postgres_admin_url();
+    let (_, rest) = admin.rsplit_once('@').expect("user@host in URL");
+    rest[..rest.find('/').expect("database in URL")].to_owned()
 }
 
 fn postgres_admin_url() -> String {
@@ -162,7 +172,11 @@ impl TestApp {
                 let name = format!("troupe_test_{}", Uuid::new_v4().simple());
                 admin_execute(&format!("CREATE DATABASE {name}")).await;
                 let admin = postgres_admin_url();
-                let base = &admin[..admin.rfind('/').expect("database in URL")];
+                let mut base = admin[..admin.rfind('/').expect("database in URL")].to_owned();
+                if let Some(port) = options.postgres_port {
+                    let (credentials, _) = base.rsplit_once('@').expect("user@host in URL");
+                    base = format!("{credentials}@127.0.0.1:{port}");
+                }
                 vars.insert("TROUPE_DATABASE_URL".into(), format!("{base}/{name}"));
                 // A test may bring its own Redis (to stop it, say).
                 vars.entry("TROUPE_REDIS_URL".into())

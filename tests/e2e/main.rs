@@ -11,6 +11,7 @@ mod audit;
 mod change_events;
 mod contract;
 mod cross_tenant;
+mod cut_link;
 mod directory;
 mod dispatch;
 mod enrichment;

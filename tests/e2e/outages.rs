@@ -1,13 +1,17 @@
 //! A dependency down answers 503 `unavailable` with `Retry-After`, never a 500; `/readyz` names
 //! what is down; work submitted while the queue is down is accepted and runs once it is back.
-//! The test runs a Redis of its own, stops it and starts it again empty.
+//! The tests run a Redis of their own, stop it and start it again empty, and reach PostgreSQL
+//! through a link they cut and restore.
 
 use std::{process::Stdio, time::Duration};
 
 use serde_json::json;
 use tokio::process::Command;
 
-use crate::helpers::{Options, Shape, TestApp, listing, persona};
+use crate::{
+    cut_link::CutLink,
+    helpers::{Options, Shape, TestApp, listing, persona, postgres_address},
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_outage_is_named_and_its_submits_run_when_it_is_back() {
@@ -112,4 +116,66 @@ async fn start_redis(port: u16) -> tokio::process::Child {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     redis
+}
+
+/// PostgreSQL cut away: a read and a submit answer 503 `unavailable` with `Retry-After` once the
+/// pool gives up waiting (`TROUPE_DATABASE_ACQUIRE_TIMEOUT_MS`), `/readyz` names the database,
+/// and once it is back the same requests succeed without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_answers_503_and_passes() {
+    let link = CutLink::to(&postgres_address()).await;
+    let app = TestApp::spawn_with(
+        Shape::Distributed,
+        Options {
+            workers: 0,
+            postgres_port: Some(link.port),
+            vars: vec![("TROUPE_DATABASE_ACQUIRE_TIMEOUT_MS", "1000".into())],
+            ..Options::default()
+        },
+    )
+    .await;
+    let property = app.create_property(&listing()).await;
+    let client = app
+        .create_persona(&persona("Ada", "finance", &["wine cellar"], &[], 3e7))
+        .await;
+    let path = format!("/api/v1/personas/{}", client["id"].as_str().unwrap());
+    let body =
+        json!({ "property_id": property["id"], "persona_ids": [client["id"]], "questions": ["?"] });
+
+    link.cut();
+    let read = app.get(&path).await;
+    assert!(read.problem(503).ends_with("/unavailable"), "{}", read.body);
+    assert!(
+        read.headers.contains_key("retry-after"),
+        "{:?}",
+        read.headers
+    );
+    assert!(!read.body.to_string().contains("internal"), "{}", read.body);
+    let submit = app.post("/api/v1/simulations/focus-group", &body).await;
+    assert!(
+        submit.problem(503).ends_with("/unavailable"),
+        "{}",
+        submit.body
+    );
+    let ready = app
+        .request(reqwest::Method::GET, "/readyz", None, None)
+        .await;
+    let detail = ready.body["detail"].as_str().unwrap_or_default().to_owned();
+    assert!(detail.contains("the database is down"), "{}", ready.body);
+    assert!(
+        !detail.contains("the job queue (Redis) is down"),
+        "{detail}"
+    );
+
+    link.restore();
+    let started = std::time::Instant::now();
+    while app.get(&path).await.status != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let submit = app.post("/api/v1/simulations/focus-group", &body).await;
+    assert_eq!(submit.status, 202, "{}", submit.body);
 }

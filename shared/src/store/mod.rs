@@ -140,7 +140,7 @@ impl Store {
             DatabaseKind::Postgres => Pool::Postgres(
                 PgPoolOptions::new()
                     .max_connections(config.database_pool_size)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(config.database_acquire_timeout)
                     .connect(&config.database_url)
                     .await?,
             ),
