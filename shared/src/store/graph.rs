@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Store, StoreResult, with_pool};
+use super::{Pool, Store, StoreResult, with_pool};
 use crate::{
     auth::Principal,
     domain::{Graph, GraphEdge, GraphNode, GraphPath, KnowledgeGraph},
@@ -123,12 +123,17 @@ pub(crate) use sync_graph;
 /// to other nodes. `$1` brokerage, `$2` user, `$3` team.
 macro_rules! visible_edges {
     () => {
-        "SELECT e.source_key, e.target_key, e.kind, e.label, e.detail FROM graph_edges e
-         JOIN personas p ON p.id = e.persona_id
-         WHERE e.brokerage_id = $1 AND (p.visibility = 'brokerage' OR p.owner_user_id = $2 OR (p.visibility = 'team' AND p.team_id = $3))
-           AND (e.target_persona_id IS NULL OR EXISTS (
-               SELECT 1 FROM personas q WHERE q.id = e.target_persona_id AND q.brokerage_id = e.brokerage_id
-                 AND (q.visibility = 'brokerage' OR q.owner_user_id = $2 OR (q.visibility = 'team' AND q.team_id = $3))))"
+        concat!(
+            "SELECT e.source_key, e.target_key, e.kind, e.label, e.detail FROM graph_edges e
+             JOIN personas p ON p.id = e.persona_id
+             WHERE e.brokerage_id = $1 AND ",
+            super::visible_to!("p", user = "$2", team = "$3"),
+            " AND (e.target_persona_id IS NULL OR EXISTS (
+                   SELECT 1 FROM personas q WHERE q.id = e.target_persona_id AND q.brokerage_id = e.brokerage_id
+                     AND ",
+            super::visible_to!("q", user = "$2", team = "$3"),
+            "))"
+        )
     };
 }
 
@@ -214,25 +219,41 @@ impl Store {
 
     async fn edges_among(&self, caller: &Principal, keys: &[String]) -> StoreResult<Vec<EdgeRow>> {
         let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
-        let mut rows = Vec::new();
-        for chunk in keys.chunks(KEYS_PER_STATEMENT) {
-            let page: Vec<EdgeRow> = with_pool!(self, pool => {
-                let mut query = sqlx::QueryBuilder::new(
+        // The keys travel as one JSON array, so the binds stay fixed ($1 brokerage, $2 user,
+        // $3 team, $4 keys) and the visibility rule is the one fragment.
+        macro_rules! edges_from {
+            ($keys:literal) => {
+                concat!(
                     "SELECT e.source_key, e.target_key, e.kind, e.label, e.detail FROM graph_edges e
-                     JOIN personas p ON p.id = e.persona_id WHERE e.brokerage_id = ");
-                query.push_bind(caller.brokerage_id);
-                query.push(" AND (p.visibility = 'brokerage' OR p.owner_user_id = ").push_bind(caller.user_id);
-                query.push(" OR (p.visibility = 'team' AND p.team_id = ").push_bind(caller.team_id);
-                query.push(")) AND e.source_key IN (");
-                let mut list = query.separated(", ");
-                for key in chunk {
-                    list.push_bind(key);
-                }
-                query.push(")");
-                query.build_query_as().fetch_all(pool).await
-            })?;
-            rows.extend(page);
+                     JOIN personas p ON p.id = e.persona_id WHERE e.brokerage_id = $1 AND ",
+                    super::visible_to!("p", user = "$2", team = "$3"),
+                    " AND e.source_key IN (",
+                    $keys,
+                    ")"
+                )
+            };
         }
+        let keys = serde_json::to_string(keys).expect("strings serialize");
+        let mut rows: Vec<EdgeRow> = match &self.pool {
+            Pool::Postgres(pool) => {
+                sqlx::query_as(edges_from!("SELECT jsonb_array_elements_text($4::jsonb)"))
+                    .bind(caller.brokerage_id)
+                    .bind(caller.user_id)
+                    .bind(caller.team_id)
+                    .bind(&keys)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(edges_from!("SELECT value FROM json_each($4)"))
+                    .bind(caller.brokerage_id)
+                    .bind(caller.user_id)
+                    .bind(caller.team_id)
+                    .bind(&keys)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
         // Both ends must be in the neighbourhood (which already excludes invisible personas).
         rows.retain(|r| wanted.contains(r.target_key.as_str()));
         Ok(rows)

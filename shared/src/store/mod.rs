@@ -259,10 +259,35 @@ impl BeginWrite for SqlitePool {
 /// Rows per multi-row INSERT (9 parameters a row stays well inside both databases' limits).
 pub(crate) const INSERT_BATCH: usize = 500;
 
-/// Visible to `$2` (user) in team `$3`, on a table aliased `p`.
+/// The visibility rule, written once: the persona row `$alias` is visible to the caller whose
+/// user id is bound at `$user` and team id at `$team` when it is shared with the brokerage, owned
+/// by them, or shared with their team (a `NULL` team shares nothing). Every query that shows,
+/// counts or changes personas for a caller says it through this; the brokerage is matched apart.
+macro_rules! visible_to {
+    ($alias:literal, user = $user:literal, team = $team:literal) => {
+        concat!(
+            "(",
+            $alias,
+            ".visibility = 'brokerage' OR ",
+            $alias,
+            ".owner_user_id = ",
+            $user,
+            " OR (",
+            $alias,
+            ".visibility = 'team' AND ",
+            $alias,
+            ".team_id = ",
+            $team,
+            "))"
+        )
+    };
+}
+pub(crate) use visible_to;
+
+/// [`visible_to!`] on a table aliased `p`, for the caller at `$2` (user) and `$3` (team).
 macro_rules! visible_persona {
     () => {
-        "(p.visibility = 'brokerage' OR p.owner_user_id = $2 OR (p.visibility = 'team' AND p.team_id = $3))"
+        $crate::store::visible_to!("p", user = "$2", team = "$3")
     };
 }
 
@@ -383,4 +408,114 @@ fn contains_pattern(text: &str) -> String {
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod visibility_rule {
+    //! [`visible_to!`] against every kind of row and caller, on both databases, checked against
+    //! the rule as the README's access table states it.
+
+    use sqlx::Connection;
+    use uuid::Uuid;
+
+    const VISIBLE: &str = concat!(
+        "SELECT name FROM cases c WHERE ",
+        visible_to!("c", user = "$1", team = "$2"),
+        " ORDER BY name"
+    );
+
+    struct Case {
+        name: String,
+        owner: Uuid,
+        team: Option<Uuid>,
+        visibility: &'static str,
+    }
+
+    /// The owner `a` in team `t1`, each visibility, and a team persona that has no team.
+    fn cases(a: Uuid, t1: Uuid) -> Vec<Case> {
+        let mut cases: Vec<Case> = ["private", "team", "brokerage"]
+            .into_iter()
+            .map(|visibility| Case {
+                name: visibility.to_owned(),
+                owner: a,
+                team: Some(t1),
+                visibility,
+            })
+            .collect();
+        cases.push(Case {
+            name: "team without a team".into(),
+            owner: a,
+            team: None,
+            visibility: "team",
+        });
+        cases
+    }
+
+    fn expected(cases: &[Case], user: Uuid, team: Option<Uuid>) -> Vec<String> {
+        let mut names: Vec<String> = cases
+            .iter()
+            .filter(|c| {
+                c.visibility == "brokerage"
+                    || c.owner == user
+                    || (c.visibility == "team" && c.team.is_some() && c.team == team)
+            })
+            .map(|c| c.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The owner, a teammate, an agent of another team and one of no team.
+    fn callers(a: Uuid, t1: Uuid) -> Vec<(Uuid, Option<Uuid>)> {
+        vec![
+            (a, Some(t1)),
+            (Uuid::new_v4(), Some(t1)),
+            (Uuid::new_v4(), Some(Uuid::new_v4())),
+            (Uuid::new_v4(), None),
+        ]
+    }
+
+    macro_rules! check_on {
+        ($conn:expr, $create:literal) => {{
+            let (a, t1) = (Uuid::new_v4(), Uuid::new_v4());
+            let cases = cases(a, t1);
+            sqlx::query($create).execute(&mut $conn).await.unwrap();
+            for case in &cases {
+                sqlx::query("INSERT INTO cases (name, owner_user_id, team_id, visibility) VALUES ($1, $2, $3, $4)")
+                    .bind(&case.name).bind(case.owner).bind(case.team).bind(case.visibility)
+                    .execute(&mut $conn).await.unwrap();
+            }
+            for (user, team) in callers(a, t1) {
+                let seen: Vec<String> = sqlx::query_scalar(VISIBLE)
+                    .bind(user).bind(team)
+                    .fetch_all(&mut $conn).await.unwrap();
+                assert_eq!(seen, expected(&cases, user, team), "caller {user} in {team:?}");
+            }
+        }};
+    }
+
+    #[tokio::test]
+    async fn the_rule_holds_on_sqlite() {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        check_on!(
+            conn,
+            "CREATE TABLE cases (name TEXT, owner_user_id BLOB, team_id BLOB, visibility TEXT)"
+        );
+    }
+
+    /// On the tests' PostgreSQL (`TROUPE_TEST_POSTGRES_URL`), in a table of this connection's own.
+    #[tokio::test]
+    async fn the_rule_holds_on_postgres() {
+        let url = std::env::var("TROUPE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut conn = sqlx::PgConnection::connect(&url)
+            .await
+            .expect("the tests' PostgreSQL (scripts/test.sh starts it)");
+        check_on!(
+            conn,
+            "CREATE TEMP TABLE cases (name TEXT, owner_user_id UUID, team_id UUID, visibility TEXT)"
+        );
+    }
 }

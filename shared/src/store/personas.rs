@@ -18,10 +18,11 @@ use crate::{
     domain::{Persona, PersonaProfile, Visibility},
 };
 
-/// Visible to `$2` (user) in team `$3`: shared with the brokerage, owned, or shared with the team.
+/// [`visible_to!`](super::visible_to) on the unaliased `personas` table, for the caller at `$2`
+/// (user) and `$3` (team).
 macro_rules! visible {
     () => {
-        "(visibility = 'brokerage' OR owner_user_id = $2 OR (visibility = 'team' AND team_id = $3))"
+        super::visible_to!("personas", user = "$2", team = "$3")
     };
 }
 /// Who may change a persona: someone who sees it ([`visible!`], `$2` user, `$3` team), and an

@@ -36,10 +36,12 @@ macro_rules! columns {
 /// erased persona's row is gone with it. `COALESCE`: a `NULL` team must not read as "visible".
 macro_rules! visible_simulation {
     () => {
-        "NOT EXISTS (SELECT 1 FROM simulation_personas sp JOIN personas p ON p.id = sp.persona_id
-                     WHERE sp.simulation_id = simulations.id
-                       AND NOT COALESCE((p.visibility = 'brokerage' OR p.owner_user_id = $2
-                                         OR (p.visibility = 'team' AND p.team_id = $3)), FALSE))"
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM simulation_personas sp JOIN personas p ON p.id = sp.persona_id
+                     WHERE sp.simulation_id = simulations.id AND NOT COALESCE(",
+            super::visible_to!("p", user = "$2", team = "$3"),
+            ", FALSE))"
+        )
     };
 }
 

@@ -69,8 +69,11 @@ impl Store {
 }
 
 /// Visible to `$2` (user) in team `$3`, checked on the persona itself (`$1` brokerage, `$4` id).
-const VISIBLE_PERSONA: &str = "EXISTS (SELECT 1 FROM personas p WHERE p.brokerage_id = $1 AND p.id = $4
-    AND (p.visibility = 'brokerage' OR p.owner_user_id = $2 OR (p.visibility = 'team' AND p.team_id = $3)))";
+const VISIBLE_PERSONA: &str = concat!(
+    "EXISTS (SELECT 1 FROM personas p WHERE p.brokerage_id = $1 AND p.id = $4 AND ",
+    super::visible_to!("p", user = "$2", team = "$3"),
+    ")"
+);
 
 impl Store {
     /// Every version of a persona the caller may see, oldest first.
