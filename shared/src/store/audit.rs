@@ -242,26 +242,24 @@ impl Link {
         record: &AuditRecord<'_>,
     ) -> Link {
         let (id, at) = (Uuid::now_v7(), stored_now());
-        let hash_of = |seq, prev_hash: &str| {
-            chain_hash(
-                prev_hash,
-                caller.brokerage_id,
-                seq,
-                id,
-                at,
-                caller.user_id,
-                Some(caller.key_id),
-                (record.action, record.subject_type, record.subject_id),
-                &record.detail,
-            )
-        };
         let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
+        let hash = chain_hash(
+            &prev_hash,
+            caller.brokerage_id,
+            seq,
+            id,
+            at,
+            caller.user_id,
+            Some(caller.key_id),
+            (record.action, record.subject_type, record.subject_id),
+            &record.detail,
+        );
         Link {
             seq,
             id,
             at,
-            hash: hash_of(seq, &prev_hash),
             prev_hash,
+            hash,
         }
     }
 }

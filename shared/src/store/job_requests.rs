@@ -42,12 +42,13 @@ macro_rules! record_job {
         let due = now
             + chrono::Duration::from_std($crate::store::job_requests::SUBMITTER_GRACE)
                 .expect("a few seconds fit");
-        match sqlx::query("DELETE FROM job_requests WHERE subject_id = $1")
-            .bind(subject_id)
-            .execute(&mut *$tx)
-            .await
-        {
-            Ok(_) => sqlx::query(
+        let tx = &mut $tx;
+        async move {
+            sqlx::query("DELETE FROM job_requests WHERE subject_id = $1")
+                .bind(subject_id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
                 "INSERT INTO job_requests (id, brokerage_id, queue, subject_id, created_at, due_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -57,11 +58,11 @@ macro_rules! record_job {
             .bind(subject_id)
             .bind(now)
             .bind(due)
-            .execute(&mut *$tx)
-            .await
-            .map(|_| request),
-            Err(e) => Err(e),
+            .execute(&mut **tx)
+            .await?;
+            Ok::<_, sqlx::Error>(request)
         }
+        .await
     }};
 }
 pub(crate) use record_job;
