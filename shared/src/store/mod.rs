@@ -87,9 +87,12 @@ impl StoreError {
     /// rather than a fault of the request or of the data.
     pub fn unreachable(&self) -> Option<&'static str> {
         match self {
+            // `Protocol`: a connection closed during its handshake (a proxy or balancer in front of
+            // a server that is gone accepts, then hangs up) reads as a nonsense SSL answer.
             StoreError::Database(
                 sqlx::Error::Io(_)
                 | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
                 | sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed,
