@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod bus;
 pub mod config;
+pub mod criteria;
 pub mod crypto;
 pub mod domain;
 pub mod jobs;
