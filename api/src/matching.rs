@@ -91,6 +91,9 @@ struct Recommendations {
     run: MatchRun,
     /// Best first; clients the caller may not see are left out.
     recommendations: Vec<MatchRecommendation>,
+    /// The best pairs excluded by exactly one hard constraint, best first, each with that
+    /// constraint and how far off it was (`missed`): for a broker who may call anyway.
+    near_misses: Vec<MatchRecommendation>,
 }
 
 #[derive(Object)]
@@ -218,9 +221,11 @@ impl MatchingApi {
     ) -> Result<Json<Recommendations>, ApiError> {
         let run = run(&state, &auth.0, id.0).await?;
         let recommendations = state.store.recommendations(&auth.0, run.id).await?;
+        let near_misses = state.store.near_misses(&auth.0, run.id).await?;
         Ok(Json(Recommendations {
             run,
             recommendations,
+            near_misses,
         }))
     }
 

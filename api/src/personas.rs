@@ -10,6 +10,7 @@ use poem_openapi::{
 use serde_json::json;
 use troupe_shared::{
     auth::Principal,
+    criteria::{ConditionReading, readings},
     domain::{
         Fact, Graph, GraphPath, Persona, PersonaProfile, PersonaVersion, Role, SourceText,
         VersionChange, Visibility,
@@ -145,13 +146,31 @@ enum Created {
 #[derive(ApiResponse)]
 enum Found {
     #[oai(status = 200)]
-    Persona(Json<Persona>, #[oai(header = "ETag")] String),
+    Persona(Json<PersonaRead>, #[oai(header = "ETag")] String),
+}
+
+/// A persona, and how matching reads its preferences.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct PersonaRead {
+    #[oai(flatten)]
+    persona: Persona,
+    /// Each deal-breaker, wanted feature, property type and place, as matching reads it
+    /// (read-only: derived from the preferences).
+    conditions: Vec<ConditionReading>,
 }
 
 impl Found {
     fn new(persona: Persona) -> Self {
         let etag = format!("\"{}\"", persona.version);
-        Found::Persona(Json(persona), etag)
+        let conditions = readings(&persona.profile.preferences);
+        Found::Persona(
+            Json(PersonaRead {
+                persona,
+                conditions,
+            }),
+            etag,
+        )
     }
 }
 

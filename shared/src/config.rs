@@ -100,6 +100,8 @@ pub struct MatchingConfig {
     pub report_threshold: f64,
     /// The nightly run keeps at most this many new matches per listing.
     pub report_top_k: usize,
+    /// How far past a named place's reach a listing still counts as in it, in km.
+    pub place_allowance_km: f64,
 }
 
 /// Outbound webhook delivery.
@@ -357,6 +359,7 @@ impl Config {
                 budget_tolerance: env.parse("TROUPE_MATCHING_BUDGET_TOLERANCE", "0.1")?,
                 report_threshold: env.parse("TROUPE_MATCHING_REPORT_THRESHOLD", "0.5")?,
                 report_top_k: env.parse("TROUPE_MATCHING_REPORT_TOP_K", "10")?,
+                place_allowance_km: env.parse("TROUPE_MATCHING_PLACE_ALLOWANCE_KM", "5")?,
             },
             webhooks: WebhookConfig {
                 retry_schedule: parse_schedule(
@@ -500,6 +503,12 @@ impl Config {
             return Err(invalid(
                 "TROUPE_MATCHING_REPORT_THRESHOLD",
                 "must be between 0 and 1",
+            ));
+        }
+        if !(0.0..=500.0).contains(&matching.place_allowance_km) {
+            return Err(invalid(
+                "TROUPE_MATCHING_PLACE_ALLOWANCE_KM",
+                "must be between 0 and 500",
             ));
         }
         if matching.report_top_k == 0 {

@@ -252,6 +252,11 @@ try {
   const matched = await api(ALICE_KEY, "GET", `/matching/${runId}/recommendations`);
   assert.ok(matched.recommendations.length > 0, "recommendations");
   assert.equal(await page.locator("li.match").count(), matched.recommendations.length);
+  assert.equal(
+    await page.locator("[data-table=near-misses] tbody tr").count(),
+    matched.near_misses.length,
+    "every near miss is listed with what kept it out",
+  );
   const best = matched.recommendations[0];
   const card = page.locator(`#rec-${best.id}`);
   assert.equal(Number(await card.getAttribute("data-score")), best.score);

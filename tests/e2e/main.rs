@@ -23,6 +23,7 @@ mod killed_worker;
 mod kinds;
 mod live;
 mod llm_faults;
+mod match_conditions;
 mod matching;
 mod outages;
 mod panels;

@@ -156,6 +156,7 @@ pub async fn run_page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid
             .await?
             .ok_or_else(|| PageError::not_found(format!("match run {id}")))?;
         let recommendations = state.store.recommendations(&me.principal, id).await?;
+        let near_misses = state.store.near_misses(&me.principal, id).await?;
         let unfinished = matches!(run.status, MatchRunStatus::Pending | MatchRunStatus::Running);
         let clients_listed = run.direction != MatchDirection::ClientToProperties;
         let body = html! {
@@ -215,6 +216,21 @@ pub async fn run_page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid
                             }
                         }
                     }
+                }
+            }
+            @if !near_misses.is_empty() {
+                h2 id="near-misses" { "Near misses" }
+                p.muted { "Each would match but for one hard constraint; you may call anyway." }
+                table data-table="near-misses" {
+                    thead { tr { th { "Client" } th { "Listing" } th { "Score" } th { "Kept out by" } } }
+                    tbody { @for miss in &near_misses {
+                        tr {
+                            td { a href={ "/clients/" (miss.persona_id) } { (miss.detail.persona_name) } }
+                            td { a href={ "/listings/" (miss.property_id) } { (miss.detail.property_title) } }
+                            td { (format!("{:.0}%", miss.score * 100.0)) }
+                            td { @if let Some(missed) = &miss.detail.missed { (missed.detail) } }
+                        }
+                    } }
                 }
             }
         };

@@ -117,6 +117,10 @@ pub struct MatchDetail {
     pub property_title: String,
     pub components: Vec<ScoreComponent>,
     pub constraints_passed: Vec<ConstraintCheck>,
+    /// Near misses only: the one hard constraint the pair breaks, and how far off it is
+    /// ("priced 12% above the budget ceiling", "3.4 km outside Montecito").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<ConstraintCheck>,
     pub explanation: String,
     /// What to show this client first.
     pub highlights: Vec<String>,

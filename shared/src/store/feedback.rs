@@ -57,15 +57,35 @@ impl Store {
         caller: &Principal,
         run_id: Uuid,
     ) -> StoreResult<Vec<MatchRecommendation>> {
+        self.ranked(caller, run_id, false).await
+    }
+
+    /// A run's near misses (pairs that break exactly one hard constraint) in rank order,
+    /// leaving out clients the caller may not see.
+    pub async fn near_misses(
+        &self,
+        caller: &Principal,
+        run_id: Uuid,
+    ) -> StoreResult<Vec<MatchRecommendation>> {
+        self.ranked(caller, run_id, true).await
+    }
+
+    async fn ranked(
+        &self,
+        caller: &Principal,
+        run_id: Uuid,
+        near_miss: bool,
+    ) -> StoreResult<Vec<MatchRecommendation>> {
         let rows: Vec<RecommendationRow> = with_pool!(self, pool => {
             sqlx::query_as(concat!(
                 "SELECT r.id, r.run_id, r.rank, r.persona_id, r.property_id, r.score, r.detail
                  FROM match_recommendations r JOIN personas p ON p.id = r.persona_id
-                 WHERE r.brokerage_id = $1 AND r.run_id = $4 AND ", visible_persona!(), " ORDER BY r.rank"))
+                 WHERE r.brokerage_id = $1 AND r.run_id = $4 AND r.near_miss = $5 AND ", visible_persona!(), " ORDER BY r.rank"))
                 .bind(caller.brokerage_id)
                 .bind(caller.user_id)
                 .bind(caller.team_id)
                 .bind(run_id)
+                .bind(near_miss)
                 .fetch_all(pool)
                 .await
         })?;

@@ -261,6 +261,7 @@ impl Store {
         brokerage_id: Uuid,
         pairs_scored: i64,
         recommendations: &[NewRecommendation],
+        near_misses: &[NewRecommendation],
         nightly: Option<&NightlyScores>,
     ) -> StoreResult<bool> {
         let started = Utc::now();
@@ -276,6 +277,7 @@ impl Store {
             .collect();
         let payload = serde_json::json!({
             "run_id": run_id, "nightly": nightly.is_some(), "pairs_scored": pairs_scored, "matches": matches,
+            "near_misses": near_misses.len(),
         });
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -291,23 +293,27 @@ impl Store {
             if !won {
                 return Ok(false);
             }
-            // Many rows, few statements: each statement is a round trip to the database.
-            for (chunk_index, chunk) in recommendations.chunks(INSERT_BATCH).enumerate() {
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO match_recommendations (id, run_id, brokerage_id, persona_id, property_id, rank, score, detail, created_at) ");
-                insert.push_values(chunk.iter().enumerate(), |mut row, (i, rec)| {
-                    let rank = (chunk_index * INSERT_BATCH + i + 1) as i32;
-                    row.push_bind(Uuid::now_v7())
-                        .push_bind(run_id)
-                        .push_bind(brokerage_id)
-                        .push_bind(rec.persona_id)
-                        .push_bind(rec.property_id)
-                        .push_bind(rank)
-                        .push_bind(rec.score)
-                        .push_bind(Json(&rec.detail))
-                        .push_bind(started);
-                });
-                insert.build().execute(&mut *tx).await?;
+            // Many rows, few statements: each statement is a round trip to the database. Near
+            // misses are ranked apart.
+            for (near_miss, ranked) in [(false, recommendations), (true, near_misses)] {
+                for (chunk_index, chunk) in ranked.chunks(INSERT_BATCH).enumerate() {
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "INSERT INTO match_recommendations (id, run_id, brokerage_id, persona_id, property_id, rank, score, detail, created_at, near_miss) ");
+                    insert.push_values(chunk.iter().enumerate(), |mut row, (i, rec)| {
+                        let rank = (chunk_index * INSERT_BATCH + i + 1) as i32;
+                        row.push_bind(Uuid::now_v7())
+                            .push_bind(run_id)
+                            .push_bind(brokerage_id)
+                            .push_bind(rec.persona_id)
+                            .push_bind(rec.property_id)
+                            .push_bind(rank)
+                            .push_bind(rec.score)
+                            .push_bind(Json(&rec.detail))
+                            .push_bind(started)
+                            .push_bind(near_miss);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
             }
             if let Some(nightly) = nightly {
                 for (column, ids) in [("persona_id", &nightly.personas), ("property_id", &nightly.properties)] {

@@ -2,7 +2,7 @@
 //! out in the way the client prefers. Written from the score's parts, so they never claim more
 //! than the score found.
 
-use troupe_shared::domain::{Outreach, ScoreComponent};
+use troupe_shared::domain::{ConstraintCheck, Outreach, ScoreComponent};
 
 use super::{
     prepared::{PreparedPersona, PreparedProperty},
@@ -14,6 +14,8 @@ pub fn explanation(
     property: &PreparedProperty,
     score: f64,
     components: &[ScoreComponent],
+    constraints: &[ConstraintCheck],
+    missed: Option<&ConstraintCheck>,
 ) -> String {
     let mut strongest: Vec<&ScoreComponent> =
         components.iter().filter(|c| c.contribution > 0.0).collect();
@@ -28,13 +30,19 @@ pub fn explanation(
         .as_deref()
         .map(|city| format!(" in {city}"))
         .unwrap_or_default();
-    let mut text = format!(
+    let mut text = missed
+        .map(|m| format!("Would match except: {}. ", m.detail))
+        .unwrap_or_default();
+    text += &format!(
         "{} scores {score:.2} for {}{place} at {}: {}.",
         persona.name,
         property.title,
         money(property.price),
         reasons.join("; ")
     );
+    if let Some(place) = constraints.iter().find(|c| c.name == "location") {
+        text.push_str(&format!(" Location: {}.", place.detail));
+    }
     if let Some(warning) = components.iter().find(|c| c.contribution < 0.0) {
         text.push_str(&format!(" Caution: {}.", warning.detail));
     }
@@ -50,8 +58,9 @@ pub fn highlights(persona: &PreparedPersona, property: &PreparedProperty) -> Vec
             persona
                 .features
                 .iter()
-                .chain(&persona.interests)
-                .any(|wanted| feature.words.overlap(&wanted.words) > 0)
+                .map(|w| &w.words)
+                .chain(persona.interests.iter().map(|p| &p.words))
+                .any(|wanted| feature.words.overlap(wanted) > 0)
         })
         .map(|feature| feature.text.clone())
         .collect();

@@ -5,6 +5,7 @@
 
 mod embedding;
 mod explain;
+mod facts;
 mod prepared;
 mod rerank;
 mod score;
@@ -23,6 +24,7 @@ use troupe_shared::{
 };
 use uuid::Uuid;
 
+use score::Rules;
 pub use world::PreparedCache;
 use world::World;
 
@@ -82,6 +84,7 @@ pub async fn run_match(job: &MatchingJob, deps: &MatchingDeps) -> Result<(), Mat
                     job.brokerage_id,
                     result.pairs_scored,
                     &result.recommendations,
+                    &result.near_misses,
                     result.nightly.as_ref(),
                 )
                 .await?;
@@ -112,7 +115,16 @@ pub async fn run_match(job: &MatchingJob, deps: &MatchingDeps) -> Result<(), Mat
 struct RunResult {
     pairs_scored: i64,
     recommendations: Vec<NewRecommendation>,
+    /// The best pairs that break exactly one hard constraint, best first.
+    near_misses: Vec<NewRecommendation>,
     nightly: Option<NightlyScores>,
+}
+
+fn rules(config: &MatchingConfig) -> Rules {
+    Rules {
+        budget_tolerance: config.budget_tolerance,
+        place_allowance_km: config.place_allowance_km,
+    }
 }
 
 /// One listing against the clients the caller may see, or one client against every active
@@ -150,21 +162,27 @@ async fn on_demand(
     };
     let world = World::load(deps, brokerage_id, &clients, &listings).await?;
     let blocks = vec![(0..world.personas.len(), 0..world.properties.len())];
-    let tolerance = deps.config.budget_tolerance;
+    let rules = rules(&deps.config);
     let min_score = run.params.min_score;
-    let (world, pairs_scored, mut found) = world.score(blocks, tolerance, min_score).await?;
-    found.sort_by(|a, b| b.2.total_cmp(&a.2));
-    found.truncate(run.params.limit as usize);
-    let mut recommendations: Vec<NewRecommendation> = found
-        .iter()
-        .filter_map(|&(persona, property, _)| world.recommend(persona, property, tolerance, None))
-        .collect();
+    let (world, pairs_scored, found) = world.score(blocks, rules, min_score).await?;
+    let limit = run.params.limit as usize;
+    let best = |mut pairs: Vec<(usize, usize, f64)>| -> Vec<NewRecommendation> {
+        pairs.sort_by(|a, b| b.2.total_cmp(&a.2));
+        pairs.truncate(limit);
+        pairs
+            .iter()
+            .filter_map(|&(persona, property, _)| world.recommend(persona, property, rules, None))
+            .collect()
+    };
+    let mut recommendations = best(found.matches);
+    let near_misses = best(found.near_misses);
     if let (true, Responder::Llm(gateway)) = (run.params.rerank, &deps.responder) {
         rerank(gateway, deps, brokerage_id, &mut recommendations).await?;
     }
     Ok(Some(RunResult {
         pairs_scored,
         recommendations,
+        near_misses,
         nightly: None,
     }))
 }
@@ -243,11 +261,12 @@ async fn nightly(brokerage_id: Uuid, deps: &MatchingDeps) -> Result<Option<RunRe
         (0..changed_c, 0..world.properties.len()),
         (changed_c..world.personas.len(), 0..changed_l),
     ];
-    let tolerance = deps.config.budget_tolerance;
+    let rules = rules(&deps.config);
     let threshold = deps.config.report_threshold;
-    let (world, pairs_scored, found) = world.score(blocks, tolerance, threshold).await?;
+    let (world, pairs_scored, found) = world.score(blocks, rules, threshold).await?;
     let previous = store.nightly_scores(brokerage_id, since).await?;
     let mut reported: Vec<(usize, usize, f64, Option<f64>)> = found
+        .matches
         .iter()
         .filter_map(|&(persona, property, score)| {
             let key = (world.personas[persona].id, world.properties[property].id);
@@ -267,10 +286,24 @@ async fn nightly(brokerage_id: Uuid, deps: &MatchingDeps) -> Result<Option<RunRe
     let recommendations = reported
         .iter()
         .filter_map(|&(persona, property, _, before)| {
-            world.recommend(persona, property, tolerance, Some(before))
+            world.recommend(persona, property, rules, Some(before))
         })
         .collect();
+    // Every pair scored tonight involves a change, so its near misses are new ones.
+    let mut near_misses = found.near_misses;
+    near_misses.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let mut kept_per_listing: HashMap<usize, usize> = HashMap::new();
+    near_misses.retain(|&(_, property, _)| {
+        let kept = kept_per_listing.entry(property).or_default();
+        *kept += 1;
+        *kept <= deps.config.report_top_k
+    });
+    let near_misses = near_misses
+        .iter()
+        .filter_map(|&(persona, property, _)| world.recommend(persona, property, rules, Some(None)))
+        .collect();
     let scores = found
+        .matches
         .iter()
         .map(|&(persona, property, score)| {
             (
@@ -283,6 +316,7 @@ async fn nightly(brokerage_id: Uuid, deps: &MatchingDeps) -> Result<Option<RunRe
     Ok(Some(RunResult {
         pairs_scored,
         recommendations,
+        near_misses,
         nightly: Some(NightlyScores {
             personas: changed_client_ids,
             properties: changed_listing_ids,

@@ -5,11 +5,17 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 use troupe_shared::{
+    criteria::{
+        conditions::Condition,
+        kinds::{self, Kind},
+        places::{Place, gazetteer},
+    },
     domain::{FeedbackOutcome, Persona, Property},
     store::PairFeedback,
 };
 use uuid::Uuid;
 
+use super::facts::ListingFacts;
 use crate::engine::text::words;
 
 /// A sorted set of word hashes.
@@ -72,6 +78,63 @@ fn phrases(items: &[String]) -> Vec<Phrase> {
         .collect()
 }
 
+/// A deal-breaker or want, read as a condition, with its words for when it could not be read.
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    pub condition: Condition,
+    pub words: WordSet,
+}
+
+fn conditions(items: &[String], read: fn(&str) -> Condition) -> Vec<Wanted> {
+    items
+        .iter()
+        .map(|text| Wanted {
+            condition: read(text),
+            words: WordSet::of(text),
+        })
+        .filter(|w| w.condition.is_read() || !w.words.is_empty())
+        .collect()
+}
+
+/// A place the client named, with what the gazetteer knows of it (nothing, for a name it does
+/// not hold: then only the listing's own words can match it).
+#[derive(Debug, Clone)]
+pub struct WantedPlace {
+    pub text: String,
+    pub words: WordSet,
+    pub places: Vec<Place>,
+}
+
+/// The client's property types, read as the kinds they accept and the styles they like; the
+/// phrases that are neither are kept as words.
+struct TypesRead {
+    kinds: Vec<Kind>,
+    styles: Vec<&'static str>,
+    unread: Vec<Phrase>,
+}
+
+fn read_types(items: &[String]) -> TypesRead {
+    let mut read = TypesRead {
+        kinds: Vec::new(),
+        styles: Vec::new(),
+        unread: Vec::new(),
+    };
+    for text in items {
+        let reading = kinds::read_type(text);
+        for kind in &reading.kinds {
+            if !read.kinds.contains(kind) {
+                read.kinds.push(*kind);
+            }
+        }
+        read.styles
+            .extend(reading.style.filter(|s| !read.styles.contains(s)));
+        if reading.kinds.is_empty() && reading.style.is_none() {
+            read.unread.extend(phrases(std::slice::from_ref(text)));
+        }
+    }
+    read
+}
+
 /// The text that describes a client, for embeddings.
 pub fn persona_text(persona: &Persona) -> String {
     let p = &persona.profile;
@@ -105,10 +168,15 @@ pub struct PreparedPersona {
     pub brokerage_id: Uuid,
     pub name: String,
     pub budget: (Option<f64>, Option<f64>),
-    pub locations: Vec<Phrase>,
-    pub property_types: Vec<Phrase>,
-    pub features: Vec<Phrase>,
-    pub deal_breakers: Vec<Phrase>,
+    pub places: Vec<WantedPlace>,
+    /// The kinds of property the client accepts (empty: any).
+    pub kinds: Vec<Kind>,
+    /// Architectural styles the client likes: wants, not limits.
+    pub styles: Vec<&'static str>,
+    /// Property-type phrases read as neither kind nor style, matched as words.
+    pub unread_types: Vec<Phrase>,
+    pub features: Vec<Wanted>,
+    pub deal_breakers: Vec<Wanted>,
     pub interests: Vec<Phrase>,
     /// Words of the properties the client bought, sold or viewed.
     pub past_properties: WordSet,
@@ -142,6 +210,7 @@ impl PreparedPersona {
             .filter(|f| f.outcome == FeedbackOutcome::NotInterested)
             .filter_map(|f| f.reason.clone())
             .collect();
+        let types = read_types(&prefs.property_types);
         PreparedPersona {
             id: persona.id,
             brokerage_id: persona.brokerage_id,
@@ -150,10 +219,21 @@ impl PreparedPersona {
                 .budget
                 .as_ref()
                 .map_or((None, None), |b| (b.min, b.max)),
-            locations: phrases(&prefs.locations),
-            property_types: phrases(&prefs.property_types),
-            features: phrases(&prefs.features),
-            deal_breakers: phrases(&prefs.deal_breakers),
+            places: prefs
+                .locations
+                .iter()
+                .map(|text| WantedPlace {
+                    text: text.clone(),
+                    words: WordSet::of(text),
+                    places: gazetteer().resolve(text).into_iter().cloned().collect(),
+                })
+                .filter(|p| !p.words.is_empty() || !p.places.is_empty())
+                .collect(),
+            kinds: types.kinds,
+            styles: types.styles,
+            unread_types: types.unread,
+            features: conditions(&prefs.features, Condition::want),
+            deal_breakers: conditions(&prefs.deal_breakers, Condition::deal_breaker),
             interests: phrases(&p.knowledge_graph.interests),
             past_properties: WordSet::of(&past.join(" ")),
             communication_preference: p.personality_traits.communication_preference.clone(),
@@ -189,6 +269,7 @@ pub struct PreparedProperty {
     pub words: WordSet,
     pub location: WordSet,
     pub type_words: WordSet,
+    pub facts: ListingFacts,
     pub features: Vec<Phrase>,
     /// Photo descriptions, numbered from 1.
     pub photos: Vec<(usize, Phrase)>,
@@ -207,6 +288,7 @@ impl PreparedProperty {
             words: WordSet::of(&property_text(property)),
             location: WordSet::of(&d.location.display()),
             type_words: WordSet::of(d.property_type.as_deref().unwrap_or_default()),
+            facts: ListingFacts::of(property),
             features: phrases(&d.features),
             photos: d
                 .photos

@@ -1,13 +1,21 @@
 //! Scoring one client against one listing: hard constraints first (a listing that breaks one is
 //! never recommended, whatever else it offers), then a soft score of weighted components that
-//! add up to the score. [`quick_score`] does only the arithmetic, for every pair of a run;
-//! [`explain`] also says in words why, for the pairs that are kept.
+//! add up to the score. A pair that breaks exactly one constraint is a near miss: scored all the
+//! same, and reported with the constraint and how far off it was, for a broker to decide.
+//! [`verdict`] does only the arithmetic, for every pair of a run; [`explain`] also says in
+//! words why, for the pairs that are kept.
 
-use troupe_shared::domain::{ConstraintCheck, ScoreComponent};
+use troupe_shared::{
+    criteria::{
+        kinds::Kind,
+        places::{Place, Reach},
+    },
+    domain::{ConstraintCheck, ScoreComponent},
+};
 
 use super::{
     embedding::cosine,
-    prepared::{Phrase, PreparedPersona, PreparedProperty},
+    prepared::{Phrase, PreparedPersona, PreparedProperty, WantedPlace},
 };
 
 /// The soft score's components and weights; without feedback the weights add up to 1, and
@@ -25,30 +33,89 @@ const WEIGHTS: [(&str, f64); 7] = [
 /// Where a listing's price sits best in a client's budget: a little under the top of it.
 const BUDGET_SWEET_SPOT: f64 = 0.85;
 
+/// The limits a run applies.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    /// How far over (or under) the budget a price may be: 0.1 = 10%.
+    pub budget_tolerance: f64,
+    /// How far outside a place's reach a listing still counts as in it.
+    pub place_allowance_km: f64,
+}
+
+/// A hard constraint a pair breaks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Miss {
+    Budget,
+    /// By the deal-breaker's index.
+    DealBreaker(usize),
+    Location,
+    PropertyType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    Match(f64),
+    /// Breaks exactly this one constraint; scored as if it did not.
+    NearMiss(f64, Miss),
+    Out,
+}
+
 pub struct Scored {
     pub score: f64,
     pub components: Vec<ScoreComponent>,
     pub constraints: Vec<ConstraintCheck>,
+    /// The constraint a near miss breaks, and by how much.
+    pub missed: Option<ConstraintCheck>,
 }
 
-/// The pair's score, or `None` when it breaks a hard constraint.
-pub fn quick_score(
-    persona: &PreparedPersona,
-    property: &PreparedProperty,
-    tolerance: f64,
-) -> Option<f64> {
-    passes(persona, property, tolerance).then(|| weighted(&values(persona, property)))
+/// The pair's verdict and score. A listing the client turned down is out, never a near miss.
+pub fn verdict(persona: &PreparedPersona, property: &PreparedProperty, rules: Rules) -> Verdict {
+    if persona.rejected.contains(&property.id) {
+        return Verdict::Out;
+    }
+    let mut missed = None;
+    let mut misses = 0;
+    let mut note = |miss: Miss| {
+        misses += 1;
+        missed.get_or_insert(miss);
+        misses > 1
+    };
+    if budget_gap(persona, property, rules).is_some() && note(Miss::Budget) {
+        return Verdict::Out;
+    }
+    for (i, breaker) in persona.deal_breakers.iter().enumerate() {
+        let fires = property
+            .facts
+            .holds(&breaker.condition, &breaker.words, &property.words);
+        if fires == Some(true) && note(Miss::DealBreaker(i)) {
+            return Verdict::Out;
+        }
+    }
+    if place_fit(persona, property, rules).is_some_and(|fit| !fit.passes()) && note(Miss::Location)
+    {
+        return Verdict::Out;
+    }
+    if !type_fit(persona, property).passes() && note(Miss::PropertyType) {
+        return Verdict::Out;
+    }
+    let score = weighted(&values(persona, property));
+    match missed {
+        None => Verdict::Match(score),
+        Some(miss) => Verdict::NearMiss(score, miss),
+    }
 }
 
-/// The pair's score with its components and the constraints it passed, in words.
+/// The pair's score with its components and constraints in words; `None` when it is out.
 pub fn explain(
     persona: &PreparedPersona,
     property: &PreparedProperty,
-    tolerance: f64,
+    rules: Rules,
 ) -> Option<Scored> {
-    if !passes(persona, property, tolerance) {
-        return None;
-    }
+    let (score, miss) = match verdict(persona, property, rules) {
+        Verdict::Match(score) => (score, None),
+        Verdict::NearMiss(score, miss) => (score, Some(miss)),
+        Verdict::Out => return None,
+    };
     let values = values(persona, property);
     let details = details(persona, property);
     let components = WEIGHTS
@@ -64,9 +131,10 @@ pub fn explain(
         })
         .collect();
     Some(Scored {
-        score: weighted(&values),
+        score,
         components,
-        constraints: constraints_passed(persona, property, tolerance),
+        constraints: constraints_passed(persona, property, rules, miss),
+        missed: miss.map(|miss| missed(persona, property, rules, miss)),
     })
 }
 
@@ -75,53 +143,120 @@ fn weighted(values: &[f64; 7]) -> f64 {
     round3(sum.clamp(0.0, 1.0))
 }
 
-fn passes(persona: &PreparedPersona, property: &PreparedProperty, tolerance: f64) -> bool {
+/// How far outside the budget the price is, as a share of the limit it breaks: positive above
+/// the ceiling, negative below the floor; `None` within it (tolerance included).
+fn budget_gap(persona: &PreparedPersona, property: &PreparedProperty, rules: Rules) -> Option<f64> {
     let (min, max) = persona.budget;
-    !persona.rejected.contains(&property.id)
-        && !max.is_some_and(|max| property.price > max * (1.0 + tolerance))
-        && !min.is_some_and(|min| property.price < min * (1.0 - tolerance))
-        && !persona
-            .deal_breakers
+    let price = property.price;
+    if let Some(max) = max.filter(|max| price > max * (1.0 + rules.budget_tolerance)) {
+        return Some(price / max - 1.0);
+    }
+    min.filter(|min| price < min * (1.0 - rules.budget_tolerance))
+        .map(|min| price / min - 1.0)
+}
+
+/// How a listing stands to the places a client named.
+#[derive(Debug, Clone, Copy)]
+enum PlaceFit<'a> {
+    /// The listing's location (or, for a listing without coordinates, its text) names it.
+    Named(&'a WantedPlace, &'static str),
+    /// Inside the place's reach, or within the allowance past it.
+    Near(&'a Place, Reach),
+    /// Outside every place; the closest.
+    Outside(&'a Place, Reach),
+    /// Where the listing is cannot be told against any of them.
+    Unplaced,
+}
+
+impl PlaceFit<'_> {
+    fn passes(&self) -> bool {
+        matches!(self, PlaceFit::Named(..) | PlaceFit::Near(..))
+    }
+}
+
+/// `None` when the client named no place.
+fn place_fit<'a>(
+    persona: &'a PreparedPersona,
+    property: &PreparedProperty,
+    rules: Rules,
+) -> Option<PlaceFit<'a>> {
+    if persona.places.is_empty() {
+        return None;
+    }
+    let mut best_pass: Option<PlaceFit<'a>> = None;
+    let mut closest: Option<PlaceFit<'a>> = None;
+    for wanted in &persona.places {
+        if property.location.has_all(&wanted.words) {
+            return Some(PlaceFit::Named(wanted, "its location"));
+        }
+        for place in &wanted.places {
+            let Some(reach) = place.reach(&property.facts.placed) else {
+                continue;
+            };
+            if reach.beyond_km <= rules.place_allowance_km {
+                if best_pass.is_none_or(
+                    |b| matches!(b, PlaceFit::Near(_, r) if reach.beyond_km < r.beyond_km),
+                ) {
+                    best_pass = Some(PlaceFit::Near(place, reach));
+                }
+            } else if closest.is_none_or(
+                |c| matches!(c, PlaceFit::Outside(_, r) if reach.beyond_km < r.beyond_km),
+            ) {
+                closest = Some(PlaceFit::Outside(place, reach));
+            }
+        }
+    }
+    if best_pass.is_some() {
+        return best_pass;
+    }
+    // A listing placed only by its town may still say it is in the neighbourhood.
+    let placed_exactly = property.facts.placed.point_source.as_deref() == Some("its coordinates");
+    if !placed_exactly
+        && let Some(wanted) = persona
+            .places
             .iter()
-            .any(|d| property.words.has_all(&d.words))
-        && (persona.locations.is_empty() || wanted_location(persona, property).is_some())
-        && (persona.property_types.is_empty()
-            || property.type_words.is_empty()
-            || wanted_type(persona, property).is_some())
+            .find(|w| property.words.has_all(&w.words))
+    {
+        return Some(PlaceFit::Named(wanted, "its description"));
+    }
+    Some(closest.unwrap_or(PlaceFit::Unplaced))
 }
 
-fn wanted_location<'a>(
-    persona: &'a PreparedPersona,
-    property: &PreparedProperty,
-) -> Option<&'a Phrase> {
-    persona
-        .locations
-        .iter()
-        .find(|l| property.location.has_all(&l.words))
+#[derive(Debug, Clone, Copy)]
+enum TypeFit<'a> {
+    /// The client named no kind, or the listing's cannot be told.
+    Any,
+    Kind(Kind),
+    WrongKind(Kind),
+    Words(&'a Phrase),
+    WrongWords,
 }
 
-fn wanted_type<'a>(
-    persona: &'a PreparedPersona,
-    property: &PreparedProperty,
-) -> Option<&'a Phrase> {
+impl TypeFit<'_> {
+    fn passes(&self) -> bool {
+        !matches!(self, TypeFit::WrongKind(_) | TypeFit::WrongWords)
+    }
+}
+
+fn type_fit<'a>(persona: &'a PreparedPersona, property: &PreparedProperty) -> TypeFit<'a> {
+    if let (false, Some(kind)) = (persona.kinds.is_empty(), property.facts.kind) {
+        return if persona.kinds.contains(&kind) {
+            TypeFit::Kind(kind)
+        } else {
+            TypeFit::WrongKind(kind)
+        };
+    }
+    if !persona.kinds.is_empty()
+        || persona.unread_types.is_empty()
+        || property.type_words.is_empty()
+    {
+        return TypeFit::Any;
+    }
     persona
-        .property_types
+        .unread_types
         .iter()
         .find(|t| t.words.has_all(&property.type_words) || property.type_words.has_all(&t.words))
-}
-
-fn found<'a>(
-    phrases: &'a [Phrase],
-    property: &PreparedProperty,
-    all_words: bool,
-) -> impl Iterator<Item = &'a Phrase> {
-    phrases.iter().filter(move |p| {
-        if all_words {
-            property.words.has_all(&p.words)
-        } else {
-            property.words.overlap(&p.words) > 0
-        }
-    })
+        .map_or(TypeFit::WrongWords, TypeFit::Words)
 }
 
 fn share(found: usize, of: usize) -> f64 {
@@ -144,10 +279,36 @@ fn disliked<'a>(
         .filter(|d| 3 * property.words.overlap(&d.words) >= d.words.len())
 }
 
+/// The wants the listing meets, and the styles of those the client likes that it has.
+fn wants_met<'a>(
+    persona: &'a PreparedPersona,
+    property: &'a PreparedProperty,
+) -> (Vec<&'a str>, Vec<&'static str>) {
+    let features = persona
+        .features
+        .iter()
+        .filter(|w| {
+            property
+                .facts
+                .holds(&w.condition, &w.words, &property.words)
+                == Some(true)
+        })
+        .map(|w| w.condition.text.as_str())
+        .collect();
+    let styles = persona
+        .styles
+        .iter()
+        .copied()
+        .filter(|s| property.facts.styles.contains(s))
+        .collect();
+    (features, styles)
+}
+
 fn values(persona: &PreparedPersona, property: &PreparedProperty) -> [f64; 7] {
+    let (features_met, styles_met) = wants_met(persona, property);
     let features = share(
-        found(&persona.features, property, true).count(),
-        persona.features.len(),
+        features_met.len() + styles_met.len(),
+        persona.features.len() + persona.styles.len(),
     );
     // A past home is described more briefly than a listing: sharing a dozen of its words is a
     // full match.
@@ -155,14 +316,10 @@ fn values(persona: &PreparedPersona, property: &PreparedProperty) -> [f64; 7] {
     let past_properties = share(property.words.overlap(past), past.len().min(12)).min(1.0);
     let text = f64::from(cosine(&persona.embedding, &property.embedding)).max(0.0);
     let interests = share(
-        found(&persona.interests, property, false).count(),
+        interests_found(persona, property).count(),
         persona.interests.len(),
     );
-    let location = if persona.locations.is_empty() {
-        0.5
-    } else {
-        1.0
-    };
+    let location = if persona.places.is_empty() { 0.5 } else { 1.0 };
     let budget_fit = match persona.budget.1.filter(|max| *max > 0.0) {
         Some(max) => (1.0 - (property.price / max - BUDGET_SWEET_SPOT).abs() / BUDGET_SWEET_SPOT)
             .clamp(0.0, 1.0),
@@ -189,25 +346,38 @@ fn values(persona: &PreparedPersona, property: &PreparedProperty) -> [f64; 7] {
     ]
 }
 
+fn interests_found<'a>(
+    persona: &'a PreparedPersona,
+    property: &'a PreparedProperty,
+) -> impl Iterator<Item = &'a Phrase> {
+    persona
+        .interests
+        .iter()
+        .filter(|p| property.words.overlap(&p.words) > 0)
+}
+
 fn details(persona: &PreparedPersona, property: &PreparedProperty) -> [String; 7] {
-    let features: Vec<&str> = found(&persona.features, property, true)
-        .map(|p| p.text.as_str())
+    let (features, styles) = wants_met(persona, property);
+    let met: Vec<&str> = features
+        .iter()
+        .copied()
+        .chain(styles.iter().copied())
         .collect();
-    let interests: Vec<&str> = found(&persona.interests, property, false)
+    let interests: Vec<&str> = interests_found(persona, property)
         .map(|p| p.text.as_str())
         .collect();
     let disliked: Vec<&str> = disliked(persona, property)
         .map(|p| p.text.as_str())
         .collect();
+    let wanted = persona.features.len() + persona.styles.len();
     [
-        if persona.features.is_empty() {
+        if wanted == 0 {
             "no wanted features on record".to_owned()
         } else {
             format!(
-                "has {} of {} wanted features: {}",
-                features.len(),
-                persona.features.len(),
-                or_none(&features)
+                "has {} of {wanted} wanted features: {}",
+                met.len(),
+                or_none(&met)
             )
         },
         if persona.past_properties.is_empty() {
@@ -220,7 +390,7 @@ fn details(persona: &PreparedPersona, property: &PreparedProperty) -> [String; 7
         },
         "embedding similarity of the client's profile and the listing".to_owned(),
         format!("speaks to interests: {}", or_none(&interests)),
-        if persona.locations.is_empty() {
+        if persona.places.is_empty() {
             "no preferred locations on record"
         } else {
             "in a preferred location"
@@ -246,55 +416,178 @@ fn details(persona: &PreparedPersona, property: &PreparedProperty) -> [String; 7
     ]
 }
 
+fn check(name: &str, detail: String) -> ConstraintCheck {
+    ConstraintCheck {
+        name: name.to_owned(),
+        detail,
+    }
+}
+
 fn constraints_passed(
     persona: &PreparedPersona,
     property: &PreparedProperty,
-    tolerance: f64,
+    rules: Rules,
+    miss: Option<Miss>,
 ) -> Vec<ConstraintCheck> {
-    let check = |name: &str, detail: String| ConstraintCheck {
-        name: name.to_owned(),
-        detail,
-    };
-    let mut passed = vec![check(
-        "deal_breakers",
-        if persona.deal_breakers.is_empty() {
-            "no deal-breakers on record".to_owned()
-        } else {
-            let listed: Vec<&str> = persona
-                .deal_breakers
-                .iter()
-                .map(|d| d.text.as_str())
-                .collect();
-            format!("none of: {}", listed.join(", "))
-        },
-    )];
-    passed.push(check(
-        "budget",
-        match persona.budget {
-            (_, Some(max)) => format!(
-                "{} within a budget up to {} (tolerance {:.0}%)",
-                money(property.price),
-                money(max),
-                tolerance * 100.0
-            ),
-            (Some(min), None) => format!("{} above {}", money(property.price), money(min)),
-            (None, None) => "no budget on record".to_owned(),
-        },
-    ));
-    if let Some(location) = wanted_location(persona, property) {
-        passed.push(check("location", format!("in {}", location.text)));
-    }
-    if let Some(kind) = wanted_type(persona, property).filter(|_| !property.type_words.is_empty()) {
+    let mut passed = Vec::new();
+    if !matches!(miss, Some(Miss::DealBreaker(_))) {
         passed.push(check(
-            "property_type",
-            format!("wanted type: {}", kind.text),
+            "deal_breakers",
+            if persona.deal_breakers.is_empty() {
+                "no deal-breakers on record".to_owned()
+            } else {
+                let each: Vec<String> = persona
+                    .deal_breakers
+                    .iter()
+                    .map(|d| {
+                        let truth = property
+                            .facts
+                            .truth(&d.condition, &d.words, &property.words);
+                        format!("\"{}\": {}", d.condition.text, truth.reason())
+                    })
+                    .collect();
+                format!("none applies — {}", each.join("; "))
+            },
         ));
+    }
+    if miss != Some(Miss::Budget) {
+        passed.push(check(
+            "budget",
+            match persona.budget {
+                (_, Some(max)) => format!(
+                    "{} within a budget up to {} (tolerance {:.0}%)",
+                    money(property.price),
+                    money(max),
+                    rules.budget_tolerance * 100.0
+                ),
+                (Some(min), None) => format!("{} above {}", money(property.price), money(min)),
+                (None, None) => "no budget on record".to_owned(),
+            },
+        ));
+    }
+    if let Some(fit) = place_fit(persona, property, rules).filter(PlaceFit::passes) {
+        passed.push(check("location", place_words(fit, property, rules)));
+    }
+    match type_fit(persona, property) {
+        TypeFit::Kind(kind) => passed.push(check(
+            "property_type",
+            format!("{}, a kind the client wants", kind.label()),
+        )),
+        TypeFit::Words(phrase) => passed.push(check(
+            "property_type",
+            format!("wanted type: {} (matched as words)", phrase.text),
+        )),
+        _ => {}
     }
     passed.push(check(
         "not_declined",
         "the client has not turned this listing down".to_owned(),
     ));
     passed
+}
+
+/// The one constraint a near miss breaks, and how far off it is.
+fn missed(
+    persona: &PreparedPersona,
+    property: &PreparedProperty,
+    rules: Rules,
+    miss: Miss,
+) -> ConstraintCheck {
+    match miss {
+        Miss::Budget => {
+            let gap = budget_gap(persona, property, rules).unwrap_or_default();
+            let detail = match persona.budget {
+                (_, Some(max)) if gap > 0.0 => format!(
+                    "priced {:.0}% above the budget ceiling ({} against {})",
+                    gap * 100.0,
+                    money(property.price),
+                    money(max)
+                ),
+                (Some(min), _) => format!(
+                    "priced {:.0}% below the budget floor ({} against {})",
+                    -gap * 100.0,
+                    money(property.price),
+                    money(min)
+                ),
+                _ => "priced outside the budget".to_owned(),
+            };
+            check("budget", detail)
+        }
+        Miss::DealBreaker(i) => {
+            let breaker = &persona.deal_breakers[i];
+            let truth = property
+                .facts
+                .truth(&breaker.condition, &breaker.words, &property.words);
+            check(
+                "deal_breakers",
+                format!(
+                    "deal-breaker \"{}\" ({}): {}",
+                    breaker.condition.text,
+                    breaker.condition.excludes(),
+                    truth.reason()
+                ),
+            )
+        }
+        Miss::Location => {
+            let detail = match place_fit(persona, property, rules) {
+                Some(fit @ PlaceFit::Outside(..)) => place_words(fit, property, rules),
+                _ => {
+                    let named: Vec<&str> = persona.places.iter().map(|p| p.text.as_str()).collect();
+                    format!(
+                        "not in a place the client named ({}), as far as its location tells",
+                        named.join(", ")
+                    )
+                }
+            };
+            check("location", detail)
+        }
+        Miss::PropertyType => {
+            let wanted: Vec<&str> = persona.kinds.iter().map(|k| k.label()).collect();
+            let detail = match type_fit(persona, property) {
+                TypeFit::WrongKind(kind) => {
+                    format!("{}; the client wants {}", kind.label(), wanted.join(" or "))
+                }
+                _ => {
+                    let types: Vec<&str> = persona
+                        .unread_types
+                        .iter()
+                        .map(|p| p.text.as_str())
+                        .collect();
+                    format!("its type is none the client named ({})", types.join(", "))
+                }
+            };
+            check("property_type", detail)
+        }
+    }
+}
+
+fn place_words(fit: PlaceFit<'_>, property: &PreparedProperty, rules: Rules) -> String {
+    let source = property
+        .facts
+        .placed
+        .point_source
+        .as_deref()
+        .unwrap_or("its location");
+    match fit {
+        PlaceFit::Named(wanted, at) => format!("in {} (named in {at})", wanted.text),
+        PlaceFit::Near(place, reach) if reach.inside => match reach.distance_km {
+            Some(d) => format!(
+                "in {}, {d:.1} km from its centre (placed by {source})",
+                place.name
+            ),
+            None => format!("in {}", place.name),
+        },
+        PlaceFit::Near(place, reach) => format!(
+            "{:.1} km outside {}, within the {:.0} km allowance (placed by {source})",
+            reach.beyond_km, place.name, rules.place_allowance_km
+        ),
+        PlaceFit::Outside(place, reach) if reach.beyond_km.is_finite() => format!(
+            "{:.1} km outside {} (placed by {source})",
+            reach.beyond_km, place.name
+        ),
+        PlaceFit::Outside(place, _) => format!("not in {}", place.name),
+        PlaceFit::Unplaced => "its place cannot be told".to_owned(),
+    }
 }
 
 fn or_none(items: &[&str]) -> String {

@@ -19,8 +19,16 @@ use uuid::Uuid;
 use super::{
     MatchError, MatchingDeps, embedding, explain,
     prepared::{self, PreparedPersona, PreparedProperty, feedback_by_persona},
-    score,
+    score::{self, Rules, Verdict},
 };
+
+/// What a run's scoring kept: (client, listing, score) by index into the world.
+#[derive(Default)]
+pub struct Found {
+    pub matches: Vec<(usize, usize, f64)>,
+    /// Pairs that break exactly one hard constraint.
+    pub near_misses: Vec<(usize, usize, f64)>,
+}
 
 /// Prepared things by id, each with the version it was prepared from.
 type Entries<V, T> = Mutex<HashMap<Uuid, (V, Arc<T>)>>;
@@ -138,20 +146,20 @@ impl World {
     }
 
     /// Scores every pair of the blocks (client range × listing range) on the blocking pool,
-    /// split across the cores; returns the pairs scoring at least `min_score` and how many
-    /// pairs were scored.
+    /// split across the cores; returns how many pairs were scored, and the matches and near
+    /// misses scoring at least `min_score`.
     pub async fn score(
         self,
         blocks: Vec<(Range<usize>, Range<usize>)>,
-        tolerance: f64,
+        rules: Rules,
         min_score: f64,
-    ) -> Result<(World, i64, Vec<(usize, usize, f64)>), MatchError> {
+    ) -> Result<(World, i64, Found), MatchError> {
         let world = Arc::new(self);
         let scoring = Arc::clone(&world);
         let (pairs, found) = tokio::task::spawn_blocking(move || {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let mut pairs = 0i64;
-            let mut found = Vec::new();
+            let mut found = Found::default();
             for (clients, listings) in blocks {
                 pairs += (clients.len() * listings.len()) as i64;
                 let chunk = clients.len().div_ceil(threads).max(1);
@@ -164,16 +172,22 @@ impl World {
                             let end = (start + chunk).min(clients.end);
                             let listings = listings.clone();
                             scope.spawn(move || {
-                                let mut found = Vec::new();
+                                let mut found = Found::default();
                                 for c in start..end {
                                     for l in listings.clone() {
-                                        let s = score::quick_score(
+                                        let verdict = score::verdict(
                                             &scoring.personas[c],
                                             &scoring.properties[l],
-                                            tolerance,
+                                            rules,
                                         );
-                                        if let Some(s) = s.filter(|s| *s >= min_score) {
-                                            found.push((c, l, s));
+                                        match verdict {
+                                            Verdict::Match(s) if s >= min_score => {
+                                                found.matches.push((c, l, s));
+                                            }
+                                            Verdict::NearMiss(s, _) if s >= min_score => {
+                                                found.near_misses.push((c, l, s));
+                                            }
+                                            _ => {}
                                         }
                                     }
                                 }
@@ -182,7 +196,9 @@ impl World {
                         })
                         .collect();
                     for handle in handles {
-                        found.extend(handle.join().expect("scoring thread"));
+                        let part = handle.join().expect("scoring thread");
+                        found.matches.extend(part.matches);
+                        found.near_misses.extend(part.near_misses);
                     }
                 });
             }
@@ -193,15 +209,16 @@ impl World {
         Ok((world, pairs, found))
     }
 
+    /// A kept match or near miss, explained.
     pub fn recommend(
         &self,
         persona: usize,
         property: usize,
-        tolerance: f64,
+        rules: Rules,
         nightly_before: Option<Option<f64>>,
     ) -> Option<NewRecommendation> {
         let (client, listing) = (&*self.personas[persona], &*self.properties[property]);
-        let scored = score::explain(client, listing, tolerance)?;
+        let scored = score::explain(client, listing, rules)?;
         let highlights = explain::highlights(client, listing);
         Some(NewRecommendation {
             persona_id: client.id,
@@ -215,11 +232,14 @@ impl World {
                     listing,
                     scored.score,
                     &scored.components,
+                    &scored.constraints,
+                    scored.missed.as_ref(),
                 ),
                 outreach: explain::outreach(client, listing, &highlights),
                 highlights,
                 components: scored.components,
                 constraints_passed: scored.constraints,
+                missed: scored.missed,
                 explained_by: "rules".to_owned(),
                 change: nightly_before
                     .map(|before| if before.is_some() { "changed" } else { "new" }.to_owned()),
