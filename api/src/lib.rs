@@ -11,6 +11,7 @@ mod live;
 mod matching;
 mod pagination;
 mod personas;
+mod places;
 mod problem;
 mod properties;
 mod segments;
@@ -64,6 +65,8 @@ enum ApiTags {
     Segments,
     /// Property–client matching and feedback on its recommendations.
     Matching,
+    /// The brokerage's own places, matched before the gazetteer's.
+    Places,
     /// Event subscriptions: Standard Webhooks deliveries and their log.
     Webhooks,
     /// Live updates over WebSocket.
@@ -84,6 +87,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
             segments::SegmentsApi,
             simulations::SimulationsApi,
             matching::MatchingApi,
+            places::PlacesApi,
             webhooks::WebhooksApi,
             live::LiveApi,
             audit::AuditApi,

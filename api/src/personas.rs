@@ -161,16 +161,16 @@ struct PersonaRead {
 }
 
 impl Found {
-    fn new(persona: Persona) -> Self {
+    /// The persona with its preferences read against the brokerage's places.
+    async fn new(state: &ApiState, persona: Persona) -> Result<Self, ApiError> {
+        let places = state.store.list_places(persona.brokerage_id).await?;
         let etag = format!("\"{}\"", persona.version);
-        let conditions = readings(&persona.profile.preferences);
-        Found::Persona(
-            Json(PersonaRead {
-                persona,
-                conditions,
-            }),
-            etag,
-        )
+        let conditions = readings(&persona.profile.preferences, &places);
+        let read = PersonaRead {
+            persona,
+            conditions,
+        };
+        Ok(Found::Persona(Json(read), etag))
     }
 }
 
@@ -255,7 +255,7 @@ impl PersonasApi {
         let persona = visible(&state, &auth.0, id.0).await?;
         let detail = json!({ "version": persona.version });
         audit(&state, &auth.0, "persona.read", persona.id, detail).await?;
-        Ok(Found::new(persona))
+        Found::new(&state, persona).await
     }
 
     /// Replace a persona's profile (and optionally its visibility). With `If-Match: "<version>"`
@@ -611,7 +611,7 @@ async fn write_version(
                 current.id
             ))
         })?;
-    Ok(Found::new(updated))
+    Found::new(state, updated).await
 }
 
 /// A list shows clients as surely as a read does: one audit entry names every id returned (the

@@ -2,8 +2,9 @@
 //! conditions (negation, ages, the road a facade is on), property kinds apart from styles,
 //! places from the gazetteer by coordinates, and the near misses a broker may call anyway.
 
+use reqwest::Method;
 use serde_json::{Value, json};
-use troupe_shared::Config;
+use troupe_shared::{Config, domain::Role};
 
 use crate::{
     helpers::{Shape, TestApp, both_shapes},
@@ -14,7 +15,8 @@ both_shapes!(
     deal_breakers_and_wants_are_read_as_conditions,
     places_are_matched_by_where_a_listing_is,
     near_misses_say_what_kept_them_out,
-    the_nightly_run_lists_new_near_misses_apart
+    the_nightly_run_lists_new_near_misses_apart,
+    a_brokerage_adds_places_of_its_own
 );
 
 fn persona(name: &str, preferences: Value) -> Value {
@@ -452,5 +454,159 @@ async fn the_nightly_run_lists_new_near_misses_apart(shape: Shape) {
         json!([]),
         "nothing changed, nothing new: {}",
         report.body
+    );
+}
+
+async fn a_brokerage_adds_places_of_its_own(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let agent = app
+        .key_for("Acme Realty", Some("West"), "ana", Role::Agent)
+        .await;
+    let lead = app
+        .key_for("Acme Realty", Some("West"), "leo", Role::TeamLead)
+        .await;
+    let rival = app
+        .key_for("Rival Estates", None, "rex", Role::BrokerageAdmin)
+        .await;
+    let park = json!({ "name": "Beverly Park", "aliases": ["The Park"],
+                       "centre": { "latitude": 34.1090, "longitude": -118.4290 }, "radius_km": 1.0 });
+
+    let refused = app
+        .request(Method::POST, "/api/v1/places", Some(&agent), Some(&park))
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("team leads and brokerage admins")
+    );
+    let created = app
+        .request(Method::POST, "/api/v1/places", Some(&lead), Some(&park))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let place_id = created.body["id"].as_str().unwrap().to_owned();
+    let again = json!({ "name": "beverly  PARK", "centre": { "latitude": 34.0, "longitude": -118.0 }, "radius_km": 2.0 });
+    let duplicate = app
+        .request(Method::POST, "/api/v1/places", Some(&lead), Some(&again))
+        .await;
+    assert_eq!(duplicate.status, 409, "{}", duplicate.body);
+    for bad in [
+        json!({ "name": "Nowhere", "centre": { "latitude": 95.0, "longitude": 0.0 }, "radius_km": 1.0 }),
+        json!({ "name": "Nowhere", "centre": { "latitude": 1.0, "longitude": 0.0 }, "radius_km": 0 }),
+        json!({ "name": "Nowhere", "centre": { "latitude": 1.0, "longitude": 0.0 }, "radius_km": 1.0, "shape": "circle" }),
+        json!({ "name": "  ", "centre": { "latitude": 1.0, "longitude": 0.0 }, "radius_km": 1.0 }),
+    ] {
+        let reply = app
+            .request(Method::POST, "/api/v1/places", Some(&lead), Some(&bad))
+            .await;
+        assert!(
+            matches!(reply.status.as_u16(), 400 | 422),
+            "{bad}: {} {}",
+            reply.status,
+            reply.body
+        );
+        assert!(reply.body["detail"].is_string(), "{}", reply.body);
+    }
+    let listed = app
+        .request(Method::GET, "/api/v1/places", Some(&agent), None)
+        .await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1, "{}", listed.body);
+    let theirs = app
+        .request(Method::GET, "/api/v1/places", Some(&rival), None)
+        .await;
+    assert_eq!(
+        theirs.body,
+        json!([]),
+        "another brokerage's places are its own"
+    );
+    let foreign_delete = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/places/{place_id}"),
+            Some(&rival),
+            None,
+        )
+        .await;
+    assert_eq!(foreign_delete.status, 404, "{}", foreign_delete.body);
+
+    // A client who names it is matched against it, and their persona says so.
+    let client = create(
+        &app,
+        "/api/v1/personas",
+        persona("Parker Gates", json!({ "locations": ["the Park"] })),
+    )
+    .await;
+    let read = app.get(&format!("/api/v1/personas/{client}")).await;
+    let place = read.body["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["of"] == "location")
+        .unwrap()
+        .clone();
+    assert!(
+        place["reading"]
+            .as_str()
+            .unwrap()
+            .contains("the brokerage's place Beverly Park, up to 1.0 km"),
+        "{place}"
+    );
+    let inside = create(&app, "/api/v1/properties", json!({
+        "title": "Gated Estate", "price": 40e6, "location": { "city": "Los Angeles", "region": "California" },
+        "coordinates": { "latitude": 34.1110, "longitude": -118.4300 }
+    })).await;
+    let found = matched(
+        &app,
+        "/api/v1/matching/property-to-clients",
+        json!({ "property_id": inside, "min_score": 0 }),
+    )
+    .await;
+    let parker =
+        by_name(&found["recommendations"], "Parker Gates").unwrap_or_else(|| panic!("{found}"));
+    assert!(
+        parker["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("in Beverly Park, 0.2 km from its centre"),
+        "{parker}"
+    );
+
+    let deleted = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/places/{place_id}"),
+            Some(&lead),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let admin = app
+        .key_for("Acme Realty", None, "ada", Role::BrokerageAdmin)
+        .await;
+    let audit = app
+        .request(
+            Method::GET,
+            "/api/v1/audit?action=place.created",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        audit.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        audit.body
+    );
+    // Without the place, the phrase is only words, which the listing's location lacks.
+    let found = matched(
+        &app,
+        "/api/v1/matching/property-to-clients",
+        json!({ "property_id": inside, "min_score": 0 }),
+    )
+    .await;
+    assert!(
+        by_name(&found["recommendations"], "Parker Gates").is_none(),
+        "{found}"
     );
 }

@@ -12,7 +12,7 @@ pub mod tokens;
 use poem_openapi::Object;
 use serde::Serialize;
 
-use crate::domain::Preferences;
+use crate::domain::{BrokeragePlace, Preferences};
 
 use self::{
     conditions::Condition,
@@ -33,8 +33,9 @@ pub struct ConditionReading {
     pub read: bool,
 }
 
-/// How matching reads each of a client's deal-breakers, wants, property types and places.
-pub fn readings(preferences: &Preferences) -> Vec<ConditionReading> {
+/// How matching reads each of a client's deal-breakers, wants, property types and places (the
+/// brokerage's own places first).
+pub fn readings(preferences: &Preferences, own_places: &[BrokeragePlace]) -> Vec<ConditionReading> {
     let reading = |of: &str, text: &str, reading: String, read: bool| ConditionReading {
         of: of.to_owned(),
         text: text.to_owned(),
@@ -79,7 +80,7 @@ pub fn readings(preferences: &Preferences) -> Vec<ConditionReading> {
         ));
     }
     for text in &preferences.locations {
-        let places = gazetteer().resolve(text);
+        let places = gazetteer().resolve_with(text, own_places);
         let what = match places.first() {
             None => {
                 format!("accepts a listing whose location names \"{text}\" (not in the gazetteer)")
@@ -97,6 +98,7 @@ pub fn readings(preferences: &Preferences) -> Vec<ConditionReading> {
                     PlaceKind::Region => "the region",
                     PlaceKind::State => "the state",
                     PlaceKind::Country => "the country",
+                    PlaceKind::Brokerage => "the brokerage's place",
                 };
                 let reach = if place.centre.is_some() {
                     format!(", up to {:.1} km from its centre", place.radius_km)
@@ -107,8 +109,13 @@ pub fn readings(preferences: &Preferences) -> Vec<ConditionReading> {
                     1 => String::new(),
                     n => format!(" (or any of {} other places of that name)", n - 1),
                 };
+                let region = if region.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({region})")
+                };
                 format!(
-                    "accepts a listing in {kind} {} ({region}){reach}{others}",
+                    "accepts a listing in {kind} {}{region}{reach}{others}",
                     place.name
                 )
             }

@@ -6,7 +6,7 @@
 
 use std::{collections::HashMap, sync::OnceLock};
 
-use crate::domain::{Coordinates, Location};
+use crate::domain::{BrokeragePlace, Coordinates, Location};
 
 use super::tokens::tokens;
 
@@ -19,6 +19,8 @@ pub enum PlaceKind {
     Region,
     State,
     Country,
+    /// One of the brokerage's own (`POST /api/v1/places`).
+    Brokerage,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +37,26 @@ pub struct Place {
 }
 
 impl Place {
+    pub fn of_brokerage(own: &BrokeragePlace) -> Place {
+        Place {
+            kind: PlaceKind::Brokerage,
+            name: own.place.name.clone(),
+            country: String::new(),
+            admin1: String::new(),
+            centre: Some(own.place.centre),
+            radius_km: own.place.radius_km,
+            population: 0,
+        }
+    }
+
+    /// Whether a client's phrase names this brokerage place (by its name or an alias).
+    fn named_by(own: &BrokeragePlace, phrase: &str) -> bool {
+        let wanted = name_key(strip_vague(phrase.split(',').next().unwrap_or_default()));
+        std::iter::once(&own.place.name)
+            .chain(&own.place.aliases)
+            .any(|name| name_key(name) == wanted)
+    }
+
     /// Where `at` (with its country and admin1 as known) stands to this place: inside, or how
     /// many km outside its reach; `None` when that cannot be told.
     pub fn reach(&self, at: &Placed) -> Option<Reach> {
@@ -101,7 +123,7 @@ pub fn gazetteer() -> &'static Gazetteer {
 }
 
 /// The key a name is looked up by: its words ("St. Moritz" and "Saint Moritz" alike).
-fn key(name: &str) -> String {
+pub fn name_key(name: &str) -> String {
     tokens(name)
         .into_iter()
         .map(|w| {
@@ -162,10 +184,25 @@ impl Gazetteer {
                 population: population.parse().unwrap_or(0),
             });
             for alias in std::iter::once(name).chain(aliases.split('|').filter(|a| !a.is_empty())) {
-                by_name.entry(key(alias)).or_default().push(index);
+                by_name.entry(name_key(alias)).or_default().push(index);
             }
         }
         Gazetteer { places, by_name }
+    }
+
+    /// The places a client's phrase may mean: the brokerage's own of that name when it has one,
+    /// else the gazetteer's.
+    pub fn resolve_with(&self, phrase: &str, own: &[BrokeragePlace]) -> Vec<Place> {
+        let theirs: Vec<Place> = own
+            .iter()
+            .filter(|p| Place::named_by(p, phrase))
+            .map(Place::of_brokerage)
+            .collect();
+        if theirs.is_empty() {
+            self.resolve(phrase).into_iter().cloned().collect()
+        } else {
+            theirs
+        }
     }
 
     /// The places a client's phrase may mean ("Southampton" is in England and in New York;
@@ -179,7 +216,7 @@ impl Gazetteer {
         let head = strip_vague(head);
         let mut found: Vec<&Place> = self
             .by_name
-            .get(&key(head))
+            .get(&name_key(head))
             .into_iter()
             .flatten()
             .map(|&i| &self.places[i])
@@ -203,7 +240,7 @@ impl Gazetteer {
     fn areas(&self, name: &str) -> Vec<&Place> {
         let mut areas: Vec<&Place> = self
             .by_name
-            .get(&key(name))
+            .get(&name_key(name))
             .into_iter()
             .flatten()
             .map(|&i| &self.places[i])

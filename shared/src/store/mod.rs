@@ -19,6 +19,7 @@ mod keys;
 mod llm_cache;
 mod matching;
 pub(crate) mod personas;
+mod places;
 mod properties;
 mod segments;
 mod sign_in;

@@ -10,7 +10,7 @@ use troupe_shared::{
         kinds::{self, Kind},
         places::{Place, gazetteer},
     },
-    domain::{FeedbackOutcome, Persona, Property},
+    domain::{BrokeragePlace, FeedbackOutcome, Persona, Property},
     store::PairFeedback,
 };
 use uuid::Uuid;
@@ -196,6 +196,7 @@ impl PreparedPersona {
         embedding: Vec<f32>,
         feedback: &[&PairFeedback],
         liked_texts: &[String],
+        own_places: &[BrokeragePlace],
     ) -> Self {
         let p = &persona.profile;
         let prefs = &p.preferences;
@@ -225,7 +226,7 @@ impl PreparedPersona {
                 .map(|text| WantedPlace {
                     text: text.clone(),
                     words: WordSet::of(text),
-                    places: gazetteer().resolve(text).into_iter().cloned().collect(),
+                    places: gazetteer().resolve_with(text, own_places),
                 })
                 .filter(|p| !p.words.is_empty() || !p.places.is_empty())
                 .collect(),

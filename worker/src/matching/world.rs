@@ -11,7 +11,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use troupe_shared::{
     Store,
-    domain::{FeedbackOutcome, MatchDetail},
+    domain::{BrokeragePlace, FeedbackOutcome, MatchDetail},
     store::{NewRecommendation, PairFeedback},
 };
 use uuid::Uuid;
@@ -33,11 +33,13 @@ pub struct Found {
 /// Prepared things by id, each with the version it was prepared from.
 type Entries<V, T> = Mutex<HashMap<Uuid, (V, Arc<T>)>>;
 
-/// What this worker prepared: clients by version, listings by last change.
+/// What this worker prepared: clients by version, listings by last change, and the brokerage
+/// places clients' locations were resolved against.
 #[derive(Default)]
 pub struct PreparedCache {
     clients: Entries<i64, PreparedPersona>,
     listings: Entries<DateTime<Utc>, PreparedProperty>,
+    places: Mutex<HashMap<Uuid, Vec<BrokeragePlace>>>,
 }
 
 impl PreparedCache {
@@ -67,6 +69,20 @@ impl World {
     ) -> Result<World, MatchError> {
         let store = &deps.store;
         let cache = &deps.cache;
+        // Clients were placed against the brokerage's own places: when those change, every
+        // client of the brokerage is prepared again.
+        let places = store.list_places(brokerage_id).await?;
+        {
+            let mut seen = cache.places.lock().expect("cache lock");
+            if seen.get(&brokerage_id) != Some(&places) {
+                cache
+                    .clients
+                    .lock()
+                    .expect("cache lock")
+                    .retain(|_, (_, p)| p.brokerage_id != brokerage_id);
+                seen.insert(brokerage_id, places.clone());
+            }
+        }
         let missing_clients: HashSet<Uuid> = {
             let cached = cache.clients.lock().expect("cache lock");
             clients
@@ -110,7 +126,7 @@ impl World {
                 let theirs = by_persona.get(&p.id).map(Vec::as_slice).unwrap_or_default();
                 let liked = liked.get(&p.id).map(Vec::as_slice).unwrap_or_default();
                 let vector = vectors.remove(&p.id).unwrap_or_default();
-                let prepared = PreparedPersona::new(p, vector, theirs, liked);
+                let prepared = PreparedPersona::new(p, vector, theirs, liked, &places);
                 cached.insert(p.id, (p.version, Arc::new(prepared)));
             }
         }
