@@ -85,6 +85,8 @@ struct Echoed {
     synthetic: Option<bool>,
     created_at: Option<chrono::DateTime<chrono::Utc>>,
     updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Derived from the preferences on every read, so whatever is sent back is read afresh.
+    conditions: Option<Vec<ConditionReading>>,
 }
 
 impl Echoed {

@@ -194,6 +194,12 @@ async fn seed_victim(app: &TestApp, admin: &str, receiver: &Receiver) -> Ids {
     ids.insert("property", id(&property));
     let segment = as_admin("/api/v1/segments", json!({ "name": "victim_segment" })).await;
     ids.insert("segment", id(&segment));
+    let place = as_admin(
+        "/api/v1/places",
+        json!({ "name": "Victim Cove", "centre": { "latitude": 34.0, "longitude": -118.8 }, "radius_km": 1.0 }),
+    )
+    .await;
+    ids.insert("place", id(&place));
 
     let simulation = app
         .post(
@@ -402,6 +408,7 @@ fn kind_of(template: &str, param: &str) -> &'static str {
         ("properties", "id") => "property",
         ("simulations", "id") => "simulation",
         ("segments", "id") => "segment",
+        ("places", "id") => "place",
         ("matching", "id") if template.starts_with("/matching/recommendations/") => {
             "recommendation"
         }
