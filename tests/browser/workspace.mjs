@@ -195,6 +195,9 @@ try {
   await page.getByRole("link", { name: HOSTILE }).click();
   await page.getByRole("heading", { name: HOSTILE }).waitFor();
   await page.getByText("Collects <b>Burgundy</b> & modern art.", { exact: true }).waitFor();
+  // How matching reads the client's wants, beside their words.
+  await page.getByText("How matching reads these").click();
+  await page.locator("[data-table=conditions]").getByText("scores a listing that has ocean views").waitFor();
   await accessible(page, "client");
   // Paste a call transcript: the run is followed until it merges, and the new version shows.
   await page.getByLabel("What it is").selectOption("transcript");

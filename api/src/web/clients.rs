@@ -134,6 +134,8 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
         let simulations = state.store.list_simulations(&me.principal, &filter).await?;
         let profile = &persona.profile;
         let prefs = &profile.preferences;
+        let places = state.store.list_places(persona.brokerage_id).await?;
+        let conditions = troupe_shared::criteria::readings(prefs, &places);
         let body = html! {
             p.crumbs { a href="/clients" { "Clients" } " / " (profile.name) }
             h1 { (profile.name) }
@@ -154,6 +156,17 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
                     dt { "Deal-breakers" } dd { (list_or_dash(&prefs.deal_breakers)) }
                     dt { "Places" } dd { (list_or_dash(&prefs.locations)) }
                     dt { "Property types" } dd { (list_or_dash(&prefs.property_types)) }
+                }
+                @if !conditions.is_empty() {
+                    details {
+                        summary { "How matching reads these" }
+                        table data-table="conditions" {
+                            thead { tr { th { "The client's words" } th { "Read as" } } }
+                            tbody { @for c in &conditions {
+                                tr class=[(!c.read).then_some("unread")] { td { (c.text) } td { (c.reading) } }
+                            } }
+                        }
+                    }
                 }
             }
             section {
