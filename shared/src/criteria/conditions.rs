@@ -64,6 +64,8 @@ pub enum Test {
     /// The listing has (or, `present: false`, lacks) the concept.
     Concept {
         concept: &'static Concept,
+        /// Its index in [`CONCEPTS`], so a listing's facts are looked up without a search.
+        index: usize,
         present: bool,
     },
     /// The field is at least `min` and below `max`.
@@ -95,7 +97,9 @@ impl Condition {
     /// garage; "no HOA" is still the HOA (nobody's deal-breaker is the absence of a burden).
     pub fn deal_breaker(text: &str) -> Condition {
         let mut test = read(text);
-        if let Test::Concept { concept, present } = &mut test
+        if let Test::Concept {
+            concept, present, ..
+        } = &mut test
             && concept.burden
         {
             *present = true;
@@ -125,11 +129,13 @@ impl Condition {
             Test::Concept {
                 concept,
                 present: true,
+                ..
             } => format!("has {}", concept.label),
             Test::Concept {
                 concept,
                 present: false,
-            } => format!("has no {}", bare(concept.label)),
+                ..
+            } => format!("has no {}", concept.bare_label()),
             Test::Range { field, min, max } => describe_range(*field, *min, *max),
             Test::NewConstruction => {
                 format!("is new construction (built within {NEW_CONSTRUCTION_YEARS} years)")
@@ -151,13 +157,6 @@ impl Condition {
             _ => format!("excludes a listing that {}", self.describe()),
         }
     }
-}
-
-fn bare(label: &str) -> &str {
-    label
-        .strip_prefix("a ")
-        .or_else(|| label.strip_prefix("an "))
-        .unwrap_or(label)
 }
 
 fn describe_range(field: Field, min: Option<f64>, max: Option<f64>) -> String {
@@ -221,18 +220,22 @@ fn read(text: &str) -> Test {
 
 /// The concept whose longest phrase occurs in `words`, and whether it is denied.
 fn concept_in(words: &[String]) -> Option<Test> {
-    let mut best: Option<(usize, &'static Concept, bool)> = None;
-    for concept in CONCEPTS {
+    let mut best: Option<(usize, usize, bool)> = None;
+    for (index, concept) in CONCEPTS.iter().enumerate() {
         for phrase in concept.phrases {
             let pattern = tokens(phrase);
             if let Some(at) = occurrences(words, &pattern).next()
                 && best.is_none_or(|(len, _, _)| pattern.len() > len)
             {
-                best = Some((pattern.len(), concept, !negated(words, at, pattern.len())));
+                best = Some((pattern.len(), index, !negated(words, at, pattern.len())));
             }
         }
     }
-    best.map(|(_, concept, present)| Test::Concept { concept, present })
+    best.map(|(_, index, present)| Test::Concept {
+        concept: &CONCEPTS[index],
+        index,
+        present,
+    })
 }
 
 const AT_LEAST: &[&str] = &[

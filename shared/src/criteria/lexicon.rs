@@ -34,10 +34,19 @@ const fn burden(
     phrases: &'static [&'static str],
 ) -> Concept {
     Concept {
-        key,
-        label,
-        phrases,
         burden: true,
+        ..concept(key, label, phrases)
+    }
+}
+
+impl Concept {
+    /// The label without its article, for "has no garage".
+    pub fn bare_label(&self) -> &'static str {
+        let label = self.label;
+        label
+            .strip_prefix("a ")
+            .or_else(|| label.strip_prefix("an "))
+            .unwrap_or(label)
     }
 }
 

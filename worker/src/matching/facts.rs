@@ -28,6 +28,8 @@ pub enum Presence {
 pub struct ListingFacts {
     /// By the concept's index in [`CONCEPTS`].
     concepts: Vec<Presence>,
+    /// Where the text calls it new ("newly built"), for a listing without its year.
+    described_new: Option<String>,
     bedrooms: Option<f64>,
     bathrooms: Option<f64>,
     lot_acres: Option<f64>,
@@ -79,10 +81,17 @@ impl ListingFacts {
             .into_iter()
             .map(|(source, text)| (source, text, tokens(text)))
             .collect();
-        let concepts = CONCEPTS
+        let concepts: Vec<Presence> = CONCEPTS
             .iter()
             .map(|concept| presence(concept, &read))
             .collect();
+        let described_new = CONCEPTS
+            .iter()
+            .zip(&concepts)
+            .find_map(|(concept, presence)| match presence {
+                Presence::Has(at) if concept.key == "new_construction" => Some(at.clone()),
+                _ => None,
+            });
         let all_words: Vec<String> = read
             .iter()
             .flat_map(|(_, _, w)| w.iter().cloned())
@@ -101,6 +110,7 @@ impl ListingFacts {
         }
         ListingFacts {
             concepts,
+            described_new,
             bedrooms: d.bedrooms.map(f64::from),
             bathrooms: d.bathrooms,
             lot_acres: d.lot_size_acres,
@@ -122,11 +132,6 @@ impl ListingFacts {
         }
     }
 
-    fn concept(&self, concept: &Concept) -> &Presence {
-        let index = CONCEPTS.iter().position(|c| std::ptr::eq(c, concept));
-        index.map_or(&Presence::Unsaid, |i| &self.concepts[i])
-    }
-
     /// Whether `condition` holds, cheaply (no words): `None` when the listing does not say.
     pub fn holds(
         &self,
@@ -135,7 +140,7 @@ impl ListingFacts {
         listing_words: &WordSet,
     ) -> Option<bool> {
         match &condition.test {
-            Test::Concept { concept, present } => match self.concept(concept) {
+            Test::Concept { index, present, .. } => match &self.concepts[*index] {
                 Presence::Has(_) => Some(*present),
                 Presence::Lacks(_) => Some(!*present),
                 Presence::Unsaid => None,
@@ -145,10 +150,7 @@ impl ListingFacts {
                 .map(|v| min.is_none_or(|m| v >= m) && max.is_none_or(|m| v < m)),
             Test::NewConstruction => match self.year_built {
                 Some(year) => Some(year >= f64::from(new_construction_since())),
-                None => match self.concept(new_construction()) {
-                    Presence::Has(_) => Some(true),
-                    _ => None,
-                },
+                None => self.described_new.as_ref().map(|_| true),
             },
             Test::Words => Some(listing_words.has_all(words)),
         }
@@ -158,9 +160,9 @@ impl ListingFacts {
     pub fn truth(&self, condition: &Condition, words: &WordSet, listing_words: &WordSet) -> Truth {
         let holds = self.holds(condition, words, listing_words);
         let reason = match &condition.test {
-            Test::Concept { concept, .. } => match self.concept(concept) {
+            Test::Concept { concept, index, .. } => match &self.concepts[*index] {
                 Presence::Has(at) => format!("has {} ({at})", concept.label),
-                Presence::Lacks(at) => format!("has no {} ({at})", bare(concept.label)),
+                Presence::Lacks(at) => format!("has no {} ({at})", concept.bare_label()),
                 Presence::Unsaid => {
                     format!("the listing does not say whether it has {}", concept.label)
                 }
@@ -169,10 +171,10 @@ impl ListingFacts {
                 Some(v) => field.say(v),
                 None => format!("{} not on record", field.name()),
             },
-            Test::NewConstruction => match (self.year_built, self.concept(new_construction())) {
+            Test::NewConstruction => match (self.year_built, &self.described_new) {
                 (Some(year), _) => Field::YearBuilt.say(year),
-                (None, Presence::Has(at)) => format!("described as new ({at})"),
-                (None, _) => "year built not on record".to_owned(),
+                (None, Some(at)) => format!("described as new ({at})"),
+                (None, None) => "year built not on record".to_owned(),
             },
             Test::Words => {
                 if holds == Some(true) {
@@ -188,17 +190,6 @@ impl ListingFacts {
             None => Truth::Unknown(reason),
         }
     }
-}
-
-fn bare(label: &str) -> &str {
-    label
-        .strip_prefix("a ")
-        .or_else(|| label.strip_prefix("an "))
-        .unwrap_or(label)
-}
-
-fn new_construction() -> &'static Concept {
-    troupe_shared::criteria::lexicon::concept_by_key("new_construction").expect("in the lexicon")
 }
 
 /// The first year that counts as new construction.
