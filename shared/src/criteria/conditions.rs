@@ -3,7 +3,7 @@
 //! themselves, matched as a phrase (and said to be).
 
 use super::{
-    lexicon::{CONCEPTS, Concept},
+    lexicon::{CONCEPTS, Concept, patterns, sort_label},
     tokens::{negated, occurrences, tokens},
 };
 
@@ -66,6 +66,9 @@ pub enum Test {
         concept: &'static Concept,
         /// Its index in [`CONCEPTS`], so a listing's facts are looked up without a search.
         index: usize,
+        /// The sort named ("sauna" of spa), by its index in the concept's sorts; `None` for the
+        /// concept itself, which any of its sorts satisfies.
+        sort: Option<usize>,
         present: bool,
     },
     /// The field is at least `min` and below `max`.
@@ -128,14 +131,24 @@ impl Condition {
         match &self.test {
             Test::Concept {
                 concept,
-                present: true,
+                sort,
+                present,
                 ..
-            } => format!("has {}", concept.label),
-            Test::Concept {
-                concept,
-                present: false,
-                ..
-            } => format!("has no {}", concept.bare_label()),
+            } => {
+                let named = match sort {
+                    Some(sort) => sort_label(concept.sorts[*sort]),
+                    None if *present => concept.label.to_owned(),
+                    None => concept.bare_label().to_owned(),
+                };
+                if *present {
+                    format!("has {named}")
+                } else {
+                    format!(
+                        "has no {}",
+                        named.trim_start_matches("a ").trim_start_matches("an ")
+                    )
+                }
+            }
             Test::Range { field, min, max } => describe_range(*field, *min, *max),
             Test::NewConstruction => {
                 format!("is new construction (built within {NEW_CONSTRUCTION_YEARS} years)")
@@ -218,22 +231,31 @@ fn read(text: &str) -> Test {
     concept_in(&words).unwrap_or(Test::Words)
 }
 
-/// The concept whose longest phrase occurs in `words`, and whether it is denied.
+/// The concept (or sort of one) whose longest phrase occurs in `words`, and whether it is
+/// denied.
 fn concept_in(words: &[String]) -> Option<Test> {
-    let mut best: Option<(usize, usize, bool)> = None;
-    for (index, concept) in CONCEPTS.iter().enumerate() {
-        for phrase in concept.phrases {
-            let pattern = tokens(phrase);
-            if let Some(at) = occurrences(words, &pattern).next()
-                && best.is_none_or(|(len, _, _)| pattern.len() > len)
+    // (length of the phrase, concept, sort, present)
+    let mut best: Option<(usize, usize, Option<usize>, bool)> = None;
+    for (index, read) in patterns().iter().enumerate() {
+        let phrases = read.synonyms.iter().map(|p| (p, None));
+        let sorts = read.sorts.iter().enumerate().map(|(i, p)| (p, Some(i)));
+        for (pattern, sort) in phrases.chain(sorts) {
+            if let Some(at) = occurrences(words, pattern).next()
+                && best.is_none_or(|(len, ..)| pattern.len() > len)
             {
-                best = Some((pattern.len(), index, !negated(words, at, pattern.len())));
+                best = Some((
+                    pattern.len(),
+                    index,
+                    sort,
+                    !negated(words, at, pattern.len()),
+                ));
             }
         }
     }
-    best.map(|(_, index, present)| Test::Concept {
+    best.map(|(_, index, sort, present)| Test::Concept {
         concept: &CONCEPTS[index],
         index,
+        sort,
         present,
     })
 }

@@ -2,6 +2,8 @@
 //! architectural style, kept apart: "modern" is a style a single-family home or a condominium can
 //! have, not a kind of property, and a client who wants an "estate" wants a single-family home.
 
+use std::sync::OnceLock;
+
 use super::tokens::{occurrences, tokens};
 
 /// RESO PropertySubType values, the ones luxury listings use.
@@ -155,12 +157,12 @@ pub fn listing_kind(property_type: &str) -> Option<Kind> {
 
 /// The styles a listing's words name.
 pub fn styles_in(words: &[String]) -> Vec<&'static str> {
-    STYLES
+    read_styles()
         .iter()
         .filter(|(_, phrases)| {
             phrases
                 .iter()
-                .any(|p| occurrences(words, &tokens(p)).next().is_some())
+                .any(|p| occurrences(words, p).next().is_some())
         })
         .map(|(name, _)| *name)
         .collect()
@@ -168,21 +170,35 @@ pub fn styles_in(words: &[String]) -> Vec<&'static str> {
 
 fn style_in(words: &[String]) -> Option<&'static str> {
     // The longest phrase wins: "mid century modern" is mid-century, not modern.
-    STYLES
+    read_styles()
         .iter()
-        .flat_map(|(name, phrases)| phrases.iter().map(move |p| (*name, tokens(p))))
+        .flat_map(|(name, phrases)| phrases.iter().map(move |p| (*name, p)))
         .filter(|(_, p)| occurrences(words, p).next().is_some())
         .max_by_key(|(_, p)| p.len())
         .map(|(name, _)| name)
 }
 
 fn kinds_in(words: &[String]) -> Vec<Kind> {
-    for (phrase, kinds) in KIND_WORDS {
-        if occurrences(words, &tokens(phrase)).next().is_some() {
-            return kinds.to_vec();
-        }
-    }
-    Vec::new()
+    static READ: OnceLock<Vec<(Vec<String>, &[Kind])>> = OnceLock::new();
+    let read = READ.get_or_init(|| KIND_WORDS.iter().map(|(p, k)| (tokens(p), *k)).collect());
+    read.iter()
+        .find(|(pattern, _)| occurrences(words, pattern).next().is_some())
+        .map(|(_, kinds)| kinds.to_vec())
+        .unwrap_or_default()
+}
+
+/// A style's name and its phrases as words.
+type StyleWords = (&'static str, Vec<Vec<String>>);
+
+/// [`STYLES`] as words, read once.
+fn read_styles() -> &'static [StyleWords] {
+    static READ: OnceLock<Vec<StyleWords>> = OnceLock::new();
+    READ.get_or_init(|| {
+        STYLES
+            .iter()
+            .map(|(name, phrases)| (*name, phrases.iter().map(|p| tokens(p)).collect()))
+            .collect()
+    })
 }
 
 #[cfg(test)]

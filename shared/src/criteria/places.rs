@@ -57,6 +57,19 @@ impl Place {
             .any(|name| name_key(name) == wanted)
     }
 
+    /// Whether `at` is certainly more than `allowance_km` past this place's reach, told from
+    /// latitudes alone (a degree of latitude is 111 km): the cheap test that spares most pairs
+    /// the great-circle distance.
+    pub fn surely_beyond(&self, at: &Placed, allowance_km: f64) -> bool {
+        match (self.centre, at.point) {
+            (Some(centre), Some(point)) => {
+                (centre.latitude - point.latitude).abs() * 111.0
+                    > self.radius_km + allowance_km + 1.0
+            }
+            _ => false,
+        }
+    }
+
     /// Where `at` (with its country and admin1 as known) stands to this place: inside, or how
     /// many km outside its reach; `None` when that cannot be told.
     pub fn reach(&self, at: &Placed) -> Option<Reach> {

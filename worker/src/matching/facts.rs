@@ -6,7 +6,7 @@ use troupe_shared::{
     criteria::{
         conditions::{Condition, Field, NEW_CONSTRUCTION_YEARS, Test},
         kinds::{self, Kind},
-        lexicon::{CONCEPTS, Concept, ON_A_ROAD, ROAD_SUFFIXES},
+        lexicon::{CONCEPTS, Concept, ON_A_ROAD, ROAD_SUFFIXES, patterns, sort_label},
         places::{Placed, gazetteer},
         tokens::{negated, occurrences, tokens},
     },
@@ -28,6 +28,8 @@ pub enum Presence {
 pub struct ListingFacts {
     /// By the concept's index in [`CONCEPTS`].
     concepts: Vec<Presence>,
+    /// By the concept's index, then the sort's.
+    sorts: Vec<Vec<Presence>>,
     /// Where the text calls it new ("newly built"), for a listing without its year.
     described_new: Option<String>,
     bedrooms: Option<f64>,
@@ -81,10 +83,20 @@ impl ListingFacts {
             .into_iter()
             .map(|(source, text)| (source, text, tokens(text)))
             .collect();
-        let concepts: Vec<Presence> = CONCEPTS
+        // The concept is present when any of its synonyms or sorts is; a sort, when it is.
+        let (concepts, sorts): (Vec<Presence>, Vec<Vec<Presence>>) = CONCEPTS
             .iter()
-            .map(|concept| presence(concept, &read))
-            .collect();
+            .zip(patterns())
+            .map(|(concept, p)| {
+                let any = presence(concept, p.synonyms.iter().chain(&p.sorts), &read);
+                let sorts = p
+                    .sorts
+                    .iter()
+                    .map(|sort| presence(concept, std::iter::once(sort), &read))
+                    .collect();
+                (any, sorts)
+            })
+            .unzip();
         let described_new = CONCEPTS
             .iter()
             .zip(&concepts)
@@ -110,6 +122,7 @@ impl ListingFacts {
         }
         ListingFacts {
             concepts,
+            sorts,
             described_new,
             bedrooms: d.bedrooms.map(f64::from),
             bathrooms: d.bathrooms,
@@ -132,6 +145,13 @@ impl ListingFacts {
         }
     }
 
+    fn presence(&self, index: usize, sort: Option<usize>) -> &Presence {
+        match sort {
+            Some(sort) => &self.sorts[index][sort],
+            None => &self.concepts[index],
+        }
+    }
+
     /// Whether `condition` holds, cheaply (no words): `None` when the listing does not say.
     pub fn holds(
         &self,
@@ -140,7 +160,12 @@ impl ListingFacts {
         listing_words: &WordSet,
     ) -> Option<bool> {
         match &condition.test {
-            Test::Concept { index, present, .. } => match &self.concepts[*index] {
+            Test::Concept {
+                index,
+                sort,
+                present,
+                ..
+            } => match self.presence(*index, *sort) {
                 Presence::Has(_) => Some(*present),
                 Presence::Lacks(_) => Some(!*present),
                 Presence::Unsaid => None,
@@ -160,11 +185,19 @@ impl ListingFacts {
     pub fn truth(&self, condition: &Condition, words: &WordSet, listing_words: &WordSet) -> Truth {
         let holds = self.holds(condition, words, listing_words);
         let reason = match &condition.test {
-            Test::Concept { concept, index, .. } => match &self.concepts[*index] {
-                Presence::Has(at) => format!("has {} ({at})", concept.label),
-                Presence::Lacks(at) => format!("has no {} ({at})", concept.bare_label()),
+            Test::Concept {
+                concept,
+                index,
+                sort,
+                ..
+            } => match self.presence(*index, *sort) {
+                Presence::Has(at) => format!("has {} ({at})", named(concept, *sort)),
+                Presence::Lacks(at) => format!("has no {} ({at})", bare(concept, *sort)),
                 Presence::Unsaid => {
-                    format!("the listing does not say whether it has {}", concept.label)
+                    format!(
+                        "the listing does not say whether it has {}",
+                        named(concept, *sort)
+                    )
                 }
             },
             Test::Range { field, .. } => match self.field(*field) {
@@ -192,20 +225,36 @@ impl ListingFacts {
     }
 }
 
+/// "a sauna", or the concept's label.
+fn named(concept: &Concept, sort: Option<usize>) -> String {
+    sort.map_or_else(
+        || concept.label.to_owned(),
+        |s| sort_label(concept.sorts[s]),
+    )
+}
+
+/// "sauna", or the concept's label without its article.
+fn bare(concept: &Concept, sort: Option<usize>) -> &'static str {
+    sort.map_or_else(|| concept.bare_label(), |s| concept.sorts[s])
+}
+
 /// The first year that counts as new construction.
 fn new_construction_since() -> i32 {
     use chrono::Datelike;
     chrono::Utc::now().year() - NEW_CONSTRUCTION_YEARS
 }
 
-/// Where the listing's text says it has or lacks the concept; a mention that is denied ("no
-/// HOA") is a lack, and any plain mention outweighs it.
-fn presence(concept: &Concept, read: &[(String, &str, Vec<String>)]) -> Presence {
+/// Where the listing's text says it has or lacks one of `patterns`; a mention that is denied
+/// ("no HOA") is a lack, and any plain mention outweighs it.
+fn presence<'a>(
+    concept: &Concept,
+    patterns: impl Iterator<Item = &'a Vec<String>> + Clone,
+    read: &[(String, &str, Vec<String>)],
+) -> Presence {
     let mut lacks = None;
     for (source, text, words) in read {
-        for phrase in concept.phrases {
-            let pattern = tokens(phrase);
-            for at in occurrences(words, &pattern) {
+        for pattern in patterns.clone() {
+            for at in occurrences(words, pattern) {
                 if negated(words, at, pattern.len()) {
                     lacks.get_or_insert_with(|| quote(source, text));
                 } else if !(concept.key == "public_road" && private_road(words, at)) {
@@ -311,6 +360,22 @@ mod tests {
             check(&gated, &Condition::deal_breaker("HOA")),
             Truth::Fails(_)
         ));
+    }
+
+    #[test]
+    fn a_sort_is_not_its_kin() {
+        let spa = listing(PropertyDetails {
+            features: vec!["steam room".into(), "lap pool".into()],
+            ..PropertyDetails::default()
+        });
+        assert!(!check(&spa, &Condition::deal_breaker("sauna")).holds());
+        assert!(check(&spa, &Condition::want("spa")).holds());
+        assert!(check(&spa, &Condition::want("a pool")).holds());
+        let infinity = check(&spa, &Condition::want("infinity pool"));
+        assert_eq!(
+            infinity,
+            Truth::Unknown("the listing does not say whether it has an infinity pool".into())
+        );
     }
 
     #[test]

@@ -91,7 +91,8 @@ pub fn verdict(persona: &PreparedPersona, property: &PreparedProperty, rules: Ru
             return Verdict::Out;
         }
     }
-    if place_fit(persona, property, rules).is_some_and(|fit| !fit.passes()) && note(Miss::Location)
+    if place_fit(persona, property, rules, false).is_some_and(|fit| !fit.passes())
+        && note(Miss::Location)
     {
         return Verdict::Out;
     }
@@ -174,11 +175,13 @@ impl PlaceFit<'_> {
     }
 }
 
-/// `None` when the client named no place.
+/// `None` when the client named no place. Only `detailed` finds the closest of the places a
+/// listing is outside of; without it, places far away by latitude alone are not measured.
 fn place_fit<'a>(
     persona: &'a PreparedPersona,
     property: &PreparedProperty,
     rules: Rules,
+    detailed: bool,
 ) -> Option<PlaceFit<'a>> {
     if persona.places.is_empty() {
         return None;
@@ -190,6 +193,9 @@ fn place_fit<'a>(
             return Some(PlaceFit::Named(wanted, "its location"));
         }
         for place in &wanted.places {
+            if !detailed && place.surely_beyond(&property.facts.placed, rules.place_allowance_km) {
+                continue;
+            }
             let Some(reach) = place.reach(&property.facts.placed) else {
                 continue;
             };
@@ -305,9 +311,24 @@ fn wants_met<'a>(
 }
 
 fn values(persona: &PreparedPersona, property: &PreparedProperty) -> [f64; 7] {
-    let (features_met, styles_met) = wants_met(persona, property);
+    // Counted, not collected: this runs for every pair.
+    let features_met = persona
+        .features
+        .iter()
+        .filter(|w| {
+            property
+                .facts
+                .holds(&w.condition, &w.words, &property.words)
+                == Some(true)
+        })
+        .count();
+    let styles_met = persona
+        .styles
+        .iter()
+        .filter(|s| property.facts.styles.contains(s))
+        .count();
     let features = share(
-        features_met.len() + styles_met.len(),
+        features_met + styles_met,
         persona.features.len() + persona.styles.len(),
     );
     // A past home is described more briefly than a listing: sharing a dozen of its words is a
@@ -465,7 +486,7 @@ fn constraints_passed(
             },
         ));
     }
-    if let Some(fit) = place_fit(persona, property, rules).filter(PlaceFit::passes) {
+    if let Some(fit) = place_fit(persona, property, rules, true).filter(PlaceFit::passes) {
         passed.push(check("location", place_words(fit, property, rules)));
     }
     match type_fit(persona, property) {
@@ -529,7 +550,7 @@ fn missed(
             )
         }
         Miss::Location => {
-            let detail = match place_fit(persona, property, rules) {
+            let detail = match place_fit(persona, property, rules, true) {
                 Some(fit @ PlaceFit::Outside(..)) => place_words(fit, property, rules),
                 _ => {
                     let named: Vec<&str> = persona.places.iter().map(|p| p.text.as_str()).collect();
