@@ -68,7 +68,14 @@ pub struct Scored {
     pub missed: Option<ConstraintCheck>,
 }
 
-/// The pair's verdict and score. A listing the client turned down is out, never a near miss.
+/// How far past the limit a near miss may be: a broker calls a client about a house 10 km
+/// outside the town they named, or 20% over their budget, not about one across the country.
+const NEAR_MISS_KM: f64 = 25.0;
+const NEAR_MISS_BUDGET: f64 = 0.25;
+
+/// The pair's verdict and score. A listing the client turned down is out, never a near miss;
+/// so is one too far past a place or a budget (see [`NEAR_MISS_KM`]). Most pairs are out on
+/// place or price, and leave before the soft score is computed.
 pub fn verdict(persona: &PreparedPersona, property: &PreparedProperty, rules: Rules) -> Verdict {
     if persona.rejected.contains(&property.id) {
         return Verdict::Out;
@@ -80,7 +87,15 @@ pub fn verdict(persona: &PreparedPersona, property: &PreparedProperty, rules: Ru
         missed.get_or_insert(miss);
         misses > 1
     };
-    if budget_gap(persona, property, rules).is_some() && note(Miss::Budget) {
+    if let Some(gap) = budget_gap(persona, property, rules)
+        && (gap.abs() > rules.budget_tolerance + NEAR_MISS_BUDGET || note(Miss::Budget))
+    {
+        return Verdict::Out;
+    }
+    if let Some(fit) = place_fit(persona, property, rules, false)
+        && !fit.passes()
+        && (!fit.near(rules) || note(Miss::Location))
+    {
         return Verdict::Out;
     }
     for (i, breaker) in persona.deal_breakers.iter().enumerate() {
@@ -90,11 +105,6 @@ pub fn verdict(persona: &PreparedPersona, property: &PreparedProperty, rules: Ru
         if fires == Some(true) && note(Miss::DealBreaker(i)) {
             return Verdict::Out;
         }
-    }
-    if place_fit(persona, property, rules, false).is_some_and(|fit| !fit.passes())
-        && note(Miss::Location)
-    {
-        return Verdict::Out;
     }
     if !type_fit(persona, property).passes() && note(Miss::PropertyType) {
         return Verdict::Out;
@@ -173,10 +183,16 @@ impl PlaceFit<'_> {
     fn passes(&self) -> bool {
         matches!(self, PlaceFit::Named(..) | PlaceFit::Near(..))
     }
+
+    /// Outside, but close enough to be a near miss.
+    fn near(&self, rules: Rules) -> bool {
+        matches!(self, PlaceFit::Outside(_, reach) if reach.beyond_km <= rules.place_allowance_km + NEAR_MISS_KM)
+    }
 }
 
 /// `None` when the client named no place. Only `detailed` finds the closest of the places a
-/// listing is outside of; without it, places far away by latitude alone are not measured.
+/// listing is outside of; without it, places too far for a near miss by latitude alone are
+/// not measured.
 fn place_fit<'a>(
     persona: &'a PreparedPersona,
     property: &PreparedProperty,
@@ -193,7 +209,8 @@ fn place_fit<'a>(
             return Some(PlaceFit::Named(wanted, "its location"));
         }
         for place in &wanted.places {
-            if !detailed && place.surely_beyond(&property.facts.placed, rules.place_allowance_km) {
+            let bound = rules.place_allowance_km + NEAR_MISS_KM;
+            if !detailed && place.surely_beyond(&property.facts.placed, bound) {
                 continue;
             }
             let Some(reach) = place.reach(&property.facts.placed) else {
