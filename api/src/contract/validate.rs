@@ -242,9 +242,14 @@ impl<'a> Schemas<'a> {
             let chosen = tag.and_then(|tag| mapping?.get(tag)).map(json_ref);
             match chosen {
                 Some(schema) => {
-                    // The tag is the discriminator's, not a member of the branch.
+                    // The tag is the discriminator's: a branch that does not declare it (poem
+                    // wraps input unions' branches in one that does) must not see it.
+                    let declared = self
+                        .parts(&schema)
+                        .iter()
+                        .any(|part| part["properties"].get(property).is_some());
                     let mut rest = value.clone();
-                    if let Some(members) = rest.as_object_mut() {
+                    if let (false, Some(members)) = (declared, rest.as_object_mut()) {
                         members.remove(property);
                     }
                     self.visit(&schema, &rest, pointer, depth + 1, out);
