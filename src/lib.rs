@@ -134,6 +134,7 @@ impl App {
                 metrics: telemetry::metrics(),
                 webhook_allow_private: config.webhooks.allow_private,
                 response_cache_prefix: config.response_cache_prefix(),
+                accuracy_calibration_min: config.accuracy_calibration_min,
                 shutdown: shutdown.clone(),
             };
             let app = troupe_api::app(state, &config);

@@ -9,6 +9,7 @@ mod health;
 mod insights;
 mod live;
 mod matching;
+mod outcomes;
 mod pagination;
 mod personas;
 mod places;
@@ -49,6 +50,8 @@ pub struct ApiState {
     /// The Redis key prefix of cached model responses (distributed shape), emptied when a
     /// persona is erased.
     pub response_cache_prefix: String,
+    /// `TROUPE_ACCURACY_CALIBRATION_MIN_OUTCOMES`.
+    pub accuracy_calibration_min: u64,
     /// Fires when the server shuts down; open WebSockets close with 1001.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -67,6 +70,8 @@ enum ApiTags {
     Matching,
     /// The brokerage's own places, matched before the gazetteer's.
     Places,
+    /// What really happened after a simulation, and how well simulations predicted it.
+    Outcomes,
     /// Event subscriptions: Standard Webhooks deliveries and their log.
     Webhooks,
     /// Live updates over WebSocket.
@@ -88,6 +93,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
             simulations::SimulationsApi,
             matching::MatchingApi,
             places::PlacesApi,
+            outcomes::OutcomesApi,
             webhooks::WebhooksApi,
             live::LiveApi,
             audit::AuditApi,

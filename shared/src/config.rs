@@ -59,6 +59,9 @@ pub struct Config {
     pub limits: SimulationLimits,
     pub matching: MatchingConfig,
     pub webhooks: WebhookConfig,
+    /// Trials (clients' events, campaign recipients) a kind of prediction needs before the
+    /// accuracy report fits a calibration on the older ones and judges it on the newer.
+    pub accuracy_calibration_min: u64,
     pub max_body_bytes: usize,
     pub idempotency_ttl: Duration,
     /// How long outbox events (and their webhook delivery log) are kept.
@@ -361,6 +364,8 @@ impl Config {
                 report_top_k: env.parse("TROUPE_MATCHING_REPORT_TOP_K", "10")?,
                 place_allowance_km: env.parse("TROUPE_MATCHING_PLACE_ALLOWANCE_KM", "5")?,
             },
+            accuracy_calibration_min: env
+                .parse("TROUPE_ACCURACY_CALIBRATION_MIN_OUTCOMES", "50")?,
             webhooks: WebhookConfig {
                 retry_schedule: parse_schedule(
                     &env.string("TROUPE_WEBHOOK_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE),

@@ -55,6 +55,8 @@ pub enum Purpose {
     SimulationNotes,
     /// A data key wrapped by the master key.
     DataKey,
+    /// What a client said at a recorded showing.
+    OutcomeNotes,
 }
 
 impl Purpose {
@@ -66,6 +68,7 @@ impl Purpose {
             Purpose::WebhookSecret => b"webhook-secret",
             Purpose::SimulationNotes => b"simulation-notes",
             Purpose::DataKey => b"data-key",
+            Purpose::OutcomeNotes => b"outcome-notes",
         }
     }
 }

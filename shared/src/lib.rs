@@ -1,6 +1,7 @@
 //! Troupe's common crate: configuration, domain types, the queue contract, auth primitives and
 //! the store that both deployment shapes share.
 
+pub mod accuracy;
 pub mod auth;
 pub mod bus;
 pub mod config;

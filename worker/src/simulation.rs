@@ -91,8 +91,9 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
         .record(started.elapsed().as_secs_f64());
     let written = match outcome {
         Outcome::Completed(results, metadata) => {
+            let predictions = engine::predictions(&plan, &results);
             deps.store
-                .complete_simulation(job.simulation_id, token, &results, &metadata)
+                .complete_simulation(job.simulation_id, token, &results, &metadata, &predictions)
                 .await?
         }
         Outcome::Failed(reason, metadata) => {

@@ -31,11 +31,13 @@ macro_rules! text_enum {
     };
 }
 
+mod accuracy;
 mod directory;
 mod enrichment;
 mod graph;
 mod insight;
 mod matching;
+mod outcome;
 mod persona;
 mod photos;
 mod place;
@@ -45,11 +47,13 @@ mod segment;
 mod simulation;
 mod webhook;
 
+pub use accuracy::*;
 pub use directory::*;
 pub use enrichment::*;
 pub use graph::*;
 pub use insight::*;
 pub use matching::*;
+pub use outcome::*;
 pub use persona::*;
 pub use photos::Photos;
 pub use place::*;

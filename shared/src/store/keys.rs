@@ -83,6 +83,12 @@ const SEALED_COLUMNS: &[SealedColumn] = &[
         purpose: Purpose::SimulationNotes,
     },
     SealedColumn {
+        table: "outcomes",
+        subject: "id",
+        column: "sealed_comment",
+        purpose: Purpose::OutcomeNotes,
+    },
+    SealedColumn {
         table: "persona_facts",
         subject: "id",
         column: "evidence",

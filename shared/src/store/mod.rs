@@ -18,6 +18,7 @@ pub mod job_requests;
 mod keys;
 mod llm_cache;
 mod matching;
+pub(crate) mod outcomes;
 pub(crate) mod personas;
 mod places;
 mod properties;
@@ -41,6 +42,7 @@ pub use job_requests::{DueJob, JobRequest};
 pub use keys::{ACTIVE_KEY_TTL, Rotation};
 pub use llm_cache::CachedResponse;
 pub use matching::{NewRecommendation, NightlyScores};
+pub use outcomes::{Recorded, Rejection};
 pub use personas::{LIST_PERSONAS, PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
 

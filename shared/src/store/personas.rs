@@ -322,6 +322,10 @@ impl Store {
         let key = self.sealing_key().await?;
         let deleted = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            // An offer or a sale stays a fact about the listing: it loses its client, while the
+            // client's showings and responses go with them (the foreign key cascades).
+            sqlx::query("UPDATE outcomes SET persona_id = NULL WHERE brokerage_id = $1 AND persona_id = $2 AND kind IN ('offer', 'sale')")
+                .bind(caller.brokerage_id).bind(id).execute(&mut *tx).await?;
             let profile: Option<Json<PersonaProfile>> = sqlx::query_scalar(concat!(
                 "DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", writable!(role = "$5"), " RETURNING profile"))
                 .bind(caller.brokerage_id)

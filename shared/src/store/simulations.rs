@@ -10,14 +10,14 @@ use uuid::Uuid;
 use super::{
     BeginWrite, IdempotencyKey, KeyClaim, Store, StoreError, StoreResult, Submitted,
     claim_idempotency_key, events::record_event, is_unique_violation, job_requests::record_job,
-    parse_column, with_pool,
+    outcomes::insert_predictions, parse_column, with_pool,
 };
 use crate::{
     auth::Principal,
     crypto::Purpose,
     domain::{
-        Progress, RunMetadata, Simulation, SimulationFilter, SimulationKind, SimulationPlan,
-        SimulationResults, SimulationStatus,
+        Prediction, Progress, RunMetadata, Simulation, SimulationFilter, SimulationKind,
+        SimulationPlan, SimulationResults, SimulationStatus,
     },
     jobs::SimulationJob,
 };
@@ -44,6 +44,7 @@ macro_rules! visible_simulation {
         )
     };
 }
+pub(super) use visible_simulation;
 
 pub struct NewSimulation {
     pub plan: SimulationPlan,
@@ -451,14 +452,15 @@ impl Store {
         })
     }
 
-    /// Writes the result of the run holding `token`; `false` if another run has taken over or
-    /// the simulation already finished, in which case nothing is written.
+    /// Writes the result of the run holding `token`, with what it predicted; `false` if another
+    /// run has taken over or the simulation already finished, in which case nothing is written.
     pub async fn complete_simulation(
         &self,
         id: Uuid,
         token: Uuid,
         results: &SimulationResults,
         metadata: &RunMetadata,
+        predictions: &[Prediction],
     ) -> StoreResult<bool> {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -476,6 +478,7 @@ impl Store {
             let Some((brokerage_id, kind)) = updated else {
                 return Ok(false);
             };
+            insert_predictions!(tx, brokerage_id, id, metadata, predictions).await?;
             let payload = serde_json::json!({
                 "simulation_id": id, "type": kind, "summary": results.summary,
                 "results_url": format!("/api/v1/simulations/{id}/results"),

@@ -18,7 +18,7 @@ mod ssr;
 pub(crate) mod text;
 
 pub use agent::{LiveAnswer, Progress, RunContext, Transcript};
-pub use aggregate::aggregate;
+pub use aggregate::{aggregate, predictions};
 pub use responder::{Responder, StepError};
 pub(crate) use responder::{ask, ask_with};
 

@@ -221,7 +221,7 @@ pub fn aggregate(
     }
 }
 
-fn variant_of(plan: &InterventionPlan, r: &AgentResponse) -> Option<usize> {
+pub(super) fn variant_of(plan: &InterventionPlan, r: &AgentResponse) -> Option<usize> {
     let name = r
         .step
         .strip_prefix("variant \"")?

@@ -8,6 +8,7 @@ mod focus_group;
 mod individual;
 mod intervention;
 mod marketing;
+mod predictions;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,8 @@ use troupe_shared::domain::{
     AgentResponse, Estimate, Mention, Recommendation, SimulationPlan, SimulationResults,
 };
 use uuid::Uuid;
+
+pub use predictions::predictions;
 
 const BOOTSTRAP_SAMPLES: usize = 1000;
 const TOP_MENTIONS: usize = 5;

@@ -1,0 +1,239 @@
+//! `/api/v1/outcomes` and `/api/v1/accuracy`: what really happened after a simulation, and how
+//! well simulations predicted it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use troupe_shared::{
+    accuracy::{self, AccuracyQuery},
+    auth::Principal,
+    domain::{
+        AccuracyKind, AccuracyReport, Outcome, OutcomeBatch, OutcomeFilter, OutcomeIn, OutcomeKind,
+    },
+    store::{Recorded, Rejection},
+};
+use uuid::Uuid;
+
+use crate::{ApiState, ApiTags, auth::ApiKey, contract::Violation, pagination, problem::ApiError};
+
+#[derive(ApiResponse)]
+enum RecordedOne {
+    /// Recorded.
+    #[oai(status = 201)]
+    Created(Json<Outcome>, #[oai(header = "Location")] String),
+    /// Its external id was recorded before with the same fields: what was recorded then.
+    #[oai(status = 200)]
+    Replayed(Json<Outcome>, #[oai(header = "Location")] String),
+}
+
+#[derive(Object)]
+struct RecordedBatch {
+    /// In the request's order.
+    outcomes: Vec<Outcome>,
+    /// How many this request recorded; the rest were recorded before under their external ids.
+    created: u64,
+}
+
+#[derive(ApiResponse)]
+enum RecordedMany {
+    /// Recorded (some perhaps before, under their external ids).
+    #[oai(status = 201)]
+    Created(Json<RecordedBatch>),
+    /// Every one was recorded before under its external id.
+    #[oai(status = 200)]
+    Replayed(Json<RecordedBatch>),
+}
+
+#[derive(Object)]
+struct OutcomePage {
+    items: Vec<Outcome>,
+    next_cursor: Option<String>,
+}
+
+pub struct OutcomesApi;
+
+#[OpenApi(tag = "ApiTags::Outcomes")]
+impl OutcomesApi {
+    /// Record what happened: a showing, an offer, a sale, a tested campaign's counts, a client's
+    /// answer to a tested sequence, or how a scenario went. It is checked against what it names
+    /// (a 422 says what is wrong); with an `external_id` a repeat returns what was recorded.
+    #[oai(path = "/outcomes", method = "post")]
+    async fn record(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        body: Json<OutcomeIn>,
+    ) -> Result<RecordedOne, ApiError> {
+        let mut recorded = record(&state, &auth.0, std::slice::from_ref(&body.0), "").await?;
+        let Recorded { outcome, replayed } = recorded.remove(0);
+        let location = format!("/api/v1/outcomes/{}", outcome.id);
+        Ok(if replayed {
+            RecordedOne::Replayed(Json(outcome), location)
+        } else {
+            RecordedOne::Created(Json(outcome), location)
+        })
+    }
+
+    /// Record up to 1,000 outcomes at once (an import, a flow's batch): all of them, or — one
+    /// being wrong — none, with every fault named by its position.
+    #[oai(path = "/outcomes/batch", method = "post")]
+    async fn record_batch(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        body: Json<OutcomeBatch>,
+    ) -> Result<RecordedMany, ApiError> {
+        let recorded = record(&state, &auth.0, &body.0.outcomes, "/outcomes").await?;
+        let created = recorded.iter().filter(|r| !r.replayed).count() as u64;
+        let batch = RecordedBatch {
+            outcomes: recorded.into_iter().map(|r| r.outcome).collect(),
+            created,
+        };
+        Ok(if created == 0 {
+            RecordedMany::Replayed(Json(batch))
+        } else {
+            RecordedMany::Created(Json(batch))
+        })
+    }
+
+    /// Recorded outcomes the caller may see (those about a client they may see, or a simulation
+    /// they may see), newest first.
+    #[oai(path = "/outcomes", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        #[oai(name = "type")] kind: Query<Option<OutcomeKind>>,
+        property_id: Query<Option<Uuid>>,
+        persona_id: Query<Option<Uuid>>,
+        simulation_id: Query<Option<Uuid>>,
+        /// Happened on or after this day.
+        since: Query<Option<NaiveDate>>,
+        cursor: Query<Option<String>>,
+        /// 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<OutcomePage>, ApiError> {
+        let size = pagination::page_size(limit.0, 50);
+        let filter = OutcomeFilter {
+            kind: kind.0,
+            property_id: property_id.0,
+            persona_id: persona_id.0,
+            simulation_id: simulation_id.0,
+            since: since.0,
+            before: pagination::cursor(cursor.0)?,
+            limit: size,
+        };
+        let mut items = state.store.list_outcomes(&auth.0, &filter).await?;
+        let next_cursor = pagination::next_cursor(&mut items, size, |o| o.id);
+        Ok(Json(OutcomePage { items, next_cursor }))
+    }
+
+    /// One recorded outcome.
+    #[oai(path = "/outcomes/:id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<Outcome>, ApiError> {
+        state
+            .store
+            .outcome(&auth.0, id.0)
+            .await?
+            .map(Json)
+            .ok_or_else(|| ApiError::NotFound(format!("outcome {}", id.0)))
+    }
+
+    /// How well simulations predicted what happened, per kind and per provider and model, over
+    /// the outcomes the caller may see: correlations, calibration (with a held-out isotonic
+    /// recalibration once there are enough outcomes), rate errors, whether what was ranked best
+    /// did best, and precision@k of match recommendations.
+    #[oai(path = "/accuracy", method = "get")]
+    async fn accuracy(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        kind: Query<Option<AccuracyKind>>,
+        /// Predictions made at or after this instant (RFC 3339).
+        since: Query<Option<DateTime<Utc>>>,
+        /// A model, as results' `metadata.model_version` names it.
+        #[oai(validator(min_length = 1, max_length = 200))]
+        model: Query<Option<String>>,
+    ) -> Result<Json<AccuracyReport>, ApiError> {
+        let query = AccuracyQuery {
+            kind: kind.0,
+            since: since.0,
+            model: model.0,
+            calibration_min: state.accuracy_calibration_min,
+        };
+        Ok(Json(accuracy_report(&state, &auth.0, &query).await?))
+    }
+}
+
+async fn record(
+    state: &ApiState,
+    caller: &Principal,
+    outcomes: &[OutcomeIn],
+    pointer_base: &str,
+) -> Result<Vec<Recorded>, ApiError> {
+    match state.store.record_outcomes(caller, outcomes).await? {
+        Ok(recorded) => Ok(recorded),
+        Err(rejections) => Err(refusal(rejections, pointer_base)),
+    }
+}
+
+/// A 409 when an external id names another outcome, else a 422 naming each fault.
+fn refusal(rejections: Vec<Rejection>, pointer_base: &str) -> ApiError {
+    if let Some(conflict) = rejections.iter().find(|r| r.conflict) {
+        return ApiError::Conflict(conflict.detail.clone());
+    }
+    ApiError::BrokenRule(
+        rejections
+            .into_iter()
+            .map(|r| {
+                let at = if pointer_base.is_empty() {
+                    String::new()
+                } else {
+                    format!("{pointer_base}/{}", r.index)
+                };
+                Violation {
+                    pointer: if r.field.is_empty() {
+                        at
+                    } else {
+                        format!("{at}/{}", r.field)
+                    },
+                    detail: r.detail,
+                }
+            })
+            .collect(),
+    )
+}
+
+/// The report over what the caller may see (the web workspace shows the same).
+pub(crate) async fn accuracy_report(
+    state: &ApiState,
+    caller: &Principal,
+    query: &AccuracyQuery,
+) -> Result<AccuracyReport, ApiError> {
+    let inputs = state.store.accuracy_inputs(caller, query).await?;
+    let groups = accuracy::report(&inputs, query);
+    Ok(AccuracyReport {
+        generated_at: Utc::now(),
+        since: query.since,
+        groups,
+        notes: NOTES.iter().map(|n| (*n).to_owned()).collect(),
+    })
+}
+
+const NOTES: &[&str] = &[
+    "An outcome counts against a prediction only if it happened on or after the day the prediction was made.",
+    "Groups whose provider is `offline` measure the rule-based persona model: a baseline to beat, not a forecast.",
+    "Intervals are 95%: Fisher z for correlations, Wilson for shares, normal approximations for the Brier score and mean errors (campaign recipients are counted as independent trials).",
+    "held_out fits an isotonic calibration on the older 70% of a group's trials and scores the newer 30% with and without it.",
+];
