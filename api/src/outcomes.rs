@@ -14,7 +14,7 @@ use troupe_shared::{
     domain::{
         AccuracyKind, AccuracyReport, Outcome, OutcomeBatch, OutcomeFilter, OutcomeIn, OutcomeKind,
     },
-    store::{Recorded, Rejection},
+    store::{Fault, Recorded, Rejection},
 };
 use uuid::Uuid;
 
@@ -188,28 +188,34 @@ async fn record(
     }
 }
 
-/// A 409 when an external id names another outcome, else a 422 naming each fault.
+/// A 409 when an external id names another outcome; a 404 when one names a listing, client or
+/// simulation the caller cannot see (as for an id that exists nowhere); else a 422 naming each
+/// fault.
 fn refusal(rejections: Vec<Rejection>, pointer_base: &str) -> ApiError {
-    if let Some(conflict) = rejections.iter().find(|r| r.conflict) {
+    let at = |r: &Rejection| {
+        if pointer_base.is_empty() {
+            format!("/{}", r.field)
+        } else {
+            format!("{pointer_base}/{}/{}", r.index, r.field)
+        }
+    };
+    if let Some(conflict) = rejections.iter().find(|r| r.fault == Fault::Conflict) {
         return ApiError::Conflict(conflict.detail.clone());
+    }
+    let unknown: Vec<String> = rejections
+        .iter()
+        .filter(|r| r.fault == Fault::Unknown)
+        .map(|r| format!("{} (`{}`)", r.detail, at(r)))
+        .collect();
+    if !unknown.is_empty() {
+        return ApiError::NotFound(unknown.join(" and "));
     }
     ApiError::BrokenRule(
         rejections
-            .into_iter()
-            .map(|r| {
-                let at = if pointer_base.is_empty() {
-                    String::new()
-                } else {
-                    format!("{pointer_base}/{}", r.index)
-                };
-                Violation {
-                    pointer: if r.field.is_empty() {
-                        at
-                    } else {
-                        format!("{at}/{}", r.field)
-                    },
-                    detail: r.detail,
-                }
+            .iter()
+            .map(|r| Violation {
+                pointer: at(r),
+                detail: r.detail.clone(),
             })
             .collect(),
     )

@@ -213,6 +213,16 @@ async fn seed_victim(app: &TestApp, admin: &str, receiver: &Receiver) -> Ids {
         .wait_for_final(&ids["simulation"], Duration::from_secs(60))
         .await;
     assert_eq!(finished["status"], "completed", "{finished}");
+    let today = chrono::Utc::now().date_naive().to_string();
+    let outcome = app
+        .post(
+            "/api/v1/outcomes",
+            &json!({ "type": "showing", "occurred_on": today, "property_id": ids["property"],
+                     "persona_id": ids["persona"], "reaction": 4, "comment": "Victim's words" }),
+        )
+        .await;
+    assert_eq!(outcome.status, 201, "{}", outcome.body);
+    ids.insert("outcome", id(&outcome.body));
 
     let matches = matched(
         app,
@@ -409,6 +419,7 @@ fn kind_of(template: &str, param: &str) -> &'static str {
         ("simulations", "id") => "simulation",
         ("segments", "id") => "segment",
         ("places", "id") => "place",
+        ("outcomes", "id") => "outcome",
         ("matching", "id") if template.starts_with("/matching/recommendations/") => {
             "recommendation"
         }
@@ -459,7 +470,8 @@ fn uuid_fields(
 /// Whether a UUID field of a request body names a record the service looks up.
 fn is_reference(template: &str, field: &str) -> bool {
     match field {
-        "property_id" | "persona_id" | "persona_ids" | "team_id" | "to_user_id" => true,
+        "property_id" | "persona_id" | "persona_ids" | "team_id" | "to_user_id"
+        | "buyer_persona_id" | "simulation_id" => true,
         // Provenance a client may echo back (the enrichment source a preference came from):
         // stored as given, never followed.
         "source_id" => false,
@@ -501,6 +513,11 @@ fn bodies_for(method: &Method, template: &str) -> Option<Vec<Option<Value>>> {
             "persona_id": "@persona",
             "scenario": { "type": "call", "context": { "purpose": "introduce a listing" } },
         })],
+        ("POST", "/outcomes") => outcome_bodies(),
+        ("POST", "/outcomes/batch") => outcome_bodies()
+            .into_iter()
+            .map(|outcome| json!({ "outcomes": [outcome] }))
+            .collect(),
         ("POST", "/matching/property-to-clients") => vec![json!({ "property_id": "@property" })],
         ("POST", "/matching/client-to-properties") => vec![json!({ "persona_id": "@persona" })],
         ("POST", "/matching/recommendations/{id}/feedback") => {
@@ -516,6 +533,19 @@ fn bodies_for(method: &Method, template: &str) -> Option<Vec<Option<Value>>> {
         _ => return None,
     };
     Some(bodies.into_iter().map(Some).collect())
+}
+
+/// An outcome of each kind that names a record, dated today.
+fn outcome_bodies() -> Vec<Value> {
+    let today = chrono::Utc::now().date_naive().to_string();
+    vec![
+        json!({ "type": "showing", "occurred_on": today, "property_id": "@property", "persona_id": "@persona", "reaction": 5 }),
+        json!({ "type": "sale", "occurred_on": today, "property_id": "@property", "price": 1e6, "buyer_persona_id": "@persona" }),
+        json!({ "type": "campaign", "occurred_on": today, "simulation_id": "@simulation", "material": "A",
+                "channel": "email", "sent": 10, "opened": 5, "clicked": 1, "replied": 1 }),
+        json!({ "type": "outreach", "occurred_on": today, "simulation_id": "@simulation", "variant": "A", "persona_id": "@persona" }),
+        json!({ "type": "scenario", "occurred_on": today, "simulation_id": "@simulation", "positive": true }),
+    ]
 }
 
 /// Sends the call with ids from `id_of`; returns the status, the problem type and the body.

@@ -42,7 +42,7 @@ pub use job_requests::{DueJob, JobRequest};
 pub use keys::{ACTIVE_KEY_TTL, Rotation};
 pub use llm_cache::CachedResponse;
 pub use matching::{NewRecommendation, NightlyScores};
-pub use outcomes::{Recorded, Rejection};
+pub use outcomes::{Fault, Recorded, Rejection};
 pub use personas::{LIST_PERSONAS, PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
 

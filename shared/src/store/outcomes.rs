@@ -28,11 +28,22 @@ use crate::{
 pub struct Rejection {
     /// Its position in the request.
     pub index: usize,
-    /// The field at fault (`""` for the outcome as a whole).
+    /// The field at fault.
     pub field: &'static str,
     pub detail: String,
-    /// Its external id already names a different outcome: a conflict, not a mistake in it.
-    pub conflict: bool,
+    pub fault: Fault,
+}
+
+/// What kind of fault a rejection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// It breaks a rule (counts that do not add up, a date in the future).
+    Invalid,
+    /// It names a listing, client or simulation the caller cannot see (or that does not exist:
+    /// the two answer alike).
+    Unknown,
+    /// Its external id already names a different outcome.
+    Conflict,
 }
 
 /// An outcome as recorded, and whether this request recorded it or an earlier one with the same
@@ -253,12 +264,12 @@ impl Store {
         let mut external_ids = HashSet::new();
         let today = Utc::now().date_naive();
         for (index, outcome) in outcomes.iter().enumerate() {
-            let mut reject = |field, detail: String| {
+            let mut reject = |field, detail: String, fault| {
                 rejections.push(Rejection {
                     index,
                     field,
                     detail,
-                    conflict: false,
+                    fault,
                 });
             };
             let basis = outcome.basis();
@@ -266,10 +277,11 @@ impl Store {
                 reject(
                     "occurred_on",
                     format!("{} is in the future", basis.occurred_on),
+                    Fault::Invalid,
                 );
             }
-            for (field, problem) in self.check(caller, outcome, &mut known).await? {
-                reject(field, problem);
+            for (field, problem, fault) in self.check(caller, outcome, &mut known).await? {
+                reject(field, problem, fault);
             }
             let mut replay = None;
             if let Some(external_id) = &basis.external_id {
@@ -277,6 +289,7 @@ impl Store {
                     reject(
                         "external_id",
                         format!("{external_id:?} is given to two outcomes of this request"),
+                        Fault::Invalid,
                     );
                 } else if let Some((id, hash)) =
                     self.outcome_by_external_id(caller, external_id).await?
@@ -292,7 +305,7 @@ impl Store {
                             detail: format!(
                                 "{external_id:?} already names outcome {id}, recorded with other fields"
                             ),
-                            conflict: true,
+                            fault: Fault::Conflict,
                         });
                     }
                 }
@@ -385,21 +398,21 @@ impl Store {
         caller: &Principal,
         outcome: &OutcomeIn,
         known: &mut Known,
-    ) -> StoreResult<Vec<(&'static str, String)>> {
+    ) -> StoreResult<Vec<(&'static str, String, Fault)>> {
         let mut problems = Vec::new();
         let occurred_on = outcome.basis().occurred_on;
         if let Some(property) = outcome.property_id() {
             match self.known_property(caller, property, known).await? {
-                None => problems.push((
-                    "property_id",
-                    format!("no listing {property} in your brokerage"),
-                )),
+                None => {
+                    problems.push(("property_id", format!("listing {property}"), Fault::Unknown));
+                }
                 Some(added) if occurred_on < added.date_naive() => problems.push((
                     "occurred_on",
                     format!(
                         "{occurred_on} is before listing {property} was added ({})",
                         added.date_naive()
                     ),
+                    Fault::Invalid,
                 )),
                 Some(_) => {}
             }
@@ -411,7 +424,7 @@ impl Store {
                 OutcomeIn::Sale(_) => "buyer_persona_id",
                 _ => "persona_id",
             };
-            problems.push((field, format!("no client {persona} you can see")));
+            problems.push((field, format!("client {persona}"), Fault::Unknown));
         }
         let Some(simulation_id) = outcome.simulation_id() else {
             return Ok(problems);
@@ -419,7 +432,8 @@ impl Store {
         let Some(simulation) = self.known_simulation(caller, simulation_id, known).await? else {
             problems.push((
                 "simulation_id",
-                format!("no simulation {simulation_id} you can see"),
+                format!("simulation {simulation_id}"),
+                Fault::Unknown,
             ));
             return Ok(problems);
         };
@@ -437,6 +451,7 @@ impl Store {
                     outcome.kind().as_str(),
                     expected.as_str()
                 ),
+                Fault::Invalid,
             ));
             return Ok(problems);
         }
@@ -447,6 +462,7 @@ impl Store {
                     "simulation {simulation_id} is {}: record outcomes once it has completed",
                     simulation.status.as_str()
                 ),
+                Fault::Invalid,
             ));
             return Ok(problems);
         }
@@ -461,6 +477,7 @@ impl Store {
                             c.material,
                             quoted(&names)
                         ),
+                        Fault::Invalid,
                     ));
                 }
                 if !plan.channels.contains(&c.channel) {
@@ -472,6 +489,7 @@ impl Store {
                             c.channel.as_str(),
                             quoted(&names)
                         ),
+                        Fault::Invalid,
                     ));
                 }
                 if let Some(segment) = &c.segment
@@ -494,10 +512,15 @@ impl Store {
                                 format!("it reported on {}", quoted(&names))
                             }
                         ),
+                        Fault::Invalid,
                     ));
                 }
                 if c.opened > c.sent {
-                    problems.push(("opened", format!("{} opened of {} sent", c.opened, c.sent)));
+                    problems.push((
+                        "opened",
+                        format!("{} opened of {} sent", c.opened, c.sent),
+                        Fault::Invalid,
+                    ));
                 }
                 if c.clicked > c.opened {
                     problems.push((
@@ -506,6 +529,7 @@ impl Store {
                             "{} clicked but {} opened: a click is counted of an opened material",
                             c.clicked, c.opened
                         ),
+                        Fault::Invalid,
                     ));
                 }
                 if c.replied > c.opened {
@@ -515,6 +539,7 @@ impl Store {
                             "{} replied but {} opened: a reply is counted of an opened material",
                             c.replied, c.opened
                         ),
+                        Fault::Invalid,
                     ));
                 }
             }
@@ -530,6 +555,7 @@ impl Store {
                                 o.variant,
                                 quoted(&names)
                             ),
+                            Fault::Invalid,
                         ));
                     }
                     Some(variant) => {
@@ -543,6 +569,7 @@ impl Store {
                                     o.variant,
                                     variant.touches.len()
                                 ),
+                                Fault::Invalid,
                             ));
                         }
                     }
@@ -551,6 +578,7 @@ impl Store {
                     problems.push((
                         "persona_id",
                         format!("client {} was not on the simulation's panel", o.persona_id),
+                        Fault::Invalid,
                     ));
                 }
             }
