@@ -16,7 +16,8 @@ both_shapes!(
     sessions_end_and_forms_need_their_token,
     sign_in_is_throttled,
     the_focus_group_form_starts_a_run,
-    admin_pages_are_for_admins
+    admin_pages_are_for_admins,
+    the_accuracy_page_reads_the_report
 );
 
 const PASSWORD: &str = "a long enough passphrase";
@@ -625,4 +626,47 @@ async fn admin_pages_are_for_admins(shape: Shape) {
         .unwrap();
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
     user_named(&app, &admin_key, "carol").await;
+}
+
+async fn the_accuracy_page_reads_the_report(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let admin = app
+        .key_for("Acme Realty", None, "boss", Role::BrokerageAdmin)
+        .await;
+    let alice_id = user_named(&app, &admin, "alice").await;
+    let alice = invite_and_accept(&app, &admin, &alice_id, "alice@acme.example").await;
+    let (status, empty) = page(&app, &alice.cookie, "/accuracy").await;
+    assert_eq!(status, 200, "{empty}");
+    assert!(empty.contains("No prediction has an outcome"), "{empty}");
+
+    let client = app
+        .create_persona(&persona("Ada", "finance", &["wine cellar"], &[], 30e6))
+        .await;
+    let accepted = app
+        .post(
+            "/api/v1/simulations/individual",
+            &json!({ "persona_id": client["id"], "scenario": { "type": "property_viewing", "context": { "property": "Ridgeline" } } }),
+        )
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let simulation = accepted.body["id"].as_str().unwrap();
+    app.wait_for_final(simulation, Duration::from_secs(60))
+        .await;
+    let today = chrono::Utc::now().date_naive().to_string();
+    let recorded = app
+        .post(
+            "/api/v1/outcomes",
+            &json!({ "type": "scenario", "occurred_on": today, "simulation_id": simulation, "positive": true }),
+        )
+        .await;
+    assert_eq!(recorded.status, 201, "{}", recorded.body);
+    let (status, html) = page(&app, &alice.cookie, "/accuracy").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Single-client reactions"), "{html}");
+    assert!(
+        html.contains("1 prediction held against 1 outcome"),
+        "{html}"
+    );
+    assert!(html.contains("Brier score"), "{html}");
+    assert!(html.contains(r#"aria-current="page">Accuracy"#), "{html}");
 }

@@ -14,15 +14,17 @@ pub enum Section {
     Clients,
     Listings,
     Matching,
+    Accuracy,
     /// Only brokerage admins see it in the navigation.
     Admin,
 }
 
-const SECTIONS: [(Section, &str, &str); 4] = [
+const SECTIONS: [(Section, &str, &str); 5] = [
     (Section::Simulations, "/simulations", "Simulations"),
     (Section::Clients, "/clients", "Clients"),
     (Section::Listings, "/listings", "Listings"),
     (Section::Matching, "/matching", "Matching"),
+    (Section::Accuracy, "/accuracy", "Accuracy"),
 ];
 
 fn head(title: &str, pending: bool) -> Markup {

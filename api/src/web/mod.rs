@@ -6,6 +6,7 @@
 //! origin, and the Content-Security-Policy says so to the browser.
 
 mod accounts;
+mod accuracy;
 mod admin;
 mod assets;
 mod charts;
@@ -97,6 +98,7 @@ pub fn mount(route: Route) -> Route {
         .at("/clients/:id/match", poem::post(matching::for_client))
         .at("/clients/:id/enrich", poem::post(enrichment::submit))
         .at("/clients/:id/enrichments/:run", get(enrichment::status))
+        .at("/accuracy", get(accuracy::page))
         .at("/matching", get(matching::run_list))
         .at("/matching/:id", get(matching::run_page))
         .at(
