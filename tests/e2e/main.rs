@@ -26,6 +26,7 @@ mod llm_faults;
 mod match_conditions;
 mod matching;
 mod outages;
+mod outcomes;
 mod panels;
 mod personas;
 mod simulation_list;
