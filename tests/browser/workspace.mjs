@@ -276,6 +276,20 @@ try {
   await page.goto(`${ORIGIN}/matching`);
   await accessible(page, "matching-runs");
 
+  // What really happened: the private client saw the listing, held against what the focus group
+  // predicted of them on the Accuracy page.
+  await api(ALICE_KEY, "POST", "/outcomes", {
+    type: "showing",
+    occurred_on: new Date().toISOString().slice(0, 10),
+    property_id: seeded.listing,
+    persona_id: seeded.ids["Quiet Client"],
+    reaction: 4,
+  });
+  await page.goto(`${ORIGIN}/accuracy`);
+  await page.getByRole("heading", { name: /^Focus groups/ }).waitFor();
+  await page.getByText(/\d+ predictions? held against 1 outcome\./).first().waitFor();
+  await accessible(page, "accuracy");
+
   await page.goto(`${ORIGIN}/simulations`);
   await page.getByRole("link", { name: /\d{4}-\d{2}-\d{2}/ }).first().waitFor();
   await accessible(page, "simulations");
@@ -290,6 +304,11 @@ try {
     assert.equal(await evePage.getByText("Quiet Client").count(), 0);
   }
   await accessible(evePage, "not-found");
+  // Nor does what happened with the private client: the one showing is theirs, so no focus
+  // group's prediction has an outcome she may see (match feedback on shared clients she may).
+  await evePage.goto(`${ORIGIN}/accuracy`);
+  await evePage.getByRole("heading", { name: "Accuracy", level: 1 }).waitFor();
+  assert.equal(await evePage.getByRole("heading", { name: /^Focus groups/ }).count(), 0);
   // A form posted without its token (what another site would send) changes nothing.
   const forged = await evePage.request.post(`${ORIGIN}/sign-out`, { form: { csrf: "forged" } });
   assert.equal(forged.status(), 403);

@@ -131,8 +131,12 @@ fn section(group: &AccuracyGroup) -> Markup {
                 }
             }
             @if let Some(best) = &group.best {
-                p { "Best verdicts: " (best.of) " in " (best.hits) " of " (best.checked) " simulations checked"
-                    @if let Some(rate) = &best.hit_rate { " — " (measured(rate)) } "." }
+                @if best.checked == 0 {
+                    p.muted { "Best verdicts (" (best.of) "): not checked yet — no simulation has outcomes for two of its alternatives." }
+                } @else {
+                    p { "Best verdicts: " (best.of) " in " (best.hits) " of " (best.checked) " simulations checked"
+                        @if let Some(rate) = &best.hit_rate { " — " (measured(rate)) } "." }
+                }
             }
             @if !group.precision_at_k.is_empty() {
                 table data-table="precision" {
