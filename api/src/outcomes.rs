@@ -49,6 +49,7 @@ enum RecordedMany {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct OutcomePage {
     items: Vec<Outcome>,
     next_cursor: Option<String>,
@@ -188,9 +189,9 @@ async fn record(
     }
 }
 
-/// A 409 when an external id names another outcome; a 404 when one names a listing, client or
-/// simulation the caller cannot see (as for an id that exists nowhere); else a 422 naming each
-/// fault.
+/// A 404 when an outcome names a listing, client or simulation the caller cannot see (as for an
+/// id that exists nowhere, and before anything else is said of it); a 409 when an external id
+/// names another outcome; else a 422 naming each fault.
 fn refusal(rejections: Vec<Rejection>, pointer_base: &str) -> ApiError {
     let at = |r: &Rejection| {
         if pointer_base.is_empty() {
@@ -199,9 +200,6 @@ fn refusal(rejections: Vec<Rejection>, pointer_base: &str) -> ApiError {
             format!("{pointer_base}/{}/{}", r.index, r.field)
         }
     };
-    if let Some(conflict) = rejections.iter().find(|r| r.fault == Fault::Conflict) {
-        return ApiError::Conflict(conflict.detail.clone());
-    }
     let unknown: Vec<String> = rejections
         .iter()
         .filter(|r| r.fault == Fault::Unknown)
@@ -209,6 +207,9 @@ fn refusal(rejections: Vec<Rejection>, pointer_base: &str) -> ApiError {
         .collect();
     if !unknown.is_empty() {
         return ApiError::NotFound(unknown.join(" and "));
+    }
+    if let Some(conflict) = rejections.iter().find(|r| r.fault == Fault::Conflict) {
+        return ApiError::Conflict(conflict.detail.clone());
     }
     ApiError::BrokenRule(
         rejections

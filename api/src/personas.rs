@@ -12,8 +12,8 @@ use troupe_shared::{
     auth::Principal,
     criteria::{ConditionReading, readings},
     domain::{
-        Fact, Graph, GraphPath, Persona, PersonaProfile, PersonaVersion, Role, SourceText,
-        VersionChange, Visibility,
+        Fact, Graph, GraphPath, Outcome, OutcomeFilter, Persona, PersonaProfile, PersonaVersion,
+        Role, SourceText, VersionChange, Visibility,
     },
     store::{
         AuditEntry, AuditFilter, AuditRecord, FeedbackRecord, PersonaFilter, PersonaWrite,
@@ -204,6 +204,9 @@ struct PersonaExport {
     simulations: Vec<SimulationAnswers>,
     recommendations: Vec<RecommendationRecord>,
     feedback: Vec<FeedbackRecord>,
+    /// What really happened with the client (showings and what they said, offers, purchases,
+    /// answers to outreach), newest first.
+    outcomes: Vec<Outcome>,
     /// The audit trail of this persona, oldest first.
     access_log: Vec<AuditEntry>,
 }
@@ -393,6 +396,22 @@ impl PersonasApi {
         }
         access_log.reverse();
         let store = &state.store;
+        let mut outcomes = Vec::new();
+        let mut about = OutcomeFilter {
+            persona_id: Some(persona.id),
+            limit: 200,
+            ..OutcomeFilter::default()
+        };
+        loop {
+            let mut page = store.list_outcomes(&auth.0, &about).await?;
+            let more = page.len() > 200;
+            page.truncate(200);
+            about.before = page.last().map(|o| o.id);
+            outcomes.extend(page);
+            if !more {
+                break;
+            }
+        }
         Ok(Json(PersonaExport {
             exported_at: chrono::Utc::now(),
             versions: store.persona_versions(&auth.0, persona.id).await?,
@@ -403,6 +422,7 @@ impl PersonasApi {
             simulations: records.simulations,
             recommendations: records.recommendations,
             feedback: records.feedback,
+            outcomes,
             access_log,
         }))
     }

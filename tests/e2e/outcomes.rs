@@ -474,7 +474,7 @@ async fn outcomes_are_seen_by_who_may_see_their_client_and_go_with_them(shape: S
         .unwrap()
         .to_owned();
     let showing = json!({ "type": "showing", "occurred_on": TODAY(), "property_id": property,
-        "persona_id": client, "reaction": 5, "comment": "Wants a second viewing" });
+        "persona_id": client, "reaction": 5, "comment": "Wants a second viewing", "external_id": "crm-private" });
     let offer = json!({ "type": "offer", "occurred_on": TODAY(), "property_id": property,
         "persona_id": client, "amount": 23e6 });
     let recorded = app
@@ -519,6 +519,15 @@ async fn outcomes_are_seen_by_who_may_see_their_client_and_go_with_them(shape: S
         theirs.body["detail"].to_string().contains("/persona_id"),
         "{}",
         theirs.body
+    );
+
+    // The client's export holds what happened with them, in their words.
+    let export = app.get(&format!("/api/v1/personas/{client}/export")).await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    let held = export.body["outcomes"].to_string();
+    assert!(
+        held.contains("Wants a second viewing") && held.contains("\"offer\""),
+        "{held}"
     );
 
     // Erasing the client takes its showing (and what it said); the offer stays, without them.

@@ -294,19 +294,21 @@ impl Store {
                 } else if let Some((id, hash)) =
                     self.outcome_by_external_id(caller, external_id).await?
                 {
-                    if hash == request_hash(outcome) {
-                        replay = Some(self.outcome(caller, id).await?.ok_or_else(|| {
-                            StoreError::Corrupt(format!("outcome {id} vanished while read"))
-                        })?);
-                    } else {
-                        rejections.push(Rejection {
+                    // One the caller may not see is not theirs to read back, nor to name.
+                    let existing = self.outcome(caller, id).await?;
+                    match existing {
+                        Some(existing) if hash == request_hash(outcome) => replay = Some(existing),
+                        seen => rejections.push(Rejection {
                             index,
                             field: "external_id",
-                            detail: format!(
-                                "{external_id:?} already names outcome {id}, recorded with other fields"
-                            ),
+                            detail: match seen {
+                                Some(_) => format!(
+                                    "{external_id:?} already names outcome {id}, recorded with other fields"
+                                ),
+                                None => format!("{external_id:?} already names another outcome"),
+                            },
                             fault: Fault::Conflict,
-                        });
+                        }),
                     }
                 }
             }
