@@ -15,7 +15,7 @@ use futures::{StreamExt, stream};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 use troupe::client::ApiClient;
-use troupe_bench::{Deployment, Scratch, quantile};
+use troupe_bench::{Deployment, Scratch, env_number, quantile};
 use uuid::Uuid;
 
 const SEED: u64 = 20_261_201;
@@ -23,13 +23,6 @@ const BATCH: usize = 1000;
 const TIMED_RUNS: usize = 5;
 /// The bench brokerage and its one user.
 const OWNER: &str = "SELECT brokerage_id, id FROM users LIMIT 1";
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// One predicted client × listing.
 struct Predicted {

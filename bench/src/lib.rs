@@ -143,6 +143,14 @@ impl Deployment {
     }
 }
 
+/// A harness's size setting from the environment, or `default`.
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The `q` quantile of `values` (sorted in place).
 pub fn quantile(values: &mut [f64], q: f64) -> f64 {
     if values.is_empty() {

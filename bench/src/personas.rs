@@ -23,7 +23,7 @@ use std::{
 use anyhow::Context;
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use serde_json::json;
-use troupe_bench::{Deployment, Scratch, quantile};
+use troupe_bench::{Deployment, Scratch, env_number, quantile};
 use troupe_shared::{Config, Store, domain::Role, store::LIST_PERSONAS};
 use uuid::Uuid;
 
@@ -41,13 +41,6 @@ const SEGMENTS: &[&str] = &[
 ];
 const PAGE: i64 = 50;
 const SEED: u64 = 20_261_125;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// An agent of the bench brokerage: their key and what the bench may ask them to read.
 struct Agent {

@@ -20,18 +20,11 @@ use anyhow::Context;
 use futures::{StreamExt, stream};
 use serde_json::{Value, json};
 use troupe::client::is_final;
-use troupe_bench::{Deployment, Scratch, quantile};
+use troupe_bench::{Deployment, Scratch, env_number, quantile};
 use troupe_shared::{Config, domain::Role};
 
 const RUN_FOR_REAL: usize = 20;
 const SEGMENTS: [&str; 4] = ["finance", "tech", "sports", "family_office"];
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Measured {
     p50_ms: f64,
