@@ -118,10 +118,27 @@ impl Reach {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Placed {
     pub point: Option<Coordinates>,
-    /// "its coordinates" or "the centre of Los Angeles".
-    pub point_source: Option<String>,
+    /// Where `point` comes from.
+    pub point_source: Option<PointSource>,
     pub country: Option<String>,
     pub admin1: Option<String>,
+}
+
+/// Where a listing's point comes from: its own coordinates, or the centre of its town.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PointSource {
+    Coordinates,
+    TownCentre(String),
+}
+
+impl PointSource {
+    /// "its coordinates" or "the centre of Los Angeles".
+    pub fn describe(&self) -> String {
+        match self {
+            PointSource::Coordinates => "its coordinates".to_owned(),
+            PointSource::TownCentre(town) => format!("the centre of {town}"),
+        }
+    }
 }
 
 pub struct Gazetteer {
@@ -298,8 +315,11 @@ impl Gazetteer {
                 .max_by_key(|p| (p.kind == PlaceKind::Town, p.population))
         });
         let (point, point_source) = match (coordinates, town) {
-            (Some(at), _) => (Some(at), Some("its coordinates".to_owned())),
-            (None, Some(town)) => (town.centre, Some(format!("the centre of {}", town.name))),
+            (Some(at), _) => (Some(at), Some(PointSource::Coordinates)),
+            (None, Some(town)) => (
+                town.centre,
+                Some(PointSource::TownCentre(town.name.clone())),
+            ),
             (None, None) => (None, None),
         };
         Placed {
@@ -396,7 +416,11 @@ mod tests {
         );
         let by_town = g.place_listing(&la, None);
         assert_eq!(
-            by_town.point_source.as_deref(),
+            by_town
+                .point_source
+                .as_ref()
+                .map(PointSource::describe)
+                .as_deref(),
             Some("the centre of Los Angeles")
         );
         assert_eq!(

@@ -8,7 +8,7 @@
 use troupe_shared::{
     criteria::{
         kinds::Kind,
-        places::{Place, Reach},
+        places::{Place, PointSource, Reach},
     },
     domain::{ConstraintCheck, ScoreComponent},
 };
@@ -233,7 +233,7 @@ fn place_fit<'a>(
         return best_pass;
     }
     // A listing placed only by its town may still say it is in the neighbourhood.
-    let placed_exactly = property.facts.placed.point_source.as_deref() == Some("its coordinates");
+    let placed_exactly = property.facts.placed.point_source == Some(PointSource::Coordinates);
     if !placed_exactly
         && let Some(wanted) = persona
             .places
@@ -604,8 +604,8 @@ fn place_words(fit: PlaceFit<'_>, property: &PreparedProperty, rules: Rules) -> 
         .facts
         .placed
         .point_source
-        .as_deref()
-        .unwrap_or("its location");
+        .as_ref()
+        .map_or_else(|| "its location".to_owned(), PointSource::describe);
     match fit {
         PlaceFit::Named(wanted, at) => format!("in {} (named in {at})", wanted.text),
         PlaceFit::Near(place, reach) if reach.inside => match reach.distance_km {
