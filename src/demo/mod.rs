@@ -110,7 +110,14 @@ async fn drive(base: &str, key: &str) -> anyhow::Result<()> {
         "persona_segments": ["finance_executives", "tech_founders", "entertainment"],
         "questions": [
             "What is your first impression of this home, from the photos and description?",
-            "Would you buy it at the asking price? What would change your mind?"
+            "Would you buy it at the asking price? What would change your mind?",
+            { "text": "Which of these matters most to you here?", "type": "single_choice",
+              "options": ["The ocean views", "The wine cellar", "The guest house", "The home gym"] },
+            { "text": "Rank these for a first showing.", "type": "ranking",
+              "options": ["Great room at sunset", "Infinity pool", "Home office", "Motor court"] },
+            { "text": "Would you book a private viewing this month?", "type": "yes_no" },
+            { "text": "What is the most you would pay for it?", "type": "numeric", "unit": "USD" },
+            { "text": "What one change would make it a must-have for you?", "type": "free_text" }
         ],
         "simulation_params": { "num_agents": 12, "iterations": 2, "temperature": 0.7, "seed": 42 }
     });

@@ -96,6 +96,9 @@ pub fn render(results: &Value) -> String {
             num(&p["share_at_list_price"]) * 100.0
         );
     }
+    for q in insights(r, "question") {
+        typed_question(&mut out, q);
+    }
     let _ = writeln!(out, "\nRECOMMENDATIONS (confidence)");
     for rec in array(&r["recommendations"]) {
         let _ = writeln!(
@@ -119,6 +122,85 @@ pub fn render(results: &Value) -> String {
         num(&m["compute_time"]),
     );
     out
+}
+
+/// One typed question, for the whole panel: its shares, ranks, percentiles or themes.
+fn typed_question(out: &mut String, q: &Value) {
+    let _ = writeln!(
+        out,
+        "\nQ{} ({}): {}",
+        q["question"],
+        text(&q["type"]).replace('_', " "),
+        text(&q["text"])
+    );
+    let Some(all) = array(&q["segments"]).first() else {
+        return;
+    };
+    let interval =
+        |v: &Value, scale: f64| format!("{:.0}–{:.0}", num(&v[0]) * scale, num(&v[1]) * scale);
+    for s in array(&all["shares"]) {
+        let _ = writeln!(
+            out,
+            "  {:<40} {:>4.0}%  (95% CI {}%)",
+            text(&s["option"]),
+            num(&s["share"]) * 100.0,
+            interval(&s["ci95"], 100.0)
+        );
+    }
+    for (i, r) in array(&all["ranks"]).iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}. {:<37} mean rank {:.2} (95% CI {:.2}–{:.2})",
+            i + 1,
+            text(&r["option"]),
+            num(&r["mean_rank"]),
+            num(&r["ci95"][0]),
+            num(&r["ci95"][1])
+        );
+    }
+    if let Some(p) = all["percentiles"].as_array() {
+        let unit = q["unit"].as_str().unwrap_or("");
+        let _ = writeln!(
+            out,
+            "  p10 {:.1}M, p25 {:.1}M, median {:.1}M, p75 {:.1}M, p90 {:.1}M {unit}",
+            num(&p[0]) / 1e6,
+            num(&p[1]) / 1e6,
+            num(&p[2]) / 1e6,
+            num(&p[3]) / 1e6,
+            num(&p[4]) / 1e6
+        );
+    }
+    for t in array(&all["themes"]) {
+        let quote = array(&t["quotes"]).first().map(text).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<40} {:>4.0}%  e.g. \"{quote}\"",
+            text(&t["label"]),
+            num(&t["share"]) * 100.0
+        );
+    }
+    if all["unanswered"].as_u64().unwrap_or(0) > 0 {
+        let _ = writeln!(
+            out,
+            "  ({} personas gave no answer of this type)",
+            all["unanswered"]
+        );
+    }
+    if let Some(order) = q.get("order_effect") {
+        let (seen, fair) = (
+            num(&order["first_shown"]["mean"]),
+            num(&order["without_bias"]),
+        );
+        let effect = match text(&q["type"]) {
+            "ranking" => format!("had mean rank {seen:.2} ({fair:.2} if order did not matter)"),
+            _ => format!(
+                "was chosen by {:.0}% ({:.0}% if order did not matter)",
+                seen * 100.0,
+                fair * 100.0
+            ),
+        };
+        let _ = writeln!(out, "  Order effect: the option shown first {effect}");
+    }
 }
 
 fn insights<'a>(results: &'a Value, kind: &str) -> Vec<&'a Value> {

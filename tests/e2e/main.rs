@@ -35,5 +35,6 @@ mod startup;
 mod store_permissions;
 mod tenancy;
 mod tls;
+mod typed_questions;
 mod web;
 mod webhooks;

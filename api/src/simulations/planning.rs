@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use troupe_shared::{
     auth::Principal,
     domain::{
-        FocusGroupPlan, IndividualPlan, InterventionPlan, MarketingPlan, Panel, RunSettings,
-        SegmentDraw, SimulationPlan,
+        FocusGroupPlan, IndividualPlan, InterventionPlan, MarketingPlan, Panel, Question,
+        RunSettings, SegmentDraw, SimulationPlan,
     },
 };
 use uuid::Uuid;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::requests::{
     FocusGroupRequest, IndividualRequest, InterventionRequest, MarketingRequest, SimulationParams,
 };
-use crate::{ApiState, problem::ApiError};
+use crate::{ApiState, contract::Violation, problem::ApiError};
 
 const DEFAULT_AGENTS: u32 = 20;
 const DEFAULT_QUESTIONS: [&str; 2] = [
@@ -29,6 +29,10 @@ pub async fn focus_group(
     caller: &Principal,
     request: FocusGroupRequest,
 ) -> Result<SimulationPlan, ApiError> {
+    let questions = match request.questions {
+        Some(questions) => askable(questions)?,
+        None => DEFAULT_QUESTIONS.map(Question::from).to_vec(),
+    };
     let property = match (request.property_id, request.property) {
         (Some(id), None) => {
             state
@@ -64,9 +68,7 @@ pub async fn focus_group(
             .unwrap_or_else(|| property.candidate_modifications.clone()),
         property,
         panel,
-        questions: request
-            .questions
-            .unwrap_or_else(|| DEFAULT_QUESTIONS.map(String::from).to_vec()),
+        questions,
         discussion_rounds: request.discussion_rounds.unwrap_or(0),
         settings: settings(state, params)?,
     });
@@ -278,6 +280,25 @@ fn within_steps(state: &ApiState, plan: SimulationPlan) -> Result<SimulationPlan
         )));
     }
     Ok(plan)
+}
+
+/// The questions as given, when each can be asked; else every problem, each at its question.
+fn askable(questions: Vec<Question>) -> Result<Vec<Question>, ApiError> {
+    let problems: Vec<Violation> = questions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, q)| {
+            q.problem().map(|detail| Violation {
+                pointer: format!("/questions/{i}"),
+                detail: format!("question {}: {detail}", i + 1),
+            })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(questions)
+    } else {
+        Err(ApiError::BrokenRule(problems))
+    }
 }
 
 fn unique<'a>(what: &str, names: impl Iterator<Item = &'a str>) -> Result<(), ApiError> {

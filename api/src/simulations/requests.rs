@@ -3,7 +3,8 @@
 use poem_openapi::Object;
 use serde::Serialize;
 use troupe_shared::domain::{
-    Channel, EnrichmentData, Material, OutreachSequence, PropertyDetails, Scenario, SimulationKind,
+    Channel, EnrichmentData, Material, OutreachSequence, PropertyDetails, Question, Scenario,
+    SimulationKind,
 };
 use uuid::Uuid;
 
@@ -22,9 +23,11 @@ pub struct FocusGroupRequest {
     /// from the factory), or the `segment` label of stored personas.
     #[oai(default, validator(max_items = 20, min_length = 1, max_length = 100))]
     pub persona_segments: Vec<String>,
-    /// The moderator's questions (a first-impression and a purchase question when omitted).
-    #[oai(validator(min_items = 1, max_items = 20, min_length = 1, max_length = 2000))]
-    pub questions: Option<Vec<String>>,
+    /// The moderator's questions (a first-impression and a purchase question when omitted):
+    /// plain strings, answered in words with a purchase intent, or typed questions
+    /// `{text, type, options?, unit?}` whose answers results aggregate per segment.
+    #[oai(validator(min_items = 1, max_items = 20))]
+    pub questions: Option<Vec<Question>>,
     /// Modifications to test, one at a time (the listing's candidate modifications when
     /// omitted).
     #[oai(validator(max_items = 20, min_length = 1, max_length = 500))]

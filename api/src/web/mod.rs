@@ -17,6 +17,7 @@ mod layout;
 mod listings;
 mod matching;
 mod new_simulation;
+mod question_findings;
 mod results;
 mod session;
 mod simulations;

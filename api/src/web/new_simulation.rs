@@ -13,7 +13,7 @@ use poem::{
     http::StatusCode,
     web::{Data, Path},
 };
-use troupe_shared::domain::Property;
+use troupe_shared::domain::{AnswerType, Property, Question, TypedQuestion};
 use uuid::Uuid;
 
 use super::{
@@ -67,18 +67,20 @@ impl Filled {
                 .map(str::to_owned)
                 .collect()
         };
-        let questions = lines(&self.questions);
+        let lines_asked = lines(&self.questions);
         let modifications = lines(&self.modifications);
         if self.segments.is_empty() {
             problems.push("Choose at least one segment.".to_owned());
         }
-        if questions.is_empty()
-            || questions.len() > 20
-            || questions.iter().any(|q| q.chars().count() > 2000)
-        {
-            problems.push(
-                "Ask 1 to 20 questions, one per line, each up to 2,000 characters.".to_owned(),
-            );
+        if lines_asked.is_empty() || lines_asked.len() > 20 {
+            problems.push("Ask 1 to 20 questions, one per line.".to_owned());
+        }
+        let mut questions = Vec::new();
+        for (i, line) in lines_asked.iter().enumerate() {
+            match question_line(line) {
+                Ok(question) => questions.push(question),
+                Err(problem) => problems.push(format!("Question {}: {problem}.", i + 1)),
+            }
         }
         if modifications.len() > 20 || modifications.iter().any(|m| m.chars().count() > 500) {
             problems.push(
@@ -128,6 +130,53 @@ impl Filled {
     }
 }
 
+/// A question as written on one line: plain text, or text ending in its type in brackets, with
+/// the options (or a numeric question's unit) after a colon —
+/// "Which matters most? [single_choice: Ocean view; Privacy; Schools]",
+/// "What would you pay? [numeric: USD]", "Would you book a viewing? [yes_no]".
+fn question_line(line: &str) -> Result<Question, String> {
+    let Some(open) = line.rfind('[').filter(|_| line.ends_with(']')) else {
+        return Ok(Question::Plain(line.to_owned()));
+    };
+    let inside = &line[open + 1..line.len() - 1];
+    let (kind, rest) = match inside.split_once(':') {
+        Some((kind, rest)) => (kind, Some(rest.trim()).filter(|r| !r.is_empty())),
+        None => (inside, None),
+    };
+    let spelled = kind.trim().to_lowercase().replace([' ', '-'], "_");
+    let answer = AnswerType::parse(&spelled).ok_or_else(|| {
+        format!(
+            "\"{}\" is not a question type; end the line with one of [likert], [yes_no], \
+             [single_choice: A; B], [multi_choice: A; B], [ranking: A; B], [numeric: unit] or \
+             [free_text]",
+            kind.trim()
+        )
+    })?;
+    let (options, unit) = match answer {
+        AnswerType::Numeric => (None, rest.map(str::to_owned)),
+        _ => (
+            rest.map(|r| {
+                r.split(';')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }),
+            None,
+        ),
+    };
+    let question = Question::Typed(TypedQuestion {
+        text: line[..open].trim().to_owned(),
+        answer,
+        options,
+        unit,
+    });
+    match question.problem() {
+        Some(problem) => Err(problem),
+        None => Ok(question),
+    }
+}
+
 async fn listing(state: &ApiState, me: &SignedIn, id: Uuid) -> Result<Property, PageError> {
     state
         .store
@@ -173,7 +222,13 @@ async fn form_page(
                 }
             }
             label for="questions" { "Questions, one per line" }
-            textarea #questions name="questions" rows="4" required { (filled.questions) }
+            p.muted #questions-hint {
+                "A plain line is answered in words with a purchase intent. To type a question, end its line with "
+                code { "[yes_no]" } ", " code { "[likert]" } ", " code { "[numeric: USD]" } ", " code { "[free_text]" }
+                " or, with options separated by semicolons, " code { "[single_choice: Ocean view; Privacy]" } ", "
+                code { "[multi_choice: …]" } " or " code { "[ranking: …]" } "."
+            }
+            textarea #questions name="questions" rows="5" aria-describedby="questions-hint" required { (filled.questions) }
             label for="modifications" { "Modifications to test, one per line (optional)" }
             textarea #modifications name="modifications" rows="3" { (filled.modifications) }
             label for="agents" { "Participants (1 to " (state.limits.max_agents) ")" }
@@ -199,7 +254,7 @@ pub async fn form(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
         let me = SignedIn::from_request(req).await?;
         let listing = listing(&state, &me, id).await?;
         let filled = Filled {
-            questions: "What is your first impression of this home?\nWould you buy it at the asking price? What would change your mind?".into(),
+            questions: "What is your first impression of this home?\nWould you buy it at the asking price? What would change your mind?\nWhat one change would make it a must-have for you? [free_text]".into(),
             modifications: listing.details.candidate_modifications.join("\n"),
             agents: "12".into(),
             iterations: "2".into(),

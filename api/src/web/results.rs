@@ -12,12 +12,15 @@ use troupe_shared::{
     numbers::money,
 };
 
-use super::charts::{self, Interval};
+use super::{
+    charts::{self, Interval},
+    question_findings,
+};
 
 /// Numbers with their column names: shown under a chart and downloadable as CSV.
 pub struct Table {
     /// The CSV's file name (`segments` → `segments.csv`).
-    pub name: &'static str,
+    pub name: String,
     pub headers: Vec<&'static str>,
     pub rows: Vec<Vec<String>>,
 }
@@ -56,19 +59,19 @@ fn csv_cell(cell: &str) -> String {
 
 /// One finding: its heading, a sentence on how to read it, its chart and its numbers.
 pub struct Finding {
-    pub heading: &'static str,
+    pub heading: String,
     pub reading: String,
     pub chart: Option<Markup>,
     pub table: Option<Table>,
 }
 
-const LIKERT: [&str; 5] = ["1 no", "2", "3", "4", "5 yes"];
+pub(super) const LIKERT: [&str; 5] = ["1 no", "2", "3", "4", "5 yes"];
 
-fn fixed(value: f64, places: usize) -> String {
+pub(super) fn fixed(value: f64, places: usize) -> String {
     format!("{value:.places$}")
 }
 
-fn percent(value: f64) -> String {
+pub(super) fn percent(value: f64) -> String {
     format!("{:.1}%", value * 100.0)
 }
 
@@ -124,7 +127,7 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
             })
             .collect();
         out.push(Finding {
-            heading: "Purchase intent by segment",
+            heading: "Purchase intent by segment".into(),
             reading: "Mean intent on the 1–5 scale (1 certainly not, 5 certainly) with its 95% \
                       interval: segments whose intervals do not overlap differ."
                 .into(),
@@ -136,7 +139,7 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
                 None,
             )),
             table: Some(Table {
-                name: "segments",
+                name: "segments".into(),
                 headers: vec![
                     "segment",
                     "personas",
@@ -170,7 +173,7 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
             .map(|s| (s.segment.replace('_', " "), s.intent_distribution))
             .collect();
         out.push(Finding {
-            heading: "How intent is spread",
+            heading: "How intent is spread".into(),
             reading: "Share of each point of the scale in the personas' answers: the spread a \
                       mean hides."
                 .into(),
@@ -181,7 +184,7 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
                 LIKERT,
             )),
             table: Some(Table {
-                name: "distribution",
+                name: "distribution".into(),
                 headers: vec!["segment", "1", "2", "3", "4", "5"],
                 rows: segments
                     .iter()
@@ -206,7 +209,7 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
             })
             .collect();
         out.push(Finding {
-            heading: "Photos, best first",
+            heading: "Photos, best first".into(),
             reading:
                 "Appeal on the 1–5 scale (5: makes me want to visit) with 95% intervals; lead \
                       with the top photo when its interval clears the next one's."
@@ -219,7 +222,7 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
                 None,
             )),
             table: Some(Table {
-                name: "photos",
+                name: "photos".into(),
                 headers: vec![
                     "rank",
                     "photo",
@@ -272,7 +275,7 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
             .fold(0.5_f64, f64::max)
             .ceil();
         out.push(Finding {
-            heading: "What each modification does",
+            heading: "What each modification does".into(),
             reading: "Change in mean intent (Likert points) when the modification is presented, \
                       with its 95% interval; one whose interval crosses zero is inconclusive and \
                       shown hollow."
@@ -285,7 +288,7 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
                 Some(0.0),
             )),
             table: Some(Table {
-                name: "modifications",
+                name: "modifications".into(),
                 headers: vec![
                     "modification",
                     "intent before",
@@ -317,6 +320,12 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
     if let Some(pricing) = pricing {
         out.push(price_finding(pricing, responses));
     }
+    out.extend(question_findings::findings(insights.iter().filter_map(
+        |i| match i {
+            Insight::Question(q) => Some(q),
+            _ => None,
+        },
+    )));
     if let Some(all) = segments
         .iter()
         .find(|s| s.segment == "all")
@@ -333,14 +342,14 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
                 .map(|m| vec!["dislike".to_owned(), m.text.clone(), m.count.to_string()]),
         );
         out.push(Finding {
-            heading: "Likes and dislikes",
+            heading: "Likes and dislikes".into(),
             reading: format!(
                 "What the panel ({}) mentioned most, with how many times.",
                 all.segment.replace('_', " ")
             ),
             chart: None,
             table: Some(Table {
-                name: "mentions",
+                name: "mentions".into(),
                 headers: vec!["kind", "mention", "count"],
                 rows,
             }),
@@ -382,7 +391,7 @@ fn price_finding(pricing: &PricingInsight, responses: &[AgentResponse]) -> Findi
     );
     let p = pricing.willingness_to_pay_percentiles;
     Finding {
-        heading: "Willingness to pay",
+        heading: "Willingness to pay".into(),
         reading: format!(
             "{} of the panel would pay the list price or more; {} of {} personas named a price. \
              The curve falls at each price a persona named.",
@@ -392,7 +401,7 @@ fn price_finding(pricing: &PricingInsight, responses: &[AgentResponse]) -> Findi
         ),
         chart: Some(chart),
         table: Some(Table {
-            name: "pricing",
+            name: "pricing".into(),
             headers: vec!["measure", "value"],
             rows: vec![
                 vec!["list price".into(), money_of(pricing.list_price)],
@@ -477,7 +486,7 @@ fn marketing(insights: &[Insight]) -> Vec<Finding> {
         ),
     ] {
         out.push(Finding {
-            heading,
+            heading: heading.to_owned(),
             reading: "Darker cells do better; the table below has each rate's 95% interval.".into(),
             chart: Some(charts::heat_map(
                 id,
@@ -491,7 +500,7 @@ fn marketing(insights: &[Insight]) -> Vec<Finding> {
     }
     // One table carries every cell's rates and intervals, for the three heat maps.
     let table = Table {
-        name: "engagement",
+        name: "engagement".into(),
         headers: vec![
             "material",
             "channel",
@@ -543,7 +552,7 @@ fn marketing(insights: &[Insight]) -> Vec<Finding> {
             .collect(),
     };
     out.push(Finding {
-        heading: "Every material, channel and segment",
+        heading: "Every material, channel and segment".into(),
         reading: "Each rate with its 95% interval, overall (`all`) and per segment.".into(),
         chart: None,
         table: Some(table),
@@ -585,7 +594,7 @@ fn intervention(insights: &[Insight]) -> Vec<Finding> {
         .collect();
     vec![
         Finding {
-            heading: "Response to each touch",
+            heading: "Response to each touch".into(),
             reading: "Probability a persona responds to each touch, by the day it is sent.".into(),
             chart: Some(charts::lines(
                 "touches",
@@ -594,7 +603,7 @@ fn intervention(insights: &[Insight]) -> Vec<Finding> {
                 &series,
             )),
             table: Some(Table {
-                name: "touches",
+                name: "touches".into(),
                 headers: vec![
                     "sequence",
                     "touch",
@@ -627,7 +636,7 @@ fn intervention(insights: &[Insight]) -> Vec<Finding> {
             }),
         },
         Finding {
-            heading: "Sequences compared",
+            heading: "Sequences compared".into(),
             reading: "Chance of at least one response over the whole sequence, and how interested \
                       and how annoyed personas end up."
                 .into(),
@@ -638,7 +647,7 @@ fn intervention(insights: &[Insight]) -> Vec<Finding> {
                 &annoyance,
             )),
             table: Some(Table {
-                name: "sequences",
+                name: "sequences".into(),
                 headers: vec![
                     "sequence",
                     "personas",
@@ -675,7 +684,7 @@ fn individual(insights: &[Insight]) -> Vec<Finding> {
             _ => None,
         })
         .map(|o| Finding {
-            heading: "The client's reaction",
+            heading: "The client's reaction".into(),
             reading: format!(
                 "Expected interest {:.1} of 5; a {} chance the {} ends well. Likely next step: {}.",
                 o.expected_interest,
@@ -690,7 +699,7 @@ fn individual(insights: &[Insight]) -> Vec<Finding> {
                 LIKERT,
             )),
             table: Some(Table {
-                name: "outcome",
+                name: "outcome".into(),
                 headers: vec!["measure", "value"],
                 rows: [
                     vec![
@@ -728,11 +737,11 @@ fn individual(insights: &[Insight]) -> Vec<Finding> {
 
 fn answers(responses: &[AgentResponse]) -> Finding {
     Finding {
-        heading: "Every answer",
+        heading: "Every answer".into(),
         reading: format!("{} answers, by persona and step.", responses.len()),
         chart: None,
         table: Some(Table {
-            name: "answers",
+            name: "answers".into(),
             headers: vec![
                 "persona",
                 "segment",

@@ -4,7 +4,7 @@ use poem_openapi::{Object, Union};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Channel, ScenarioType};
+use super::{AnswerType, Channel, ScenarioType};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Union)]
 #[oai(discriminator_name = "kind", one_of)]
@@ -22,6 +22,9 @@ pub enum Insight {
     /// Focus group: willingness to pay against the list price.
     #[oai(mapping = "pricing")]
     Pricing(PricingInsight),
+    /// Focus group: the answers to one typed question, per segment.
+    #[oai(mapping = "question")]
+    Question(QuestionInsight),
     /// Marketing: one material on one channel, for one segment (or `all`).
     #[oai(mapping = "engagement")]
     Engagement(EngagementInsight),
@@ -112,6 +115,92 @@ pub struct PricingInsight {
     pub share_at_list_price: f64,
     /// The price at which half of the interested personas would still buy.
     pub suggested_price: f64,
+}
+
+/// How a panel answered one typed question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct QuestionInsight {
+    /// 1-based, in the plan's order of questions.
+    pub question: u32,
+    pub text: String,
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub answer: AnswerType,
+    pub unit: Option<String>,
+    /// The whole panel (`all`) first, then each segment.
+    pub segments: Vec<QuestionSegment>,
+    /// How much the order of the options swayed the answers (`single_choice` and `ranking`;
+    /// each persona saw its own seeded order).
+    pub order_effect: Option<OrderEffect>,
+}
+
+/// The pull of the option shown first, against what it would be if order did not matter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct OrderEffect {
+    /// `single_choice`: the share of answers choosing the option shown first; `ranking`: the
+    /// mean rank given to it.
+    pub first_shown: Estimate,
+    /// The same if order did not matter: 1 ÷ options, or (options + 1) ÷ 2.
+    pub without_bias: f64,
+}
+
+/// One segment's (or `all`'s) answers to a typed question. Every figure is per persona (a
+/// persona's iterations averaged), with a 95% bootstrap interval over personas.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct QuestionSegment {
+    pub segment: String,
+    /// Personas who gave an answer of the question's type.
+    pub respondents: u32,
+    /// Personas asked who gave none (a failed step, or a model that could not answer).
+    pub unanswered: u32,
+    /// `likert`: the mean point; `numeric`: the mean value.
+    pub mean: Option<Estimate>,
+    /// `likert`: each point 1–5; `yes_no`: yes and no; `single_choice`: each option (they sum
+    /// to 1); `multi_choice`: each option (a persona may choose several). Largest first, except
+    /// Likert points, which stay in scale order.
+    pub shares: Vec<OptionShare>,
+    /// `ranking`: each option's mean rank, in Borda order (best first).
+    pub ranks: Vec<OptionRank>,
+    /// `numeric`: the 10th, 25th, 50th, 75th and 90th percentiles.
+    pub percentiles: Option<[f64; 5]>,
+    /// `free_text`: the answers grouped by the words they share, largest theme first.
+    pub themes: Vec<Theme>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct OptionShare {
+    pub option: String,
+    pub share: f64,
+    pub ci95: [f64; 2],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct OptionRank {
+    pub option: String,
+    /// 1 is the best.
+    pub mean_rank: f64,
+    pub ci95: [f64; 2],
+    /// Borda points per respondent: options − rank, averaged (higher is better).
+    pub borda: f64,
+}
+
+/// Answers that say much the same thing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct Theme {
+    /// The words its answers share most.
+    pub label: String,
+    /// Share of the respondents whose answer falls in it.
+    pub share: f64,
+    pub ci95: [f64; 2],
+    pub answers: u32,
+    /// Up to two answers nearest the theme's centre.
+    pub quotes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{PropertyDetails, SimulationKind};
+use super::{PropertyDetails, Question, SimulationKind};
 
 // One plan exists per simulation being submitted or run: its size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -155,7 +155,7 @@ pub struct FocusGroupPlan {
     #[oai(flatten)]
     #[serde(flatten)]
     pub panel: Panel,
-    pub questions: Vec<String>,
+    pub questions: Vec<Question>,
     /// Presented one by one after the questions; intent is measured before and after each.
     pub modifications: Vec<String>,
     /// Rounds after the questions in which each persona hears a digest of the others.

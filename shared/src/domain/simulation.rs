@@ -5,7 +5,7 @@ use poem_openapi::{Object, Union};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Insight;
+use super::{Insight, TypedAnswer};
 
 text_enum! {
     pub enum SimulationKind {
@@ -193,6 +193,10 @@ pub struct ListingJudgement {
     pub dislikes: Vec<String>,
     /// Appeal of each photo (first round only).
     pub photo_appeal: Vec<PhotoAppeal>,
+    /// The answer in the typed question's own shape (absent for plain questions, discussion
+    /// and modifications, and when the persona could not give one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typed_answer: Option<TypedAnswer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]

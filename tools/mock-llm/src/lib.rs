@@ -194,6 +194,8 @@ struct ResponseFormat {
 #[derive(Deserialize)]
 struct SchemaName {
     name: String,
+    #[serde(default)]
+    schema: Value,
 }
 
 #[derive(Deserialize)]
@@ -275,11 +277,14 @@ async fn chat(state: Data<&Arc<State>>, body: Json<ChatBody>) -> Response {
             let schema = body
                 .response_format
                 .as_ref()
-                .and_then(|f| f.json_schema.as_ref())
-                .map(|s| s.name.as_str());
-            match schema {
+                .and_then(|f| f.json_schema.as_ref());
+            let name = schema.map(|s| s.name.as_str());
+            match name {
                 Some("persona_facts") => facts::reply(&prompt).to_string(),
-                _ => persona::reply(schema, &prompt).to_string(),
+                _ => {
+                    let typed = schema.map(|s| &s.schema["properties"]["typed_answer"]);
+                    persona::reply(name, typed.filter(|t| !t.is_null()), &prompt).to_string()
+                }
             }
         }
     };

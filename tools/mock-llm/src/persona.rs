@@ -5,7 +5,8 @@
 
 use serde_json::{Value, json};
 
-pub fn reply(schema: Option<&str>, prompt: &str) -> Value {
+/// `typed` is the schema of a typed question's answer, when the reply must carry one.
+pub fn reply(schema: Option<&str>, typed: Option<&Value>, prompt: &str) -> Value {
     let persona = Persona::read(section(prompt, "persona"));
     match schema {
         Some("engagement_reply") => engagement(&persona, section(prompt, "material")),
@@ -13,7 +14,13 @@ pub fn reply(schema: Option<&str>, prompt: &str) -> Value {
         Some("scenario_reply") => scenario(&persona, section(prompt, "scenario")),
         Some("persona_sketch") => sketch(&persona, prompt),
         Some("match_rerank") => match_fit(&persona, section(prompt, "listing")),
-        _ => listing(&persona, prompt),
+        _ => {
+            let mut reply = listing(&persona, prompt);
+            if let Some(typed) = typed {
+                reply["typed_answer"] = typed_answer(&persona, typed, &reply, prompt);
+            }
+            reply
+        }
     }
 }
 
@@ -157,6 +164,72 @@ fn listing(p: &Persona<'_>, prompt: &str) -> Value {
         "dislikes": dislikes,
         "photo_appeal": photo_appeal,
     })
+}
+
+/// An answer of the shape `schema` asks for, following the persona's judgement in `reply`:
+/// options scored by the wants and deal-breakers they touch (ties to the one the prompt shows
+/// first, a model's position bias), yes from intent, prices from willingness to pay.
+fn typed_answer(p: &Persona<'_>, schema: &Value, reply: &Value, prompt: &str) -> Value {
+    let ask = prompt.rsplit("Moderator:").next().unwrap_or("");
+    let intent = reply["purchase_intent"].as_f64().unwrap_or(3.0);
+    let options = |enumeration: &Value| -> Vec<String> {
+        let mut options: Vec<String> = enumeration
+            .as_array()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let shown_at = |o: &String| ask.find(&format!("\"{o}\"")).unwrap_or(usize::MAX);
+        options.sort_by_key(shown_at);
+        let score = |o: &String| {
+            let (gains, losses) = p.fit_words(o);
+            gains as i64 - 2 * losses as i64
+        };
+        // Stable: equal scores keep the order shown.
+        options.sort_by_key(|o| std::cmp::Reverse(score(o)));
+        options
+    };
+    match schema["type"].as_str() {
+        Some("integer") => json!(intent),
+        Some("boolean") => json!(intent >= 3.0),
+        Some("number") => {
+            let price = amount_after(section(prompt, "listing"), "Price:").unwrap_or(1e6);
+            let offer = reply["willingness_to_pay"].as_f64().unwrap_or(price * 0.7);
+            json!(p.budget_max.map_or(offer, |max| offer.min(max)).round())
+        }
+        Some("array") => {
+            let ranked = options(&schema["items"]["enum"]);
+            if ask.contains("best first") {
+                json!(ranked)
+            } else {
+                let wanted: Vec<&String> = ranked
+                    .iter()
+                    .filter(|o| p.fit_words(o).0 > p.fit_words(o).1)
+                    .collect();
+                match wanted.is_empty() {
+                    true => json!(ranked.first().into_iter().collect::<Vec<_>>()),
+                    false => json!(wanted),
+                }
+            }
+        }
+        _ if schema.get("enum").is_some() => json!(options(&schema["enum"]).first()),
+        _ => {
+            let listing = section(prompt, "listing").to_lowercase();
+            let missing = p
+                .wants
+                .iter()
+                .find(|w| !listing.contains(&w.to_lowercase()));
+            json!(
+                match (reply["dislikes"].get(0).and_then(Value::as_str), missing) {
+                    (Some(drawback), _) => format!("Deal with the {drawback}."),
+                    (None, Some(want)) => format!("It would need {want}."),
+                    (None, None) => "Nothing: it has what I want.".to_owned(),
+                }
+            )
+        }
+    }
 }
 
 fn engagement(p: &Persona<'_>, material: &str) -> Value {

@@ -7,6 +7,7 @@ use troupe_shared::domain::{FocusGroupPlan, Judgement, Persona};
 
 use super::{
     agent::{Agent, RunContext, StepRequest, Transcript, panel, step},
+    order::shown_order,
     prompt::{DISCUSSION_PROMPT, Digest, ListingAsk, Stimulus},
 };
 use crate::engine::responder::StepError;
@@ -28,14 +29,27 @@ pub async fn run(
         transcript: &mut transcript,
     };
     for (q, question) in plan.questions.iter().enumerate() {
-        let ask = || ListingAsk::Question {
-            question,
-            rate_photos: q == 0,
-        };
-        let asks = agents.iter().map(|_| Some(ask())).collect();
+        let options = question.typed().map(|t| t.options()).unwrap_or_default();
+        let asks = agents
+            .iter()
+            .map(|agent| {
+                let order = shown_order(
+                    plan.settings.seed,
+                    agent.persona.id,
+                    agent.iteration,
+                    q,
+                    options.len(),
+                );
+                Some(ListingAsk::Question {
+                    question,
+                    rate_photos: q == 0,
+                    shown_options: order.iter().map(|&i| options[i].as_str()).collect(),
+                })
+            })
+            .collect();
         let label = format!("question {}", q + 1);
         moderator
-            .ask(&mut agents, &label, question, asks, true)
+            .ask(&mut agents, &label, question.text(), asks, true)
             .await?;
     }
     // Discussion and modifications build on an earlier answer; agents without one sit out.

@@ -11,6 +11,7 @@ mod intervention;
 mod marketing;
 mod memory;
 mod offline;
+mod order;
 pub(crate) mod prompt;
 pub(crate) mod reply;
 mod responder;

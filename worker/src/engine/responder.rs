@@ -53,9 +53,8 @@ impl Responder {
         match self {
             Responder::Offline => Ok(offline::answer(turn, seed)),
             Responder::Llm(gateway) => {
-                let task = turn.stimulus.task();
-                let photos = turn.stimulus.photos_rated();
-                let structured = (task.schema_name(), reply::schema(task));
+                let shape = turn.stimulus.reply_shape();
+                let structured = (shape.task.schema_name(), reply::schema(&shape));
                 ask(
                     gateway,
                     prompt::messages(turn),
@@ -63,7 +62,7 @@ impl Responder {
                     temperature,
                     seed,
                     ledger,
-                    |c| reply::parse(task, c, photos),
+                    |c| reply::parse(&shape, c),
                 )
                 .await
             }

@@ -12,8 +12,8 @@ use troupe_shared::domain::{
 use uuid::Uuid;
 
 use super::{
-    Samples, confidence, mean, percent, round2, sample_factor, separation, share, stddev,
-    top_mentions,
+    Samples, confidence, mean, percent, questions, round2, sample_factor, separation, share,
+    stddev, top_mentions,
 };
 use crate::engine::{prompt::money, ssr};
 
@@ -48,6 +48,7 @@ pub fn aggregate(
     let overall = segment_insight(plan, &panel, None, rng);
     let photos = photo_insights(plan, &panel, rng);
     let pricing = pricing_insight(plan, &panel);
+    let (questions, question_recommendations) = questions::insights(plan, responses, rng);
 
     let mut recommendations: Vec<Recommendation> = overall
         .modification_effects
@@ -81,6 +82,10 @@ pub fn aggregate(
             confidence(p.appeal.ci95, 4.0, overall.personas as usize),
         );
     }
+    for (question, r) in question_recommendations {
+        confidence_scores.insert(format!("question:{question}"), r.confidence);
+        recommendations.push(r);
+    }
     let summary = summary(plan, &overall, insights.len(), &recommendations);
     let mut detailed_insights: Vec<Insight> = Vec::new();
     detailed_insights.extend(insights.drain(..).map(Insight::Segment));
@@ -92,6 +97,7 @@ pub fn aggregate(
             .map(Insight::Modification),
     );
     detailed_insights.extend(pricing.map(Insight::Pricing));
+    detailed_insights.extend(questions.into_iter().map(Insight::Question));
     SimulationResults {
         summary,
         recommendations,
@@ -540,6 +546,7 @@ mod tests {
                 } else {
                     vec![]
                 },
+                typed_answer: None,
             }),
         }
     }

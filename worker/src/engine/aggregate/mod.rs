@@ -9,6 +9,8 @@ mod individual;
 mod intervention;
 mod marketing;
 mod predictions;
+mod questions;
+mod themes;
 
 use std::collections::BTreeMap;
 
@@ -70,6 +72,15 @@ impl Samples {
 
     fn values(&self) -> Vec<f64> {
         self.0.values().flatten().copied().collect()
+    }
+
+    /// Each persona's mean over its values.
+    fn persona_means(&self) -> Vec<f64> {
+        self.0
+            .values()
+            .filter(|v| !v.is_empty())
+            .map(|v| v.iter().sum::<f64>() / v.len() as f64)
+            .collect()
     }
 
     /// The mean of all values and its 95% bootstrap interval.

@@ -2,10 +2,12 @@
 //! pulls a persona toward the panel's mean (conventional personas follow the room more); a
 //! modification moves intent by the wants and deal-breakers it touches.
 
-use rand::rngs::StdRng;
-use troupe_shared::domain::{Judgement, ListingJudgement, Persona, PhotoAppeal, PropertyDetails};
+use rand::{Rng, rngs::StdRng};
+use troupe_shared::domain::{
+    Judgement, ListingJudgement, Persona, PhotoAppeal, PropertyDetails, TypedAnswer,
+};
 
-use super::{fit, jitter};
+use super::{fit, jitter, typed};
 use crate::engine::{
     prompt::{ListingAsk, RATED_PHOTOS},
     reply::StepAnswer,
@@ -54,11 +56,12 @@ pub fn answer(
         ListingAsk::Question {
             question,
             rate_photos,
+            ..
         } => {
             if *rate_photos {
                 photo_appeal = rate_photos_for(persona, listing);
             }
-            format!("On \"{}\":", question.trim())
+            format!("On \"{}\":", question.text().trim())
         }
         ListingAsk::Discussion(digest) => {
             let conformity = 0.2 + 0.3 * (1.0 - openness);
@@ -76,11 +79,27 @@ pub fn answer(
     };
     score += jitter(persona, rng, 0.3);
     let intent = score.round().clamp(1.0, 5.0) as u8;
-    let willingness_to_pay = (intent >= 3).then(|| {
-        let ceiling = budget_max.unwrap_or(listing.price * 1.1);
-        (listing.price * (0.80 + 0.05 * f64::from(intent))).min(ceiling)
-    });
-    let answer = reply_text(&heard, intent, &fit.liked, &dislikes);
+    let willingness_to_pay =
+        (intent >= 3).then(|| willingness_to_pay(listing.price, budget_max, intent, rng));
+    let typed_answer = match ask {
+        ListingAsk::Question {
+            question,
+            shown_options,
+            ..
+        } => question.typed().and_then(|typed| {
+            let stance = typed::Stance {
+                intent,
+                willingness_to_pay,
+                fit: &fit,
+            };
+            typed::answer(persona, listing, typed, shown_options, &stance)
+        }),
+        _ => None,
+    };
+    let mut answer = reply_text(&heard, intent, &fit.liked, &dislikes);
+    if let Some(TypedAnswer::FreeText(t)) = &typed_answer {
+        answer = format!("{heard} {}", t.text);
+    }
     StepAnswer {
         judgement: Judgement::Listing(ListingJudgement {
             purchase_intent: intent,
@@ -90,9 +109,21 @@ pub fn answer(
             likes: fit.liked,
             dislikes,
             photo_appeal,
+            typed_answer,
         }),
         answer,
     }
+}
+
+/// The most an interested persona (intent 3 or more) would pay: a little under the list price
+/// at intent 3, rising with intent and with the room its budget leaves above the price, never
+/// above its budget ceiling; each persona's figure varies by a few percent.
+fn willingness_to_pay(price: f64, budget_max: Option<f64>, intent: u8, rng: &mut StdRng) -> f64 {
+    let eagerness = f64::from(intent.saturating_sub(3));
+    let room = budget_max.map_or(0.0, |max| (max - price).clamp(0.0, 0.3 * price));
+    let offer = price * (0.86 + 0.05 * eagerness) + room * 0.1 * eagerness;
+    let offer = offer * (1.0 + rng.random_range(-0.04..=0.04));
+    budget_max.map_or(offer, |max| offer.min(max)).round()
 }
 
 /// Likert points a modification adds: up to +2 for wants it serves, down to −2 for
@@ -167,7 +198,7 @@ fn reply_text(heard: &str, intent: u8, likes: &[String], dislikes: &[String]) ->
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
-    use troupe_shared::domain::{Budget, PersonaProfile, Photo, Preferences, Visibility};
+    use troupe_shared::domain::{Budget, PersonaProfile, Photo, Preferences, Question, Visibility};
     use uuid::Uuid;
 
     use super::*;
@@ -233,9 +264,12 @@ mod tests {
     }
 
     fn question() -> ListingAsk<'static> {
+        static QUESTION: std::sync::LazyLock<Question> =
+            std::sync::LazyLock::new(|| Question::from("Would you buy it?"));
         ListingAsk::Question {
-            question: "Would you buy it?",
+            question: &QUESTION,
             rate_photos: true,
+            shown_options: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@ mod engagement;
 mod listing;
 mod scenario;
 mod touch;
+mod typed;
 
 use std::collections::BTreeSet;
 

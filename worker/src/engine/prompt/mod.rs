@@ -37,7 +37,9 @@ impl Task {
                 "You are in a moderated focus group about a listing. purchase_intent: \
 1 (certainly not) to 5 (certainly); purchase_probability: 0 to 1; willingness_to_pay: the most \
 you would pay in the listing currency, or null if you would not buy; photo_appeal: rate each \
-photo 1-5 only when asked to, else []."
+photo 1-5 only when asked to, else []; typed_answer, when the schema asks for it: your answer \
+to the moderator's question in the shape the moderator gives, consistent with your other \
+fields."
             }
             Task::Engagement => {
                 "You have just received a piece of marketing. Estimate, as this \

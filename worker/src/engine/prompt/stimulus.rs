@@ -3,11 +3,13 @@
 use std::fmt::Write;
 
 use troupe_shared::domain::{
-    Channel, EnrichmentData, Material, PropertyDetails, Scenario, Touch, TouchJudgement,
+    AnswerType, Channel, EnrichmentData, Material, PropertyDetails, Question, Scenario, Touch,
+    TouchJudgement, TypedQuestion,
 };
 
 use super::{Task, excerpt, line, list, money};
 use crate::engine::memory::describe;
+use crate::engine::reply::Shape;
 
 /// Photos beyond this many are shown but not rated (each rating costs completion tokens).
 pub const RATED_PHOTOS: usize = 20;
@@ -38,8 +40,11 @@ pub enum Stimulus<'a> {
 
 pub enum ListingAsk<'a> {
     Question {
-        question: &'a str,
+        question: &'a Question,
         rate_photos: bool,
+        /// A typed question's options in the order this persona sees them (see
+        /// [`crate::engine::order`]); empty for other questions.
+        shown_options: Vec<&'a str>,
     },
     /// A discussion round: what the others said, and may the persona change its mind.
     Discussion(Digest),
@@ -70,8 +75,24 @@ impl Stimulus<'_> {
         }
     }
 
+    /// What the step's reply must hold.
+    pub fn reply_shape(&self) -> Shape<'_> {
+        let typed = match self {
+            Stimulus::Listing {
+                ask: ListingAsk::Question { question, .. },
+                ..
+            } => question.typed(),
+            _ => None,
+        };
+        Shape {
+            task: self.task(),
+            photos: self.photos_rated(),
+            typed,
+        }
+    }
+
     /// How many photos the persona is asked to rate at this step.
-    pub fn photos_rated(&self) -> usize {
+    fn photos_rated(&self) -> usize {
         match self {
             Stimulus::Listing {
                 listing,
@@ -89,7 +110,7 @@ impl Stimulus<'_> {
         match self {
             Stimulus::Listing { listing, ask } => {
                 let asked = match ask {
-                    ListingAsk::Question { question, .. } => question,
+                    ListingAsk::Question { question, .. } => question.text(),
                     ListingAsk::Discussion(_) => "",
                     ListingAsk::Modification(m) => m,
                 };
@@ -199,8 +220,12 @@ fn render_listing(out: &mut String, listing: &PropertyDetails, ask: &ListingAsk<
         ListingAsk::Question {
             question,
             rate_photos,
+            shown_options,
         } => {
-            let _ = write!(out, "Moderator: {}", excerpt(question, 600));
+            let _ = write!(out, "Moderator: {}", excerpt(question.text(), 600));
+            if let Some(typed) = question.typed() {
+                let _ = write!(out, " {}", typed_hint(typed, shown_options));
+            }
             let rated = listing.photos.len().min(RATED_PHOTOS);
             if *rate_photos && rated > 0 {
                 let _ = write!(out, " Also rate photos 1-{rated}.");
@@ -230,6 +255,30 @@ fn render_listing(out: &mut String, listing: &PropertyDetails, ask: &ListingAsk<
             );
         }
     }
+}
+
+/// How the moderator asks for a typed answer; options in the order this persona sees them.
+fn typed_hint(question: &TypedQuestion, options: &[&str]) -> String {
+    let listed = || {
+        options
+            .iter()
+            .map(|o| format!("\"{}\"", excerpt(o, 200)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let shape = match question.answer {
+        AnswerType::Likert => "a point from 1 (not at all) to 5 (completely)".to_owned(),
+        AnswerType::YesNo => "true for yes, false for no".to_owned(),
+        AnswerType::SingleChoice => format!("exactly one of {}", listed()),
+        AnswerType::MultiChoice => format!("each that applies (at least one) of {}", listed()),
+        AnswerType::Ranking => format!("all of {}, best first", listed()),
+        AnswerType::Numeric => match &question.unit {
+            Some(unit) => format!("a number, in {}", excerpt(unit, 40)),
+            None => "a number".to_owned(),
+        },
+        AnswerType::FreeText => "one sentence in your own words".to_owned(),
+    };
+    format!("Give typed_answer as {shape}.")
 }
 
 fn render_enrichment(out: &mut String, extra: &EnrichmentData) {

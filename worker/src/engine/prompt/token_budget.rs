@@ -6,7 +6,7 @@ use chrono::Utc;
 use serde_json::json;
 use troupe_shared::domain::{
     Budget, Demographics, KnowledgeGraph, Location, Persona, PersonaProfile, PersonalityTraits,
-    Photo, Preferences, PropertyDetails, Visibility,
+    Photo, Preferences, PropertyDetails, Question, Visibility,
 };
 use uuid::Uuid;
 
@@ -122,6 +122,7 @@ fn longest_reply() -> String {
 fn a_fully_enriched_persona_s_step_fits_the_target() {
     let persona = enriched();
     let listing = listing();
+    let question = Question::from("Would you buy it at the asking price?");
     let mut memory = Memory::default();
     for i in 0..12 {
         memory.remember(
@@ -136,8 +137,9 @@ fn a_fully_enriched_persona_s_step_fits_the_target() {
         stimulus: Stimulus::Listing {
             listing: &listing,
             ask: ListingAsk::Question {
-                question: "Would you buy it at the asking price?",
+                question: &question,
                 rate_photos: true,
+                shown_options: Vec::new(),
             },
         },
     };
