@@ -513,20 +513,30 @@ async fn the_focus_group_form_starts_a_run(shape: Shape) {
             .form(&fields)
             .send()
     };
-    let fields = |csrf: &str, agents: &str| {
+    let fields_asking = |csrf: &str, agents: &str, questions: &str| {
         vec![
             ("csrf", csrf.to_owned()),
             ("segment", "finance".to_owned()),
             ("segment", "tech".to_owned()),
-            (
-                "questions",
-                "First impression?\nWould you buy it?".to_owned(),
-            ),
+            ("questions", questions.to_owned()),
             ("modifications", "Add a wellness spa".to_owned()),
             ("agents", agents.to_owned()),
             ("iterations", "1".to_owned()),
         ]
     };
+    let typed = "First impression?\nWould you buy it?\n\
+                 Which matters most? [single_choice: Wine cellar; Heated pool; Ski room]";
+    let fields = |csrf: &str, agents: &str| fields_asking(csrf, agents, typed);
+    let mistyped = post(fields_asking(&alice.csrf, "4", "Rate it [scale: 1; 5]"))
+        .await
+        .unwrap();
+    assert_eq!(mistyped.status(), StatusCode::BAD_REQUEST);
+    let page_text = mistyped.text().await.unwrap();
+    assert!(
+        page_text.contains("Question 1: &quot;scale&quot; is not a question type")
+            || page_text.contains("Question 1: \"scale\" is not a question type"),
+        "{page_text}"
+    );
     assert_eq!(
         post(fields("forged", "4")).await.unwrap().status(),
         StatusCode::FORBIDDEN
@@ -564,6 +574,20 @@ async fn the_focus_group_form_starts_a_run(shape: Shape) {
         .filter_map(|r| r["step"].as_str())
         .collect();
     assert!(steps.contains(&"question 2") && steps.iter().any(|s| s.starts_with("modification")));
+    // The typed line became a single-choice question, shown with its shares and as a CSV.
+    let (status, shown) = page(&app, &alice.cookie, &format!("/simulations/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(shown.contains("Question 3: Which matters most?"), "{shown}");
+    assert!(shown.contains("question-3.csv"), "{shown}");
+    let (status, csv) = page(
+        &app,
+        &alice.cookie,
+        &format!("/simulations/{id}/tables/question-3.csv"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(csv.starts_with("segment,option,share"), "{csv}");
+    assert!(csv.contains("all,Wine cellar,"), "{csv}");
 }
 
 async fn admin_pages_are_for_admins(shape: Shape) {
