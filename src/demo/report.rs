@@ -71,7 +71,7 @@ pub fn render(results: &Value) -> String {
     }
     let _ = writeln!(
         out,
-        "\nPHOTOS, BEST FIRST (appeal 1–5, share rating it top three)"
+        "\nPHOTOS, BEST FIRST (appeal 1–5, share rating it best)"
     );
     for p in insights(r, "photo") {
         let _ = writeln!(

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Shape, TestApp, both_shapes, listing, persona};
 
-both_shapes!(a_short_panel_says_so_and_synthetic_personas_stay_out_of_the_book);
+both_shapes!(
+    a_short_panel_says_so_and_synthetic_personas_stay_out_of_the_book,
+    a_photo_without_a_caption_is_named_not_ranked,
+);
 
 async fn run(app: &TestApp, body: Value) -> (Value, Value) {
     let accepted = app.post("/api/v1/simulations/focus-group", &body).await;
@@ -92,4 +95,51 @@ async fn a_short_panel_says_so_and_synthetic_personas_stay_out_of_the_book(shape
     let made = synthetic.body["items"].as_array().unwrap();
     assert_eq!(made.len(), 5, "{}", synthetic.body);
     assert!(made.iter().all(|p| p["synthetic"] == true));
+}
+
+async fn a_photo_without_a_caption_is_named_not_ranked(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    for (name, wants) in [
+        ("Ada", "wine cellar"),
+        ("Ben", "heated pool"),
+        ("Cy", "gym"),
+    ] {
+        app.create_persona(&persona(name, "tech", &[wants], &[], 30e6))
+            .await;
+    }
+    let mut property = listing();
+    property["photos"] = json!([
+        { "url": "https://example.com/1.jpg", "description": "The wine cellar" },
+        "https://example.com/2.jpg",
+        { "url": "https://example.com/3.jpg", "description": "Heated pool under snow" }
+    ]);
+    let (_, results) = run(
+        &app,
+        json!({ "property": property, "persona_segments": ["tech"], "questions": ["First impression?"],
+                "modifications_to_test": [], "simulation_params": { "num_agents": 3 } }),
+    )
+    .await;
+    let ranked: Vec<u64> = results["results"]["detailed_insights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "photo")
+        .map(|i| i["photo"].as_u64().unwrap())
+        .collect();
+    assert!(
+        !ranked.contains(&2),
+        "an unseen photo is not ranked: {ranked:?}"
+    );
+    assert!(ranked.contains(&1) && ranked.contains(&3), "{ranked:?}");
+    let warnings = results["results"]["warnings"].to_string();
+    assert!(warnings.contains("photo 2 was not judged"), "{warnings}");
+    for r in results["results"]["raw_responses"].as_array().unwrap() {
+        let rated: Vec<u64> = r["judgement"]["photo_appeal"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["photo"].as_u64().unwrap())
+            .collect();
+        assert!(!rated.contains(&2), "{r}");
+    }
 }

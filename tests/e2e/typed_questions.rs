@@ -50,7 +50,7 @@ async fn run(app: &TestApp) -> Value {
         .body
 }
 
-fn question<'a>(results: &'a Value, number: u64) -> &'a Value {
+fn question(results: &Value, number: u64) -> &Value {
     results["results"]["detailed_insights"]
         .as_array()
         .unwrap()

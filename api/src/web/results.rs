@@ -230,7 +230,7 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
                     "appeal",
                     "95% low",
                     "95% high",
-                    "share rating it top three",
+                    "share rating it best",
                 ],
                 rows: photos
                     .iter()

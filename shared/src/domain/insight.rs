@@ -90,14 +90,15 @@ pub struct ModificationEffect {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct PhotoInsight {
-    /// 1 for the best.
+    /// 1 for the best; photos of equal appeal share a rank.
     pub rank: u32,
     /// 1-based, in the listing's order.
     pub photo: u32,
     pub url: String,
     pub description: String,
     pub appeal: Estimate,
-    /// Share of personas who rated this photo among their top three.
+    /// Share of the personas who rated photos that rated this one highest (photos tied at a
+    /// persona's top share its vote).
     pub support: f64,
 }
 

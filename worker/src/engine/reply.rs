@@ -24,11 +24,11 @@ const MAX_ITEMS: usize = 20;
 /// A free-text answer is a sentence; longer ones are cut here.
 const MAX_TEXT_ANSWER: usize = 500;
 
-/// What a step's reply must hold: the task's fields, ratings for `photos` photos, and an answer
-/// in the shape of the typed question it asks, if it asks one.
+/// What a step's reply must hold: the task's fields, ratings for the numbered `photos`, and an
+/// answer in the shape of the typed question it asks, if it asks one.
 pub struct Shape<'a> {
     pub task: Task,
-    pub photos: usize,
+    pub photos: Vec<u32>,
     pub typed: Option<&'a TypedQuestion>,
 }
 
@@ -184,7 +184,7 @@ struct ScenarioReply {
 
 /// Parses a reply of `shape`.
 pub fn parse(shape: &Shape<'_>, content: &str) -> Result<StepAnswer, String> {
-    let photos = shape.photos;
+    let photos = &shape.photos;
     match shape.task {
         Task::Listing => {
             let r: ListingReply = object(content)?;
@@ -199,7 +199,9 @@ pub fn parse(shape: &Shape<'_>, content: &str) -> Result<StepAnswer, String> {
                 .into_iter()
                 .filter(|a| a.photo.is_finite() && a.appeal.is_finite())
                 .map(|a| (a.photo.round() as i64, a.appeal))
-                .filter(|(n, _)| *n >= 1 && *n as usize <= photos && rated.insert(*n))
+                .filter(|(n, _)| {
+                    u32::try_from(*n).is_ok_and(|n| photos.contains(&n)) && rated.insert(*n)
+                })
                 .map(|(n, appeal)| PhotoAppeal {
                     photo: n as u32,
                     appeal: appeal.round().clamp(1.0, 5.0) as u8,
@@ -389,10 +391,10 @@ fn items(list: Vec<String>) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn shape(task: Task, photos: usize) -> Shape<'static> {
+    fn shape(task: Task, photos: u32) -> Shape<'static> {
         Shape {
             task,
-            photos,
+            photos: (1..=photos).collect(),
             typed: None,
         }
     }
@@ -451,7 +453,7 @@ mod tests {
         );
         let schema = schema(&Shape {
             task: Task::Listing,
-            photos: 0,
+            photos: Vec::new(),
             typed: Some(&pick),
         });
         assert_eq!(

@@ -47,6 +47,7 @@ pub fn aggregate(
         .collect();
     let overall = segment_insight(plan, &panel, None, rng);
     let photos = photo_insights(plan, &panel, rng);
+    let unjudged = unjudged_photos(plan, &photos);
     let pricing = pricing_insight(plan, &panel);
     let (questions, question_recommendations) = questions::insights(plan, responses, rng);
 
@@ -104,7 +105,7 @@ pub fn aggregate(
         confidence_scores,
         detailed_insights,
         raw_responses: Vec::new(),
-        warnings: Vec::new(),
+        warnings: unjudged.into_iter().collect(),
         failed_steps: Vec::new(),
     }
 }
@@ -249,17 +250,22 @@ fn modification_effect(
 
 fn photo_insights(plan: &FocusGroupPlan, panel: &Panel<'_>, rng: &mut StdRng) -> Vec<PhotoInsight> {
     let mut appeal: BTreeMap<u32, Samples> = BTreeMap::new();
-    let mut top3: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut best: BTreeMap<u32, f64> = BTreeMap::new();
     let mut raters = 0;
     for (persona, _, unit) in &panel.units {
-        if unit.photos.is_empty() {
+        let Some(top) = unit.photos.iter().map(|(_, score)| *score).max() else {
             continue;
-        }
+        };
         raters += 1;
-        let mut ranked = unit.photos.clone();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (photo, _) in ranked.iter().take(3) {
-            *top3.entry(*photo).or_default() += 1;
+        // The photo a persona rated highest; photos tied at the top share its vote.
+        let leaders: Vec<u32> = unit
+            .photos
+            .iter()
+            .filter(|(_, score)| *score == top)
+            .map(|(photo, _)| *photo)
+            .collect();
+        for photo in &leaders {
+            *best.entry(*photo).or_default() += 1.0 / leaders.len() as f64;
         }
         for (photo, score) in &unit.photos {
             appeal
@@ -279,7 +285,7 @@ fn photo_insights(plan: &FocusGroupPlan, panel: &Panel<'_>, rng: &mut StdRng) ->
                 description: source.description.clone(),
                 appeal: samples.estimate(rng),
                 support: round2(
-                    f64::from(top3.get(&photo).copied().unwrap_or(0)) / f64::from(raters.max(1)),
+                    best.get(&photo).copied().unwrap_or(0.0) / f64::from(raters.max(1)),
                 ),
             })
         })
@@ -291,10 +297,34 @@ fn photo_insights(plan: &FocusGroupPlan, panel: &Panel<'_>, rng: &mut StdRng) ->
             .then(b.support.total_cmp(&a.support))
             .then(a.photo.cmp(&b.photo))
     });
-    for (i, insight) in insights.iter_mut().enumerate() {
-        insight.rank = i as u32 + 1;
+    // Equal appeal is an equal rank: a tie is not a lead.
+    for i in 0..insights.len() {
+        insights[i].rank = match i {
+            0 => 1,
+            _ if insights[i].appeal.mean == insights[i - 1].appeal.mean => insights[i - 1].rank,
+            _ => i as u32 + 1,
+        };
     }
     insights
+}
+
+/// Photos the panel could not judge: without a caption a model that reads text has nothing to
+/// go on, so they are named rather than ranked.
+fn unjudged_photos(plan: &FocusGroupPlan, judged: &[PhotoInsight]) -> Option<String> {
+    let unjudged: Vec<String> = (1..=plan.property.photos.len() as u32)
+        .filter(|n| !judged.iter().any(|p| p.photo == *n))
+        .map(|n| n.to_string())
+        .collect();
+    match unjudged.as_slice() {
+        [] => None,
+        [one] => Some(format!(
+            "photo {one} was not judged: it has no caption, and the model reads captions, not images"
+        )),
+        many => Some(format!(
+            "photos {} were not judged: they have no caption, and the model reads captions, not images",
+            many.join(", ")
+        )),
+    }
 }
 
 fn pricing_insight(plan: &FocusGroupPlan, panel: &Panel<'_>) -> Option<PricingInsight> {
@@ -412,11 +442,27 @@ fn segment_recommendation(insights: &[SegmentInsight]) -> Option<Recommendation>
 fn photo_recommendation(photos: &[PhotoInsight], panel: usize) -> Option<Recommendation> {
     let best = photos.first()?;
     let runner_up = photos.get(1);
+    let clear = separation(&best.appeal, runner_up.map(|p| &p.appeal), panel);
+    let title = match runner_up {
+        Some(second) if clear < 1.0 => format!(
+            "Inconclusive: photo {} and photo {} are {} on appeal",
+            best.photo,
+            second.photo,
+            if second.rank == best.rank {
+                "level"
+            } else {
+                "close"
+            }
+        ),
+        _ => format!("Lead with photo {}: {}", best.photo, best.description),
+    };
     Some(Recommendation {
         kind: "photo".to_owned(),
-        title: format!("Lead with photo {}: {}", best.photo, best.description),
+        title,
         detail: format!(
-            "Appeal {:.2}/5 (95% CI {:.2}–{:.2}); in the top three for {} of the panel. Order: {}.",
+            "Photo {} ({}): appeal {:.2}/5 (95% CI {:.2}–{:.2}); rated best by {} of the panel. Order: {}.",
+            best.photo,
+            best.description,
             best.appeal.mean,
             best.appeal.ci95[0],
             best.appeal.ci95[1],
@@ -428,9 +474,7 @@ fn photo_recommendation(photos: &[PhotoInsight], panel: usize) -> Option<Recomme
                 .join(", ")
         ),
         effect: runner_up.map(|s| round2(best.appeal.mean - s.appeal.mean)),
-        confidence: round2(
-            separation(&best.appeal, runner_up.map(|p| &p.appeal), panel) * best.support,
-        ),
+        confidence: round2(clear * sample_factor(panel)),
     })
 }
 

@@ -7,6 +7,8 @@
 mod focus_group;
 mod individual;
 mod intervention;
+#[cfg(test)]
+mod invariants;
 mod marketing;
 mod predictions;
 mod questions;
@@ -35,8 +37,11 @@ pub fn aggregate(plan: &SimulationPlan, responses: Vec<AgentResponse>) -> Simula
     };
     rank(&mut results.recommendations);
     results.raw_responses = responses;
-    // A reader of the summary alone must see the shortfall too.
-    results.warnings = plan.warnings().to_vec();
+    // The plan's warnings (a short panel) come first; a reader of the summary alone must see
+    // them too.
+    let mut warnings = plan.warnings().to_vec();
+    warnings.append(&mut results.warnings);
+    results.warnings = warnings;
     if !results.warnings.is_empty() {
         results.summary = format!("Note: {} {}", results.warnings.join("; "), results.summary);
     }

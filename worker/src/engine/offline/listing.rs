@@ -9,7 +9,7 @@ use troupe_shared::domain::{
 
 use super::{fit, jitter, typed};
 use crate::engine::{
-    prompt::{ListingAsk, RATED_PHOTOS},
+    prompt::{ListingAsk, judgeable_photos},
     reply::StepAnswer,
     ssr::{self, Scale},
     text::{overlap, phrase_in, words},
@@ -149,17 +149,14 @@ fn modification_effect(persona: &Persona, change: &str) -> f64 {
 }
 
 fn rate_photos_for(persona: &Persona, listing: &PropertyDetails) -> Vec<PhotoAppeal> {
-    listing
-        .photos
-        .iter()
-        .take(RATED_PHOTOS)
-        .enumerate()
-        .map(|(i, photo)| {
-            let f = fit(persona, &photo.description);
+    judgeable_photos(listing)
+        .into_iter()
+        .map(|n| {
+            let f = fit(persona, &listing.photos[n as usize - 1].description);
             let appeal =
                 3.0 + 2.0 * f.liked.len().min(1) as f64 - 2.0 * f.breakers.len().min(1) as f64;
             PhotoAppeal {
-                photo: i as u32 + 1,
+                photo: n,
                 appeal: appeal.clamp(1.0, 5.0) as u8,
             }
         })
@@ -318,6 +315,34 @@ mod tests {
         .purchase_intent;
         assert!(pool > before, "{pool} vs {before}");
         assert!(gym < before, "{gym} vs {before}");
+    }
+
+    proptest::proptest! {
+        /// Willingness to pay follows the budget, the intent and the price: never above the
+        /// budget's ceiling, never lower for a keener persona or a roomier budget.
+        #[test]
+        fn willingness_to_pay_follows_budget_and_intent(
+            price in 1e6..1e8f64,
+            budget in proptest::option::of(0.5..3.0f64),
+            seed in 0u64..1000,
+        ) {
+            let max = budget.map(|b| b * price);
+            let pay = |max: Option<f64>, intent: u8| {
+                willingness_to_pay(price, max, intent, &mut StdRng::seed_from_u64(seed))
+            };
+            for intent in 3..=5u8 {
+                let offer = pay(max, intent);
+                proptest::prop_assert!(offer > 0.0);
+                if let Some(max) = max {
+                    proptest::prop_assert!(offer <= max.round(), "{offer} over {max}");
+                }
+                if intent < 5 {
+                    proptest::prop_assert!(pay(max, intent + 1) >= offer);
+                }
+                let roomier = max.map(|m| m * 1.2);
+                proptest::prop_assert!(pay(roomier, intent) >= offer);
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod stimulus;
 mod token_budget;
 
 pub use persona::render as render_persona;
-pub use stimulus::{DISCUSSION_PROMPT, Digest, ListingAsk, RATED_PHOTOS, Stimulus};
+pub use stimulus::{DISCUSSION_PROMPT, Digest, ListingAsk, Stimulus, judgeable_photos};
 
 use super::memory::Memory;
 use crate::llm::ChatMessage;
@@ -37,9 +37,7 @@ impl Task {
                 "You are in a moderated focus group about a listing. purchase_intent: \
 1 (certainly not) to 5 (certainly); purchase_probability: 0 to 1; willingness_to_pay: the most \
 you would pay in the listing currency, or null if you would not buy; photo_appeal: rate each \
-photo 1-5 only when asked to, else []; typed_answer, when the schema asks for it: your answer \
-to the moderator's question in the shape the moderator gives, consistent with your other \
-fields."
+photo 1-5 only when asked to, else []."
             }
             Task::Engagement => {
                 "You have just received a piece of marketing. Estimate, as this \

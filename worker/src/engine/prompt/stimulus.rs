@@ -11,8 +11,22 @@ use super::{Task, excerpt, line, list, money};
 use crate::engine::memory::describe;
 use crate::engine::reply::Shape;
 
-/// Photos beyond this many are shown but not rated (each rating costs completion tokens).
+/// Photos beyond this many are not shown (each rating costs completion tokens).
 pub const RATED_PHOTOS: usize = 20;
+
+/// The photos a persona can judge: the first [`RATED_PHOTOS`] with a caption, by their
+/// 1-based number in the listing. The model reads captions only, so a photo without one cannot
+/// be judged and is left unrated rather than scored on nothing.
+pub fn judgeable_photos(listing: &PropertyDetails) -> Vec<u32> {
+    listing
+        .photos
+        .iter()
+        .enumerate()
+        .take(RATED_PHOTOS)
+        .filter(|(_, photo)| !photo.description.trim().is_empty())
+        .map(|(i, _)| i as u32 + 1)
+        .collect()
+}
 
 pub enum Stimulus<'a> {
     Listing {
@@ -91,8 +105,8 @@ impl Stimulus<'_> {
         }
     }
 
-    /// How many photos the persona is asked to rate at this step.
-    fn photos_rated(&self) -> usize {
+    /// The photos the persona is asked to rate at this step, by number.
+    fn photos_rated(&self) -> Vec<u32> {
         match self {
             Stimulus::Listing {
                 listing,
@@ -100,8 +114,8 @@ impl Stimulus<'_> {
                     ListingAsk::Question {
                         rate_photos: true, ..
                     },
-            } => listing.photos.len().min(RATED_PHOTOS),
-            _ => 0,
+            } => judgeable_photos(listing),
+            _ => Vec::new(),
         }
     }
 
@@ -209,8 +223,10 @@ fn render_listing(out: &mut String, listing: &PropertyDetails, ask: &ListingAsk<
     line(out, "Location", Some(&location));
     line(out, "Type", listing.property_type.as_deref());
     list(out, "Features", &listing.features);
-    for (i, photo) in listing.photos.iter().enumerate().take(RATED_PHOTOS) {
-        let _ = writeln!(out, "Photo {}: {}", i + 1, excerpt(&photo.description, 100));
+    let judgeable = judgeable_photos(listing);
+    for &n in &judgeable {
+        let photo = &listing.photos[n as usize - 1];
+        let _ = writeln!(out, "Photo {n}: {}", excerpt(&photo.description, 100));
     }
     if !listing.description.trim().is_empty() {
         let _ = writeln!(out, "Description: {}", excerpt(&listing.description, 800));
@@ -226,9 +242,8 @@ fn render_listing(out: &mut String, listing: &PropertyDetails, ask: &ListingAsk<
             if let Some(typed) = question.typed() {
                 let _ = write!(out, " {}", typed_hint(typed, shown_options));
             }
-            let rated = listing.photos.len().min(RATED_PHOTOS);
-            if *rate_photos && rated > 0 {
-                let _ = write!(out, " Also rate photos 1-{rated}.");
+            if *rate_photos && !judgeable.is_empty() {
+                let _ = write!(out, " Also rate photos {}.", runs(&judgeable));
             }
         }
         ListingAsk::Discussion(digest) => {
@@ -257,6 +272,22 @@ fn render_listing(out: &mut String, listing: &PropertyDetails, ask: &ListingAsk<
     }
 }
 
+/// Ascending numbers as runs: `1-3, 5, 7-9`.
+fn runs(numbers: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut start = 0;
+    for i in 0..numbers.len() {
+        if i + 1 == numbers.len() || numbers[i + 1] != numbers[i] + 1 {
+            parts.push(match i - start {
+                0 => numbers[i].to_string(),
+                _ => format!("{}-{}", numbers[start], numbers[i]),
+            });
+            start = i + 1;
+        }
+    }
+    parts.join(", ")
+}
+
 /// How the moderator asks for a typed answer; options in the order this persona sees them.
 fn typed_hint(question: &TypedQuestion, options: &[&str]) -> String {
     let listed = || {
@@ -278,7 +309,7 @@ fn typed_hint(question: &TypedQuestion, options: &[&str]) -> String {
         },
         AnswerType::FreeText => "one sentence in your own words".to_owned(),
     };
-    format!("Give typed_answer as {shape}.")
+    format!("Give typed_answer as {shape}, consistent with your other fields.")
 }
 
 fn render_enrichment(out: &mut String, extra: &EnrichmentData) {
@@ -291,4 +322,16 @@ fn render_enrichment(out: &mut String, extra: &EnrichmentData) {
         let _ = writeln!(out, "- {}", describe(item, 200));
     }
     out.push_str("</notes>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn photo_numbers_read_as_runs() {
+        assert_eq!(runs(&[1, 2, 3, 5, 7, 8, 9]), "1-3, 5, 7-9");
+        assert_eq!(runs(&[4]), "4");
+        assert_eq!(runs(&[]), "");
+    }
 }
