@@ -26,7 +26,8 @@ done
 PROPERTY=$(post /properties '{"title": "Cellar House", "price": 24000000, "features": ["wine cellar"],
   "photos": ["https://example.com/1.jpg"], "location": {"city": "Aspen"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 SIMULATION=$(post /simulations/focus-group "{\"property_id\": \"$PROPERTY\", \"persona_segments\": [\"finance\"],
-  \"questions\": [\"First impression?\"], \"simulation_params\": {\"num_agents\": 3}}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  \"questions\": [\"First impression?\", {\"text\": \"Which matters most?\", \"type\": \"single_choice\",
+  \"options\": [\"The cellar\", \"The views\"]}], \"simulation_params\": {\"num_agents\": 3}}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 for _ in $(seq 1 200); do
   curl -sf -H "Authorization: Bearer $KEY" "$API/simulations/$SIMULATION/status" | grep -q '"completed"' && break
   sleep 0.1

@@ -306,8 +306,14 @@ fn recommendation(insight: &QuestionInsight) -> Option<Recommendation> {
                 ),
                 (true, _) => format!("Most choose \"{}\" on \"{asked}\"", best.option),
                 (false, Some(s)) => format!(
-                    "Inconclusive: \"{}\" and \"{}\" are close on \"{asked}\"",
-                    best.option, s.option
+                    "Inconclusive: \"{}\" and \"{}\" are {} on \"{asked}\"",
+                    best.option,
+                    s.option,
+                    if s.share == best.share {
+                        "level"
+                    } else {
+                        "close"
+                    }
                 ),
                 (false, None) => format!("Inconclusive: \"{asked}\""),
             };
