@@ -58,7 +58,9 @@ pub fn answer(
         .preferences
         .features
         .iter()
-        .filter(|f| !crate::engine::text::phrase_in(f, &text_words))
+        // Only what the scenario says nothing of: a client just shown the wine cellar does not
+        // ask whether there is one.
+        .filter(|f| crate::engine::text::overlap(f, &text_words) == 0)
         .take(3)
         .map(|f| format!("Does it have {f}?"))
         .collect();
