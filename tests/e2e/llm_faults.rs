@@ -13,7 +13,8 @@ both_shapes!(
     a_malformed_reply_is_asked_for_again,
     unusable_replies_fail_the_simulation_with_a_reason,
     a_rejected_key_fails_fast_with_a_reason,
-    a_refused_prompt_costs_its_step_and_is_named
+    a_refused_prompt_costs_its_step_and_is_named,
+    a_self_contradicting_reply_is_asked_again_then_rejected,
 );
 
 /// One persona, one question: exactly one agent step.
@@ -160,4 +161,35 @@ async fn a_refused_prompt_costs_its_step_and_is_named(shape: Shape) {
         "{summary}"
     );
     assert_eq!(results["metadata"]["failed_steps"], 1);
+}
+
+/// "I love it", a price half as much again as the budget and no word of stretching: the reply is
+/// asked for once more with the contradiction named; a second such reply costs the step.
+async fn a_self_contradicting_reply_is_asked_again_then_rejected(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    app.mock.inject(fault("contradiction", None, 1));
+    let run = one_step(&app).await;
+    assert_eq!(run["status"]["status"], "completed", "{run}");
+    let metadata = &run["results"]["metadata"];
+    assert_eq!(metadata["failed_steps"], 0, "{metadata}");
+    assert_eq!(metadata["repaired_replies"], 1, "{metadata}");
+    assert_eq!(metadata["rejected_replies"], 0, "{metadata}");
+    assert_eq!(metadata["llm_calls"], 2, "{metadata}");
+    let judgement = &run["results"]["results"]["raw_responses"][0]["judgement"];
+    assert!(
+        judgement["willingness_to_pay"].as_f64().unwrap_or(0.0) <= 3e7,
+        "the repaired reply stands: {judgement}"
+    );
+
+    let app = TestApp::spawn(shape).await;
+    app.mock.inject(fault("contradiction", None, 2));
+    let run = one_step(&app).await;
+    assert_eq!(
+        run["status"]["status"], "failed",
+        "its only step was rejected: {run}"
+    );
+    let reason = run["status"]["error"].as_str().unwrap();
+    assert!(reason.contains("contradicted itself twice"), "{reason}");
+    assert!(reason.contains("above the budget ceiling"), "{reason}");
+    assert_eq!(run["results"]["metadata"]["rejected_replies"], 1, "{run}");
 }

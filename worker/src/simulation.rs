@@ -379,6 +379,8 @@ fn run_metadata(
         cache_hits: Ledger::count(&ledger.cache_hits),
         retries: Ledger::count(&ledger.retries),
         rate_limited: Ledger::count(&ledger.rate_limited),
+        repaired_replies: Ledger::count(&ledger.repaired),
+        rejected_replies: Ledger::count(&ledger.rejected),
         limiter_wait_ms: ledger.limiter_wait().as_millis() as u64,
         cost_estimate_usd: match &deps.responder {
             Responder::Llm(gateway) => gateway.cost(ledger),

@@ -361,6 +361,9 @@ fn metadata(record: &SimulationRecord) -> Markup {
                     dt { "Tokens" } dd { (m.tokens_used) " of a budget of " (m.token_budget) }
                     dt { "Cost" } dd { (format!("${:.4}", m.cost_estimate_usd)) }
                     dt { "Failed steps" } dd { (m.failed_steps) }
+                    dt { "Self-contradicting replies" } dd data-field="contradictions" {
+                        (m.repaired_replies) " repaired when asked again, " (m.rejected_replies) " rejected"
+                    }
                     dt { "Compute time" } dd { (format!("{:.1} s", m.compute_time)) }
                 }
             }

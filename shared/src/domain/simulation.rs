@@ -273,6 +273,17 @@ pub struct RunMetadata {
     pub retries: u64,
     /// 429 answers from the provider.
     pub rate_limited: u64,
+    /// Replies whose judgement contradicted its own words or the persona (top intent while
+    /// naming a deal-breaker, a price above the budget with no reason) and that were answered
+    /// consistently when asked once more with the contradiction named.
+    #[serde(default)]
+    #[oai(default)]
+    pub repaired_replies: u64,
+    /// Replies that still contradicted themselves when asked again: counted among the failed
+    /// steps, each with its contradiction as the reason.
+    #[serde(default)]
+    #[oai(default)]
+    pub rejected_replies: u64,
     /// Time calls waited on the rate limiter, summed.
     pub limiter_wait_ms: u64,
     /// USD, from the configured prices.

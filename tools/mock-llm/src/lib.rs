@@ -3,7 +3,8 @@
 //! behaves like a provider at its limit: requests and tokens per minute are token buckets
 //! (capacity one minute's worth, refilled continuously), answered with 429 + `retry-after` when
 //! empty, and every reply carries OpenAI's `x-ratelimit-*` headers. Latency is drawn from a range;
-//! faults come by rate (5xx, hangs, malformed JSON) or scripted (`inject`, `POST /control/faults`).
+//! faults come by rate (5xx, hangs, malformed JSON) or scripted (`inject`, `POST /control/faults`;
+//! `contradiction` answers a listing with a judgement that contradicts itself).
 //! `GET /stats` reports totals and a per-second series.
 
 mod facts;
@@ -283,7 +284,11 @@ async fn chat(state: Data<&Arc<State>>, body: Json<ChatBody>) -> Response {
                 Some("persona_facts") => facts::reply(&prompt).to_string(),
                 _ => {
                     let typed = schema.map(|s| &s.schema["properties"]["typed_answer"]);
-                    persona::reply(name, typed.filter(|t| !t.is_null()), &prompt).to_string()
+                    let mut reply = persona::reply(name, typed.filter(|t| !t.is_null()), &prompt);
+                    if fault_kind == Some("contradiction") {
+                        persona::contradict(&mut reply, &prompt);
+                    }
+                    reply.to_string()
                 }
             }
         }

@@ -131,7 +131,11 @@ fn listing(p: &Persona<'_>, prompt: &str) -> Value {
     {
         score += 0.3 * (mean - score.clamp(1.0, 5.0));
     }
-    let intent = score.round().clamp(1.0, 5.0);
+    // A consistent model: no top intent over budget, no bid above the budget's ceiling.
+    let over_budget = matches!((price, p.budget_max), (Some(price), Some(max)) if price > max);
+    let intent = score
+        .round()
+        .clamp(1.0, if over_budget { 4.0 } else { 5.0 });
     let photo_appeal: Vec<Value> = if ask.contains("Also rate photos") {
         listing
             .lines()
@@ -159,7 +163,10 @@ fn listing(p: &Persona<'_>, prompt: &str) -> Value {
             if dislikes.is_empty() { String::new() } else { format!(" Drawbacks: {}.", dislikes.join(", ")) }),
         "purchase_intent": intent,
         "purchase_probability": ((intent - 1.0) / 4.0 * 0.9),
-        "willingness_to_pay": price.filter(|_| intent >= 3.0).map(|p| p * (0.8 + 0.05 * intent)),
+        "willingness_to_pay": price.filter(|_| intent >= 3.0).map(|price| {
+            let bid = price * (0.8 + 0.05 * intent);
+            p.budget_max.map_or(bid, |max| bid.min(max))
+        }),
         "likes": likes,
         "dislikes": dislikes,
         "photo_appeal": photo_appeal,
@@ -229,6 +236,23 @@ fn typed_answer(p: &Persona<'_>, schema: &Value, reply: &Value, prompt: &str) ->
                 }
             )
         }
+    }
+}
+
+/// Turns a listing reply into one that contradicts itself (the `contradiction` fault): top
+/// intent while naming the persona's first deal-breaker, and a price well above its budget.
+pub fn contradict(reply: &mut Value, prompt: &str) {
+    if reply.get("purchase_intent").is_none() {
+        return;
+    }
+    let p = Persona::read(section(prompt, "persona"));
+    reply["purchase_intent"] = json!(5);
+    reply["answer"] = json!("I love it and would buy it today.");
+    if let Some(breaker) = p.breakers.first() {
+        reply["dislikes"] = json!([breaker]);
+    }
+    if let Some(max) = p.budget_max {
+        reply["willingness_to_pay"] = json!(max * 1.5);
     }
 }
 

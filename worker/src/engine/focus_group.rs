@@ -70,7 +70,13 @@ pub async fn run(
     for (m, change) in plan.modifications.iter().enumerate() {
         let asks = agents
             .iter()
-            .map(|a| a.last.is_some().then_some(ListingAsk::Modification(change)))
+            .map(|a| match &a.last {
+                Some((_, Judgement::Listing(j))) => Some(ListingAsk::Modification {
+                    change,
+                    intent_before: j.purchase_intent,
+                }),
+                _ => None,
+            })
             .collect();
         let label = format!("modification {}", m + 1);
         moderator

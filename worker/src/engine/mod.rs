@@ -17,6 +17,7 @@ pub(crate) mod reply;
 mod responder;
 mod ssr;
 pub(crate) mod text;
+mod validate;
 
 pub use agent::{LiveAnswer, Progress, RunContext, Transcript};
 pub use aggregate::{aggregate, predictions};

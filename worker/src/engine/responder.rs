@@ -1,6 +1,6 @@
 //! Who answers for a persona: an LLM through the gateway, or the rule-based offline model.
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::Ordering};
 
 use serde_json::Value;
 
@@ -8,6 +8,7 @@ use super::{
     offline,
     prompt::{self, Turn},
     reply::{self, StepAnswer},
+    validate,
 };
 use crate::llm::{ChatMessage, ChatRequest, Gateway, Ledger, LlmError};
 
@@ -54,17 +55,51 @@ impl Responder {
             Responder::Offline => Ok(offline::answer(turn, seed)),
             Responder::Llm(gateway) => {
                 let shape = turn.stimulus.reply_shape();
-                let structured = (shape.task.schema_name(), reply::schema(&shape));
-                ask(
+                let structured = || (shape.task.schema_name(), reply::schema(&shape));
+                let parse = |c: &str| reply::parse(&shape, c);
+                let messages = prompt::messages(turn);
+                let answer = ask(
                     gateway,
-                    prompt::messages(turn),
-                    structured,
+                    messages.clone(),
+                    structured(),
                     temperature,
                     seed,
                     ledger,
-                    |c| reply::parse(&shape, c),
+                    parse,
                 )
-                .await
+                .await?;
+                let Some(problem) = validate::contradiction(turn.persona, &turn.stimulus, &answer)
+                else {
+                    return Ok(answer);
+                };
+                // Asked once more, the contradiction named; a second one costs the step.
+                let mut again = messages;
+                again.push(ChatMessage::user(format!(
+                    "Careful: a reply to this said that {problem}, which contradicts itself. \
+                     Answer again, consistently with who you are and with your own words."
+                )));
+                let second = ask(
+                    gateway,
+                    again,
+                    structured(),
+                    temperature,
+                    seed,
+                    ledger,
+                    parse,
+                )
+                .await?;
+                match validate::contradiction(turn.persona, &turn.stimulus, &second) {
+                    None => {
+                        ledger.repaired.fetch_add(1, Ordering::Relaxed);
+                        Ok(second)
+                    }
+                    Some(still) => {
+                        ledger.rejected.fetch_add(1, Ordering::Relaxed);
+                        Err(StepError::Agent(format!(
+                            "the reply contradicted itself twice: {still}"
+                        )))
+                    }
+                }
             }
         }
     }

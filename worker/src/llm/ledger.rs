@@ -19,6 +19,10 @@ pub struct Ledger {
     pub cache_hits: AtomicU64,
     pub retries: AtomicU64,
     pub rate_limited: AtomicU64,
+    /// Replies that contradicted themselves and were answered consistently when asked again.
+    pub repaired: AtomicU64,
+    /// Replies that still contradicted themselves when asked again: failed steps.
+    pub rejected: AtomicU64,
     limiter_wait_micros: AtomicU64,
 }
 

@@ -45,6 +45,7 @@ pub fn answer(
         }
     }
     let budget_max = prefs.budget.as_ref().and_then(|b| b.max);
+    let over_budget = budget_max.is_some_and(|max| listing.price > max);
     if let Some(max) = budget_max.filter(|max| listing.price > *max) {
         // Each 10% over budget costs a Likert point.
         score -= 10.0 * (listing.price / max - 1.0);
@@ -68,17 +69,30 @@ pub fn answer(
             score += conformity * (digest.mean_intent - score.clamp(1.0, 5.0));
             "Having heard the others:".to_owned()
         }
-        ListingAsk::Modification(change) => {
-            let effect = modification_effect(persona, change);
-            score += effect;
+        ListingAsk::Modification {
+            change,
+            intent_before,
+        } => {
+            // Judged against the intent just held: a change that touches nothing the persona
+            // wants or fears leaves it where it was.
+            score = f64::from(*intent_before) + modification_effect(persona, change);
             format!(
                 "If the seller would {}:",
                 change.trim().trim_end_matches('.').to_lowercase()
             )
         }
     };
-    score += jitter(persona, rng, 0.3);
-    let intent = score.round().clamp(1.0, 5.0) as u8;
+    if !matches!(ask, ListingAsk::Modification { .. }) {
+        score += jitter(persona, rng, 0.3);
+    }
+    // Held to what the reply check holds a model to: no more than 3 while naming a deal-breaker,
+    // no 5 when the price is above the budget.
+    let ceiling = match (fit.breakers.is_empty(), over_budget) {
+        (false, _) => 3.0,
+        (true, true) => 4.0,
+        (true, false) => 5.0,
+    };
+    let intent = score.round().clamp(1.0, ceiling) as u8;
     let willingness_to_pay =
         (intent >= 3).then(|| willingness_to_pay(listing.price, budget_max, intent, rng));
     let typed_answer = match ask {
@@ -307,14 +321,19 @@ mod tests {
     fn modifications_follow_interests_and_deal_breakers() {
         let p = persona(&["pool", "wine cellar"], &["gym"], 30e6);
         let before = judge(&p, question()).purchase_intent;
-        let pool = judge(&p, ListingAsk::Modification("Add a heated pool")).purchase_intent;
-        let gym = judge(
-            &p,
-            ListingAsk::Modification("Convert the guest house to a gym"),
-        )
-        .purchase_intent;
+        let change = |change| ListingAsk::Modification {
+            change,
+            intent_before: before,
+        };
+        let pool = judge(&p, change("Add a heated pool")).purchase_intent;
+        let gym = judge(&p, change("Convert the guest house to a gym")).purchase_intent;
         assert!(pool > before, "{pool} vs {before}");
         assert!(gym < before, "{gym} vs {before}");
+        let neutral = judge(&p, change("Add a funicular to the beach")).purchase_intent;
+        assert_eq!(
+            neutral, before,
+            "a change the persona has no view on moves nothing"
+        );
     }
 
     proptest::proptest! {

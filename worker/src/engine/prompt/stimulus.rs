@@ -62,8 +62,9 @@ pub enum ListingAsk<'a> {
     },
     /// A discussion round: what the others said, and may the persona change its mind.
     Discussion(Digest),
-    /// "If the seller did this, would you be more or less likely to buy?"
-    Modification(&'a str),
+    /// "If the seller did this, would you be more or less likely to buy?", against the intent
+    /// the persona held just before.
+    Modification { change: &'a str, intent_before: u8 },
 }
 
 /// What the rest of the panel said in the last round, for a discussion round.
@@ -126,7 +127,7 @@ impl Stimulus<'_> {
                 let asked = match ask {
                     ListingAsk::Question { question, .. } => question.text(),
                     ListingAsk::Discussion(_) => "",
-                    ListingAsk::Modification(m) => m,
+                    ListingAsk::Modification { change, .. } => change,
                 };
                 format!(
                     "{} {} {} {asked}",
@@ -261,11 +262,14 @@ fn render_listing(out: &mut String, listing: &PropertyDetails, ask: &ListingAsk<
             out.push_str("</discussion>\n");
             let _ = write!(out, "Moderator: {DISCUSSION_PROMPT}");
         }
-        ListingAsk::Modification(change) => {
+        ListingAsk::Modification {
+            change,
+            intent_before,
+        } => {
             let _ = write!(
                 out,
-                "Moderator: suppose the seller made this change: \"{}\". What is your purchase \
-                 intent now?",
+                "Moderator: suppose the seller made this change: \"{}\". Your purchase intent \
+                 before it was {intent_before} of 5. What is it now?",
                 excerpt(change, 300)
             );
         }
