@@ -111,6 +111,22 @@ async fn a_marketing_test_compares_materials_and_channels(shape: Shape) {
             .unwrap()
             .contains("Predicted engagement")
     );
+    // What to send whom: one entry per client, its best cell at least as good as the next.
+    let picks = insights(&results, "best_for_client");
+    assert_eq!(picks.len(), 5, "{results}");
+    for pick in &picks {
+        let best = pick["best"]["reply_rate"].as_f64().unwrap();
+        assert!(
+            best >= pick["next_best"]["reply_rate"].as_f64().unwrap(),
+            "{pick}"
+        );
+    }
+    let eve = picks.iter().find(|p| p["persona_name"] == "Eve").unwrap();
+    assert_eq!(
+        eve["best"]["material"], "Cellar",
+        "she wants a wine cellar: {eve}"
+    );
+    assert_eq!(eve["best"]["channel"], "email", "and prefers email: {eve}");
 }
 
 async fn an_intervention_test_compares_sequences(shape: Shape) {

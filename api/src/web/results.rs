@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use maud::Markup;
 use troupe_shared::{
     domain::{
-        AgentResponse, EngagementInsight, Insight, Judgement, ModificationEffect, PhotoInsight,
-        PricingInsight, SegmentInsight, SimulationKind, SimulationResults, VariantInsight,
+        AgentResponse, BestForClient, EngagementInsight, Insight, Judgement, ModificationEffect,
+        PhotoInsight, Pick, PricingInsight, SegmentInsight, SimulationKind, SimulationResults,
+        VariantInsight,
     },
     numbers::money,
 };
@@ -557,6 +558,53 @@ fn marketing(insights: &[Insight]) -> Vec<Finding> {
         chart: None,
         table: Some(table),
     });
+    let clients: Vec<&BestForClient> = insights
+        .iter()
+        .filter_map(|i| match i {
+            Insight::BestForClient(b) => Some(b),
+            _ => None,
+        })
+        .collect();
+    if !clients.is_empty() {
+        let pick = |p: Option<&Pick>| match p {
+            Some(p) => vec![
+                p.material.clone(),
+                p.channel.as_str().to_owned(),
+                percent(p.reply_rate),
+            ],
+            None => vec![String::new(); 3],
+        };
+        out.push(Finding {
+            heading: "What to send each client".into(),
+            reading: "For each client, the material and channel with the highest expected reply \
+                      rate (replies per delivery, iterations averaged), and the next best."
+                .into(),
+            chart: None,
+            table: Some(Table {
+                name: "clients".into(),
+                headers: vec![
+                    "client",
+                    "segment",
+                    "best material",
+                    "best channel",
+                    "reply rate",
+                    "next material",
+                    "next channel",
+                    "next reply rate",
+                ],
+                rows: clients
+                    .iter()
+                    .map(|c| {
+                        [c.persona_name.clone(), c.segment.clone()]
+                            .into_iter()
+                            .chain(pick(Some(&c.best)))
+                            .chain(pick(c.next_best.as_ref()))
+                            .collect()
+                    })
+                    .collect(),
+            }),
+        });
+    }
     out
 }
 

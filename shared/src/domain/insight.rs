@@ -28,6 +28,9 @@ pub enum Insight {
     /// Marketing: one material on one channel, for one segment (or `all`).
     #[oai(mapping = "engagement")]
     Engagement(EngagementInsight),
+    /// Marketing: the material and channel one client is likeliest to answer.
+    #[oai(mapping = "best_for_client")]
+    BestForClient(BestForClient),
     /// Intervention: one outreach sequence.
     #[oai(mapping = "variant")]
     Variant(VariantInsight),
@@ -218,6 +221,29 @@ pub struct EngagementInsight {
     pub reply_rate: Estimate,
     pub mean_sentiment: f64,
     pub top_objections: Vec<Mention>,
+}
+
+/// For one client: the material × channel with the highest expected reply rate, and the next
+/// best, so an agent knows what to send whom.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct BestForClient {
+    pub persona_id: Uuid,
+    pub persona_name: String,
+    pub segment: String,
+    pub best: Pick,
+    pub next_best: Option<Pick>,
+}
+
+/// One material on one channel, as one client would receive it (iterations averaged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct Pick {
+    pub material: String,
+    pub channel: Channel,
+    pub open_rate: f64,
+    /// Replies per delivery (open × reply).
+    pub reply_rate: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]

@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rand::rngs::StdRng;
 use troupe_shared::domain::{
-    AgentResponse, Channel, EngagementInsight, EngagementJudgement, Estimate, Insight, Judgement,
-    MarketingPlan, Recommendation, SimulationResults,
+    AgentResponse, BestForClient, Channel, EngagementInsight, EngagementJudgement, Estimate,
+    Insight, Judgement, MarketingPlan, Pick, Recommendation, SimulationResults,
 };
+use uuid::Uuid;
 
 use super::{Samples, confidence, mean, percent, round2, sample_factor, separation, top_mentions};
 
@@ -129,15 +130,74 @@ pub fn aggregate(
         ),
         None => "No persona answered.".to_owned(),
     };
+    let mut detailed_insights: Vec<Insight> =
+        insights.into_iter().map(Insight::Engagement).collect();
+    detailed_insights.extend(
+        best_for_each_client(plan, &exposures)
+            .into_iter()
+            .map(Insight::BestForClient),
+    );
     SimulationResults {
         summary,
         recommendations,
         confidence_scores,
-        detailed_insights: insights.into_iter().map(Insight::Engagement).collect(),
+        detailed_insights,
         raw_responses: Vec::new(),
         warnings: Vec::new(),
         failed_steps: Vec::new(),
     }
+}
+
+/// One client's judgements per (material, channel) index pair.
+type ClientCells<'a> = BTreeMap<(usize, usize), Vec<&'a EngagementJudgement>>;
+
+/// Each client's likeliest answer: its exposures averaged per material × channel over
+/// iterations, best and next best by reply rate (ties to the plan's order).
+fn best_for_each_client(plan: &MarketingPlan, exposures: &[Exposure<'_>]) -> Vec<BestForClient> {
+    let mut per_client: BTreeMap<Uuid, (&AgentResponse, ClientCells<'_>)> = BTreeMap::new();
+    for (r, j, m, c) in exposures {
+        let channel = plan.channels.iter().position(|x| x == c).unwrap_or(0);
+        per_client
+            .entry(r.persona_id)
+            .or_insert_with(|| (r, BTreeMap::new()))
+            .1
+            .entry((*m, channel))
+            .or_default()
+            .push(j);
+    }
+    let mut out: Vec<BestForClient> = per_client
+        .into_iter()
+        .map(|(persona_id, (r, cells))| {
+            let mut picks: Vec<Pick> = cells
+                .into_iter()
+                .map(|((m, c), judged)| {
+                    let n = judged.len() as f64;
+                    Pick {
+                        material: plan.materials[m].name.clone(),
+                        channel: plan.channels[c],
+                        open_rate: round2(
+                            judged.iter().map(|j| j.open_probability).sum::<f64>() / n,
+                        ),
+                        reply_rate: round2(judged.iter().map(|j| reply_rate(j)).sum::<f64>() / n),
+                    }
+                })
+                .collect();
+            // Stable: equal rates keep the plan's order of materials, then channels.
+            picks.sort_by(|a, b| b.reply_rate.total_cmp(&a.reply_rate));
+            let mut picks = picks.into_iter();
+            BestForClient {
+                persona_id,
+                persona_name: r.persona_name.clone(),
+                segment: r.segment.clone(),
+                best: picks
+                    .next()
+                    .expect("a client with exposures has a best one"),
+                next_best: picks.next(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.persona_name.cmp(&b.persona_name));
+    out
 }
 
 /// The material and channel an exposure was of, from its step label.
