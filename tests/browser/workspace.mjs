@@ -148,7 +148,12 @@ try {
     property_id: seeded.listing,
     persona_ids: [seeded.ids["Quiet Client"]],
     persona_segments: ["finance", "tech"],
-    questions: ["What is your first impression?", "Would you buy it at the asking price?"],
+    questions: [
+      "What is your first impression?",
+      "Would you buy it at the asking price?",
+      { text: "Which matters most to you here?", type: "single_choice", options: ["Wine cellar", "Heated pool", "Ski room"] },
+      { text: "What one change would make it a must-have?", type: "free_text" },
+    ],
     simulation_params: { num_agents: 6, iterations: 2 },
   });
   await page.goto(`${ORIGIN}/simulations/${accepted.id}`);
@@ -170,6 +175,20 @@ try {
     const row = page.locator("[data-table=segments] tbody tr", { hasText: s.segment });
     assert.equal(await row.locator("td").nth(3).textContent(), s.mean_intent.toFixed(2));
   }
+  // A typed question: its chart and table show the API's shares; a free-text one its themes.
+  const choice = results.results.detailed_insights.find((i) => i.kind === "question" && i.type === "single_choice");
+  const top = choice.segments[0].shares[0];
+  await page.getByRole("heading", { name: `Question ${choice.question}: ${choice.text}` }).waitFor();
+  const bar = page.locator(`svg g.interval[data-label="${top.option}"]`).first();
+  assert.equal(Number(await bar.getAttribute("data-mean")), top.share * 100, "the leading option's share");
+  const shareRow = page.locator(`[data-table=question-${choice.question}] tbody tr`, { hasText: top.option }).first();
+  assert.equal(await shareRow.locator("td").nth(0).textContent(), "all");
+  const themes = results.results.detailed_insights.find((i) => i.kind === "question" && i.type === "free_text");
+  assert.equal(
+    await page.locator(`[data-table=question-${themes.question}] tbody tr`).count(),
+    themes.segments.reduce((n, s) => n + s.themes.length, 0),
+    "every theme of every segment in the table",
+  );
   const modifications = results.results.detailed_insights.filter((i) => i.kind === "modification");
   assert.equal(await page.locator("[data-table=modifications] tbody tr").count(), modifications.length);
   assert.equal(await page.locator("[data-field=provider]").textContent(), results.metadata.provider);

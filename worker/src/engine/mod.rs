@@ -5,6 +5,8 @@
 mod agent;
 mod aggregate;
 pub mod factory;
+#[cfg(test)]
+mod fixtures;
 mod focus_group;
 mod individual;
 mod intervention;

@@ -54,53 +54,56 @@ impl Responder {
         match self {
             Responder::Offline => Ok(offline::answer(turn, seed)),
             Responder::Llm(gateway) => {
-                let shape = turn.stimulus.reply_shape();
-                let structured = || (shape.task.schema_name(), reply::schema(&shape));
-                let parse = |c: &str| reply::parse(&shape, c);
-                let messages = prompt::messages(turn);
-                let answer = ask(
-                    gateway,
-                    messages.clone(),
-                    structured(),
-                    temperature,
-                    seed,
-                    ledger,
-                    parse,
-                )
-                .await?;
-                let Some(problem) = validate::contradiction(turn.persona, &turn.stimulus, &answer)
-                else {
-                    return Ok(answer);
-                };
-                // Asked once more, the contradiction named; a second one costs the step.
-                let mut again = messages;
-                again.push(ChatMessage::user(format!(
-                    "Careful: a reply to this said that {problem}, which contradicts itself. \
-                     Answer again, consistently with who you are and with your own words."
-                )));
-                let second = ask(
-                    gateway,
-                    again,
-                    structured(),
-                    temperature,
-                    seed,
-                    ledger,
-                    parse,
-                )
-                .await?;
-                match validate::contradiction(turn.persona, &turn.stimulus, &second) {
-                    None => {
-                        ledger.repaired.fetch_add(1, Ordering::Relaxed);
-                        Ok(second)
-                    }
-                    Some(still) => {
-                        ledger.rejected.fetch_add(1, Ordering::Relaxed);
-                        Err(StepError::Agent(format!(
-                            "the reply contradicted itself twice: {still}"
-                        )))
-                    }
-                }
+                checked_answer(gateway, turn, temperature, seed, ledger).await
             }
+        }
+    }
+}
+
+/// A model's answer to one step, held to the reply check ([`validate`]): a reply that
+/// contradicts itself is asked for once more with the contradiction named, and a second one
+/// costs the step.
+async fn checked_answer(
+    gateway: &Gateway,
+    turn: &Turn<'_>,
+    temperature: f64,
+    seed: u64,
+    ledger: &Ledger,
+) -> Result<StepAnswer, StepError> {
+    let shape = turn.stimulus.reply_shape();
+    let call = |messages| {
+        let structured = (shape.task.schema_name(), reply::schema(&shape));
+        ask(
+            gateway,
+            messages,
+            structured,
+            temperature,
+            seed,
+            ledger,
+            |c| reply::parse(&shape, c),
+        )
+    };
+    let messages = prompt::messages(turn);
+    let answer = call(messages.clone()).await?;
+    let Some(problem) = validate::contradiction(turn.persona, &turn.stimulus, &answer) else {
+        return Ok(answer);
+    };
+    let mut again = messages;
+    again.push(ChatMessage::user(format!(
+        "Careful: a reply to this said that {problem}, which contradicts itself. Answer again, \
+         consistently with who you are and with your own words."
+    )));
+    let second = call(again).await?;
+    match validate::contradiction(turn.persona, &turn.stimulus, &second) {
+        None => {
+            ledger.repaired.fetch_add(1, Ordering::Relaxed);
+            Ok(second)
+        }
+        Some(still) => {
+            ledger.rejected.fetch_add(1, Ordering::Relaxed);
+            Err(StepError::Agent(format!(
+                "the reply contradicted itself twice: {still}"
+            )))
         }
     }
 }

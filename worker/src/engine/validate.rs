@@ -90,37 +90,13 @@ fn listing_contradiction(
 
 #[cfg(test)]
 mod tests {
-    use troupe_shared::domain::{Budget, PersonaProfile, Preferences, Question, Visibility};
-    use uuid::Uuid;
+    use troupe_shared::domain::Question;
 
     use super::*;
-    use crate::engine::{memory::Memory, offline, prompt::ListingAsk, prompt::Turn};
+    use crate::engine::{fixtures, memory::Memory, offline, prompt::ListingAsk, prompt::Turn};
 
     fn persona(deal_breakers: &[&str], max: f64) -> Persona {
-        Persona {
-            id: Uuid::nil(),
-            brokerage_id: Uuid::nil(),
-            agent_id: Uuid::nil(),
-            team_id: None,
-            visibility: Visibility::Brokerage,
-            version: 1,
-            synthetic: false,
-            created_at: chrono::Utc::now(),
-            updated_at: chrono::Utc::now(),
-            profile: PersonaProfile {
-                name: "Test".into(),
-                preferences: Preferences {
-                    features: vec!["wine cellar".into(), "ocean views".into()],
-                    deal_breakers: deal_breakers.iter().map(|s| s.to_string()).collect(),
-                    budget: Some(Budget {
-                        min: None,
-                        max: Some(max),
-                    }),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        }
+        fixtures::persona(&["wine cellar", "ocean views"], deal_breakers, max)
     }
 
     fn listing() -> PropertyDetails {

@@ -209,38 +209,10 @@ fn reply_text(heard: &str, intent: u8, likes: &[String], dislikes: &[String]) ->
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
-    use troupe_shared::domain::{Budget, PersonaProfile, Photo, Preferences, Question, Visibility};
-    use uuid::Uuid;
+    use troupe_shared::domain::{Photo, Question};
 
     use super::*;
-    use crate::engine::prompt::Digest;
-
-    fn persona(features: &[&str], deal_breakers: &[&str], max: f64) -> Persona {
-        Persona {
-            id: Uuid::nil(),
-            brokerage_id: Uuid::nil(),
-            agent_id: Uuid::nil(),
-            team_id: None,
-            visibility: Visibility::Brokerage,
-            version: 1,
-            synthetic: false,
-            created_at: chrono::Utc::now(),
-            updated_at: chrono::Utc::now(),
-            profile: PersonaProfile {
-                name: "Test".into(),
-                preferences: Preferences {
-                    features: features.iter().map(|s| s.to_string()).collect(),
-                    deal_breakers: deal_breakers.iter().map(|s| s.to_string()).collect(),
-                    budget: Some(Budget {
-                        min: None,
-                        max: Some(max),
-                    }),
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-        }
-    }
+    use crate::engine::{fixtures::persona, prompt::Digest};
 
     fn listing() -> PropertyDetails {
         PropertyDetails {
