@@ -21,7 +21,10 @@ use super::{
     text::{phrase_in, words},
 };
 
-pub const MODEL_VERSION: &str = "troupe-offline-2";
+/// Raised whenever its judgements change (3: typed answers, willingness to pay from the budget,
+/// modifications against the intent held), so stored predictions and accuracy reports keep one
+/// baseline apart from the next.
+pub const MODEL_VERSION: &str = "troupe-offline-3";
 
 pub fn answer(turn: &Turn<'_>, seed: u64) -> StepAnswer {
     let mut rng = StdRng::seed_from_u64(seed);
