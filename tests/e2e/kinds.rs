@@ -12,7 +12,8 @@ both_shapes!(
     an_intervention_test_compares_sequences,
     an_individual_simulation_answers_in_one_call,
     a_segment_s_synthetic_personas_are_made_once_per_seed,
-    discussion_rounds_follow_the_questions
+    discussion_rounds_follow_the_questions,
+    message_advice_is_rewritten_copy_not_an_echo,
 );
 
 /// Submits, waits, and returns the results document.
@@ -335,4 +336,84 @@ async fn the_offline_model_runs_every_kind() {
         assert!(!insights(&results, kind).is_empty(), "{results}");
     }
     assert_eq!(app.mock.stats().requests, 0);
+}
+
+/// A material every client objects to gets a rewritten subject and opening line that lead with
+/// what the panel wants, by the model or (labelled) by the offline model; never the objection
+/// echoed back.
+async fn message_advice_is_rewritten_copy_not_an_echo(shape: Shape) {
+    let body = json!({
+        "persona_segments": ["coastal"], "channels": ["email"],
+        "materials": [{ "name": "Drive", "subject": "A gated home",
+                        "body": "Reached by a shared driveway, close to town." }],
+        "simulation_params": { "seed": 5 }
+    });
+    for offline in [false, true] {
+        let vars = if offline {
+            vec![("TROUPE_LLM_PROVIDER", "offline".into())]
+        } else {
+            Vec::new()
+        };
+        let app = TestApp::spawn_with(
+            shape,
+            Options {
+                vars,
+                ..Options::default()
+            },
+        )
+        .await;
+        for name in ["Ada", "Ben", "Cy"] {
+            app.create_persona(&persona(
+                name,
+                "coastal",
+                &["ocean views", "wine cellar"],
+                &["shared driveway"],
+                30e6,
+            ))
+            .await;
+        }
+        let results = run(&app, "/api/v1/simulations/marketing", &body).await;
+        let advice: Vec<&Value> = results["results"]["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r["kind"] == "message" && r["title"].as_str().unwrap().starts_with("Rewrite")
+            })
+            .collect();
+        assert_eq!(advice.len(), 1, "{}", results["results"]["recommendations"]);
+        let (title, detail) = (
+            advice[0]["title"].as_str().unwrap(),
+            advice[0]["detail"].as_str().unwrap(),
+        );
+        assert!(title.starts_with("Rewrite \"Drive\": \""), "{title}");
+        assert!(
+            detail.contains("Open with: \"") && detail.contains("\", raised in 100% of exposures"),
+            "{detail}"
+        );
+        assert!(
+            detail.contains("ocean views"),
+            "the panel's wants: {detail}"
+        );
+        let echoed = results["results"]["recommendations"].to_string();
+        assert!(
+            !echoed.contains("Answer \\\"shared driveway"),
+            "no echo: {echoed}"
+        );
+        if offline {
+            assert!(detail.contains("Written by the offline model"), "{detail}");
+            assert!(
+                title.contains("Ocean views and wine cellar: A gated home"),
+                "{title}"
+            );
+        } else {
+            assert!(detail.contains("Written by the model"), "{detail}");
+            // Three exposures and one rewrite.
+            assert_eq!(
+                results["metadata"]["llm_calls"], 4,
+                "{}",
+                results["metadata"]
+            );
+        }
+    }
 }

@@ -227,7 +227,7 @@ impl Run<'_> {
         // Stopped before its last round (a request heard after it is too late to matter).
         if matches!(&run, Ok(t) if t.rounds_not_taken > 0) {
             let results = run.ok().filter(|t| !t.responses.is_empty()).map(|t| {
-                let mut results = engine::aggregate(self.plan, t.responses);
+                let mut results = engine::aggregate(self.plan, t.responses, &t.rewrites);
                 name_failures(&mut results, t.failures, self.plan.agent_steps());
                 results.summary = format!(
                     "Cancelled on request after {} of {} agent steps; these findings cover only the \
@@ -255,7 +255,7 @@ impl Run<'_> {
                 Some(metadata),
             ));
         }
-        let mut results = engine::aggregate(self.plan, transcript.responses);
+        let mut results = engine::aggregate(self.plan, transcript.responses, &transcript.rewrites);
         name_failures(&mut results, transcript.failures, self.plan.agent_steps());
         Ok(Outcome::Completed(results, metadata))
     }

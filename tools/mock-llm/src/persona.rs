@@ -14,6 +14,7 @@ pub fn reply(schema: Option<&str>, typed: Option<&Value>, prompt: &str) -> Value
         Some("scenario_reply") => scenario(&persona, section(prompt, "scenario")),
         Some("persona_sketch") => sketch(&persona, prompt),
         Some("match_rerank") => match_fit(&persona, section(prompt, "listing")),
+        Some("message_rewrite") => rewrite(prompt),
         _ => {
             let mut reply = listing(&persona, prompt);
             if let Some(typed) = typed {
@@ -254,6 +255,23 @@ pub fn contradict(reply: &mut Value, prompt: &str) {
     if let Some(max) = p.budget_max {
         reply["willingness_to_pay"] = json!(max * 1.5);
     }
+}
+
+/// A copywriter's rewrite: the subject leads with the first want the panel section names.
+fn rewrite(prompt: &str) -> Value {
+    let panel = section(prompt, "panel");
+    let want = list_after(panel, "What this panel wants most:")
+        .first()
+        .map(|w| w.to_string())
+        .unwrap_or_else(|| "privacy".to_owned());
+    let subject = section(prompt, "material")
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap_or("A new listing");
+    json!({
+        "subject": format!("{want}, and more: {subject}"),
+        "opening_line": format!("Because {want} matters to you, you are the first to hear of this."),
+    })
 }
 
 fn engagement(p: &Persona<'_>, material: &str) -> Value {

@@ -17,6 +17,7 @@ use troupe_shared::domain::{AgentResponse, FailedStep, Judgement, Persona};
 use uuid::Uuid;
 
 use super::{
+    copywriter::Rewrite,
     memory::Memory,
     prompt::{Stimulus, Turn},
     responder::{Responder, StepError},
@@ -217,6 +218,8 @@ pub struct Transcript {
     pub failures: Vec<FailedStep>,
     /// Rounds left untaken because the run was asked to stop.
     pub rounds_not_taken: u32,
+    /// Marketing: rewritten copy for materials whose objections are worth answering.
+    pub rewrites: Vec<Rewrite>,
 }
 
 impl Transcript {

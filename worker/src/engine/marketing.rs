@@ -1,11 +1,12 @@
 //! Marketing tests: every persona meets every material on every channel, each exposure judged
 //! on its own (no memory of the other variants), so the comparison is a clean A/B. All
-//! exposures are one round.
+//! exposures are one round; then the copywriter rewrites what the panel objected to.
 
 use troupe_shared::domain::{MarketingPlan, Persona};
 
 use super::{
     agent::{Agent, RunContext, StepRequest, Transcript, step},
+    copywriter,
     prompt::Stimulus,
     responder::StepError,
 };
@@ -55,5 +56,6 @@ pub async fn run(
         .collect();
     let mut transcript = Transcript::default();
     transcript.round(ctx, steps).await?;
+    transcript.rewrites = copywriter::rewrites(plan, personas, &transcript.responses, ctx).await;
     Ok(transcript)
 }

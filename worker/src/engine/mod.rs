@@ -4,6 +4,7 @@
 
 mod agent;
 mod aggregate;
+mod copywriter;
 pub mod factory;
 #[cfg(test)]
 mod fixtures;
@@ -23,6 +24,7 @@ mod validate;
 
 pub use agent::{LiveAnswer, Progress, RunContext, Transcript};
 pub use aggregate::{aggregate, predictions};
+pub use copywriter::Rewrite;
 pub use responder::{Responder, StepError};
 pub(crate) use responder::{ask, ask_with};
 

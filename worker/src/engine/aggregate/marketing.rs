@@ -10,7 +10,9 @@ use troupe_shared::domain::{
 };
 use uuid::Uuid;
 
+use super::Rewrite;
 use super::{Samples, confidence, mean, percent, round2, sample_factor, separation, top_mentions};
+use crate::engine::copywriter;
 
 /// Replies per delivered material: the figure a campaign is judged by.
 fn reply_rate(j: &EngagementJudgement) -> f64 {
@@ -20,6 +22,7 @@ fn reply_rate(j: &EngagementJudgement) -> f64 {
 pub fn aggregate(
     plan: &MarketingPlan,
     responses: &[AgentResponse],
+    rewrites: &[Rewrite],
     rng: &mut StdRng,
 ) -> SimulationResults {
     let exposures: Vec<(&AgentResponse, &EngagementJudgement, usize, Channel)> = responses
@@ -79,35 +82,28 @@ pub fn aggregate(
     for (name, (estimate, personas)) in by_material.iter().chain(&by_channel) {
         confidence_scores.insert(name.clone(), confidence(estimate.ci95, 1.0, *personas));
     }
-    // Message optimisation: an objection raised by a quarter of the panel is worth answering.
+    // Message advice: the copywriter's rewrite where one was written; else the objection itself,
+    // to be answered by hand.
     for material in &plan.materials {
-        let cells: Vec<&&EngagementInsight> = overall
+        let personas = overall
             .iter()
             .filter(|i| i.material == material.name)
-            .collect();
-        let personas = cells.iter().map(|c| c.personas).max().unwrap_or(0);
-        let mut objections: BTreeMap<&str, u32> = BTreeMap::new();
-        for cell in &cells {
-            for o in &cell.top_objections {
-                *objections.entry(&o.text).or_default() += o.count;
-            }
-        }
-        let exposures_per_persona =
-            (plan.channels.len() * plan.settings.iterations as usize).max(1) as f64;
-        if let Some((text, count)) = objections.into_iter().max_by_key(|(_, c)| *c) {
-            let share = f64::from(count) / exposures_per_persona / f64::from(personas.max(1));
-            if share >= 0.25 {
-                recommendations.push(Recommendation {
-                    kind: "message".to_owned(),
-                    title: format!("Answer \"{text}\" in \"{}\"", material.name),
-                    detail: format!(
-                        "Raised in {} of exposures to this material.",
-                        percent(share.min(1.0))
-                    ),
-                    effect: None,
-                    confidence: round2(share.min(1.0) * sample_factor(personas as usize)),
-                });
-            }
+            .map(|c| c.personas)
+            .max()
+            .unwrap_or(0) as usize;
+        if let Some(rewrite) = rewrites.iter().find(|r| r.material == material.name) {
+            recommendations.push(rewrite_recommendation(rewrite, personas));
+        } else if let Some((objection, share, _)) = copywriter::top_objection(material, responses) {
+            recommendations.push(Recommendation {
+                kind: "message".to_owned(),
+                title: format!("Answer \"{objection}\" in \"{}\"", material.name),
+                detail: format!(
+                    "Raised in {} of exposures to this material; no rewrite could be written.",
+                    percent(share)
+                ),
+                effect: None,
+                confidence: round2(share * sample_factor(personas)),
+            });
         }
     }
     let best = overall
@@ -150,6 +146,34 @@ pub fn aggregate(
 
 /// One client's judgements per (material, channel) index pair.
 type ClientCells<'a> = BTreeMap<(usize, usize), Vec<&'a EngagementJudgement>>;
+
+fn rewrite_recommendation(rewrite: &Rewrite, personas: usize) -> Recommendation {
+    let wants = match rewrite.wants.as_slice() {
+        [] => String::new(),
+        wants => format!(
+            "; what this panel wants most and it does not say: {}",
+            wants.join(", ")
+        ),
+    };
+    Recommendation {
+        kind: "message".to_owned(),
+        title: format!("Rewrite \"{}\": \"{}\"", rewrite.material, rewrite.subject),
+        detail: format!(
+            "Open with: \"{}\" It answers \"{}\", raised in {} of exposures to it{wants}. \
+             Written by {}.",
+            rewrite.opening_line,
+            rewrite.objection,
+            percent(rewrite.share),
+            if rewrite.by_model {
+                "the model"
+            } else {
+                "the offline model, from the panel's wants"
+            }
+        ),
+        effect: None,
+        confidence: round2(rewrite.share.min(1.0) * sample_factor(personas)),
+    }
+}
 
 /// Each client's likeliest answer: its exposures averaged per material × channel over
 /// iterations, best and next best by reply rate (ties to the plan's order).

@@ -24,14 +24,21 @@ use uuid::Uuid;
 
 pub use predictions::predictions;
 
+use super::copywriter::Rewrite;
+
 const BOOTSTRAP_SAMPLES: usize = 1000;
 const TOP_MENTIONS: usize = 5;
 
-pub fn aggregate(plan: &SimulationPlan, responses: Vec<AgentResponse>) -> SimulationResults {
+/// `rewrites`: the copywriter's advice for a marketing run (empty for other kinds).
+pub fn aggregate(
+    plan: &SimulationPlan,
+    responses: Vec<AgentResponse>,
+    rewrites: &[Rewrite],
+) -> SimulationResults {
     let mut rng = StdRng::seed_from_u64(plan.settings().seed);
     let mut results = match plan {
         SimulationPlan::FocusGroup(p) => focus_group::aggregate(p, &responses, &mut rng),
-        SimulationPlan::Marketing(p) => marketing::aggregate(p, &responses, &mut rng),
+        SimulationPlan::Marketing(p) => marketing::aggregate(p, &responses, rewrites, &mut rng),
         SimulationPlan::Intervention(p) => intervention::aggregate(p, &responses, &mut rng),
         SimulationPlan::Individual(p) => individual::aggregate(p, &responses),
     };
