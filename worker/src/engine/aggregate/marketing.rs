@@ -1,5 +1,6 @@
 //! Marketing: open, click and reply rates per material × channel, overall and per segment;
-//! the material and the channel that draw the most replies; objections to answer.
+//! the material and the channel that draw the most replies; the copywriter's rewrites of what
+//! the panel objected to; and what to send each client.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,8 +11,9 @@ use troupe_shared::domain::{
 };
 use uuid::Uuid;
 
-use super::Rewrite;
-use super::{Samples, confidence, mean, percent, round2, sample_factor, separation, top_mentions};
+use super::{
+    Rewrite, Samples, confidence, mean, percent, round2, sample_factor, separation, top_mentions,
+};
 use crate::engine::copywriter;
 
 /// Replies per delivered material: the figure a campaign is judged by.
