@@ -140,6 +140,13 @@ pub struct Preferences {
     pub strengths: Vec<PreferenceStrength>,
 }
 
+impl Preferences {
+    /// The most the client will pay, when a budget says so.
+    pub fn budget_ceiling(&self) -> Option<f64> {
+        self.budget.as_ref().and_then(|b| b.max)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct PreferenceStrength {

@@ -35,12 +35,7 @@ fn listing_contradiction(
     j: &ListingJudgement,
 ) -> Option<String> {
     let said = words(&format!("{text} {}", j.dislikes.join(" ")));
-    let budget_max = persona
-        .profile
-        .preferences
-        .budget
-        .as_ref()
-        .and_then(|b| b.max);
+    let budget_max = persona.profile.preferences.budget_ceiling();
     if j.purchase_intent >= 4
         && let Some(breaker) = persona
             .profile

@@ -12,8 +12,8 @@ use troupe_shared::domain::{
 use uuid::Uuid;
 
 use super::{
-    Samples, confidence, mean, percent, questions, round2, sample_factor, separation, share,
-    stddev, top_mentions,
+    Samples, confidence, level_or_close, mean, percent, questions, round2, sample_factor,
+    separation, share, stddev, top_mentions,
 };
 use crate::engine::{prompt::money, ssr};
 
@@ -448,11 +448,7 @@ fn photo_recommendation(photos: &[PhotoInsight], panel: usize) -> Option<Recomme
             "Inconclusive: photo {} and photo {} are {} on appeal",
             best.photo,
             second.photo,
-            if second.rank == best.rank {
-                "level"
-            } else {
-                "close"
-            }
+            level_or_close(second.rank == best.rank)
         ),
         _ => format!("Lead with photo {}: {}", best.photo, best.description),
     };

@@ -148,6 +148,11 @@ fn separation(best: &Estimate, runner_up: Option<&Estimate>, panel: usize) -> f6
     }
 }
 
+/// How an inconclusive finding describes two contenders: equal, or merely near.
+fn level_or_close(equal: bool) -> &'static str {
+    if equal { "level" } else { "close" }
+}
+
 fn top_mentions<'a>(items: impl Iterator<Item = &'a String>) -> Vec<Mention> {
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     for item in items {

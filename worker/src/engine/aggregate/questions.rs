@@ -12,7 +12,7 @@ use troupe_shared::domain::{
 };
 use uuid::Uuid;
 
-use super::{Samples, percent, round2, sample_factor, separation, themes};
+use super::{Samples, level_or_close, percent, round2, sample_factor, separation, themes};
 use crate::engine::order::shown_order;
 
 /// One persona's answer in one iteration.
@@ -309,11 +309,7 @@ fn recommendation(insight: &QuestionInsight) -> Option<Recommendation> {
                     "Inconclusive: \"{}\" and \"{}\" are {} on \"{asked}\"",
                     best.option,
                     s.option,
-                    if s.share == best.share {
-                        "level"
-                    } else {
-                        "close"
-                    }
+                    level_or_close(s.share == best.share)
                 ),
                 (false, None) => format!("Inconclusive: \"{asked}\""),
             };

@@ -44,7 +44,7 @@ pub fn answer(
             score += 0.5;
         }
     }
-    let budget_max = prefs.budget.as_ref().and_then(|b| b.max);
+    let budget_max = prefs.budget_ceiling();
     let over_budget = budget_max.is_some_and(|max| listing.price > max);
     if let Some(max) = budget_max.filter(|max| listing.price > *max) {
         // Each 10% over budget costs a Likert point.

@@ -27,12 +27,7 @@ pub fn answer(
     let fit = fit(persona, &text);
     let mut objections = fit.breakers.clone();
     let mut score = 2.0 + 3.0 * fit.want_share - 2.0 * fit.breakers.len() as f64;
-    let budget_max = persona
-        .profile
-        .preferences
-        .budget
-        .as_ref()
-        .and_then(|b| b.max);
+    let budget_max = persona.profile.preferences.budget_ceiling();
     if let (Some(price), Some(max)) = (find_price(&scenario.context), budget_max)
         && price > max
     {

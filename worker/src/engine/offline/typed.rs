@@ -130,12 +130,7 @@ fn price_answer(
     if !about_money {
         return None;
     }
-    let ceiling = persona
-        .profile
-        .preferences
-        .budget
-        .as_ref()
-        .and_then(|b| b.max);
+    let ceiling = persona.profile.preferences.budget_ceiling();
     let price = stance.willingness_to_pay.unwrap_or_else(|| {
         // Not a buyer at this price: the price at which it would reconsider.
         listing.price * (0.55 + 0.1 * f64::from(stance.intent))
