@@ -11,11 +11,10 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use futures::{StreamExt, stream};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 use troupe::client::ApiClient;
-use troupe_bench::{Deployment, Scratch, env_number, quantile};
+use troupe_bench::{Deployment, Scratch, env_number, post_all, quantile};
 use uuid::Uuid;
 
 const SEED: u64 = 20_261_201;
@@ -85,16 +84,20 @@ async fn main() -> anyhow::Result<()> {
         let deployment = Deployment::start(vars.clone(), workers).await?;
         let api = &deployment.api;
         let started = Instant::now();
-        let personas = create_all(api, "/api/v1/personas", clients, |i| {
-            json!({ "name": format!("Client {i}"), "visibility": "brokerage",
-                    "preferences": { "features": ["wine cellar"], "budget": { "max": 30e6 } } })
-        })
-        .await?;
-        let properties = create_all(api, "/api/v1/properties", listings, |i| {
-            json!({ "title": format!("Estate {i}"), "price": 2e7 + 1e5 * i as f64,
-                    "location": { "city": "Aspen", "region": "Colorado", "country": "USA" } })
-        })
-        .await?;
+        let clients: Vec<Value> = (0..clients)
+            .map(|i| {
+                json!({ "name": format!("Client {i}"), "visibility": "brokerage",
+                        "preferences": { "features": ["wine cellar"], "budget": { "max": 30e6 } } })
+            })
+            .collect();
+        let personas = post_all(api, "/api/v1/personas", clients, 16).await?;
+        let homes: Vec<Value> = (0..listings)
+            .map(|i| {
+                json!({ "title": format!("Estate {i}"), "price": 2e7 + 1e5 * i as f64,
+                        "location": { "city": "Aspen", "region": "Colorado", "country": "USA" } })
+            })
+            .collect();
+        let properties = post_all(api, "/api/v1/properties", homes, 16).await?;
         let mut rng = StdRng::seed_from_u64(SEED);
         let predicted: Vec<Predicted> = properties
             .iter()
@@ -181,25 +184,6 @@ async fn main() -> anyhow::Result<()> {
         println!("{line}");
     }
     Ok(())
-}
-
-/// Creates `count` resources through the API, 16 at a time; their ids in order.
-async fn create_all(
-    api: &ApiClient,
-    path: &str,
-    count: usize,
-    body: impl Fn(usize) -> Value,
-) -> anyhow::Result<Vec<String>> {
-    let bodies: Vec<Value> = (0..count).map(body).collect();
-    let created: Vec<anyhow::Result<Value>> = stream::iter(&bodies)
-        .map(|b| api.post(path, b))
-        .buffered(16)
-        .collect()
-        .await;
-    created
-        .into_iter()
-        .map(|c| Ok(c?["id"].as_str().context("id")?.to_owned()))
-        .collect()
 }
 
 /// The median of timed reads after one warm-up.

@@ -143,6 +143,25 @@ impl Deployment {
     }
 }
 
+/// POSTs every body, `at_once` at a time; the created resources' ids in order.
+pub async fn post_all(
+    api: &ApiClient,
+    path: &str,
+    bodies: Vec<serde_json::Value>,
+    at_once: usize,
+) -> anyhow::Result<Vec<String>> {
+    use futures::{StreamExt, stream};
+    let created: Vec<anyhow::Result<serde_json::Value>> = stream::iter(bodies)
+        .map(|body| async move { api.post(path, &body).await })
+        .buffered(at_once)
+        .collect()
+        .await;
+    created
+        .into_iter()
+        .map(|c| Ok(c?["id"].as_str().context("id")?.to_owned()))
+        .collect()
+}
+
 /// A harness's size setting from the environment, or `default`.
 pub fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)

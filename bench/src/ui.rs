@@ -17,10 +17,9 @@ use std::{
 };
 
 use anyhow::Context;
-use futures::{StreamExt, stream};
 use serde_json::{Value, json};
 use troupe::client::is_final;
-use troupe_bench::{Deployment, Scratch, env_number, quantile};
+use troupe_bench::{Deployment, Scratch, env_number, post_all, quantile};
 use troupe_shared::{Config, domain::Role};
 
 const RUN_FOR_REAL: usize = 20;
@@ -63,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
             })
         })
         .collect();
-    post_all(api, "/api/v1/personas", personas).await?;
+    post_all(api, "/api/v1/personas", personas, 8).await?;
     let homes: Vec<Value> = (0..listings)
         .map(|i| {
             let city = ["Malibu", "Aspen", "Palm Beach"][i % 3];
@@ -78,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
             })
         })
         .collect();
-    let listing_ids = post_all(api, "/api/v1/properties", homes).await?;
+    let listing_ids = post_all(api, "/api/v1/properties", homes, 8).await?;
     let mut runs = Vec::new();
     for listing in listing_ids.iter().take(RUN_FOR_REAL) {
         let accepted = api
@@ -175,23 +174,6 @@ async fn main() -> anyhow::Result<()> {
     deployment.stop();
     store.close().await;
     Ok(())
-}
-
-/// POSTs every body, eight at a time; the created ids in order.
-async fn post_all(
-    api: &troupe::client::ApiClient,
-    path: &str,
-    bodies: Vec<Value>,
-) -> anyhow::Result<Vec<String>> {
-    let created: Vec<anyhow::Result<Value>> = stream::iter(bodies)
-        .map(|body| async move { api.post(path, &body).await })
-        .buffered(8)
-        .collect()
-        .await;
-    created
-        .into_iter()
-        .map(|c| Ok(c?["id"].as_str().context("id")?.to_owned()))
-        .collect()
 }
 
 /// Adds `copies` finished simulations, copies of the finished ones with new ids.
