@@ -34,6 +34,7 @@ pub fn insights(
     for r in responses {
         asked.entry(&r.segment).or_default().insert(r.persona_id);
     }
+    let everyone = asked.values().flatten().collect::<BTreeSet<_>>().len();
     let mut insights = Vec::new();
     let mut recommendations = Vec::new();
     for (index, question) in plan.questions.iter().enumerate() {
@@ -53,8 +54,7 @@ pub fn insights(
                 _ => None,
             })
             .collect();
-        let everyone: BTreeSet<Uuid> = asked.values().flatten().copied().collect();
-        let mut segments = vec![segment("all", typed, &answers, everyone.len(), rng)];
+        let mut segments = vec![segment("all", typed, &answers, everyone, rng)];
         for (name, members) in &asked {
             let theirs: Vec<Answer<'_>> = answers
                 .iter()
