@@ -197,6 +197,14 @@ async fn a_running_simulation_stops_at_its_next_round_and_keeps_its_answers(shap
         .as_str()
         .unwrap()
         .to_owned();
+    // The other callers' keys are made before the run starts: the run lasts about 2.5 s, and on a
+    // loaded machine making keys inside that window let it finish before the cancel arrived.
+    let colleague = app
+        .key_for("Acme Realty", Some("West"), "bob", Role::Agent)
+        .await;
+    let rival = app
+        .key_for("Rival Estates", None, "mallory", Role::BrokerageAdmin)
+        .await;
     let id = submit(&app, "focus-group", ten_rounds(&property, &personas)).await;
 
     // Once the first round is in, ask it to stop.
@@ -214,16 +222,10 @@ async fn a_running_simulation_stops_at_its_next_round_and_keeps_its_answers(shap
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Another agent of the brokerage may not stop it; another brokerage does not see it.
-    let colleague = app
-        .key_for("Acme Realty", Some("West"), "bob", Role::Agent)
-        .await;
     let cancel = format!("/api/v1/simulations/{id}/cancel");
     app.request(Method::POST, &cancel, Some(&colleague), None)
         .await
         .problem(403);
-    let rival = app
-        .key_for("Rival Estates", None, "mallory", Role::BrokerageAdmin)
-        .await;
     app.request(Method::POST, &cancel, Some(&rival), None)
         .await
         .problem(404);
