@@ -54,6 +54,20 @@ impl ApiClient {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<Value> {
+        let (status, body) = self.send(method, path, body).await?;
+        if !status.is_success() {
+            bail!("{path} answered {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// Sends a request and returns whatever status and JSON body it answered with.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(reqwest::StatusCode, Value)> {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -63,11 +77,7 @@ impl ApiClient {
         }
         let response = request.send().await?;
         let status = response.status();
-        let body: Value = response.json().await?;
-        if !status.is_success() {
-            bail!("{path} answered {status}: {body}");
-        }
-        Ok(body)
+        Ok((status, response.json().await?))
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {

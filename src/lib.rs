@@ -4,6 +4,7 @@
 pub mod client;
 pub mod demo;
 pub mod doctor;
+pub mod outcomes_import;
 pub mod telemetry;
 pub mod tls;
 

@@ -60,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: MatchingCommand,
     },
+    /// What really happened after simulations.
+    Outcomes {
+        #[command(subcommand)]
+        command: OutcomesCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -95,6 +100,27 @@ enum MatchingCommand {
     Run {
         #[arg(long)]
         brokerage: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutcomesCommand {
+    /// Record outcomes from a CSV file through the API (header row of the API's field names;
+    /// see the README): every line is recorded or refused with its line number and reason.
+    /// Exits 1 if any line was refused; re-running a file with external ids records nothing twice.
+    Import {
+        /// The CSV file; `-` reads standard input.
+        file: std::path::PathBuf,
+        /// The type of every row, for a file without a `type` column.
+        #[arg(long = "type", value_parser = ["showing", "offer", "sale", "campaign", "outreach", "scenario"])]
+        kind: Option<String>,
+        /// The service's root URL (default: TROUPE_PUBLIC_URL, else this configuration's bind
+        /// address).
+        #[arg(long)]
+        url: Option<String>,
+        /// The API key (`trp_…`) of the user the outcomes are recorded as.
+        #[arg(long, env = "TROUPE_API_KEY", hide_env_values = true)]
+        key: String,
     },
 }
 
@@ -217,14 +243,7 @@ async fn main() -> anyhow::Result<()> {
             let operator = store
                 .provision_user(&brokerage, team.as_deref(), &user, role)
                 .await?;
-            let base = config.public_url.clone().unwrap_or_else(|| {
-                let scheme = if config.tls.is_some() {
-                    "https"
-                } else {
-                    "http"
-                };
-                format!("{scheme}://{}", config.bind)
-            });
+            let base = service_url(&config);
             let invitation = troupe_api::invite(&store, &operator, operator.user_id, &email, &base)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -237,6 +256,30 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Demo => return troupe::demo::run(vars).await,
+        Command::Outcomes {
+            command:
+                OutcomesCommand::Import {
+                    file,
+                    kind,
+                    url,
+                    key,
+                },
+        } => {
+            let api =
+                troupe::client::ApiClient::new(url.unwrap_or_else(|| service_url(&config)), key);
+            let name = file.display().to_string();
+            let imported = if name == "-" {
+                troupe::outcomes_import::import(&api, std::io::stdin().lock(), kind.as_deref())
+                    .await
+            } else {
+                let input =
+                    std::fs::File::open(&file).with_context(|| format!("opening {name}"))?;
+                troupe::outcomes_import::import(&api, input, kind.as_deref()).await
+            }
+            .with_context(|| format!("importing {name}"))?;
+            println!("{}", imported.report(&name));
+            std::process::exit(i32::from(!imported.refused.is_empty()));
+        }
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -303,6 +346,18 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     app.run(shutdown).await
+}
+
+/// Where this configuration's service answers: its public URL, else its bind address.
+fn service_url(config: &Config) -> String {
+    config.public_url.clone().unwrap_or_else(|| {
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", config.bind)
+    })
 }
 
 /// SIGINT or SIGTERM starts a graceful shutdown.

@@ -12,13 +12,20 @@ use troupe_shared::{
     accuracy::{self, AccuracyQuery},
     auth::Principal,
     domain::{
-        AccuracyKind, AccuracyReport, Outcome, OutcomeBatch, OutcomeFilter, OutcomeIn, OutcomeKind,
+        AccuracyKind, AccuracyReport, Calibrations, Outcome, OutcomeBatch, OutcomeFilter,
+        OutcomeIn, OutcomeKind,
     },
-    store::{Fault, Recorded, Rejection},
+    store::{AuditRecord, Fault, Recorded, Rejection},
 };
 use uuid::Uuid;
 
-use crate::{ApiState, ApiTags, auth::ApiKey, contract::Violation, pagination, problem::ApiError};
+use crate::{
+    ApiState, ApiTags,
+    auth::{ApiKey, require_admin},
+    contract::Violation,
+    pagination,
+    problem::ApiError,
+};
 
 #[derive(ApiResponse)]
 enum RecordedOne {
@@ -175,9 +182,64 @@ impl OutcomesApi {
         };
         Ok(Json(accuracy_report(&state, &auth.0, &query).await?))
     }
+
+    /// The brokerage's calibrations in force: per kind, provider and model, the latest isotonic
+    /// map fitted on all its outcomes (nightly, at `TROUPE_MATCHING_CRON`), how it did on
+    /// held-out outcomes, and whether results apply it.
+    #[oai(path = "/accuracy/calibrations", method = "get")]
+    async fn calibrations(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+    ) -> Result<Json<Calibrations>, ApiError> {
+        Ok(Json(Calibrations {
+            items: state.store.calibrations(auth.0.brokerage_id).await?,
+            min_trials: state.accuracy_calibration_min,
+        }))
+    }
+
+    /// Refit the brokerage's calibrations now, on every outcome recorded so far, rather than
+    /// waiting for the night (brokerage admins): after an import, say.
+    #[oai(path = "/accuracy/calibrations", method = "post")]
+    async fn refit(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+    ) -> Result<Json<Calibrations>, ApiError> {
+        let caller = require_admin(&auth.0, "refit calibrations")?;
+        Ok(Json(refit_calibrations(&state, caller).await?))
+    }
 }
 
-async fn record(
+/// Refits the caller's brokerage's calibrations and audits who asked (the workspace does the
+/// same).
+pub(crate) async fn refit_calibrations(
+    state: &ApiState,
+    caller: &Principal,
+) -> Result<Calibrations, ApiError> {
+    let items = state
+        .store
+        .refit_calibrations(
+            caller.brokerage_id,
+            Utc::now(),
+            state.accuracy_calibration_min,
+        )
+        .await?;
+    let audited = AuditRecord {
+        action: "calibration.refit",
+        subject_type: "brokerage",
+        subject_id: caller.brokerage_id,
+        detail: serde_json::json!({ "in_force": items.len() }),
+    };
+    state.store.audit(caller, audited).await?;
+    Ok(Calibrations {
+        items,
+        min_trials: state.accuracy_calibration_min,
+    })
+}
+
+/// Records outcomes as `caller`, a refusal in the API's words (the workspace's form uses it).
+pub(crate) async fn record(
     state: &ApiState,
     caller: &Principal,
     outcomes: &[OutcomeIn],
@@ -229,7 +291,16 @@ pub(crate) async fn accuracy_report(
     query: &AccuracyQuery,
 ) -> Result<AccuracyReport, ApiError> {
     let inputs = state.store.accuracy_inputs(caller, query).await?;
-    let groups = accuracy::report(&inputs, query);
+    let mut groups = accuracy::report(&inputs, query);
+    let stored = state.store.calibrations(caller.brokerage_id).await?;
+    for group in &mut groups {
+        group.stored_calibration = stored
+            .iter()
+            .find(|c| {
+                c.kind == group.kind && c.provider == group.provider && c.model == group.model
+            })
+            .cloned();
+    }
     Ok(AccuracyReport {
         generated_at: Utc::now(),
         since: query.since,
@@ -243,4 +314,5 @@ const NOTES: &[&str] = &[
     "Groups whose provider is `offline` measure the rule-based persona model: a baseline to beat, not a forecast.",
     "Intervals are 95%: Fisher z for correlations, Wilson for shares, normal approximations for the Brier score and mean errors (campaign recipients are counted as independent trials).",
     "held_out fits an isotonic calibration on the older 70% of a group's trials and scores the newer 30% with and without it.",
+    "stored_calibration is fitted on all of the brokerage's outcomes (nightly, or when an admin asks); results show figures through it only when it is `applied`.",
 ];

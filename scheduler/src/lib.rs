@@ -1,5 +1,5 @@
-//! The scheduler role: apalis-cron schedules that keep the service tidy and enqueue the nightly
-//! matching runs.
+//! The scheduler role: apalis-cron schedules that keep the service tidy, enqueue the nightly
+//! matching runs and refit the brokerages' calibrations.
 
 use std::str::FromStr;
 
@@ -117,6 +117,23 @@ pub fn nightly_params(config: &Config) -> MatchParams {
     }
 }
 
+/// Refits every brokerage's calibrations on all its outcomes for `slot`; returns how many
+/// calibrations are in force afterwards, over all brokerages.
+pub async fn refit_calibrations(
+    store: &Store,
+    config: &Config,
+    slot: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut in_force = 0;
+    for brokerage_id in store.brokerage_ids().await? {
+        in_force += store
+            .refit_calibrations(brokerage_id, slot, config.accuracy_calibration_min)
+            .await?
+            .len();
+    }
+    Ok(in_force)
+}
+
 async fn nightly_tick(tick: Tick, nightly: Data<Nightly>) -> Result<(), BoxDynError> {
     let slot = Utc
         .timestamp_opt(tick.get_timestamp() as i64, 0)
@@ -125,6 +142,8 @@ async fn nightly_tick(tick: Tick, nightly: Data<Nightly>) -> Result<(), BoxDynEr
     let runs =
         schedule_nightly(&nightly.store, &nightly.queues, &nightly.config, slot, None).await?;
     tracing::info!(%slot, runs = runs.len(), "nightly matching enqueued");
+    let in_force = refit_calibrations(&nightly.store, &nightly.config, slot).await?;
+    tracing::info!(%slot, in_force, "calibrations refitted");
     Ok(())
 }
 
@@ -157,6 +176,8 @@ pub async fn run(
         if !runs.is_empty() {
             tracing::info!(%slot, runs = runs.len(), "caught up a missed nightly matching slot");
         }
+        // Once per slot whoever fits it: a restart within the slot changes nothing.
+        refit_calibrations(&store, config, slot).await?;
     }
     let nightly = Nightly {
         store: store.clone(),

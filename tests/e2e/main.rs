@@ -8,6 +8,7 @@ mod access;
 mod admission;
 mod api_errors;
 mod audit;
+mod calibration;
 mod change_events;
 mod contract;
 mod cross_tenant;

@@ -7,6 +7,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use troupe_shared::{
     Store, StoreError,
+    accuracy::predicted::{self, Whose},
     domain::{FailedStep, Persona, RunMetadata, SimulationPlan, SimulationResults},
     jobs::SimulationJob,
     store::{Claim, ProgressAck},
@@ -91,7 +92,7 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
         .record(started.elapsed().as_secs_f64());
     let written = match outcome {
         Outcome::Completed(results, metadata) => {
-            let predictions = engine::predictions(&plan, &results);
+            let predictions = predicted::predictions(&plan, &results, Whose::StoredClients);
             deps.store
                 .complete_simulation(job.simulation_id, token, &results, &metadata, &predictions)
                 .await?

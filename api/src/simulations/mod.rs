@@ -16,10 +16,11 @@ use poem_openapi::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use troupe_shared::{
+    accuracy::calibration,
     auth::Principal,
     domain::{
-        Role, RunMetadata, Simulation, SimulationFilter, SimulationKind, SimulationPlan,
-        SimulationResults, SimulationStatus,
+        CalibratedResults, Role, RunMetadata, Simulation, SimulationFilter, SimulationKind,
+        SimulationPlan, SimulationResults, SimulationStatus,
     },
     jobs::{RequestedJob, SimulationJob},
     store::{AuditRecord, CancelOutcome, NewSimulation, SimulationRecord, Submitted},
@@ -64,6 +65,9 @@ struct SimulationResult {
     input_params: SimulationPlan,
     /// Present once completed.
     results: Option<SimulationResults>,
+    /// The results' probabilities through the brokerage's calibration of this kind and model,
+    /// and which calibration that is; absent until one has been fitted.
+    calibrated: Option<CalibratedResults>,
     metadata: Option<RunMetadata>,
     /// Why it failed.
     error: Option<String>,
@@ -264,6 +268,7 @@ impl SimulationsApi {
         id: Path<Uuid>,
     ) -> Result<Json<SimulationResult>, ApiError> {
         let record = read_results(&state, &auth.0, id.0, ReadVia::Api).await?;
+        let calibrated = calibrated_results(&state, &record).await?;
         let input_params = record.plan;
         let s = record.simulation;
         Ok(Json(SimulationResult {
@@ -275,6 +280,7 @@ impl SimulationsApi {
             completed_at: s.completed_at,
             input_params,
             results: record.results,
+            calibrated,
             metadata: record.metadata,
             error: s.error,
         }))
@@ -302,6 +308,27 @@ pub(crate) async fn read_results(
     };
     state.store.audit(caller, audited).await?;
     Ok(record)
+}
+
+/// A completed simulation's figures through the calibration in force for its kind, provider
+/// and model (the workspace shows the same).
+pub(crate) async fn calibrated_results(
+    state: &ApiState,
+    record: &SimulationRecord,
+) -> Result<Option<CalibratedResults>, ApiError> {
+    let (Some(results), Some(metadata)) = (&record.results, &record.metadata) else {
+        return Ok(None);
+    };
+    let fit = state
+        .store
+        .calibration_for(
+            record.simulation.brokerage_id,
+            calibration::kind_of(record.simulation.kind),
+            &metadata.provider,
+            &metadata.model_version,
+        )
+        .await?;
+    Ok(fit.map(|fit| calibration::calibrated(fit, &record.plan, results)))
 }
 
 /// The PRD's `simulation_type`, when a body carries it, must name the endpoint it was sent to.

@@ -5,13 +5,15 @@
 //! An outcome counts against a prediction only when it happened on or after the day the
 //! prediction was made: a showing before the focus group is history, not a forecast.
 
+pub mod calibration;
+pub mod predicted;
 mod report;
 pub mod stats;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-pub use report::report;
+pub use report::{GroupTrials, report, trials};
 
 use crate::domain::{AccuracyKind, OutcomeKind, SimulationKind};
 

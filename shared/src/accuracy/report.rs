@@ -11,7 +11,7 @@ use super::{
 };
 use crate::domain::{
     AccuracyGroup, AccuracyKind, AccuracyPeriod, BestHits, Calibration, Correlation, HeldOut,
-    OutcomeKind, PrecisionAtK, RateError, SimulationKind,
+    OutcomeKind, PrecisionAtK, RateError,
 };
 
 /// The share of a group's trials, oldest first, a held-out calibration is fitted on.
@@ -21,33 +21,9 @@ const PRECISION_KS: [u32; 3] = [1, 5, 10];
 
 /// The report's groups: one per kind, provider and model with any prediction that has outcomes.
 pub fn report(inputs: &AccuracyInputs, query: &AccuracyQuery) -> Vec<AccuracyGroup> {
-    let outcomes = OutcomeIndex::new(&inputs.outcomes);
-    let mut groups: BTreeMap<(&str, String, String), (AccuracyKind, Vec<&PredictionRow>)> =
-        BTreeMap::new();
-    for p in &inputs.predictions {
-        let kind = accuracy_kind(p.kind);
-        let wanted = query.kind.is_none_or(|k| k == kind)
-            && query.since.is_none_or(|since| p.predicted_at >= since)
-            && query.model.as_ref().is_none_or(|m| *m == p.model);
-        if wanted {
-            groups
-                .entry((kind.as_str(), p.provider.clone(), p.model.clone()))
-                .or_insert_with(|| (kind, Vec::new()))
-                .1
-                .push(p);
-        }
-    }
-    let mut report: Vec<AccuracyGroup> = groups
+    let mut report: Vec<AccuracyGroup> = tallies(inputs, query)
         .into_iter()
-        .filter_map(|((_, provider, model), (kind, predictions))| {
-            let mut tally = Tally::default();
-            match kind {
-                AccuracyKind::FocusGroup => focus_group(&predictions, &outcomes, &mut tally),
-                AccuracyKind::Marketing => marketing(&predictions, &outcomes, &mut tally),
-                AccuracyKind::Intervention => intervention(&predictions, &outcomes, &mut tally),
-                AccuracyKind::Individual => individual(&predictions, &outcomes, &mut tally),
-                AccuracyKind::Matching => {}
-            }
+        .filter_map(|(kind, provider, model, tally)| {
             tally.into_group(kind, provider, model, query.calibration_min)
         })
         .collect();
@@ -59,13 +35,71 @@ pub fn report(inputs: &AccuracyInputs, query: &AccuracyQuery) -> Vec<AccuracyGro
     report
 }
 
-fn accuracy_kind(kind: SimulationKind) -> AccuracyKind {
-    match kind {
-        SimulationKind::FocusGroup => AccuracyKind::FocusGroup,
-        SimulationKind::Marketing => AccuracyKind::Marketing,
-        SimulationKind::Intervention => AccuracyKind::Intervention,
-        SimulationKind::Individual => AccuracyKind::Individual,
+/// One group's trials of a predicted probability against what happened.
+pub struct GroupTrials {
+    pub kind: AccuracyKind,
+    pub provider: String,
+    pub model: String,
+    /// What probability, of what event.
+    pub of: &'static str,
+    /// Oldest first.
+    pub trials: Vec<Trials>,
+}
+
+/// Every simulation group's probability trials (matching predicts none): what a calibration is
+/// fitted on.
+pub fn trials(inputs: &AccuracyInputs, query: &AccuracyQuery) -> Vec<GroupTrials> {
+    tallies(inputs, query)
+        .into_iter()
+        .filter_map(|(kind, provider, model, mut tally)| {
+            let of = tally.calibration_of?;
+            tally.trials.sort_by_key(|(at, _)| *at);
+            Some(GroupTrials {
+                kind,
+                provider,
+                model,
+                of,
+                trials: tally.trials.into_iter().map(|(_, t)| t).collect(),
+            })
+        })
+        .collect()
+}
+
+/// Each simulation group's predictions paired with their outcomes.
+fn tallies(
+    inputs: &AccuracyInputs,
+    query: &AccuracyQuery,
+) -> Vec<(AccuracyKind, String, String, Tally)> {
+    let outcomes = OutcomeIndex::new(&inputs.outcomes);
+    let mut groups: BTreeMap<(&str, String, String), (AccuracyKind, Vec<&PredictionRow>)> =
+        BTreeMap::new();
+    for p in &inputs.predictions {
+        let kind = super::calibration::kind_of(p.kind);
+        let wanted = query.kind.is_none_or(|k| k == kind)
+            && query.since.is_none_or(|since| p.predicted_at >= since)
+            && query.model.as_ref().is_none_or(|m| *m == p.model);
+        if wanted {
+            groups
+                .entry((kind.as_str(), p.provider.clone(), p.model.clone()))
+                .or_insert_with(|| (kind, Vec::new()))
+                .1
+                .push(p);
+        }
     }
+    groups
+        .into_iter()
+        .map(|((_, provider, model), (kind, predictions))| {
+            let mut tally = Tally::default();
+            match kind {
+                AccuracyKind::FocusGroup => focus_group(&predictions, &outcomes, &mut tally),
+                AccuracyKind::Marketing => marketing(&predictions, &outcomes, &mut tally),
+                AccuracyKind::Intervention => intervention(&predictions, &outcomes, &mut tally),
+                AccuracyKind::Individual => individual(&predictions, &outcomes, &mut tally),
+                AccuracyKind::Matching => {}
+            }
+            (kind, provider, model, tally)
+        })
+        .collect()
 }
 
 /// Outcomes by what they are about.
@@ -272,6 +306,7 @@ impl Tally {
             best,
             precision_at_k: Vec::new(),
             by_month,
+            stored_calibration: None,
         })
     }
 }
@@ -299,7 +334,7 @@ fn calibration(
 }
 
 /// Fits on the older share of the trials, judges on the newer rest.
-fn held_out(oldest_first: &[Trials]) -> Option<HeldOut> {
+pub(super) fn held_out(oldest_first: &[Trials]) -> Option<HeldOut> {
     let cut = ((oldest_first.len() as f64 * FIT_SHARE).round() as usize)
         .clamp(1, oldest_first.len().saturating_sub(1));
     let (fit_on, judged_on) = oldest_first.split_at(cut);
@@ -620,5 +655,6 @@ fn matching(inputs: &AccuracyInputs, query: &AccuracyQuery) -> Option<AccuracyGr
                 brier: None,
             })
             .collect(),
+        stored_calibration: None,
     })
 }

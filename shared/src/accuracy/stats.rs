@@ -139,7 +139,7 @@ impl Trials {
     }
 }
 
-fn total_trials(set: &[Trials]) -> u64 {
+pub fn total_trials(set: &[Trials]) -> u64 {
     set.iter().map(|t| t.trials).sum()
 }
 
@@ -233,8 +233,28 @@ impl Isotonic {
                 blocks.push((w1 + w2, s1 + s2, x1 + x2));
             }
         }
-        let points = blocks.iter().map(|(w, s, x)| (x / w, s / w)).collect();
+        let mut points: Vec<(f64, f64)> = blocks.iter().map(|(w, s, x)| (x / w, s / w)).collect();
+        // Trials predicted alike with equal rates stay separate blocks: one point says it.
+        points.dedup();
         Some(Isotonic { points })
+    }
+
+    /// A map stored earlier: its points must be probabilities, rising in both coordinates.
+    pub fn from_points(points: Vec<(f64, f64)>) -> Option<Isotonic> {
+        let probability = |v: f64| (0.0..=1.0).contains(&v);
+        let valid = !points.is_empty()
+            && points
+                .iter()
+                .all(|(x, y)| probability(*x) && probability(*y))
+            && points
+                .windows(2)
+                .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1);
+        valid.then_some(Isotonic { points })
+    }
+
+    /// (predicted, calibrated), by predicted: what to store.
+    pub fn points(&self) -> &[(f64, f64)] {
+        &self.points
     }
 
     pub fn apply(&self, p: f64) -> f64 {

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 text_enum! {
     /// What the report can be narrowed to: a simulation kind, or matching.
@@ -145,6 +146,9 @@ pub struct AccuracyGroup {
     pub best: Option<BestHits>,
     pub precision_at_k: Vec<PrecisionAtK>,
     pub by_month: Vec<AccuracyPeriod>,
+    /// The brokerage's latest fitted calibration of this group (over all its outcomes, not just
+    /// those the caller sees): the one results use when it is `applied`.
+    pub stored_calibration: Option<CalibrationFit>,
 }
 
 /// The report.
@@ -157,4 +161,67 @@ pub struct AccuracyReport {
     pub groups: Vec<AccuracyGroup>,
     /// How to read it.
     pub notes: Vec<String>,
+}
+
+/// A recalibration of one kind of prediction's probabilities by one provider and model, fitted
+/// on all of a brokerage's outcomes (nightly, or when an admin asks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct CalibrationFit {
+    pub id: Uuid,
+    pub kind: AccuracyKind,
+    pub provider: String,
+    pub model: String,
+    /// What probability, of what event, e.g. "purchase probability vs an offer or purchase".
+    pub of: String,
+    /// `isotonic`: a monotone map from predicted to observed frequency.
+    pub method: String,
+    pub fitted_at: DateTime<Utc>,
+    /// Trials it was fitted on (a client's chance, a campaign's recipient).
+    pub trials: u64,
+    /// The same method fitted on the older 70% of the trials and judged on the newer 30%.
+    pub held_out: Option<HeldOut>,
+    /// Results show calibrated figures only from a fit that lowered the Brier score of
+    /// outcomes it had not seen.
+    pub applied: bool,
+    /// Why results do not use it, when they do not.
+    pub not_applied_because: Option<String>,
+    /// The map, as (predicted, calibrated) points by predicted; between them it interpolates,
+    /// beyond them it holds.
+    pub points: Vec<[f64; 2]>,
+}
+
+/// The brokerage's calibrations in force: the latest fit of each kind, provider and model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct Calibrations {
+    pub items: Vec<CalibrationFit>,
+    /// Trials a kind needs before it is calibrated (`TROUPE_ACCURACY_CALIBRATION_MIN_OUTCOMES`).
+    pub min_trials: u64,
+}
+
+/// One figure of a simulation's results, as predicted and as calibrated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct CalibratedFigure {
+    /// `purchase_probability` (a segment's mean, or every persona's when `segment` is absent),
+    /// `open_rate`, `click_rate`, `reply_rate` (a material × channel × segment),
+    /// `response_rate` (a sequence) or `positive_outcome_probability` (a client).
+    pub figure: String,
+    pub segment: Option<String>,
+    pub material: Option<String>,
+    pub channel: Option<super::Channel>,
+    pub variant: Option<String>,
+    pub persona_id: Option<Uuid>,
+    /// As the simulation predicted it.
+    pub raw: f64,
+    /// Through the calibration (each persona's chance mapped, then averaged).
+    pub calibrated: f64,
+}
+
+/// What the brokerage's outcomes say a simulation's probabilities are really worth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct CalibratedResults {
+    /// The fit that produced the figures (or, not applied, why there are none).
+    pub calibration: CalibrationFit,
+    pub figures: Vec<CalibratedFigure>,
 }

@@ -245,6 +245,14 @@ pub struct InterventionPlan {
     pub settings: RunSettings,
 }
 
+impl InterventionPlan {
+    /// Which sequence an agent step (`variant "Soft" touch 3 (day 7)`) belongs to.
+    pub fn variant_of_step(&self, step: &str) -> Option<usize> {
+        let name = step.strip_prefix("variant \"")?.rsplit_once("\" touch ")?.0;
+        self.variants.iter().position(|v| v.name == name)
+    }
+}
+
 text_enum! {
     pub enum ScenarioType {
         PropertyViewing => "property_viewing",

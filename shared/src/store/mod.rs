@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod calibrations;
 mod cancellation;
 mod directory;
 mod embeddings;

@@ -799,6 +799,37 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Every prediction of the brokerage and every outcome recorded in it, whoever may see them:
+    /// what its calibrations are fitted on (a fit is a statistic of the brokerage, not a view of
+    /// any client).
+    pub async fn calibration_inputs(&self, brokerage_id: Uuid) -> StoreResult<AccuracyInputs> {
+        let predictions: Vec<StoredPrediction> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT simulation_id, kind, persona_id, property_id, segment, material, channel, variant, score,
+                    probability, open_rate, click_rate, reply_rate, provider, model, predicted_at
+                 FROM predictions WHERE brokerage_id = $1")
+                .bind(brokerage_id)
+                .fetch_all(pool).await
+        })?;
+        let outcomes: Vec<StoredOutcome> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", outcome_columns!(), " FROM outcomes o WHERE o.brokerage_id = $1"))
+                .bind(brokerage_id)
+                .fetch_all(pool).await
+        })?;
+        Ok(AccuracyInputs {
+            predictions: predictions
+                .into_iter()
+                .map(StoredPrediction::into_row)
+                .collect::<StoreResult<_>>()?,
+            outcomes: outcomes
+                .into_iter()
+                .map(StoredOutcome::into_row)
+                .collect::<StoreResult<_>>()?,
+            ..AccuracyInputs::default()
+        })
+    }
+}
+
 /// `"a", "b"` for a message.
 fn quoted(names: &[&str]) -> String {
     names

@@ -23,7 +23,7 @@ pub(crate) mod text;
 mod validate;
 
 pub use agent::{LiveAnswer, Progress, RunContext, Transcript};
-pub use aggregate::{aggregate, predictions};
+pub use aggregate::aggregate;
 pub use copywriter::Rewrite;
 pub use responder::{Responder, StepError};
 pub(crate) use responder::{ask, ask_with};

@@ -25,7 +25,7 @@ pub fn aggregate(
     let mut sessions: BTreeMap<(usize, Uuid, u32), BTreeMap<usize, &TouchJudgement>> =
         BTreeMap::new();
     for r in responses {
-        let (Judgement::Touch(j), Some(v)) = (&r.judgement, variant_of(plan, r)) else {
+        let (Judgement::Touch(j), Some(v)) = (&r.judgement, plan.variant_of_step(&r.step)) else {
             continue;
         };
         sessions
@@ -219,13 +219,4 @@ pub fn aggregate(
         warnings: Vec::new(),
         failed_steps: Vec::new(),
     }
-}
-
-pub(super) fn variant_of(plan: &InterventionPlan, r: &AgentResponse) -> Option<usize> {
-    let name = r
-        .step
-        .strip_prefix("variant \"")?
-        .rsplit_once("\" touch ")?
-        .0;
-    plan.variants.iter().position(|v| v.name == name)
 }

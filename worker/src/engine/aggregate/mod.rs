@@ -10,7 +10,6 @@ mod intervention;
 #[cfg(test)]
 mod invariants;
 mod marketing;
-mod predictions;
 mod questions;
 mod themes;
 
@@ -21,8 +20,6 @@ use troupe_shared::domain::{
     AgentResponse, Estimate, Mention, Recommendation, SimulationPlan, SimulationResults,
 };
 use uuid::Uuid;
-
-pub use predictions::predictions;
 
 use super::copywriter::Rewrite;
 

@@ -2,24 +2,46 @@
 //! stored client where the prediction is about a client (their intent for the listing, their
 //! chance of answering a sequence, their reaction to a scenario), per cell or sequence where it
 //! is about an audience.
+//!
+//! The worker stores the stored clients' predictions, for outcomes to be held against; a
+//! calibration recalibrates every persona's, for the results to show.
 
 use std::collections::{BTreeMap, HashSet};
 
-use troupe_shared::domain::{
+use uuid::Uuid;
+
+use crate::domain::{
     FocusGroupPlan, Insight, InterventionPlan, Judgement, Prediction, SimulationKind,
     SimulationPlan, SimulationResults,
 };
-use uuid::Uuid;
 
-use super::intervention::variant_of;
+/// Whose predictions to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose {
+    /// The brokerage's stored clients, about a stored listing: what outcomes can name.
+    StoredClients,
+    /// Every persona of the panel, generated ones too.
+    EveryPersona,
+}
 
-pub fn predictions(plan: &SimulationPlan, results: &SimulationResults) -> Vec<Prediction> {
+pub fn predictions(
+    plan: &SimulationPlan,
+    results: &SimulationResults,
+    whose: Whose,
+) -> Vec<Prediction> {
     let stored: HashSet<Uuid> = plan.stored_persona_ids().into_iter().collect();
+    let counts = |persona: &Uuid| whose == Whose::EveryPersona || stored.contains(persona);
     match plan {
-        SimulationPlan::FocusGroup(p) => focus_group(p, results, &stored),
+        SimulationPlan::FocusGroup(p) => {
+            if whose == Whose::StoredClients && p.property_id.is_none() {
+                // An inline listing has no showings to be recorded against.
+                return Vec::new();
+            }
+            focus_group(p, results, &counts)
+        }
         SimulationPlan::Marketing(_) => marketing(results),
-        SimulationPlan::Intervention(p) => intervention(p, results, &stored),
-        SimulationPlan::Individual(_) => individual(results, &stored),
+        SimulationPlan::Intervention(p) => intervention(p, results, &counts),
+        SimulationPlan::Individual(_) => individual(results, &counts),
     }
 }
 
@@ -47,12 +69,8 @@ fn mean(values: &[f64]) -> f64 {
 fn focus_group(
     plan: &FocusGroupPlan,
     results: &SimulationResults,
-    stored: &HashSet<Uuid>,
+    counts: &impl Fn(&Uuid) -> bool,
 ) -> Vec<Prediction> {
-    let Some(property_id) = plan.property_id else {
-        // An inline listing has no showings to be recorded against.
-        return Vec::new();
-    };
     let views = (plan.questions.len() + plan.discussion_rounds as usize) as u32;
     // (persona, iteration) → (round, segment, intent, probability) of the latest view
     let mut last: BTreeMap<(Uuid, u32), (u32, &str, f64, f64)> = BTreeMap::new();
@@ -60,7 +78,7 @@ fn focus_group(
         let Judgement::Listing(j) = &r.judgement else {
             continue;
         };
-        if r.round >= views || !stored.contains(&r.persona_id) {
+        if r.round >= views || !counts(&r.persona_id) {
             continue;
         }
         let view = (
@@ -89,7 +107,7 @@ fn focus_group(
         .into_iter()
         .map(|(persona, (segment, intents, probabilities))| Prediction {
             persona_id: Some(persona),
-            property_id: Some(property_id),
+            property_id: plan.property_id,
             segment: Some(segment.to_owned()),
             score: Some(mean(&intents)),
             probability: Some(mean(&probabilities)),
@@ -121,7 +139,7 @@ fn marketing(results: &SimulationResults) -> Vec<Prediction> {
 fn intervention(
     plan: &InterventionPlan,
     results: &SimulationResults,
-    stored: &HashSet<Uuid>,
+    counts: &impl Fn(&Uuid) -> bool,
 ) -> Vec<Prediction> {
     let mut predictions: Vec<Prediction> = results
         .detailed_insights
@@ -138,10 +156,10 @@ fn intervention(
     // (variant, persona, iteration) → chance of staying silent through every touch
     let mut silence: BTreeMap<(usize, Uuid, u32), f64> = BTreeMap::new();
     for r in &results.raw_responses {
-        let (Judgement::Touch(j), Some(v)) = (&r.judgement, variant_of(plan, r)) else {
+        let (Judgement::Touch(j), Some(v)) = (&r.judgement, plan.variant_of_step(&r.step)) else {
             continue;
         };
-        if stored.contains(&r.persona_id) {
+        if counts(&r.persona_id) {
             *silence.entry((v, r.persona_id, r.iteration)).or_insert(1.0) *=
                 1.0 - j.response_probability;
         }
@@ -167,12 +185,12 @@ fn intervention(
 }
 
 /// The client's expected interest and the chance the scenario ends well.
-fn individual(results: &SimulationResults, stored: &HashSet<Uuid>) -> Vec<Prediction> {
+fn individual(results: &SimulationResults, counts: &impl Fn(&Uuid) -> bool) -> Vec<Prediction> {
     results
         .detailed_insights
         .iter()
         .filter_map(|insight| match insight {
-            Insight::Outcome(o) if stored.contains(&o.persona_id) => Some(Prediction {
+            Insight::Outcome(o) if counts(&o.persona_id) => Some(Prediction {
                 persona_id: Some(o.persona_id),
                 score: Some(o.expected_interest),
                 probability: Some(o.positive_outcome_probability),
