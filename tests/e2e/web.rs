@@ -17,7 +17,8 @@ both_shapes!(
     sign_in_is_throttled,
     the_focus_group_form_starts_a_run,
     admin_pages_are_for_admins,
-    the_accuracy_page_reads_the_report
+    the_accuracy_page_reads_the_report,
+    outcomes_are_recorded_on_a_listing_and_calibration_shows
 );
 
 const PASSWORD: &str = "a long enough passphrase";
@@ -693,4 +694,231 @@ async fn the_accuracy_page_reads_the_report(shape: Shape) {
     );
     assert!(html.contains("Brier score"), "{html}");
     assert!(html.contains(r#"aria-current="page">Accuracy"#), "{html}");
+}
+
+/// Posts a form with the session cookie: its status, `location` and body.
+async fn submit(
+    app: &TestApp,
+    person: &Person,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    let mut form: Vec<(&str, &str)> = vec![("csrf", &person.csrf)];
+    form.extend_from_slice(fields);
+    let response = browser()
+        .post(format!("{}{path}", app.base))
+        .header("cookie", &person.cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (response.status(), location, response.text().await.unwrap())
+}
+
+async fn outcomes_are_recorded_on_a_listing_and_calibration_shows(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let admin = app
+        .key_for("Acme Realty", Some("West"), "boss", Role::BrokerageAdmin)
+        .await;
+    let alice_id = user_named(&app, &admin, "alice").await;
+    let alice = invite_and_accept(&app, &admin, &alice_id, "alice@acme.example").await;
+    let boss_id = user_named(&app, &admin, "boss").await;
+    let boss = invite_and_accept(&app, &admin, &boss_id, "boss@acme.example").await;
+    let clients = crate::calibration::clients(&app).await;
+    let property = app.create_property(&crate::helpers::listing()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listing_page = format!("/listings/{property}");
+    let (status, html) = page(&app, &alice.cookie, &listing_page).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Nothing recorded yet"), "{html}");
+    assert!(html.contains("Client 3"), "clients to choose from: {html}");
+
+    // A showing, as an agent records it after the viewing.
+    let today = chrono::Utc::now().date_naive().to_string();
+    let action = format!("/listings/{property}/outcomes");
+    let showing = [
+        ("type", "showing"),
+        ("occurred_on", today.as_str()),
+        ("persona_id", clients[3].as_str()),
+        ("reaction", "4"),
+        ("comment", "<b>Loved</b> the cellar"),
+    ];
+    let (status, location, body) = submit(&app, &alice, &action, &showing).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(location, format!("{listing_page}#what-happened"));
+    let (_, html) = page(&app, &alice.cookie, &listing_page).await;
+    assert!(html.contains("reaction 4 of 5"), "{html}");
+    assert!(
+        html.contains("&lt;b&gt;Loved&lt;/b&gt; the cellar"),
+        "escaped: {html}"
+    );
+    let recorded = app
+        .get(&format!("/api/v1/outcomes?property_id={property}"))
+        .await;
+    assert_eq!(
+        recorded.body["items"][0]["outcome"]["persona_id"],
+        clients[3].as_str()
+    );
+
+    // What the form cannot record, it says, and records nothing.
+    let no_reaction = [
+        ("type", "showing"),
+        ("occurred_on", today.as_str()),
+        ("persona_id", clients[0].as_str()),
+    ];
+    let (status, _, body) = submit(&app, &alice, &action, &no_reaction).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("reaction, 1 to 5"), "{body}");
+    let (status, _, body) = submit(
+        &app,
+        &alice,
+        &action,
+        &[
+            ("type", "offer"),
+            ("occurred_on", "2999-01-01"),
+            ("amount", "21000000"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("is in the future"), "{body}");
+    let (status, _, body) = submit(
+        &app,
+        &alice,
+        &action,
+        &[
+            ("type", "sale"),
+            ("occurred_on", today.as_str()),
+            ("amount", "-5"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let forged = Person {
+        cookie: alice.cookie.clone(),
+        csrf: "0".repeat(64),
+    };
+    let (status, _, _) = submit(&app, &forged, &action, &showing).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let recorded = app
+        .get(&format!("/api/v1/outcomes?property_id={property}"))
+        .await;
+    assert_eq!(
+        recorded.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        recorded.body
+    );
+
+    // Calibration: none until an admin refits (or the night comes), then in force and shown.
+    let (simulation, campaign) = crate::calibration::tested_campaign(&app, &clients).await;
+    let batch = app
+        .post("/api/v1/outcomes/batch", &json!({ "outcomes": campaign }))
+        .await;
+    assert_eq!(batch.status, 201, "{}", batch.body);
+    let (_, html) = page(&app, &alice.cookie, "/accuracy").await;
+    assert!(
+        html.contains("Calibrations in force") && html.contains("None yet"),
+        "{html}"
+    );
+    assert!(!html.contains("Refit now"), "agents do not refit: {html}");
+    let (status, _, _) = submit(&app, &alice, "/accuracy/refit", &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, html) = page(&app, &boss.cookie, "/accuracy").await;
+    assert!(html.contains("Refit now"), "{html}");
+    let (status, location, body) = submit(&app, &boss, "/accuracy/refit", &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(location, "/accuracy");
+    let fit = app.get("/api/v1/accuracy/calibrations").await.body["items"][0].clone();
+    assert_eq!(fit["applied"], true, "{fit}");
+    let (_, html) = page(&app, &alice.cookie, "/accuracy").await;
+    assert!(html.contains("isotonic, fitted"), "{html}");
+    let (_, html) = page(&app, &alice.cookie, &format!("/simulations/{simulation}")).await;
+    assert!(html.contains("Calibrated by your outcomes"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "data-calibration=\"{}\"",
+            fit["id"].as_str().unwrap()
+        )),
+        "{html}"
+    );
+
+    // The campaign's real counts, recorded from its page; counts that do not add up are refused.
+    assert!(
+        html.contains("Record how the campaign really did"),
+        "{html}"
+    );
+    let action = format!("/simulations/{simulation}/outcomes");
+    let counts = |opened: &'static str| {
+        [
+            ("cell", "sms:Price"),
+            ("occurred_on", today.as_str()),
+            ("sent", "200"),
+            ("opened", opened),
+            ("clicked", "9"),
+            ("replied", "4"),
+        ]
+    };
+    let (status, _, body) = submit(&app, &alice, &action, &counts("300")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("opened"), "{body}");
+    let (status, location, body) = submit(&app, &alice, &action, &counts("120")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert_eq!(location, format!("/simulations/{simulation}#what-happened"));
+    let recorded = app
+        .get(&format!(
+            "/api/v1/outcomes?type=campaign&simulation_id={simulation}&limit=200"
+        ))
+        .await;
+    let sms: Vec<&Value> = recorded.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["outcome"]["channel"] == "sms" && o["outcome"]["sent"] == 200)
+        .collect();
+    assert_eq!(sms.len(), 1, "{}", recorded.body);
+    assert_eq!(sms[0]["outcome"]["material"], "Price");
+    assert_eq!(sms[0]["outcome"]["opened"], 120);
+
+    // How a one-to-one scenario went, from its page.
+    let accepted = app
+        .post(
+            "/api/v1/simulations/individual",
+            &json!({ "persona_id": clients[0], "scenario": { "type": "call", "context": { "property": "Ridgeline" } } }),
+        )
+        .await;
+    let individual = accepted.body["id"].as_str().unwrap().to_owned();
+    app.wait_for_final(&individual, Duration::from_secs(60))
+        .await;
+    let (_, html) = page(&app, &alice.cookie, &format!("/simulations/{individual}")).await;
+    assert!(html.contains("Record how it went"), "{html}");
+    let action = format!("/simulations/{individual}/outcomes");
+    let went = [
+        ("positive", "true"),
+        ("interest", "4"),
+        ("occurred_on", today.as_str()),
+    ];
+    let (status, _, body) = submit(&app, &alice, &action, &went).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let (status, _, body) = submit(
+        &app,
+        &alice,
+        &action,
+        &[("positive", "maybe"), ("occurred_on", today.as_str())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let recorded = app
+        .get(&format!("/api/v1/outcomes?simulation_id={individual}"))
+        .await;
+    let items = recorded.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", recorded.body);
+    assert_eq!(items[0]["outcome"]["interest"], 4);
 }

@@ -5,10 +5,11 @@ use maud::{Markup, html};
 use poem::{Request, Response, handler, web::Data};
 use troupe_shared::{
     accuracy::AccuracyQuery,
-    domain::{AccuracyGroup, AccuracyKind, Measured},
+    domain::{AccuracyGroup, AccuracyKind, Calibrations, Measured},
 };
 
 use super::{
+    calibration,
     error::render,
     layout::{self, Section},
     session::SignedIn,
@@ -24,13 +25,18 @@ pub async fn page(req: &Request, state: Data<&ApiState>) -> Response {
             ..AccuracyQuery::default()
         };
         let report = accuracy_report(&state, &me.principal, &query).await?;
+        let calibrations = Calibrations {
+            items: state.store.calibrations(me.principal.brokerage_id).await?,
+            min_trials: state.accuracy_calibration_min,
+        };
         let body = html! {
             h1 { "Accuracy" }
             p.muted {
                 "How well simulations predicted what really happened, over the outcomes you can see. "
-                "Record showings, offers, sales, campaign counts and outreach responses with "
-                code { "POST /api/v1/outcomes" } "."
+                "Record showings, offers and sales on a listing's page; campaign counts, outreach responses and "
+                "imports with " code { "POST /api/v1/outcomes" } " or " code { "troupe outcomes import" } "."
             }
+            (calibration::fits_section(&calibrations, &me))
             @if report.groups.is_empty() {
                 p { "No prediction has an outcome recorded against it yet." }
             }

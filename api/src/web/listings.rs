@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::{
     error::{PageError, id_param, render},
     layout::{self, Section},
+    listing_outcomes,
     session::SignedIn,
 };
 use crate::ApiState;
@@ -121,6 +122,7 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
             ..SimulationFilter::default()
         };
         let simulations = state.store.list_simulations(&me.principal, &filter).await?;
+        let outcomes = listing_outcomes::section(&state, &me, id).await?;
         let d = &listing.details;
         let place: Vec<&str> = [d.location.city.as_deref(), d.location.region.as_deref(), d.location.country.as_deref()]
             .into_iter()
@@ -178,6 +180,7 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
                     p { a href={ "/simulations?listing=" (id) } { "All simulations on this listing" } }
                 }
             }
+            (outcomes)
         };
         Ok(layout::page(&me, Section::Listings, &d.title, body))
     })

@@ -23,9 +23,10 @@ use crate::{
     matching::{default_params, queue_run},
 };
 
+/// A form that carries nothing but its CSRF token (a button).
 #[derive(Deserialize)]
 pub struct CsrfForm {
-    csrf: String,
+    pub csrf: String,
 }
 
 /// Queues a run for a listing or a client the person may see, then shows it.

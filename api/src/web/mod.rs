@@ -9,17 +9,20 @@ mod accounts;
 mod accuracy;
 mod admin;
 mod assets;
+mod calibration;
 mod charts;
 mod clients;
 mod enrichment;
 mod error;
 mod layout;
+mod listing_outcomes;
 mod listings;
 mod matching;
 mod new_simulation;
 mod question_findings;
 mod results;
 mod session;
+mod simulation_outcomes;
 mod simulations;
 
 use poem::{EndpointExt, Route, get, http::header, middleware::SetHeader};
@@ -84,6 +87,10 @@ pub fn mount(route: Route) -> Route {
         .at("/simulations/:id", get(simulations::page))
         .at("/simulations/:id/report", get(simulations::report))
         .at(
+            "/simulations/:id/outcomes",
+            poem::post(simulation_outcomes::submit),
+        )
+        .at(
             "/simulations/:id/tables/:table",
             get(simulations::table_csv),
         )
@@ -93,6 +100,10 @@ pub fn mount(route: Route) -> Route {
         .at("/listings/:id", get(listings::page))
         .at("/listings/:id/match", poem::post(matching::for_listing))
         .at(
+            "/listings/:id/outcomes",
+            poem::post(listing_outcomes::submit),
+        )
+        .at(
             "/listings/:id/focus-group",
             get(new_simulation::form).post(new_simulation::submit),
         )
@@ -100,6 +111,7 @@ pub fn mount(route: Route) -> Route {
         .at("/clients/:id/enrich", poem::post(enrichment::submit))
         .at("/clients/:id/enrichments/:run", get(enrichment::status))
         .at("/accuracy", get(accuracy::page))
+        .at("/accuracy/refit", poem::post(calibration::refit))
         .at("/matching", get(matching::run_list))
         .at("/matching/:id", get(matching::run_page))
         .at(

@@ -19,12 +19,18 @@ use troupe_shared::{
 use uuid::Uuid;
 
 use super::{
+    calibration,
     error::{PageError, id_param, render},
     layout::{self, Section},
     results::{self, Finding},
     session::SignedIn,
+    simulation_outcomes,
 };
-use crate::{ApiState, audit::ReadVia, simulations::read_results};
+use crate::{
+    ApiState,
+    audit::ReadVia,
+    simulations::{calibrated_results, read_results},
+};
 
 const PAGE: u32 = 50;
 
@@ -212,6 +218,7 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
     render(async {
         let me = SignedIn::from_request(req).await?;
         let record = visible_record(&state, &me, id).await?;
+        let calibrated = calibrated_results(&state, &record).await?;
         let s = &record.simulation;
         let title = format!(
             "{} {}",
@@ -243,6 +250,8 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
                 @for finding in results::findings(s.kind, results, currency(&record.plan)) {
                     (finding_section(s.id, &finding))
                 }
+                @if let Some(calibrated) = &calibrated { (calibration::results_section(calibrated)) }
+                @if s.status == SimulationStatus::Completed { (simulation_outcomes::section(&record, &me)) }
                 @if !results.failed_steps.is_empty() {
                     section {
                         h2 { "Steps that did not answer" }
