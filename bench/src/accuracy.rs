@@ -3,7 +3,8 @@
 //! write them) and 50,000 outcomes recorded through the API in batches of 1,000 (showings whose
 //! reaction follows the predicted intent, offers drawn from the predicted probability). Then it
 //! times `GET /api/v1/accuracy` against a reference measured in the same run: `GET
-//! /api/v1/outcomes?limit=200`, one page of the same rows.
+//! /api/v1/outcomes?limit=200`, one page of the same rows; and the brokerage's nightly
+//! calibration refit, as the scheduler runs it.
 //!
 //! Ends with `accuracy <measure>=<value>` lines. `BENCH_CLIENTS`, `BENCH_LISTINGS` and
 //! `BENCH_OUTCOMES_PER_PREDICTION` scale it.
@@ -15,6 +16,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
 use troupe::client::ApiClient;
 use troupe_bench::{Deployment, Scratch, env_number, post_all, quantile};
+use troupe_shared::Config;
 use uuid::Uuid;
 
 const SEED: u64 = 20_261_201;
@@ -116,15 +118,17 @@ async fn main() -> anyhow::Result<()> {
             })
             .collect();
         let url = &vars["TROUPE_DATABASE_URL"];
-        if url.starts_with("postgres") {
+        let brokerage = if url.starts_with("postgres") {
             let pool = sqlx::PgPool::connect(url).await?;
             let (brokerage, user): (Uuid, Uuid) = sqlx::query_as(OWNER).fetch_one(&pool).await?;
             seed_predictions!(&pool, brokerage, user, &predicted)?;
+            brokerage
         } else {
             let pool = sqlx::SqlitePool::connect(url).await?;
             let (brokerage, user): (Uuid, Uuid) = sqlx::query_as(OWNER).fetch_one(&pool).await?;
             seed_predictions!(&pool, brokerage, user, &predicted)?;
-        }
+            brokerage
+        };
         let today = chrono::Utc::now().date_naive().to_string();
         let outcomes: Vec<Value> = predicted
             .iter()
@@ -173,8 +177,28 @@ async fn main() -> anyhow::Result<()> {
                 .as_f64()
                 .unwrap_or(f64::NAN),
         );
+        // The nightly refit of this brokerage, as the scheduler runs it: read every prediction
+        // and outcome, fit, store.
+        let (store, _) = troupe::connect(&Config::from_vars(vars.clone())?).await?;
+        let mut refits = Vec::with_capacity(TIMED_RUNS);
+        let mut in_force = Vec::new();
+        for _ in 0..TIMED_RUNS {
+            let at = Instant::now();
+            in_force = store
+                .refit_calibrations(brokerage, chrono::Utc::now(), 50)
+                .await?;
+            refits.push(at.elapsed().as_secs_f64());
+        }
+        store.close().await;
+        let refit = quantile(&mut refits, 0.5);
+        println!(
+            "shape={shape} refit_p50_s={refit:.3} refit_over_report={:.1} (fits in force: {}, trials {})",
+            refit / report,
+            in_force.len(),
+            in_force.first().map_or(0, |f| f.trials),
+        );
         summary.push(format!(
-            "accuracy shape={shape} report_s={report:.3} report_over_page={:.1}",
+            "accuracy shape={shape} report_s={report:.3} report_over_page={:.1} refit_s={refit:.3}",
             report / reference
         ));
         deployment.stop();
