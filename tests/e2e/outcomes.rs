@@ -14,7 +14,8 @@ use crate::helpers::{Shape, TestApp, both_shapes, listing, persona};
 both_shapes!(
     outcomes_are_held_against_what_was_predicted,
     bad_outcomes_are_refused_and_change_nothing,
-    outcomes_are_seen_by_who_may_see_their_client_and_go_with_them
+    outcomes_are_seen_by_who_may_see_their_client_and_go_with_them,
+    a_sale_is_held_against_the_suggested_price
 );
 
 const TODAY: fn() -> String = || chrono::Utc::now().date_naive().to_string();
@@ -551,4 +552,64 @@ async fn outcomes_are_seen_by_who_may_see_their_client_and_go_with_them(shape: S
     );
     let gone = app.get(&format!("/api/v1/outcomes/{showing_id}")).await;
     assert_eq!(gone.status, 404);
+}
+
+/// A focus group on a stored listing suggests a price; the listing's sale is held against it.
+async fn a_sale_is_held_against_the_suggested_price(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let (clients, property) = clients(&app).await;
+    let focus = run(
+        &app,
+        "/api/v1/simulations/focus-group",
+        json!({
+            "property_id": property, "persona_ids": clients,
+            "questions": ["What would you pay for it?"], "modifications_to_test": [],
+            "simulation_params": { "iterations": 1, "seed": 9 }
+        }),
+    )
+    .await;
+    let pricing = focus["results"]["detailed_insights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "pricing")
+        .unwrap_or_else(|| panic!("a pricing insight: {focus}"))
+        .clone();
+    assert!(pricing["bidders"].as_u64().unwrap() > 0, "{pricing}");
+    let suggested = pricing["suggested_price"].as_f64().unwrap();
+    let sold_for = 19_500_000.0;
+    let sale = app
+        .post(
+            "/api/v1/outcomes",
+            &json!({ "type": "sale", "occurred_on": TODAY(), "property_id": property,
+                "price": sold_for, "buyer_persona_id": clients[2], "days_on_market": 41 }),
+        )
+        .await;
+    assert_eq!(sale.status, 201, "{}", sale.body);
+    let report = app.get("/api/v1/accuracy?kind=focus_group").await;
+    let focus_group = group(&report.body, "focus_group");
+    let price_pairs = focus_group["correlations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["of"] == "suggested price vs sale price")
+        .unwrap_or_else(|| panic!("the price pair: {focus_group}"));
+    assert_eq!(price_pairs["pairs"], 1);
+    assert_eq!(
+        focus_group["predictions"], 2,
+        "the buyer's and the listing's: {focus_group}"
+    );
+    let error = focus_group["rate_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["of"] == "suggested price's error as a share of the sale price")
+        .unwrap_or_else(|| panic!("the price error: {focus_group}"));
+    let expected = (suggested - sold_for).abs() / sold_for;
+    assert!(
+        close(&error["mean_absolute_error"]["value"], expected),
+        "{error} vs {expected}"
+    );
+    // The buyer's purchase counts against their own predicted probability too.
+    assert_eq!(focus_group["calibration"]["trials"], 1, "{focus_group}");
 }

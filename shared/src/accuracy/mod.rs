@@ -33,6 +33,8 @@ pub struct PredictionRow {
     pub open_rate: Option<f64>,
     pub click_rate: Option<f64>,
     pub reply_rate: Option<f64>,
+    /// A focus group's suggested price for the listing.
+    pub price: Option<f64>,
     pub provider: String,
     pub model: String,
     pub predicted_at: DateTime<Utc>,
@@ -48,6 +50,8 @@ pub struct OutcomeRow {
     pub persona_id: Option<Uuid>,
     pub simulation_id: Option<Uuid>,
     pub reaction: Option<i32>,
+    /// An offer's amount, a sale's price.
+    pub amount: Option<f64>,
     pub material: Option<String>,
     pub channel: Option<String>,
     pub segment: Option<String>,

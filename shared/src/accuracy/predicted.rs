@@ -57,6 +57,7 @@ fn blank(kind: SimulationKind) -> Prediction {
         score: None,
         probability: None,
         rates: None,
+        price: None,
     }
 }
 
@@ -103,7 +104,7 @@ fn focus_group(
         entry.1.push(intent);
         entry.2.push(probability);
     }
-    by_persona
+    let mut predictions: Vec<Prediction> = by_persona
         .into_iter()
         .map(|(persona, (segment, intents, probabilities))| Prediction {
             persona_id: Some(persona),
@@ -113,7 +114,20 @@ fn focus_group(
             probability: Some(mean(&probabilities)),
             ..blank(SimulationKind::FocusGroup)
         })
-        .collect()
+        .collect();
+    // The price the panel suggests, when any persona named one: what a sale is held against.
+    let suggested = results.detailed_insights.iter().find_map(|i| match i {
+        Insight::Pricing(p) if p.bidders > 0 && p.suggested_price > 0.0 => Some(p.suggested_price),
+        _ => None,
+    });
+    if let Some(price) = suggested {
+        predictions.push(Prediction {
+            property_id: plan.property_id,
+            price: Some(price),
+            ..blank(SimulationKind::FocusGroup)
+        });
+    }
+    predictions
 }
 
 /// Every material × channel × segment cell's open, click and reply rates.

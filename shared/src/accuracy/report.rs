@@ -108,6 +108,8 @@ struct OutcomeIndex<'a> {
     by_pair: HashMap<(Uuid, Uuid), Vec<&'a OutcomeRow>>,
     /// Campaign, outreach and scenario outcomes by simulation.
     by_simulation: HashMap<Uuid, Vec<&'a OutcomeRow>>,
+    /// Sales by listing (a sale need not name its buyer).
+    sales: HashMap<Uuid, Vec<&'a OutcomeRow>>,
 }
 
 impl<'a> OutcomeIndex<'a> {
@@ -115,8 +117,12 @@ impl<'a> OutcomeIndex<'a> {
         let mut index = OutcomeIndex {
             by_pair: HashMap::new(),
             by_simulation: HashMap::new(),
+            sales: HashMap::new(),
         };
         for o in outcomes {
+            if let (OutcomeKind::Sale, Some(property)) = (o.kind, o.property_id) {
+                index.sales.entry(property).or_default().push(o);
+            }
             if let (Some(property), Some(persona)) = (o.property_id, o.persona_id) {
                 index
                     .by_pair
@@ -138,6 +144,13 @@ impl<'a> OutcomeIndex<'a> {
 
     fn of_simulation(&self, simulation: Uuid, since: NaiveDate) -> Vec<&'a OutcomeRow> {
         after(self.by_simulation.get(&simulation), since)
+    }
+
+    /// The listing's sale on or after `since`, the first if several were recorded.
+    fn sale(&self, property: Uuid, since: NaiveDate) -> Option<&'a OutcomeRow> {
+        after(self.sales.get(&property), since)
+            .into_iter()
+            .min_by_key(|o| o.occurred_on)
     }
 }
 
@@ -367,7 +380,12 @@ type SegmentPairs = (Vec<f64>, Vec<f64>);
 fn focus_group(predictions: &[&PredictionRow], outcomes: &OutcomeIndex<'_>, tally: &mut Tally) {
     // simulation → segment → (predicted intents, real reactions)
     let mut segments: BTreeMap<Uuid, BTreeMap<&str, SegmentPairs>> = BTreeMap::new();
+    let mut priced = Vec::new();
     for p in predictions {
+        if p.persona_id.is_none() && p.price.is_some() {
+            priced.push(*p);
+            continue;
+        }
         let (Some(property), Some(persona)) = (p.property_id, p.persona_id) else {
             continue;
         };
@@ -416,6 +434,29 @@ fn focus_group(predictions: &[&PredictionRow], outcomes: &OutcomeIndex<'_>, tall
         tally.best(
             "segment with the highest predicted intent had the best showings",
             &alternatives,
+        );
+    }
+    // After the clients' pairs, so that intent stays the group's headline correlation.
+    for p in priced {
+        let (Some(property), Some(suggested)) = (p.property_id, p.price) else {
+            continue;
+        };
+        let Some(sale) = outcomes.sale(property, day(p.predicted_at)) else {
+            continue;
+        };
+        let Some(price) = sale.amount.filter(|a| *a > 0.0) else {
+            continue;
+        };
+        tally.counted(p, &[sale]);
+        tally.pair(
+            "suggested price vs sale price",
+            p.predicted_at,
+            suggested,
+            price,
+        );
+        tally.rate_error(
+            "suggested price's error as a share of the sale price",
+            (suggested - price).abs() / price,
         );
     }
 }

@@ -261,4 +261,6 @@ pub struct Prediction {
     pub probability: Option<f64>,
     /// Marketing: open, click and reply per delivered material.
     pub rates: Option<[f64; 3]>,
+    /// A focus group's suggested price for the listing (its row names no persona).
+    pub price: Option<f64>,
 }

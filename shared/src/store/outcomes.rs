@@ -213,6 +213,7 @@ impl StoredOutcome {
             persona_id: self.persona_id,
             simulation_id: self.simulation_id,
             reaction: self.reaction,
+            amount: self.amount,
             material: self.material,
             channel: self.channel,
             segment: self.segment,
@@ -721,7 +722,7 @@ impl Store {
         if wants_simulations {
             let rows: Vec<StoredPrediction> = with_pool!(self, pool => {
                 sqlx::query_as("SELECT simulation_id, kind, persona_id, property_id, segment, material, channel, variant, score,
-                        probability, open_rate, click_rate, reply_rate, provider, model, predicted_at
+                        probability, open_rate, click_rate, reply_rate, price, provider, model, predicted_at
                      FROM predictions WHERE brokerage_id = $1 AND ($2 IS NULL OR kind = $2)
                        AND ($3 IS NULL OR predicted_at >= $3) AND ($4 IS NULL OR model = $4)")
                     .bind(caller.brokerage_id).bind(simulation_kind.map(SimulationKind::as_str))
@@ -806,7 +807,7 @@ impl Store {
     pub async fn calibration_inputs(&self, brokerage_id: Uuid) -> StoreResult<AccuracyInputs> {
         let predictions: Vec<StoredPrediction> = with_pool!(self, pool => {
             sqlx::query_as("SELECT simulation_id, kind, persona_id, property_id, segment, material, channel, variant, score,
-                    probability, open_rate, click_rate, reply_rate, provider, model, predicted_at
+                    probability, open_rate, click_rate, reply_rate, price, provider, model, predicted_at
                  FROM predictions WHERE brokerage_id = $1")
                 .bind(brokerage_id)
                 .fetch_all(pool).await
@@ -923,6 +924,7 @@ struct StoredPrediction {
     open_rate: Option<f64>,
     click_rate: Option<f64>,
     reply_rate: Option<f64>,
+    price: Option<f64>,
     provider: String,
     model: String,
     predicted_at: DateTime<Utc>,
@@ -944,6 +946,7 @@ impl StoredPrediction {
             open_rate: self.open_rate,
             click_rate: self.click_rate,
             reply_rate: self.reply_rate,
+            price: self.price,
             provider: self.provider,
             model: self.model,
             predicted_at: self.predicted_at,
@@ -964,7 +967,7 @@ macro_rules! insert_predictions {
             for chunk in predictions.chunks($crate::store::outcomes::PREDICTION_BATCH) {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO predictions (id, brokerage_id, simulation_id, kind, persona_id, property_id, segment, material,
-                        channel, variant, score, probability, open_rate, click_rate, reply_rate, provider, model, predicted_at) ",
+                        channel, variant, score, probability, open_rate, click_rate, reply_rate, price, provider, model, predicted_at) ",
                 );
                 insert.push_values(chunk, |mut row, p| {
                     row.push_bind(Uuid::now_v7())
@@ -982,6 +985,7 @@ macro_rules! insert_predictions {
                         .push_bind(p.rates.map(|r| r[0]))
                         .push_bind(p.rates.map(|r| r[1]))
                         .push_bind(p.rates.map(|r| r[2]))
+                        .push_bind(p.price)
                         .push_bind(metadata.provider.clone())
                         .push_bind(metadata.model_version.clone())
                         .push_bind(now);
