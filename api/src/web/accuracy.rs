@@ -33,8 +33,9 @@ pub async fn page(req: &Request, state: Data<&ApiState>) -> Response {
             h1 { "Accuracy" }
             p.muted {
                 "How well simulations predicted what really happened, over the outcomes you can see. "
-                "Record showings, offers and sales on a listing's page; campaign counts, outreach responses and "
-                "imports with " code { "POST /api/v1/outcomes" } " or " code { "troupe outcomes import" } "."
+                "Record showings, offers and sales on a listing's page, and campaign counts, outreach answers and "
+                "how a scenario went on its simulation's page; flows and imports use "
+                code { "POST /api/v1/outcomes" } " or " code { "troupe outcomes import" } "."
             }
             (calibration::fits_section(&calibrations, &me))
             @if report.groups.is_empty() {

@@ -71,7 +71,7 @@ pub async fn section(
                     tbody { @for o in &recorded { (row(o, &client_name)) } }
                 }
             }
-            form.stacked method="post" action={ "/listings/" (property_id) "/outcomes" } {
+            form.record method="post" action={ "/listings/" (property_id) "/outcomes" } {
                 input type="hidden" name="csrf" value=(me.csrf_token);
                 fieldset {
                     legend { "Record what happened" }

@@ -90,7 +90,7 @@ pub fn section(record: &SimulationRecord, me: &SignedIn) -> Markup {
         section aria-labelledby="what-happened" {
             h2 #what-happened { "What happened" }
             p.muted { "Held against this simulation's predictions on the " a href="/accuracy" { "Accuracy" } " page." }
-            form.stacked method="post" action={ "/simulations/" (id) "/outcomes" } {
+            form.record method="post" action={ "/simulations/" (id) "/outcomes" } {
                 input type="hidden" name="csrf" value=(me.csrf_token);
                 fieldset {
                     (fields)
