@@ -317,6 +317,16 @@ mod tests {
     }
 
     #[test]
+    fn a_single_entry_of_many_trials_is_not_split_for_holding_out() {
+        let one_cell = super::super::stats::Trials {
+            predicted: 0.4,
+            successes: 300,
+            trials: 1000,
+        };
+        assert_eq!(held_out(&[one_cell]), None);
+    }
+
+    #[test]
     fn a_stored_map_must_rise() {
         assert!(map_of(&[[0.2, 0.1], [0.6, 0.5]]).is_some());
         assert!(map_of(&[[0.2, 0.5], [0.6, 0.1]]).is_none());

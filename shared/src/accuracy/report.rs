@@ -348,6 +348,10 @@ fn calibration(
 
 /// Fits on the older share of the trials, judges on the newer rest.
 pub(super) fn held_out(oldest_first: &[Trials]) -> Option<HeldOut> {
+    // One entry (a single campaign cell, say) cannot be split into older and newer.
+    if oldest_first.len() < 2 {
+        return None;
+    }
     let cut = ((oldest_first.len() as f64 * FIT_SHARE).round() as usize)
         .clamp(1, oldest_first.len().saturating_sub(1));
     let (fit_on, judged_on) = oldest_first.split_at(cut);
