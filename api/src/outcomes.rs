@@ -12,8 +12,8 @@ use troupe_shared::{
     accuracy::{self, AccuracyQuery},
     auth::Principal,
     domain::{
-        AccuracyKind, AccuracyReport, Calibrations, Outcome, OutcomeBatch, OutcomeFilter,
-        OutcomeIn, OutcomeKind,
+        AccuracyKind, AccuracyReport, CalibrationFit, Calibrations, Outcome, OutcomeBatch,
+        OutcomeFilter, OutcomeIn, OutcomeKind,
     },
     store::{AuditRecord, Fault, Recorded, Rejection},
 };
@@ -180,7 +180,7 @@ impl OutcomesApi {
             model: model.0,
             calibration_min: state.accuracy_calibration_min,
         };
-        Ok(Json(accuracy_report(&state, &auth.0, &query).await?))
+        Ok(Json(accuracy_report(&state, &auth.0, &query).await?.0))
     }
 
     /// The brokerage's calibrations in force: per kind, provider and model, the latest isotonic
@@ -284,12 +284,13 @@ fn refusal(rejections: Vec<Rejection>, pointer_base: &str) -> ApiError {
     )
 }
 
-/// The report over what the caller may see (the web workspace shows the same).
+/// The report over what the caller may see, and the brokerage's calibrations in force that it
+/// names (the web workspace shows both).
 pub(crate) async fn accuracy_report(
     state: &ApiState,
     caller: &Principal,
     query: &AccuracyQuery,
-) -> Result<AccuracyReport, ApiError> {
+) -> Result<(AccuracyReport, Vec<CalibrationFit>), ApiError> {
     let inputs = state.store.accuracy_inputs(caller, query).await?;
     let mut groups = accuracy::report(&inputs, query);
     let stored = state.store.calibrations(caller.brokerage_id).await?;
@@ -301,12 +302,13 @@ pub(crate) async fn accuracy_report(
             })
             .cloned();
     }
-    Ok(AccuracyReport {
+    let report = AccuracyReport {
         generated_at: Utc::now(),
         since: query.since,
         groups,
         notes: NOTES.iter().map(|n| (*n).to_owned()).collect(),
-    })
+    };
+    Ok((report, stored))
 }
 
 const NOTES: &[&str] = &[

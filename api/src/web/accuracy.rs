@@ -24,9 +24,9 @@ pub async fn page(req: &Request, state: Data<&ApiState>) -> Response {
             calibration_min: state.accuracy_calibration_min,
             ..AccuracyQuery::default()
         };
-        let report = accuracy_report(&state, &me.principal, &query).await?;
+        let (report, in_force) = accuracy_report(&state, &me.principal, &query).await?;
         let calibrations = Calibrations {
-            items: state.store.calibrations(me.principal.brokerage_id).await?,
+            items: in_force,
             min_trials: state.accuracy_calibration_min,
         };
         let body = html! {
@@ -37,11 +37,12 @@ pub async fn page(req: &Request, state: Data<&ApiState>) -> Response {
                 "how a scenario went on its simulation's page; flows and imports use "
                 code { "POST /api/v1/outcomes" } " or " code { "troupe outcomes import" } "."
             }
-            (calibration::fits_section(&calibrations, &me))
             @if report.groups.is_empty() {
                 p { "No prediction has an outcome recorded against it yet." }
             }
             @for group in &report.groups { (section(group)) }
+            // How well the predictions did comes first; what is done about it, after.
+            (calibration::fits_section(&calibrations, &me))
             @if !report.groups.is_empty() {
                 h2 { "How to read it" }
                 ul { @for note in &report.notes { li { (note) } } }
