@@ -61,11 +61,15 @@ macro_rules! outcome_columns {
 
 /// Outcomes ($1 brokerage) the caller ($2 user, $3 team) may see: those about a client only if
 /// they may see the client, those about a simulation only if they may see the simulation.
+///
+/// The clients the caller may see are read once per statement (an uncorrelated `IN`, which both
+/// databases evaluate into a hash set) rather than once per outcome: a brokerage holds far more
+/// outcomes than clients, and the report reads all of them.
 macro_rules! visible_outcome {
     () => {
         concat!(
             "o.brokerage_id = $1
-             AND (o.persona_id IS NULL OR EXISTS (SELECT 1 FROM personas p WHERE p.id = o.persona_id AND ",
+             AND (o.persona_id IS NULL OR o.persona_id IN (SELECT p.id FROM personas p WHERE p.brokerage_id = $1 AND ",
             visible_persona!(),
             "))
              AND (o.simulation_id IS NULL OR EXISTS (SELECT 1 FROM simulations WHERE simulations.id = o.simulation_id AND ",
