@@ -210,11 +210,51 @@ impl StoredOutcome {
 }
 
 /// The columns of an outcome the accuracy report and the calibration fits read: no comment, no
-/// bookkeeping (SQLite decodes every column of 50,000 rows per report).
+/// bookkeeping.
 macro_rules! reported_outcome_columns {
-    () => {
-        "o.id, o.kind, o.occurred_on, o.property_id, o.persona_id, o.simulation_id, o.reaction, o.amount, o.material, o.channel, o.segment, o.variant, o.sent, o.opened, o.clicked, o.replied, o.responded_touch, o.positive, o.interest"
+    ($id:literal) => {
+        concat!(
+            $id, "(o.id), o.kind, o.occurred_on, ", $id, "(o.property_id), ", $id, "(o.persona_id), ",
+            $id, "(o.simulation_id), o.reaction, o.amount, o.material, o.channel, o.segment, o.variant, ",
+            "o.sent, o.opened, o.clicked, o.replied, o.responded_touch, o.positive, o.interest"
+        )
     };
+}
+
+/// The outcomes the accuracy report and the calibration fits read: those of `FROM outcomes o
+/// WHERE $filter`, with binds `$bind`.
+///
+/// SQLite's driver hands a statement's rows over one at a time from its own thread, a thread
+/// wake-up each; for 50,000 outcomes that cost five times what SQLite took to find them
+/// (bench/accuracy.sh). On SQLite they are packed into one JSON array by the database and
+/// unpacked here; PostgreSQL streams rows cheaply and reads them as rows.
+macro_rules! reported_outcomes {
+    ($store:expr, $filter:expr, |$q:ident| $bind:expr) => {{
+        match &$store.pool {
+            super::Pool::Postgres(pool) => {
+                let $q = sqlx::query_as(concat!(
+                    "SELECT ",
+                    reported_outcome_columns!(""),
+                    " FROM outcomes o WHERE ",
+                    $filter
+                ));
+                let rows: Vec<ReportedOutcome> = $bind.fetch_all(pool).await?;
+                rows.into_iter()
+                    .map(ReportedOutcome::into_row)
+                    .collect::<StoreResult<Vec<_>>>()?
+            }
+            super::Pool::Sqlite(pool) => {
+                let $q = sqlx::query_scalar(concat!(
+                    "SELECT json_group_array(json_array(",
+                    reported_outcome_columns!("hex"),
+                    ")) FROM outcomes o WHERE ",
+                    $filter
+                ));
+                let packed: String = $bind.fetch_one(pool).await?;
+                unpack_outcomes(&packed)?
+            }
+        }
+    }};
 }
 
 #[derive(sqlx::FromRow)]
@@ -264,6 +304,70 @@ impl ReportedOutcome {
             interest: self.interest,
         })
     }
+}
+
+/// One outcome as SQLite packs it ([`reported_outcomes!`]): the columns in order, ids in hex
+/// (an absent one as `""`, which is what `hex(NULL)` gives), `positive` as 0 or 1.
+#[derive(serde::Deserialize)]
+struct PackedOutcome(
+    String,
+    String,
+    NaiveDate,
+    String,
+    String,
+    String,
+    Option<i32>,
+    Option<f64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i32>,
+    Option<u8>,
+    Option<i32>,
+);
+
+fn unpack_outcomes(packed: &str) -> StoreResult<Vec<OutcomeRow>> {
+    let corrupt = |what: String| StoreError::Corrupt(format!("packed outcomes: {what}"));
+    let id = |hex: &str| -> StoreResult<Option<Uuid>> {
+        if hex.is_empty() {
+            return Ok(None);
+        }
+        Uuid::try_parse(hex)
+            .map(Some)
+            .map_err(|e| corrupt(format!("id {hex:?}: {e}")))
+    };
+    let rows: Vec<PackedOutcome> =
+        serde_json::from_str(packed).map_err(|e| corrupt(e.to_string()))?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(OutcomeRow {
+                id: id(&r.0)?.ok_or_else(|| corrupt("an outcome without an id".into()))?,
+                kind: parse_column(&r.1, OutcomeKind::parse, "outcomes.kind")?,
+                occurred_on: r.2,
+                property_id: id(&r.3)?,
+                persona_id: id(&r.4)?,
+                simulation_id: id(&r.5)?,
+                reaction: r.6,
+                amount: r.7,
+                material: r.8,
+                channel: r.9,
+                segment: r.10,
+                variant: r.11,
+                sent: r.12,
+                opened: r.13,
+                clicked: r.14,
+                replied: r.15,
+                responded_touch: r.16,
+                positive: r.17.map(|p| p != 0),
+                interest: r.18,
+            })
+        })
+        .collect()
 }
 
 /// What checking a request against the store found out, asked once per id.
@@ -771,15 +875,10 @@ impl Store {
                 .map(StoredPrediction::into_row)
                 .collect::<StoreResult<_>>()?;
         }
-        let outcomes: Vec<ReportedOutcome> = with_pool!(self, pool => {
-            sqlx::query_as(concat!("SELECT ", reported_outcome_columns!(), " FROM outcomes o WHERE ", visible_outcome!()))
-                .bind(caller.brokerage_id).bind(caller.user_id).bind(caller.team_id)
-                .fetch_all(pool).await
-        })?;
-        inputs.outcomes = outcomes
-            .into_iter()
-            .map(ReportedOutcome::into_row)
-            .collect::<StoreResult<_>>()?;
+        inputs.outcomes = reported_outcomes!(self, visible_outcome!(), |q| q
+            .bind(caller.brokerage_id)
+            .bind(caller.user_id)
+            .bind(caller.team_id));
         if wants_matching {
             let recommendations: Vec<(Uuid, Uuid, Uuid, i32, DateTime<Utc>)> = with_pool!(self, pool => {
                 sqlx::query_as(concat!("SELECT r.run_id, r.persona_id, r.property_id, r.rank, r.created_at
@@ -849,20 +948,13 @@ impl Store {
                 .bind(brokerage_id)
                 .fetch_all(pool).await
         })?;
-        let outcomes: Vec<ReportedOutcome> = with_pool!(self, pool => {
-            sqlx::query_as(concat!("SELECT ", reported_outcome_columns!(), " FROM outcomes o WHERE o.brokerage_id = $1"))
-                .bind(brokerage_id)
-                .fetch_all(pool).await
-        })?;
+        let outcomes = reported_outcomes!(self, "o.brokerage_id = $1", |q| q.bind(brokerage_id));
         Ok(AccuracyInputs {
             predictions: predictions
                 .into_iter()
                 .map(StoredPrediction::into_row)
                 .collect::<StoreResult<_>>()?,
-            outcomes: outcomes
-                .into_iter()
-                .map(ReportedOutcome::into_row)
-                .collect::<StoreResult<_>>()?,
+            outcomes,
             ..AccuracyInputs::default()
         })
     }
