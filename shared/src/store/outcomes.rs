@@ -210,7 +210,7 @@ impl StoredOutcome {
 }
 
 /// The columns of an outcome the accuracy report and the calibration fits read: no comment, no
-/// bookkeeping.
+/// bookkeeping. `$id` wraps each id column: `""` reads it as it is, `"hex"` as SQLite packs it.
 macro_rules! reported_outcome_columns {
     ($id:literal) => {
         concat!(
@@ -306,7 +306,8 @@ impl ReportedOutcome {
     }
 }
 
-/// One outcome as SQLite packs it ([`reported_outcomes!`]): the columns in order, ids in hex
+/// One outcome as SQLite packs it ([`reported_outcomes!`]): the columns in the order
+/// `reported_outcome_columns!` names them (about 150 bytes an outcome), ids in hex
 /// (an absent one as `""`, which is what `hex(NULL)` gives), `positive` as 0 or 1.
 #[derive(serde::Deserialize)]
 struct PackedOutcome(
