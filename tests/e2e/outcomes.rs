@@ -15,6 +15,7 @@ both_shapes!(
     outcomes_are_held_against_what_was_predicted,
     bad_outcomes_are_refused_and_change_nothing,
     outcomes_are_seen_by_who_may_see_their_client_and_go_with_them,
+    the_accuracy_report_counts_only_outcomes_the_caller_may_see,
     a_sale_is_held_against_the_suggested_price
 );
 
@@ -552,6 +553,69 @@ async fn outcomes_are_seen_by_who_may_see_their_client_and_go_with_them(shape: S
     );
     let gone = app.get(&format!("/api/v1/outcomes/{showing_id}")).await;
     assert_eq!(gone.status, 404);
+}
+
+/// The report reads every outcome of the brokerage in one go; an agent of another team gets it
+/// without the showings of a client they may not see.
+async fn the_accuracy_report_counts_only_outcomes_the_caller_may_see(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let property = app.create_property(&listing()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut private = persona("Priya Private", "finance", &["wine cellar"], &[], 30e6);
+    private["visibility"] = json!("private");
+    let mut shared = persona("Sam Shared", "finance", &["wine cellar"], &[], 30e6);
+    shared["visibility"] = json!("brokerage");
+    let mut clients = Vec::new();
+    for client in [private, shared] {
+        clients.push(app.create_persona(&client).await["id"].clone());
+    }
+    run(
+        &app,
+        "/api/v1/simulations/focus-group",
+        json!({ "property_id": property, "persona_ids": clients,
+                "questions": ["Would you buy it at this price?"], "modifications_to_test": [],
+                "simulation_params": { "iterations": 1, "seed": 5 } }),
+    )
+    .await;
+    let showings: Vec<Value> = clients
+        .iter()
+        .map(|client| {
+            json!({ "type": "showing", "occurred_on": TODAY(), "property_id": property,
+                    "persona_id": client, "reaction": 4 })
+        })
+        .collect();
+    let recorded = app
+        .post("/api/v1/outcomes/batch", &json!({ "outcomes": showings }))
+        .await;
+    assert_eq!(recorded.status, 201, "{}", recorded.body);
+
+    let owner = app.get("/api/v1/accuracy?kind=focus_group").await;
+    assert_eq!(
+        group(&owner.body, "focus_group")["outcomes"],
+        2,
+        "{}",
+        owner.body
+    );
+    let carol = app
+        .key_for("Acme Realty", Some("East"), "carol", Role::Agent)
+        .await;
+    let theirs = app
+        .request(
+            Method::GET,
+            "/api/v1/accuracy?kind=focus_group",
+            Some(&carol),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.status, 200, "{}", theirs.body);
+    assert_eq!(
+        group(&theirs.body, "focus_group")["outcomes"],
+        1,
+        "{}",
+        theirs.body
+    );
 }
 
 /// A focus group on a stored listing suggests a price; the listing's sale is held against it.
