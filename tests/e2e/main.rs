@@ -37,5 +37,6 @@ mod store_permissions;
 mod tenancy;
 mod tls;
 mod typed_questions;
+mod wake;
 mod web;
 mod webhooks;

@@ -16,7 +16,7 @@ use troupe_shared::{
     Config, Store,
     config::LlmProvider,
     jobs::{EnrichmentJob, MatchingJob, SimulationJob, WebhookJob},
-    queue::{Queue, Queues},
+    queue::{Queue, Queues, Storage},
 };
 
 pub use simulation::{SimulationDeps, run_simulation};
@@ -243,7 +243,9 @@ pub async fn run(
         config.worker.clone(),
         shutdown.clone(),
     );
+    let arrivals = queues.hear_arrivals(shutdown.clone());
     tokio::join!(
+        arrivals,
         simulations,
         enrichments,
         matches,
@@ -274,8 +276,9 @@ where
     }
 }
 
-/// One apalis worker on `queue`, polling at the configured interval (not apalis' 30 s
-/// heartbeat: that is what makes pick-up immediate).
+/// One apalis worker on `queue`: woken by the queue's arrivals, and polling at the configured
+/// interval as well (not apalis' 30 s heartbeat) for what no bell announces: retries coming due,
+/// jobs recovered from dead workers, pushes missed while the subscription was down.
 async fn consume<J, D, H, Fut>(
     config: &Config,
     queue: Queue<J>,
@@ -290,7 +293,9 @@ where
     H: Fn(J, Data<Arc<D>>) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = Result<(), BoxDynError>> + Send + 'static,
 {
-    let poll = config.worker.poll_interval;
+    let wake = Strategy::new()
+        .stream(queue.arrivals())
+        .interval(config.worker.poll_interval);
     let concurrency = config.concurrency(J::QUEUE);
     let signal = async move {
         shutdown.cancelled().await;
@@ -301,7 +306,7 @@ where
     macro_rules! run_on {
         ($storage:expr) => {
             WorkerBuilder::new(name.as_str())
-                .backend($storage.poll_with_interval(poll))
+                .backend($storage.poll_with_strategy(wake))
                 .data(deps)
                 .concurrency(concurrency)
                 .build(handler)
@@ -309,9 +314,9 @@ where
                 .await
         };
     }
-    match queue {
-        Queue::Sqlite(storage) => run_on!(storage)?,
-        Queue::Redis(storage) => run_on!(storage)?,
+    match queue.storage {
+        Storage::Sqlite(storage) => run_on!(storage)?,
+        Storage::Redis(storage) => run_on!(storage)?,
     }
     tracing::info!(worker = %name, "worker stopped");
     Ok(())

@@ -1,5 +1,7 @@
 //! The job queues of both shapes behind one type: apalis-sqlite in the embedded shape,
-//! apalis-redis in the distributed one.
+//! apalis-redis in the distributed one, each with a bell that wakes idle workers on a push.
+
+mod wake;
 
 use std::time::Duration;
 
@@ -7,6 +9,8 @@ use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
 use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqlitePool, SqlitePoolOptions, SqliteStorage};
 use redis::aio::ConnectionManagerConfig;
+use tokio_util::sync::CancellationToken;
+use wake::{Arrivals, Bell};
 
 use crate::{
     config::Config,
@@ -24,17 +28,27 @@ pub enum QueueError {
     Push(String),
 }
 
-/// Where jobs of one type go. Cloning is cheap: both variants share their connection.
-pub enum Queue<J> {
+/// Where jobs of one type go. Cloning is cheap: clones share the connection and the bell.
+pub struct Queue<J> {
+    pub storage: Storage<J>,
+    bell: Bell,
+}
+
+/// A queue's backend.
+pub enum Storage<J> {
     Sqlite(SqliteStorage<J>),
     Redis(RedisStorage<J>),
 }
 
 impl<J> Clone for Queue<J> {
     fn clone(&self) -> Self {
-        match self {
-            Queue::Sqlite(storage) => Queue::Sqlite(storage.clone()),
-            Queue::Redis(storage) => Queue::Redis(storage.clone()),
+        let storage = match &self.storage {
+            Storage::Sqlite(storage) => Storage::Sqlite(storage.clone()),
+            Storage::Redis(storage) => Storage::Redis(storage.clone()),
+        };
+        Queue {
+            storage,
+            bell: self.bell.clone(),
         }
     }
 }
@@ -49,7 +63,10 @@ impl<J: Job> Queue<J> {
             .heartbeat_interval(worker.heartbeat_interval)
             .missed_heartbeats(worker.missed_heartbeats)
             .batch_size(config.concurrency(J::QUEUE));
-        Queue::Sqlite(SqliteStorage::new(pool).with_config(settings))
+        Queue {
+            storage: Storage::Sqlite(SqliteStorage::new(pool).with_config(settings)),
+            bell: Bell::default(),
+        }
     }
 
     fn redis(conn: ConnectionManager, config: &Config) -> Self {
@@ -59,14 +76,56 @@ impl<J: Job> Queue<J> {
             .heartbeat_interval(worker.heartbeat_interval)
             .missed_heartbeats(worker.missed_heartbeats)
             .batch_size(config.concurrency(J::QUEUE));
-        Queue::Redis(RedisStorage::new(conn).with_config(settings))
+        Queue {
+            storage: Storage::Redis(RedisStorage::new(conn).with_config(settings)),
+            bell: Bell::default(),
+        }
+    }
+
+    /// Yields whenever a job may have arrived (rings coalesce); consumers still poll as well.
+    pub fn arrivals(&self) -> Arrivals {
+        self.bell.listen()
+    }
+
+    /// The Redis channel this queue's pushes are announced on. (apalis-redis 1.0 announces
+    /// only jobs it queues unscheduled, and it schedules every push for the current second, so
+    /// the pushers announce their own.)
+    fn announcements(&self) -> Option<String> {
+        match &self.storage {
+            Storage::Redis(storage) => Some(format!(
+                "{}:pushed",
+                storage.get_config().active_jobs_list()
+            )),
+            Storage::Sqlite(_) => None,
+        }
+    }
+
+    /// Tells idle consumers a push happened: in the embedded shape by ringing the bell of this
+    /// process, in the distributed one by publishing on Redis. A lost announcement costs only
+    /// latency: the consumers' polls find the job.
+    async fn announce(&self) {
+        match self.clone().storage {
+            Storage::Sqlite(_) => self.bell.ring(),
+            Storage::Redis(mut storage) => {
+                let channel = self.announcements().expect("a Redis queue has a channel");
+                let mut conn = storage.get_connection().clone();
+                let published = redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(1)
+                    .query_async::<i64>(&mut conn)
+                    .await;
+                if let Err(e) = published {
+                    tracing::debug!(queue = J::QUEUE, error = %e, "push not announced; polls will find it");
+                }
+            }
+        }
     }
 
     /// Jobs waiting: apalis-redis keeps them in the `<queue>:active` list (which is also what
     /// KEDA scales workers on), apalis-sqlite as `Pending` rows of its `Jobs` table.
     pub async fn depth(&self, queue_name: &str) -> Result<u64, QueueError> {
-        match self.clone() {
-            Queue::Sqlite(storage) => {
+        match self.clone().storage {
+            Storage::Sqlite(storage) => {
                 let pending: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM Jobs WHERE job_type = ?1 AND status = 'Pending'",
                 )
@@ -76,7 +135,7 @@ impl<J: Job> Queue<J> {
                 .map_err(apalis_sqlite::Error::from)?;
                 Ok(pending.max(0) as u64)
             }
-            Queue::Redis(mut storage) => {
+            Storage::Redis(mut storage) => {
                 let list = format!("{queue_name}:active");
                 let mut conn = storage.get_connection().clone();
                 Ok(redis::cmd("LLEN").arg(list).query_async(&mut conn).await?)
@@ -90,17 +149,21 @@ impl<J: Job> Queue<J> {
         if jobs.is_empty() {
             return Ok(());
         }
-        let result = match self.clone() {
-            Queue::Sqlite(mut storage) => storage.push_bulk(jobs).await.map_err(|e| e.to_string()),
-            Queue::Redis(mut storage) => storage.push_bulk(jobs).await.map_err(|e| e.to_string()),
+        let result = match self.clone().storage {
+            Storage::Sqlite(mut storage) => {
+                storage.push_bulk(jobs).await.map_err(|e| e.to_string())
+            }
+            Storage::Redis(mut storage) => storage.push_bulk(jobs).await.map_err(|e| e.to_string()),
         };
-        result.map_err(QueueError::Push)
+        result.map_err(QueueError::Push)?;
+        self.announce().await;
+        Ok(())
     }
 
     /// Whether a job this queue took can vanish while its run waits in the store: Redis run
     /// without persistence loses everything on a restart; SQLite's queue is in the store's file.
     pub fn can_lose_jobs(&self) -> bool {
-        matches!(self, Queue::Redis(_))
+        matches!(self.storage, Storage::Redis(_))
     }
 
     /// Pushes jobs named by their requests. A name the queue already holds is not queued again
@@ -111,8 +174,8 @@ impl<J: Job> Queue<J> {
             return Ok(());
         }
         let name = |request: JobRequest| request.id.to_string();
-        let result = match self.clone() {
-            Queue::Sqlite(mut storage) => {
+        let result = match self.clone().storage {
+            Storage::Sqlite(mut storage) => {
                 // The id stays apalis' own: a second row with the same key is skipped by the
                 // key's unique index, not refused by the primary key.
                 let tasks = jobs.into_iter().map(|(job, request)| {
@@ -123,7 +186,7 @@ impl<J: Job> Queue<J> {
                     .await
                     .map_err(|e| e.to_string())
             }
-            Queue::Redis(mut storage) => {
+            Storage::Redis(mut storage) => {
                 let tasks = jobs.into_iter().map(|(job, request)| {
                     TaskBuilder::new(job)
                         .task_id(TaskId::from_string(name(request)))
@@ -135,7 +198,9 @@ impl<J: Job> Queue<J> {
                     .map_err(|e| e.to_string())
             }
         };
-        result.map_err(QueueError::Push)
+        result.map_err(QueueError::Push)?;
+        self.announce().await;
+        Ok(())
     }
 
     /// Pushes a run's job right after the commit that requested it. A queue that is down or
@@ -171,6 +236,8 @@ pub struct Queues {
     pub webhooks: Queue<WebhookJob>,
     /// `TROUPE_QUEUE_PREFIX`, which the queues' full names start with.
     prefix: String,
+    /// The distributed shape's Redis, whose push announcements the workers subscribe to.
+    redis_url: Option<String>,
 }
 
 impl Queues {
@@ -191,6 +258,7 @@ impl Queues {
             matching: Queue::sqlite(pool, config),
             webhooks: Queue::sqlite(pool, config),
             prefix: config.queue_prefix.clone(),
+            redis_url: None,
         })
     }
 
@@ -202,15 +270,35 @@ impl Queues {
             matching: Queue::redis(conn.clone(), config),
             webhooks: Queue::redis(conn, config),
             prefix: config.queue_prefix.clone(),
+            redis_url: Some(url.to_owned()),
         })
+    }
+
+    /// Until `shutdown`: rings each queue's bell when Redis announces a push to it, so this
+    /// process's consumers pick the job up at once (the embedded shape's pushers ring the bells
+    /// themselves, so there this returns at once).
+    pub async fn hear_arrivals(&self, shutdown: CancellationToken) {
+        let Some(url) = self.redis_url.clone() else {
+            return;
+        };
+        let bells = [
+            (self.simulations.announcements(), &self.simulations.bell),
+            (self.enrichment.announcements(), &self.enrichment.bell),
+            (self.matching.announcements(), &self.matching.bell),
+            (self.webhooks.announcements(), &self.webhooks.bell),
+        ]
+        .into_iter()
+        .filter_map(|(channel, bell)| Some((channel?, bell.clone())))
+        .collect();
+        wake::hear_redis(url, bells, shutdown).await;
     }
 
     /// The distributed shape's Redis connection, which other shared state (rate limits, the
     /// response cache) also uses.
     pub fn redis_connection(&self) -> Option<ConnectionManager> {
-        match self.simulations.clone() {
-            Queue::Redis(mut storage) => Some(storage.get_connection().clone()),
-            Queue::Sqlite(_) => None,
+        match self.simulations.clone().storage {
+            Storage::Redis(mut storage) => Some(storage.get_connection().clone()),
+            Storage::Sqlite(_) => None,
         }
     }
 
@@ -246,14 +334,14 @@ impl Queues {
 
     /// Readiness: the queues' backend answers.
     pub async fn ping(&self) -> Result<(), QueueError> {
-        match self.simulations.clone() {
-            Queue::Sqlite(storage) => {
+        match self.simulations.clone().storage {
+            Storage::Sqlite(storage) => {
                 sqlx::query("SELECT 1")
                     .execute(storage.pool())
                     .await
                     .map_err(apalis_sqlite::Error::from)?;
             }
-            Queue::Redis(mut storage) => {
+            Storage::Redis(mut storage) => {
                 let mut conn = storage.get_connection().clone();
                 redis::cmd("PING").query_async::<String>(&mut conn).await?;
             }
