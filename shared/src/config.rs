@@ -70,6 +70,10 @@ pub struct Config {
     pub log_filter: String,
 }
 
+/// The highest `TROUPE_SIMULATION_MAX_AGENTS` may be set: the request schemas bound a panel's
+/// `persona_ids` by it.
+pub const MAX_AGENTS_CEILING: u32 = 5000;
+
 /// What one simulation request may ask for; larger requests are refused at submission.
 #[derive(Debug, Clone, Copy)]
 pub struct SimulationLimits {
@@ -138,7 +142,8 @@ pub struct WorkerConfig {
     pub missed_heartbeats: usize,
     /// Runs of one simulation (first run plus recoveries) before it is marked failed.
     pub max_attempts: u32,
-    /// Persona agents of one simulation that call the model at once.
+    /// The most persona agents of one simulation calling the model at once; below it, as many
+    /// as the provider key keeps busy.
     pub agent_parallelism: usize,
     /// How often the job dispatcher looks for job requests to push.
     pub job_sweep_interval: Duration,
@@ -326,7 +331,7 @@ impl Config {
                 ),
                 missed_heartbeats: env.parse("TROUPE_WORKER_MISSED_HEARTBEATS", "3")?,
                 max_attempts: env.parse("TROUPE_JOB_MAX_ATTEMPTS", "3")?,
-                agent_parallelism: env.parse("TROUPE_AGENT_PARALLELISM", "32")?,
+                agent_parallelism: env.parse("TROUPE_AGENT_PARALLELISM", "1024")?,
                 job_sweep_interval: Duration::from_millis(
                     env.parse("TROUPE_JOB_SWEEP_MS", "2000")?,
                 ),
@@ -488,6 +493,12 @@ impl Config {
             if value == 0 {
                 return Err(invalid(var, "must be at least 1"));
             }
+        }
+        if self.limits.max_agents > MAX_AGENTS_CEILING {
+            return Err(invalid(
+                "TROUPE_SIMULATION_MAX_AGENTS",
+                format!("must be at most {MAX_AGENTS_CEILING}"),
+            ));
         }
         if self.llm.default_token_budget == 0
             || self.llm.default_token_budget > self.llm.max_token_budget

@@ -29,6 +29,7 @@ mod matching;
 mod outages;
 mod outcomes;
 mod panels;
+mod parallelism;
 mod personas;
 mod simulation_list;
 mod simulations;

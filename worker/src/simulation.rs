@@ -313,7 +313,7 @@ impl Run<'_> {
                 })
                 .collect();
             let sketches: Vec<_> = futures::stream::iter(sketches)
-                .buffered(ctx.parallelism.max(1))
+                .buffered(ctx.width())
                 .collect()
                 .await;
             for ((_, key), sketch) in missing.iter().zip(sketches) {

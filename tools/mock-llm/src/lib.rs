@@ -80,9 +80,13 @@ pub struct Fault {
 
 /// Counters over the mock's life. Tokens are those of accepted (not rate-limited) requests.
 #[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Stats {
     pub requests: u64,
     pub completed: u64,
+    /// Accepted chat requests being answered now, and the most there ever were at once.
+    pub in_flight: u64,
+    pub max_in_flight: u64,
     pub rate_limited: u64,
     pub faults: u64,
     pub prompt_tokens: u64,
@@ -116,6 +120,15 @@ impl State {
         let mut entry = std::mem::take(&mut totals.series[second]);
         update(&mut totals, &mut entry);
         totals.series[second] = entry;
+    }
+}
+
+/// One accepted chat request until its handler ends, answered or dropped by the client.
+struct InFlight(Arc<State>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.record(|s, _| s.in_flight -= 1);
     }
 }
 
@@ -242,9 +255,12 @@ async fn chat(state: Data<&Arc<State>>, body: Json<ChatBody>) -> Response {
     state.record(|s, sec| {
         s.requests += 1;
         s.prompt_tokens += prompt_tokens;
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
         sec.requests += 1;
         sec.tokens += prompt_tokens;
     });
+    let _answering = InFlight(state.clone());
     let (low, high) = state.config.latency_ms;
     if high > 0 {
         let wait = rand::rng().random_range(low..=high.max(low));

@@ -1,6 +1,6 @@
 //! Persona agents and the rounds they answer in. A run is a sequence of rounds; in each, every
-//! agent takes one step, all in parallel (up to the worker's agent parallelism), so a run's wall
-//! time is its number of rounds × one model call.
+//! agent takes one step, all in parallel (as many at once as the provider key keeps busy, up to
+//! the worker's agent parallelism), so a run's wall time is its number of rounds × one model call.
 
 use std::{
     future::Future,
@@ -30,10 +30,19 @@ pub struct RunContext<'a> {
     pub ledger: &'a Ledger,
     /// Agent steps finished, and the answers not yet reported live.
     pub progress: &'a Progress,
+    /// The most agent steps of this run at once, whatever the key allows.
     pub parallelism: usize,
     pub temperature: f64,
     /// Fires when the run has been asked to stop: rounds not yet begun are not taken.
     pub stop: &'a CancellationToken,
+}
+
+impl RunContext<'_> {
+    /// Agent steps to run at once now: looked up per round, so a round after the provider
+    /// lowered its limits (or the calls slowed) runs narrower.
+    pub fn width(&self) -> usize {
+        self.responder.concurrency(self.parallelism)
+    }
 }
 
 /// A run's progress as its steps finish: how many, and the answers given since the last report
@@ -223,7 +232,7 @@ pub struct Transcript {
 }
 
 impl Transcript {
-    /// Runs one round's steps, `ctx.parallelism` at a time, and records them in order (none once
+    /// Runs one round's steps, [`RunContext::width`] at a time, and records them in order (none once
     /// the run has been asked to stop). The
     /// futures are built by the caller up front: a stream combinator holding a closure over
     /// borrowed agents makes the job future fail rustc's `Send` check (rust-lang/rust#102211).
@@ -236,7 +245,7 @@ impl Transcript {
             return Ok(());
         }
         let outcomes: Vec<StepOutcome> = stream::iter(steps)
-            .buffered(ctx.parallelism.max(1))
+            .buffered(ctx.width())
             .try_collect()
             .await?;
         for outcome in outcomes {

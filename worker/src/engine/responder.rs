@@ -43,6 +43,16 @@ impl Responder {
         }
     }
 
+    /// How many agent steps to run at once, at most `ceiling`: as many as the provider key keeps
+    /// busy (the offline model has no key to spare).
+    pub fn concurrency(&self, ceiling: usize) -> usize {
+        let wanted = match self {
+            Responder::Llm(gateway) => gateway.sustainable_concurrency(),
+            Responder::Offline => ceiling,
+        };
+        wanted.clamp(1, ceiling.max(1))
+    }
+
     /// One agent step, charged to the run's ledger.
     pub async fn answer(
         &self,

@@ -21,6 +21,9 @@ use super::{
 const TOKENS_PER_MESSAGE: u64 = 4;
 /// The first guess at a reply's length, until replies teach better.
 const INITIAL_COMPLETION_ESTIMATE: u64 = 300;
+/// The first guesses at a call's whole cost and its latency, for how many to run at once.
+const INITIAL_TOKENS_PER_CALL: u64 = 1000;
+const INITIAL_LATENCY_MICROS: u64 = 1_000_000;
 
 pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
@@ -51,6 +54,10 @@ pub struct Gateway {
     price_per_million: (f64, f64),
     /// Running estimate of a completion's tokens, for reservations.
     completion_estimate: AtomicU64,
+    /// Running estimates of a chat call's tokens (prompt and reply) and of a successful
+    /// attempt's latency, for how many calls at once keep the key busy.
+    tokens_per_call: AtomicU64,
+    latency_micros: AtomicU64,
 }
 
 impl Gateway {
@@ -69,7 +76,19 @@ impl Gateway {
             max_attempts: config.max_attempts,
             price_per_million: config.price_per_million,
             completion_estimate: AtomicU64::new(INITIAL_COMPLETION_ESTIMATE),
+            tokens_per_call: AtomicU64::new(INITIAL_TOKENS_PER_CALL),
+            latency_micros: AtomicU64::new(INITIAL_LATENCY_MICROS),
         }
+    }
+
+    /// How many chat calls at once the key's limits keep busy, as they stand now (lowered by
+    /// the provider's headers and 429s) at the calls' running cost and latency. A wider round
+    /// would only queue at the limiter; a narrower one would leave the key idle.
+    pub fn sustainable_concurrency(&self) -> usize {
+        let tokens = self.tokens_per_call.load(Ordering::Relaxed);
+        let latency = Duration::from_micros(self.latency_micros.load(Ordering::Relaxed));
+        self.limiter
+            .sustainable_concurrency(u32::try_from(tokens).unwrap_or(u32::MAX), latency)
     }
 
     pub fn model(&self) -> &str {
@@ -135,10 +154,9 @@ impl Gateway {
         self.limiter
             .settle(estimate as u32, (prompt_tokens + completion_tokens) as u32)
             .await;
-        // An exponential moving average keeps the estimate near what replies really cost.
-        let previous = self.completion_estimate.load(Ordering::Relaxed);
-        self.completion_estimate
-            .store((previous * 7 + completion_tokens) / 8, Ordering::Relaxed);
+        // Exponential moving averages keep the estimates near what replies really cost.
+        moving_average(&self.completion_estimate, completion_tokens);
+        moving_average(&self.tokens_per_call, prompt_tokens + completion_tokens);
         let cached = CachedResponse {
             content: content.clone(),
             prompt_tokens: prompt_tokens as i64,
@@ -176,6 +194,8 @@ impl Gateway {
             let outcome = match &result {
                 Ok(attempt) => {
                     self.limiter.observe(attempt.signal).await;
+                    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    moving_average(&self.latency_micros, micros);
                     "ok"
                 }
                 Err(LlmError::Status { signal, .. }) => {
@@ -260,4 +280,14 @@ impl Gateway {
         }
         body
     }
+}
+
+/// Moves a running estimate an eighth of the way to `sample` (concurrent updates may drop one
+/// sample; an estimate does not need them all).
+fn moving_average(estimate: &AtomicU64, sample: u64) {
+    let previous = estimate.load(Ordering::Relaxed);
+    estimate.store(
+        (previous.saturating_mul(7).saturating_add(sample)) / 8,
+        Ordering::Relaxed,
+    );
 }

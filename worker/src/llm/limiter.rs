@@ -2,6 +2,8 @@
 //! process's calls; in the distributed shape an atomic GCRA script in Redis holds the budget all
 //! workers share (one round trip per reservation). The limits adapt to what the provider says:
 //! its `x-ratelimit-limit-*` headers lower them, and a 429's `retry-after` pauses every caller.
+//! Callers wait their turn first come, first served, and the limits say how many calls at once
+//! the key can keep busy, which is how wide a simulation's rounds run.
 
 use std::{
     num::NonZeroU32,
@@ -75,6 +77,10 @@ pub struct RateLimiter {
     token_balance: AtomicI64,
     paused_until: Mutex<Option<Instant>>,
     shared: Option<SharedBudget>,
+    /// One caller at a time waits at the limits, the others queue here in arrival order:
+    /// without it every waiter wakes at each grant and the grant goes to whichever is polled
+    /// first, so a call could wait indefinitely while later ones go.
+    turn: tokio::sync::Mutex<()>,
 }
 
 /// The budget in Redis, keyed by provider key.
@@ -99,7 +105,20 @@ impl RateLimiter {
                     format!("{key}:paused-until"),
                 ],
             }),
+            turn: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// How many calls of `tokens_per_call` keep the key busy when each takes `latency`: the
+    /// calls the limits grant over one latency, twice over so that the limiter rather than the
+    /// number in flight sets the pace, and never fewer than one burst.
+    pub fn sustainable_concurrency(&self, tokens_per_call: u32, latency: Duration) -> usize {
+        let limits = self.limits();
+        let per_second = (f64::from(limits.rpm) / 60.0)
+            .min(f64::from(limits.tpm) / 60.0 / f64::from(tokens_per_call.max(1)));
+        let burst = per_second * f64::from(BURST_SECONDS);
+        let busy = per_second * latency.as_secs_f64() * 2.0;
+        busy.max(burst).ceil().max(1.0).min(usize::MAX as f64) as usize
     }
 
     pub fn limits(&self) -> Limits {
@@ -109,6 +128,18 @@ impl RateLimiter {
     /// Waits until a call of `tokens` may go out; returns how long it waited.
     pub async fn acquire(&self, tokens: u32) -> Duration {
         let started = Instant::now();
+        let local = self.local_turn(tokens).await;
+        if let Some(shared) = &self.shared {
+            // Outside the turn: the local limits already pace this process, and a round trip
+            // per caller in single file would cost a wide round more than any wait saves.
+            shared.reserve(local.limits, tokens).await;
+        }
+        started.elapsed()
+    }
+
+    /// Waits this caller's turn at the local limits; returns the limits it was granted under.
+    async fn local_turn(&self, tokens: u32) -> Arc<Local> {
+        let _turn = self.turn.lock().await;
         let pause = *self.paused_until.lock().expect("limiter lock");
         if let Some(until) = pause.filter(|u| *u > Instant::now()) {
             tokio::time::sleep_until(until.into()).await;
@@ -124,10 +155,7 @@ impl RateLimiter {
         let cells = NonZeroU32::new(cells as u32).expect("at least one");
         // Cannot fail: the cell count is clamped to the burst.
         let _ = local.tokens.until_n_ready(cells).await;
-        if let Some(shared) = &self.shared {
-            shared.reserve(local.limits, tokens).await;
-        }
-        started.elapsed()
+        local
     }
 
     /// Corrects a reservation once the provider has said what the call really cost.
@@ -353,6 +381,57 @@ mod tests {
         limiter.settle(3000, 1000).await;
         let waited = limiter.acquire(2000).await;
         assert!(waited < Duration::from_millis(100), "{waited:?}");
+    }
+
+    #[tokio::test]
+    async fn waiting_callers_are_served_in_arrival_order() {
+        // 600 a minute with a 3 s burst: 30 at once, then one every 100 ms.
+        let limiter = Arc::new(RateLimiter::new(limits(600, 10_000_000), None));
+        for _ in 0..30 {
+            limiter.acquire(1).await;
+        }
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut callers = Vec::new();
+        for i in 0..5 {
+            let (limiter, order) = (limiter.clone(), order.clone());
+            callers.push(tokio::spawn(async move {
+                limiter.acquire(1).await;
+                order.lock().expect("order").push(i);
+            }));
+            // Each caller is queued before the next arrives.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for caller in callers {
+            caller.await.expect("caller");
+        }
+        assert_eq!(*order.lock().expect("order"), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn the_limits_say_how_many_calls_keep_the_key_busy() {
+        let second = Duration::from_secs(1);
+        // 600 requests a minute: 10 a second; at 1 s a call, 20 in flight (a burst is 30).
+        assert_eq!(
+            RateLimiter::new(limits(600, 10_000_000), None).sustainable_concurrency(500, second),
+            30
+        );
+        // The same key over 4 s calls: 80.
+        assert_eq!(
+            RateLimiter::new(limits(600, 10_000_000), None)
+                .sustainable_concurrency(500, 4 * second),
+            80
+        );
+        // 60,000 tokens a minute at 1,000 a call: one call a second, whatever the requests allow.
+        assert_eq!(
+            RateLimiter::new(limits(100_000, 60_000), None).sustainable_concurrency(1000, second),
+            3
+        );
+        // A generous key: thousands.
+        assert!(
+            RateLimiter::new(limits(1_000_000, 1_000_000_000), None)
+                .sustainable_concurrency(500, second)
+                > 10_000
+        );
     }
 
     #[tokio::test]
