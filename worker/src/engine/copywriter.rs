@@ -52,84 +52,99 @@ struct Copy {
     opening_line: String,
 }
 
-/// One rewrite per material whose most frequent objection reaches [`WORTH_ANSWERING`].
+/// One rewrite per material whose most frequent objection reaches [`WORTH_ANSWERING`], all
+/// asked for at once (one round).
 pub async fn rewrites(
     plan: &MarketingPlan,
     personas: &[Persona],
     responses: &[AgentResponse],
     ctx: &RunContext<'_>,
 ) -> Vec<Rewrite> {
-    let mut out = Vec::new();
-    for (index, material) in plan.materials.iter().enumerate() {
-        if ctx.stop.is_cancelled() {
-            break;
-        }
-        let Some((objection, share, exposed)) = top_objection(material, responses) else {
-            continue;
-        };
-        let wants = panel_wants(material, personas, &exposed);
-        let written = match ctx.responder {
-            Responder::Offline => Some(offline(material, &wants)),
-            Responder::Llm(gateway) => {
-                let user = format!(
-                    "<material>\nSubject: {}\nBody: {}\n</material>\n<panel>\nRaised in {:.0}% \
+    let asked = plan
+        .materials
+        .iter()
+        .enumerate()
+        .map(|(index, material)| rewrite(plan, index, material, personas, responses, ctx));
+    futures::future::join_all(asked)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The rewrite of one material, if its objection is worth answering and the run goes on.
+async fn rewrite(
+    plan: &MarketingPlan,
+    index: usize,
+    material: &Material,
+    personas: &[Persona],
+    responses: &[AgentResponse],
+    ctx: &RunContext<'_>,
+) -> Option<Rewrite> {
+    if ctx.stop.is_cancelled() {
+        return None;
+    }
+    let (objection, share, exposed) = top_objection(material, responses)?;
+    let wants = panel_wants(material, personas, &exposed);
+    let written = match ctx.responder {
+        Responder::Offline => Some(offline(material, &wants)),
+        Responder::Llm(gateway) => {
+            let user = format!(
+                "<material>\nSubject: {}\nBody: {}\n</material>\n<panel>\nRaised in {:.0}% \
                      of exposures: \"{}\"\nWhat this panel wants most: {}\n</panel>",
-                    excerpt(material.subject.as_deref().unwrap_or(&material.name), 300),
-                    excerpt(&material.body, 1200),
-                    share * 100.0,
-                    excerpt(&objection, 200),
-                    wants
-                        .iter()
-                        .map(|w| excerpt(w, 80))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                );
-                let schema = json!({
-                    "type": "object", "additionalProperties": false,
-                    "required": ["subject", "opening_line"],
-                    "properties": { "subject": { "type": "string" }, "opening_line": { "type": "string" } }
-                });
-                let seed = plan.settings.seed.wrapping_add(0x5EED_C0DE ^ index as u64);
-                let messages = vec![ChatMessage::system(SYSTEM), ChatMessage::user(user)];
-                let parse = |c: &str| -> Result<Copy, String> {
-                    let copy: Copy = reply::object(c)?;
-                    if copy.subject.trim().is_empty() || copy.opening_line.trim().is_empty() {
-                        return Err("an empty subject or opening line".into());
-                    }
-                    Ok(copy)
-                };
-                let asked = ask(
-                    gateway,
-                    messages,
-                    ("message_rewrite", schema),
-                    ctx.temperature,
-                    seed,
-                    ctx.ledger,
-                    parse,
-                )
-                .await;
-                match asked {
-                    Ok(copy) => Some((copy, true)),
-                    Err(err) => {
-                        tracing::warn!(material = %material.name, error = %err, "no message rewrite");
-                        None
-                    }
+                excerpt(material.subject.as_deref().unwrap_or(&material.name), 300),
+                excerpt(&material.body, 1200),
+                share * 100.0,
+                excerpt(&objection, 200),
+                wants
+                    .iter()
+                    .map(|w| excerpt(w, 80))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            let schema = json!({
+                "type": "object", "additionalProperties": false,
+                "required": ["subject", "opening_line"],
+                "properties": { "subject": { "type": "string" }, "opening_line": { "type": "string" } }
+            });
+            let seed = plan.settings.seed.wrapping_add(0x5EED_C0DE ^ index as u64);
+            let messages = vec![ChatMessage::system(SYSTEM), ChatMessage::user(user)];
+            let parse = |c: &str| -> Result<Copy, String> {
+                let copy: Copy = reply::object(c)?;
+                if copy.subject.trim().is_empty() || copy.opening_line.trim().is_empty() {
+                    return Err("an empty subject or opening line".into());
+                }
+                Ok(copy)
+            };
+            let asked = ask(
+                gateway,
+                messages,
+                ("message_rewrite", schema),
+                ctx.temperature,
+                seed,
+                ctx.ledger,
+                parse,
+            )
+            .await;
+            match asked {
+                Ok(copy) => Some((copy, true)),
+                Err(err) => {
+                    tracing::warn!(material = %material.name, error = %err, "no message rewrite");
+                    None
                 }
             }
-        };
-        if let Some((copy, by_model)) = written {
-            out.push(Rewrite {
-                material: material.name.clone(),
-                objection,
-                share,
-                wants,
-                subject: copy.subject.trim().chars().take(MAX_SUBJECT).collect(),
-                opening_line: copy.opening_line.trim().to_owned(),
-                by_model,
-            });
         }
-    }
-    out
+    };
+    let (copy, by_model) = written?;
+    Some(Rewrite {
+        material: material.name.clone(),
+        objection,
+        share,
+        wants,
+        subject: copy.subject.trim().chars().take(MAX_SUBJECT).collect(),
+        opening_line: copy.opening_line.trim().to_owned(),
+        by_model,
+    })
 }
 
 /// The material's most frequent objection (each exposure counts it once), its share of the
