@@ -4,25 +4,30 @@
 //! embedded shape and the distributed shape with two worker processes:
 //!
 //! - focus group: 50 personas × 3 questions + 1 discussion round + 2 modifications (6 rounds);
-//! - marketing: 3 materials × 2 channels × 30 personas (1 round);
+//! - the same focus group with 1,000 personas (6,000 agent steps), on a key that allows it;
+//! - marketing: 3 materials × 2 channels × 30 personas (1 round), then the copywriter's
+//!   rewrites of the materials whose objections are worth answering (a second round);
 //! - intervention: 2 variants × 4 touches × 20 personas (4 rounds);
 //! - individual: 20 simulations one after another (1 round each; p95 against L + 150 ms).
 //!
 //! Wall time is the simulation's own `created_at` → `completed_at`, so it includes queueing,
 //! pick-up and storing the results. Tokens per agent step are the provider's counts ÷ calls.
 //! Ends with `kind=<name> critical_path_ratio=<x> tokens_per_step=<n>` per kind (the worse
-//! shape's ratio). `BENCH_LATENCY_MS` sets L (default 400); needs PostgreSQL and Redis.
+//! shape's ratio). `BENCH_LATENCY_MS` sets L (default 400); needs PostgreSQL and Redis. The
+//! agent parallelism is the default: how wide a round runs is the limiter's to say.
 
 use std::{collections::BTreeMap, collections::HashMap, time::Duration};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use mock_llm::{MockConfig, MockLlm};
 use serde_json::{Value, json};
 use troupe::client::{ApiClient, is_final};
 use troupe_bench::{Deployment, Scratch, quantile};
 
 const PERSONAS: usize = 50;
+const BIG_PANEL: usize = 1000;
 const INDIVIDUALS: usize = 20;
 
 #[tokio::main]
@@ -66,8 +71,7 @@ async fn run_shape(
         ("TROUPE_LLM_BASE_URL", mock.base_url()),
         ("TROUPE_LLM_RPM", "1000000".to_owned()),
         ("TROUPE_LLM_TPM", "1000000000".to_owned()),
-        // A round of 180 marketing exposures runs at once when nothing limits the provider.
-        ("TROUPE_AGENT_PARALLELISM", "256".to_owned()),
+        ("TROUPE_SIMULATION_MAX_AGENTS", BIG_PANEL.to_string()),
         (
             "TROUPE_LOG",
             std::env::var("BENCH_LOG").unwrap_or_else(|_| "error".to_owned()),
@@ -77,18 +81,20 @@ async fn run_shape(
     }
     let deployment = Deployment::start(vars, workers).await?;
     let api = &deployment.api;
-    let ids = seed(api).await?;
+    let ids = seed(api, BIG_PANEL).await?;
     let property = api.post("/api/v1/properties", &listing()).await?["id"].clone();
     let l = latency_ms as f64 / 1000.0;
     let mut out = Vec::new();
 
-    let focus_group = json!({
-        "property_id": property, "persona_ids": ids,
-        "questions": ["First impression?", "Which photo sells it?", "Would you buy at this price?"],
-        "discussion_rounds": 1,
-        "modifications_to_test": ["Add a wine cellar", "Convert the guest house into a gym"],
-        "simulation_params": { "seed": 1 }
-    });
+    let focus_group = |ids: &[Value]| {
+        json!({
+            "property_id": property, "persona_ids": ids,
+            "questions": ["First impression?", "Which photo sells it?", "Would you buy at this price?"],
+            "discussion_rounds": 1,
+            "modifications_to_test": ["Add a wine cellar", "Convert the guest house into a gym"],
+            "simulation_params": { "seed": 1, "token_budget": 20_000_000 }
+        })
+    };
     let marketing = json!({
         "persona_ids": &ids[..30],
         "materials": [
@@ -108,11 +114,23 @@ async fn run_shape(
         "simulation_params": { "seed": 3 }
     });
     for (kind, path, body, rounds) in [
-        ("focus_group", "focus-group", focus_group, 6.0),
-        ("marketing", "marketing", marketing, 1.0),
+        (
+            "focus_group",
+            "focus-group",
+            focus_group(&ids[..PERSONAS]),
+            6.0,
+        ),
+        ("focus_group_1000", "focus-group", focus_group(&ids), 6.0),
+        ("marketing", "marketing", marketing, 2.0),
         ("intervention", "intervention", intervention, 4.0),
     ] {
-        let (wall, tokens, calls, steps, waited) = simulate(api, path, &body).await?;
+        let (wall, tokens, calls, steps, waited, rewritten) = simulate(api, path, &body).await?;
+        // Marketing's second round runs only when an objection was worth a rewrite.
+        let rounds = if kind == "marketing" && !rewritten {
+            1.0
+        } else {
+            rounds
+        };
         let ratio = wall / (rounds * l);
         let per_step = tokens / calls.max(1.0);
         println!(
@@ -150,12 +168,13 @@ async fn run_shape(
     Ok(out)
 }
 
-/// Runs one simulation: (wall seconds, tokens, model calls, agent steps, limiter wait ms).
+/// Runs one simulation: (wall seconds, tokens, model calls, agent steps, limiter wait ms,
+/// whether the copywriter rewrote a material).
 async fn simulate(
     api: &ApiClient,
     path: &str,
     body: &Value,
-) -> anyhow::Result<(f64, f64, f64, u64, f64)> {
+) -> anyhow::Result<(f64, f64, f64, u64, f64, bool)> {
     let accepted = api
         .post(&format!("/api/v1/simulations/{path}"), body)
         .await?;
@@ -180,17 +199,27 @@ async fn simulate(
         .get(&format!("/api/v1/simulations/{id}/results"))
         .await?;
     let metadata = &results["metadata"];
+    let rewritten = results["results"]["recommendations"]
+        .as_array()
+        .is_some_and(|all| {
+            all.iter().any(|r| {
+                r["title"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Rewrite "))
+            })
+        });
     Ok((
         wall,
         metadata["tokens_used"].as_f64().unwrap_or(0.0),
         metadata["llm_calls"].as_f64().unwrap_or(0.0),
         status["progress"]["total"].as_u64().unwrap_or(0),
         metadata["limiter_wait_ms"].as_f64().unwrap_or(0.0),
+        rewritten,
     ))
 }
 
-/// 50 enriched personas across three segments; returns their ids.
-async fn seed(api: &ApiClient) -> anyhow::Result<Vec<Value>> {
+/// `count` enriched personas across three segments, created 16 at a time; returns their ids.
+async fn seed(api: &ApiClient, count: usize) -> anyhow::Result<Vec<Value>> {
     let segments = [
         (
             "finance_executives",
@@ -208,10 +237,9 @@ async fn seed(api: &ApiClient) -> anyhow::Result<Vec<Value>> {
             &["public road"][..],
         ),
     ];
-    let mut ids = Vec::with_capacity(PERSONAS);
-    for i in 0..PERSONAS {
+    let persona = |i: usize| {
         let (segment, wants, breakers) = segments[i % segments.len()];
-        let persona = json!({
+        json!({
             "name": format!("Client {i}"), "segment": segment, "visibility": "brokerage",
             "biography": "Relocating family; spends summers on the coast and values privacy.",
             "demographics": { "age_range": "45-55", "occupation": "Executive", "net_worth_range": "$100M+",
@@ -219,14 +247,19 @@ async fn seed(api: &ApiClient) -> anyhow::Result<Vec<Value>> {
             "preferences": { "features": wants, "deal_breakers": breakers, "locations": ["Malibu"],
                              "budget": { "max": 3.0e7 + (i as f64) * 5.0e5 } },
             "personality_traits": { "openness": (i % 10) as f64 / 10.0, "decision_style": "analytical",
-                                    "communication_preference": if i % 2 == 0 { "email" } else { "phone" } },
+                                    "communication_preference": if i.is_multiple_of(2) { "email" } else { "phone" } },
             "knowledge_graph": { "interests": ["art", "sailing"] },
             "interaction_history": [{ "kind": "call", "date": "2026-10-01", "summary": "Asked about beachfront listings" }],
             "enrichment_sources": [{ "fact": "Budget raised after a liquidity event", "source": "call", "date": "2026-09-12" }]
-        });
-        ids.push(api.post("/api/v1/personas", &persona).await?["id"].clone());
-    }
-    Ok(ids)
+        })
+    };
+    futures::stream::iter(0..count)
+        .map(|i| async move {
+            anyhow::Ok(api.post("/api/v1/personas", &persona(i)).await?["id"].clone())
+        })
+        .buffered(16)
+        .try_collect()
+        .await
 }
 
 fn listing() -> Value {

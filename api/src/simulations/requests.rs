@@ -17,7 +17,9 @@ pub struct FocusGroupRequest {
     pub property_id: Option<Uuid>,
     /// A listing inline; give this or `property_id`.
     pub property: Option<PropertyDetails>,
-    #[oai(default, validator(max_items = 200))]
+    /// At most `TROUPE_SIMULATION_MAX_AGENTS` with the synthetic ones (the schema's bound is
+    /// the setting's ceiling, `config::MAX_AGENTS_CEILING`).
+    #[oai(default, validator(max_items = 5000))]
     pub persona_ids: Vec<Uuid>,
     /// Segments to draw participants from: a defined segment's id or name (synthetic personas
     /// from the factory), or the `segment` label of stored personas.
@@ -44,7 +46,9 @@ pub struct FocusGroupRequest {
 pub struct MarketingRequest {
     /// The PRD's `simulation_type`: optional; when given, it must be this endpoint's kind.
     pub simulation_type: Option<SimulationKind>,
-    #[oai(default, validator(max_items = 200))]
+    /// At most `TROUPE_SIMULATION_MAX_AGENTS` with the synthetic ones (the schema's bound is
+    /// the setting's ceiling, `config::MAX_AGENTS_CEILING`).
+    #[oai(default, validator(max_items = 5000))]
     pub persona_ids: Vec<Uuid>,
     /// Target segments (see the focus group's `persona_segments`).
     #[oai(default, validator(max_items = 20, min_length = 1, max_length = 100))]
@@ -62,7 +66,9 @@ pub struct MarketingRequest {
 pub struct InterventionRequest {
     /// The PRD's `simulation_type`: optional; when given, it must be this endpoint's kind.
     pub simulation_type: Option<SimulationKind>,
-    #[oai(default, validator(max_items = 200))]
+    /// At most `TROUPE_SIMULATION_MAX_AGENTS` with the synthetic ones (the schema's bound is
+    /// the setting's ceiling, `config::MAX_AGENTS_CEILING`).
+    #[oai(default, validator(max_items = 5000))]
     pub persona_ids: Vec<Uuid>,
     #[oai(default, validator(max_items = 20, min_length = 1, max_length = 100))]
     pub persona_segments: Vec<String>,
