@@ -10,7 +10,7 @@ use troupe_shared::{
     accuracy::predicted::{self, Whose},
     domain::{FailedStep, Persona, RunMetadata, SimulationPlan, SimulationResults},
     jobs::SimulationJob,
-    store::{Claim, ProgressAck},
+    store::{Claim, LastProgress, ProgressAck},
 };
 use uuid::Uuid;
 
@@ -80,39 +80,19 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
         created_by,
         plan: &plan,
     };
-    let outcome = run.fenced().await?;
-    let label = match &outcome {
-        Outcome::Completed(..) => "completed",
-        Outcome::Failed(..) => "failed",
-        Outcome::Cancelled(..) => "cancelled",
-        Outcome::Superseded => "superseded",
+    let finished = run.fenced().await?;
+    let label = match &finished {
+        Some((Outcome::Completed(..), _)) => "completed",
+        Some((Outcome::Failed(..), _)) => "failed",
+        Some((Outcome::Cancelled(..), _)) => "cancelled",
+        None => "superseded",
     };
     metrics::counter!("troupe_simulations_total", "kind" => kind, "outcome" => label).increment(1);
     metrics::histogram!("troupe_simulation_duration_seconds", "kind" => kind)
         .record(started.elapsed().as_secs_f64());
-    let written = match outcome {
-        Outcome::Completed(results, metadata) => {
-            let predictions = predicted::predictions(&plan, &results, Whose::StoredClients);
-            deps.store
-                .complete_simulation(job.simulation_id, token, &results, &metadata, &predictions)
-                .await?
-        }
-        Outcome::Failed(reason, metadata) => {
-            deps.store
-                .fail_simulation(job.simulation_id, Some(token), &reason, metadata.as_ref())
-                .await?
-        }
-        Outcome::Cancelled(results, metadata) => {
-            deps.store
-                .finish_cancelled(
-                    job.simulation_id,
-                    Some(token),
-                    results.as_ref(),
-                    Some(&metadata),
-                )
-                .await?
-        }
-        Outcome::Superseded => false,
+    let written = match finished {
+        Some((outcome, last)) => write_ending(job, deps, token, &plan, outcome, &last).await?,
+        None => false,
     };
     if written {
         tracing::info!(simulation = %job.simulation_id, "simulation finished");
@@ -122,14 +102,64 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
     Ok(())
 }
 
+/// Writes how the run ended, fenced on its token; `false` if another run took over. A completed
+/// run's last progress goes in the same transaction as its result; the rarer endings write it
+/// first, on its own.
+async fn write_ending(
+    job: &SimulationJob,
+    deps: &SimulationDeps,
+    token: Uuid,
+    plan: &SimulationPlan,
+    outcome: Outcome,
+    last: &LastReport,
+) -> Result<bool, StoreError> {
+    let store = &deps.store;
+    let id = job.simulation_id;
+    let last = LastProgress {
+        steps: last.steps,
+        news: last.news.as_deref(),
+    };
+    if let Outcome::Completed(results, metadata) = &outcome {
+        let predictions = predicted::predictions(plan, results, Whose::StoredClients);
+        return store
+            .complete_simulation(id, token, last, results, metadata, &predictions)
+            .await;
+    }
+    if store
+        .record_progress(id, token, last.steps, last.news)
+        .await?
+        == ProgressAck::Superseded
+    {
+        return Ok(false);
+    }
+    match outcome {
+        Outcome::Failed(reason, metadata) => {
+            store
+                .fail_simulation(id, Some(token), &reason, metadata.as_ref())
+                .await
+        }
+        Outcome::Cancelled(results, metadata) => {
+            store
+                .finish_cancelled(id, Some(token), results.as_ref(), Some(&metadata))
+                .await
+        }
+        Outcome::Completed(..) => unreachable!("written above"),
+    }
+}
+
 enum Outcome {
     Completed(SimulationResults, RunMetadata),
     /// Why, and what the run spent when it got as far as calling the model.
     Failed(String, Option<RunMetadata>),
     /// Asked to stop: the results of the answers given before it did, if any.
     Cancelled(Option<SimulationResults>, RunMetadata),
-    /// Another run holds the simulation now.
-    Superseded,
+}
+
+/// What the reporter leaves to the run's final write: the last steps and the answers given
+/// since its last report.
+struct LastReport {
+    steps: (i64, i64),
+    news: Option<Vec<serde_json::Value>>,
 }
 
 /// One run of one simulation, holding its fencing token.
@@ -142,7 +172,8 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn fenced(&self) -> Result<Outcome, StoreError> {
+    /// The run's outcome and its last progress to write; `None` if another run took over.
+    async fn fenced(&self) -> Result<Option<(Outcome, LastReport)>, StoreError> {
         let started = Instant::now();
         let ledger = Ledger::new(self.plan.settings().token_budget);
         let progress = Progress::default();
@@ -178,9 +209,11 @@ impl Run<'_> {
         // and the pool could run dry with every holder waiting on the reporter. When the run is
         // over it makes one last report (the last round's answers) and returns `true`; `false`
         // means another run took over. It is never dropped mid-write, so no answer it has taken
-        // is lost or written twice.
+        // is lost or written twice. When the run is over it writes nothing more: it hands the
+        // last steps and answers to the run's final write (one transaction, not two).
         let reporter = async {
-            let mut ticker = tokio::time::interval(PROGRESS_INTERVAL);
+            let start = tokio::time::Instant::now() + PROGRESS_INTERVAL;
+            let mut ticker = tokio::time::interval_at(start, PROGRESS_INTERVAL);
             let mut reported = (0, 0);
             loop {
                 let last = tokio::select! {
@@ -193,6 +226,9 @@ impl Run<'_> {
                 // only with news: steps run or answers given since the last report.
                 let moved = steps != reported;
                 let news = (moved || !answers.is_empty()).then(|| live(answers));
+                if last {
+                    return Ok::<_, StoreError>(Some(LastReport { steps, news }));
+                }
                 match self
                     .deps
                     .store
@@ -201,30 +237,36 @@ impl Run<'_> {
                 {
                     ProgressAck::Continue => {}
                     ProgressAck::StopRequested => stop.cancel(),
-                    ProgressAck::Superseded => return Ok::<_, StoreError>(false),
+                    ProgressAck::Superseded => return Ok(None),
                 }
                 reported = steps;
-                if last {
-                    return Ok(true);
-                }
             }
         };
         tokio::pin!(work, reporter);
-        let run = tokio::select! {
-            run = &mut work => {
-                if !reporter.await? {
-                    return Ok(Outcome::Superseded);
-                }
-                run?
-            }
-            still_ours = &mut reporter => {
-                if !still_ours? {
-                    return Ok(Outcome::Superseded);
-                }
-                work.await?
-            }
+        let (run, last) = tokio::select! {
+            run = &mut work => (run, reporter.await?),
+            last = &mut reporter => match last? {
+                Some(last) => (work.await, Some(last)),
+                None => return Ok(None),
+            },
         };
-        let metadata = run_metadata(self.deps, &ledger, &run, started);
+        let Some(last) = last else {
+            return Ok(None);
+        };
+        let outcome = self.outcome(run?, &ledger, &progress, started);
+        Ok(Some((outcome, last)))
+    }
+
+    /// What the run's transcript comes to: results, a failure, or what was answered before it
+    /// was stopped.
+    fn outcome(
+        &self,
+        run: Result<Transcript, StepError>,
+        ledger: &Ledger,
+        progress: &Progress,
+        started: Instant,
+    ) -> Outcome {
+        let metadata = run_metadata(self.deps, ledger, &run, started);
         // Stopped before its last round (a request heard after it is too late to matter).
         if matches!(&run, Ok(t) if t.rounds_not_taken > 0) {
             let results = run.ok().filter(|t| !t.responses.is_empty()).map(|t| {
@@ -239,26 +281,26 @@ impl Run<'_> {
                 );
                 results
             });
-            return Ok(Outcome::Cancelled(results, metadata));
+            return Outcome::Cancelled(results, metadata);
         }
         let transcript = match run {
             Ok(transcript) => transcript,
             Err(StepError::Fatal(reason) | StepError::Agent(reason)) => {
-                return Ok(Outcome::Failed(reason, Some(metadata)));
+                return Outcome::Failed(reason, Some(metadata));
             }
         };
         if transcript.responses.is_empty() {
             let reason = transcript
                 .first_failure
                 .unwrap_or_else(|| "no persona answered".to_owned());
-            return Ok(Outcome::Failed(
+            return Outcome::Failed(
                 format!("every agent step failed; first failure: {reason}"),
                 Some(metadata),
-            ));
+            );
         }
         let mut results = engine::aggregate(self.plan, transcript.responses, &transcript.rewrites);
         name_failures(&mut results, transcript.failures, self.plan.agent_steps());
-        Ok(Outcome::Completed(results, metadata))
+        Outcome::Completed(results, metadata)
     }
 
     /// The panel: stored personas by id, then the synthetic personas drawn from segments (made

@@ -48,7 +48,7 @@ pub use personas::{LIST_PERSONAS, PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
 
 pub use sign_in::{Account, SessionPrincipal};
-pub use simulations::{Claim, NewSimulation, ProgressAck, SimulationRecord};
+pub use simulations::{Claim, LastProgress, NewSimulation, ProgressAck, SimulationRecord};
 pub use webhooks::{DeliveryOutcome, DeliveryTask, FAN_OUT_BATCH, NewWebhook, WebhookPatch};
 
 use std::{str::FromStr, time::Duration};

@@ -63,6 +63,28 @@ pub enum ProgressAck {
     Superseded,
 }
 
+/// A run's last progress: its steps (done, failed) and the answers given since its last report,
+/// written with its result rather than in a write of their own.
+#[derive(Debug, Clone, Copy)]
+pub struct LastProgress<'a> {
+    pub steps: (i64, i64),
+    pub news: Option<&'a [Value]>,
+}
+
+/// A `simulation.progress` event's payload.
+fn progress_payload(
+    id: Uuid,
+    kind: &str,
+    (done, failed): (i64, i64),
+    total: i64,
+    answers: &[Value],
+) -> Value {
+    serde_json::json!({
+        "simulation_id": id, "type": kind, "done": done, "failed": failed, "total": total,
+        "answers": answers,
+    })
+}
+
 /// The outcome of a worker asking to run a simulation.
 pub enum Claim {
     /// Run it; every write of this run carries `token`.
@@ -440,10 +462,7 @@ impl Store {
             };
             let mut notices = Vec::new();
             if let Some(answers) = news {
-                let payload = serde_json::json!({
-                    "simulation_id": id, "type": kind, "done": done, "failed": failed, "total": total,
-                    "answers": answers,
-                });
+                let payload = progress_payload(id, &kind, (done, failed), total, answers);
                 notices.push(record_event!(tx, brokerage_id, "simulation.progress", id, &payload)?);
             }
             tx.commit().await?;
@@ -452,40 +471,47 @@ impl Store {
         })
     }
 
-    /// Writes the result of the run holding `token`, with what it predicted; `false` if another
-    /// run has taken over or the simulation already finished, in which case nothing is written.
+    /// Writes the result of the run holding `token`, with its last progress and what it
+    /// predicted, in one transaction; `false` if another run has taken over or the simulation
+    /// already finished, in which case nothing is written.
     pub async fn complete_simulation(
         &self,
         id: Uuid,
         token: Uuid,
+        last: LastProgress<'_>,
         results: &SimulationResults,
         metadata: &RunMetadata,
         predictions: &[Prediction],
     ) -> StoreResult<bool> {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let updated: Option<(Uuid, String)> = sqlx::query_as(
+            let updated: Option<(Uuid, String, i64)> = sqlx::query_as(
                 "UPDATE simulations
                  SET status = 'completed', results = $3, metadata = $4, completed_at = $5,
-                     run_token = NULL, summary = $6
+                     run_token = NULL, summary = $6, progress_done = $7, progress_failed = $8
                  WHERE id = $1 AND run_token = $2 AND status = 'running'
-                 RETURNING brokerage_id, kind",
+                 RETURNING brokerage_id, kind, progress_total",
             )
             .bind(id).bind(token).bind(Json(results)).bind(Json(metadata)).bind(Utc::now())
-            .bind(&results.summary)
+            .bind(&results.summary).bind(last.steps.0).bind(last.steps.1)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((brokerage_id, kind)) = updated else {
+            let Some((brokerage_id, kind, total)) = updated else {
                 return Ok(false);
             };
             insert_predictions!(tx, brokerage_id, id, metadata, predictions).await?;
+            let mut notices = Vec::new();
+            if let Some(answers) = last.news {
+                let payload = progress_payload(id, &kind, last.steps, total, answers);
+                notices.push(record_event!(tx, brokerage_id, "simulation.progress", id, &payload)?);
+            }
             let payload = serde_json::json!({
                 "simulation_id": id, "type": kind, "summary": results.summary,
                 "results_url": format!("/api/v1/simulations/{id}/results"),
             });
-            let notice = record_event!(tx, brokerage_id, "simulation.completed", id, &payload)?;
+            notices.push(record_event!(tx, brokerage_id, "simulation.completed", id, &payload)?);
             tx.commit().await?;
-            self.announce(&[notice]).await;
+            self.announce(&notices).await;
             Ok(true)
         })
     }
