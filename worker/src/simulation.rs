@@ -119,31 +119,28 @@ async fn write_ending(
         steps: last.steps,
         news: last.news.as_deref(),
     };
-    if let Outcome::Completed(results, metadata) = &outcome {
-        let predictions = predicted::predictions(plan, results, Whose::StoredClients);
-        return store
-            .complete_simulation(id, token, last, results, metadata, &predictions)
-            .await;
-    }
-    if store
-        .record_progress(id, token, last.steps, last.news)
-        .await?
-        == ProgressAck::Superseded
-    {
-        return Ok(false);
-    }
+    // `false`: another run took over before the ending could be written.
+    let last_progress_kept = || async {
+        let ack = store
+            .record_progress(id, token, last.steps, last.news)
+            .await?;
+        Ok::<_, StoreError>(ack != ProgressAck::Superseded)
+    };
     match outcome {
-        Outcome::Failed(reason, metadata) => {
+        Outcome::Completed(results, metadata) => {
+            let predictions = predicted::predictions(plan, &results, Whose::StoredClients);
             store
+                .complete_simulation(id, token, last, &results, &metadata, &predictions)
+                .await
+        }
+        Outcome::Failed(reason, metadata) => Ok(last_progress_kept().await?
+            && store
                 .fail_simulation(id, Some(token), &reason, metadata.as_ref())
-                .await
-        }
-        Outcome::Cancelled(results, metadata) => {
-            store
+                .await?),
+        Outcome::Cancelled(results, metadata) => Ok(last_progress_kept().await?
+            && store
                 .finish_cancelled(id, Some(token), results.as_ref(), Some(&metadata))
-                .await
-        }
-        Outcome::Completed(..) => unreachable!("written above"),
+                .await?),
     }
 }
 
@@ -207,10 +204,10 @@ impl Run<'_> {
         // The reporter is polled alongside the run, never instead of it: awaiting the database in
         // a `select!` arm body would suspend the run's agents while they hold pooled connections,
         // and the pool could run dry with every holder waiting on the reporter. When the run is
-        // over it makes one last report (the last round's answers) and returns `true`; `false`
-        // means another run took over. It is never dropped mid-write, so no answer it has taken
-        // is lost or written twice. When the run is over it writes nothing more: it hands the
-        // last steps and answers to the run's final write (one transaction, not two).
+        // over it writes nothing more: it returns the last steps and the answers not yet
+        // reported, for the run's final write (one transaction, not two); `None` means another
+        // run took over. It is never dropped mid-write, so no answer it has taken is lost or
+        // written twice. Its first report comes one interval in, so a short run writes none.
         let reporter = async {
             let start = tokio::time::Instant::now() + PROGRESS_INTERVAL;
             let mut ticker = tokio::time::interval_at(start, PROGRESS_INTERVAL);
