@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Shape, TestApp, both_shapes, listing, persona};
+use crate::helpers::{Options, Shape, TestApp, both_shapes, listing, persona};
 
 both_shapes!(
     a_short_panel_says_so_and_synthetic_personas_stay_out_of_the_book,
     a_photo_without_a_caption_is_named_not_ranked,
+    a_panel_over_the_configured_limit_is_refused_with_the_limit,
 );
 
 async fn run(app: &TestApp, body: Value) -> (Value, Value) {
@@ -142,4 +143,45 @@ async fn a_photo_without_a_caption_is_named_not_ranked(shape: Shape) {
             .collect();
         assert!(!rated.contains(&2), "{r}");
     }
+}
+
+async fn a_panel_over_the_configured_limit_is_refused_with_the_limit(shape: Shape) {
+    let options = Options {
+        vars: vec![
+            ("TROUPE_SIMULATION_MAX_AGENTS", "3".to_owned()),
+            // Room for a body of 5,001 ids.
+            ("TROUPE_MAX_BODY_BYTES", "1000000".to_owned()),
+        ],
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(shape, options).await;
+    let mut ids = Vec::new();
+    for name in ["Ada", "Ben", "Cy", "Di"] {
+        let created = app
+            .create_persona(&persona(name, "tech", &["gym"], &[], 20e6))
+            .await;
+        ids.push(created["id"].clone());
+    }
+    let property = app.create_property(&listing()).await["id"].clone();
+    let body = |ids: &[Value]| {
+        json!({ "property_id": property, "persona_ids": ids, "questions": ["First impression?"],
+                "modifications_to_test": [] })
+    };
+    let refused = app
+        .post("/api/v1/simulations/focus-group", &body(&ids))
+        .await;
+    refused.problem(422);
+    let detail = refused.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("4 agents exceed the limit of 3"),
+        "{detail}"
+    );
+    // Within the setting it runs.
+    run(&app, body(&ids[..3])).await;
+    // Beyond any setting the schema refuses the body before it is read further.
+    let many: Vec<Value> = (0..5001).map(|_| json!(uuid::Uuid::new_v4())).collect();
+    let refused = app
+        .post("/api/v1/simulations/focus-group", &body(&many))
+        .await;
+    refused.problem(400);
 }

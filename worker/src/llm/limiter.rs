@@ -118,7 +118,8 @@ impl RateLimiter {
             .min(f64::from(limits.tpm) / 60.0 / f64::from(tokens_per_call.max(1)));
         let burst = per_second * f64::from(BURST_SECONDS);
         let busy = per_second * latency.as_secs_f64() * 2.0;
-        busy.max(burst).ceil().max(1.0).min(usize::MAX as f64) as usize
+        // A float-to-integer cast saturates.
+        busy.max(burst).ceil().max(1.0) as usize
     }
 
     pub fn limits(&self) -> Limits {
