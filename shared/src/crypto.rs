@@ -201,6 +201,62 @@ impl MasterKey {
         let bytes = self.0.open(Purpose::DataKey, id, wrapped)?;
         Key::from_bytes(id, &bytes)
     }
+
+    /// The blind index keyed from this master key.
+    pub fn blind_index(&self) -> BlindIndex {
+        let key = hmac(&self.0.bytes, &[b"troupe blind index v1"]);
+        let tag = hex::encode(&hmac(&key, &[b"tag"])[..8]);
+        BlindIndex {
+            key: zeroize::Zeroizing::new(key),
+            tag,
+        }
+    }
+}
+
+/// Keyed hashes of normalised values (a client's email address, say), so that equal values can
+/// be found without storing them: HMAC-SHA256 under a key derived from the master key, scoped to
+/// a brokerage and a kind. Rotating the master key changes every digest; [`BlindIndex::tag`]
+/// names the key a digest was made under, so stored digests can be made again.
+#[derive(Clone)]
+pub struct BlindIndex {
+    key: zeroize::Zeroizing<Vec<u8>>,
+    tag: String,
+}
+
+impl std::fmt::Debug for BlindIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlindIndex")
+            .field("tag", &self.tag)
+            .finish()
+    }
+}
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    use hmac::Mac;
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    for part in parts {
+        // Each part with its length, so that ("ab", "c") and ("a", "bc") differ.
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+impl BlindIndex {
+    /// The digest of `normalised` as a `kind` (`email`, `phone`) in brokerage `scope`.
+    pub fn digest(&self, scope: Uuid, kind: &str, normalised: &str) -> Vec<u8> {
+        hmac(
+            &self.key,
+            &[scope.as_bytes(), kind.as_bytes(), normalised.as_bytes()],
+        )
+    }
+
+    /// Names the key (not the key itself): digests made under another tag are stale.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
 }
 
 /// A new master key, base64-encoded (what `TROUPE_ENCRYPTION_KEY` takes).
@@ -298,5 +354,23 @@ mod tests {
             again.unwrap_data_key(key.id(), &wrapped).unwrap().id(),
             key.id()
         );
+    }
+
+    #[test]
+    fn blind_digests_match_equal_values_under_one_master_key_only() {
+        let (key, other) = (master(), master());
+        let (index, scope) = (key.blind_index(), Uuid::now_v7());
+        let digest = index.digest(scope, "email", "h.vale@example.com");
+        assert_eq!(digest, index.digest(scope, "email", "h.vale@example.com"));
+        assert_ne!(digest, index.digest(scope, "email", "h.vale@example.org"));
+        assert_ne!(digest, index.digest(scope, "phone", "h.vale@example.com"));
+        assert_ne!(
+            digest,
+            index.digest(Uuid::now_v7(), "email", "h.vale@example.com")
+        );
+        let rotated = other.blind_index();
+        assert_ne!(digest, rotated.digest(scope, "email", "h.vale@example.com"));
+        assert_ne!(index.tag(), rotated.tag());
+        assert_eq!(index.tag(), key.blind_index().tag());
     }
 }

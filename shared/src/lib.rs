@@ -8,6 +8,7 @@ pub mod config;
 pub mod criteria;
 pub mod crypto;
 pub mod domain;
+pub mod duplicates;
 pub mod jobs;
 pub mod numbers;
 pub mod outbound;

@@ -1,6 +1,7 @@
 //! Erasure: deleting a persona leaves nothing of it in any table — its answers are cut out of
 //! past simulations (whose aggregates still read), its name and id out of events and webhook
-//! deliveries, the response cache is emptied — while the audit log keeps only its id.
+//! deliveries, the response cache is emptied — while the audit log and the `persona.deleted` event
+//! (for systems that hold the client too) keep only its id.
 
 use std::time::Duration;
 
@@ -212,11 +213,23 @@ async fn a_deleted_persona_leaves_nothing_behind(shape: Shape) {
         tables_holding(&app, shape, NAME, None).await,
         Vec::<String>::new()
     );
-    let holding_id = tables_holding(&app, shape, &zebulon, Some(id)).await;
+    let mut holding_id = tables_holding(&app, shape, &zebulon, Some(id)).await;
+    holding_id.sort();
     assert_eq!(
         holding_id,
-        ["audit_log"],
-        "only the audit trail names the id"
+        ["audit_log", "events"],
+        "only the audit trail and the `persona.deleted` event name the id"
+    );
+    let events = app.events().await;
+    let announced: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e.payload.0.to_string().contains(&zebulon))
+        .map(|e| &e.payload.0)
+        .collect();
+    assert_eq!(
+        announced,
+        [&json!({ "persona_id": zebulon, "external_ids": {} })],
+        "the one event left naming the client is its deletion, by id alone"
     );
     if shape == Shape::Embedded {
         // Not in the file's free pages (secure_delete), nor in the WAL (emptied after erasure).

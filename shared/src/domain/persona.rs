@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use serde::{Deserialize, Serialize};
@@ -55,6 +57,120 @@ pub struct PersonaProfile {
     #[serde(default)]
     #[oai(default, validator(max_items = 200))]
     pub enrichment_sources: Vec<Value>,
+    /// How to reach the client. Sealed at rest with the other private fields; likely duplicates
+    /// are found through keyed hashes of it, never by reading it.
+    #[serde(default, skip_serializing_if = "Contact::is_empty")]
+    #[oai(default, skip_serializing_if = "Contact::is_empty")]
+    pub contact: Contact,
+    /// The client's ids in other systems (a CRM), by system: `{"hubspot": "51"}`. An id of a
+    /// system names one client in the brokerage; `PUT /personas/by-external-id/{source}/{id}`
+    /// keeps the record in step by it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[oai(default, skip_serializing_if_is_empty)]
+    pub external_ids: ExternalIds,
+}
+
+/// Ids in other systems, by system name (`hubspot`, `salesforce`, `mls`).
+pub type ExternalIds = BTreeMap<String, String>;
+
+/// Systems one record may name.
+pub const MAX_EXTERNAL_IDS: usize = 20;
+
+/// What is wrong with `ids` (as found at `pointer`), in words, each with the member's pointer.
+pub fn external_id_problems(ids: &ExternalIds, pointer: &str) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    if ids.len() > MAX_EXTERNAL_IDS {
+        problems.push((
+            pointer.to_owned(),
+            format!(
+                "`{pointer}` names {} systems; at most {MAX_EXTERNAL_IDS}",
+                ids.len()
+            ),
+        ));
+    }
+    for (source, id) in ids {
+        let at = format!("{pointer}/{source}");
+        if let Some(why) = source_problem(source) {
+            problems.push((at.clone(), format!("`{at}`: {why}")));
+        }
+        if let Some(why) = external_id_problem(id) {
+            problems.push((at.clone(), format!("`{at}`: {why}")));
+        }
+    }
+    problems
+}
+
+/// Why `source` cannot name a system: lower-case letters, digits, `_`, `-` or `.`, starting with
+/// a letter, 1–40 characters.
+pub fn source_problem(source: &str) -> Option<String> {
+    let fits = source.len() <= 40
+        && source.starts_with(|c: char| c.is_ascii_lowercase())
+        && source
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.".contains(c));
+    (!fits).then(|| {
+        format!(
+            "the system name {source:?} must be 1 to 40 lower-case letters, digits, `_`, `-` or \
+             `.`, starting with a letter (e.g. `hubspot`)"
+        )
+    })
+}
+
+/// Why `id` cannot be an id in another system: 1–200 characters, no control characters, not
+/// blank.
+pub fn external_id_problem(id: &str) -> Option<String> {
+    if id.trim().is_empty() {
+        Some("the id is blank".into())
+    } else if id.chars().count() > 200 {
+        Some("the id is longer than 200 characters".into())
+    } else if id.chars().any(char::is_control) {
+        Some("the id holds a control character".into())
+    } else {
+        None
+    }
+}
+
+/// A client's email address and phone number.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[oai(skip_serializing_if_is_none)]
+pub struct Contact {
+    #[oai(validator(max_length = 254))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[oai(validator(max_length = 40))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+impl Contact {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none() && self.phone.is_none()
+    }
+
+    /// The address as compared: trimmed, lower case; `None` unless it looks like one
+    /// (`name@domain`).
+    pub fn normalised_email(&self) -> Option<String> {
+        let email = self.email.as_deref()?.trim().to_lowercase();
+        let (local, domain) = email.split_once('@')?;
+        (!local.is_empty() && domain.contains('.') && !email.contains(char::is_whitespace))
+            .then_some(email)
+    }
+
+    /// The number as compared: its digits, the last ten of a longer one (so "+1 (310) 555-0100"
+    /// and "310.555.0100" are one number); `None` with fewer than seven digits.
+    pub fn normalised_phone(&self) -> Option<String> {
+        let digits: String = self
+            .phone
+            .as_deref()?
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        match digits.len() {
+            0..7 => None,
+            n if n > 10 => Some(digits[n - 10..].to_owned()),
+            _ => Some(digits),
+        }
+    }
 }
 
 impl PersonaProfile {

@@ -77,6 +77,11 @@ pub struct PropertyDetails {
     pub year_built: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coordinates: Option<Coordinates>,
+    /// The listing's ids in other systems, by system: `{"mls": "A-1", "salesforce": "a0B…"}`.
+    /// An id of a system names one listing in the brokerage.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[oai(default, skip_serializing_if_is_empty)]
+    pub external_ids: super::ExternalIds,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, Object)]

@@ -36,6 +36,10 @@ text_enum! {
         #[serde(rename = "persona.updated")]
         #[oai(rename = "persona.updated")]
         PersonaUpdated => "persona.updated",
+        /// A client was deleted (erased): their id and external ids, so a CRM can follow.
+        #[serde(rename = "persona.deleted")]
+        #[oai(rename = "persona.deleted")]
+        PersonaDeleted => "persona.deleted",
         #[serde(rename = "property.created")]
         #[oai(rename = "property.created")]
         PropertyCreated => "property.created",

@@ -14,7 +14,7 @@ use sqlx::types::Json;
 
 use super::{BeginWrite, Store, StoreError, StoreResult, personas::PrivateFields, with_pool};
 use crate::{
-    crypto::{CryptoError, Key, MasterKey, Purpose, sealed_key_id},
+    crypto::{BlindIndex, CryptoError, Key, MasterKey, Purpose, sealed_key_id},
     domain::PersonaProfile,
 };
 
@@ -28,6 +28,8 @@ const SEALED_TEXT: &str = "sealed:";
 /// The master key and the data keys unwrapped so far.
 pub(crate) struct Keyring {
     master: MasterKey,
+    /// Derived from `master` once.
+    index: BlindIndex,
     unwrapped: RwLock<HashMap<Uuid, Key>>,
     active: Mutex<Option<(Key, Instant)>>,
 }
@@ -41,6 +43,7 @@ impl std::fmt::Debug for Keyring {
 impl Keyring {
     pub(crate) fn new(master: MasterKey) -> Arc<Self> {
         Arc::new(Keyring {
+            index: master.blind_index(),
             master,
             unwrapped: RwLock::default(),
             active: Mutex::default(),
@@ -106,6 +109,11 @@ pub struct Rotation {
 }
 
 impl Store {
+    /// The keyed hashes contact details are found by.
+    pub(crate) fn blind_index(&self) -> &BlindIndex {
+        &self.keys.index
+    }
+
     /// The active data key, creating the first one on first use. Take it before a transaction
     /// begins: creating it writes.
     pub(crate) async fn sealing_key(&self) -> StoreResult<Key> {

@@ -18,6 +18,7 @@ pub(crate) mod graph;
 pub mod job_requests;
 mod keys;
 mod llm_cache;
+pub(crate) mod lookup_keys;
 mod matching;
 pub(crate) mod outcomes;
 pub(crate) mod personas;
@@ -42,6 +43,7 @@ pub use feedback::PairFeedback;
 pub use job_requests::{DueJob, JobRequest};
 pub use keys::{ACTIVE_KEY_TTL, Rotation};
 pub use llm_cache::CachedResponse;
+pub use lookup_keys::Holder;
 pub use matching::{NewRecommendation, NightlyScores};
 pub use outcomes::{Fault, Recorded, Rejection};
 pub use personas::{LIST_PERSONAS, PersonaFilter, PersonaWrite};
@@ -204,6 +206,13 @@ impl Store {
         }
         // A wrong master key stops the process here rather than at its first encrypted read.
         self.sealing_key().await?;
+        let rehashed = self.reindex_contacts().await?;
+        if rehashed > 0 {
+            tracing::info!(
+                clients = rehashed,
+                "hashed contact details again under the current master key"
+            );
+        }
         let sealed = self.seal_plaintext().await?;
         if sealed > 0 {
             tracing::info!(
@@ -298,7 +307,7 @@ macro_rules! visible_persona {
     };
 }
 
-use visible_persona;
+pub(crate) use visible_persona;
 
 /// Ids per `IN (…)` list: one statement reads this many rows by id.
 const IN_BATCH: usize = 500;

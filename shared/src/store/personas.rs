@@ -8,14 +8,22 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    AuditRecord, BeginWrite, Store, StoreResult, audit::record_audit, contains_pattern, erasure,
-    events::record_event, fetch_by_ids, graph::sync_graph, parse_column, versions::record_version,
+    AuditRecord, BeginWrite, Store, StoreResult,
+    audit::record_audit,
+    contains_pattern, erasure,
+    events::record_event,
+    fetch_by_ids,
+    graph::sync_graph,
+    lookup_keys::{sync_contact, sync_external_ids},
+    parse_column,
+    versions::record_version,
     with_pool,
 };
 use crate::{
     auth::Principal,
+    bus::Committed,
     crypto::{Key, Purpose},
-    domain::{Persona, PersonaProfile, Visibility},
+    domain::{Contact, Persona, PersonaProfile, Visibility},
 };
 
 /// [`visible_to!`](super::visible_to) on the unaliased `personas` table, for the caller at `$2`
@@ -25,6 +33,7 @@ macro_rules! visible {
         super::visible_to!("personas", user = "$2", team = "$3")
     };
 }
+pub(crate) use visible;
 /// Who may change a persona: someone who sees it ([`visible!`], `$2` user, `$3` team), and an
 /// agent only their own — team leads and admins any they see. `$role` names the bind holding the
 /// caller's role. The store's update and delete carry it, so a handler that forgot to check
@@ -39,11 +48,35 @@ macro_rules! writable {
         )
     };
 }
+/// Writes the index rows of a persona's external ids and contact details (see
+/// [`lookup_keys`](super::lookup_keys)) on transaction `$tx`.
+macro_rules! sync_lookup_keys {
+    ($store:expr, $tx:expr, $brokerage:expr, $persona:expr, $profile:expr) => {{
+        let profile: &PersonaProfile = $profile;
+        sync_external_ids!(
+            $tx,
+            "persona_external_ids",
+            "persona_id",
+            $brokerage,
+            $persona,
+            &profile.external_ids,
+            "client"
+        );
+        sync_contact!(
+            $tx,
+            $store.blind_index(),
+            $brokerage,
+            $persona,
+            &profile.contact
+        );
+    }};
+}
 macro_rules! columns {
     () => {
         "id, brokerage_id, owner_user_id, team_id, visibility, version, synthetic, profile, sealed, created_at, updated_at"
     };
 }
+pub(crate) use columns;
 
 /// One page of the personas `$2` (user, in team `$3`) may see in brokerage `$1`, after id `$4`,
 /// filtered by segment `$5`, owner `$7`, team `$8`, visibility `$9` and text `$10` (a LIKE
@@ -106,7 +139,7 @@ pub struct PersonaFilter {
 }
 
 #[derive(sqlx::FromRow)]
-struct PersonaRow {
+pub(crate) struct PersonaRow {
     id: Uuid,
     brokerage_id: Uuid,
     owner_user_id: Uuid,
@@ -120,14 +153,16 @@ struct PersonaRow {
     updated_at: DateTime<Utc>,
 }
 
-/// The parts of a profile kept only sealed: what clients said and what the brokerage learned
-/// from them. The `profile` column holds them empty.
+/// The parts of a profile kept only sealed: what clients said, what the brokerage learned from
+/// them, and how to reach them. The `profile` column holds them empty.
 #[derive(Default, Serialize, Deserialize)]
 pub(crate) struct PrivateFields {
     #[serde(default)]
     interaction_history: Vec<Value>,
     #[serde(default)]
     enrichment_sources: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Contact::is_empty")]
+    contact: Contact,
 }
 
 impl PrivateFields {
@@ -140,8 +175,12 @@ impl PrivateFields {
         let fields = PrivateFields {
             interaction_history: std::mem::take(&mut profile.interaction_history),
             enrichment_sources: std::mem::take(&mut profile.enrichment_sources),
+            contact: std::mem::take(&mut profile.contact),
         };
-        if fields.interaction_history.is_empty() && fields.enrichment_sources.is_empty() {
+        if fields.interaction_history.is_empty()
+            && fields.enrichment_sources.is_empty()
+            && fields.contact.is_empty()
+        {
             return None;
         }
         let plain = serde_json::to_vec(&fields).expect("JSON values serialize");
@@ -151,6 +190,7 @@ impl PrivateFields {
     pub(crate) fn put_into(self, profile: &mut PersonaProfile) {
         profile.interaction_history = self.interaction_history;
         profile.enrichment_sources = self.enrichment_sources;
+        profile.contact = self.contact;
     }
 }
 
@@ -175,7 +215,7 @@ impl TryFrom<PersonaRow> for Persona {
 
 impl Store {
     /// A stored persona with its private fields opened.
-    async fn unseal(&self, row: PersonaRow) -> StoreResult<Persona> {
+    pub(crate) async fn unseal(&self, row: PersonaRow) -> StoreResult<Persona> {
         let sealed = row.sealed.clone();
         let mut persona = Persona::try_from(row)?;
         if let Some(sealed) = sealed {
@@ -222,6 +262,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             sync_graph!(tx, caller.brokerage_id, row.id, &write.profile.knowledge_graph);
+            sync_lookup_keys!(self, tx, caller.brokerage_id, row.id, &write.profile);
             record_version!(tx, row.id, caller.user_id, "created")?;
             let detail = serde_json::json!({ "visibility": write.visibility, "version": 1 });
             record_audit!(tx, caller, AuditRecord::persona("persona.created", row.id, detail))?;
@@ -291,6 +332,7 @@ impl Store {
             .await?;
             if row.is_some() {
                 sync_graph!(tx, caller.brokerage_id, id, &write.profile.knowledge_graph);
+                sync_lookup_keys!(self, tx, caller.brokerage_id, id, &write.profile);
                 record_version!(tx, id, caller.user_id, "updated")?;
                 let detail = serde_json::json!({
                     "from_version": expected_version, "version": expected_version + 1,
@@ -338,7 +380,7 @@ impl Store {
             let Some(Json(profile)) = profile else {
                 return Ok(false);
             };
-            let (id_text, name) = (id.to_string(), profile.name);
+            let (id_text, name) = (id.to_string(), profile.name.clone());
             let (by_id, by_name) = (contains_pattern(&id_text), contains_pattern(&name.to_lowercase()));
             let brokerage = caller.brokerage_id;
             sqlx::query("DELETE FROM embeddings WHERE brokerage_id = $1 AND subject_id = $2")
@@ -465,9 +507,17 @@ impl Store {
             }
             // The entry names the persona's id only: nothing of its content outlives it.
             record_audit!(tx, caller, AuditRecord::persona("persona.deleted", id, serde_json::json!({})))?;
+            // Systems that hold the client too (a CRM) are told which record went, by its ids
+            // alone, after every other mention of the id was erased above.
+            let payload = serde_json::json!({ "persona_id": id, "external_ids": profile.external_ids });
+            let notice = record_event!(tx, caller.brokerage_id, "persona.deleted", id, &payload)?;
             tx.commit().await?;
-            Ok::<bool, super::StoreError>(true)
+            Ok::<Option<Committed>, super::StoreError>(Some(notice))
         })?;
+        if let Some(notice) = &deleted {
+            self.announce(std::slice::from_ref(notice)).await;
+        }
+        let deleted = deleted.is_some();
         // SQLite zeroes what it frees (`secure_delete`), but the WAL still holds the pages as
         // they were until a checkpoint copies them back: empty it now, so the erased text is
         // gone from the files too.

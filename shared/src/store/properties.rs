@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     BeginWrite, Store, StoreError, StoreResult, events::record_event, fetch_by_ids,
-    is_unique_violation, with_pool,
+    is_unique_violation, lookup_keys::sync_external_ids, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -85,6 +85,15 @@ pub enum Imported {
     Unchanged(Uuid),
 }
 
+/// A unique violation on the listing id, in words; any other error as it is.
+fn listing_conflict(error: sqlx::Error, details: &PropertyDetails) -> StoreError {
+    if is_unique_violation(&error) {
+        duplicate_listing(details)
+    } else {
+        error.into()
+    }
+}
+
 fn duplicate_listing(details: &PropertyDetails) -> StoreError {
     StoreError::Duplicate(format!(
         "listing id {:?} is already used by another listing",
@@ -100,7 +109,7 @@ impl Store {
         caller: &Principal,
         details: &PropertyDetails,
     ) -> StoreResult<Property> {
-        let result: sqlx::Result<(PropertyRow, Committed)> = with_pool!(self, pool => async {
+        let result: StoreResult<(PropertyRow, Committed)> = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             let row: PropertyRow = sqlx::query_as(concat!(
                 "INSERT INTO properties (id, brokerage_id, created_by, details, created_at, updated_at,
@@ -118,7 +127,11 @@ impl Store {
             .bind(&details.location.city)
             .bind(&details.location.region)
             .fetch_one(&mut *tx)
-            .await?;
+            .await
+            .map_err(|e| listing_conflict(e, details))?;
+            sync_external_ids!(
+                tx, "property_external_ids", "property_id", caller.brokerage_id, row.id, &details.external_ids, "listing"
+            );
             let payload = serde_json::json!({
                 "property_id": row.id, "listing_id": details.listing_id, "title": details.title,
                 "price": details.price, "status": details.status.as_str(),
@@ -127,14 +140,9 @@ impl Store {
             tx.commit().await?;
             Ok((row, notice))
         }.await);
-        match result {
-            Ok((row, notice)) => {
-                self.announce(&[notice]).await;
-                Ok(row.into())
-            }
-            Err(e) if is_unique_violation(&e) => Err(duplicate_listing(details)),
-            Err(e) => Err(e.into()),
-        }
+        let (row, notice) = result?;
+        self.announce(&[notice]).await;
+        Ok(row.into())
     }
 
     pub async fn get_property(
@@ -161,7 +169,7 @@ impl Store {
         id: Uuid,
         details: &PropertyDetails,
     ) -> StoreResult<Option<Property>> {
-        let result: sqlx::Result<(Option<PropertyRow>, Vec<Committed>)> = with_pool!(self, pool => async {
+        let result: StoreResult<(Option<PropertyRow>, Vec<Committed>)> = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             let before: Option<Json<PropertyDetails>> =
                 sqlx::query_scalar("SELECT details FROM properties WHERE brokerage_id = $1 AND id = $2")
@@ -185,7 +193,13 @@ impl Store {
             .bind(&details.location.region)
             .bind(Utc::now())
             .fetch_optional(&mut *tx)
-            .await?;
+            .await
+            .map_err(|e| listing_conflict(e, details))?;
+            if row.is_some() {
+                sync_external_ids!(
+                    tx, "property_external_ids", "property_id", brokerage_id, id, &details.external_ids, "listing"
+                );
+            }
             let mut notices = Vec::new();
             if let (Some(_), Some(Json(before))) = (&row, before) {
                 let fields = changed_fields(&before, details);
@@ -203,14 +217,9 @@ impl Store {
             tx.commit().await?;
             Ok((row, notices))
         }.await);
-        match result {
-            Ok((row, notices)) => {
-                self.announce(&notices).await;
-                Ok(row.map(Property::from))
-            }
-            Err(e) if is_unique_violation(&e) => Err(duplicate_listing(details)),
-            Err(e) => Err(e.into()),
-        }
+        let (row, notices) = result?;
+        self.announce(&notices).await;
+        Ok(row.map(Property::from))
     }
 
     /// Deletes a listing; its recommendations cascade, its embedding goes in the same transaction.

@@ -74,6 +74,7 @@ fn enriched() -> Persona {
             life_events: Vec::new(),
             interaction_history: history,
             enrichment_sources: facts,
+            ..PersonaProfile::default()
         },
     }
 }

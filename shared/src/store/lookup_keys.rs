@@ -1,0 +1,289 @@
+//! The keys a record is found by from outside Troupe: its ids in other systems (a CRM's, the
+//! MLS's) and, for a client, keyed hashes of their email address and phone number. Each lives in
+//! its record's document and, as an index, in a table of its own written in the transaction of the
+//! change that sets it.
+
+use uuid::Uuid;
+
+use super::{Store, StoreError, StoreResult, is_unique_violation, personas::PersonaRow, with_pool};
+use crate::{
+    auth::Principal,
+    domain::{Contact, Persona, Property},
+    duplicates::BookEntry,
+};
+
+/// Writes the index rows of `$ids` (a record's external ids) for subject `$subject` of brokerage
+/// `$brokerage` into `$table`, whose subject column is `$column`, on transaction `$tx`. An id
+/// another record holds is a [`StoreError::Duplicate`] naming it, `$noun` saying what holds it.
+macro_rules! sync_external_ids {
+    ($tx:expr, $table:literal, $column:literal, $brokerage:expr, $subject:expr, $ids:expr, $noun:literal) => {{
+        let (brokerage_id, subject_id): (uuid::Uuid, uuid::Uuid) = ($brokerage, $subject);
+        sqlx::query(concat!("DELETE FROM ", $table, " WHERE ", $column, " = $1"))
+            .bind(subject_id)
+            .execute(&mut *$tx)
+            .await?;
+        for (source, external_id) in $ids {
+            sqlx::query(concat!(
+                "INSERT INTO ",
+                $table,
+                " (brokerage_id, source, external_id, ",
+                $column,
+                ") VALUES ($1, $2, $3, $4)"
+            ))
+            .bind(brokerage_id)
+            .bind(source)
+            .bind(external_id)
+            .bind(subject_id)
+            .execute(&mut *$tx)
+            .await
+            .map_err(|e| $crate::store::lookup_keys::taken(e, $noun, source, external_id))?;
+        }
+    }};
+}
+pub(crate) use sync_external_ids;
+
+/// Writes the keyed hashes of persona `$persona`'s `$contact` under `$index` (a
+/// [`BlindIndex`](crate::crypto::BlindIndex)) on transaction `$tx`, replacing what was there.
+macro_rules! sync_contact {
+    ($tx:expr, $index:expr, $brokerage:expr, $persona:expr, $contact:expr) => {{
+        let (brokerage_id, persona_id): (uuid::Uuid, uuid::Uuid) = ($brokerage, $persona);
+        let index: &$crate::crypto::BlindIndex = $index;
+        sqlx::query("DELETE FROM persona_contacts WHERE persona_id = $1")
+            .bind(persona_id)
+            .execute(&mut *$tx)
+            .await?;
+        for (kind, value) in $crate::store::lookup_keys::contact_keys($contact) {
+            sqlx::query(
+                "INSERT INTO persona_contacts (brokerage_id, persona_id, kind, digest, key_tag)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(brokerage_id)
+            .bind(persona_id)
+            .bind(kind)
+            .bind(index.digest(brokerage_id, kind, &value))
+            .bind(index.tag())
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+pub(crate) use sync_contact;
+
+/// The normalised values a contact is found by, by kind.
+pub(crate) fn contact_keys(contact: &Contact) -> Vec<(&'static str, String)> {
+    [
+        ("email", contact.normalised_email()),
+        ("phone", contact.normalised_phone()),
+    ]
+    .into_iter()
+    .filter_map(|(kind, value)| value.map(|v| (kind, v)))
+    .collect()
+}
+
+/// A unique violation on an external id, in words; any other error as it is.
+pub(crate) fn taken(error: sqlx::Error, noun: &str, source: &str, id: &str) -> StoreError {
+    if is_unique_violation(&error) {
+        StoreError::Duplicate(format!(
+            "the {source} id {id:?} already names another {noun} of the brokerage"
+        ))
+    } else {
+        error.into()
+    }
+}
+
+/// Who holds an external id in a brokerage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    Nobody,
+    /// A record the caller may see.
+    Visible(Uuid),
+    /// A client the caller may not see (another agent's private client, say).
+    Unseen,
+}
+
+#[derive(sqlx::FromRow)]
+struct BookRow {
+    id: Uuid,
+    name: Option<String>,
+    city: Option<String>,
+    email: Option<Vec<u8>>,
+    phone: Option<Vec<u8>>,
+}
+
+impl Store {
+    /// Who holds `source`/`external_id` among the brokerage's clients, as the caller sees it.
+    pub async fn persona_holder(
+        &self,
+        caller: &Principal,
+        source: &str,
+        external_id: &str,
+    ) -> StoreResult<Holder> {
+        let held: Option<(Uuid, bool)> = with_pool!(self, pool => {
+            sqlx::query_as(concat!(
+                "SELECT p.id, ", super::visible_persona!(), " FROM persona_external_ids e
+                 JOIN personas p ON p.id = e.persona_id
+                 WHERE e.brokerage_id = $1 AND e.source = $4 AND e.external_id = $5"))
+            .bind(caller.brokerage_id)
+            .bind(caller.user_id)
+            .bind(caller.team_id)
+            .bind(source)
+            .bind(external_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(match held {
+            None => Holder::Nobody,
+            Some((id, true)) => Holder::Visible(id),
+            Some((_, false)) => Holder::Unseen,
+        })
+    }
+
+    /// The client the caller may see who holds `source`/`external_id`.
+    pub async fn persona_by_external_id(
+        &self,
+        caller: &Principal,
+        source: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<Persona>> {
+        match self.persona_holder(caller, source, external_id).await? {
+            Holder::Visible(id) => self.get_persona(caller, id).await,
+            Holder::Nobody | Holder::Unseen => Ok(None),
+        }
+    }
+
+    /// The brokerage's listing that holds `source`/`external_id`.
+    pub async fn property_by_external_id(
+        &self,
+        brokerage_id: Uuid,
+        source: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<Property>> {
+        let id: Option<Uuid> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT property_id FROM property_external_ids
+                 WHERE brokerage_id = $1 AND source = $2 AND external_id = $3")
+            .bind(brokerage_id)
+            .bind(source)
+            .bind(external_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        match id {
+            Some(id) => self.get_property(brokerage_id, id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The client the caller may see whose email address is `contact`'s, if any (the import
+    /// matches rows without an external id by it).
+    pub async fn persona_by_email(
+        &self,
+        caller: &Principal,
+        contact: &Contact,
+    ) -> StoreResult<Option<Persona>> {
+        let Some(email) = contact.normalised_email() else {
+            return Ok(None);
+        };
+        let digest = self
+            .blind_index()
+            .digest(caller.brokerage_id, "email", &email);
+        let row: Option<PersonaRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", super::personas::columns!(), " FROM personas
+                 WHERE brokerage_id = $1 AND ", super::personas::visible!(), " AND NOT synthetic
+                   AND id IN (SELECT persona_id FROM persona_contacts
+                              WHERE brokerage_id = $1 AND kind = 'email' AND digest = $4)
+                 ORDER BY id LIMIT 1"))
+            .bind(caller.brokerage_id)
+            .bind(caller.user_id)
+            .bind(caller.team_id)
+            .bind(digest)
+            .fetch_optional(pool)
+            .await
+        })?;
+        match row {
+            Some(row) => self.unseal(row).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The client book as duplicate detection reads it: every real client the caller may see, by
+    /// name, city and contact digests (never the contact details themselves).
+    pub async fn book_entries(&self, caller: &Principal) -> StoreResult<Vec<BookEntry>> {
+        let rows: Vec<BookRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!(
+                "SELECT p.id, p.profile ->> 'name' AS name,
+                        p.profile -> 'demographics' -> 'location' ->> 'city' AS city,
+                        (SELECT c.digest FROM persona_contacts c WHERE c.persona_id = p.id AND c.kind = 'email') AS email,
+                        (SELECT c.digest FROM persona_contacts c WHERE c.persona_id = p.id AND c.kind = 'phone') AS phone
+                 FROM personas p WHERE p.brokerage_id = $1 AND NOT p.synthetic AND ",
+                super::visible_persona!(),
+                " ORDER BY p.id"))
+            .bind(caller.brokerage_id)
+            .bind(caller.user_id)
+            .bind(caller.team_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|row| BookEntry {
+                id: Some(row.id),
+                name: row.name.unwrap_or_default(),
+                city: row.city,
+                email: row.email,
+                phone: row.phone,
+            })
+            .collect())
+    }
+
+    /// `profile`'s entry as [`book_entries`](Self::book_entries) would read it once stored.
+    pub fn book_entry(
+        &self,
+        caller: &Principal,
+        id: Option<Uuid>,
+        profile: &crate::domain::PersonaProfile,
+    ) -> BookEntry {
+        let index = self.blind_index();
+        let digest = |kind: &str, value: Option<String>| {
+            value.map(|v| index.digest(caller.brokerage_id, kind, &v))
+        };
+        BookEntry {
+            id,
+            name: profile.name.clone(),
+            city: profile
+                .demographics
+                .location
+                .as_ref()
+                .and_then(|l| l.city.clone()),
+            email: digest("email", profile.contact.normalised_email()),
+            phone: digest("phone", profile.contact.normalised_phone()),
+        }
+    }
+
+    /// Hashes again the contact details of clients whose digests were made under another master
+    /// key (after a rotation), so duplicates are still found; run at start-up.
+    pub(crate) async fn reindex_contacts(&self) -> StoreResult<u64> {
+        let tag = self.blind_index().tag().to_owned();
+        let stale: Vec<(Uuid, Uuid)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT DISTINCT brokerage_id, persona_id FROM persona_contacts WHERE key_tag <> $1")
+                .bind(&tag)
+                .fetch_all(pool)
+                .await
+        })?;
+        for (brokerage_id, persona_id) in &stale {
+            let row: Option<PersonaRow> = with_pool!(self, pool => {
+                sqlx::query_as(concat!("SELECT ", super::personas::columns!(), " FROM personas WHERE id = $1"))
+                    .bind(persona_id)
+                    .fetch_optional(pool)
+                    .await
+            })?;
+            let Some(row) = row else { continue };
+            let persona = self.unseal(row).await?;
+            with_pool!(self, pool => {
+                let mut tx = pool.begin().await?;
+                sync_contact!(tx, self.blind_index(), *brokerage_id, *persona_id, &persona.profile.contact);
+                tx.commit().await?;
+            });
+        }
+        Ok(stale.len() as u64)
+    }
+}
