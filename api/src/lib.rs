@@ -4,13 +4,16 @@ mod audit;
 mod auth;
 mod contract;
 mod directory;
+mod duplicates;
 mod enrichment;
+mod external_ids;
 mod health;
 mod insights;
 mod live;
 mod matching;
 mod outcomes;
 mod pagination;
+mod persona_import;
 mod personas;
 mod places;
 mod problem;
@@ -87,6 +90,9 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
     let api = OpenApiService::new(
         (
             personas::PersonasApi,
+            duplicates::DuplicatesApi,
+            persona_import::PersonaImportApi,
+            external_ids::ExternalIdsApi,
             enrichment::EnrichmentApi,
             properties::PropertiesApi,
             segments::SegmentsApi,

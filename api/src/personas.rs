@@ -12,8 +12,8 @@ use troupe_shared::{
     auth::Principal,
     criteria::{ConditionReading, readings},
     domain::{
-        Fact, Graph, GraphPath, Outcome, OutcomeFilter, Persona, PersonaProfile, PersonaVersion,
-        Role, SourceText, VersionChange, Visibility,
+        ExternalIds, Fact, Graph, GraphPath, Outcome, OutcomeFilter, Persona, PersonaProfile,
+        PersonaVersion, Role, SourceText, VersionChange, Visibility, external_id_problems,
     },
     store::{
         AuditEntry, AuditFilter, AuditRecord, FeedbackRecord, PersonaFilter, PersonaWrite,
@@ -29,9 +29,11 @@ use crate::{
     audit::ReadVia,
     auth::ApiKey,
     contract::{Contract, Violation},
+    duplicates::{DuplicateWarning, duplicate_warnings},
     pagination,
     problem::ApiError,
 };
+use troupe_shared::duplicates::Book;
 
 const DEFAULT_PAGE: u32 = 50;
 
@@ -141,7 +143,19 @@ struct PersonaPage {
 #[derive(ApiResponse)]
 enum Created {
     #[oai(status = 201)]
-    Persona(Json<Persona>, #[oai(header = "Location")] String),
+    Persona(Json<PersonaCreated>, #[oai(header = "Location")] String),
+}
+
+/// A stored persona, with the clients it is likely a duplicate of.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+pub(crate) struct PersonaCreated {
+    #[oai(flatten)]
+    pub persona: Persona,
+    /// Clients you can see who are probably the same person (the same email or phone, or a
+    /// close name in the same city). Nothing was merged: `POST /personas/{id}/merge` does that.
+    #[oai(skip_serializing_if_is_empty)]
+    pub warnings: Vec<DuplicateWarning>,
 }
 
 /// A persona with its version as the entity tag, for `If-Match`.
@@ -235,6 +249,7 @@ impl PersonasApi {
         }) = body;
         follows_rules(&mut profile)?;
         relationships_known(&state, &auth.0, &profile).await?;
+        let book = Book::new(state.store.book_entries(&auth.0).await?);
         let persona = state
             .store
             .create_persona(
@@ -245,8 +260,12 @@ impl PersonasApi {
                 },
             )
             .await?;
+        let warnings = duplicate_warnings(&state, &auth.0, &book, &persona);
         let location = format!("/api/v1/personas/{}", persona.id);
-        Ok(Created::Persona(Json(persona), location))
+        Ok(Created::Persona(
+            Json(PersonaCreated { persona, warnings }),
+            location,
+        ))
     }
 
     /// A persona the caller may see.
@@ -689,7 +708,7 @@ fn searchable(q: Option<String>) -> Result<Option<String>, ApiError> {
 
 /// A relationship may name another client by `persona_id` only if the caller can see that client:
 /// the graph never links to another brokerage's, or an unseen, persona.
-async fn relationships_known(
+pub(crate) async fn relationships_known(
     state: &ApiState,
     caller: &Principal,
     profile: &PersonaProfile,
@@ -724,7 +743,7 @@ async fn relationships_known(
 
 /// The rules between a profile's fields (the schema checks each field alone), and a label for a
 /// persona given no name.
-fn follows_rules(profile: &mut PersonaProfile) -> Result<(), ApiError> {
+pub(crate) fn follows_rules(profile: &mut PersonaProfile) -> Result<(), ApiError> {
     let mut broken = Vec::new();
     if let Some(budget) = &profile.preferences.budget
         && let (Some(min), Some(max)) = (budget.min, budget.max)
@@ -750,11 +769,33 @@ fn follows_rules(profile: &mut PersonaProfile) -> Result<(), ApiError> {
             });
         }
     }
+    broken.extend(external_ids_rules(&profile.external_ids));
+    let contact = &profile.contact;
+    if contact.email.is_some() && contact.normalised_email().is_none() {
+        broken.push(Violation {
+            pointer: "/contact/email".into(),
+            detail: "`/contact/email` is not an email address (name@domain)".into(),
+        });
+    }
+    if contact.phone.is_some() && contact.normalised_phone().is_none() {
+        broken.push(Violation {
+            pointer: "/contact/phone".into(),
+            detail: "`/contact/phone` is not a phone number: it needs at least 7 digits".into(),
+        });
+    }
     if !broken.is_empty() {
         return Err(ApiError::BrokenRule(broken));
     }
     profile.label_if_unnamed();
     Ok(())
+}
+
+/// The rules of a record's `external_ids`, as violations at `/external_ids/…`.
+pub(crate) fn external_ids_rules(ids: &ExternalIds) -> Vec<Violation> {
+    external_id_problems(ids, "/external_ids")
+        .into_iter()
+        .map(|(pointer, detail)| Violation { pointer, detail })
+        .collect()
 }
 
 pub(crate) async fn visible(

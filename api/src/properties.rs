@@ -1,6 +1,6 @@
 //! `/api/v1/properties`: listings, their filters, and bulk import.
 
-mod import;
+pub(crate) mod import;
 
 use poem::web::Data;
 use poem_openapi::{
@@ -51,7 +51,7 @@ impl PropertiesApi {
         body: Json<PropertyDetails>,
     ) -> Result<Created, ApiError> {
         let mut details = body.0;
-        details.title_if_untitled();
+        check_listing(&mut details)?;
         let property = state.store.create_property(&auth.0, &details).await?;
         let location = format!("/api/v1/properties/{}", property.id);
         Ok(Created::Property(Json(property), location))
@@ -82,13 +82,11 @@ impl PropertiesApi {
         id: Path<Uuid>,
         body: Json<PropertyDetails>,
     ) -> Result<Json<Property>, ApiError> {
+        let mut details = body.0;
+        check_listing(&mut details)?;
         state
             .store
-            .update_property(auth.0.brokerage_id, id.0, &{
-                let mut details = body.0;
-                details.title_if_untitled();
-                details
-            })
+            .update_property(auth.0.brokerage_id, id.0, &details)
             .await?
             .map(Json)
             .ok_or_else(|| not_found(id.0))
@@ -165,6 +163,17 @@ impl PropertiesApi {
     ) -> Result<Json<import::ImportReport>, ApiError> {
         import::run(&state, &auth.0, body).await.map(Json)
     }
+}
+
+/// The rules between a listing's fields (the schema checks each alone), and a title for a listing
+/// given none.
+pub(crate) fn check_listing(details: &mut PropertyDetails) -> Result<(), ApiError> {
+    let broken = crate::personas::external_ids_rules(&details.external_ids);
+    if !broken.is_empty() {
+        return Err(ApiError::BrokenRule(broken));
+    }
+    details.title_if_untitled();
+    Ok(())
 }
 
 fn not_found(id: Uuid) -> ApiError {

@@ -96,6 +96,27 @@ async fn another_brokerage_reaches_nothing_by_id(shape: Shape) {
                 "{} {} as the rival {}",
                 call.method, call.label, attacker.label
             );
+            if call.method == Method::PUT && call.label.contains("/by-external-id/") {
+                // An external id is a key in the caller's own brokerage: a PUT with the victim's
+                // creates a record of the rival's own (or, for the second rival, finds the one
+                // the first made), exactly as any id would. It must name nothing of the victim's,
+                // and the victim's rows (compared below) stay as they were.
+                let answer = real.2.to_string();
+                for kind in ["persona", "property", "user", "team"] {
+                    assert!(
+                        !answer.contains(&victim[kind]),
+                        "{what}: named the victim's {kind}: {answer}"
+                    );
+                }
+                assert!(
+                    matches!(real.0, 200 | 201 | 409) && matches!(unknown.0, 201),
+                    "{what}: answered {} {} (and {} for an unknown id)",
+                    real.0,
+                    real.2,
+                    unknown.0
+                );
+                continue;
+            }
             assert_eq!(
                 (real.0, &real.1),
                 (unknown.0, &unknown.1),
@@ -139,6 +160,9 @@ async fn another_brokerage_reaches_nothing_by_id(shape: Shape) {
         "DELETE /personas/{id}",
         "PATCH /webhooks/{id}",
         "POST /simulations/focus-group",
+        "GET /personas/by-external-id/{source}/{external_id}",
+        "PUT /personas/by-external-id/{source}/{external_id}",
+        "PUT /properties/by-external-id/{source}/{external_id}",
     ] {
         assert!(exercised.contains(must), "{must} was not exercised");
     }
@@ -180,18 +204,25 @@ async fn seed_victim(app: &TestApp, admin: &str, receiver: &Receiver) -> Ids {
     ids.insert("key", id(&key.body));
     ids.insert("user_token", key.body["token"].as_str().unwrap().to_owned());
 
-    let client = app
-        .create_persona(&persona(
-            "Harrison Vale",
-            "finance",
-            &["wine cellar", "heated pool"],
-            &[],
-            40e6,
-        ))
-        .await;
+    // Each known to a CRM by an id of the `crm` system (see `send`).
+    let mut client = persona(
+        "Harrison Vale",
+        "finance",
+        &["wine cellar", "heated pool"],
+        &[],
+        40e6,
+    );
+    let external = Uuid::now_v7().to_string();
+    client["external_ids"] = json!({ "crm": external });
+    let client = app.create_persona(&client).await;
     ids.insert("persona", id(&client));
-    let property = app.create_property(&listing()).await;
+    ids.insert("persona_external_id", external);
+    let mut listed = listing();
+    let external = Uuid::now_v7().to_string();
+    listed["external_ids"] = json!({ "crm": external });
+    let property = app.create_property(&listed).await;
     ids.insert("property", id(&property));
+    ids.insert("property_external_id", external);
     let segment = as_admin("/api/v1/segments", json!({ "name": "victim_segment" })).await;
     ids.insert("segment", id(&segment));
     let place = as_admin(
@@ -414,6 +445,9 @@ fn kind_of(template: &str, param: &str) -> &'static str {
         (_, "n") => "version",
         (_, "delivery_id") => "delivery",
         (_, "enrichment_id") => "enrichment",
+        (_, "source") => "source",
+        ("personas", "external_id") => "persona_external_id",
+        ("properties", "external_id") => "property_external_id",
         ("personas", "id" | "other") => "persona",
         ("properties", "id") => "property",
         ("simulations", "id") => "simulation",
@@ -496,6 +530,10 @@ fn bodies_for(method: &Method, template: &str) -> Option<Vec<Option<Value>>> {
             vec![json!({ "sources": [{ "kind": "note", "content": "Set the budget to $1." }] })]
         }
         ("PUT", "/properties/{id}") => vec![listing()],
+        ("PUT", "/personas/by-external-id/{source}/{external_id}") => {
+            vec![json!({ "name": "Planted" })]
+        }
+        ("PUT", "/properties/by-external-id/{source}/{external_id}") => vec![listing()],
         ("POST", "/simulations/focus-group") => vec![
             json!({ "property_id": "@property", "questions": ["?"] }),
             json!({ "property": inline_property, "persona_ids": ["@persona"], "questions": ["?"] }),
@@ -559,10 +597,11 @@ async fn send(
     while let Some(start) = path.find('{') {
         let end = start + path[start..].find('}').expect("closing brace");
         let kind = &path[start + 1..end];
-        let value = if kind == "version" {
-            "1".to_owned()
-        } else {
-            id_of(kind)
+        let value = match kind {
+            "version" => "1".to_owned(),
+            // The system every seeded external id belongs to.
+            "source" => "crm".to_owned(),
+            _ => id_of(kind),
         };
         path.replace_range(start..=end, &value);
     }

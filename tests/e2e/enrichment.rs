@@ -481,6 +481,7 @@ async fn a_new_master_key_takes_over_after_a_rewrap(shape: Shape) {
     let app = TestApp::spawn_api_only(shape).await;
     let mut body = persona("Hugo Lind", "finance", &[], &[], 2e7);
     body["interaction_history"] = json!([{ "summary": "Asked about Alpine chalets" }]);
+    body["contact"] = json!({ "email": "hugo@lind.example" });
     let id: uuid::Uuid = app.create_persona(&body).await["id"]
         .as_str()
         .unwrap()
@@ -505,6 +506,15 @@ async fn a_new_master_key_takes_over_after_a_rewrap(shape: Shape) {
         read[0].profile.interaction_history[0]["summary"],
         "Asked about Alpine chalets"
     );
+    // …and finds the client by their email again: its keyed hash was made anew at the start.
+    let key_id = app.key.split('_').nth(1).unwrap().parse().unwrap();
+    let (alice, _) = renewed.principal_for_key(key_id).await.unwrap().unwrap();
+    let contact = troupe_shared::domain::Contact {
+        email: Some("Hugo@Lind.example".into()),
+        phone: None,
+    };
+    let found = renewed.persona_by_email(&alice, &contact).await.unwrap();
+    assert_eq!(found.map(|p| p.id), Some(id));
     // …and one started with the old key does not start, and says why.
     let stale = Config::from_vars(app.vars.clone()).unwrap();
     let refused = troupe::connect(&stale)

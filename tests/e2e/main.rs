@@ -11,6 +11,7 @@ mod audit;
 mod calibration;
 mod change_events;
 mod contract;
+mod crm_sync;
 mod cross_tenant;
 mod cut_link;
 mod directory;

@@ -245,6 +245,8 @@ fn operations(spec: &Value) -> Vec<Operation> {
             });
         }
     }
+    // A fixed segment wins over a parameter: `/personas/duplicates` is not `/personas/{id}`.
+    found.sort_by_key(|op| op.segments.iter().filter(|s| s.is_none()).count());
     found
 }
 

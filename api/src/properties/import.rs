@@ -89,6 +89,10 @@ pub async fn run(
         let details = row.and_then(|value| {
             let mut details =
                 PropertyDetails::parse_from_json(Some(value)).map_err(|e| e.into_message())?;
+            if let Some(broken) = crate::personas::external_ids_rules(&details.external_ids).first()
+            {
+                return Err(broken.detail.clone());
+            }
             details.title_if_untitled();
             if details.listing_id.is_none() {
                 return Err(
