@@ -18,7 +18,8 @@ both_shapes!(
     the_focus_group_form_starts_a_run,
     admin_pages_are_for_admins,
     the_accuracy_page_reads_the_report,
-    outcomes_are_recorded_on_a_listing_and_calibration_shows
+    outcomes_are_recorded_on_a_listing_and_calibration_shows,
+    a_crm_export_is_imported_from_the_clients_page
 );
 
 const PASSWORD: &str = "a long enough passphrase";
@@ -921,4 +922,106 @@ async fn outcomes_are_recorded_on_a_listing_and_calibration_shows(shape: Shape) 
     let items = recorded.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", recorded.body);
     assert_eq!(items[0]["outcome"]["interest"], 4);
+}
+
+/// A `multipart/form-data` body of text fields (`filename` set: a file field): its content type
+/// and bytes, as a browser sends a form with a file input.
+fn multipart(fields: &[(&str, Option<&str>, &str)]) -> (String, String) {
+    let boundary = "----troupe-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = String::new();
+    for (name, filename, value) in fields {
+        body.push_str(&format!("--{boundary}\r\n"));
+        match filename {
+            Some(file) => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: text/csv\r\n\r\n"
+            )),
+            None => body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+            )),
+        }
+        body.push_str(value);
+        body.push_str("\r\n");
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn a_crm_export_is_imported_from_the_clients_page(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let admin = app
+        .key_for("Acme Realty", None, "boss", Role::BrokerageAdmin)
+        .await;
+    let alice_id = user_named(&app, &admin, "alice").await;
+    let alice = invite_and_accept(&app, &admin, &alice_id, "alice@acme.example").await;
+    let (status, book) = page(&app, &alice.cookie, "/clients").await;
+    assert_eq!(status, 200);
+    assert!(book.contains("href=\"/clients/import\""), "{book}");
+    let (status, form) = page(&app, &alice.cookie, "/clients/import").await;
+    assert_eq!(status, 200);
+    assert!(form.contains("enctype=\"multipart/form-data\""));
+
+    let csv = "Record ID,First Name,Last Name,Email,City,Lifecycle Stage\n\
+               51,Harrison,Vale,h.vale@example.com,Malibu,customer\n\
+               52,Ada,Stone,not-an-address,Aspen,lead\n\
+               53,Corinne,Ashby,c.ashby@example.com,Palm Beach,lead\n";
+    let upload = |csrf: String, file: &'static str| {
+        let (content_type, body) = multipart(&[
+            ("csrf", None, &csrf),
+            ("mapping", None, ""),
+            ("file", Some("hubspot-contacts.csv"), file),
+            ("csv", None, ""),
+        ]);
+        browser()
+            .post(format!("{}/clients/import", app.base))
+            .header("cookie", &alice.cookie)
+            .header("origin", &app.base)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let first = upload(alice.csrf.clone(), csv).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let report = first.text().await.unwrap();
+    assert!(
+        report.contains("Import: 2 new, 0 updated, 0 unchanged, 1 not imported"),
+        "{report}"
+    );
+    assert!(report.contains("is not an email address"), "{report}");
+    assert!(report.contains("Lifecycle Stage"), "{report}");
+    assert_eq!(report.matches("data-outcome=\"created\"").count(), 2);
+    let again = upload(alice.csrf.clone(), csv)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        again.contains("Import: 0 new, 0 updated, 2 unchanged, 1 not imported"),
+        "{again}"
+    );
+    // The API sees what the page imported.
+    let vale = app.get("/api/v1/personas/by-external-id/hubspot/51").await;
+    assert_eq!(vale.body["name"], "Harrison Vale", "{}", vale.body);
+    // A forged form imports nothing; an empty one says what to do.
+    let forged = upload("0".repeat(64), csv).await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let empty = upload(alice.csrf.clone(), "").await.unwrap();
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    assert!(empty.text().await.unwrap().contains("choose a CSV file"));
+
+    // A second record of one client shows on the duplicates page, with why.
+    let copy =
+        json!({ "name": "C. Ashby", "demographics": { "location": { "city": "Palm Beach" } } });
+    assert_eq!(app.post("/api/v1/personas", &copy).await.status, 201);
+    let (status, duplicates) = page(&app, &alice.cookie, "/clients/duplicates").await;
+    assert_eq!(status, 200);
+    assert!(
+        duplicates.contains("data-table=\"duplicates\""),
+        "{duplicates}"
+    );
+    assert!(duplicates.contains("Corinne Ashby") && duplicates.contains("C. Ashby"));
+    assert!(
+        duplicates.contains("in the same city (Palm Beach)"),
+        "{duplicates}"
+    );
 }

@@ -60,6 +60,7 @@ pub async fn list(
         audit_listed(&state, &me.principal, &clients, ReadVia::Web).await?;
         let body = html! {
             h1 { "Clients" }
+            p.actions { a href="/clients/import" { "Import from a CRM" } " · " a href="/clients/duplicates" { "Likely duplicates" } }
             form.filters method="get" action="/clients" role="search" {
                 label { "Search " input type="search" name="q" value=(text.unwrap_or("")) maxlength="200"; }
                 label { "Segment " input type="text" name="segment" value=(segment.unwrap_or("")); }
@@ -70,7 +71,7 @@ pub async fn list(
                     @if text.is_some() || segment.is_some() {
                         p { "No client matches this search." }
                     } @else {
-                        p { "Your client book is empty. Add clients with " code { "POST /api/v1/personas" } "; each one keeps what your brokerage learns about them." }
+                        p { "Your client book is empty. " a href="/clients/import" { "Import a CRM export" } " (HubSpot, Salesforce or your own columns), or add clients with " code { "POST /api/v1/personas" } "; each one keeps what your brokerage learns about them." }
                     }
                 }
             } @else {

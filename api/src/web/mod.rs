@@ -11,6 +11,7 @@ mod admin;
 mod assets;
 mod calibration;
 mod charts;
+mod client_import;
 mod clients;
 mod enrichment;
 mod error;
@@ -95,6 +96,11 @@ pub fn mount(route: Route) -> Route {
             get(simulations::table_csv),
         )
         .at("/clients", get(clients::list))
+        .at(
+            "/clients/import",
+            get(client_import::form_page).post(client_import::submit),
+        )
+        .at("/clients/duplicates", get(client_import::duplicates))
         .at("/clients/:id", get(clients::page))
         .at("/listings", get(listings::list))
         .at("/listings/:id", get(listings::page))

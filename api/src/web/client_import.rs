@@ -1,0 +1,186 @@
+//! Bringing a client book in from a CRM (a HubSpot or Salesforce export, uploaded or pasted) and
+//! reviewing likely duplicates — the same import and the same comparison as
+//! `POST /api/v1/personas/import` and `GET /api/v1/personas/duplicates`, with the same rules.
+
+use std::sync::Arc;
+
+use maud::{Markup, html};
+use poem::{
+    Request, Response, handler,
+    web::{Data, Multipart},
+};
+use troupe_shared::duplicates::Likeness;
+use uuid::Uuid;
+
+use super::{
+    error::{PageError, render},
+    layout::{self, Section},
+    session::{SignedIn, same_origin},
+};
+use crate::{
+    ApiState,
+    audit::ReadVia,
+    contract::Contract,
+    duplicates::likely_pairs,
+    persona_import::{self, Input, PersonaImportReport},
+};
+
+const MAPPINGS: [(&str, &str); 4] = [
+    ("", "Read it from the header"),
+    ("hubspot", "HubSpot contacts export"),
+    ("salesforce", "Salesforce Contact export"),
+    ("troupe", "Troupe's field names"),
+];
+
+fn form(me: &SignedIn) -> Markup {
+    html! {
+        form.stacked method="post" action="/clients/import" enctype="multipart/form-data" {
+            input type="hidden" name="csrf" value=(me.csrf_token);
+            label { "CSV export " input type="file" name="file" accept=".csv,text/csv"; }
+            label { "…or paste it here " textarea name="csv" rows="8" cols="80" {} }
+            label { "Columns "
+                select name="mapping" {
+                    @for (value, label) in MAPPINGS { option value=(value) { (label) } }
+                }
+            }
+            button type="submit" { "Import clients" }
+        }
+    }
+}
+
+#[handler]
+pub async fn form_page(req: &Request) -> Response {
+    render(async {
+        let me = SignedIn::from_request(req).await?;
+        let body = html! {
+            p.crumbs { a href="/clients" { "Clients" } " / import" }
+            h1 { "Import clients from a CRM" }
+            p { "Upload a HubSpot contacts export or a Salesforce Contact export as it comes. Clients already here are matched by their CRM id, then their email address, and only the fields in the file change; importing the same file again changes nothing. Columns Troupe has no field for (the owner, the lifecycle stage…) and the notes are kept as sources it learns from." }
+            (form(&me))
+        };
+        Ok(layout::page(&me, Section::Clients, "Import clients", body))
+    })
+    .await
+}
+
+#[handler]
+pub async fn submit(
+    req: &Request,
+    state: Data<&ApiState>,
+    contract: Data<&Arc<Contract>>,
+    mut multipart: Multipart,
+) -> Response {
+    render(async {
+        same_origin(req)?;
+        let me = SignedIn::from_request(req).await?;
+        let (mut csrf, mut mapping, mut uploaded, mut pasted) =
+            (String::new(), String::new(), String::new(), String::new());
+        let unreadable = |e: poem::Error| PageError::BadForm(format!("the form could not be read: {e}"));
+        while let Some(field) = multipart.next_field().await.map_err(|e| unreadable(e.into()))? {
+            let name = field.name().unwrap_or_default().to_owned();
+            let text = field.text().await.map_err(|e| unreadable(e.into()))?;
+            match name.as_str() {
+                "csrf" => csrf = text,
+                "mapping" => mapping = text,
+                "file" => uploaded = text,
+                "csv" => pasted = text,
+                _ => {}
+            }
+        }
+        me.check_csrf(&csrf)?;
+        let text = if uploaded.trim().is_empty() { pasted } else { uploaded };
+        if text.trim().is_empty() {
+            return Err(PageError::BadForm(
+                "choose a CSV file or paste its contents".into(),
+            ));
+        }
+        let input = Input::Csv {
+            text,
+            mapping: (!mapping.is_empty()).then_some(mapping),
+            columns: None,
+        };
+        // Boxed: an import's future (a row's upsert and learning within) is large.
+        let report =
+            Box::pin(persona_import::run(&state, &me.principal, &contract, input, None)).await?;
+        let body = html! {
+            p.crumbs { a href="/clients" { "Clients" } " / import" }
+            h1 { "Import: " (report.created) " new, " (report.updated) " updated, " (report.unchanged) " unchanged, " (report.failed) " not imported" }
+            (report_tables(&report))
+            h2 { "Import another file" }
+            (form(&me))
+        };
+        Ok(layout::page(&me, Section::Clients, "Import clients", body))
+    })
+    .await
+}
+
+fn report_tables(report: &PersonaImportReport) -> Markup {
+    html! {
+        p { "Read as a " strong { (report.mapping) } " export"
+            @if let Some(source) = &report.source { "; ids kept as " code { (source) } " ids" } "." }
+        @if !report.kept_as_public_info.is_empty() {
+            p { "Kept as information to learn from: " (report.kept_as_public_info.join(", ")) "." }
+        }
+        @if !report.errors.is_empty() {
+            h2 { "Rows not imported" }
+            table data-table="import-errors" {
+                thead { tr { th { "Line" } th { "Why" } } }
+                tbody { @for e in &report.errors { tr { td { (e.line) } td { (e.reason) } } } }
+            }
+        }
+        @if !report.imported.is_empty() {
+            h2 { "Clients" }
+            table data-table="imported" {
+                thead { tr { th { "Line" } th { "Client" } th { "Outcome" } th { "Likely duplicate of" } } }
+                tbody {
+                    @for row in &report.imported {
+                        tr {
+                            td { (row.line) }
+                            td { a href={ "/clients/" (row.persona_id) } { "client " @if let Some(id) = &row.external_id { (id) } @else { (row.persona_id) } } }
+                            td data-outcome=(row.outcome) { (row.outcome) }
+                            td {
+                                @for w in &row.warnings {
+                                    a href={ "/clients/" (w.persona_id) } { (w.name) } " (" (w.reasons.join(", ")) ") "
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[handler]
+pub async fn duplicates(req: &Request, state: Data<&ApiState>) -> Response {
+    render(async {
+        let me = SignedIn::from_request(req).await?;
+        let (pairs, _) = likely_pairs(&state, &me.principal, usize::MAX, ReadVia::Web).await?;
+        let link = |id: Option<Uuid>, name: &str| html! {
+            @if let Some(id) = id { a href={ "/clients/" (id) } { (name) } } @else { (name) }
+        };
+        let body = html! {
+            p.crumbs { a href="/clients" { "Clients" } " / likely duplicates" }
+            h1 { "Likely duplicates" }
+            @if pairs.is_empty() {
+                div.empty { p { "No two clients you can see look like the same person." } }
+            } @else {
+                p { "Each pair shares an email address or a phone number, or has close names in the same city. Nothing has been merged." }
+                table data-table="duplicates" {
+                    thead { tr { th { "Client" } th { "Probably the same as" } th { "Why" } } }
+                    tbody {
+                        @for pair in &pairs {
+                            tr {
+                                td { (link(pair.first.id, &pair.first.name)) }
+                                td { (link(pair.second.id, &pair.second.name)) }
+                                td { (pair.likeness.iter().map(Likeness::words).collect::<Vec<_>>().join(", ")) }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        Ok(layout::page(&me, Section::Clients, "Likely duplicates", body))
+    })
+    .await
+}
