@@ -1,8 +1,27 @@
 import { createPiece } from '@activepieces/pieces-framework';
 
-import { createProperty, enrichPersona, getResults, importProperties, matchProperty, runSimulation } from './lib/actions';
+import {
+  createProperty,
+  enrichPersona,
+  findPersona,
+  getResults,
+  importPersonas,
+  importProperties,
+  matchProperty,
+  runSimulation,
+  upsertPersona,
+} from './lib/actions';
 import { troupeAuth } from './lib/auth';
-import { newNightlyMatches, personaEnriched, simulationCompleted } from './lib/triggers';
+import {
+  clientCreated,
+  clientDeleted,
+  clientUpdated,
+  newNightlyMatches,
+  newProperty,
+  personaEnriched,
+  propertyStatusChanged,
+  simulationCompleted,
+} from './lib/triggers';
 
 export { troupeAuth };
 
@@ -13,6 +32,25 @@ export const troupe = createPiece({
   authors: ['troupe'],
   auth: troupeAuth,
   minimumSupportedRelease: '0.30.0',
-  actions: [runSimulation, getResults, createProperty, importProperties, matchProperty, enrichPersona],
-  triggers: [simulationCompleted, newNightlyMatches, personaEnriched],
+  actions: [
+    runSimulation,
+    getResults,
+    createProperty,
+    importProperties,
+    matchProperty,
+    enrichPersona,
+    upsertPersona,
+    findPersona,
+    importPersonas,
+  ],
+  triggers: [
+    simulationCompleted,
+    newNightlyMatches,
+    personaEnriched,
+    newProperty,
+    propertyStatusChanged,
+    clientCreated,
+    clientUpdated,
+    clientDeleted,
+  ],
 });

@@ -307,3 +307,72 @@ describe('triggers', () => {
     flow.server.close();
   });
 });
+
+describe('crm', () => {
+  test('upsert, find and import clients by CRM id; client and property triggers fire', async () => {
+    const names = ['client_created', 'client_updated', 'new_property', 'property_status_changed'];
+    const hooks: Record<string, { flow: Awaited<ReturnType<typeof endpoint>>; hook: any }> = {};
+    for (const name of names) {
+      const flow = await endpoint();
+      const hook = { auth, propsValue: {}, webhookUrl: flow.url, store: memoryStore() } as any;
+      await trigger(name).onEnable(hook);
+      hooks[name] = { flow, hook };
+    }
+
+    const created: any = await action('upsert_persona').run({
+      auth,
+      propsValue: { source: 'hubspot', external_id: '77', persona: { name: 'Greta Lind', contact: { email: 'greta@lind.example' } } },
+    } as any);
+    assert.equal(created.outcome, 'created', JSON.stringify(created));
+    const moved: any = await action('upsert_persona').run({
+      auth,
+      propsValue: { source: 'hubspot', external_id: '77', persona: { demographics: { location: { city: 'Aspen' } } } },
+    } as any);
+    assert.equal(moved.outcome, 'updated');
+    assert.equal(moved.name, 'Greta Lind', 'fields not sent are kept');
+    const found: any = await action('find_persona').run({ auth, propsValue: { source: 'hubspot', external_id: '77' } } as any);
+    assert.equal(found.id, created.id);
+    const missing = await action('find_persona').run({ auth, propsValue: { source: 'hubspot', external_id: '404' } } as any);
+    assert.equal(missing, null);
+
+    const csv = 'Record ID,First Name,Last Name,Email,City\n77,Greta,Lind,greta@lind.example,Aspen\n78,Hal,Moss,hal@moss.example,Vail\n';
+    const imported: any = await action('import_personas').run({ auth, propsValue: { csv } } as any);
+    assert.equal(imported.mapping, 'hubspot');
+    assert.deepEqual(
+      imported.imported.map((row: any) => row.outcome),
+      ['unchanged', 'created'],
+      JSON.stringify(imported),
+    );
+
+    const property: any = await api('POST', '/api/v1/properties', listing('MLS-crm'));
+    await api('PUT', `/api/v1/properties/${property.id}`, { ...listing('MLS-crm'), status: 'under_contract' });
+
+    // Deliveries may arrive in any order: each is found by its type and its subject.
+    const fired = async (name: string, type: string, subject: string) => {
+      const { flow, hook } = hooks[name];
+      const delivery = await until(type, () =>
+        flow.received.find((r) => {
+          const event = JSON.parse(r.rawBody);
+          return event.type === type && event.subject_id === subject;
+        }),
+      );
+      const events = await trigger(name).run({
+        ...hook,
+        payload: { body: JSON.parse(delivery.rawBody), rawBody: delivery.rawBody, headers: delivery.headers, queryParams: {} },
+      });
+      assert.equal(events.length, 1, `${name}: ${JSON.stringify(events)}`);
+      return (events[0] as any).data;
+    };
+    assert.equal((await fired('client_created', 'persona.created', created.id)).persona_id, created.id);
+    assert.deepEqual((await fired('client_updated', 'persona.updated', created.id)).fields, ['demographics']);
+    assert.equal((await fired('new_property', 'property.created', property.id)).property_id, property.id);
+    const status = await fired('property_status_changed', 'property.status_changed', property.id);
+    assert.deepEqual([status.from, status.to], ['active', 'under_contract']);
+
+    for (const name of names) {
+      await trigger(name).onDisable(hooks[name].hook);
+      hooks[name].flow.server.close();
+    }
+    assert.equal(((await api('GET', '/api/v1/webhooks')) as any).items.length, 0);
+  });
+});

@@ -1,7 +1,7 @@
 import { createAction, Property } from '@activepieces/pieces-framework';
 
 import { connection, troupeAuth } from './auth';
-import { call, waitFor } from './client';
+import { call, TroupeError, waitFor } from './client';
 
 const FINAL = ['completed', 'failed', 'cancelled'];
 
@@ -205,5 +205,95 @@ export const enrichPersona = createAction({
       propsValue.timeout ?? 600,
     );
     return { enrichment: done, persona: await call(troupe, 'GET', `/api/v1/personas/${persona}`) };
+  },
+});
+
+const externalId = {
+  source: Property.ShortText({
+    displayName: 'System',
+    description: 'The system the id belongs to: hubspot, salesforce, mls, … (lower case).',
+    required: true,
+  }),
+  external_id: Property.ShortText({ displayName: 'Id in that system', required: true }),
+};
+
+function byExternalId(kind: 'personas' | 'properties', source: string, id: string): string {
+  return `/api/v1/${kind}/by-external-id/${encodeURIComponent(source)}/${encodeURIComponent(id)}`;
+}
+
+export const upsertPersona = createAction({
+  auth: troupeAuth,
+  name: 'upsert_persona',
+  displayName: 'Create or update a client by external id',
+  description:
+    'Keep a client in step with a CRM record: creates the client, or changes only the fields sent (what agents and enrichment added is kept).',
+  props: {
+    ...externalId,
+    persona: Property.Json({
+      displayName: 'Client',
+      description: 'Fields as for POST /api/v1/personas: name, contact {email, phone}, demographics, preferences, …',
+      required: true,
+    }),
+  },
+  async run({ auth, propsValue }) {
+    const path = byExternalId('personas', propsValue.source, propsValue.external_id);
+    return call(connection(auth), 'PUT', path, propsValue.persona);
+  },
+});
+
+export const findPersona = createAction({
+  auth: troupeAuth,
+  name: 'find_persona',
+  displayName: 'Find a client by external id',
+  description: 'The client holding a CRM id, or nothing when no client the key may see holds it.',
+  props: externalId,
+  async run({ auth, propsValue }) {
+    const path = byExternalId('personas', propsValue.source, propsValue.external_id);
+    try {
+      return await call(connection(auth), 'GET', path);
+    } catch (error) {
+      if (error instanceof TroupeError && error.status === 404) {
+        return null;
+      }
+      throw error;
+    }
+  },
+});
+
+export const importPersonas = createAction({
+  auth: troupeAuth,
+  name: 'import_personas',
+  displayName: 'Import clients',
+  description:
+    'A CRM export (HubSpot or Salesforce CSV, recognised by its header) or a JSON array of clients, matched by external id then email; repeatable. Bad rows are reported by line.',
+  props: {
+    csv: Property.LongText({ displayName: 'CSV export', required: false }),
+    items: Property.Json({
+      displayName: 'Clients (JSON array)',
+      description: 'Instead of a CSV: clients as for POST /api/v1/personas, with external_ids.',
+      required: false,
+    }),
+    mapping: Property.StaticDropdown({
+      displayName: 'Columns',
+      required: false,
+      options: {
+        options: [
+          { label: 'HubSpot contacts export', value: 'hubspot' },
+          { label: 'Salesforce Contact export', value: 'salesforce' },
+          { label: 'Troupe field names', value: 'troupe' },
+        ],
+      },
+    }),
+  },
+  async run({ auth, propsValue }) {
+    const troupe = connection(auth);
+    if (propsValue.csv) {
+      const query = propsValue.mapping ? `?mapping=${propsValue.mapping}` : '';
+      return call(troupe, 'POST', `/api/v1/personas/import${query}`, propsValue.csv, 'text/csv');
+    }
+    if (!Array.isArray(propsValue.items)) {
+      throw new Error('give a CSV export or a JSON array of clients');
+    }
+    return call(troupe, 'POST', '/api/v1/personas/import', propsValue.items);
   },
 });

@@ -19,20 +19,23 @@ export class TroupeError extends Error {
   }
 }
 
+/** Sends `body` as JSON, or as it is when `contentType` names another type (a CSV). */
 export async function call<T = any>(
   connection: TroupeConnection,
   method: string,
   path: string,
   body?: unknown,
+  contentType = 'application/json',
 ): Promise<T> {
   const url = connection.baseUrl.replace(/\/+$/, '') + path;
+  const json = contentType === 'application/json';
   const response = await fetch(url, {
     method,
     headers: {
       authorization: `Bearer ${connection.apiKey}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(body === undefined ? {} : { 'content-type': contentType }),
     },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : json ? JSON.stringify(body) : String(body),
   });
   const text = await response.text();
   const parsed = text ? JSON.parse(text) : null;

@@ -114,3 +114,68 @@ export const personaEnriched = troupeTrigger({
     },
   },
 });
+
+export const newProperty = troupeTrigger({
+  name: 'new_property',
+  displayName: 'New property',
+  description: 'A listing was added (by hand, an import or an MLS sync).',
+  eventType: 'property.created',
+  sampleData: {
+    id: '01a2...',
+    type: 'property.created',
+    subject_id: '01a2...',
+    data: { property_id: '01a2...', listing_id: 'MLS-1', title: 'Ridgeline Estate, Aspen', price: 24000000, status: 'active' },
+  },
+});
+
+export const propertyStatusChanged = troupeTrigger({
+  name: 'property_status_changed',
+  displayName: 'Property status changed',
+  description: 'A listing went under contract, sold, was withdrawn or came back.',
+  eventType: 'property.status_changed',
+  sampleData: {
+    id: '01a2...',
+    type: 'property.status_changed',
+    subject_id: '01a2...',
+    data: { property_id: '01a2...', from: 'active', to: 'under_contract' },
+  },
+});
+
+export const clientCreated = troupeTrigger({
+  name: 'client_created',
+  displayName: 'Client created',
+  description: 'A client persona was added (ids and labels only, never the client\'s words).',
+  eventType: 'persona.created',
+  sampleData: {
+    id: '01a2...',
+    type: 'persona.created',
+    subject_id: '01a2...',
+    data: { persona_id: '01a2...', agent_id: '01a2...', team_id: null, visibility: 'team', segment: 'finance', version: 1 },
+  },
+});
+
+export const clientUpdated = troupeTrigger({
+  name: 'client_updated',
+  displayName: 'Client updated',
+  description: 'A client persona changed: the names of the fields that changed, never their values.',
+  eventType: 'persona.updated',
+  sampleData: {
+    id: '01a2...',
+    type: 'persona.updated',
+    subject_id: '01a2...',
+    data: { persona_id: '01a2...', version: 4, fields: ['demographics', 'preferences'] },
+  },
+});
+
+export const clientDeleted = troupeTrigger({
+  name: 'client_deleted',
+  displayName: 'Client deleted',
+  description: 'A client was erased: their Troupe id and their ids in other systems, so the CRM can follow.',
+  eventType: 'persona.deleted',
+  sampleData: {
+    id: '01a2...',
+    type: 'persona.deleted',
+    subject_id: '01a2...',
+    data: { persona_id: '01a2...', external_ids: { hubspot: '51' } },
+  },
+});
