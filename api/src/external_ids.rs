@@ -142,7 +142,7 @@ struct PersonaUpserted {
     /// `created`, `updated` or `unchanged`.
     outcome: String,
     /// For a new client: the clients you can see who are probably the same person.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     warnings: Vec<DuplicateWarning>,
 }
 

@@ -217,7 +217,7 @@ pub(crate) struct ImportedClient {
     /// nothing new to learn).
     pub(crate) enrichment_id: Option<Uuid>,
     /// Clients you can see who are probably the same person.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     pub(crate) warnings: Vec<DuplicateWarning>,
 }
 

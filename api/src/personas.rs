@@ -154,7 +154,7 @@ pub(crate) struct PersonaCreated {
     pub persona: Persona,
     /// Clients you can see who are probably the same person (the same email or phone, or a
     /// close name in the same city). Nothing was merged: `POST /personas/{id}/merge` does that.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     pub warnings: Vec<DuplicateWarning>,
 }
 
