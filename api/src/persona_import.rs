@@ -210,6 +210,7 @@ pub struct PersonaImportReport {
 pub(crate) struct ImportedClient {
     pub(crate) line: u64,
     pub(crate) persona_id: Uuid,
+    pub(crate) name: String,
     /// `created`, `updated` or `unchanged`.
     pub(crate) outcome: String,
     pub(crate) external_id: Option<String>,
@@ -443,13 +444,14 @@ async fn import_row(
     let enrichment_id =
         learn_from_row(state, caller, persona.id, row.public_info, row.notes).await?;
     let outcome = done.outcome().to_owned();
-    let (persona_id, warnings) = match done {
-        Upserted::Created(persona, warnings) => (persona.id, warnings),
-        Upserted::Updated(persona) | Upserted::Unchanged(persona) => (persona.id, Vec::new()),
+    let (persona, warnings) = match done {
+        Upserted::Created(persona, warnings) => (persona, warnings),
+        Upserted::Updated(persona) | Upserted::Unchanged(persona) => (persona, Vec::new()),
     };
     Ok(ImportedClient {
         line: row.line,
-        persona_id,
+        persona_id: persona.id,
+        name: persona.profile.name,
         outcome,
         external_id: row.key.map(|(_, id)| id),
         enrichment_id,

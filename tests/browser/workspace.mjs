@@ -236,6 +236,27 @@ try {
   await entry.getByText("enriched").waitFor();
   await entry.locator("blockquote", { hasText: "our budget is now up to $40M" }).waitFor();
 
+  // A CRM export uploaded from the client book: the report, then the pair it made.
+  await page.goto(`${ORIGIN}/clients`);
+  await page.getByRole("link", { name: "Import from a CRM" }).click();
+  await accessible(page, "client-import");
+  await page.getByLabel("CSV export").setInputFiles({
+    name: "hubspot-contacts.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from(
+      "Record ID,First Name,Last Name,Email,City,Lifecycle Stage\n" +
+      "901,Imogen,Hart,imogen@hart.example,Aspen,customer\n" +
+      "902,I.,Hart,,Aspen,lead\n",
+    ),
+  });
+  await page.getByRole("button", { name: "Import clients" }).click();
+  await page.getByRole("heading", { name: /^Import: 2 new/ }).waitFor();
+  await page.locator("[data-table=imported]").getByText("I. Hart", { exact: true }).waitFor();
+  await accessible(page, "client-import-report");
+  await page.goto(`${ORIGIN}/clients/duplicates`);
+  await page.locator("[data-table=duplicates]").getByRole("link", { name: "I. Hart" }).waitFor();
+  await accessible(page, "client-duplicates");
+
   await page.goto(`${ORIGIN}/listings`);
   await accessible(page, "listings");
   await page.getByRole("link", { name: "Ridgeline Estate, Aspen" }).click();

@@ -34,7 +34,7 @@ const MAPPINGS: [(&str, &str); 4] = [
 
 fn form(me: &SignedIn) -> Markup {
     html! {
-        form.stacked method="post" action="/clients/import" enctype="multipart/form-data" {
+        form.stack method="post" action="/clients/import" enctype="multipart/form-data" {
             input type="hidden" name="csrf" value=(me.csrf_token);
             label { "CSV export " input type="file" name="file" accept=".csv,text/csv"; }
             label { "…or paste it here " textarea name="csv" rows="8" cols="80" {} }
@@ -131,12 +131,13 @@ fn report_tables(report: &PersonaImportReport) -> Markup {
         @if !report.imported.is_empty() {
             h2 { "Clients" }
             table data-table="imported" {
-                thead { tr { th { "Line" } th { "Client" } th { "Outcome" } th { "Likely duplicate of" } } }
+                thead { tr { th { "Line" } th { "Client" } th { "CRM id" } th { "Outcome" } th { "Likely duplicate of" } } }
                 tbody {
                     @for row in &report.imported {
                         tr {
                             td { (row.line) }
-                            td { a href={ "/clients/" (row.persona_id) } { "client " @if let Some(id) = &row.external_id { (id) } @else { (row.persona_id) } } }
+                            td { a href={ "/clients/" (row.persona_id) } { (row.name) } }
+                            td { (row.external_id.as_deref().unwrap_or("—")) }
                             td data-outcome=(row.outcome) { (row.outcome) }
                             td {
                                 @for w in &row.warnings {
