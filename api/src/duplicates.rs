@@ -3,17 +3,24 @@
 //! see are compared, so a warning never reveals another agent's private client.
 
 use poem::web::Data;
-use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
+use poem_openapi::{
+    Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
 use serde_json::json;
 use troupe_shared::{
     auth::Principal,
     domain::Persona,
     duplicates::{Book, BookEntry, Likeness},
-    store::AuditRecord,
+    store::{AuditRecord, MergeRefused},
 };
 use uuid::Uuid;
 
-use crate::{ApiState, ApiTags, audit::ReadVia, auth::ApiKey, problem::ApiError};
+use crate::{
+    ApiState, ApiTags, audit::ReadVia, auth::ApiKey, contract::Violation, personas::visible,
+    problem::ApiError,
+};
 
 /// A client that is probably the same person as the one just written.
 #[derive(Object, Clone, Debug)]
@@ -83,6 +90,13 @@ struct DuplicateList {
     truncated: bool,
 }
 
+/// Which record to keep.
+#[derive(Object)]
+struct MergeRequest {
+    /// The client record that is kept; the one in the path is merged into it and removed.
+    into: Uuid,
+}
+
 fn default_limit() -> u32 {
     100
 }
@@ -119,6 +133,24 @@ impl DuplicatesApi {
             })
             .collect();
         Ok(Json(DuplicateList { items, truncated }))
+    }
+
+    /// Merge a client recorded twice: `{id}` is folded into the record named by `into`, which
+    /// is kept. Where both say something the kept record's word stands; lists are joined; what
+    /// was learned about `{id}` (enrichment runs, sources and facts) and what happened with them
+    /// (outcomes, simulations, matches asked for) moves to the kept record, which gets a new
+    /// version (`merged`). `{id}` is then removed, announced as `persona.deleted` with
+    /// `merged_into`. Both must be clients you may change; two different ids in one outside
+    /// system answer 409.
+    #[oai(path = "/:id/merge", method = "post")]
+    async fn merge(
+        &self,
+        state: Data<&ApiState>,
+        auth: ApiKey,
+        id: Path<Uuid>,
+        body: Json<MergeRequest>,
+    ) -> Result<Json<Persona>, ApiError> {
+        merge(&state, &auth.0, id.0, body.0.into).await.map(Json)
     }
 }
 
@@ -164,4 +196,36 @@ pub(crate) async fn likely_pairs(
         state.store.audit(caller, record).await?;
     }
     Ok((pairs, truncated))
+}
+
+/// Merges `absorbed` into `kept` for `caller`: the kept client as merged. The API's and the
+/// workspace's merge.
+pub(crate) async fn merge(
+    state: &ApiState,
+    caller: &Principal,
+    absorbed: Uuid,
+    kept: Uuid,
+) -> Result<Persona, ApiError> {
+    // Unseen ids first, so another brokerage's ids answer as unknown ones do.
+    visible(state, caller, absorbed).await?;
+    visible(state, caller, kept).await?;
+    if absorbed == kept {
+        return Err(ApiError::BrokenRule(vec![Violation {
+            pointer: "/into".into(),
+            detail: "`/into` is the client being merged: name the other record, the one to keep"
+                .into(),
+        }]));
+    }
+    // Boxed: the merge future (one transaction per database driver) is large.
+    match Box::pin(state.store.merge_personas(caller, absorbed, kept)).await? {
+        Ok(persona) => Ok(persona),
+        Err(MergeRefused::NotFound(id)) => Err(ApiError::NotFound(format!("persona {id}"))),
+        Err(MergeRefused::NotYours(id)) => Err(ApiError::Forbidden(format!(
+            "persona {id} belongs to another agent: they, or a team lead, can merge it"
+        ))),
+        Err(MergeRefused::Conflict(why)) => Err(ApiError::Conflict(why)),
+        Err(MergeRefused::Moved) => Err(ApiError::Conflict(
+            "one of the two records changed while they were being merged; try again".into(),
+        )),
+    }
 }

@@ -256,6 +256,10 @@ try {
   await page.goto(`${ORIGIN}/clients/duplicates`);
   await page.locator("[data-table=duplicates]").getByRole("link", { name: "I. Hart" }).waitFor();
   await accessible(page, "client-duplicates");
+  // Two HubSpot records cannot be folded into one here: the page says why, in words.
+  await page.getByRole("button", { name: "Keep Imogen Hart" }).click();
+  await page.getByText("both records hold a hubspot id").waitFor();
+  await accessible(page, "client-merge-refused");
 
   await page.goto(`${ORIGIN}/listings`);
   await accessible(page, "listings");

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use troupe_shared::domain::Role;
 
 use crate::{
-    enrichment::wait_for,
+    enrichment::{enrich, wait_for},
     erasure::tables_holding,
     helpers::{Reply, Shape, TestApp, both_shapes, persona},
 };
@@ -16,6 +16,7 @@ both_shapes!(a_crm_export_loads_once_and_again_unchanged);
 both_shapes!(records_are_written_and_found_by_their_external_ids);
 both_shapes!(likely_duplicates_are_reported_and_never_merged);
 both_shapes!(a_deleted_client_is_announced_by_its_ids_alone);
+both_shapes!(two_records_of_one_client_merge_with_what_each_knew);
 
 const HUBSPOT_CSV: &str = "Record ID,First Name,Last Name,Email,Phone Number,City,Contact owner,Lifecycle Stage,Notes\n\
     51,Harrison,Vale,H.Vale@Example.com,+1 (310) 555-0100,Malibu,Jane Agent,customer,Client: our budget is now up to $40M.\n\
@@ -443,5 +444,201 @@ async fn a_deleted_client_is_announced_by_its_ids_alone(shape: Shape) {
     assert_eq!(
         tables_holding(&app, shape, "Zelda", None).await,
         Vec::<String>::new()
+    );
+}
+
+async fn two_records_of_one_client_merge_with_what_each_knew(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let kept = app
+        .create_persona(&json!({
+            "name": "Harrison Vale", "visibility": "team",
+            "demographics": { "location": { "city": "Malibu" } },
+            "preferences": { "features": ["wine cellar"] },
+            "contact": { "email": "harrison@vale.example" },
+            "external_ids": { "hubspot": "51" }
+        }))
+        .await;
+    let kept_id = kept["id"].as_str().unwrap().to_owned();
+    let other = app
+        .create_persona(&json!({
+            "name": "H. Vale", "visibility": "team",
+            "biography": "Sold his fund in 2026.",
+            "demographics": { "location": { "city": "Malibu" } },
+            "preferences": { "features": ["ocean views"] },
+            "contact": { "phone": "+1 310 555 0100" },
+            "external_ids": { "salesforce": "003A" }
+        }))
+        .await;
+    let other_id = other["id"].as_str().unwrap().to_owned();
+    assert_eq!(other["warnings"][0]["persona_id"], kept_id.as_str());
+    // What the second record learned, and what happened with them.
+    let learned = enrich(
+        &app,
+        &other_id,
+        &json!({ "internal_notes": "Client: our budget is now up to $40M." }),
+    )
+    .await;
+    assert_eq!(learned["status"], "completed");
+    let property = app.create_property(&crate::helpers::listing()).await;
+    let today = chrono::Utc::now().date_naive().to_string();
+    let showing = app
+        .post(
+            "/api/v1/outcomes",
+            &json!({ "type": "showing", "occurred_on": today, "property_id": property["id"],
+                     "persona_id": other_id, "reaction": 4 }),
+        )
+        .await;
+    assert_eq!(showing.status, 201, "{}", showing.body);
+
+    // Refusals first: nothing changes.
+    let merge = |key: String, from: String, body: Value| {
+        let app = &app;
+        async move {
+            app.request(
+                Method::POST,
+                &format!("/api/v1/personas/{from}/merge"),
+                Some(&key),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let itself = merge(app.key.clone(), kept_id.clone(), json!({ "into": kept_id })).await;
+    assert_eq!(problem(&itself, 422), "validation-failed");
+    let typo = merge(app.key.clone(), other_id.clone(), json!({ "int": kept_id })).await;
+    assert_eq!(problem(&typo, 400), "invalid-body");
+    let teammate = app
+        .key_for("Acme Realty", Some("West"), "bob", Role::Agent)
+        .await;
+    let not_theirs = merge(teammate, other_id.clone(), json!({ "into": kept_id })).await;
+    assert_eq!(problem(&not_theirs, 403), "forbidden");
+    let outsider = app
+        .key_for("Acme Realty", Some("East"), "eve", Role::Agent)
+        .await;
+    let unseen = merge(outsider, other_id.clone(), json!({ "into": kept_id })).await;
+    assert_eq!(problem(&unseen, 404), "not-found");
+    let rival = app
+        .key_for("Rival Realty", None, "mallory", Role::BrokerageAdmin)
+        .await;
+    let foreign = merge(rival, other_id.clone(), json!({ "into": kept_id })).await;
+    assert_eq!(problem(&foreign, 404), "not-found");
+    let clash = app
+        .create_persona(&json!({ "name": "Harrison Vale", "external_ids": { "hubspot": "99" } }))
+        .await;
+    let clashing = merge(
+        app.key.clone(),
+        clash["id"].as_str().unwrap().into(),
+        json!({ "into": kept_id }),
+    )
+    .await;
+    assert_eq!(problem(&clashing, 409), "conflict");
+    assert!(
+        clashing.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("both records hold a hubspot id")
+    );
+
+    let merged = merge(
+        app.key.clone(),
+        other_id.clone(),
+        json!({ "into": kept_id }),
+    )
+    .await;
+    assert_eq!(merged.status, 200, "{}", merged.body);
+    let body = &merged.body;
+    assert_eq!(body["id"], kept_id.as_str());
+    assert_eq!(body["name"], "Harrison Vale");
+    assert_eq!(body["biography"], "Sold his fund in 2026.");
+    assert_eq!(
+        body["preferences"]["features"],
+        json!(["wine cellar", "ocean views"])
+    );
+    assert_eq!(
+        body["external_ids"],
+        json!({ "hubspot": "51", "salesforce": "003A" })
+    );
+    assert_eq!(
+        body["contact"],
+        json!({ "email": "harrison@vale.example", "phone": "+1 310 555 0100" })
+    );
+    assert_eq!(body["version"], kept["version"].as_i64().unwrap() + 1);
+
+    // The other record is gone; everything it held is the kept one's.
+    let gone = app.get(&format!("/api/v1/personas/{other_id}")).await;
+    assert_eq!(problem(&gone, 404), "not-found");
+    let by_salesforce = app
+        .get("/api/v1/personas/by-external-id/salesforce/003A")
+        .await;
+    assert_eq!(by_salesforce.body["id"], kept_id.as_str());
+    let facts = app
+        .get(&format!("/api/v1/personas/{kept_id}/facts"))
+        .await
+        .body;
+    assert!(
+        !facts.as_array().unwrap().is_empty(),
+        "the facts learned about them moved: {facts}"
+    );
+    let history = app
+        .get(&format!("/api/v1/personas/{kept_id}/history"))
+        .await
+        .body;
+    assert_eq!(history[0]["change"], "merged", "{history}");
+    let outcomes = app
+        .get(&format!("/api/v1/outcomes?persona_id={kept_id}"))
+        .await;
+    assert_eq!(
+        outcomes.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        outcomes.body
+    );
+    let duplicates = app.get("/api/v1/personas/duplicates").await;
+    let pairs = duplicates.body["items"].as_array().unwrap();
+    assert!(
+        pairs
+            .iter()
+            .all(|p| !p["persona_ids"].to_string().contains(&other_id)),
+        "{}",
+        duplicates.body
+    );
+
+    // Told to a CRM: the kept record changed, the other went into it. Audited.
+    let events = app.events().await;
+    let of = |kind: &str, subject: &str| {
+        events
+            .iter()
+            .filter(|e| e.kind == kind && e.payload.0["persona_id"] == subject)
+            .map(|e| e.payload.0.clone())
+            .collect::<Vec<Value>>()
+    };
+    assert_eq!(
+        of("persona.deleted", &other_id),
+        [
+            json!({ "persona_id": other_id, "external_ids": { "salesforce": "003A" }, "merged_into": kept_id })
+        ]
+    );
+    let updated = of("persona.updated", &kept_id);
+    assert_eq!(updated.last().unwrap()["merged"], other_id.as_str());
+    let admin = app
+        .key_for("Acme Realty", None, "boss", Role::BrokerageAdmin)
+        .await;
+    let audit = app
+        .request(
+            Method::GET,
+            "/api/v1/audit?action=persona.merged",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        audit.body["items"][0]["subject_id"],
+        kept_id.as_str(),
+        "{}",
+        audit.body
+    );
+    assert_eq!(
+        audit.body["items"][0]["detail"]["merged"],
+        other_id.as_str()
     );
 }

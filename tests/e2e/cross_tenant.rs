@@ -505,7 +505,7 @@ fn uuid_fields(
 fn is_reference(template: &str, field: &str) -> bool {
     match field {
         "property_id" | "persona_id" | "persona_ids" | "team_id" | "to_user_id"
-        | "buyer_persona_id" | "simulation_id" => true,
+        | "buyer_persona_id" | "simulation_id" | "into" => true,
         // Provenance a client may echo back (the enrichment source a preference came from):
         // stored as given, never followed.
         "source_id" => false,
@@ -534,6 +534,7 @@ fn bodies_for(method: &Method, template: &str) -> Option<Vec<Option<Value>>> {
             vec![json!({ "name": "Planted" })]
         }
         ("PUT", "/properties/by-external-id/{source}/{external_id}") => vec![listing()],
+        ("POST", "/personas/{id}/merge") => vec![json!({ "into": "@persona" })],
         ("POST", "/simulations/focus-group") => vec![
             json!({ "property_id": "@property", "questions": ["?"] }),
             json!({ "property": inline_property, "persona_ids": ["@persona"], "questions": ["?"] }),

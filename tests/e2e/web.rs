@@ -1012,7 +1012,8 @@ async fn a_crm_export_is_imported_from_the_clients_page(shape: Shape) {
     // A second record of one client shows on the duplicates page, with why.
     let copy =
         json!({ "name": "C. Ashby", "demographics": { "location": { "city": "Palm Beach" } } });
-    assert_eq!(app.post("/api/v1/personas", &copy).await.status, 201);
+    let copy = app.post("/api/v1/personas", &copy).await;
+    assert_eq!(copy.status, 201);
     let (status, duplicates) = page(&app, &alice.cookie, "/clients/duplicates").await;
     assert_eq!(status, 200);
     assert!(
@@ -1023,5 +1024,38 @@ async fn a_crm_export_is_imported_from_the_clients_page(shape: Shape) {
     assert!(
         duplicates.contains("in the same city (Palm Beach)"),
         "{duplicates}"
+    );
+    assert!(duplicates.contains(">Keep Corinne Ashby<"), "{duplicates}");
+
+    // Keeping the imported record folds the copy into it; a forged form merges nothing.
+    let corinne = app
+        .get("/api/v1/personas/by-external-id/hubspot/53")
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let copy_id = copy.body["id"].as_str().unwrap().to_owned();
+    let forged = browser()
+        .post(format!("{}/clients/merge", app.base))
+        .header("cookie", &alice.cookie)
+        .form(&[
+            ("csrf", "0".repeat(64).as_str()),
+            ("absorbed", copy_id.as_str()),
+            ("into", corinne.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let fields = [("absorbed", copy_id.as_str()), ("into", corinne.as_str())];
+    let (status, location, _) = submit(&app, &alice, "/clients/merge", &fields).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, format!("/clients/{corinne}"));
+    let (_, after) = page(&app, &alice.cookie, "/clients/duplicates").await;
+    assert!(!after.contains("C. Ashby"), "{after}");
+    assert_eq!(
+        app.get(&format!("/api/v1/personas/{copy_id}")).await.status,
+        404
     );
 }

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use maud::{Markup, html};
 use poem::{
     Request, Response, handler,
-    web::{Data, Multipart},
+    web::{Data, Form, Multipart},
 };
+use serde::Deserialize;
 use troupe_shared::duplicates::Likeness;
 use uuid::Uuid;
 
 use super::{
-    error::{PageError, render},
+    error::{PageError, id_param, render},
     layout::{self, Section},
     session::{SignedIn, same_origin},
 };
@@ -21,7 +22,7 @@ use crate::{
     ApiState,
     audit::ReadVia,
     contract::Contract,
-    duplicates::likely_pairs,
+    duplicates::{likely_pairs, merge as merge_clients},
     persona_import::{self, Input, PersonaImportReport},
 };
 
@@ -166,15 +167,21 @@ pub async fn duplicates(req: &Request, state: Data<&ApiState>) -> Response {
             @if pairs.is_empty() {
                 div.empty { p { "No two clients you can see look like the same person." } }
             } @else {
-                p { "Each pair shares an email address or a phone number, or has close names in the same city. Nothing has been merged." }
+                p { "Each pair shares an email address or a phone number, or has close names in the same city. Nothing has been merged: choose the record to keep, and the other is folded into it — its history, sources, outcomes and simulations move with it." }
                 table data-table="duplicates" {
-                    thead { tr { th { "Client" } th { "Probably the same as" } th { "Why" } } }
+                    thead { tr { th { "Client" } th { "Probably the same as" } th { "Why" } th { "Merge" } } }
                     tbody {
                         @for pair in &pairs {
                             tr {
                                 td { (link(pair.first.id, &pair.first.name)) }
                                 td { (link(pair.second.id, &pair.second.name)) }
                                 td { (pair.likeness.iter().map(Likeness::words).collect::<Vec<_>>().join(", ")) }
+                                td {
+                                    @if let (Some(first), Some(second)) = (pair.first.id, pair.second.id) {
+                                        (merge_form(&me, second, first, &pair.first.name))
+                                        (merge_form(&me, first, second, &pair.second.name))
+                                    }
+                                }
                             }
                         }
                     }
@@ -182,6 +189,41 @@ pub async fn duplicates(req: &Request, state: Data<&ApiState>) -> Response {
             }
         };
         Ok(layout::page(&me, Section::Clients, "Likely duplicates", body))
+    })
+    .await
+}
+
+/// A button that folds `absorbed` into `kept` (named `name`).
+fn merge_form(me: &SignedIn, absorbed: Uuid, kept: Uuid, name: &str) -> Markup {
+    html! {
+        form.inline method="post" action="/clients/merge" {
+            input type="hidden" name="csrf" value=(me.csrf_token);
+            input type="hidden" name="absorbed" value=(absorbed);
+            input type="hidden" name="into" value=(kept);
+            button type="submit" { "Keep " (name) }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MergeForm {
+    csrf: String,
+    absorbed: String,
+    into: String,
+}
+
+#[handler]
+pub async fn merge(req: &Request, state: Data<&ApiState>, Form(form): Form<MergeForm>) -> Response {
+    render(async {
+        same_origin(req)?;
+        let me = SignedIn::from_request(req).await?;
+        me.check_csrf(&form.csrf)?;
+        let absorbed = id_param(Some(&form.absorbed), "absorbed")?
+            .ok_or_else(|| PageError::BadForm("choose the record to merge".into()))?;
+        let kept = id_param(Some(&form.into), "into")?
+            .ok_or_else(|| PageError::BadForm("choose the record to keep".into()))?;
+        merge_clients(&state, &me.principal, absorbed, kept).await?;
+        Ok(layout::see_other(&format!("/clients/{kept}")))
     })
     .await
 }

@@ -101,6 +101,7 @@ pub fn mount(route: Route) -> Route {
             get(client_import::form_page).post(client_import::submit),
         )
         .at("/clients/duplicates", get(client_import::duplicates))
+        .at("/clients/merge", poem::post(client_import::merge))
         .at("/clients/:id", get(clients::page))
         .at("/listings", get(listings::list))
         .at("/listings/:id", get(listings::page))

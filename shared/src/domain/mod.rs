@@ -37,6 +37,7 @@ mod enrichment;
 mod graph;
 mod insight;
 mod matching;
+mod merge;
 mod outcome;
 mod persona;
 mod photos;

@@ -20,6 +20,7 @@ mod keys;
 mod llm_cache;
 pub(crate) mod lookup_keys;
 mod matching;
+mod merge;
 pub(crate) mod outcomes;
 pub(crate) mod personas;
 mod places;
@@ -45,6 +46,7 @@ pub use keys::{ACTIVE_KEY_TTL, Rotation};
 pub use llm_cache::CachedResponse;
 pub use lookup_keys::Holder;
 pub use matching::{NewRecommendation, NightlyScores};
+pub use merge::MergeRefused;
 pub use outcomes::{Fault, Recorded, Rejection};
 pub use personas::{LIST_PERSONAS, PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
@@ -412,6 +414,25 @@ macro_rules! claim_idempotency_key {
     }};
 }
 use claim_idempotency_key;
+
+/// The top-level fields that differ between two states of a record (a persona's profile, a
+/// listing's details): what `*.updated` events name, never the values.
+fn changed_fields<T: serde::Serialize>(before: &T, after: &T) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(old)), Ok(serde_json::Value::Object(new))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return Vec::new();
+    };
+    let mut fields: Vec<String> = new
+        .iter()
+        .filter(|(field, value)| old.get(*field) != Some(*value))
+        .map(|(field, _)| field.clone())
+        .chain(old.keys().filter(|f| !new.contains_key(*f)).cloned())
+        .collect();
+    fields.sort();
+    fields.dedup();
+    fields
+}
 
 /// `%text%` for LIKE … ESCAPE '\\', with the pattern characters in `text` escaped.
 fn contains_pattern(text: &str) -> String {

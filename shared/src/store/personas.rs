@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{
     AuditRecord, BeginWrite, Store, StoreResult,
     audit::record_audit,
-    contains_pattern, erasure,
+    changed_fields, contains_pattern, erasure,
     events::record_event,
     fetch_by_ids,
     graph::sync_graph,
@@ -48,6 +48,7 @@ macro_rules! writable {
         )
     };
 }
+pub(crate) use writable;
 /// Writes the index rows of a persona's external ids and contact details (see
 /// [`lookup_keys`](super::lookup_keys)) on transaction `$tx`.
 macro_rules! sync_lookup_keys {
@@ -95,26 +96,6 @@ pub const LIST_PERSONAS: &str = concat!(
                         OR LOWER(COALESCE(profile ->> 'biography', '')) LIKE $10 ESCAPE '\\')
                  ORDER BY id LIMIT $6"
 );
-
-/// The top-level profile fields (and `visibility`) a write changes.
-fn changed_fields(before: &Persona, write: &PersonaWrite) -> Vec<String> {
-    let (Ok(Value::Object(old)), Ok(Value::Object(new))) = (
-        serde_json::to_value(&before.profile),
-        serde_json::to_value(&write.profile),
-    ) else {
-        return Vec::new();
-    };
-    let mut fields: Vec<String> = new
-        .iter()
-        .filter(|(field, value)| old.get(*field) != Some(value))
-        .map(|(field, _)| field.clone())
-        .collect();
-    if before.visibility != write.visibility {
-        fields.push("visibility".into());
-    }
-    fields.sort();
-    fields
-}
 
 /// What a create or update writes.
 pub struct PersonaWrite {
@@ -340,7 +321,10 @@ impl Store {
                 record_audit!(tx, caller, AuditRecord::persona("persona.updated", id, detail))?;
                 if let Some(before) = before {
                     let before = self.unseal(before).await?;
-                    let fields = changed_fields(&before, &write);
+                    let mut fields = changed_fields(&before.profile, &write.profile);
+                    if before.visibility != write.visibility {
+                        fields.push("visibility".into());
+                    }
                     // The names of the fields that changed, never their values.
                     let payload = serde_json::json!({
                         "persona_id": id, "version": expected_version + 1, "fields": fields,

@@ -6,7 +6,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, Store, StoreError, StoreResult, events::record_event, fetch_by_ids,
+    BeginWrite, Store, StoreError, StoreResult, changed_fields, events::record_event, fetch_by_ids,
     is_unique_violation, lookup_keys::sync_external_ids, with_pool,
 };
 use crate::{
@@ -56,24 +56,6 @@ pub struct PropertyFilter {
     /// Only listings with a greater id (the cursor of the previous page).
     pub after: Option<Uuid>,
     pub limit: u32,
-}
-
-/// The top-level fields of a listing that differ between two versions.
-fn changed_fields(before: &PropertyDetails, after: &PropertyDetails) -> Vec<String> {
-    let (Ok(serde_json::Value::Object(before)), Ok(serde_json::Value::Object(after))) =
-        (serde_json::to_value(before), serde_json::to_value(after))
-    else {
-        return Vec::new();
-    };
-    let mut fields: Vec<String> = after
-        .iter()
-        .filter(|(field, value)| before.get(*field) != Some(value))
-        .map(|(field, _)| field.clone())
-        .chain(before.keys().filter(|f| !after.contains_key(*f)).cloned())
-        .collect();
-    fields.sort();
-    fields.dedup();
-    fields
 }
 
 /// What an import did with one row.
