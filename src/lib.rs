@@ -15,7 +15,7 @@ use chrono::Timelike;
 use poem::listener::AcceptorExt;
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
-use troupe_api::ApiState;
+use troupe_api::{ApiState, ScheduledSimulations};
 use troupe_shared::{Config, Store, domain::MatchRun, jobs::MatchingJob, queue::Queues};
 use troupe_worker::matching::{MatchingDeps, run_match};
 
@@ -126,18 +126,7 @@ impl App {
         } = self;
         let mut roles_running: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
         if let Some(listener) = listener {
-            let state = ApiState {
-                store: store.clone(),
-                queues: queues.clone(),
-                idempotency_ttl: config.idempotency_ttl,
-                token_budgets: (config.llm.default_token_budget, config.llm.max_token_budget),
-                limits: config.limits,
-                metrics: telemetry::metrics(),
-                webhook_allow_private: config.webhooks.allow_private,
-                response_cache_prefix: config.response_cache_prefix(),
-                accuracy_calibration_min: config.accuracy_calibration_min,
-                shutdown: shutdown.clone(),
-            };
+            let state = api_state(&config, &store, &queues, &shutdown);
             let app = troupe_api::app(state, &config);
             let signal = shutdown.clone();
             roles_running.spawn(async move {
@@ -199,10 +188,17 @@ impl App {
                 queues.clone(),
                 shutdown.clone(),
             );
+            let scheduled =
+                ScheduledSimulations::new(api_state(&config, &store, &queues, &shutdown), &config);
+            let fire = troupe_scheduler::FireSchedules::new(move |now| {
+                let scheduled = scheduled.clone();
+                Box::pin(async move { Ok(scheduled.fire_due(now).await?) })
+            });
             roles_running.spawn(async move {
                 (
                     "scheduler",
-                    troupe_scheduler::run(&config, store, queues, signal)
+                    // Boxed, like the worker's: a large future, made once per process.
+                    Box::pin(troupe_scheduler::run(&config, store, queues, fire, signal))
                         .await
                         .map_err(anyhow::Error::from),
                 )
@@ -227,6 +223,27 @@ impl App {
         }
         store.close().await;
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// What the API's handlers (and the scheduler, which plans stored requests as they do) work with.
+fn api_state(
+    config: &Config,
+    store: &Store,
+    queues: &Queues,
+    shutdown: &CancellationToken,
+) -> ApiState {
+    ApiState {
+        store: store.clone(),
+        queues: queues.clone(),
+        idempotency_ttl: config.idempotency_ttl,
+        token_budgets: (config.llm.default_token_budget, config.llm.max_token_budget),
+        limits: config.limits,
+        metrics: telemetry::metrics(),
+        webhook_allow_private: config.webhooks.allow_private,
+        response_cache_prefix: config.response_cache_prefix(),
+        accuracy_calibration_min: config.accuracy_calibration_min,
+        shutdown: shutdown.clone(),
     }
 }
 

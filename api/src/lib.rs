@@ -18,6 +18,7 @@ mod personas;
 mod places;
 mod problem;
 mod properties;
+mod schedules;
 mod segments;
 mod simulations;
 mod telemetry;
@@ -35,6 +36,7 @@ use troupe_shared::{Config, Store, queue::Queues};
 
 pub use audit::chain_reads;
 pub use problem::Problem;
+pub use schedules::ScheduledSimulations;
 pub use web::{Invitation, invite};
 
 /// What every request handler can reach.
@@ -85,9 +87,28 @@ enum ApiTags {
     Admin,
 }
 
-/// Every route of the service, with problem+json errors, the body-size limit and request logs.
-pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
-    let api = OpenApiService::new(
+/// Every operation of the API, listed once.
+type Operations = (
+    personas::PersonasApi,
+    duplicates::DuplicatesApi,
+    persona_import::PersonaImportApi,
+    external_ids::ExternalIdsApi,
+    enrichment::EnrichmentApi,
+    properties::PropertiesApi,
+    segments::SegmentsApi,
+    simulations::SimulationsApi,
+    schedules::SchedulesApi,
+    matching::MatchingApi,
+    places::PlacesApi,
+    outcomes::OutcomesApi,
+    webhooks::WebhooksApi,
+    live::LiveApi,
+    audit::AuditApi,
+    directory::DirectoryApi,
+);
+
+fn service() -> OpenApiService<Operations, ()> {
+    OpenApiService::new(
         (
             personas::PersonasApi,
             duplicates::DuplicatesApi,
@@ -97,6 +118,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
             properties::PropertiesApi,
             segments::SegmentsApi,
             simulations::SimulationsApi,
+            schedules::SchedulesApi,
             matching::MatchingApi,
             places::PlacesApi,
             outcomes::OutcomesApi,
@@ -109,7 +131,18 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
         env!("CARGO_PKG_VERSION"),
     )
     .description("Persona simulations for ultra-high-net-worth real estate.")
-    .server("/api/v1");
+    .server("/api/v1")
+}
+
+/// The published contract, with the configured limits, for a process that checks stored requests
+/// without serving them (the scheduler).
+fn contract_for(config: &Config) -> std::sync::Arc<contract::Contract> {
+    std::sync::Arc::new(contract::Contract::new(&service().spec(), &config.limits))
+}
+
+/// Every route of the service, with problem+json errors, the body-size limit and request logs.
+pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
+    let api = service();
     let contract = std::sync::Arc::new(contract::Contract::new(&api.spec(), &config.limits));
     let published = contract.spec().clone();
     let patch_contract = contract.clone();

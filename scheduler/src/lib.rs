@@ -1,7 +1,8 @@
 //! The scheduler role: apalis-cron schedules that keep the service tidy, enqueue the nightly
-//! matching runs and refit the brokerages' calibrations.
+//! matching runs, refit the brokerages' calibrations and fire the brokerages' own scheduled
+//! simulations.
 
-use std::str::FromStr;
+use std::{future::Future, pin::Pin, str::FromStr, sync::Arc};
 
 use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
@@ -17,6 +18,27 @@ use uuid::Uuid;
 
 /// Hourly, on the hour (seconds field first).
 const CLEANUP_SCHEDULE: &str = "0 0 * * * *";
+/// How often the brokerages' schedules are looked at: a slot fires within this of its time.
+const SCHEDULES_TICK: &str = "*/10 * * * * *";
+
+/// What a firing of the brokerages' scheduled simulations returns: how many slots it recorded.
+pub type Fired = Pin<Box<dyn Future<Output = Result<u32, BoxDynError>> + Send + 'static>>;
+
+/// Fires the brokerages' scheduled simulations due at an instant. The API crate plans and
+/// submits them (`troupe_api::ScheduledSimulations`); the binary hands it in, so the scheduler
+/// knows when and the API what a stored request means.
+#[derive(Clone)]
+pub struct FireSchedules(Arc<dyn Fn(DateTime<Utc>) -> Fired + Send + Sync + 'static>);
+
+impl FireSchedules {
+    pub fn new(fire: impl Fn(DateTime<Utc>) -> Fired + Send + Sync + 'static) -> Self {
+        FireSchedules(Arc::new(fire))
+    }
+
+    fn at(&self, now: DateTime<Utc>) -> Fired {
+        (self.0)(now)
+    }
+}
 /// How far back start-up looks for a nightly slot missed while the scheduler was down.
 const CATCH_UP_WINDOW: chrono::Duration = chrono::Duration::days(7);
 
@@ -147,6 +169,18 @@ async fn nightly_tick(tick: Tick, nightly: Data<Nightly>) -> Result<(), BoxDynEr
     Ok(())
 }
 
+async fn schedules_tick(tick: Tick, fire: Data<FireSchedules>) -> Result<(), BoxDynError> {
+    let now = Utc
+        .timestamp_opt(tick.get_timestamp() as i64, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
+    let fired = fire.at(now).await?;
+    if fired > 0 {
+        tracing::info!(%now, fired, "scheduled simulations fired");
+    }
+    Ok(())
+}
+
 /// The latest slot of `schedule` at or before `now`, within the catch-up window.
 pub fn latest_slot(schedule: &cron::Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     schedule
@@ -167,10 +201,21 @@ pub async fn run(
     config: &Config,
     store: Store,
     queues: Queues,
+    fire_schedules: FireSchedules,
     shutdown: CancellationToken,
 ) -> Result<(), SchedulerError> {
     let cleanup = parse_schedule(CLEANUP_SCHEDULE)?;
     let nightly_schedule = parse_schedule(&config.matching.cron)?;
+    let schedules_tick_schedule = parse_schedule(SCHEDULES_TICK)?;
+    // A brokerage's slot missed while no scheduler ran fires once now (its latest only).
+    match fire_schedules.at(Utc::now()).await {
+        Ok(0) => {}
+        Ok(fired) => tracing::info!(fired, "caught up missed scheduled simulations"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "scheduled simulations could not be caught up; the next tick tries again"
+        ),
+    }
     if let Some(slot) = latest_slot(&nightly_schedule, Utc::now()) {
         let runs = schedule_nightly(&store, &queues, config, slot, None).await?;
         if !runs.is_empty() {
@@ -204,9 +249,16 @@ pub async fn run(
         .data(nightly)
         .build(nightly_tick)
         .run_until(stop(shutdown.clone()));
-    let (cleanup_result, nightly_result) = tokio::join!(cleanup_worker, nightly_worker);
+    let schedules_worker = WorkerBuilder::new(format!("{name}-schedules").as_str())
+        .backend(CronScheduler::new(schedules_tick_schedule))
+        .data(fire_schedules)
+        .build(schedules_tick)
+        .run_until(stop(shutdown.clone()));
+    let (cleanup_result, nightly_result, schedules_result) =
+        tokio::join!(cleanup_worker, nightly_worker, schedules_worker);
     cleanup_result?;
     nightly_result?;
+    schedules_result?;
     tracing::info!(scheduler = %name, "scheduler stopped");
     Ok(())
 }

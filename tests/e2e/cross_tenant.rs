@@ -159,6 +159,8 @@ async fn another_brokerage_reaches_nothing_by_id(shape: Shape) {
         "POST /keys/{id}/rotate",
         "DELETE /personas/{id}",
         "PATCH /webhooks/{id}",
+        "PATCH /schedules/{id}",
+        "DELETE /schedules/{id}",
         "POST /simulations/focus-group",
         "GET /personas/by-external-id/{source}/{external_id}",
         "PUT /personas/by-external-id/{source}/{external_id}",
@@ -225,6 +227,14 @@ async fn seed_victim(app: &TestApp, admin: &str, receiver: &Receiver) -> Ids {
     ids.insert("property_external_id", external);
     let segment = as_admin("/api/v1/segments", json!({ "name": "victim_segment" })).await;
     ids.insert("segment", id(&segment));
+    let schedule = as_admin(
+        "/api/v1/schedules",
+        json!({ "name": "Victim panel", "kind": "focus_group", "cron": "0 0 9 * * Mon",
+                "request": { "property_id": ids["property"], "persona_segments": ["finance"],
+                             "questions": ["First impression?"] } }),
+    )
+    .await;
+    ids.insert("schedule", id(&schedule));
     let place = as_admin(
         "/api/v1/places",
         json!({ "name": "Victim Cove", "centre": { "latitude": 34.0, "longitude": -118.8 }, "radius_km": 1.0 }),
@@ -453,6 +463,7 @@ fn kind_of(template: &str, param: &str) -> &'static str {
         ("simulations", "id") => "simulation",
         ("segments", "id") => "segment",
         ("places", "id") => "place",
+        ("schedules", "id") => "schedule",
         ("outcomes", "id") => "outcome",
         ("matching", "id") if template.starts_with("/matching/recommendations/") => {
             "recommendation"
@@ -563,6 +574,7 @@ fn bodies_for(method: &Method, template: &str) -> Option<Vec<Option<Value>>> {
             vec![json!({ "outcome": "not_interested" })]
         }
         ("PATCH", "/webhooks/{id}") => vec![json!({ "enabled": false })],
+        ("PATCH", "/schedules/{id}") => vec![json!({ "enabled": false })],
         ("POST", "/webhooks/{id}/rotate-secret") => vec![json!({ "overlap_hours": 0 })],
         ("POST", "/users") => {
             vec![json!({ "name": "planted", "role": "agent", "team_id": "@team" })]

@@ -119,6 +119,15 @@ async fn a_deleted_persona_leaves_nothing_behind(shape: Shape) {
         .unwrap()
         .to_owned();
     let id: uuid::Uuid = zebulon.parse().unwrap();
+    // A schedule that would call them every Monday keeps no trace of them either.
+    let schedule = app
+        .post(
+            "/api/v1/schedules",
+            &json!({ "name": "Weekly call", "kind": "individual", "cron": "0 0 9 * * Mon",
+                     "request": { "persona_id": zebulon, "scenario": { "type": "call", "context": { "purpose": "check in" } } } }),
+        )
+        .await;
+    assert_eq!(schedule.status, 201, "{}", schedule.body);
     let accepted = app
         .post(
             "/api/v1/simulations/focus-group",

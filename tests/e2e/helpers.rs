@@ -229,15 +229,21 @@ impl TestApp {
 
     /// Starts a `troupe worker` process against this app's database and queues.
     pub fn start_worker(&mut self) {
+        self.start_process("worker");
+    }
+
+    /// Starts a `troupe <role>` process (`worker`, `scheduler`) against this app's database and
+    /// queues; it is stopped with the app.
+    pub fn start_process(&mut self, role: &str) {
         let child = Command::new(env!("CARGO_BIN_EXE_troupe"))
-            .arg("worker")
+            .arg(role)
             .env_clear()
             .envs(&self.vars)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .expect("worker process starts");
+            .unwrap_or_else(|e| panic!("{role} process starts: {e}"));
         self.workers.push(child);
     }
 

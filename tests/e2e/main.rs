@@ -32,6 +32,7 @@ mod outcomes;
 mod panels;
 mod parallelism;
 mod personas;
+mod schedules;
 mod simulation_list;
 mod simulations;
 mod startup;

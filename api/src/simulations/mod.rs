@@ -12,6 +12,7 @@ use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Header, Path, Query},
     payload::Json,
+    types::ParseFromJSON,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -28,8 +29,13 @@ use troupe_shared::{
 use uuid::Uuid;
 
 use crate::{
-    ApiState, ApiTags, audit::ReadVia, auth::ApiKey, contract::Violation, pagination,
-    personas::visible, problem::ApiError,
+    ApiState, ApiTags,
+    audit::ReadVia,
+    auth::ApiKey,
+    contract::{Contract, Violation},
+    pagination,
+    personas::visible,
+    problem::ApiError,
 };
 pub(crate) use requests::FocusGroupRequest;
 use requests::{IndividualRequest, InterventionRequest, MarketingRequest};
@@ -368,6 +374,61 @@ pub(crate) async fn submit_focus_group(
     let hash = request_hash(&request);
     let plan = planning::focus_group(state, caller, request).await?;
     store_and_queue(state, caller, plan, None, hash).await
+}
+
+/// A stored request (a schedule's) checked against its kind's published schema and planned as
+/// `caller`, exactly as the kind's endpoint would plan it.
+pub(crate) async fn plan_stored(
+    state: &ApiState,
+    caller: &Principal,
+    contract: &Contract,
+    kind: SimulationKind,
+    request: &serde_json::Value,
+) -> Result<SimulationPlan, ApiError> {
+    fn parsed<T: ParseFromJSON>(
+        contract: &Contract,
+        schema: &str,
+        request: &serde_json::Value,
+    ) -> Result<T, ApiError> {
+        contract.check_against(schema, request)?;
+        T::parse_from_json(Some(request.clone())).map_err(|e| {
+            ApiError::Validation(format!("the request is invalid: {}", e.into_message()))
+        })
+    }
+    match kind {
+        SimulationKind::FocusGroup => {
+            let body: FocusGroupRequest = parsed(contract, "FocusGroupRequest", request)?;
+            same_kind(body.simulation_type, kind)?;
+            planning::focus_group(state, caller, body).await
+        }
+        SimulationKind::Marketing => {
+            let body: MarketingRequest = parsed(contract, "MarketingRequest", request)?;
+            same_kind(body.simulation_type, kind)?;
+            planning::marketing(state, caller, body).await
+        }
+        SimulationKind::Intervention => {
+            let body: InterventionRequest = parsed(contract, "InterventionRequest", request)?;
+            same_kind(body.simulation_type, kind)?;
+            planning::intervention(state, caller, body).await
+        }
+        SimulationKind::Individual => {
+            let body: IndividualRequest = parsed(contract, "IndividualRequest", request)?;
+            same_kind(body.simulation_type, kind)?;
+            planning::individual(state, caller, body).await
+        }
+    }
+}
+
+/// Submits a planned simulation under `key` (a schedule's slot): the same key submits once, so
+/// two scheduler replicas firing one slot start one simulation.
+pub(crate) async fn submit_once(
+    state: &ApiState,
+    caller: &Principal,
+    plan: SimulationPlan,
+    key: String,
+) -> Result<Simulation, ApiError> {
+    let hash = request_hash(&key);
+    store_and_queue(state, caller, plan, Some(key), hash).await
 }
 
 /// Stores the simulation (or finds the one an earlier submission with this key made) and

@@ -2,6 +2,7 @@ import { createPiece } from '@activepieces/pieces-framework';
 
 import {
   createProperty,
+  createSchedule,
   enrichPersona,
   findPersona,
   getResults,
@@ -20,6 +21,7 @@ import {
   newProperty,
   personaEnriched,
   propertyStatusChanged,
+  scheduleFired,
   simulationCompleted,
 } from './lib/triggers';
 
@@ -42,6 +44,7 @@ export const troupe = createPiece({
     upsertPersona,
     findPersona,
     importPersonas,
+    createSchedule,
   ],
   triggers: [
     simulationCompleted,
@@ -52,5 +55,6 @@ export const troupe = createPiece({
     clientCreated,
     clientUpdated,
     clientDeleted,
+    scheduleFired,
   ],
 });

@@ -376,3 +376,41 @@ describe('crm', () => {
     assert.equal(((await api('GET', '/api/v1/webhooks')) as any).items.length, 0);
   });
 });
+
+describe('schedules', () => {
+  test('schedule a simulation; schedule fired runs the flow for its slot', async () => {
+    const flow = await endpoint();
+    const hook = { auth, propsValue: {}, webhookUrl: flow.url, store: memoryStore() } as any;
+    const fired = trigger('schedule_fired');
+    await fired.onEnable(hook);
+    const property: any = await api('POST', '/api/v1/properties', listing('MLS-scheduled'));
+    // Every second: the scheduler's next tick (within 10 s) fires the latest slot.
+    const schedule: any = await action('create_schedule').run({
+      auth,
+      propsValue: {
+        name: 'Every second',
+        kind: 'focus_group',
+        cron: '* * * * * *',
+        request: { property_id: property.id, persona_segments: ['finance'], questions: ['First impression?'] },
+      },
+    } as any);
+    assert.ok(schedule.id && schedule.next_run_at, JSON.stringify(schedule));
+    const delivery = await until('the scheduled delivery', () =>
+      flow.received.find((r) => JSON.parse(r.rawBody).type === 'simulation.scheduled'),
+    );
+    await api('PATCH', `/api/v1/schedules/${schedule.id}`, { enabled: false });
+    const events = await fired.run({
+      ...hook,
+      payload: { body: JSON.parse(delivery.rawBody), rawBody: delivery.rawBody, headers: delivery.headers, queryParams: {} },
+    });
+    assert.equal(events.length, 1);
+    assert.equal((events[0] as any).data.schedule_id, schedule.id);
+    const refused = action('create_schedule').run({
+      auth,
+      propsValue: { name: 'Bad', kind: 'focus_group', cron: 'every day', request: { property_id: property.id } },
+    } as any);
+    await assert.rejects(refused, /not a cron expression/);
+    await fired.onDisable(hook);
+    flow.server.close();
+  });
+});

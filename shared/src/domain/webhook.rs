@@ -9,6 +9,10 @@ use uuid::Uuid;
 text_enum! {
     /// The events a webhook can subscribe to.
     pub enum EventType {
+        /// A schedule submitted a simulation (then the usual events follow).
+        #[serde(rename = "simulation.scheduled")]
+        #[oai(rename = "simulation.scheduled")]
+        SimulationScheduled => "simulation.scheduled",
         #[serde(rename = "simulation.started")]
         #[oai(rename = "simulation.started")]
         SimulationStarted => "simulation.started",

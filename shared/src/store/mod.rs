@@ -25,6 +25,7 @@ pub(crate) mod outcomes;
 pub(crate) mod personas;
 mod places;
 mod properties;
+mod schedules;
 mod segments;
 mod sign_in;
 mod simulations;
@@ -50,6 +51,7 @@ pub use merge::MergeRefused;
 pub use outcomes::{Fault, Recorded, Rejection};
 pub use personas::{LIST_PERSONAS, PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
+pub use schedules::{NewSchedule, SchedulePatch};
 
 pub use sign_in::{Account, SessionPrincipal};
 pub use simulations::{Claim, LastProgress, NewSimulation, ProgressAck, SimulationRecord};

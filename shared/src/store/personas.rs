@@ -461,6 +461,10 @@ impl Store {
                 ("SELECT id, body FROM webhook_deliveries WHERE brokerage_id = $1
                     AND (CAST(body AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(body AS TEXT)) LIKE $3 ESCAPE '\\')",
                  "UPDATE webhook_deliveries SET body = $2 WHERE id = $1"),
+                // Schedules whose stored request names it.
+                ("SELECT id, request FROM schedules WHERE brokerage_id = $1
+                    AND (CAST(request AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(request AS TEXT)) LIKE $3 ESCAPE '\\')",
+                 "UPDATE schedules SET request = $2 WHERE id = $1"),
                 // What other clients' enrichment learned about it (a spouse, a referral).
                 ("SELECT id, value FROM persona_facts WHERE brokerage_id = $1
                     AND (CAST(value AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(value AS TEXT)) LIKE $3 ESCAPE '\\')",

@@ -297,3 +297,36 @@ export const importPersonas = createAction({
     return call(troupe, 'POST', '/api/v1/personas/import', propsValue.items);
   },
 });
+
+export const createSchedule = createAction({
+  auth: troupeAuth,
+  name: 'create_schedule',
+  displayName: 'Schedule a simulation',
+  description:
+    'Run a simulation again at every slot of a cron expression (UTC, seconds first: "0 0 9 * * Mon" is Mondays at 09:00), as the key\'s user.',
+  props: {
+    name: Property.ShortText({ displayName: 'Name', required: true }),
+    kind: Property.StaticDropdown({
+      displayName: 'Kind',
+      required: true,
+      options: {
+        options: [
+          { label: 'Focus group', value: 'focus_group' },
+          { label: 'Marketing test', value: 'marketing' },
+          { label: 'Intervention test', value: 'intervention' },
+          { label: 'Individual reaction', value: 'individual' },
+        ],
+      },
+    }),
+    request: Property.Json({
+      displayName: 'Request',
+      description: 'The body of POST /api/v1/simulations/{kind}, checked now as it will be at each slot.',
+      required: true,
+    }),
+    cron: Property.ShortText({ displayName: 'When (cron, UTC)', required: true, defaultValue: '0 0 9 * * Mon' }),
+  },
+  async run({ auth, propsValue }) {
+    const { name, kind, request, cron } = propsValue;
+    return call(connection(auth), 'POST', '/api/v1/schedules', { name, kind, request, cron });
+  },
+});

@@ -179,3 +179,16 @@ export const clientDeleted = troupeTrigger({
     data: { persona_id: '01a2...', external_ids: { hubspot: '51' } },
   },
 });
+
+export const scheduleFired = troupeTrigger({
+  name: 'schedule_fired',
+  displayName: 'Scheduled simulation started',
+  description: 'A schedule submitted its simulation (its results follow as Simulation completed).',
+  eventType: 'simulation.scheduled',
+  sampleData: {
+    id: '01a2...',
+    type: 'simulation.scheduled',
+    subject_id: '01a2...',
+    data: { schedule_id: '01a2...', simulation_id: '01a2...', slot: '2026-12-07T09:00:00Z' },
+  },
+});
