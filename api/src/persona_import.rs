@@ -19,7 +19,7 @@ use troupe_shared::{
     auth::Principal,
     domain::{Contact, EnrichmentRequest, Persona},
     duplicates::Book,
-    store::Holder,
+    store::{Holder, PersonaFilter},
 };
 use uuid::Uuid;
 
@@ -465,14 +465,25 @@ async fn by_email(
     caller: &Principal,
     document: &Value,
 ) -> Result<Option<Persona>, ApiError> {
-    let Some(email) = document.pointer("/contact/email").and_then(Value::as_str) else {
+    let email = document
+        .pointer("/contact/email")
+        .and_then(Value::as_str)
+        .and_then(|email| {
+            Contact {
+                email: Some(email.to_owned()),
+                phone: None,
+            }
+            .normalised_email()
+        });
+    let Some(email) = email else {
         return Ok(None);
     };
-    let contact = Contact {
-        email: Some(email.to_owned()),
-        phone: None,
+    let filter = PersonaFilter {
+        email: Some(email),
+        limit: 1,
+        ..PersonaFilter::default()
     };
-    Ok(state.store.persona_by_email(caller, &contact).await?)
+    Ok(state.store.list_personas(caller, &filter).await?.pop())
 }
 
 /// Hands the row's unmapped columns and notes to enrichment; a source learned before is not

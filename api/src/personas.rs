@@ -12,8 +12,9 @@ use troupe_shared::{
     auth::Principal,
     criteria::{ConditionReading, readings},
     domain::{
-        ExternalIds, Fact, Graph, GraphPath, Outcome, OutcomeFilter, Persona, PersonaProfile,
-        PersonaVersion, Role, SourceText, VersionChange, Visibility, external_id_problems,
+        Contact, ExternalIds, Fact, Graph, GraphPath, Outcome, OutcomeFilter, Persona,
+        PersonaProfile, PersonaVersion, Role, SourceText, VersionChange, Visibility,
+        external_id_problems,
     },
     store::{
         AuditEntry, AuditFilter, AuditRecord, FeedbackRecord, PersonaFilter, PersonaWrite,
@@ -593,7 +594,24 @@ impl PersonasApi {
         /// `true` lists the synthetic participants the persona factory made for simulations
         /// instead of the client book (which never shows them).
         synthetic: Query<Option<bool>>,
+        /// Only the client with this email address (any case); found through a keyed hash, the
+        /// address itself being stored sealed.
+        #[oai(validator(max_length = 254))]
+        email: Query<Option<String>>,
     ) -> Result<Json<PersonaPage>, ApiError> {
+        let email = match email.0 {
+            None => None,
+            Some(address) => Some(
+                Contact {
+                    email: Some(address),
+                    phone: None,
+                }
+                .normalised_email()
+                .ok_or_else(|| {
+                    ApiError::Validation("email must be an email address (name@domain)".into())
+                })?,
+            ),
+        };
         let limit = pagination::page_size(limit.0, DEFAULT_PAGE);
         let after = pagination::cursor(cursor.0)?;
         // One extra row tells whether another page follows.
@@ -606,6 +624,7 @@ impl PersonasApi {
             after,
             limit: limit + 1,
             synthetic: synthetic.0.unwrap_or(false),
+            email,
         };
         let mut items = state.store.list_personas(&auth.0, &filter).await?;
         let next_cursor = pagination::next_cursor(&mut items, limit, |p| p.id);

@@ -363,6 +363,7 @@ async fn explain(url: &str, agent: &Agent) -> anyhow::Result<f64> {
                 .bind(None::<&str>)
                 .bind(None::<String>)
                 .bind(false)
+                .bind(None::<Vec<u8>>)
         };
     }
     let plan_sql = if url.starts_with("postgres") {

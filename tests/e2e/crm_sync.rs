@@ -348,6 +348,21 @@ async fn likely_duplicates_are_reported_and_never_merged(shape: Shape) {
         "{third}"
     );
 
+    // Found by email, in any case, though the address is stored only sealed.
+    let by_email = app
+        .get("/api/v1/personas?email=HARRISON@Vale.example")
+        .await;
+    assert_eq!(by_email.status, 200, "{}", by_email.body);
+    assert_eq!(
+        by_email.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        by_email.body
+    );
+    assert_eq!(by_email.body["items"][0]["id"], first_id);
+    let not_an_address = app.get("/api/v1/personas?email=harrison").await;
+    assert_eq!(problem(&not_an_address, 422), "validation-failed");
+
     let listed = app.get("/api/v1/personas/duplicates").await;
     assert_eq!(listed.status, 200, "{}", listed.body);
     let pairs = listed.body["items"].as_array().unwrap();

@@ -509,12 +509,13 @@ async fn a_new_master_key_takes_over_after_a_rewrap(shape: Shape) {
     // …and finds the client by their email again: its keyed hash was made anew at the start.
     let key_id = app.key.split('_').nth(1).unwrap().parse().unwrap();
     let (alice, _) = renewed.principal_for_key(key_id).await.unwrap().unwrap();
-    let contact = troupe_shared::domain::Contact {
-        email: Some("Hugo@Lind.example".into()),
-        phone: None,
+    let by_email = troupe_shared::store::PersonaFilter {
+        email: Some("hugo@lind.example".into()),
+        limit: 1,
+        ..Default::default()
     };
-    let found = renewed.persona_by_email(&alice, &contact).await.unwrap();
-    assert_eq!(found.map(|p| p.id), Some(id));
+    let found = renewed.list_personas(&alice, &by_email).await.unwrap();
+    assert_eq!(found.first().map(|p| p.id), Some(id));
     // …and one started with the old key does not start, and says why.
     let stale = Config::from_vars(app.vars.clone()).unwrap();
     let refused = troupe::connect(&stale)

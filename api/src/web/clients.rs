@@ -53,6 +53,7 @@ pub async fn list(
             after: id_param(query.after.as_deref(), "page")?,
             limit: PAGE + 1,
             synthetic: false,
+            email: None,
         };
         let mut clients = state.store.list_personas(&me.principal, &filter).await?;
         let more = clients.len() > PAGE as usize;

@@ -334,6 +334,9 @@ describe('crm', () => {
     assert.equal(found.id, created.id);
     const missing = await action('find_persona').run({ auth, propsValue: { source: 'hubspot', external_id: '404' } } as any);
     assert.equal(missing, null);
+    const byEmail: any = await action('find_persona').run({ auth, propsValue: { email: 'Greta@Lind.example' } } as any);
+    assert.equal(byEmail.id, created.id);
+    assert.equal(await action('find_persona').run({ auth, propsValue: { email: 'nobody@lind.example' } } as any), null);
 
     const csv = 'Record ID,First Name,Last Name,Email,City\n77,Greta,Lind,greta@lind.example,Aspen\n78,Hal,Moss,hal@moss.example,Vail\n';
     const imported: any = await action('import_personas').run({ auth, propsValue: { csv } } as any);

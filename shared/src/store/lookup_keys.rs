@@ -173,38 +173,6 @@ impl Store {
         }
     }
 
-    /// The client the caller may see whose email address is `contact`'s, if any (the import
-    /// matches rows without an external id by it).
-    pub async fn persona_by_email(
-        &self,
-        caller: &Principal,
-        contact: &Contact,
-    ) -> StoreResult<Option<Persona>> {
-        let Some(email) = contact.normalised_email() else {
-            return Ok(None);
-        };
-        let digest = self
-            .blind_index()
-            .digest(caller.brokerage_id, "email", &email);
-        let row: Option<PersonaRow> = with_pool!(self, pool => {
-            sqlx::query_as(concat!("SELECT ", super::personas::columns!(), " FROM personas
-                 WHERE brokerage_id = $1 AND ", super::personas::visible!(), " AND NOT synthetic
-                   AND id IN (SELECT persona_id FROM persona_contacts
-                              WHERE brokerage_id = $1 AND kind = 'email' AND digest = $4)
-                 ORDER BY id LIMIT 1"))
-            .bind(caller.brokerage_id)
-            .bind(caller.user_id)
-            .bind(caller.team_id)
-            .bind(digest)
-            .fetch_optional(pool)
-            .await
-        })?;
-        match row {
-            Some(row) => self.unseal(row).await.map(Some),
-            None => Ok(None),
-        }
-    }
-
     /// The client book as duplicate detection reads it: every real client the caller may see, by
     /// name, city and contact digests (never the contact details themselves).
     pub async fn book_entries(&self, caller: &Principal) -> StoreResult<Vec<BookEntry>> {

@@ -80,8 +80,8 @@ macro_rules! columns {
 pub(crate) use columns;
 
 /// One page of the personas `$2` (user, in team `$3`) may see in brokerage `$1`, after id `$4`,
-/// filtered by segment `$5`, owner `$7`, team `$8`, visibility `$9` and text `$10` (a LIKE
-/// pattern), `$6` at most. Public so the benchmark can EXPLAIN the very query the API runs.
+/// filtered by segment `$5`, owner `$7`, team `$8`, visibility `$9`, text `$10` (a LIKE
+/// pattern) and the blind-index digest of an email address `$12`, `$6` at most. Public so the benchmark can EXPLAIN the very query the API runs.
 pub const LIST_PERSONAS: &str = concat!(
     "SELECT ",
     columns!(),
@@ -94,6 +94,8 @@ pub const LIST_PERSONAS: &str = concat!(
                    AND ($9 IS NULL OR visibility = $9) AND synthetic = $11
                    AND ($10 IS NULL OR LOWER(profile ->> 'name') LIKE $10 ESCAPE '\\'
                         OR LOWER(COALESCE(profile ->> 'biography', '')) LIKE $10 ESCAPE '\\')
+                   AND ($12 IS NULL OR id IN (SELECT persona_id FROM persona_contacts
+                        WHERE brokerage_id = $1 AND kind = 'email' AND digest = $12))
                  ORDER BY id LIMIT $6"
 );
 
@@ -117,6 +119,8 @@ pub struct PersonaFilter {
     pub limit: u32,
     /// The factory's synthetic participants instead of the client book.
     pub synthetic: bool,
+    /// Only the client with this email address (normalised; found through its keyed hash).
+    pub email: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -536,6 +540,7 @@ impl Store {
             .bind(filter.visibility.map(Visibility::as_str))
             .bind(filter.text.as_deref().map(|text| contains_pattern(&text.to_lowercase())))
             .bind(filter.synthetic)
+            .bind(filter.email.as_deref().map(|email| self.blind_index().digest(caller.brokerage_id, "email", email)))
             .fetch_all(pool)
             .await
         })?;

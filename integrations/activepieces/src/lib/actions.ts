@@ -244,19 +244,35 @@ export const upsertPersona = createAction({
 export const findPersona = createAction({
   auth: troupeAuth,
   name: 'find_persona',
-  displayName: 'Find a client by external id',
-  description: 'The client holding a CRM id, or nothing when no client the key may see holds it.',
-  props: externalId,
+  displayName: 'Find a client',
+  description:
+    'The client holding a CRM id, or with an email address; nothing when no client the key may see matches.',
+  props: {
+    source: Property.ShortText({
+      displayName: 'System',
+      description: 'With the id: the system it belongs to (hubspot, salesforce, …).',
+      required: false,
+    }),
+    external_id: Property.ShortText({ displayName: 'Id in that system', required: false }),
+    email: Property.ShortText({ displayName: 'Or: email address', required: false }),
+  },
   async run({ auth, propsValue }) {
-    const path = byExternalId('personas', propsValue.source, propsValue.external_id);
-    try {
-      return await call(connection(auth), 'GET', path);
-    } catch (error) {
-      if (error instanceof TroupeError && error.status === 404) {
-        return null;
+    const troupe = connection(auth);
+    if (propsValue.source && propsValue.external_id) {
+      try {
+        return await call(troupe, 'GET', byExternalId('personas', propsValue.source, propsValue.external_id));
+      } catch (error) {
+        if (error instanceof TroupeError && error.status === 404) {
+          return null;
+        }
+        throw error;
       }
-      throw error;
     }
+    if (propsValue.email) {
+      const page = await call(troupe, 'GET', `/api/v1/personas?email=${encodeURIComponent(propsValue.email)}`);
+      return page.items[0] ?? null;
+    }
+    throw new Error('give a system and an id, or an email address');
   },
 });
 
