@@ -315,6 +315,40 @@ async fn records_are_written_and_found_by_their_external_ids(shape: Shape) {
         .request(Method::GET, listing_path, Some(&rival), None)
         .await;
     assert_eq!(problem(&elsewhere, 404), "not-found");
+
+    // A match names both records' ids in other systems, for a CRM flow to act on its own.
+    let run = app
+        .post(
+            "/api/v1/matching/property-to-clients",
+            &json!({ "property_id": made.body["id"], "min_score": 0.0 }),
+        )
+        .await;
+    assert_eq!(run.status, 202, "{}", run.body);
+    let run_id = run.body["id"].as_str().unwrap().to_owned();
+    let started = std::time::Instant::now();
+    while app.get(&format!("/api/v1/matching/{run_id}")).await.body["status"] != "completed" {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the match run did not complete"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let events = app.events().await;
+    let completed = events
+        .iter()
+        .find(|e| e.kind == "matching.completed" && e.payload.0["run_id"] == run_id.as_str())
+        .expect("matching.completed");
+    let ours = completed.payload.0["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["persona_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("the client matched: {}", completed.payload.0));
+    assert_eq!(ours["persona_external_ids"], json!({ "hubspot": "901" }));
+    assert_eq!(
+        ours["property_external_ids"],
+        json!({ "mls": "A-77", "salesforce": "a0B9" })
+    );
 }
 
 async fn likely_duplicates_are_reported_and_never_merged(shape: Shape) {

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{
     BeginWrite, INSERT_BATCH, IdempotencyKey, KeyClaim, Store, StoreError, StoreResult, Submitted,
-    claim_idempotency_key, events::record_event, is_unique_violation, job_requests::record_job,
-    parse_column, visible_persona, with_pool,
+    claim_idempotency_key, events::record_event, fetch_by_ids, is_unique_violation,
+    job_requests::record_job, parse_column, visible_persona, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -252,6 +252,28 @@ impl Store {
         .flatten())
     }
 
+    /// The `external_ids` of the brokerage's records with these ids, read by `head` (the query up
+    /// to its id list; records without any are left out).
+    async fn external_ids_of(
+        &self,
+        head: &'static str,
+        brokerage_id: Uuid,
+        ids: &[Uuid],
+    ) -> StoreResult<HashMap<Uuid, Value>> {
+        let mut unique = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let rows: Vec<(Uuid, Option<Json<Value>>)> = with_pool!(self, pool => fetch_by_ids!(
+            pool, (Uuid, Option<Json<Value>>), unique,
+            head,
+            |q| { q.push(" AND brokerage_id = ").push_bind(brokerage_id); }
+        ));
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, ids)| Some((id, ids?.0)))
+            .collect())
+    }
+
     /// Stores a run's ranked recommendations, completes it and records its `matching.completed`
     /// event, in one transaction; a run that another delivery of the same job completed first
     /// keeps that result (returns `false`).
@@ -265,6 +287,25 @@ impl Store {
         nightly: Option<&NightlyScores>,
     ) -> StoreResult<bool> {
         let started = Utc::now();
+        // Each match names the records' ids in other systems too, so a CRM flow acts on its own
+        // records (a task on the Salesforce contact) without asking for each.
+        let persona_ids: Vec<Uuid> = recommendations.iter().map(|r| r.persona_id).collect();
+        let property_ids: Vec<Uuid> = recommendations.iter().map(|r| r.property_id).collect();
+        let (persona_ids, property_ids) = (
+            self.external_ids_of(
+                "SELECT id, profile -> 'external_ids' FROM personas WHERE id IN (",
+                brokerage_id,
+                &persona_ids,
+            )
+            .await?,
+            self.external_ids_of(
+                "SELECT id, details -> 'external_ids' FROM properties WHERE id IN (",
+                brokerage_id,
+                &property_ids,
+            )
+            .await?,
+        );
+        let none = Value::Object(serde_json::Map::new());
         let matches: Vec<Value> = recommendations
             .iter()
             .enumerate()
@@ -272,6 +313,8 @@ impl Store {
                 serde_json::json!({
                     "rank": rank + 1, "persona_id": rec.persona_id, "property_id": rec.property_id,
                     "score": rec.score, "change": rec.detail.change,
+                    "persona_external_ids": persona_ids.get(&rec.persona_id).unwrap_or(&none),
+                    "property_external_ids": property_ids.get(&rec.property_id).unwrap_or(&none),
                 })
             })
             .collect();
