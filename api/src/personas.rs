@@ -789,6 +789,15 @@ pub(crate) fn follows_rules(profile: &mut PersonaProfile) -> Result<(), ApiError
         }
     }
     broken.extend(external_ids_rules(&profile.external_ids));
+    // A CRM sends a contact it has no number for as "": not a number, but no number.
+    for field in [&mut profile.contact.email, &mut profile.contact.phone] {
+        if field
+            .as_deref()
+            .is_some_and(|value| value.trim().is_empty())
+        {
+            *field = None;
+        }
+    }
     let contact = &profile.contact;
     if contact.email.is_some() && contact.normalised_email().is_none() {
         broken.push(Violation {

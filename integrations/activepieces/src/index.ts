@@ -11,6 +11,7 @@ import {
   matchProperty,
   runSimulation,
   upsertPersona,
+  upsertProperty,
 } from './lib/actions';
 import { troupeAuth } from './lib/auth';
 import {
@@ -42,6 +43,7 @@ export const troupe = createPiece({
     matchProperty,
     enrichPersona,
     upsertPersona,
+    upsertProperty,
     findPersona,
     importPersonas,
     createSchedule,

@@ -347,8 +347,17 @@ describe('crm', () => {
       JSON.stringify(imported),
     );
 
-    const property: any = await api('POST', '/api/v1/properties', listing('MLS-crm'));
-    await api('PUT', `/api/v1/properties/${property.id}`, { ...listing('MLS-crm'), status: 'under_contract' });
+    const property: any = await action('upsert_property').run({
+      auth,
+      propsValue: { source: 'mls', external_id: 'MLS-crm', property: listing('MLS-crm') },
+    } as any);
+    assert.equal(property.outcome, 'created', JSON.stringify(property));
+    const underContract: any = await action('upsert_property').run({
+      auth,
+      propsValue: { source: 'mls', external_id: 'MLS-crm', property: { ...listing('MLS-crm'), status: 'under_contract' } },
+    } as any);
+    assert.equal(underContract.outcome, 'updated');
+    assert.equal(underContract.id, property.id);
 
     // Deliveries may arrive in any order: each is found by its type and its subject.
     const fired = async (name: string, type: string, subject: string) => {

@@ -532,7 +532,7 @@ impl Store {
     /// Logs an attempt and moves the delivery on. A failure starts (or continues) the
     /// endpoint's failure run, and an endpoint failing since before `disable_before` is
     /// disabled with `disable_reason`; a success ends the run. Returns whether this attempt
-    /// disabled the endpoint.
+    /// disabled the endpoint. A delivery whose webhook was deleted meanwhile records nothing.
     pub async fn finish_attempt(
         &self,
         task: &DeliveryTask,
@@ -563,21 +563,27 @@ impl Store {
         };
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, status_code, latency_ms, response_body, error)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (delivery_id, attempt) DO NOTHING",
-            )
-            .bind(task.id).bind(attempt.attempt).bind(attempt.attempted_at).bind(attempt.status_code)
-            .bind(attempt.latency_ms).bind(&attempt.response_body).bind(&attempt.error)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
+            let still_there = sqlx::query(
                 "UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_at = $4, lease_until = NULL,
                         last_error = $5, updated_at = $6
                  WHERE id = $1",
             )
             .bind(task.id).bind(status.as_str()).bind(attempt.attempt).bind(next_attempt_at)
             .bind(&last_error).bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() == 1;
+            if !still_there {
+                // The webhook was deleted while this attempt was on its way (its deliveries went
+                // with it): there is nothing left to record it against.
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, attempted_at, status_code, latency_ms, response_body, error)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (delivery_id, attempt) DO NOTHING",
+            )
+            .bind(task.id).bind(attempt.attempt).bind(attempt.attempted_at).bind(attempt.status_code)
+            .bind(attempt.latency_ms).bind(&attempt.response_body).bind(&attempt.error)
             .execute(&mut *tx)
             .await?;
             let disabled = if matches!(outcome, DeliveryOutcome::Delivered) {

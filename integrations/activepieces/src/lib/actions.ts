@@ -241,6 +241,25 @@ export const upsertPersona = createAction({
   },
 });
 
+export const upsertProperty = createAction({
+  auth: troupeAuth,
+  name: 'upsert_property',
+  displayName: 'Create or replace a listing by external id',
+  description: 'Keep a listing in step with its MLS (or CRM) record: creates it, or replaces its details; its other ids are kept.',
+  props: {
+    ...externalId,
+    property: Property.Json({
+      displayName: 'Listing',
+      description: 'The body of POST /api/v1/properties: title, description, price, location, features, photos, …',
+      required: true,
+    }),
+  },
+  async run({ auth, propsValue }) {
+    const path = byExternalId('properties', propsValue.source, propsValue.external_id);
+    return call(connection(auth), 'PUT', path, propsValue.property);
+  },
+});
+
 export const findPersona = createAction({
   auth: troupeAuth,
   name: 'find_persona',
