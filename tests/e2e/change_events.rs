@@ -1,5 +1,6 @@
 //! Changes to the client book and the listings go out as events, in the change's transaction:
-//! `persona.created` and `persona.updated` (the fields that changed, never the client's words),
+//! `persona.created`, `persona.updated` (the fields that changed, never the client's words) and
+//! `persona.deleted` (the id alone),
 //! `property.created`, `property.updated` and `property.status_changed` — to webhooks that
 //! subscribe and to the persona's socket.
 
@@ -34,6 +35,7 @@ async fn changes_to_clients_and_listings_go_out_as_events(shape: Shape) {
     let kinds = [
         "persona.created",
         "persona.updated",
+        "persona.deleted",
         "property.created",
         "property.status_changed",
     ];
@@ -146,5 +148,28 @@ async fn changes_to_clients_and_listings_go_out_as_events(shape: Shape) {
             "property.created",
             "property.status_changed"
         ]
+    );
+
+    // Erased, the client is announced by their id alone, for the CRM to follow.
+    let gone = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/personas/{persona_id}"),
+            Some(&app.key),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 204);
+    let received = receiver
+        .wait_for(Duration::from_secs(20), |r| r.len() >= 5)
+        .await;
+    let deleted = received
+        .iter()
+        .map(|m| m.json())
+        .find(|m| m["type"] == "persona.deleted")
+        .expect("persona.deleted delivered");
+    assert_eq!(
+        deleted["data"],
+        json!({ "persona_id": persona_id, "external_ids": {} })
     );
 }
