@@ -41,14 +41,6 @@ impl Upserted {
             Upserted::Unchanged(_) => "unchanged",
         }
     }
-
-    pub(crate) fn persona(&self) -> &Persona {
-        match self {
-            Upserted::Created(persona, _)
-            | Upserted::Updated(persona)
-            | Upserted::Unchanged(persona) => persona,
-        }
-    }
 }
 
 /// Writes `document` (a persona's JSON, as `POST /personas` takes it) as a new client, or over

@@ -88,26 +88,7 @@ enum ApiTags {
 }
 
 /// Every operation of the API, listed once.
-type Operations = (
-    personas::PersonasApi,
-    duplicates::DuplicatesApi,
-    persona_import::PersonaImportApi,
-    external_ids::ExternalIdsApi,
-    enrichment::EnrichmentApi,
-    properties::PropertiesApi,
-    segments::SegmentsApi,
-    simulations::SimulationsApi,
-    schedules::SchedulesApi,
-    matching::MatchingApi,
-    places::PlacesApi,
-    outcomes::OutcomesApi,
-    webhooks::WebhooksApi,
-    live::LiveApi,
-    audit::AuditApi,
-    directory::DirectoryApi,
-);
-
-fn service() -> OpenApiService<Operations, ()> {
+fn service() -> OpenApiService<impl poem_openapi::OpenApi + 'static, ()> {
     OpenApiService::new(
         (
             personas::PersonasApi,

@@ -440,14 +440,13 @@ async fn import_row(
         None => by_email(state, caller, &row.document).await?,
     };
     let done = upsert_persona(state, caller, contract, existing, row.document, book).await?;
-    let persona: &Persona = done.persona();
-    let enrichment_id =
-        learn_from_row(state, caller, persona.id, row.public_info, row.notes).await?;
     let outcome = done.outcome().to_owned();
     let (persona, warnings) = match done {
         Upserted::Created(persona, warnings) => (persona, warnings),
         Upserted::Updated(persona) | Upserted::Unchanged(persona) => (persona, Vec::new()),
     };
+    let enrichment_id =
+        learn_from_row(state, caller, persona.id, row.public_info, row.notes).await?;
     Ok(ImportedClient {
         line: row.line,
         persona_id: persona.id,

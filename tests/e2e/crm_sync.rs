@@ -546,6 +546,14 @@ async fn two_records_of_one_client_merge_with_what_each_knew(shape: Shape) {
         )
         .await;
     assert_eq!(showing.status, 201, "{}", showing.body);
+    // A spouse's record names the second one.
+    let spouse = app
+        .create_persona(&json!({
+            "name": "Eleanor Vale", "visibility": "team",
+            "knowledge_graph": { "relationships": [{ "type": "spouse", "persona_id": other_id }] }
+        }))
+        .await;
+    let spouse_id = spouse["id"].as_str().unwrap().to_owned();
 
     // Refusals first: nothing changes.
     let merge = |key: String, from: String, body: Value| {
@@ -650,6 +658,25 @@ async fn two_records_of_one_client_merge_with_what_each_knew(shape: Shape) {
         "{}",
         outcomes.body
     );
+    // The spouse's relationship names the kept record now, and their record still round-trips.
+    let spouse = app.get(&format!("/api/v1/personas/{spouse_id}")).await.body;
+    assert_eq!(
+        spouse["knowledge_graph"]["relationships"][0]["persona_id"],
+        kept_id.as_str(),
+        "{spouse}"
+    );
+    let mut edited = spouse.clone();
+    edited["biography"] = json!("Chairs the museum board.");
+    edited.as_object_mut().unwrap().remove("conditions");
+    let round_trip = app
+        .request(
+            Method::PUT,
+            &format!("/api/v1/personas/{spouse_id}"),
+            Some(&app.key),
+            Some(&edited),
+        )
+        .await;
+    assert_eq!(round_trip.status, 200, "{}", round_trip.body);
     let duplicates = app.get("/api/v1/personas/duplicates").await;
     let pairs = duplicates.body["items"].as_array().unwrap();
     assert!(

@@ -5,13 +5,14 @@
 //! in one transaction. The other record is then removed (not erased: its content lives on in the
 //! kept one), and a CRM is told with `persona.deleted` naming the record it was merged into.
 
+use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
     AuditRecord, BeginWrite, Store, StoreError, StoreResult,
     audit::record_audit,
-    changed_fields,
+    changed_fields, contains_pattern,
     events::record_event,
     graph::{persona_key, sync_graph},
     lookup_keys::{sync_contact, sync_external_ids},
@@ -21,7 +22,7 @@ use super::{
 };
 use crate::{
     auth::Principal,
-    domain::{Persona, Role},
+    domain::{Persona, PersonaProfile, Role},
 };
 
 /// Why a merge did not happen.
@@ -99,6 +100,27 @@ impl Store {
                 .bind(brokerage).bind(absorbed).bind(kept).bind(persona_key(kept)).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM embeddings WHERE brokerage_id = $1 AND subject_id = $2")
                 .bind(brokerage).bind(absorbed).execute(&mut *tx).await?;
+            // Other clients' relationships that named the absorbed record name the kept one
+            // now, so their graph holds and a read-modify-write of them still passes.
+            let (from_text, into_text) = (absorbed.to_string(), kept.to_string());
+            let naming: Vec<(Uuid, Json<Value>)> = sqlx::query_as(
+                "SELECT id, profile FROM personas WHERE brokerage_id = $1 AND id <> $2 AND id <> $3
+                   AND CAST(profile AS TEXT) LIKE $4 ESCAPE '\\'")
+                .bind(brokerage).bind(absorbed).bind(kept).bind(contains_pattern(&from_text))
+                .fetch_all(&mut *tx).await?;
+            for (other, mut document) in naming {
+                if !renamed(&mut document.0, &from_text, &into_text) {
+                    continue;
+                }
+                let Ok(other_profile) = serde_json::from_value::<PersonaProfile>(document.0) else {
+                    continue;
+                };
+                sqlx::query("UPDATE personas SET profile = $2, version = version + 1, updated_at = $3 WHERE id = $1")
+                    .bind(other).bind(Json(&other_profile)).bind(chrono::Utc::now())
+                    .execute(&mut *tx).await?;
+                sync_graph!(tx, brokerage, other, &other_profile.knowledge_graph);
+                record_version!(tx, other, caller.user_id, "merged")?;
+            }
             // The absorbed record goes (its versions, matches and index rows with it), if it is
             // still as read and the caller may change it.
             let removed = sqlx::query(concat!("DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND version = $6 AND ",
@@ -142,5 +164,23 @@ impl Store {
             }
             Err(refused) => Ok(Err(refused)),
         }
+    }
+}
+
+/// Replaces every string that is exactly `from` (an id) with `into`, anywhere in `value`; whether
+/// anything changed.
+fn renamed(value: &mut Value, from: &str, into: &str) -> bool {
+    match value {
+        Value::String(text) if text == from => {
+            *text = into.to_owned();
+            true
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, item| renamed(item, from, into) | changed),
+        Value::Object(fields) => fields
+            .values_mut()
+            .fold(false, |changed, field| renamed(field, from, into) | changed),
+        _ => false,
     }
 }
