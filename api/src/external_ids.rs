@@ -294,7 +294,16 @@ impl ExternalIdsApi {
             }
         }
         fields.insert("external_ids".into(), json!(ids));
-        let mut book = Book::new(state.store.book_entries(&auth.0).await?);
+        // Only a new client is compared with the book, and only with the part it could match.
+        let mut book = match &existing {
+            Some(_) => Book::default(),
+            None => {
+                let profile: PersonaProfile =
+                    serde_json::from_value(document.clone()).unwrap_or_default();
+                let candidate = state.store.book_entry(&auth.0, None, &profile);
+                Book::new(state.store.book_near(&auth.0, &candidate).await?)
+            }
+        };
         let done =
             upsert_persona(&state, &auth.0, &contract, existing, document, &mut book).await?;
         let outcome = done.outcome().to_owned();

@@ -250,7 +250,8 @@ impl PersonasApi {
         }) = body;
         follows_rules(&mut profile)?;
         relationships_known(&state, &auth.0, &profile).await?;
-        let book = Book::new(state.store.book_entries(&auth.0).await?);
+        let candidate = state.store.book_entry(&auth.0, None, &profile);
+        let book = Book::new(state.store.book_near(&auth.0, &candidate).await?);
         let persona = state
             .store
             .create_persona(

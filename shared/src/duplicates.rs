@@ -65,25 +65,86 @@ fn given_names_agree(a: &str, b: &str) -> bool {
     a == b || initial(a, b) || initial(b, a) || strsim::jaro_winkler(a, b) >= 0.85
 }
 
-/// Whether two names are close enough to be one person's: the same words in any order, or the
-/// same family name (to a letter) with agreeing given names.
+/// A book entry's name and city as compared, worked out once per entry.
+struct Prepared {
+    /// The name's words, lower case, in order.
+    words: Vec<String>,
+    /// The same, sorted (a name written family name first is the same name).
+    sorted: Vec<String>,
+    city: Option<String>,
+}
+
+impl Prepared {
+    fn of(entry: &BookEntry) -> Prepared {
+        let words = words_of(&entry.name);
+        let mut sorted = words.clone();
+        sorted.sort();
+        Prepared {
+            words,
+            sorted,
+            city: city_key(entry.city.as_deref()),
+        }
+    }
+
+    /// Whether the two names are close enough to be one person's: the same words in any order,
+    /// or the same family name (to a letter) with agreeing given names.
+    fn name_close(&self, other: &Prepared) -> bool {
+        let (a, b) = (&self.words, &other.words);
+        if a.len() < 2 || b.len() < 2 {
+            return !a.is_empty() && a == b;
+        }
+        if self.sorted == other.sorted {
+            return true;
+        }
+        let (family_a, family_b) = (&a[a.len() - 1], &b[b.len() - 1]);
+        strsim::jaro_winkler(family_a, family_b) >= 0.92 && given_names_agree(&a[0], &b[0])
+    }
+
+    /// The bucket keys: each contact digest, and the city with the first two letters of the
+    /// name's first and last words (so a name written either way round meets its twin; a typo in
+    /// those letters is not caught).
+    fn keys(&self, entry: &BookEntry) -> Vec<Vec<u8>> {
+        let mut keys = Vec::new();
+        for (tag, digest) in [(b'e', &entry.email), (b'p', &entry.phone)] {
+            if let Some(digest) = digest {
+                let mut key = vec![tag];
+                key.extend_from_slice(digest);
+                keys.push(key);
+            }
+        }
+        if let Some(city) = &self.city {
+            for word in [self.words.first(), self.words.last()]
+                .into_iter()
+                .flatten()
+            {
+                let mut key = vec![b'n'];
+                key.extend_from_slice(city.as_bytes());
+                key.push(0);
+                key.extend(word.chars().take(2).collect::<String>().bytes());
+                keys.push(key);
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+}
+
+/// Whether two names are close enough to be one person's (see `Prepared::name_close`).
 pub fn names_close(a: &str, b: &str) -> bool {
-    let (a, b) = (words_of(a), words_of(b));
-    if a.len() < 2 || b.len() < 2 {
-        return !a.is_empty() && a == b;
-    }
-    let (mut sorted_a, mut sorted_b) = (a.clone(), b.clone());
-    sorted_a.sort();
-    sorted_b.sort();
-    if sorted_a == sorted_b {
-        return true;
-    }
-    let (family_a, family_b) = (&a[a.len() - 1], &b[b.len() - 1]);
-    strsim::jaro_winkler(family_a, family_b) >= 0.92 && given_names_agree(&a[0], &b[0])
+    let entry = |name: &str| BookEntry {
+        id: None,
+        name: name.to_owned(),
+        city: None,
+        email: None,
+        phone: None,
+    };
+    Prepared::of(&entry(a)).name_close(&Prepared::of(&entry(b)))
 }
 
 /// The reasons to think `a` and `b` are one client (none: they are not).
-pub fn likeness(a: &BookEntry, b: &BookEntry) -> Vec<Likeness> {
+fn likeness(a: (&BookEntry, &Prepared), b: (&BookEntry, &Prepared)) -> Vec<Likeness> {
+    let ((a, a_prepared), (b, b_prepared)) = (a, b);
     let mut reasons = Vec::new();
     if a.email.is_some() && a.email == b.email {
         reasons.push(Likeness::SameEmail);
@@ -91,50 +152,25 @@ pub fn likeness(a: &BookEntry, b: &BookEntry) -> Vec<Likeness> {
     if a.phone.is_some() && a.phone == b.phone {
         reasons.push(Likeness::SamePhone);
     }
-    if let (Some(city), Some(other_city)) =
-        (city_key(a.city.as_deref()), city_key(b.city.as_deref()))
+    if let (Some(city), Some(other_city)) = (&a_prepared.city, &b_prepared.city)
         && city == other_city
-        && names_close(&a.name, &b.name)
+        && a_prepared.name_close(b_prepared)
     {
         reasons.push(Likeness::CloseName {
             other: b.name.clone(),
-            city: b.city.clone().unwrap_or(city),
+            city: b.city.clone().unwrap_or_else(|| city.clone()),
         });
     }
     reasons
 }
 
 /// A client book indexed for duplicate detection: a record is compared only with those that
-/// share an email, a phone number, or a city and the first letters of the family name.
+/// share an email, a phone number, or a city and the first letters of a name's first or last
+/// word.
 #[derive(Default)]
 pub struct Book {
-    entries: Vec<BookEntry>,
+    entries: Vec<(BookEntry, Prepared)>,
     buckets: HashMap<Vec<u8>, Vec<usize>>,
-}
-
-/// The bucket keys of an entry: each contact digest, and its city with the first two letters of
-/// every word of its name (a family name's typo past those letters is not caught).
-fn keys(entry: &BookEntry) -> Vec<Vec<u8>> {
-    let mut keys = Vec::new();
-    for (tag, digest) in [(b'e', &entry.email), (b'p', &entry.phone)] {
-        if let Some(digest) = digest {
-            let mut key = vec![tag];
-            key.extend_from_slice(digest);
-            keys.push(key);
-        }
-    }
-    if let Some(city) = city_key(entry.city.as_deref()) {
-        for word in words_of(&entry.name) {
-            let mut key = vec![b'n'];
-            key.extend_from_slice(city.as_bytes());
-            key.push(0);
-            key.extend(word.chars().take(2).collect::<String>().bytes());
-            keys.push(key);
-        }
-    }
-    keys.sort();
-    keys.dedup();
-    keys
 }
 
 impl Book {
@@ -150,27 +186,29 @@ impl Book {
     /// it too).
     pub fn add(&mut self, entry: BookEntry) {
         let at = self.entries.len();
-        for key in keys(&entry) {
+        let prepared = Prepared::of(&entry);
+        for key in prepared.keys(&entry) {
             self.buckets.entry(key).or_default().push(at);
         }
-        self.entries.push(entry);
+        self.entries.push((entry, prepared));
     }
 
     /// The stored records `candidate` is probably a duplicate of (itself left out), with why.
     pub fn matches(&self, candidate: &BookEntry) -> Vec<(&BookEntry, Vec<Likeness>)> {
-        self.matching(candidate)
+        let prepared = Prepared::of(candidate);
+        self.matching(candidate, &prepared)
             .into_iter()
-            .map(|(at, reasons)| (&self.entries[at], reasons))
+            .map(|(at, reasons)| (&self.entries[at].0, reasons))
             .collect()
     }
 
     /// Every pair of likely duplicates in the book, each once, in book order.
     pub fn pairs(&self) -> Vec<(&BookEntry, &BookEntry, Vec<Likeness>)> {
         let mut pairs = Vec::new();
-        for (at, entry) in self.entries.iter().enumerate() {
-            for (other, reasons) in self.matching(entry) {
+        for (at, (entry, prepared)) in self.entries.iter().enumerate() {
+            for (other, reasons) in self.matching(entry, prepared) {
                 if other > at {
-                    pairs.push((entry, &self.entries[other], reasons));
+                    pairs.push((entry, &self.entries[other].0, reasons));
                 }
             }
         }
@@ -178,8 +216,9 @@ impl Book {
     }
 
     /// [`matches`](Self::matches) by position in the book.
-    fn matching(&self, candidate: &BookEntry) -> Vec<(usize, Vec<Likeness>)> {
-        let mut near: Vec<usize> = keys(candidate)
+    fn matching(&self, candidate: &BookEntry, prepared: &Prepared) -> Vec<(usize, Vec<Likeness>)> {
+        let mut near: Vec<usize> = prepared
+            .keys(candidate)
             .iter()
             .filter_map(|key| self.buckets.get(key))
             .flatten()
@@ -188,9 +227,10 @@ impl Book {
         near.sort_unstable();
         near.dedup();
         near.into_iter()
-            .filter(|&at| candidate.id.is_none() || self.entries[at].id != candidate.id)
+            .filter(|&at| candidate.id.is_none() || self.entries[at].0.id != candidate.id)
             .filter_map(|at| {
-                let reasons = likeness(candidate, &self.entries[at]);
+                let (other, other_prepared) = &self.entries[at];
+                let reasons = likeness((candidate, prepared), (other, other_prepared));
                 (!reasons.is_empty()).then_some((at, reasons))
             })
             .collect()

@@ -110,6 +110,33 @@ struct BookRow {
     phone: Option<Vec<u8>>,
 }
 
+impl BookRow {
+    fn into_entry(self) -> BookEntry {
+        BookEntry {
+            id: Some(self.id),
+            name: self.name.unwrap_or_default(),
+            city: self.city,
+            email: self.email,
+            phone: self.phone,
+        }
+    }
+}
+
+/// The real clients the caller at `$1` (brokerage), `$2` (user) and `$3` (team) may see, as
+/// [`BookRow`]s; a query adds its own conditions and order.
+macro_rules! book_entries {
+    () => {
+        concat!(
+            "SELECT p.id, p.profile ->> 'name' AS name,
+                    p.profile -> 'demographics' -> 'location' ->> 'city' AS city,
+                    (SELECT c.digest FROM persona_contacts c WHERE c.persona_id = p.id AND c.kind = 'email') AS email,
+                    (SELECT c.digest FROM persona_contacts c WHERE c.persona_id = p.id AND c.kind = 'phone') AS phone
+             FROM personas p WHERE p.brokerage_id = $1 AND NOT p.synthetic AND ",
+            super::visible_persona!()
+        )
+    };
+}
+
 impl Store {
     /// Who holds `source`/`external_id` among the brokerage's clients, as the caller sees it.
     pub async fn persona_holder(
@@ -177,30 +204,45 @@ impl Store {
     /// name, city and contact digests (never the contact details themselves).
     pub async fn book_entries(&self, caller: &Principal) -> StoreResult<Vec<BookEntry>> {
         let rows: Vec<BookRow> = with_pool!(self, pool => {
-            sqlx::query_as(concat!(
-                "SELECT p.id, p.profile ->> 'name' AS name,
-                        p.profile -> 'demographics' -> 'location' ->> 'city' AS city,
-                        (SELECT c.digest FROM persona_contacts c WHERE c.persona_id = p.id AND c.kind = 'email') AS email,
-                        (SELECT c.digest FROM persona_contacts c WHERE c.persona_id = p.id AND c.kind = 'phone') AS phone
-                 FROM personas p WHERE p.brokerage_id = $1 AND NOT p.synthetic AND ",
-                super::visible_persona!(),
-                " ORDER BY p.id"))
-            .bind(caller.brokerage_id)
-            .bind(caller.user_id)
-            .bind(caller.team_id)
-            .fetch_all(pool)
-            .await
+            sqlx::query_as(concat!(book_entries!(), " ORDER BY p.id"))
+                .bind(caller.brokerage_id)
+                .bind(caller.user_id)
+                .bind(caller.team_id)
+                .fetch_all(pool)
+                .await
         })?;
-        Ok(rows
-            .into_iter()
-            .map(|row| BookEntry {
-                id: Some(row.id),
-                name: row.name.unwrap_or_default(),
-                city: row.city,
-                email: row.email,
-                phone: row.phone,
-            })
-            .collect())
+        Ok(rows.into_iter().map(BookRow::into_entry).collect())
+    }
+
+    /// The part of the book `candidate` could be a duplicate of: the clients the caller may see
+    /// who share its email or phone digest, or its city. One client's check reads these rather
+    /// than the whole book.
+    pub async fn book_near(
+        &self,
+        caller: &Principal,
+        candidate: &BookEntry,
+    ) -> StoreResult<Vec<BookEntry>> {
+        let city = candidate
+            .city
+            .as_deref()
+            .map(|c| c.trim().to_lowercase())
+            .filter(|c| !c.is_empty());
+        let rows: Vec<BookRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!(book_entries!(), "
+                 AND (p.id IN (SELECT c.persona_id FROM persona_contacts c WHERE c.brokerage_id = $1
+                               AND ((c.kind = 'email' AND c.digest = $4) OR (c.kind = 'phone' AND c.digest = $5)))
+                      OR LOWER(TRIM(p.profile -> 'demographics' -> 'location' ->> 'city')) = $6)
+                 ORDER BY p.id"))
+                .bind(caller.brokerage_id)
+                .bind(caller.user_id)
+                .bind(caller.team_id)
+                .bind(&candidate.email)
+                .bind(&candidate.phone)
+                .bind(city)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows.into_iter().map(BookRow::into_entry).collect())
     }
 
     /// `profile`'s entry as [`book_entries`](Self::book_entries) would read it once stored.
