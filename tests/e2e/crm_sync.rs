@@ -171,6 +171,22 @@ async fn a_crm_export_loads_once_and_again_unchanged(shape: Shape) {
         id_without_source.body
     );
 
+    // A JSON import: personas as POST takes them; an unknown field fails its row only.
+    let rows = json!([
+        { "name": "Ines Marlow-Quay", "external_ids": { "crm": "77" }, "notes": "Prefers lake views." },
+        { "name": "Bad Row", "budget": { "max": 1 } }
+    ]);
+    let json_import = app.post("/api/v1/personas/import", &rows).await;
+    assert_eq!(json_import.status, 200, "{}", json_import.body);
+    assert_eq!(json_import.body["created"], 1, "{}", json_import.body);
+    assert_eq!(json_import.body["errors"][0]["line"], 2);
+    let reason = json_import.body["errors"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("`/budget` is not a field"), "{reason}");
+    let mapped_json = app
+        .post("/api/v1/personas/import?mapping=hubspot", &rows)
+        .await;
+    assert_eq!(problem(&mapped_json, 422), "validation-failed");
+
     // Contact details are stored only sealed.
     let holding = tables_holding(&app, shape, "h.vale@example.com", None).await;
     assert_eq!(
