@@ -5,7 +5,10 @@
 
 use uuid::Uuid;
 
-use super::{Store, StoreError, StoreResult, is_unique_violation, personas::PersonaRow, with_pool};
+use super::{
+    BeginWrite, Store, StoreError, StoreResult, is_unique_violation, personas::PersonaRow,
+    with_pool,
+};
 use crate::{
     auth::Principal,
     domain::{Contact, Persona, Property},
@@ -289,7 +292,7 @@ impl Store {
             let Some(row) = row else { continue };
             let persona = self.unseal(row).await?;
             with_pool!(self, pool => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 sync_contact!(tx, self.blind_index(), *brokerage_id, *persona_id, &persona.profile.contact);
                 tx.commit().await?;
             });
