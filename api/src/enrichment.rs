@@ -117,12 +117,22 @@ impl EnrichmentApi {
             json!({ "insights": true }),
         )
         .await?;
-        let facts = state.store.persona_facts(&auth.0, persona.id).await?;
-        let (mut insights, held) = insights::trends(persona.id, &facts, Utc::now().date_naive());
-        let timeline = state.store.interest_timeline(&auth.0, &held).await?;
-        insights.next_likely = insights::predict(persona.id, &held, &timeline);
-        Ok(Json(insights))
+        client_insights(&state, &auth.0, persona.id).await.map(Json)
     }
+}
+
+/// A visible client's rising and fading interests and what they may take up next (the caller
+/// audits the read).
+pub(crate) async fn client_insights(
+    state: &ApiState,
+    caller: &Principal,
+    persona_id: Uuid,
+) -> Result<PersonaInsights, ApiError> {
+    let facts = state.store.persona_facts(caller, persona_id).await?;
+    let (mut insights, held) = insights::trends(persona_id, &facts, Utc::now().date_naive());
+    let timeline = state.store.interest_timeline(caller, &held).await?;
+    insights.next_likely = insights::predict(persona_id, &held, &timeline);
+    Ok(insights)
 }
 
 /// Stores the sources of an enrichment of a persona the caller may change and queues it; `false`

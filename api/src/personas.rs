@@ -13,7 +13,7 @@ use troupe_shared::{
     criteria::{ConditionReading, readings},
     domain::{
         Contact, ExternalIds, Fact, Graph, GraphPath, Outcome, OutcomeFilter, Persona,
-        PersonaProfile, PersonaVersion, Role, SourceText, VersionChange, Visibility,
+        PersonaProfile, PersonaVersion, SourceText, VersionChange, Visibility,
         external_id_problems,
     },
     store::{
@@ -205,7 +205,7 @@ enum MergePatch {
 /// simulations, their matches and the feedback on them, and who accessed the record when.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
-struct PersonaExport {
+pub(crate) struct PersonaExport {
     exported_at: chrono::DateTime<chrono::Utc>,
     persona: Persona,
     /// Every version, oldest first, private fields included.
@@ -245,29 +245,12 @@ impl PersonasApi {
         body: Json<PersonaIn>,
     ) -> Result<Created, ApiError> {
         let Json(PersonaIn {
-            mut profile,
+            profile,
             visibility,
         }) = body;
-        follows_rules(&mut profile)?;
-        relationships_known(&state, &auth.0, &profile).await?;
-        let candidate = state.store.book_entry(&auth.0, None, &profile);
-        let book = Book::new(state.store.book_near(&auth.0, &candidate).await?);
-        let persona = state
-            .store
-            .create_persona(
-                &auth.0,
-                PersonaWrite {
-                    profile,
-                    visibility,
-                },
-            )
-            .await?;
-        let warnings = duplicate_warnings(&state, &auth.0, &book, &persona);
-        let location = format!("/api/v1/personas/{}", persona.id);
-        Ok(Created::Persona(
-            Json(PersonaCreated { persona, warnings }),
-            location,
-        ))
+        let created = create_client(&state, &auth.0, profile, visibility).await?;
+        let location = format!("/api/v1/personas/{}", created.persona.id);
+        Ok(Created::Persona(Json(created), location))
     }
 
     /// A persona the caller may see.
@@ -317,7 +300,8 @@ impl PersonasApi {
             profile,
             visibility: visibility.unwrap_or(current.visibility),
         };
-        write_version(&state, &auth.0, &current, expected, write).await
+        let updated = write_version(&state, &auth.0, &current, expected, write).await?;
+        Found::new(&state, updated).await
     }
 
     /// Change some fields: an RFC 7396 JSON Merge Patch of the profile and `visibility`
@@ -332,49 +316,10 @@ impl PersonasApi {
         body: MergePatch,
         contract: Data<&Arc<Contract>>,
     ) -> Result<Found, ApiError> {
-        let current = writable(&state, &auth.0, id.0).await?;
         let (MergePatch::MergePatch(Json(patch)) | MergePatch::Json(Json(patch))) = body;
-        if !patch.is_object() {
-            return Err(ApiError::Validation(
-                "a merge patch is a JSON object".into(),
-            ));
-        }
-        let mut document =
-            serde_json::to_value(&current.profile).map_err(|e| ApiError::Internal(Box::new(e)))?;
-        document["visibility"] = json!(current.visibility);
-        json_patch::merge(&mut document, &patch);
-        // The patched persona must be one a `POST` would take: the same schema, the same words.
-        contract.check_against("PersonaIn", &document)?;
-        let visibility = match document
-            .as_object_mut()
-            .and_then(|d| d.remove("visibility"))
-        {
-            Some(serde_json::Value::Null) | None => current.visibility,
-            Some(raw) => serde_json::from_value(raw).map_err(|_| {
-                ApiError::Validation("visibility must be private, team or brokerage".into())
-            })?,
-        };
-        // Parsed as the API parses a body, validators included.
-        let mut profile = PersonaProfile::parse_from_json(Some(document)).map_err(|e| {
-            ApiError::Validation(format!(
-                "the patched persona is invalid: {}",
-                e.into_message()
-            ))
-        })?;
-        follows_rules(&mut profile)?;
-        relationships_known(&state, &auth.0, &profile).await?;
-        let expected = expected_version(if_match.0.as_deref())?.unwrap_or(current.version);
-        write_version(
-            &state,
-            &auth.0,
-            &current,
-            expected,
-            PersonaWrite {
-                profile,
-                visibility,
-            },
-        )
-        .await
+        let expected = expected_version(if_match.0.as_deref())?;
+        let updated = patch_client(&state, &auth.0, &contract, id.0, expected, patch).await?;
+        Found::new(&state, updated).await
     }
 
     /// Everything held about the client, as one JSON document.
@@ -385,67 +330,7 @@ impl PersonasApi {
         auth: ApiKey,
         id: Path<Uuid>,
     ) -> Result<Json<PersonaExport>, ApiError> {
-        let persona = visible(&state, &auth.0, id.0).await?;
-        audit(
-            &state,
-            &auth.0,
-            "persona.exported",
-            persona.id,
-            json!({ "version": persona.version }),
-        )
-        .await?;
-        let records = state
-            .store
-            .persona_records(auth.0.brokerage_id, persona.id)
-            .await?;
-        let mut access_log = Vec::new();
-        let mut filter = AuditFilter {
-            subject_id: Some(persona.id),
-            ..AuditFilter::default()
-        };
-        loop {
-            let page = state
-                .store
-                .audit_entries(auth.0.brokerage_id, &filter, 500)
-                .await?;
-            let more = page.len() > 500;
-            access_log.extend(page.into_iter().take(500));
-            filter.before = access_log.last().map(|e| e.seq);
-            if !more {
-                break;
-            }
-        }
-        access_log.reverse();
-        let store = &state.store;
-        let mut outcomes = Vec::new();
-        let mut about = OutcomeFilter {
-            persona_id: Some(persona.id),
-            limit: 200,
-            ..OutcomeFilter::default()
-        };
-        loop {
-            let mut page = store.list_outcomes(&auth.0, &about).await?;
-            let more = page.len() > 200;
-            page.truncate(200);
-            about.before = page.last().map(|o| o.id);
-            outcomes.extend(page);
-            if !more {
-                break;
-            }
-        }
-        Ok(Json(PersonaExport {
-            exported_at: chrono::Utc::now(),
-            versions: store.persona_versions(&auth.0, persona.id).await?,
-            sources: store.persona_sources(persona.id).await?,
-            facts: store.persona_facts(&auth.0, persona.id).await?,
-            graph: store.persona_graph(&auth.0, persona.id, 1).await?,
-            persona,
-            simulations: records.simulations,
-            recommendations: records.recommendations,
-            feedback: records.feedback,
-            outcomes,
-            access_log,
-        }))
+        export_client(&state, &auth.0, id.0).await.map(Json)
     }
 
     /// The evolution timeline, newest first: every version with its field-level changes (e.g.
@@ -555,19 +440,8 @@ impl PersonasApi {
         auth: ApiKey,
         id: Path<Uuid>,
     ) -> Result<Deleted, ApiError> {
-        writable(&state, &auth.0, id.0).await?;
-        if state.store.delete_persona(&auth.0, id.0).await? {
-            // Cached model responses cannot be traced to the personas they were made for, so
-            // erasure empties the shared cache (the SQLite one went in the delete's transaction).
-            if let Some(mut redis) = state.queues.redis_connection() {
-                troupe_shared::queue::delete_keys_under(&mut redis, &state.response_cache_prefix)
-                    .await
-                    .map_err(|e| ApiError::Internal(Box::new(e)))?;
-            }
-            Ok(Deleted::Gone)
-        } else {
-            Err(ApiError::NotFound(format!("persona {}", id.0)))
-        }
+        erase_client(&state, &auth.0, id.0).await?;
+        Ok(Deleted::Gone)
     }
 
     /// The personas the caller may see, oldest first, optionally filtered.
@@ -661,8 +535,8 @@ async fn write_version(
     current: &Persona,
     expected: i64,
     write: PersonaWrite,
-) -> Result<Found, ApiError> {
-    let updated = state
+) -> Result<Persona, ApiError> {
+    state
         .store
         .update_persona(caller, current.id, expected, write)
         .await?
@@ -671,8 +545,7 @@ async fn write_version(
                 "persona {} is no longer at version {expected}; reload it and apply your change again",
                 current.id
             ))
-        })?;
-    Found::new(state, updated).await
+        })
 }
 
 /// A list shows clients as surely as a read does: one audit entry names every id returned (the
@@ -819,6 +692,177 @@ pub(crate) fn follows_rules(profile: &mut PersonaProfile) -> Result<(), ApiError
     Ok(())
 }
 
+/// Stores a new client after the rules a body's schema cannot say, and names the clients they
+/// are likely a duplicate of (the API's `POST /personas` and the workspace's form).
+pub(crate) async fn create_client(
+    state: &ApiState,
+    caller: &Principal,
+    mut profile: PersonaProfile,
+    visibility: Visibility,
+) -> Result<PersonaCreated, ApiError> {
+    follows_rules(&mut profile)?;
+    relationships_known(state, caller, &profile).await?;
+    let candidate = state.store.book_entry(caller, None, &profile);
+    let book = Book::new(state.store.book_near(caller, &candidate).await?);
+    let persona = state
+        .store
+        .create_persona(
+            caller,
+            PersonaWrite {
+                profile,
+                visibility,
+            },
+        )
+        .await?;
+    let warnings = duplicate_warnings(state, caller, &book, &persona);
+    Ok(PersonaCreated { persona, warnings })
+}
+
+/// Applies an RFC 7396 merge patch of the profile and `visibility` to a client the caller may
+/// change, checked as a `POST` body would be; `expected` (default: the current version) guards
+/// against overwriting a change the caller did not see.
+pub(crate) async fn patch_client(
+    state: &ApiState,
+    caller: &Principal,
+    contract: &Contract,
+    id: Uuid,
+    expected: Option<i64>,
+    patch: serde_json::Value,
+) -> Result<Persona, ApiError> {
+    let current = writable(state, caller, id).await?;
+    if !patch.is_object() {
+        return Err(ApiError::Validation(
+            "a merge patch is a JSON object".into(),
+        ));
+    }
+    let mut document =
+        serde_json::to_value(&current.profile).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    document["visibility"] = json!(current.visibility);
+    json_patch::merge(&mut document, &patch);
+    // The patched persona must be one a `POST` would take: the same schema, the same words.
+    contract.check_against("PersonaIn", &document)?;
+    let visibility = match document
+        .as_object_mut()
+        .and_then(|d| d.remove("visibility"))
+    {
+        Some(serde_json::Value::Null) | None => current.visibility,
+        Some(raw) => serde_json::from_value(raw).map_err(|_| {
+            ApiError::Validation("visibility must be private, team or brokerage".into())
+        })?,
+    };
+    // Parsed as the API parses a body, validators included.
+    let mut profile = PersonaProfile::parse_from_json(Some(document)).map_err(|e| {
+        ApiError::Validation(format!(
+            "the patched persona is invalid: {}",
+            e.into_message()
+        ))
+    })?;
+    follows_rules(&mut profile)?;
+    relationships_known(state, caller, &profile).await?;
+    let write = PersonaWrite {
+        profile,
+        visibility,
+    };
+    write_version(
+        state,
+        caller,
+        &current,
+        expected.unwrap_or(current.version),
+        write,
+    )
+    .await
+}
+
+/// Erases a client the caller may change: the record, their answers and names everywhere else
+/// (the store's erasure), and the shared response cache.
+pub(crate) async fn erase_client(
+    state: &ApiState,
+    caller: &Principal,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    writable(state, caller, id).await?;
+    if !state.store.delete_persona(caller, id).await? {
+        return Err(ApiError::NotFound(format!("persona {id}")));
+    }
+    // Cached model responses cannot be traced to the personas they were made for, so erasure
+    // empties the shared cache (the SQLite one went in the delete's transaction).
+    if let Some(mut redis) = state.queues.redis_connection() {
+        troupe_shared::queue::delete_keys_under(&mut redis, &state.response_cache_prefix)
+            .await
+            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    }
+    Ok(())
+}
+
+/// Everything held about a client the caller may see, audited as an export.
+pub(crate) async fn export_client(
+    state: &ApiState,
+    caller: &Principal,
+    id: Uuid,
+) -> Result<PersonaExport, ApiError> {
+    let persona = visible(state, caller, id).await?;
+    audit(
+        state,
+        caller,
+        "persona.exported",
+        persona.id,
+        json!({ "version": persona.version }),
+    )
+    .await?;
+    let records = state
+        .store
+        .persona_records(caller.brokerage_id, persona.id)
+        .await?;
+    let mut access_log = Vec::new();
+    let mut filter = AuditFilter {
+        subject_id: Some(persona.id),
+        ..AuditFilter::default()
+    };
+    loop {
+        let page = state
+            .store
+            .audit_entries(caller.brokerage_id, &filter, 500)
+            .await?;
+        let more = page.len() > 500;
+        access_log.extend(page.into_iter().take(500));
+        filter.before = access_log.last().map(|e| e.seq);
+        if !more {
+            break;
+        }
+    }
+    access_log.reverse();
+    let store = &state.store;
+    let mut outcomes = Vec::new();
+    let mut about = OutcomeFilter {
+        persona_id: Some(persona.id),
+        limit: 200,
+        ..OutcomeFilter::default()
+    };
+    loop {
+        let mut page = store.list_outcomes(caller, &about).await?;
+        let more = page.len() > 200;
+        page.truncate(200);
+        about.before = page.last().map(|o| o.id);
+        outcomes.extend(page);
+        if !more {
+            break;
+        }
+    }
+    Ok(PersonaExport {
+        exported_at: chrono::Utc::now(),
+        versions: store.persona_versions(caller, persona.id).await?,
+        sources: store.persona_sources(persona.id).await?,
+        facts: store.persona_facts(caller, persona.id).await?,
+        graph: store.persona_graph(caller, persona.id, 1).await?,
+        persona,
+        simulations: records.simulations,
+        recommendations: records.recommendations,
+        feedback: records.feedback,
+        outcomes,
+        access_log,
+    })
+}
+
 /// The rules of a record's `external_ids`, as violations at `/external_ids/…`.
 pub(crate) fn external_ids_rules(ids: &ExternalIds) -> Vec<Violation> {
     external_id_problems(ids, "/external_ids")
@@ -846,7 +890,7 @@ pub(crate) async fn writable(
     id: Uuid,
 ) -> Result<Persona, ApiError> {
     let persona = visible(state, caller, id).await?;
-    if caller.role == Role::Agent && persona.agent_id != caller.user_id {
+    if !caller.may_change_client_of(persona.agent_id) {
         return Err(ApiError::Forbidden(format!(
             "persona {id} belongs to another agent"
         )));

@@ -129,17 +129,15 @@ impl WebhooksApi {
         auth: ApiKey,
         body: Json<WebhookRequest>,
     ) -> Result<Created, ApiError> {
-        let admin = admin(&auth.0)?;
         let body = body.0;
-        let url = checked_url(&state, &body.url).await?;
-        let secret = new_webhook_secret();
-        let new = NewWebhook {
-            url,
-            description: body.description,
-            event_types: event_types(body.event_types),
-            secret: secret.clone(),
-        };
-        let webhook = state.store.create_webhook(admin, &new).await?;
+        let (webhook, secret) = subscribe(
+            &state,
+            &auth.0,
+            &body.url,
+            body.event_types,
+            body.description,
+        )
+        .await?;
         let location = format!("/api/v1/webhooks/{}", webhook.id);
         Ok(Created::Webhook(
             Json(WebhookWithSecret { webhook, secret }),
@@ -336,6 +334,28 @@ impl WebhooksApi {
         }
         Ok(queued(id.0, delivery.id))
     }
+}
+
+/// Subscribes an endpoint (its address checked against internal destinations) to `types` (the
+/// outcomes when none are named): the webhook, and its signing secret, shown this once.
+pub(crate) async fn subscribe(
+    state: &ApiState,
+    caller: &Principal,
+    url: &str,
+    types: Option<Vec<EventType>>,
+    description: String,
+) -> Result<(Webhook, String), ApiError> {
+    let admin = admin(caller)?;
+    let url = checked_url(state, url).await?;
+    let secret = new_webhook_secret();
+    let new = NewWebhook {
+        url,
+        description,
+        event_types: event_types(types),
+        secret: secret.clone(),
+    };
+    let webhook = state.store.create_webhook(admin, &new).await?;
+    Ok((webhook, secret))
 }
 
 /// Webhooks are brokerage-wide, so only brokerage admins manage them.

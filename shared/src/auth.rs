@@ -85,6 +85,15 @@ pub struct Principal {
     pub role: Role,
 }
 
+impl Principal {
+    /// Whether this caller may change a client they can see that belongs to `owner`: agents
+    /// change their own clients, team leads and admins any they see. The store's writes hold
+    /// the same rule in their statements; this tells pages and handlers what to offer.
+    pub fn may_change_client_of(&self, owner: Uuid) -> bool {
+        self.role != Role::Agent || owner == self.user_id
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
