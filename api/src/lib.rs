@@ -145,6 +145,7 @@ pub fn app(state: ApiState, config: &Config) -> impl Endpoint + 'static {
         .at("/ws/simulations/:id", get(live::simulation_socket))
         .at("/ws/personas/:id", get(live::persona_socket))
         .map_to_response()
+        .around(web::pages_in_html)
         .around(move |endpoint, req| limit_body(endpoint, req, max_body))
         .catch_all_error(|err| async move { problem::render(err) })
         .data(state)

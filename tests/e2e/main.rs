@@ -42,4 +42,5 @@ mod tls;
 mod typed_questions;
 mod wake;
 mod web;
+mod web_forms;
 mod webhooks;

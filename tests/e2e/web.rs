@@ -26,20 +26,25 @@ const PASSWORD: &str = "a long enough passphrase";
 
 /// A browser-like client: keeps no cookies by itself and follows no redirects, so each test says
 /// exactly what it sends.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
         .expect("client")
 }
 
-struct Person {
-    cookie: String,
-    csrf: String,
+pub(crate) struct Person {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
 /// Invites a user through the admin API and accepts the invitation: the signed-in session.
-async fn invite_and_accept(app: &TestApp, admin: &str, user_id: &str, email: &str) -> Person {
+pub(crate) async fn invite_and_accept(
+    app: &TestApp,
+    admin: &str,
+    user_id: &str,
+    email: &str,
+) -> Person {
     let reply = app
         .request(
             reqwest::Method::POST,
@@ -91,13 +96,13 @@ fn session_cookie(response: &reqwest::Response) -> String {
     set.split(';').next().expect("name=value").to_owned()
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
     html[at..at + 64].to_owned()
 }
 
 /// GETs a page with the session cookie: its status and body.
-async fn page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
+pub(crate) async fn page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
     let response = browser()
         .get(format!("{}{path}", app.base))
         .header("cookie", cookie)
@@ -107,7 +112,7 @@ async fn page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
     (response.status(), response.text().await.unwrap())
 }
 
-async fn user_named(app: &TestApp, admin: &str, name: &str) -> String {
+pub(crate) async fn user_named(app: &TestApp, admin: &str, name: &str) -> String {
     let users = app
         .request(reqwest::Method::GET, "/api/v1/users", Some(admin), None)
         .await;
@@ -926,7 +931,7 @@ async fn outcomes_are_recorded_on_a_listing_and_calibration_shows(shape: Shape) 
 
 /// A `multipart/form-data` body of text fields (`filename` set: a file field): its content type
 /// and bytes, as a browser sends a form with a file input.
-fn multipart(fields: &[(&str, Option<&str>, &str)]) -> (String, String) {
+pub(crate) fn multipart(fields: &[(&str, Option<&str>, &str)]) -> (String, String) {
     let boundary = "----troupe-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = String::new();
     for (name, filename, value) in fields {

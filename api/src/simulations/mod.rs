@@ -376,6 +376,19 @@ pub(crate) async fn submit_focus_group(
     store_and_queue(state, caller, plan, None, hash).await
 }
 
+/// A request built by one of the workspace's forms, checked against its kind's published
+/// schema and planned, stored and queued as the kind's endpoint would.
+pub(crate) async fn submit_request(
+    state: &ApiState,
+    caller: &Principal,
+    contract: &Contract,
+    kind: SimulationKind,
+    request: &serde_json::Value,
+) -> Result<Simulation, ApiError> {
+    let plan = plan_stored(state, caller, contract, kind, request).await?;
+    store_and_queue(state, caller, plan, None, request_hash(request)).await
+}
+
 /// A stored request (a schedule's) checked against its kind's published schema and planned as
 /// `caller`, exactly as the kind's endpoint would plan it.
 pub(crate) async fn plan_stored(

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::{
     WebSettings,
+    admin_access::admin_nav,
     error::{PageError, id_param, render},
     layout::{self, Section},
     session::SignedIn,
@@ -54,8 +55,8 @@ async fn users_page(
             .map_or("—", |t| t.name.as_str())
     };
     let body = html! {
+        (admin_nav("/admin/users"))
         h1 { "People" }
-        p { a href="/admin/audit" { "The audit log" } }
         @if let Some((name, url)) = &invited {
             div.invitation role="status" {
                 p { "Give " strong { (name) } " this link: it lets them set a password once, within seven days, and is not shown again." }
@@ -259,7 +260,7 @@ pub async fn audit_log(
         let users = state.store.list_users(me.principal.brokerage_id, None, 1000).await?;
         let who = |id: Uuid| users.iter().find(|u| u.id == id).map_or_else(|| id.to_string(), |u| u.name.clone());
         let body = html! {
-            p.crumbs { a href="/admin/users" { "People" } " / audit log" }
+            (admin_nav("/admin/audit"))
             h1 { "Audit log" }
             p.muted { "Every change and every read of client data, newest first; each entry is chained to the one before it (" code { "troupe audit verify" } " checks the chain)." }
             form.filters method="get" action="/admin/audit" {

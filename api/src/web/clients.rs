@@ -10,17 +10,18 @@ use poem::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 use troupe_shared::{
-    domain::{Persona, SimulationFilter},
+    domain::{Persona, PersonaInsights, SimulationFilter},
     store::{AuditRecord, PersonaFilter},
 };
 use uuid::Uuid;
 
+use super::graph_drawing;
 use super::{
     error::{PageError, id_param, render},
     layout::{self, Section},
     session::SignedIn,
 };
-use crate::{ApiState, audit::ReadVia, personas::audit_listed};
+use crate::{ApiState, audit::ReadVia, enrichment::client_insights, personas::audit_listed};
 
 const PAGE: u32 = 50;
 
@@ -61,7 +62,7 @@ pub async fn list(
         audit_listed(&state, &me.principal, &clients, ReadVia::Web).await?;
         let body = html! {
             h1 { "Clients" }
-            p.actions { a href="/clients/import" { "Import from a CRM" } " · " a href="/clients/duplicates" { "Likely duplicates" } }
+            p.actions { a href="/clients/new" { "New client" } " · " a href="/clients/import" { "Import from a CRM" } " · " a href="/clients/duplicates" { "Likely duplicates" } }
             form.filters method="get" action="/clients" role="search" {
                 label { "Search " input type="search" name="q" value=(text.unwrap_or("")) maxlength="200"; }
                 label { "Segment " input type="text" name="segment" value=(segment.unwrap_or("")); }
@@ -72,7 +73,7 @@ pub async fn list(
                     @if text.is_some() || segment.is_some() {
                         p { "No client matches this search." }
                     } @else {
-                        p { "Your client book is empty. " a href="/clients/import" { "Import a CRM export" } " (HubSpot, Salesforce or your own columns), or add clients with " code { "POST /api/v1/personas" } "; each one keeps what your brokerage learns about them." }
+                        p { "Your client book is empty. " a href="/clients/new" { "Add a client" } " or " a href="/clients/import" { "import a CRM export" } " (HubSpot, Salesforce or your own columns); each one keeps what your brokerage learns about them." }
                     }
                 }
             } @else {
@@ -124,16 +125,19 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
             .await?
             .filter(|p| !p.synthetic)
             .ok_or_else(|| PageError::not_found(format!("client {id}")))?;
-        let detail = json!({ "version": persona.version, "history": true, "via": "web" });
+        let detail = json!({ "version": persona.version, "history": true, "graph": true, "insights": true, "via": "web" });
         let record = AuditRecord::persona("persona.read", persona.id, detail);
         state.store.audit(&me.principal, record).await?;
         let history = state.store.persona_history(&me.principal, id).await?;
+        let graph = state.store.persona_graph(&me.principal, id, 2).await?;
+        let insights = client_insights(&state, &me.principal, id).await?;
         let filter = SimulationFilter {
             persona_id: Some(id),
             limit: 20,
             ..SimulationFilter::default()
         };
         let simulations = state.store.list_simulations(&me.principal, &filter).await?;
+        let may_change = me.principal.may_change_client_of(persona.agent_id);
         let profile = &persona.profile;
         let prefs = &profile.preferences;
         let places = state.store.list_places(persona.brokerage_id).await?;
@@ -143,9 +147,19 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
             h1 { (profile.name) }
             p.muted { (profile.segment.as_deref().unwrap_or("no segment")) " · visible to " (persona.visibility.as_str()) " · version " (persona.version) }
             @if let Some(bio) = &profile.biography { p { (bio) } }
-            form method="post" action={ "/clients/" (id) "/match" } {
-                input type="hidden" name="csrf" value=(me.csrf_token);
-                button.primary type="submit" { "Find listings" }
+            div.actions {
+                form method="post" action={ "/clients/" (id) "/match" } {
+                    input type="hidden" name="csrf" value=(me.csrf_token);
+                    button.primary type="submit" { "Find listings" }
+                }
+                a.button href={ "/simulations/new/individual?client=" (id) } { "Simulate a reaction" }
+                @if may_change {
+                    a.button href={ "/clients/" (id) "/edit" } { "Edit" }
+                }
+                a.button href={ "/clients/" (id) "/export" } download { "Export everything held" }
+                @if may_change {
+                    a.button href={ "/clients/" (id) "/delete" } { "Erase…" }
+                }
             }
             section {
                 h2 { "Profile" }
@@ -189,6 +203,18 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
                 }
             }
             section {
+                h2 { "Who and what they are connected to" }
+                @if graph.edges.is_empty() {
+                    p { "No relationships, interests or past properties recorded yet: add them on " a href={ "/clients/" (id) "/edit" } { "the client's profile" } ", or learn them from a conversation below." }
+                } @else {
+                    (graph_drawing::neighbourhood(&graph, &format!("persona:{id}")))
+                }
+            }
+            section {
+                h2 { "Where their interests are heading" }
+                (insights_section(&insights))
+            }
+            section {
                 h2 { "How this profile evolved" }
                 @if history.is_empty() { p { "No versions recorded." } }
                 ol.timeline {
@@ -228,6 +254,34 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
         Ok(layout::page(&me, Section::Clients, &profile.name, body))
     })
     .await
+}
+
+fn insights_section(insights: &PersonaInsights) -> Markup {
+    let item = |raw: &str| {
+        raw.split_once(':').map_or(raw.to_owned(), |(slot, what)| {
+            format!("{what} ({})", slot.replace('_', " "))
+        })
+    };
+    html! {
+        @if insights.facts_considered == 0 {
+            p { "Nothing learned yet: insights come from what conversations, notes and emails teach about the client." }
+        } @else {
+            p.muted { "From " (insights.facts_considered) " facts learned, the recent ones weighing more." }
+            table data-table="insights" {
+                thead { tr { th { "Interest" } th { "Heading" } th { "Why" } } }
+                tbody {
+                    @for t in &insights.rising { tr { td { (item(&t.item)) } td { "rising" } td { (t.evidence.len()) " facts, last " (t.last_seen) } } }
+                    @for t in &insights.fading { tr { td { (item(&t.item)) } td { "fading" } td { (t.evidence.len()) " facts, last " (t.last_seen) } } }
+                    @for l in &insights.next_likely {
+                        tr { td { (item(&l.item)) } td { "likely next (" (format!("{:.0}%", l.confidence * 100.0)) ")" } td { (l.clients_who_followed) " of " (l.clients_with_antecedent) " clients who held " (item(&l.because_of)) " took it up" } }
+                    }
+                }
+            }
+            @if insights.rising.is_empty() && insights.fading.is_empty() && insights.next_likely.is_empty() {
+                p { "No interest is clearly rising or fading yet." }
+            }
+        }
+    }
 }
 
 fn list_or_dash(items: &[String]) -> Markup {

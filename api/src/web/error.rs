@@ -1,7 +1,12 @@
 //! What a page answers when it cannot show what was asked: an HTML page with the status the API
 //! would give (404 for what the person may not see), or a redirect to sign in.
 
-use poem::{IntoResponse, Response, error::ResponseError, http::StatusCode};
+use std::sync::Arc;
+
+use poem::{
+    Endpoint, IntoResponse, Request, Response, error::ParsePathError, error::ResponseError,
+    http::StatusCode,
+};
 use troupe_shared::StoreError;
 use uuid::Uuid;
 
@@ -95,4 +100,50 @@ impl IntoResponse for PageError {
 /// Runs a page's body and turns its error into the page that explains it.
 pub async fn render(page: impl Future<Output = PageResult>) -> Response {
     page.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Paths that belong to the API, its documents and the probes: their errors stay problem+json.
+const MACHINE_PATHS: [&str; 7] = [
+    "/api/",
+    "/ws/",
+    "/docs",
+    "/openapi.json",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+];
+
+/// Outside the API, an address that names no page (or names it with a malformed id, such as
+/// `/clients/not-a-uuid`) is answered with a page a person can read, not problem+json.
+pub async fn pages_in_html<E: Endpoint<Output = Response>>(
+    endpoint: Arc<E>,
+    req: Request,
+) -> poem::Result<Response> {
+    let path = req.uri().path();
+    let page = !MACHINE_PATHS.iter().any(|p| path.starts_with(p));
+    match endpoint.call(req).await {
+        Err(err) if page => Ok(error_page(&err)),
+        answered => answered,
+    }
+}
+
+fn error_page(err: &poem::Error) -> Response {
+    let status = err.status();
+    if status == StatusCode::NOT_FOUND || err.is::<ParsePathError>() {
+        return layout::message(
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "There is no page at this address. It may have been mistyped, or what it showed was removed.",
+        );
+    }
+    if status.is_server_error() {
+        tracing::error!(error = %err, "page failed");
+        return layout::message(
+            status,
+            "Something went wrong",
+            "The page could not be shown. Try again shortly.",
+        );
+    }
+    let title = status.canonical_reason().unwrap_or("Error");
+    layout::message(status, title, &err.to_string())
 }

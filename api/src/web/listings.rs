@@ -62,6 +62,7 @@ pub async fn list(
         listings.truncate(PAGE as usize);
         let body = html! {
             h1 { "Listings" }
+            p.actions { a href="/listings/new" { "New listing" } " · " a href="/listings/import" { "Import a CSV or RESO feed" } }
             form.filters method="get" action="/listings" {
                 label { "City " input type="text" name="city" value=(city.unwrap_or("")); }
                 label { "Status "
@@ -79,7 +80,7 @@ pub async fn list(
                     @if city.is_some() || status.is_some() {
                         p { "No listing matches these filters." }
                     } @else {
-                        p { "No listings yet. Add one with " code { "POST /api/v1/properties" } " or import a CSV or RESO feed with " code { "POST /api/v1/properties/import" } "." }
+                        p { "No listings yet. " a href="/listings/new" { "Add a listing" } " or " a href="/listings/import" { "import a CSV or RESO feed" } " (the API's " code { "POST /api/v1/properties" } " and " code { "/properties/import" } " do the same)." }
                     }
                 }
             } @else {
@@ -135,6 +136,7 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
             p { (d.description) }
             div.actions {
                 a.button href={ "/listings/" (id) "/focus-group" } { "Run a focus group" }
+                a.button href={ "/listings/" (id) "/edit" } { "Edit" }
                 form method="post" action={ "/listings/" (id) "/match" } {
                     input type="hidden" name="csrf" value=(me.csrf_token);
                     button.primary type="submit" { "Find clients" }

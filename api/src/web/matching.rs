@@ -115,6 +115,7 @@ pub async fn run_list(req: &Request, state: Data<&ApiState>) -> Response {
         let runs = state.store.list_match_runs(me.principal.brokerage_id, None, None, 50).await?;
         let body = html! {
             h1 { "Matching" }
+            p.actions { a href="/matching/nightly" { "The nightly feed: new matches, night by night" } }
             p.muted { "Runs newest first. The nightly run matches what changed since the night before; its page lists the new matches." }
             @if runs.is_empty() {
                 div.empty { p { "No matches yet. Open a listing and choose " strong { "Find clients" } ", or a client and choose " strong { "Find listings" } "." } }
@@ -135,6 +136,61 @@ pub async fn run_list(req: &Request, state: Data<&ApiState>) -> Response {
             }
         };
         Ok(layout::page(&me, Section::Matching, "Matching", body))
+    })
+    .await
+}
+
+/// Nights the feed shows.
+const FEED_NIGHTS: u32 = 7;
+
+/// The nightly runs' new matches, newest night first: who to call about what this morning.
+#[handler]
+pub async fn nightly_feed(req: &Request, state: Data<&ApiState>) -> Response {
+    render(async {
+        let me = SignedIn::from_request(req).await?;
+        let nights = state
+            .store
+            .list_match_runs(me.principal.brokerage_id, Some(MatchDirection::Nightly), None, FEED_NIGHTS)
+            .await?;
+        let mut feed = Vec::new();
+        for run in nights.into_iter().take(FEED_NIGHTS as usize) {
+            let matches = state.store.recommendations(&me.principal, run.id).await?;
+            feed.push((run, matches));
+        }
+        let body = html! {
+            p.crumbs { a href="/matching" { "Matching" } " / nightly feed" }
+            h1 { "New matches, night by night" }
+            p.muted { "Each night Troupe matches the clients and listings that changed since the night before. Only clients you may see are listed." }
+            @if feed.is_empty() {
+                div.empty { p { "No nightly run yet: the scheduler runs one at " code { "TROUPE_MATCHING_CRON" } " (02:00 UTC by default)." } }
+            }
+            @for (run, matches) in &feed {
+                section.night {
+                    h2 { a href={ "/matching/" (run.id) } { (run.created_at.format("%A %e %B %Y")) } }
+                    @if matches!(run.status, MatchRunStatus::Pending | MatchRunStatus::Running) {
+                        p { "Still scoring." }
+                    } @else if let Some(error) = &run.error {
+                        p.alert role="alert" { "The run failed: " (error) }
+                    } @else if matches.is_empty() {
+                        p.muted { "No new match that night (" (run.pairs_scored) " pairs scored)." }
+                    } @else {
+                        table data-table="nightly-matches" {
+                            thead { tr { th { "Client" } th { "Listing" } th { "Score" } th { "Why now" } th { "Reach out" } } }
+                            tbody { @for rec in matches {
+                                tr {
+                                    td { a href={ "/clients/" (rec.persona_id) } { (rec.detail.persona_name) } }
+                                    td { a href={ "/listings/" (rec.property_id) } { (rec.detail.property_title) } }
+                                    td.number { (format!("{:.0}%", rec.score * 100.0)) }
+                                    td { (rec.detail.change.as_deref().unwrap_or(rec.detail.explanation.as_str())) }
+                                    td { (rec.detail.outreach.channel) ", " (rec.detail.outreach.timing) }
+                                }
+                            } }
+                        }
+                    }
+                }
+            }
+        };
+        Ok(layout::page(&me, Section::Matching, "Nightly feed", body))
     })
     .await
 }

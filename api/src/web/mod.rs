@@ -8,14 +8,19 @@
 mod accounts;
 mod accuracy;
 mod admin;
+mod admin_access;
 mod assets;
 mod calibration;
 mod charts;
+mod client_form;
 mod client_import;
 mod clients;
 mod enrichment;
 mod error;
+mod forms;
+mod graph_drawing;
 mod layout;
+mod listing_form;
 mod listing_outcomes;
 mod listings;
 mod matching;
@@ -23,6 +28,7 @@ mod new_simulation;
 mod question_findings;
 mod results;
 mod session;
+mod simulation_forms;
 mod simulation_outcomes;
 mod simulations;
 
@@ -30,6 +36,7 @@ use poem::{EndpointExt, Route, get, http::header, middleware::SetHeader};
 use troupe_shared::Config;
 
 pub use accounts::{Invitation, invite};
+pub(crate) use error::pages_in_html;
 pub(crate) use session::principal_from_cookie;
 
 /// How pages build links and cookies.
@@ -85,6 +92,19 @@ pub fn mount(route: Route) -> Route {
             get(accounts::invitation_form).post(accounts::accept_invitation),
         )
         .at("/simulations", get(simulations::list))
+        .at("/simulations/new", get(simulation_forms::chooser))
+        .at(
+            "/simulations/new/marketing",
+            get(simulation_forms::marketing).post(simulation_forms::submit_marketing),
+        )
+        .at(
+            "/simulations/new/outreach",
+            get(simulation_forms::outreach).post(simulation_forms::submit_outreach),
+        )
+        .at(
+            "/simulations/new/individual",
+            get(simulation_forms::individual).post(simulation_forms::submit_individual),
+        )
         .at("/simulations/:id", get(simulations::page))
         .at("/simulations/:id/report", get(simulations::report))
         .at(
@@ -100,11 +120,36 @@ pub fn mount(route: Route) -> Route {
             "/clients/import",
             get(client_import::form_page).post(client_import::submit),
         )
+        .at(
+            "/clients/new",
+            get(client_form::new_form).post(client_form::create),
+        )
+        .at(
+            "/clients/:id/edit",
+            get(client_form::edit_form).post(client_form::update),
+        )
+        .at("/clients/:id/export", get(client_form::export))
+        .at(
+            "/clients/:id/delete",
+            get(client_form::delete_form).post(client_form::delete),
+        )
         .at("/clients/duplicates", get(client_import::duplicates))
         .at("/clients/merge", poem::post(client_import::merge))
         .at("/clients/:id", get(clients::page))
         .at("/listings", get(listings::list))
+        .at(
+            "/listings/new",
+            get(listing_form::new_form).post(listing_form::create),
+        )
+        .at(
+            "/listings/import",
+            get(listing_form::import_page).post(listing_form::import_submit),
+        )
         .at("/listings/:id", get(listings::page))
+        .at(
+            "/listings/:id/edit",
+            get(listing_form::edit_form).post(listing_form::update),
+        )
         .at("/listings/:id/match", poem::post(matching::for_listing))
         .at(
             "/listings/:id/outcomes",
@@ -120,6 +165,7 @@ pub fn mount(route: Route) -> Route {
         .at("/accuracy", get(accuracy::page))
         .at("/accuracy/refit", poem::post(calibration::refit))
         .at("/matching", get(matching::run_list))
+        .at("/matching/nightly", get(matching::nightly_feed))
         .at("/matching/:id", get(matching::run_page))
         .at(
             "/matching/recommendations/:id/feedback",
@@ -132,6 +178,35 @@ pub fn mount(route: Route) -> Route {
         )
         .at("/admin/users/:id/deactivate", poem::post(admin::deactivate))
         .at("/admin/audit", get(admin::audit_log))
+        .at(
+            "/admin/teams",
+            get(admin_access::teams).post(admin_access::add_team),
+        )
+        .at(
+            "/admin/keys",
+            get(admin_access::keys).post(admin_access::mint_key),
+        )
+        .at(
+            "/admin/keys/:id/revoke",
+            poem::post(admin_access::revoke_key),
+        )
+        .at(
+            "/admin/webhooks",
+            get(admin_access::webhooks).post(admin_access::add_webhook),
+        )
+        .at("/admin/webhooks/:id", get(admin_access::deliveries))
+        .at(
+            "/admin/webhooks/:id/toggle",
+            poem::post(admin_access::toggle_webhook),
+        )
+        .at(
+            "/admin/webhooks/:id/delete",
+            poem::post(admin_access::delete_webhook),
+        )
+        .at(
+            "/admin/webhooks/:id/deliveries/:delivery/redeliver",
+            poem::post(admin_access::redeliver),
+        )
         .at("/assets/:name", get(assets::serve));
     let pages = pages
         .with(

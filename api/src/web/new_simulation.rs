@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use maud::html;
+use maud::{Markup, html};
 use poem::{
     Request, Response,
     error::ResponseError,
@@ -177,6 +177,37 @@ fn question_line(line: &str) -> Result<Question, String> {
     }
 }
 
+/// The segments a panel can be drawn from: stored clients by their segment label, and defined
+/// segments the factory fills with synthetic participants; `chosen` are ticked.
+pub(super) async fn participants(
+    state: &ApiState,
+    me: &SignedIn,
+    chosen: &BTreeSet<String>,
+) -> Result<Markup, PageError> {
+    let labels = state.store.segment_labels(&me.principal).await?;
+    let defined = state.store.list_segments(me.principal.brokerage_id).await?;
+    Ok(html! {
+        fieldset {
+            legend { "Who takes part" }
+            @if labels.is_empty() && defined.is_empty() {
+                p { "No clients carry a segment yet, and no segment is defined: " a href="/clients/new" { "add clients with a segment" } " first." }
+            }
+            @for (label, count) in &labels {
+                label.check {
+                    input type="checkbox" name="segment" value=(label) checked[chosen.contains(label)];
+                    " " (label.replace('_', " ")) " (" (count) " stored clients)"
+                }
+            }
+            @for segment in &defined {
+                label.check {
+                    input type="checkbox" name="segment" value=(segment.definition.name) checked[chosen.contains(&segment.definition.name)];
+                    " " (segment.definition.name.replace('_', " ")) " (defined segment: synthetic participants fill it)"
+                }
+            }
+        }
+    })
+}
+
 async fn listing(state: &ApiState, me: &SignedIn, id: Uuid) -> Result<Property, PageError> {
     state
         .store
@@ -192,8 +223,6 @@ async fn form_page(
     filled: &Filled,
     problems: &[String],
 ) -> Result<Response, PageError> {
-    let labels = state.store.segment_labels(&me.principal).await?;
-    let defined = state.store.list_segments(me.principal.brokerage_id).await?;
     let id = listing.id;
     let body = html! {
         p.crumbs { a href="/listings" { "Listings" } " / " a href={ "/listings/" (id) } { (listing.details.title) } " / focus group" }
@@ -203,24 +232,7 @@ async fn form_page(
         }
         form.stack method="post" action={ "/listings/" (id) "/focus-group" } {
             input type="hidden" name="csrf" value=(me.csrf_token);
-            fieldset {
-                legend { "Who takes part" }
-                @if labels.is_empty() && defined.is_empty() {
-                    p { "No clients carry a segment yet, and no segment is defined: add clients with a segment first." }
-                }
-                @for (label, count) in &labels {
-                    label.check {
-                        input type="checkbox" name="segment" value=(label) checked[filled.segments.contains(label)];
-                        " " (label.replace('_', " ")) " (" (count) " stored clients)"
-                    }
-                }
-                @for segment in &defined {
-                    label.check {
-                        input type="checkbox" name="segment" value=(segment.definition.name) checked[filled.segments.contains(&segment.definition.name)];
-                        " " (segment.definition.name.replace('_', " ")) " (defined segment: synthetic participants fill it)"
-                    }
-                }
-            }
+            (participants(state, me, &filled.segments).await?)
             label for="questions" { "Questions, one per line" }
             p.muted #questions-hint {
                 "A plain line is answered in words with a purchase intent. To type a question, end its line with "

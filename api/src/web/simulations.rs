@@ -90,6 +90,7 @@ pub async fn list(
             || filter.created_by.is_some();
         let body = html! {
             h1 { "Simulations" }
+            p.actions { a href="/simulations/new" { "New simulation" } }
             form.filters method="get" action="/simulations" {
                 label { "Kind "
                     select name="kind" {
@@ -125,8 +126,8 @@ pub async fn list(
                     @if filtered {
                         p { "No simulation matches these filters." }
                     } @else {
-                        p { "No simulations yet. Add a listing and some clients, then run a focus group on the listing from the API ("
-                            code { "POST /api/v1/simulations/focus-group" } ") or the demo (" code { "troupe demo" } ")." }
+                        p { "No simulations yet. " a href="/listings/new" { "Add a listing" } " and " a href="/clients/new" { "some clients" } ", then "
+                            a href="/simulations/new" { "start a simulation" } ": a focus group from the listing's page, a marketing or outreach test, or one client's reaction." }
                     }
                 }
             } @else {

@@ -1,0 +1,264 @@
+//! What the create and edit forms share: reading a posted form, turning its fields into the JSON
+//! the API takes (so a form is checked by the same schema and rules as `POST`/`PATCH`), and
+//! showing what was refused next to the fields it names.
+
+use maud::{Markup, html};
+use serde_json::{Map, Value};
+
+use crate::problem::ApiError;
+
+/// A posted `application/x-www-form-urlencoded` body, in order, repeated names kept.
+pub struct Posted(Vec<(String, String)>);
+
+impl Posted {
+    pub fn parse(body: &str) -> Self {
+        Posted(
+            form_urlencoded::parse(body.as_bytes())
+                .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// A form filled in advance (a new form's defaults).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Posted(
+            pairs
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    /// Every non-empty value of `name` (ticked boxes), trimmed.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The first value of `name`, trimmed (`""` when absent).
+    pub fn text(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.trim())
+    }
+
+    /// Each non-empty line of a textarea.
+    pub fn lines(&self, name: &str) -> Vec<String> {
+        self.text(name)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Builds the JSON a form stands for, collecting what cannot be read as it goes.
+pub struct Document<'a> {
+    posted: &'a Posted,
+    pub value: Value,
+    pub problems: Vec<String>,
+    /// An empty field writes `null` (a merge patch's "remove") instead of leaving the member out.
+    empty_as_null: bool,
+}
+
+impl<'a> Document<'a> {
+    /// Over `base` (the stored record, for an edit; an empty object for a new one), so the
+    /// members the form does not show are kept.
+    pub fn over(posted: &'a Posted, base: Value) -> Self {
+        Document {
+            posted,
+            value: base,
+            problems: Vec::new(),
+            empty_as_null: false,
+        }
+    }
+
+    /// An RFC 7396 merge patch: what the form shows replaces the record's, an empty field
+    /// removes its member, and what the form does not show is left alone.
+    pub fn patch(posted: &'a Posted) -> Self {
+        Document {
+            empty_as_null: true,
+            ..Document::over(posted, Value::Object(Map::new()))
+        }
+    }
+
+    fn slot(&mut self, path: &[&str]) -> &mut Value {
+        let mut at = &mut self.value;
+        for key in path {
+            if !at.is_object() {
+                *at = Value::Object(Map::new());
+            }
+            at = at
+                .as_object_mut()
+                .expect("made an object")
+                .entry(key.to_string())
+                .or_insert(Value::Null);
+        }
+        at
+    }
+
+    fn put(&mut self, path: &[&str], value: Option<Value>) {
+        match value {
+            Some(value) => *self.slot(path) = value,
+            None if self.empty_as_null => *self.slot(path) = Value::Null,
+            None => {
+                let (last, parents) = path.split_last().expect("a path");
+                if let Some(parent) = self.slot(parents).as_object_mut() {
+                    parent.remove(*last);
+                }
+            }
+        }
+    }
+
+    /// Field `name` as text at `path`; an empty field removes the member.
+    pub fn text(&mut self, name: &str, path: &[&str]) {
+        let text = self.posted.text(name);
+        let value = (!text.is_empty()).then(|| Value::String(text.to_owned()));
+        self.put(path, value);
+    }
+
+    /// Field `name` as a number at `path` (`label` names it in a refusal); `$` and thousands
+    /// separators are read past, since people type prices that way.
+    pub fn number(&mut self, name: &str, label: &str, path: &[&str]) {
+        let raw = self.posted.text(name);
+        let cleaned: String = raw
+            .chars()
+            .filter(|c| !matches!(c, ',' | '$' | ' ' | '_'))
+            .collect();
+        if cleaned.is_empty() {
+            self.put(path, None);
+            return;
+        }
+        match cleaned.parse::<f64>() {
+            Ok(n) if n.is_finite() => {
+                let value = if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                    Value::from(n as i64)
+                } else {
+                    Value::from(n)
+                };
+                self.put(path, Some(value));
+            }
+            _ => self
+                .problems
+                .push(format!("{label}: \"{raw}\" is not a number.")),
+        }
+    }
+
+    /// Field `name`'s lines as a list at `path`.
+    pub fn lines(&mut self, name: &str, path: &[&str]) {
+        let lines = self
+            .posted
+            .lines(name)
+            .into_iter()
+            .map(Value::String)
+            .collect();
+        self.put(path, Some(Value::Array(lines)));
+    }
+
+    /// Sets `path` to a value of the form's own making.
+    pub fn set(&mut self, path: &[&str], value: Option<Value>) {
+        self.put(path, value);
+    }
+}
+
+/// A stored number as a person would type it: `42500000`, not `42500000.0`.
+pub fn number_text(n: &serde_json::Number) -> String {
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => format!("{}", f as i64),
+        _ => n.to_string(),
+    }
+}
+
+/// What the API refused, as sentences: each named violation on its own, with the member's
+/// pointer replaced by the form's label for it (`labels`: pointer prefix → label).
+pub fn refusals(err: &ApiError, labels: &[(&str, &str)]) -> Vec<String> {
+    let violations = match err {
+        ApiError::InvalidBody(v) | ApiError::BrokenRule(v) | ApiError::InvalidQuery(v) => v,
+        other => return vec![sentence(&other.to_string())],
+    };
+    violations
+        .iter()
+        .map(|v| {
+            let label = labels
+                .iter()
+                .filter(|(prefix, _)| v.pointer.starts_with(prefix))
+                .max_by_key(|(prefix, _)| prefix.len())
+                .map(|(_, label)| *label);
+            match label {
+                Some(label) => {
+                    let detail = v.detail.replace(&format!("`{}`", v.pointer), "it");
+                    sentence(&format!("{label}: {detail}"))
+                }
+                None => sentence(&v.detail),
+            }
+        })
+        .collect()
+}
+
+fn sentence(text: &str) -> String {
+    let mut text = text.trim().to_owned();
+    if !text.ends_with(['.', '!', '?']) {
+        text.push('.');
+    }
+    text
+}
+
+/// The box at the top of a refused form.
+pub fn refused_box(what: &str, problems: &[String]) -> Markup {
+    html! {
+        @if !problems.is_empty() {
+            div.alert role="alert" {
+                p { (what) " was not saved:" }
+                ul { @for p in problems { li { (p) } } }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_form_overlays_the_stored_record_and_reads_numbers_as_people_type_them() {
+        let posted = Posted::parse(
+            "title=Villa&price=%2442%2C500%2C000&city=&beds=x&features=a%0D%0A%0D%0Ab",
+        );
+        let mut doc = Document::over(
+            &posted,
+            json!({ "title": "Old", "location": { "city": "Aspen", "region": "CO" }, "kept": 1 }),
+        );
+        doc.text("title", &["title"]);
+        doc.number("price", "Price", &["price"]);
+        doc.text("city", &["location", "city"]);
+        doc.number("beds", "Bedrooms", &["bedrooms"]);
+        doc.lines("features", &["features"]);
+        assert_eq!(
+            doc.value,
+            json!({ "title": "Villa", "price": 42_500_000, "location": { "region": "CO" },
+                    "kept": 1, "features": ["a", "b"] })
+        );
+        assert_eq!(
+            doc.problems,
+            vec!["Bedrooms: \"x\" is not a number.".to_owned()]
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_field_by_its_label() {
+        let err = ApiError::InvalidBody(vec![crate::contract::Violation {
+            pointer: "/preferences/budget/max".into(),
+            detail: "`/preferences/budget/max` must be at least 0".into(),
+        }]);
+        assert_eq!(
+            refusals(&err, &[("/preferences/budget", "Budget")]),
+            vec!["Budget: it must be at least 0.".to_owned()]
+        );
+    }
+}
