@@ -151,6 +151,11 @@ async fn main() -> anyhow::Result<()> {
         ("listings", "/listings".to_owned()),
         ("listing", format!("/listings/{}", listing_ids[0])),
         ("matching", "/matching".to_owned()),
+        ("nightly", "/matching/nightly".to_owned()),
+        ("client-edit", format!("/clients/{person}/edit")),
+        ("listing-new", "/listings/new".to_owned()),
+        ("individual-form", "/simulations/new/individual".to_owned()),
+        ("marketing-form", "/simulations/new/marketing".to_owned()),
     ] {
         let measured = measure(
             &client,

@@ -129,9 +129,26 @@ try {
   const aliceLink = await invite("alice");
   await accessible(bossPage, "admin-people");
   const eveLink = await invite("eve");
-  await bossPage.getByRole("link", { name: "The audit log" }).click();
+  await bossPage.getByRole("link", { name: "Audit log", exact: true }).click();
   await bossPage.locator("[data-table=audit] code", { hasText: "user.invited" }).first().waitFor();
   await accessible(bossPage, "admin-audit");
+  // Teams, keys and webhooks, each from its own admin page.
+  await bossPage.getByRole("link", { name: "Teams", exact: true }).click();
+  await bossPage.getByLabel("Name").fill("Beach");
+  await bossPage.getByRole("button", { name: "Add the team" }).click();
+  await bossPage.locator("[data-table=teams]").getByText("Beach").waitFor();
+  await accessible(bossPage, "admin-teams");
+  await bossPage.getByRole("link", { name: "API keys", exact: true }).click();
+  await bossPage.getByLabel("For").selectOption({ label: "alice (agent)" });
+  await bossPage.getByRole("button", { name: "Make the key" }).click();
+  const minted = await bossPage.getByLabel("The new API key").inputValue();
+  assert.match(minted, /^trp_/);
+  assert.ok(!bossPage.url().includes("trp_"), "a key is never in a URL");
+  assert.equal((await api(minted, "GET", "/personas")).items.length > 0, true);
+  await accessible(bossPage, "admin-keys");
+  await bossPage.getByRole("link", { name: "Webhooks", exact: true }).click();
+  await bossPage.getByText("No webhooks yet").waitFor();
+  await accessible(bossPage, "admin-webhooks");
 
   const alice = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   const page = await guardedPage(alice, offOrigin);
@@ -267,7 +284,88 @@ try {
   await page.getByText("Heated pool under snow").first().waitFor();
   await accessible(page, "listing");
 
+  // Listings in from an MLS export: the good rows load, the bad one is named by its line.
+  await page.goto(`${ORIGIN}/listings`);
+  await page.getByRole("link", { name: "Import a CSV or RESO feed" }).click();
+  await accessible(page, "listing-import");
+  await page.getByLabel("CSV file with RESO column names").setInputFiles({
+    name: "mls.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from(
+      "ListingId,ListPrice,City,StateOrProvince,PublicRemarks,BedroomsTotal\n" +
+      "MLS-1,18500000,Aspen,CO,Red Mountain chalet with a ski room.,6\n" +
+      "MLS-2,twelve million,Vail,CO,Lodge,5\n",
+    ),
+  });
+  await page.getByRole("button", { name: "Import listings" }).click();
+  await page.getByRole("heading", { name: "Import: 1 new, 0 updated, 0 unchanged, 1 not imported" }).waitFor();
+  await page.locator("[data-table=import-errors]").getByText("3", { exact: true }).waitFor();
+  await accessible(page, "listing-import-report");
+  // A listing typed in, then changed.
+  await page.goto(`${ORIGIN}/listings/new`);
+  await page.getByLabel(/^Title/).fill("Broad Beach House");
+  await page.getByLabel("List price").fill("$31,000,000");
+  await page.getByLabel("City").fill("Malibu");
+  await page.getByLabel("Features, one per line").fill("ocean views\nwine cellar");
+  await accessible(page, "listing-new");
+  await page.getByRole("button", { name: "Add the listing" }).click();
+  await page.getByRole("heading", { name: "Broad Beach House" }).waitFor();
+  await page.getByRole("link", { name: "Edit", exact: true }).click();
+  await accessible(page, "listing-edit");
+  await page.getByLabel("List price").fill("29500000");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.getByText("29,500,000").first().waitFor();
+
+  // A client typed in, on the page the graph of their interests, then erased behind a confirmation.
+  await page.goto(`${ORIGIN}/clients`);
+  await page.getByRole("link", { name: "New client" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("Noor Haddad");
+  await page.getByLabel(/^Segment/).fill("tech");
+  await page.getByLabel("Interests, one per line").fill("sailing\ncontemporary art");
+  await page.getByLabel("Up to").fill("40,000,000");
+  await page.getByLabel("Who may see this client").selectOption("brokerage");
+  await accessible(page, "client-new");
+  await page.getByRole("button", { name: "Add the client" }).click();
+  await page.getByRole("heading", { name: "Noor Haddad", level: 1 }).waitFor();
+  await page.locator("svg[data-chart=graph] [data-node='interest:sailing']").waitFor();
+  await accessible(page, "client-graph");
+  await page.getByRole("link", { name: "Edit", exact: true }).click();
+  await accessible(page, "client-edit");
+  await page.goto(page.url().replace(/\/edit$/, "/delete"));
+  await accessible(page, "client-erase-confirm");
+  await page.getByLabel("I want to erase Noor Haddad").check();
+  await page.getByRole("button", { name: "Erase Noor Haddad" }).click();
+  await page.getByRole("heading", { name: "Noor Haddad was erased" }).waitFor();
+
+  // A marketing test and one client's reaction, each from its form.
+  await page.goto(`${ORIGIN}/simulations/new`);
+  await accessible(page, "simulation-new");
+  await page.getByRole("link", { name: "Marketing test" }).click();
+  await page.getByLabel(/finance \(\d+ stored/).check();
+  await page.getByLabel(/^Participants drawn/).fill("2");
+  await page.locator("#m1_name").fill("Private preview");
+  await page.locator("#m1_body").fill("A private preview of an Aspen estate with a wine cellar.");
+  await page.getByLabel("whatsapp").check();
+  await accessible(page, "marketing-form");
+  await page.getByRole("button", { name: "Start the marketing test" }).click();
+  await page.waitForURL(/\/simulations\/[0-9a-f-]+$/);
+  const marketingRun = page.url().split("/").pop();
+  await page.goto(`${ORIGIN}/simulations/new/outreach`);
+  await accessible(page, "outreach-form");
+  await page.goto(`${ORIGIN}/simulations/new/individual?client=${seeded.ids["Ada Vale"]}`);
+  await page.getByLabel("The listing it is about (optional)").selectOption(seeded.listing);
+  await page.getByLabel("What is shown, written or said").fill("A private showing of the cellar.");
+  await accessible(page, "individual-form");
+  await page.getByRole("button", { name: "Simulate the reaction" }).click();
+  await page.waitForURL(/\/simulations\/[0-9a-f-]+$/);
+  await page.locator("[data-table=outcome]").waitFor({ timeout: 60000 });
+  await accessible(page, "individual-results");
+  const reaction = await api(ALICE_KEY, "GET", `/simulations/${page.url().split("/").pop()}/results`);
+  assert.equal(reaction.type, "individual");
+  assert.equal((await api(ALICE_KEY, "GET", `/simulations/${marketingRun}/status`)).type, "marketing");
+
   // A focus group from the listing's form: a form with a mistake is shown again with it.
+  await page.goto(`${ORIGIN}/listings/${seeded.listing}`);
   await page.getByRole("link", { name: "Run a focus group" }).click();
   await page.getByRole("heading", { name: /^Focus group on/ }).waitFor();
   await accessible(page, "focus-group-form");
@@ -319,6 +417,13 @@ try {
   assert.deepEqual(given.map((f) => [f.outcome, f.reason]), [["interested", "Loves the cellar"]]);
   await page.goto(`${ORIGIN}/matching`);
   await accessible(page, "matching-runs");
+  await page.getByRole("link", { name: /^The nightly feed/ }).click();
+  await page.getByRole("heading", { name: "New matches, night by night" }).waitFor();
+  await accessible(page, "nightly-feed");
+  // An address with no page answers a page, not JSON.
+  assert.equal((await page.goto(`${ORIGIN}/clients/not-a-client`)).status(), 404);
+  await page.getByRole("heading", { name: "Page not found" }).waitFor();
+  await accessible(page, "page-not-found");
 
   // What really happened: the private client saw the listing, held against what the focus group
   // predicted of them on the Accuracy page.
@@ -337,6 +442,17 @@ try {
   await page.goto(`${ORIGIN}/simulations`);
   await page.getByRole("link", { name: /\d{4}-\d{2}-\d{2}/ }).first().waitFor();
   await accessible(page, "simulations");
+
+  // On a tablet the pages fit the screen: nothing scrolls sideways.
+  const tablet = await browser.newContext({ viewport: { width: 768, height: 1024 }, storageState: await alice.storageState() });
+  const tabletPage = await guardedPage(tablet, offOrigin);
+  for (const path of ["/simulations", `/simulations/${accepted.id}`, `/listings/${seeded.listing}`, "/clients/new"]) {
+    await tabletPage.goto(`${ORIGIN}${path}`);
+    const [scrollWidth, innerWidth] = await tabletPage.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert.ok(scrollWidth <= innerWidth, `${path} is ${scrollWidth}px wide on a ${innerWidth}px tablet`);
+  }
+  await tabletPage.screenshot({ path: `${ARTIFACTS}/tablet-client-new.png`, fullPage: true });
+  await tablet.close();
 
   // Another team's agent: the private client and the simulation it is in do not exist for her.
   const eve = await browser.newContext();

@@ -186,6 +186,18 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
                 }
             }
             section {
+                h2 { "Who and what they are connected to" }
+                @if graph.edges.is_empty() {
+                    p { "No relationships, interests or past properties recorded yet: add them on " a href={ "/clients/" (id) "/edit" } { "the client's profile" } ", or learn them from a conversation below." }
+                } @else {
+                    (graph_drawing::neighbourhood(&graph, &format!("persona:{id}")))
+                }
+            }
+            section {
+                h2 { "Where their interests are heading" }
+                (insights_section(&insights))
+            }
+            section {
                 h2 { "Learn from a conversation" }
                 form.stack method="post" action={ "/clients/" (id) "/enrich" } {
                     input type="hidden" name="csrf" value=(me.csrf_token);
@@ -201,18 +213,6 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
                     input #author type="text" name="author" maxlength="200";
                     button type="submit" { "Learn from it" }
                 }
-            }
-            section {
-                h2 { "Who and what they are connected to" }
-                @if graph.edges.is_empty() {
-                    p { "No relationships, interests or past properties recorded yet: add them on " a href={ "/clients/" (id) "/edit" } { "the client's profile" } ", or learn them from a conversation below." }
-                } @else {
-                    (graph_drawing::neighbourhood(&graph, &format!("persona:{id}")))
-                }
-            }
-            section {
-                h2 { "Where their interests are heading" }
-                (insights_section(&insights))
             }
             section {
                 h2 { "How this profile evolved" }

@@ -8,8 +8,11 @@ use std::f64::consts::TAU;
 use maud::{Markup, html};
 use troupe_shared::domain::{Graph, GraphNode};
 
-const SIZE: f64 = 560.0;
+/// The drawing's largest side, in its own units.
+const SIZE: f64 = 720.0;
 const RING: f64 = 150.0;
+/// Room around the outer ring for the labels.
+const MARGIN: f64 = 90.0;
 /// More than this and the drawing stops being readable; the table still lists every edge.
 const MAX_NODES: usize = 40;
 
@@ -34,6 +37,15 @@ fn hops(graph: &Graph, center: &str) -> HashMap<String, usize> {
     depth
 }
 
+/// The second ring sits a little closer than twice the first, leaving room for its labels.
+fn ring_radius(ring: usize) -> f64 {
+    match ring {
+        0 => 0.0,
+        1 => RING,
+        _ => 1.7 * RING,
+    }
+}
+
 fn colour(kind: &str) -> &'static str {
     match kind {
         "persona" => "#1f4e79",
@@ -53,7 +65,10 @@ pub fn neighbourhood(graph: &Graph, center: &str) -> Markup {
         .collect();
     placed.sort_by_key(|(n, d)| (*d, n.kind.clone(), n.label.clone()));
     placed.truncate(MAX_NODES);
-    let mid = SIZE / 2.0;
+    // As large as the rings drawn, so a client with three interests is not lost in white space.
+    let rings = placed.iter().map(|(_, d)| *d).max().unwrap_or(0);
+    let size = (2.0 * ring_radius(rings) + 2.0 * MARGIN).min(SIZE);
+    let mid = size / 2.0;
     let mut at: HashMap<&str, (f64, f64)> = HashMap::new();
     for ring in 0..=2 {
         let on_ring: Vec<&GraphNode> = placed
@@ -63,7 +78,7 @@ pub fn neighbourhood(graph: &Graph, center: &str) -> Markup {
             .collect();
         for (i, node) in on_ring.iter().enumerate() {
             let angle = TAU * i as f64 / on_ring.len().max(1) as f64 + ring as f64 * 0.4;
-            let r = RING * ring as f64 * if ring == 2 { 0.85 } else { 1.0 };
+            let r = ring_radius(ring);
             at.insert(&node.key, (mid + r * angle.cos(), mid + r * angle.sin()));
         }
     }
@@ -74,7 +89,7 @@ pub fn neighbourhood(graph: &Graph, center: &str) -> Markup {
         .collect();
     html! {
         figure.graph {
-            svg viewBox={ "0 0 " (SIZE) " " (SIZE) } width="100%" role="img" aria-labelledby="graph-title" data-chart="graph" {
+            svg viewBox={ "0 0 " (size) " " (size) } width=(size) height=(size) role="img" aria-labelledby="graph-title" data-chart="graph" {
                 title #graph-title { "Knowledge graph: " (placed.len()) " people, interests and properties around this client" }
                 @for (edge, (x1, y1), (x2, y2)) in &drawn {
                     line x1=(format!("{x1:.1}")) y1=(format!("{y1:.1}")) x2=(format!("{x2:.1}")) y2=(format!("{y2:.1}")) stroke="#9aa5b1" stroke-width="1.5" {}
