@@ -180,6 +180,29 @@ try {
   // The page reloads into the results when the run ends.
   await page.locator("[data-table=segments]").waitFor({ timeout: 120000 });
   await accessible(page, "simulation-results");
+  // First paint of the results page against the sign-in form's, loaded the same way (a figure
+  // to read, not a timed assertion).
+  // Each in a window of its own: a page in a background tab is never painted.
+  const firstPaint = async (storageState, path) => {
+    const context = await browser.newContext({ storageState });
+    const fresh = await guardedPage(context, offOrigin);
+    await fresh.goto(`${ORIGIN}${path}`, { waitUntil: "load" });
+    // The entry is recorded once the frame is presented, which may be after `load`.
+    const paint = await fresh.evaluate(() => new Promise((resolve) => {
+      new PerformanceObserver((list) => {
+        const entry = list.getEntriesByName("first-contentful-paint")[0];
+        if (entry) resolve(entry.startTime);
+      }).observe({ type: "paint", buffered: true });
+      setTimeout(() => resolve(NaN), 5000);
+    }));
+    const served = await fresh.evaluate(() => performance.getEntriesByType("navigation")[0].responseEnd);
+    await context.close();
+    return [paint, served];
+  };
+  const [resultsPaint, resultsServed] = await firstPaint(await alice.storageState(), `/simulations/${accepted.id}`);
+  const [signInPaint, signInServed] = await firstPaint(undefined, "/sign-in");
+  console.log(`first-contentful-paint results_ms=${resultsPaint.toFixed(0)} (served by ${resultsServed.toFixed(0)}) ` +
+    `sign_in_ms=${signInPaint.toFixed(0)} (served by ${signInServed.toFixed(0)}) ratio=${(resultsPaint / signInPaint).toFixed(2)}`);
 
   const results = await api(ALICE_KEY, "GET", `/simulations/${accepted.id}/results`);
   const segments = results.results.detailed_insights.filter((i) => i.kind === "segment");
@@ -336,6 +359,26 @@ try {
   await page.getByLabel("I want to erase Noor Haddad").check();
   await page.getByRole("button", { name: "Erase Noor Haddad" }).click();
   await page.getByRole("heading", { name: "Noor Haddad was erased" }).waitFor();
+
+  // Keyboard only: past the navigation, open "New client", type a name, submit with Enter.
+  await page.goto(`${ORIGIN}/clients`);
+  const focused = () => page.evaluate(() => document.activeElement.id || document.activeElement.textContent.trim());
+  await page.keyboard.press("Tab");
+  assert.equal(await focused(), "Skip to content");
+  await page.keyboard.press("Enter");
+  const tabTo = async (target) => {
+    for (let i = 0; i < 30 && (await focused()) !== target; i++) await page.keyboard.press("Tab");
+    assert.equal(await focused(), target, `Tab reaches ${target}`);
+  };
+  await tabTo("New client");
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${ORIGIN}/clients/new`);
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
+  await tabTo("name");
+  await page.keyboard.type("Kai Brooks");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Kai Brooks", level: 1 }).waitFor();
 
   // A marketing test and one client's reaction, each from its form.
   await page.goto(`${ORIGIN}/simulations/new`);
