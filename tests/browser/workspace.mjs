@@ -413,7 +413,7 @@ try {
   await page.getByRole("heading", { name: /^Focus group on/ }).waitFor();
   await accessible(page, "focus-group-form");
   await page.getByRole("button", { name: "Start the focus group" }).click();
-  await page.getByText("Choose at least one segment.").waitFor();
+  await page.getByText("Choose at least one segment or client.").waitFor();
   await page.getByLabel(/finance \(\d+ stored/).check();
   await page.getByLabel(/tech \(\d+ stored/).check();
   await page.getByLabel(/^Participants/).fill("4");

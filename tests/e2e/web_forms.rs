@@ -491,10 +491,28 @@ async fn every_kind_of_simulation_starts_from_its_form(shape: Shape) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let marketing_id = started(location);
 
+    let clients = app.get("/api/v1/personas").await.body;
+    let ada = clients["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Ada")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let di = clients["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Di")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut outreach = vec![
         ("csrf", alice.csrf.as_str()),
-        ("segment", "tech"),
-        ("agents", "2"),
+        ("client", di.as_str()),
         ("goal", "Book a private viewing"),
         ("s1_name", "Soft"),
         ("s1_touches", "first email hello"),
@@ -506,7 +524,7 @@ async fn every_kind_of_simulation_starts_from_its_form(shape: Shape) {
         refused.contains("Sequence 1, touch 1:") && refused.contains("does not start with the day"),
         "{refused}"
     );
-    outreach[5] = (
+    outreach[4] = (
         "s1_touches",
         "0 email A private preview\r\n7 phone A short call to offer a viewing",
     );
@@ -515,16 +533,6 @@ async fn every_kind_of_simulation_starts_from_its_form(shape: Shape) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let outreach_id = started(location);
 
-    let clients = app.get("/api/v1/personas").await.body;
-    let ada = clients["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "Ada")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let listing = app.get("/api/v1/properties").await.body["items"][0]["id"]
         .as_str()
         .unwrap()
@@ -565,6 +573,13 @@ async fn every_kind_of_simulation_starts_from_its_form(shape: Shape) {
         assert_eq!(status["status"], "completed", "{kind}: {status}");
         let results = app.get(&format!("/api/v1/simulations/{id}/results")).await;
         assert_eq!(results.body["type"], kind, "{}", results.body);
+        if kind == "intervention" {
+            assert_eq!(
+                results.body["input_params"]["persona_ids"],
+                json!([di]),
+                "the client chosen by name, alone"
+            );
+        }
         assert_eq!(
             page(&app, &alice.cookie, &format!("/simulations/{id}"))
                 .await

@@ -13,7 +13,10 @@ use poem::{
     http::StatusCode,
     web::{Data, Path},
 };
-use troupe_shared::domain::{AnswerType, Property, Question, TypedQuestion};
+use troupe_shared::{
+    domain::{AnswerType, Property, Question, TypedQuestion},
+    store::PersonaFilter,
+};
 use uuid::Uuid;
 
 use super::{
@@ -31,6 +34,7 @@ use crate::{
 struct Filled {
     csrf: String,
     segments: BTreeSet<String>,
+    clients: BTreeSet<String>,
     questions: String,
     modifications: String,
     agents: String,
@@ -46,6 +50,9 @@ impl Filled {
                 "csrf" => filled.csrf = value,
                 "segment" => {
                     filled.segments.insert(value);
+                }
+                "client" => {
+                    filled.clients.insert(value);
                 }
                 "questions" => filled.questions = value,
                 "modifications" => filled.modifications = value,
@@ -69,8 +76,9 @@ impl Filled {
         };
         let lines_asked = lines(&self.questions);
         let modifications = lines(&self.modifications);
-        if self.segments.is_empty() {
-            problems.push("Choose at least one segment.".to_owned());
+        let persona_ids = chosen_clients(self.clients.iter().map(String::as_str), &mut problems);
+        if self.segments.is_empty() && persona_ids.is_empty() {
+            problems.push("Choose at least one segment or client.".to_owned());
         }
         if lines_asked.is_empty() || lines_asked.len() > 20 {
             problems.push("Ask 1 to 20 questions, one per line.".to_owned());
@@ -116,7 +124,7 @@ impl Filled {
             simulation_type: None,
             property_id: Some(listing),
             property: None,
-            persona_ids: Vec::new(),
+            persona_ids,
             persona_segments: self.segments.iter().cloned().collect(),
             questions: Some(questions),
             modifications_to_test: Some(modifications),
@@ -183,9 +191,16 @@ pub(super) async fn participants(
     state: &ApiState,
     me: &SignedIn,
     chosen: &BTreeSet<String>,
+    chosen_clients: &BTreeSet<String>,
 ) -> Result<Markup, PageError> {
     let labels = state.store.segment_labels(&me.principal).await?;
     let defined = state.store.list_segments(me.principal.brokerage_id).await?;
+    let book = PersonaFilter {
+        limit: CLIENT_CHOICES,
+        synthetic: false,
+        ..PersonaFilter::default()
+    };
+    let clients = state.store.list_personas(&me.principal, &book).await?;
     Ok(html! {
         fieldset {
             legend { "Who takes part" }
@@ -204,8 +219,34 @@ pub(super) async fn participants(
                     " " (segment.definition.name.replace('_', " ")) " (defined segment: synthetic participants fill it)"
                 }
             }
+            @if !clients.is_empty() {
+                label for="clients" { "And these clients by name (optional; hold Ctrl or ⌘ to choose several)" }
+                select #clients name="client" multiple size="6" {
+                    @for p in &clients {
+                        option value=(p.id) selected[chosen_clients.contains(&p.id.to_string())] { (p.profile.name) @if let Some(s) = &p.profile.segment { " · " (s.replace('_', " ")) } }
+                    }
+                }
+            }
         }
     })
+}
+
+/// Stored clients a form offers by name (the book's first, oldest first).
+const CLIENT_CHOICES: u32 = 200;
+
+/// The stored clients a form chose by name, or what is wrong with one.
+pub(super) fn chosen_clients<'a>(
+    ids: impl Iterator<Item = &'a str>,
+    problems: &mut Vec<String>,
+) -> Vec<Uuid> {
+    ids.filter_map(|raw| match Uuid::try_parse(raw) {
+        Ok(id) => Some(id),
+        Err(_) => {
+            problems.push(format!("\"{raw}\" is not one of your clients."));
+            None
+        }
+    })
+    .collect()
 }
 
 async fn listing(state: &ApiState, me: &SignedIn, id: Uuid) -> Result<Property, PageError> {
@@ -232,7 +273,7 @@ async fn form_page(
         }
         form.stack method="post" action={ "/listings/" (id) "/focus-group" } {
             input type="hidden" name="csrf" value=(me.csrf_token);
-            (participants(state, me, &filled.segments).await?)
+            (participants(state, me, &filled.segments, &filled.clients).await?)
             label for="questions" { "Questions, one per line" }
             p.muted #questions-hint {
                 "A plain line is answered in words with a purchase intent. To type a question, end its line with "

@@ -27,7 +27,7 @@ use super::{
     error::{PageError, id_param, render},
     forms::{Posted, refused_box},
     layout::{self, Section},
-    new_simulation::participants,
+    new_simulation::{chosen_clients, participants},
     session::{SignedIn, same_origin},
 };
 use crate::{ApiState, contract::Contract, simulations::submit_request};
@@ -68,9 +68,10 @@ async fn panel_fields(
     posted: &Posted,
 ) -> Result<Markup, PageError> {
     let chosen: BTreeSet<String> = posted.all("segment").map(str::to_owned).collect();
+    let chosen_by_name: BTreeSet<String> = posted.all("client").map(str::to_owned).collect();
     let max = state.limits.max_agents;
     Ok(html! {
-        (participants(state, me, &chosen).await?)
+        (participants(state, me, &chosen, &chosen_by_name).await?)
         label for="agents" { "Participants drawn from the segments (1 to " (max) ")" }
         input #agents type="number" name="agents" min="1" max=(max) value=(posted.text("agents"));
         label for="iterations" { "Iterations (1 to 10: repeats with other seeds, for tighter intervals)" }
@@ -81,10 +82,12 @@ async fn panel_fields(
 /// The panel's part of a request, or what is wrong with it.
 fn panel_request(posted: &Posted, request: &mut Map<String, Value>, problems: &mut Vec<String>) {
     let segments: Vec<&str> = posted.all("segment").collect();
-    if segments.is_empty() {
-        problems.push("Choose at least one segment.".into());
+    let clients = chosen_clients(posted.all("client"), problems);
+    if segments.is_empty() && clients.is_empty() {
+        problems.push("Choose at least one segment or client.".into());
     }
     request.insert("persona_segments".into(), json!(segments));
+    request.insert("persona_ids".into(), json!(clients));
     let mut params = Map::new();
     for (name, member, what) in [
         ("agents", "num_agents", "Participants"),
