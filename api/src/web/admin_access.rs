@@ -17,9 +17,9 @@ use uuid::Uuid;
 
 use super::{
     error::{PageError, render},
-    forms::Posted,
+    forms::{Posted, signed_post},
     layout::{self, Section},
-    session::{SignedIn, same_origin},
+    session::SignedIn,
 };
 use crate::{ApiState, auth::require_admin, webhooks::subscribe};
 
@@ -37,10 +37,11 @@ async fn admin(req: &Request) -> Result<SignedIn, PageError> {
 
 /// An admin's form post: the signed-in admin and the fields, once the origin and token hold.
 async fn admin_post(req: &Request, body: &str) -> Result<(SignedIn, Posted), PageError> {
-    same_origin(req)?;
-    let me = admin(req).await?;
-    let posted = Posted::parse(body);
-    me.check_csrf(posted.text("csrf"))?;
+    let (me, posted) = signed_post(req, body).await?;
+    require_admin(
+        &me.principal,
+        "manage the brokerage's teams, keys and webhooks",
+    )?;
     Ok((me, posted))
 }
 

@@ -9,7 +9,6 @@ use poem::{
     IntoResponse, Request, Response,
     error::ResponseError,
     handler,
-    http::StatusCode,
     web::{Data, Path},
 };
 use poem_openapi::types::{ParseFromJSON, ToJSON};
@@ -19,9 +18,9 @@ use uuid::Uuid;
 
 use super::{
     error::{PageError, render},
-    forms::{Document, Posted, number_text, refusals, refused_box},
+    forms::{Document, FormPage, Posted, number_text, refusals, signed_post},
     layout::{self, Section},
-    session::{SignedIn, same_origin},
+    session::SignedIn,
 };
 use crate::{
     ApiState,
@@ -217,17 +216,13 @@ fn form_page(
     body: Markup,
     problems: &[String],
 ) -> Response {
-    let page = html! {
-        p.crumbs { (crumbs) }
-        h1 { (title) }
-        (refused_box("The client", problems))
-        (body)
+    let page = FormPage {
+        section: Section::Clients,
+        what: "The client",
+        title,
+        crumbs,
     };
-    let mut response = layout::page(me, Section::Clients, title, page);
-    if !problems.is_empty() {
-        response.set_status(StatusCode::BAD_REQUEST);
-    }
-    response
+    page.render(me, body, problems)
 }
 
 fn new_page(
@@ -269,10 +264,7 @@ pub async fn create(
     body: String,
 ) -> Response {
     render(async {
-        same_origin(req)?;
-        let me = SignedIn::from_request(req).await?;
-        let posted = Posted::parse(&body);
-        me.check_csrf(posted.text("csrf"))?;
+        let (me, posted) = signed_post(req, &body).await?;
         let mut doc = Document::over(&posted, json!({}));
         fill(&mut doc, &posted);
         let visibility = visibility_of(&posted).unwrap_or_else(|p| {
@@ -379,10 +371,7 @@ pub async fn update(
     body: String,
 ) -> Response {
     render(async {
-        same_origin(req)?;
-        let me = SignedIn::from_request(req).await?;
-        let posted = Posted::parse(&body);
-        me.check_csrf(posted.text("csrf"))?;
+        let (me, posted) = signed_post(req, &body).await?;
         let persona = changeable(&state, &me, id).await?;
         let version = posted
             .text("version")
@@ -485,10 +474,7 @@ pub async fn delete(
     body: String,
 ) -> Response {
     render(async {
-        same_origin(req)?;
-        let me = SignedIn::from_request(req).await?;
-        let posted = Posted::parse(&body);
-        me.check_csrf(posted.text("csrf"))?;
+        let (me, posted) = signed_post(req, &body).await?;
         let persona = changeable(&state, &me, id).await?;
         if posted.text("confirm") != persona.profile.name.trim() {
             return Err(PageError::BadForm(format!(
@@ -501,9 +487,7 @@ pub async fn delete(
             h1 { (persona.profile.name) " was erased" }
             p { a href="/clients" { "Back to the client book" } }
         };
-        let mut response = layout::page(&me, Section::Clients, "Client erased", body);
-        response.set_status(StatusCode::OK);
-        Ok(response)
+        Ok(layout::page(&me, Section::Clients, "Client erased", body))
     })
     .await
 }

@@ -3,9 +3,49 @@
 //! showing what was refused next to the fields it names.
 
 use maud::{Markup, html};
+use poem::{Request, Response, http::StatusCode};
 use serde_json::{Map, Value};
 
+use super::{
+    error::PageError,
+    layout::{self, Section},
+    session::{SignedIn, same_origin},
+};
 use crate::problem::ApiError;
+
+/// A form post's sender and fields, once its origin and CSRF token hold.
+pub async fn signed_post(req: &Request, body: &str) -> Result<(SignedIn, Posted), PageError> {
+    same_origin(req)?;
+    let me = SignedIn::from_request(req).await?;
+    let posted = Posted::parse(body);
+    me.check_csrf(posted.text("csrf"))?;
+    Ok((me, posted))
+}
+
+/// A form's page in `section`: the crumbs, the title, what was refused (then a 400) and the form.
+/// `what` names the thing the form saves in the refusal ("The client").
+pub struct FormPage<'a> {
+    pub section: Section,
+    pub what: &'a str,
+    pub title: &'a str,
+    pub crumbs: Markup,
+}
+
+impl FormPage<'_> {
+    pub fn render(self, me: &SignedIn, form: Markup, problems: &[String]) -> Response {
+        let page = html! {
+            p.crumbs { (self.crumbs) }
+            h1 { (self.title) }
+            (refused_box(self.what, problems))
+            (form)
+        };
+        let mut response = layout::page(me, self.section, self.title, page);
+        if !problems.is_empty() {
+            response.set_status(StatusCode::BAD_REQUEST);
+        }
+        response
+    }
+}
 
 /// A posted `application/x-www-form-urlencoded` body, in order, repeated names kept.
 pub struct Posted(Vec<(String, String)>);

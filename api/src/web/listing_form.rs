@@ -8,7 +8,6 @@ use poem::{
     Request, Response,
     error::ResponseError,
     handler,
-    http::StatusCode,
     web::{Data, Multipart, Path},
 };
 use poem_openapi::{payload::PlainText, types::ParseFromJSON};
@@ -18,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     error::{PageError, render},
-    forms::{Document, Posted, number_text, refusals, refused_box},
+    forms::{Document, FormPage, Posted, number_text, refusals, signed_post},
     layout::{self, Section},
     session::{SignedIn, same_origin},
 };
@@ -211,17 +210,13 @@ fn form_page(
     body: Markup,
     problems: &[String],
 ) -> Response {
-    let page = html! {
-        p.crumbs { (crumbs) }
-        h1 { (title) }
-        (refused_box("The listing", problems))
-        (body)
+    let page = FormPage {
+        section: Section::Listings,
+        what: "The listing",
+        title,
+        crumbs,
     };
-    let mut response = layout::page(me, Section::Listings, title, page);
-    if !problems.is_empty() {
-        response.set_status(StatusCode::BAD_REQUEST);
-    }
-    response
+    page.render(me, body, problems)
 }
 
 fn new_page(me: &SignedIn, listing: &Value, problems: &[String]) -> Response {
@@ -285,10 +280,7 @@ pub async fn create(
     body: String,
 ) -> Response {
     render(async {
-        same_origin(req)?;
-        let me = SignedIn::from_request(req).await?;
-        let posted = Posted::parse(&body);
-        me.check_csrf(posted.text("csrf"))?;
+        let (me, posted) = signed_post(req, &body).await?;
         let mut doc = Document::over(&posted, json!({}));
         fill(&mut doc, &posted);
         let typed = doc.value.clone();
@@ -349,10 +341,7 @@ pub async fn update(
     body: String,
 ) -> Response {
     render(async {
-        same_origin(req)?;
-        let me = SignedIn::from_request(req).await?;
-        let posted = Posted::parse(&body);
-        me.check_csrf(posted.text("csrf"))?;
+        let (me, posted) = signed_post(req, &body).await?;
         let listing = stored(&state, &me, id).await?;
         // Over the stored listing, so what the form does not show (its ids in other systems,
         // its coordinates) is kept.

@@ -11,7 +11,6 @@ use poem::{
     Request, Response,
     error::ResponseError,
     handler,
-    http::StatusCode,
     web::{Data, Query},
 };
 use serde::Deserialize;
@@ -25,10 +24,10 @@ use uuid::Uuid;
 
 use super::{
     error::{PageError, id_param, render},
-    forms::{Posted, refused_box},
+    forms::{FormPage, Posted, refusals, signed_post},
     layout::{self, Section},
     new_simulation::{chosen_clients, participants},
-    session::{SignedIn, same_origin},
+    session::SignedIn,
 };
 use crate::{ApiState, contract::Contract, simulations::submit_request};
 
@@ -108,17 +107,13 @@ fn panel_request(posted: &Posted, request: &mut Map<String, Value>, problems: &m
 
 /// The form's page, with what was refused above it.
 fn form_page(me: &SignedIn, title: &str, form: Markup, problems: &[String]) -> Response {
-    let body = html! {
-        p.crumbs { a href="/simulations" { "Simulations" } " / " a href="/simulations/new" { "new" } }
-        h1 { (title) }
-        @if !problems.is_empty() { (refused_box("The simulation", problems)) }
-        (form)
+    let page = FormPage {
+        section: Section::Simulations,
+        what: "The simulation",
+        title,
+        crumbs: html! { a href="/simulations" { "Simulations" } " / " a href="/simulations/new" { "new" } },
     };
-    let mut response = layout::page(me, Section::Simulations, title, body);
-    if !problems.is_empty() {
-        response.set_status(StatusCode::BAD_REQUEST);
-    }
-    response
+    page.render(me, form, problems)
 }
 
 /// Submits `request` as `kind`: the live page, or the form again with why it was refused.
@@ -143,7 +138,7 @@ async fn start(
             "/simulations/{}",
             simulation.id
         )))),
-        Err(err) if err.status().is_client_error() => Ok(Err(super::forms::refusals(
+        Err(err) if err.status().is_client_error() => Ok(Err(refusals(
             &err,
             &[
                 ("/materials", "Materials"),
@@ -260,10 +255,7 @@ pub async fn submit_marketing(
     body: String,
 ) -> Response {
     render(async {
-        same_origin(req)?;
-        let me = SignedIn::from_request(req).await?;
-        let posted = Posted::parse(&body);
-        me.check_csrf(posted.text("csrf"))?;
+        let (me, posted) = signed_post(req, &body).await?;
         let problems = match marketing_request(&posted) {
             Ok(request) => {
                 match start(&state, &me, &contract, SimulationKind::Marketing, request).await? {
@@ -397,10 +389,7 @@ pub async fn submit_outreach(
     body: String,
 ) -> Response {
     render(async {
-        same_origin(req)?;
-        let me = SignedIn::from_request(req).await?;
-        let posted = Posted::parse(&body);
-        me.check_csrf(posted.text("csrf"))?;
+        let (me, posted) = signed_post(req, &body).await?;
         let problems = match outreach_request(&posted) {
             Ok(request) => match start(
                 &state,
@@ -565,10 +554,7 @@ pub async fn submit_individual(
     body: String,
 ) -> Response {
     render(async {
-        same_origin(req)?;
-        let me = SignedIn::from_request(req).await?;
-        let posted = Posted::parse(&body);
-        me.check_csrf(posted.text("csrf"))?;
+        let (me, posted) = signed_post(req, &body).await?;
         let problems = match individual_request(&state, &me, &posted).await {
             Ok(request) => {
                 match start(&state, &me, &contract, SimulationKind::Individual, request).await? {
