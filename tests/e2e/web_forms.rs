@@ -836,7 +836,7 @@ async fn addresses_without_a_page_answer_in_html(shape: Shape) {
 }
 
 async fn the_nightly_feed_lists_each_nights_new_matches(shape: Shape) {
-    let app = TestApp::spawn_api_only(shape).await;
+    let app = TestApp::spawn(shape).await;
     let (_, alice) = signed_in(&app, "alice", Role::Agent, Some("West")).await;
     let (status, feed) = page(&app, &alice.cookie, "/matching/nightly").await;
     assert_eq!(status, 200);
@@ -849,7 +849,12 @@ async fn the_nightly_feed_lists_each_nights_new_matches(shape: Shape) {
         30e6,
     ))
     .await;
-    app.create_property(&listing()).await;
+    let property = app.create_property(&listing()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, unmatched) = page(&app, &alice.cookie, &format!("/listings/{property}")).await;
+    assert!(unmatched.contains("Not matched yet"), "{unmatched}");
     let config = troupe_shared::Config::from_vars(app.vars.clone()).unwrap();
     let night = troupe::run_nightly_now(&config, "Acme Realty")
         .await
@@ -874,4 +879,27 @@ async fn the_nightly_feed_lists_each_nights_new_matches(shape: Shape) {
     assert!(!seen_by_bob.contains("Private Pat"), "{seen_by_bob}");
     let (_, seen_by_alice) = page(&app, &alice.cookie, "/matching/nightly").await;
     assert!(seen_by_alice.contains("Private Pat"), "{seen_by_alice}");
+
+    // The listing's page shows its latest run's matches.
+    let queued = app
+        .post(
+            "/api/v1/matching/property-to-clients",
+            &json!({ "property_id": property, "min_score": 0 }),
+        )
+        .await;
+    assert_eq!(queued.status, 202, "{}", queued.body);
+    let run = queued.body["id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while app.get(&format!("/api/v1/matching/{run}")).await.body["status"] != "completed" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the match run did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, matched) = page(&app, &alice.cookie, &format!("/listings/{property}")).await;
+    assert!(
+        matched.contains(&format!("/matching/{run}")) && matched.contains("Ada Quinn"),
+        "{matched}"
+    );
 }

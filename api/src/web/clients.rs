@@ -131,6 +131,7 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
         let history = state.store.persona_history(&me.principal, id).await?;
         let graph = state.store.persona_graph(&me.principal, id, 2).await?;
         let insights = client_insights(&state, &me.principal, id).await?;
+        let matches = super::matching::latest_about(&state, &me, id, false).await?;
         let filter = SimulationFilter {
             persona_id: Some(id),
             limit: 20,
@@ -239,6 +240,10 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
                         }
                     }
                 }
+            }
+            section {
+                h2 { "Listings matched" }
+                (matches)
             }
             section {
                 h2 { "Simulations with this client" }

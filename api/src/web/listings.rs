@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{
     error::{PageError, id_param, render},
     layout::{self, Section},
-    listing_outcomes,
+    listing_outcomes, matching,
     session::SignedIn,
 };
 use crate::ApiState;
@@ -124,6 +124,7 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
         };
         let simulations = state.store.list_simulations(&me.principal, &filter).await?;
         let outcomes = listing_outcomes::section(&state, &me, id).await?;
+        let matches = matching::latest_about(&state, &me, id, true).await?;
         let d = &listing.details;
         let place: Vec<&str> = [d.location.city.as_deref(), d.location.region.as_deref(), d.location.country.as_deref()]
             .into_iter()
@@ -181,6 +182,10 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
                     } }
                     p { a href={ "/simulations?listing=" (id) } { "All simulations on this listing" } }
                 }
+            }
+            section {
+                h2 { "Clients matched" }
+                (matches)
             }
             (outcomes)
         };

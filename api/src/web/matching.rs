@@ -3,7 +3,7 @@
 //! the constraints passed, highlights and the outreach suggestion, feedback buttons, and the
 //! runs (the nightly ones carry each night's new matches).
 
-use maud::html;
+use maud::{Markup, html};
 use poem::{
     Request, Response, handler,
     web::{Data, Form, Path},
@@ -138,6 +138,46 @@ pub async fn run_list(req: &Request, state: Data<&ApiState>) -> Response {
         Ok(layout::page(&me, Section::Matching, "Matching", body))
     })
     .await
+}
+
+/// Matches a listing's or a client's page shows from its latest run.
+const LATEST_SHOWN: usize = 5;
+
+/// The latest match run about a listing or a client, its best matches first, for their page.
+pub async fn latest_about(
+    state: &ApiState,
+    me: &SignedIn,
+    subject: Uuid,
+    subject_is_listing: bool,
+) -> Result<Markup, PageError> {
+    let Some(run) = state
+        .store
+        .latest_match_run_about(me.principal.brokerage_id, subject)
+        .await?
+    else {
+        return Ok(html! {
+            p { "Not matched yet: " strong { @if subject_is_listing { "Find clients" } @else { "Find listings" } } " ranks them." }
+        });
+    };
+    let matches = state.store.recommendations(&me.principal, run.id).await?;
+    Ok(html! {
+        p.muted { "From the run of " a href={ "/matching/" (run.id) } { (run.created_at.format("%Y-%m-%d %H:%M UTC")) } " (" (run.status.as_str()) ")." }
+        @if matches.is_empty() {
+            p { "No match scored " (format!("{:.0}%", run.params.min_score * 100.0)) " or more." }
+        } @else {
+            table data-table="latest-matches" {
+                thead { tr { th { @if subject_is_listing { "Client" } @else { "Listing" } } th { "Score" } th { "Why" } } }
+                tbody { @for rec in matches.iter().take(LATEST_SHOWN) {
+                    tr {
+                        td { @if subject_is_listing { a href={ "/clients/" (rec.persona_id) } { (rec.detail.persona_name) } } @else { a href={ "/listings/" (rec.property_id) } { (rec.detail.property_title) } } }
+                        td.number { (format!("{:.0}%", rec.score * 100.0)) }
+                        td { (rec.detail.explanation) }
+                    }
+                } }
+            }
+            @if matches.len() > LATEST_SHOWN { p { a href={ "/matching/" (run.id) } { "All " (matches.len()) " matches" } } }
+        }
+    })
 }
 
 /// Nights the feed shows.

@@ -213,6 +213,23 @@ impl Store {
         rows.into_iter().map(MatchRun::try_from).collect()
     }
 
+    /// The newest run about one listing or client (`subject_id`), if any.
+    pub async fn latest_match_run_about(
+        &self,
+        brokerage_id: Uuid,
+        subject_id: Uuid,
+    ) -> StoreResult<Option<MatchRun>> {
+        let row: Option<RunRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", run_columns!(), " FROM match_runs
+                 WHERE brokerage_id = $1 AND subject_id = $2 ORDER BY id DESC LIMIT 1"))
+                .bind(brokerage_id)
+                .bind(subject_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(MatchRun::try_from).transpose()
+    }
+
     /// Marks a run as running and counts the attempt; `None` when it is already final (a
     /// redelivered job has nothing to do).
     pub async fn start_match_run(&self, id: Uuid) -> StoreResult<Option<(MatchRun, i32)>> {
