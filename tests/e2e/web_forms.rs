@@ -544,6 +544,27 @@ async fn every_kind_of_simulation_starts_from_its_form(shape: Shape) {
     )
     .await;
     assert_eq!(status, 200);
+    // The names a form offers are a read of the client book, audited as one.
+    let admin = app
+        .key_for("Acme Realty", None, "boss", Role::BrokerageAdmin)
+        .await;
+    let listed = app
+        .request(
+            Method::GET,
+            "/api/v1/audit?action=persona.listed",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(
+        listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["detail"]["via"] == "web"),
+        "{}",
+        listed.body
+    );
     assert!(
         form.contains(&format!("value=\"{ada}\" selected")),
         "the client is chosen: {form}"

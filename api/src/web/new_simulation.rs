@@ -26,6 +26,8 @@ use super::{
 };
 use crate::{
     ApiState,
+    audit::ReadVia,
+    personas::audit_listed,
     simulations::{FocusGroupRequest, SimulationParams, submit_focus_group},
 };
 
@@ -201,6 +203,8 @@ pub(super) async fn participants(
         ..PersonaFilter::default()
     };
     let clients = state.store.list_personas(&me.principal, &book).await?;
+    // Names shown are names read: audited as the client book's list is.
+    audit_listed(state, &me.principal, &clients, ReadVia::Web).await?;
     Ok(html! {
         fieldset {
             legend { "Who takes part" }

@@ -29,7 +29,10 @@ use super::{
     new_simulation::{chosen_clients, participants},
     session::SignedIn,
 };
-use crate::{ApiState, contract::Contract, simulations::submit_request};
+use crate::{
+    ApiState, audit::ReadVia, contract::Contract, personas::audit_listed,
+    simulations::submit_request,
+};
 
 /// Empty slots on a form for materials and sequences; an empty slot is left out.
 const SLOTS: usize = 3;
@@ -432,6 +435,7 @@ async fn individual_form(
         ..PersonaFilter::default()
     };
     let clients = state.store.list_personas(&me.principal, &book).await?;
+    audit_listed(state, &me.principal, &clients, ReadVia::Web).await?;
     let listings = PropertyFilter {
         limit: CHOICES,
         ..PropertyFilter::default()
