@@ -16,7 +16,7 @@ use poem::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use troupe_shared::{
-    domain::{Channel, ScenarioType, SimulationKind},
+    domain::{Channel, Property, ScenarioType, SimulationKind},
     numbers::money,
     store::{PersonaFilter, PropertyFilter},
 };
@@ -496,11 +496,9 @@ pub async fn individual(
     .await
 }
 
-async fn individual_request(
-    state: &ApiState,
-    me: &SignedIn,
-    posted: &Posted,
-) -> Result<Value, Vec<String>> {
+/// The individual request the form stands for; `listing` is the listing it named, when that is
+/// one of the brokerage's.
+fn individual_request(posted: &Posted, listing: Option<&Property>) -> Result<Value, Vec<String>> {
     let mut problems = Vec::new();
     let client = Uuid::try_parse(posted.text("client"));
     if client.is_err() {
@@ -512,30 +510,20 @@ async fn individual_request(
     }
     let mut context = Map::new();
     context.insert("details".into(), json!(details));
-    if let Some(id) =
-        (!posted.text("listing").is_empty()).then(|| Uuid::try_parse(posted.text("listing")))
-    {
-        let listing = match id {
-            Ok(id) => state
-                .store
-                .get_property(me.principal.brokerage_id, id)
-                .await
-                .ok()
-                .flatten(),
-            Err(_) => None,
-        };
-        match listing {
-            Some(p) => {
-                let d = &p.details;
-                context.insert(
-                    "property".into(),
-                    json!({ "title": d.title, "price": d.price, "currency": d.currency,
-                            "location": d.location.display(), "property_type": d.property_type,
-                            "features": d.features, "description": d.description }),
-                );
-            }
-            None => problems.push("The listing chosen is not one of your brokerage's.".into()),
+    match listing {
+        Some(p) => {
+            let d = &p.details;
+            context.insert(
+                "property".into(),
+                json!({ "title": d.title, "price": d.price, "currency": d.currency,
+                        "location": d.location.display(), "property_type": d.property_type,
+                        "features": d.features, "description": d.description }),
+            );
         }
+        None if !posted.text("listing").is_empty() => {
+            problems.push("The listing chosen is not one of your brokerage's.".into());
+        }
+        None => {}
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -559,7 +547,16 @@ pub async fn submit_individual(
 ) -> Response {
     render(async {
         let (me, posted) = signed_post(req, &body).await?;
-        let problems = match individual_request(&state, &me, &posted).await {
+        let listing = match Uuid::try_parse(posted.text("listing")) {
+            Ok(id) => {
+                state
+                    .store
+                    .get_property(me.principal.brokerage_id, id)
+                    .await?
+            }
+            Err(_) => None,
+        };
+        let problems = match individual_request(&posted, listing.as_ref()) {
             Ok(request) => {
                 match start(&state, &me, &contract, SimulationKind::Individual, request).await? {
                     Ok(started) => return Ok(started),
