@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{
     error::{PageError, id_param, render},
+    forms::uploaded_csv,
     layout::{self, Section},
     session::{SignedIn, same_origin},
 };
@@ -69,32 +70,11 @@ pub async fn submit(
     req: &Request,
     state: Data<&ApiState>,
     contract: Data<&Arc<Contract>>,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Response {
     render(async {
-        same_origin(req)?;
-        let me = SignedIn::from_request(req).await?;
-        let (mut csrf, mut mapping, mut uploaded, mut pasted) =
-            (String::new(), String::new(), String::new(), String::new());
-        let unreadable = |e: poem::Error| PageError::BadForm(format!("the form could not be read: {e}"));
-        while let Some(field) = multipart.next_field().await.map_err(|e| unreadable(e.into()))? {
-            let name = field.name().unwrap_or_default().to_owned();
-            let text = field.text().await.map_err(|e| unreadable(e.into()))?;
-            match name.as_str() {
-                "csrf" => csrf = text,
-                "mapping" => mapping = text,
-                "file" => uploaded = text,
-                "csv" => pasted = text,
-                _ => {}
-            }
-        }
-        me.check_csrf(&csrf)?;
-        let text = if uploaded.trim().is_empty() { pasted } else { uploaded };
-        if text.trim().is_empty() {
-            return Err(PageError::BadForm(
-                "choose a CSV file or paste its contents".into(),
-            ));
-        }
+        let (me, text, fields) = uploaded_csv(req, multipart).await?;
+        let mapping = fields.text("mapping").to_owned();
         let input = Input::Csv {
             text,
             mapping: (!mapping.is_empty()).then_some(mapping),

@@ -3,7 +3,7 @@
 //! showing what was refused next to the fields it names.
 
 use maud::{Markup, html};
-use poem::{Request, Response, http::StatusCode};
+use poem::{Request, Response, http::StatusCode, web::Multipart};
 use serde_json::{Map, Value};
 
 use super::{
@@ -20,6 +20,45 @@ pub async fn signed_post(req: &Request, body: &str) -> Result<(SignedIn, Posted)
     let posted = Posted::parse(body);
     me.check_csrf(posted.text("csrf"))?;
     Ok((me, posted))
+}
+
+/// A CSV sent by an import form (`multipart/form-data`): the file chosen, else the text pasted
+/// (`file` and `csv`), once origin and CSRF token hold; the form's other fields beside it.
+pub async fn uploaded_csv(
+    req: &Request,
+    mut multipart: Multipart,
+) -> Result<(SignedIn, String, Posted), PageError> {
+    same_origin(req)?;
+    let me = SignedIn::from_request(req).await?;
+    let unreadable =
+        |e: poem::Error| PageError::BadForm(format!("the form could not be read: {e}"));
+    let (mut uploaded, mut pasted, mut others) = (String::new(), String::new(), Vec::new());
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| unreadable(e.into()))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let text = field.text().await.map_err(|e| unreadable(e.into()))?;
+        match name.as_str() {
+            "file" => uploaded = text,
+            "csv" => pasted = text,
+            _ => others.push((name, text)),
+        }
+    }
+    let fields = Posted(others);
+    me.check_csrf(fields.text("csrf"))?;
+    let text = if uploaded.trim().is_empty() {
+        pasted
+    } else {
+        uploaded
+    };
+    if text.trim().is_empty() {
+        return Err(PageError::BadForm(
+            "choose a CSV file or paste its contents".into(),
+        ));
+    }
+    Ok((me, text, fields))
 }
 
 /// A form's page in `section`: the crumbs, the title, what was refused (then a 400) and the form.

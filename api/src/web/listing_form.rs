@@ -17,9 +17,9 @@ use uuid::Uuid;
 
 use super::{
     error::{PageError, render},
-    forms::{Document, FormPage, Posted, number_text, refusals, signed_post},
+    forms::{Document, FormPage, Posted, number_text, refusals, signed_post, uploaded_csv},
     layout::{self, Section},
-    session::{SignedIn, same_origin},
+    session::SignedIn,
 };
 use crate::{
     ApiState,
@@ -405,28 +405,10 @@ pub async fn import_page(req: &Request) -> Response {
 pub async fn import_submit(
     req: &Request,
     state: Data<&ApiState>,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Response {
     render(async {
-        same_origin(req)?;
-        let me = SignedIn::from_request(req).await?;
-        let (mut csrf, mut uploaded, mut pasted) = (String::new(), String::new(), String::new());
-        let unreadable = |e: poem::Error| PageError::BadForm(format!("the form could not be read: {e}"));
-        while let Some(field) = multipart.next_field().await.map_err(|e| unreadable(e.into()))? {
-            let name = field.name().unwrap_or_default().to_owned();
-            let text = field.text().await.map_err(|e| unreadable(e.into()))?;
-            match name.as_str() {
-                "csrf" => csrf = text,
-                "file" => uploaded = text,
-                "csv" => pasted = text,
-                _ => {}
-            }
-        }
-        me.check_csrf(&csrf)?;
-        let text = if uploaded.trim().is_empty() { pasted } else { uploaded };
-        if text.trim().is_empty() {
-            return Err(PageError::BadForm("choose a CSV file or paste its contents".into()));
-        }
+        let (me, text, _) = uploaded_csv(req, multipart).await?;
         // Boxed: an import's future (every row's upsert within) is large.
         let report =
             Box::pin(import::run(&state, &me.principal, ImportBody::Csv(PlainText(text)))).await?;
