@@ -173,12 +173,35 @@ async fn a_repeated_submission_with_the_same_key_runs_once(shape: Shape) {
     let conflict = submit(changed, "order-42").await;
     assert!(conflict.problem(422).ends_with("/idempotency-key-reused"));
 
-    let id = first.body["id"].as_str().unwrap();
-    let status = app.wait_for_final(id, Duration::from_secs(60)).await;
-    assert_eq!(status["status"], "completed");
-    assert_eq!(status["attempts"], 1);
-    // One run: two tech personas, one question and the listing's two modifications each.
-    assert_eq!(app.mock.stats().completed, 6);
+    // Retries racing each other (a client timing out and resubmitting, two scheduler
+    // replicas) still make one simulation between them.
+    let mut racing = request.clone();
+    racing["questions"] = json!(["Would you offer on it?"]);
+    let replies =
+        futures::future::join_all((0..12).map(|_| submit(racing.clone(), "order-43"))).await;
+    for reply in &replies {
+        assert_eq!(reply.status, 202, "{}", reply.body);
+        assert_eq!(reply.body["id"], replies[0].body["id"], "{}", reply.body);
+    }
+    let listed = app
+        .get(&format!("/api/v1/simulations?property_id={property_id}"))
+        .await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        listed.body
+    );
+
+    for id in [&first.body["id"], &replies[0].body["id"]] {
+        let status = app
+            .wait_for_final(id.as_str().unwrap(), Duration::from_secs(60))
+            .await;
+        assert_eq!(status["status"], "completed");
+        assert_eq!(status["attempts"], 1);
+    }
+    // Two runs: two tech personas, one question and the listing's two modifications each.
+    assert_eq!(app.mock.stats().completed, 12);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -392,11 +392,19 @@ macro_rules! claim_idempotency_key {
         match existing {
             Some((stored_hash, _)) if &stored_hash != request_hash => $crate::store::KeyClaim::Reused,
             Some((_, resource)) if resource_live => $crate::store::KeyClaim::Replay(resource),
-            _ => {
+            stale => {
                 let expires_at = now + chrono::Duration::from_std(*ttl).unwrap_or(chrono::Duration::days(1));
-                sqlx::query("DELETE FROM idempotency_keys WHERE brokerage_id = $1 AND key = $2")
+                // Only the claim this transaction saw expire or fail is cleared: a claim a
+                // concurrent request committed since must stay, so that this insert collides
+                // with it and the caller's retry replays it instead of creating a second one.
+                sqlx::query(
+                    "DELETE FROM idempotency_keys WHERE brokerage_id = $1 AND key = $2
+                       AND (expires_at <= $3 OR resource_id = $4)",
+                )
                     .bind($brokerage)
                     .bind(key)
+                    .bind(now)
+                    .bind(stale.map(|(_, resource)| resource))
                     .execute(&mut *$tx)
                     .await?;
                 sqlx::query(
