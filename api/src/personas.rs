@@ -503,7 +503,7 @@ impl PersonasApi {
         };
         let mut items = state.store.list_personas(&auth.0, &filter).await?;
         let next_cursor = pagination::next_cursor(&mut items, limit, |p| p.id);
-        audit_listed(&state, &auth.0, &items, ReadVia::Api).await?;
+        audit_listed(&state, &auth.0, items.iter().map(|p| p.id), ReadVia::Api).await?;
         Ok(Json(PersonaPage { items, next_cursor }))
     }
 }
@@ -553,13 +553,13 @@ async fn write_version(
 pub(crate) async fn audit_listed(
     state: &ApiState,
     caller: &Principal,
-    listed: &[Persona],
+    listed: impl IntoIterator<Item = Uuid>,
     via: ReadVia,
 ) -> Result<(), ApiError> {
-    if listed.is_empty() {
+    let ids: Vec<Uuid> = listed.into_iter().collect();
+    if ids.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = listed.iter().map(|p| p.id).collect();
     let record = AuditRecord {
         action: "persona.listed",
         subject_type: "user",

@@ -59,7 +59,7 @@ pub async fn list(
         let mut clients = state.store.list_personas(&me.principal, &filter).await?;
         let more = clients.len() > PAGE as usize;
         clients.truncate(PAGE as usize);
-        audit_listed(&state, &me.principal, &clients, ReadVia::Web).await?;
+        audit_listed(&state, &me.principal, clients.iter().map(|c| c.id), ReadVia::Web).await?;
         let body = html! {
             h1 { "Clients" }
             p.actions { a href="/clients/new" { "New client" } " · " a href="/clients/import" { "Import from a CRM" } " · " a href="/clients/duplicates" { "Likely duplicates" } }

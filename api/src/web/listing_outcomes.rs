@@ -12,7 +12,6 @@ use serde::Deserialize;
 use troupe_shared::{
     domain::{OfferIn, Outcome, OutcomeBasis, OutcomeFilter, OutcomeIn, SaleIn, ShowingIn},
     numbers::money,
-    store::PersonaFilter,
 };
 use uuid::Uuid;
 
@@ -37,23 +36,20 @@ pub async fn section(
         limit: 50,
         ..OutcomeFilter::default()
     };
-    let recorded = state.store.list_outcomes(&me.principal, &filter).await?;
-    let clients = state
-        .store
-        .list_personas(
-            &me.principal,
-            &PersonaFilter {
-                limit: CLIENT_CHOICES,
-                synthetic: false,
-                ..PersonaFilter::default()
-            },
-        )
-        .await?;
-    audit_listed(state, &me.principal, &clients, ReadVia::Web).await?;
-    let names: std::collections::HashMap<Uuid, &str> = clients
-        .iter()
-        .map(|c| (c.id, c.profile.name.as_str()))
-        .collect();
+    let store = &state.store;
+    let (recorded, clients) = tokio::try_join!(
+        store.list_outcomes(&me.principal, &filter),
+        store.client_choices(&me.principal, CLIENT_CHOICES),
+    )?;
+    audit_listed(
+        state,
+        &me.principal,
+        clients.iter().map(|c| c.id),
+        ReadVia::Web,
+    )
+    .await?;
+    let names: std::collections::HashMap<Uuid, &str> =
+        clients.iter().map(|c| (c.id, c.name.as_str())).collect();
     let client_name = |id: Option<Uuid>| match id {
         Some(id) => names.get(&id).copied().unwrap_or("a client").to_owned(),
         None => "—".to_owned(),
@@ -84,7 +80,7 @@ pub async fn section(
                     label { "Client (the buyer, for a sale; optional for offers and sales) "
                         select name="persona_id" {
                             option value="" { "—" }
-                            @for c in &clients { option value=(c.id) { (c.profile.name) } }
+                            @for c in &clients { option value=(c.id) { (c.name) } }
                         }
                     }
                     label { "Their reaction to the showing, 1 (not for them) to 5 (wants it) "

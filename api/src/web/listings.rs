@@ -122,9 +122,12 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
             limit: 20,
             ..SimulationFilter::default()
         };
-        let simulations = state.store.list_simulations(&me.principal, &filter).await?;
-        let outcomes = listing_outcomes::section(&state, &me, id).await?;
-        let matches = matching::latest_about(&state, &me, id, true).await?;
+        // Independent reads, so the page waits for the slowest rather than their sum.
+        let (simulations, outcomes, matches) = tokio::try_join!(
+            async { Ok::<_, PageError>(state.store.list_simulations(&me.principal, &filter).await?) },
+            listing_outcomes::section(&state, &me, id),
+            matching::latest_about(&state, &me, id, true),
+        )?;
         let d = &listing.details;
         let place: Vec<&str> = [d.location.city.as_deref(), d.location.region.as_deref(), d.location.country.as_deref()]
             .into_iter()

@@ -13,10 +13,7 @@ use poem::{
     http::StatusCode,
     web::{Data, Path},
 };
-use troupe_shared::{
-    domain::{AnswerType, Property, Question, TypedQuestion},
-    store::PersonaFilter,
-};
+use troupe_shared::domain::{AnswerType, Property, Question, TypedQuestion};
 use uuid::Uuid;
 
 use super::{
@@ -195,16 +192,20 @@ pub(super) async fn participants(
     chosen: &BTreeSet<String>,
     chosen_clients: &BTreeSet<String>,
 ) -> Result<Markup, PageError> {
-    let labels = state.store.segment_labels(&me.principal).await?;
-    let defined = state.store.list_segments(me.principal.brokerage_id).await?;
-    let book = PersonaFilter {
-        limit: CLIENT_CHOICES,
-        synthetic: false,
-        ..PersonaFilter::default()
-    };
-    let clients = state.store.list_personas(&me.principal, &book).await?;
+    let store = &state.store;
+    let (labels, defined, clients) = tokio::try_join!(
+        store.segment_labels(&me.principal),
+        store.list_segments(me.principal.brokerage_id),
+        store.client_choices(&me.principal, CLIENT_CHOICES),
+    )?;
     // Names shown are names read: audited as the client book's list is.
-    audit_listed(state, &me.principal, &clients, ReadVia::Web).await?;
+    audit_listed(
+        state,
+        &me.principal,
+        clients.iter().map(|c| c.id),
+        ReadVia::Web,
+    )
+    .await?;
     Ok(html! {
         fieldset {
             legend { "Who takes part" }
@@ -226,8 +227,8 @@ pub(super) async fn participants(
             @if !clients.is_empty() {
                 label for="clients" { "And these clients by name (optional; hold Ctrl or ⌘ to choose several)" }
                 select #clients name="client" multiple size="6" {
-                    @for p in &clients {
-                        option value=(p.id) selected[chosen_clients.contains(&p.id.to_string())] { (p.profile.name) @if let Some(s) = &p.profile.segment { " · " (s.replace('_', " ")) } }
+                    @for c in &clients {
+                        option value=(c.id) selected[chosen_clients.contains(&c.id.to_string())] { (c.name) @if let Some(s) = &c.segment { " · " (s.replace('_', " ")) } }
                     }
                 }
             }

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use troupe_shared::{
     domain::{Channel, Property, ScenarioType, SimulationKind},
     numbers::money,
-    store::{PersonaFilter, PropertyFilter},
+    store::PropertyFilter,
 };
 use uuid::Uuid;
 
@@ -429,21 +429,23 @@ async fn individual_form(
     me: &SignedIn,
     posted: &Posted,
 ) -> Result<Markup, PageError> {
-    let book = PersonaFilter {
-        limit: CHOICES,
-        synthetic: false,
-        ..PersonaFilter::default()
-    };
-    let clients = state.store.list_personas(&me.principal, &book).await?;
-    audit_listed(state, &me.principal, &clients, ReadVia::Web).await?;
     let listings = PropertyFilter {
         limit: CHOICES,
         ..PropertyFilter::default()
     };
-    let listings = state
-        .store
-        .list_properties(me.principal.brokerage_id, &listings)
-        .await?;
+    let (clients, listings) = tokio::try_join!(
+        state.store.client_choices(&me.principal, CHOICES),
+        state
+            .store
+            .list_properties(me.principal.brokerage_id, &listings),
+    )?;
+    audit_listed(
+        state,
+        &me.principal,
+        clients.iter().map(|c| c.id),
+        ReadVia::Web,
+    )
+    .await?;
     let (client, scenario, listing) = (
         posted.text("client"),
         posted.text("scenario"),
@@ -456,7 +458,7 @@ async fn individual_form(
             @if clients.is_empty() { p { "Your client book is empty: " a href="/clients/new" { "add a client" } " first." } }
             select #client name="client" required {
                 option value="" { "Choose a client" }
-                @for p in &clients { option value=(p.id) selected[p.id.to_string() == client] { (p.profile.name) } }
+                @for c in &clients { option value=(c.id) selected[c.id.to_string() == client] { (c.name) } }
             }
             label for="scenario" { "What happens" }
             select #scenario name="scenario" {

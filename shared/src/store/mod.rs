@@ -49,7 +49,7 @@ pub use lookup_keys::Holder;
 pub use matching::{NewRecommendation, NightlyScores};
 pub use merge::MergeRefused;
 pub use outcomes::{Fault, Recorded, Rejection};
-pub use personas::{LIST_PERSONAS, PersonaFilter, PersonaWrite};
+pub use personas::{ClientChoice, LIST_PERSONAS, PersonaFilter, PersonaWrite};
 pub use properties::{Imported, PropertyFilter};
 pub use schedules::{NewSchedule, SchedulePatch};
 

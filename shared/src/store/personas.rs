@@ -105,6 +105,14 @@ pub struct PersonaWrite {
     pub visibility: Visibility,
 }
 
+/// A client as a form's list offers it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClientChoice {
+    pub id: Uuid,
+    pub name: String,
+    pub segment: Option<String>,
+}
+
 #[derive(Default)]
 pub struct PersonaFilter {
     pub segment: Option<String>,
@@ -545,6 +553,25 @@ impl Store {
             .await
         })?;
         self.unseal_all(rows).await
+    }
+
+    /// The first `limit` clients of the caller's book (oldest first) as a form offers them: id,
+    /// name and segment label, read from the public columns without opening anything sealed.
+    pub async fn client_choices(
+        &self,
+        caller: &Principal,
+        limit: u32,
+    ) -> StoreResult<Vec<ClientChoice>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT id, profile ->> 'name' AS name, segment FROM personas
+                                    WHERE brokerage_id = $1 AND ", visible!(), " AND NOT synthetic ORDER BY id LIMIT $4"))
+            .bind(caller.brokerage_id)
+            .bind(caller.user_id)
+            .bind(caller.team_id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+        })?)
     }
 
     /// The segment labels of the real personas the caller may see, with how many carry each.
