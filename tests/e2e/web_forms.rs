@@ -448,6 +448,7 @@ async fn every_kind_of_simulation_starts_from_its_form(shape: Shape) {
     let (status, chooser) = page(&app, &alice.cookie, "/simulations/new").await;
     assert_eq!(status, 200);
     for form in [
+        "/simulations/new/focus-group",
         "/simulations/new/marketing",
         "/simulations/new/outreach",
         "/simulations/new/individual",
@@ -537,6 +538,56 @@ async fn every_kind_of_simulation_starts_from_its_form(shape: Shape) {
         .as_str()
         .unwrap()
         .to_owned();
+    // A focus group on a stored listing chosen here opens that listing's form; on one typed in,
+    // it runs on what was typed, which is not added to the listings.
+    let chosen = browser()
+        .get(format!(
+            "{}/simulations/new/focus-group?listing={listing}",
+            app.base
+        ))
+        .header("cookie", &alice.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chosen.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        chosen.headers()["location"],
+        format!("/listings/{listing}/focus-group").as_str()
+    );
+    let mut typed = vec![
+        ("csrf", alice.csrf.as_str()),
+        ("title", "Cliffside villa, Big Sur"),
+        (
+            "description",
+            "A glass villa on the cliffs above the Pacific.",
+        ),
+        ("price", "twelve million"),
+        ("currency", "USD"),
+        ("city", "Big Sur"),
+        ("segment", "finance"),
+        (
+            "questions",
+            "Would you buy it?\r\nWhich matters most? [single_choice: The view; The privacy]",
+        ),
+        ("modifications", "Add a funicular to the beach"),
+        ("agents", "2"),
+        ("iterations", "1"),
+    ];
+    let (status, refused, _) =
+        post_form(&app, &alice, "/simulations/new/focus-group", &typed).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.contains("List price") && refused.contains("Cliffside villa, Big Sur"),
+        "the price is refused and what was typed kept: {refused}"
+    );
+    typed[3] = ("price", "$12,000,000");
+    let (status, refused, location) =
+        post_form(&app, &alice, "/simulations/new/focus-group", &typed).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{refused}");
+    let typed_id = started(location);
+    let listings = app.get("/api/v1/properties").await.body;
+    assert_eq!(listings["items"].as_array().unwrap().len(), 1, "{listings}");
+
     let (status, form) = page(
         &app,
         &alice.cookie,
@@ -586,6 +637,7 @@ async fn every_kind_of_simulation_starts_from_its_form(shape: Shape) {
     let individual_id = started(location);
 
     for (id, kind) in [
+        (typed_id, "focus_group"),
         (marketing_id, "marketing"),
         (outreach_id, "intervention"),
         (individual_id, "individual"),
@@ -594,6 +646,17 @@ async fn every_kind_of_simulation_starts_from_its_form(shape: Shape) {
         assert_eq!(status["status"], "completed", "{kind}: {status}");
         let results = app.get(&format!("/api/v1/simulations/{id}/results")).await;
         assert_eq!(results.body["type"], kind, "{}", results.body);
+        if kind == "focus_group" {
+            assert_eq!(
+                results.body["input_params"]["property"]["title"], "Cliffside villa, Big Sur",
+                "{}",
+                results.body
+            );
+            assert_eq!(
+                results.body["input_params"]["property"]["price"],
+                12_000_000.0
+            );
+        }
         if kind == "intervention" {
             assert_eq!(
                 results.body["input_params"]["persona_ids"],

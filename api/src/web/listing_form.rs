@@ -151,7 +151,8 @@ fn fill(doc: &mut Document<'_>, posted: &Posted) {
         })
         .collect();
     doc.set(&["photos"], Some(Value::Array(photos)));
-    doc.set(&["status"], Some(json!(posted.text("status"))));
+    let status = Some(posted.text("status")).filter(|s| !s.is_empty());
+    doc.set(&["status"], Some(json!(status.unwrap_or("active"))));
 }
 
 fn shown(listing: &Value, path: &[&str]) -> String {
@@ -177,12 +178,12 @@ fn shown(listing: &Value, path: &[&str]) -> String {
     }
 }
 
-fn form(me: &SignedIn, action: &str, listing: &Value, button: &str) -> Markup {
+/// The listing's fields, as `listing` holds them; those named in `left_out` are not shown.
+pub(super) fn fields(listing: &Value, left_out: &[&str]) -> Markup {
     let status = listing["status"].as_str().unwrap_or("active");
     html! {
-        form.stack method="post" action=(action) {
-            input type="hidden" name="csrf" value=(me.csrf_token);
-            @for (name, label, path, kind) in FIELDS {
+        @for (name, label, path, kind) in FIELDS {
+            @if !left_out.contains(&name) {
                 label for=(name) { (label) }
                 @match kind {
                     Kind::Line => { input id=(name) type="text" name=(name) value=(shown(listing, path)); }
@@ -190,14 +191,37 @@ fn form(me: &SignedIn, action: &str, listing: &Value, button: &str) -> Markup {
                     Kind::Paragraph | Kind::List => { textarea id=(name) name=(name) rows=(if kind == Kind::Paragraph { "6" } else { "3" }) { (shown(listing, path)) } }
                 }
             }
-            label for="photos" { "Photos, one per line: the address, a space, then what it shows" }
-            textarea #photos name="photos" rows="4" placeholder="https://example.com/terrace.jpg Terrace over the ocean at dusk" { (shown(listing, &["photos"])) }
+        }
+        label for="photos" { "Photos, one per line: the address, a space, then what it shows" }
+        textarea #photos name="photos" rows="4" placeholder="https://example.com/terrace.jpg Terrace over the ocean at dusk" { (shown(listing, &["photos"])) }
+        @if !left_out.contains(&"status") {
             label for="status" { "Status" }
             select #status name="status" {
                 @for s in PropertyStatus::ALL {
                     option value=(s.as_str()) selected[s.as_str() == status] { (s.as_str().replace('_', " ")) }
                 }
             }
+        }
+    }
+}
+
+/// A listing typed into a form (not stored), checked as the API checks one: what was typed,
+/// and the listing or what is wrong with it.
+pub(super) fn typed_listing(
+    contract: &Contract,
+    posted: &Posted,
+) -> (Value, Result<PropertyDetails, Vec<String>>) {
+    let mut doc = Document::over(posted, json!({}));
+    fill(&mut doc, posted);
+    let typed = doc.value.clone();
+    (typed, checked(contract, doc))
+}
+
+fn form(me: &SignedIn, action: &str, listing: &Value, button: &str) -> Markup {
+    html! {
+        form.stack method="post" action=(action) {
+            input type="hidden" name="csrf" value=(me.csrf_token);
+            (fields(listing, &[]))
             button.primary type="submit" { (button) }
         }
     }
@@ -281,10 +305,8 @@ pub async fn create(
 ) -> Response {
     render(async {
         let (me, posted) = signed_post(req, &body).await?;
-        let mut doc = Document::over(&posted, json!({}));
-        fill(&mut doc, &posted);
-        let typed = doc.value.clone();
-        let details = match checked(&contract, doc) {
+        let (typed, details) = typed_listing(&contract, &posted);
+        let details = match details {
             Ok(details) => details,
             Err(problems) => return Ok(new_page(&me, &typed, &problems)),
         };

@@ -94,6 +94,10 @@ pub fn mount(route: Route) -> Route {
         .at("/simulations", get(simulations::list))
         .at("/simulations/new", get(simulation_forms::chooser))
         .at(
+            "/simulations/new/focus-group",
+            get(new_simulation::typed_form).post(new_simulation::submit_typed),
+        )
+        .at(
             "/simulations/new/marketing",
             get(simulation_forms::marketing).post(simulation_forms::submit_marketing),
         )

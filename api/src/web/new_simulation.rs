@@ -1,9 +1,9 @@
-//! The focus-group form on a listing: choose the segments (stored clients by their segment label,
+//! The focus-group form, on a stored listing or on one typed into it: choose the segments (stored clients by their segment label,
 //! or a defined segment's synthetic population), the questions and the modifications to test,
 //! the panel's size and the iterations; it is planned and queued exactly as
 //! `POST /api/v1/simulations/focus-group`, then the live page opens.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, sync::Arc};
 
 use maud::{Markup, html};
 use poem::{
@@ -11,22 +11,50 @@ use poem::{
     error::ResponseError,
     handler,
     http::StatusCode,
-    web::{Data, Path},
+    web::{Data, Path, Query},
 };
-use troupe_shared::domain::{AnswerType, Property, Question, TypedQuestion};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use troupe_shared::{
+    domain::{AnswerType, Property, PropertyDetails, Question, TypedQuestion},
+    numbers::money,
+    store::PropertyFilter,
+};
 use uuid::Uuid;
 
 use super::{
-    error::{PageError, render},
+    error::{PageError, id_param, render},
+    forms::signed_post,
     layout::{self, Section},
+    listing_form,
     session::{SignedIn, same_origin},
 };
 use crate::{
     ApiState,
     audit::ReadVia,
+    contract::Contract,
     personas::audit_listed,
     simulations::{FocusGroupRequest, SimulationParams, submit_focus_group},
 };
+
+/// The listing a focus group is on: a stored one, or one typed into the form (not stored).
+enum ListingRef {
+    Stored(Uuid),
+    Typed(Box<PropertyDetails>),
+}
+
+/// Where the form is: on a stored listing's page, or on its own with the listing typed in (what
+/// was typed so far, and stored listings to choose from instead).
+enum Target<'a> {
+    Stored(&'a Property),
+    Typed {
+        listing: &'a Value,
+        stored: &'a [Property],
+    },
+}
+
+/// Stored listings offered instead of typing one (the newest).
+const LISTING_CHOICES: u32 = 200;
 
 /// What the person typed, kept to show the form again with what was wrong.
 #[derive(Default)]
@@ -41,6 +69,16 @@ struct Filled {
 }
 
 impl Filled {
+    /// A new form: the usual questions, a panel of 12 and two iterations.
+    fn fresh() -> Self {
+        Filled {
+            questions: DEFAULT_QUESTIONS.into(),
+            agents: "12".into(),
+            iterations: "2".into(),
+            ..Filled::default()
+        }
+    }
+
     fn parse(body: &str) -> Self {
         let mut filled = Filled::default();
         for (name, value) in form_urlencoded::parse(body.as_bytes()) {
@@ -63,9 +101,14 @@ impl Filled {
         filled
     }
 
-    /// The API request this form asks for, or each thing wrong with it.
-    fn request(&self, listing: Uuid, max_agents: u32) -> Result<FocusGroupRequest, Vec<String>> {
-        let mut problems = Vec::new();
+    /// The API request this form asks for, or each thing wrong with it (`problems` holds what
+    /// is wrong already, with a listing typed into the form).
+    fn request(
+        &self,
+        listing: Option<ListingRef>,
+        max_agents: u32,
+        mut problems: Vec<String>,
+    ) -> Result<FocusGroupRequest, Vec<String>> {
         let lines = |text: &str| -> Vec<String> {
             text.lines()
                 .map(str::trim)
@@ -116,13 +159,17 @@ impl Filled {
             &mut problems,
         );
         let iterations = number(&self.iterations, 1, 10, "Iterations", &mut problems);
-        if !problems.is_empty() {
+        let Some(listing) = listing.filter(|_| problems.is_empty()) else {
             return Err(problems);
-        }
+        };
+        let (property_id, property) = match listing {
+            ListingRef::Stored(id) => (Some(id), None),
+            ListingRef::Typed(details) => (None, Some(*details)),
+        };
         Ok(FocusGroupRequest {
             simulation_type: None,
-            property_id: Some(listing),
-            property: None,
+            property_id,
+            property,
             persona_ids,
             persona_segments: self.segments.iter().cloned().collect(),
             questions: Some(questions),
@@ -237,7 +284,7 @@ pub(super) async fn participants(
 }
 
 /// Stored clients a form offers by name (the book's first, oldest first).
-const CLIENT_CHOICES: u32 = 200;
+pub(super) const CLIENT_CHOICES: u32 = 200;
 
 /// The stored clients a form chose by name, or what is wrong with one.
 pub(super) fn chosen_clients<'a>(
@@ -265,19 +312,55 @@ async fn listing(state: &ApiState, me: &SignedIn, id: Uuid) -> Result<Property, 
 async fn form_page(
     state: &ApiState,
     me: &SignedIn,
-    listing: &Property,
+    target: Target<'_>,
     filled: &Filled,
     problems: &[String],
 ) -> Result<Response, PageError> {
-    let id = listing.id;
+    let (title, action, section) = match &target {
+        Target::Stored(listing) => (
+            format!("Focus group on {}", listing.details.title),
+            format!("/listings/{}/focus-group", listing.id),
+            Section::Listings,
+        ),
+        Target::Typed { .. } => (
+            "New focus group".to_owned(),
+            "/simulations/new/focus-group".to_owned(),
+            Section::Simulations,
+        ),
+    };
     let body = html! {
-        p.crumbs { a href="/listings" { "Listings" } " / " a href={ "/listings/" (id) } { (listing.details.title) } " / focus group" }
-        h1 { "Focus group on " (listing.details.title) }
+        @match &target {
+            Target::Stored(listing) => {
+                p.crumbs { a href="/listings" { "Listings" } " / " a href={ "/listings/" (listing.id) } { (listing.details.title) } " / focus group" }
+            }
+            Target::Typed { .. } => {
+                p.crumbs { a href="/simulations" { "Simulations" } " / " a href="/simulations/new" { "new" } " / focus group" }
+            }
+        }
+        h1 { (title) }
         @if !problems.is_empty() {
             div.alert role="alert" { p { "The focus group was not started:" } ul { @for p in problems { li { (p) } } } }
         }
-        form.stack method="post" action={ "/listings/" (id) "/focus-group" } {
+        @if let Target::Typed { stored, .. } = &target {
+            @if !stored.is_empty() {
+                form.stack method="get" action="/simulations/new/focus-group" {
+                    label for="listing" { "On a stored listing" }
+                    select #listing name="listing" {
+                        @for p in stored.iter() { option value=(p.id) { (p.details.title) " · " (money(p.details.price)) } }
+                    }
+                    button type="submit" { "Continue with this listing" }
+                }
+                p { "Or type the listing here: it is used for this focus group only, not added to your listings." }
+            }
+        }
+        form.stack method="post" action=(action) {
             input type="hidden" name="csrf" value=(me.csrf_token);
+            @if let Target::Typed { listing, .. } = &target {
+                fieldset {
+                    legend { "The listing" }
+                    (listing_form::fields(listing, &["listing_id", "candidate_modifications", "status"]))
+                }
+            }
             (participants(state, me, &filled.segments, &filled.clients).await?)
             label for="questions" { "Questions, one per line" }
             p.muted #questions-hint {
@@ -301,10 +384,13 @@ async fn form_page(
     } else {
         StatusCode::BAD_REQUEST
     };
-    let mut response = layout::page(me, Section::Listings, "New focus group", body);
+    let mut response = layout::page(me, section, &title, body);
     response.set_status(status);
     Ok(response)
 }
+
+/// The questions a new focus group starts with.
+const DEFAULT_QUESTIONS: &str = "What is your first impression of this home?\nWould you buy it at the asking price? What would change your mind?\nWhat one change would make it a must-have for you? [free_text]";
 
 #[handler]
 pub async fn form(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -> Response {
@@ -312,13 +398,10 @@ pub async fn form(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
         let me = SignedIn::from_request(req).await?;
         let listing = listing(&state, &me, id).await?;
         let filled = Filled {
-            questions: "What is your first impression of this home?\nWould you buy it at the asking price? What would change your mind?\nWhat one change would make it a must-have for you? [free_text]".into(),
             modifications: listing.details.candidate_modifications.join("\n"),
-            agents: "12".into(),
-            iterations: "2".into(),
-            ..Filled::default()
+            ..Filled::fresh()
         };
-        form_page(&state, &me, &listing, &filled, &[]).await
+        form_page(&state, &me, Target::Stored(&listing), &filled, &[]).await
     })
     .await
 }
@@ -336,22 +419,104 @@ pub async fn submit(
         let filled = Filled::parse(&body);
         me.check_csrf(&filled.csrf)?;
         let listing = listing(&state, &me, id).await?;
-        let request = match filled.request(id, state.limits.max_agents) {
-            Ok(request) => request,
-            Err(problems) => return form_page(&state, &me, &listing, &filled, &problems).await,
-        };
-        // Planning is a large future; boxed, the page's stays small.
-        match Box::pin(submit_focus_group(&state, &me.principal, request)).await {
-            Ok(simulation) => Ok(layout::see_other(&format!(
-                "/simulations/{}",
-                simulation.id
-            ))),
-            // What planning refuses (too many steps, an unknown segment) is the person's to fix.
-            Err(err) if err.status().is_client_error() => {
-                form_page(&state, &me, &listing, &filled, &[err.to_string()]).await
-            }
-            Err(err) => Err(err.into()),
-        }
+        let request = filled.request(
+            Some(ListingRef::Stored(id)),
+            state.limits.max_agents,
+            Vec::new(),
+        );
+        start(&state, &me, request, Target::Stored(&listing), &filled).await
     })
     .await
+}
+
+/// Plans and queues the focus group: the live page, or the form again with why it was refused.
+async fn start(
+    state: &ApiState,
+    me: &SignedIn,
+    request: Result<FocusGroupRequest, Vec<String>>,
+    target: Target<'_>,
+    filled: &Filled,
+) -> Result<Response, PageError> {
+    let request = match request {
+        Ok(request) => request,
+        Err(problems) => return form_page(state, me, target, filled, &problems).await,
+    };
+    // Planning is a large future; boxed, the page's stays small.
+    match Box::pin(submit_focus_group(state, &me.principal, request)).await {
+        Ok(simulation) => Ok(layout::see_other(&format!(
+            "/simulations/{}",
+            simulation.id
+        ))),
+        // What planning refuses (too many steps, an unknown segment) is the person's to fix.
+        Err(err) if err.status().is_client_error() => {
+            form_page(state, me, target, filled, &[err.to_string()]).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ChosenListing {
+    listing: Option<String>,
+}
+
+/// A focus group started from the simulations: on a stored listing chosen here (its form on the
+/// listing's page), or on a listing typed in.
+#[handler]
+pub async fn typed_form(
+    req: &Request,
+    state: Data<&ApiState>,
+    Query(chosen): Query<ChosenListing>,
+) -> Response {
+    render(async {
+        let me = SignedIn::from_request(req).await?;
+        if let Some(id) = id_param(chosen.listing.as_deref(), "listing")? {
+            return Ok(layout::see_other(&format!("/listings/{id}/focus-group")));
+        }
+        let stored = newest_listings(&state, &me).await?;
+        let listing = json!({ "currency": "USD" });
+        let target = Target::Typed {
+            listing: &listing,
+            stored: &stored,
+        };
+        form_page(&state, &me, target, &Filled::fresh(), &[]).await
+    })
+    .await
+}
+
+#[handler]
+pub async fn submit_typed(
+    req: &Request,
+    state: Data<&ApiState>,
+    contract: Data<&Arc<Contract>>,
+    body: String,
+) -> Response {
+    render(async {
+        let (me, posted) = signed_post(req, &body).await?;
+        let filled = Filled::parse(&body);
+        let (typed, checked) = listing_form::typed_listing(&contract, &posted);
+        let (listing, problems) = match checked {
+            Ok(details) => (Some(ListingRef::Typed(Box::new(details))), Vec::new()),
+            Err(problems) => (None, problems),
+        };
+        let request = filled.request(listing, state.limits.max_agents, problems);
+        let stored = newest_listings(&state, &me).await?;
+        let target = Target::Typed {
+            listing: &typed,
+            stored: &stored,
+        };
+        start(&state, &me, request, target, &filled).await
+    })
+    .await
+}
+
+async fn newest_listings(state: &ApiState, me: &SignedIn) -> Result<Vec<Property>, PageError> {
+    let filter = PropertyFilter {
+        limit: LISTING_CHOICES,
+        ..PropertyFilter::default()
+    };
+    Ok(state
+        .store
+        .list_properties(me.principal.brokerage_id, &filter)
+        .await?)
 }

@@ -1,8 +1,8 @@
 //! Starting a marketing test, an outreach test or a one-client reaction from the workspace. Each
 //! form builds the request its endpoint takes (`POST /api/v1/simulations/marketing`,
 //! `/intervention`, `/individual`), which is then checked against the published schema and
-//! planned, stored and queued exactly as the API's; the live page opens. A focus group starts
-//! from its listing's page.
+//! planned, stored and queued exactly as the API's; the live page opens. The focus group's form
+//! is in `new_simulation`.
 
 use std::{collections::BTreeSet, sync::Arc};
 
@@ -48,8 +48,8 @@ pub async fn chooser(req: &Request) -> Response {
             p.crumbs { a href="/simulations" { "Simulations" } " / new" }
             h1 { "New simulation" }
             dl.kinds {
-                dt { a href="/listings" { "Focus group on a listing" } }
-                dd { "A panel reacts to a listing, its photos and the changes the seller is considering: intent by segment, the photo to lead with, a price. Open the listing and choose " em { "Run a focus group" } "." }
+                dt { a href="/simulations/new/focus-group" { "Focus group on a listing" } }
+                dd { "A panel reacts to a listing, its photos and the changes the seller is considering: intent by segment, the photo to lead with, a price. Choose one of your listings or type one in." }
                 dt { a href="/simulations/new/marketing" { "Marketing test" } }
                 dd { "Materials × channels on a panel: who opens, clicks and replies, and what to send each client." }
                 dt { a href="/simulations/new/outreach" { "Outreach test" } }
