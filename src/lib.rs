@@ -16,7 +16,12 @@ use poem::listener::AcceptorExt;
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use troupe_api::{ApiState, ScheduledSimulations};
-use troupe_shared::{Config, Store, domain::MatchRun, jobs::MatchingJob, queue::Queues};
+use troupe_shared::{
+    Config, Store,
+    domain::MatchRun,
+    jobs::MatchingJob,
+    queue::{Queues, RedisServer},
+};
 use troupe_worker::matching::{MatchingDeps, run_match};
 
 /// Which roles this process runs. The embedded shape runs all three.
@@ -67,10 +72,14 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Store, Queues)> {
         .await
         .with_context(|| format!("connecting to {}", redact(&config.database_url)))?;
     store.migrate().await.context("applying migrations")?;
-    let queues = match (&config.redis_url, store.sqlite_pool()) {
-        (Some(url), _) => Queues::redis(url, config)
-            .await
-            .with_context(|| format!("connecting to {}", redact(url)))?,
+    let redis = RedisServer::configured(config)?;
+    let queues = match (&redis, store.sqlite_pool()) {
+        (Some(server), _) => Queues::redis(server, config).await.with_context(|| {
+            format!(
+                "connecting to {}",
+                redact(config.redis_url.as_deref().unwrap_or_default())
+            )
+        })?,
         (None, Some(pool)) => Queues::sqlite(pool, config).await?,
         (None, None) => anyhow::bail!("no queue backend: set TROUPE_REDIS_URL"),
     };

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::queue::RedisServer;
+
 /// Notices a subscriber may fall behind by before it is told it lagged (and re-reads the table).
 const CAPACITY: usize = 4096;
 const RESUBSCRIBE_PAUSE: Duration = Duration::from_secs(1);
@@ -46,11 +48,11 @@ impl EventBus {
         }
     }
 
-    /// Publishes to, and relays from, `channel` on the Redis at `url`.
-    pub async fn redis(url: &str, channel: String) -> Result<Self, redis::RedisError> {
-        let conn = crate::queue::redis_connection(url).await?;
+    /// Publishes to, and relays from, `channel` on `server`.
+    pub async fn redis(server: &RedisServer, channel: String) -> Result<Self, redis::RedisError> {
+        let conn = server.connection().await?;
         let local = broadcast::channel(CAPACITY).0;
-        let client = redis::Client::open(url)?;
+        let client = server.client()?;
         tokio::spawn(relay(client, channel.clone(), local.clone()));
         Ok(EventBus {
             local,

@@ -43,6 +43,9 @@ pub struct Config {
     /// (or a pool exhausted for this long) is told to the client quickly, not after a hang.
     pub database_acquire_timeout: Duration,
     pub redis_url: Option<String>,
+    /// A private certificate authority (PEM file) a `rediss://` Redis's certificate is checked
+    /// against (`TROUPE_REDIS_CA_CERT`); without it, the system's trusted roots.
+    pub redis_ca_cert: Option<PathBuf>,
     pub bind: SocketAddr,
     /// HTTPS for the API (`TROUPE_TLS_CERT` and `TROUPE_TLS_KEY`); plain HTTP without.
     pub tls: Option<TlsConfig>,
@@ -237,6 +240,17 @@ impl Config {
         if let Some(url) = &redis_url {
             check_url("TROUPE_REDIS_URL", url, &["redis", "rediss"])?;
         }
+        let redis_ca_cert = env.optional("TROUPE_REDIS_CA_CERT").map(PathBuf::from);
+        if redis_ca_cert.is_some()
+            && !redis_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("rediss://"))
+        {
+            return Err(invalid(
+                "TROUPE_REDIS_CA_CERT",
+                "is for a Redis reached over TLS: set TROUPE_REDIS_URL to a rediss:// address",
+            ));
+        }
         if let Some(url) = env.optional("TROUPE_LLM_BASE_URL") {
             check_url("TROUPE_LLM_BASE_URL", &url, &["http", "https"])?;
         }
@@ -305,6 +319,7 @@ impl Config {
                 env.parse("TROUPE_DATABASE_ACQUIRE_TIMEOUT_MS", "3000")?,
             ),
             redis_url,
+            redis_ca_cert,
             bind: env.parse("TROUPE_BIND", "127.0.0.1:8080")?,
             tls: tls_config(&env)?,
             public_url: env
@@ -775,6 +790,31 @@ mod tests {
     #[test]
     fn redis_with_sqlite_is_refused() {
         assert!(load(&[("TROUPE_REDIS_URL", "redis://127.0.0.1")]).is_err());
+    }
+
+    #[test]
+    fn a_redis_authority_needs_a_tls_address() {
+        let postgres = ("TROUPE_DATABASE_URL", "postgres://db/troupe");
+        let key = ("TROUPE_ENCRYPTION_KEY", "a2V5");
+        let ca = ("TROUPE_REDIS_CA_CERT", "/etc/troupe/redis-ca.pem");
+        let plain = load(&[
+            postgres,
+            key,
+            ("TROUPE_REDIS_URL", "redis://redis:6379"),
+            ca,
+        ]);
+        assert!(plain.unwrap_err().to_string().contains("rediss://"));
+        let tls = load(&[
+            postgres,
+            key,
+            ("TROUPE_REDIS_URL", "rediss://redis:6380"),
+            ca,
+        ])
+        .unwrap();
+        assert_eq!(
+            tls.redis_ca_cert.as_deref(),
+            Some(std::path::Path::new("/etc/troupe/redis-ca.pem"))
+        );
     }
 
     #[test]

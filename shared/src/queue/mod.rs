@@ -1,6 +1,7 @@
 //! The job queues of both shapes behind one type: apalis-sqlite in the embedded shape,
 //! apalis-redis in the distributed one, each with a bell that wakes idle workers on a push.
 
+mod redis_server;
 mod wake;
 
 use std::time::Duration;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
 use apalis_redis::{ConnectionManager, RedisStorage};
 use apalis_sqlite::{SqlitePool, SqlitePoolOptions, SqliteStorage};
-use redis::aio::ConnectionManagerConfig;
+pub use redis_server::RedisServer;
 use tokio_util::sync::CancellationToken;
 use wake::{Arrivals, Bell};
 
@@ -237,7 +238,7 @@ pub struct Queues {
     /// `TROUPE_QUEUE_PREFIX`, which the queues' full names start with.
     prefix: String,
     /// The distributed shape's Redis, whose push announcements the workers subscribe to.
-    redis_url: Option<String>,
+    redis: Option<RedisServer>,
 }
 
 impl Queues {
@@ -258,19 +259,19 @@ impl Queues {
             matching: Queue::sqlite(pool, config),
             webhooks: Queue::sqlite(pool, config),
             prefix: config.queue_prefix.clone(),
-            redis_url: None,
+            redis: None,
         })
     }
 
-    pub async fn redis(url: &str, config: &Config) -> Result<Self, QueueError> {
-        let conn = redis_connection(url).await?;
+    pub async fn redis(server: &RedisServer, config: &Config) -> Result<Self, QueueError> {
+        let conn = server.connection().await?;
         Ok(Queues {
             simulations: Queue::redis(conn.clone(), config),
             enrichment: Queue::redis(conn.clone(), config),
             matching: Queue::redis(conn.clone(), config),
             webhooks: Queue::redis(conn, config),
             prefix: config.queue_prefix.clone(),
-            redis_url: Some(url.to_owned()),
+            redis: Some(server.clone()),
         })
     }
 
@@ -278,7 +279,7 @@ impl Queues {
     /// process's consumers pick the job up at once (the embedded shape's pushers ring the bells
     /// themselves, so there this returns at once).
     pub async fn hear_arrivals(&self, shutdown: CancellationToken) {
-        let Some(url) = self.redis_url.clone() else {
+        let Some(server) = self.redis.clone() else {
             return;
         };
         let bells = [
@@ -290,7 +291,7 @@ impl Queues {
         .into_iter()
         .filter_map(|(channel, bell)| Some((channel?, bell.clone())))
         .collect();
-        wake::hear_redis(url, bells, shutdown).await;
+        wake::hear_redis(server, bells, shutdown).await;
     }
 
     /// The distributed shape's Redis connection, which other shared state (rate limits, the
@@ -348,16 +349,6 @@ impl Queues {
         }
         Ok(())
     }
-}
-
-/// A Redis connection that survives load: redis-rs's default 500 ms response timeout turns a
-/// busy moment into a dead pool (apalis-redis issue 76).
-pub async fn redis_connection(url: &str) -> Result<ConnectionManager, redis::RedisError> {
-    let client = redis::Client::open(url)?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(5)))
-        .set_response_timeout(Some(Duration::from_secs(30)));
-    client.get_connection_manager_with_config(config).await
 }
 
 /// Deletes every key under `prefix:` (SCAN, then UNLINK in batches); returns how many.

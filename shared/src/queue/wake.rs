@@ -17,6 +17,8 @@ use tokio::{sync::watch, time::Sleep};
 use tokio_stream::wrappers::WatchStream;
 use tokio_util::sync::CancellationToken;
 
+use super::RedisServer;
+
 /// How long to wait before subscribing again after the subscription failed.
 const RESUBSCRIBE_PAUSE: Duration = Duration::from_secs(1);
 /// How long after a ring its echo comes: longer than a fetch takes, so the fetch a ring may have
@@ -80,10 +82,14 @@ impl Stream for Arrivals {
 
 /// Until `shutdown`: rings each channel's bell when Redis publishes on it, and subscribes again
 /// whenever the connection is lost.
-pub async fn hear_redis(url: String, bells: Vec<(String, Bell)>, shutdown: CancellationToken) {
+pub async fn hear_redis(
+    server: RedisServer,
+    bells: Vec<(String, Bell)>,
+    shutdown: CancellationToken,
+) {
     loop {
         let heard = async {
-            let client = redis::Client::open(url.as_str())?;
+            let client = server.client()?;
             let mut pubsub = client.get_async_pubsub().await?;
             for (channel, _) in &bells {
                 pubsub.subscribe(channel).await?;

@@ -178,8 +178,8 @@ impl Store {
                 )
             }
         };
-        let bus = match &config.redis_url {
-            Some(url) => EventBus::redis(url, config.queue_name("events")).await?,
+        let bus = match crate::queue::RedisServer::configured(config)? {
+            Some(server) => EventBus::redis(&server, config.queue_name("events")).await?,
             None => EventBus::in_process(),
         };
         let keys = keys::Keyring::new(crate::crypto::MasterKey::load(&config.encryption_key)?);
