@@ -42,7 +42,8 @@ pub(crate) use session::principal_from_cookie;
 /// How pages build links and cookies.
 #[derive(Clone)]
 pub struct WebSettings {
-    /// Cookies get `Secure` when the API serves HTTPS.
+    /// Cookies get `Secure` when people reach the service over HTTPS: the API serves it, or
+    /// `TROUPE_PUBLIC_URL` is `https://` (TLS ended at an ingress or a proxy in front).
     pub secure_cookies: bool,
     /// `TROUPE_PUBLIC_URL`: the base of links in invitations.
     pub public_url: Option<String>,
@@ -57,7 +58,11 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 impl WebSettings {
     pub fn new(config: &Config) -> Self {
         WebSettings {
-            secure_cookies: config.tls.is_some(),
+            secure_cookies: config.tls.is_some()
+                || config
+                    .public_url
+                    .as_deref()
+                    .is_some_and(|url| url.starts_with("https://")),
             public_url: config.public_url.clone(),
         }
     }
