@@ -396,7 +396,7 @@ try {
   await page.goto(`${ORIGIN}/simulations/new/outreach`);
   await accessible(page, "outreach-form");
   await page.goto(`${ORIGIN}/simulations/new/focus-group`);
-  await accessible(page, "focus-group-form");
+  await accessible(page, "new-focus-group-form");
   await page.goto(`${ORIGIN}/simulations/new/individual?client=${seeded.ids["Ada Vale"]}`);
   await page.getByLabel("The listing it is about (optional)").selectOption(seeded.listing);
   await page.getByLabel("What is shown, written or said").fill("A private showing of the cellar.");

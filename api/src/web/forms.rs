@@ -6,12 +6,34 @@ use maud::{Markup, html};
 use poem::{Request, Response, http::StatusCode, web::Multipart};
 use serde_json::{Map, Value};
 
+use troupe_shared::store::ClientChoice;
+
 use super::{
     error::PageError,
     layout::{self, Section},
     session::{SignedIn, same_origin},
 };
-use crate::problem::ApiError;
+use crate::{ApiState, audit::ReadVia, personas::audit_listed, problem::ApiError};
+
+/// Stored clients and listings a form's list offers (the first ones, oldest first for clients).
+pub const OFFERED: u32 = 200;
+
+/// The clients a form offers by name. Names shown are names read: audited as the client book's
+/// list is.
+pub async fn offered_clients(
+    state: &ApiState,
+    me: &SignedIn,
+) -> Result<Vec<ClientChoice>, PageError> {
+    let clients = state.store.client_choices(&me.principal, OFFERED).await?;
+    audit_listed(
+        state,
+        &me.principal,
+        clients.iter().map(|c| c.id),
+        ReadVia::Web,
+    )
+    .await?;
+    Ok(clients)
+}
 
 /// A form post's sender and fields, once its origin and CSRF token hold.
 pub async fn signed_post(req: &Request, body: &str) -> Result<(SignedIn, Posted), PageError> {

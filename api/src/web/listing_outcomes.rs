@@ -17,13 +17,11 @@ use uuid::Uuid;
 
 use super::{
     error::{PageError, id_param, render},
+    forms::offered_clients,
     layout,
     session::SignedIn,
 };
-use crate::{ApiState, audit::ReadVia, outcomes::record, personas::audit_listed};
-
-/// Clients offered in the form's list (the brokerage's first ones the person may see).
-const CLIENT_CHOICES: u32 = 200;
+use crate::{ApiState, outcomes::record};
 
 /// The listing page's section: the outcomes recorded, and the form to record one.
 pub async fn section(
@@ -36,18 +34,10 @@ pub async fn section(
         limit: 50,
         ..OutcomeFilter::default()
     };
-    let store = &state.store;
     let (recorded, clients) = tokio::try_join!(
-        store.list_outcomes(&me.principal, &filter),
-        store.client_choices(&me.principal, CLIENT_CHOICES),
+        async { Ok::<_, PageError>(state.store.list_outcomes(&me.principal, &filter).await?) },
+        offered_clients(state, me),
     )?;
-    audit_listed(
-        state,
-        &me.principal,
-        clients.iter().map(|c| c.id),
-        ReadVia::Web,
-    )
-    .await?;
     let names: std::collections::HashMap<Uuid, &str> =
         clients.iter().map(|c| (c.id, c.name.as_str())).collect();
     let client_name = |id: Option<Uuid>| match id {

@@ -24,16 +24,14 @@ use uuid::Uuid;
 
 use super::{
     error::{PageError, id_param, render},
-    forms::signed_post,
+    forms::{OFFERED, offered_clients, signed_post},
     layout::{self, Section},
     listing_form,
     session::{SignedIn, same_origin},
 };
 use crate::{
     ApiState,
-    audit::ReadVia,
     contract::Contract,
-    personas::audit_listed,
     simulations::{FocusGroupRequest, SimulationParams, submit_focus_group},
 };
 
@@ -52,9 +50,6 @@ enum Target<'a> {
         stored: &'a [Property],
     },
 }
-
-/// Stored listings offered instead of typing one (the newest).
-const LISTING_CHOICES: u32 = 200;
 
 /// What the person typed, kept to show the form again with what was wrong.
 #[derive(Default)]
@@ -241,18 +236,10 @@ pub(super) async fn participants(
 ) -> Result<Markup, PageError> {
     let store = &state.store;
     let (labels, defined, clients) = tokio::try_join!(
-        store.segment_labels(&me.principal),
-        store.list_segments(me.principal.brokerage_id),
-        store.client_choices(&me.principal, CLIENT_CHOICES),
+        async { Ok::<_, PageError>(store.segment_labels(&me.principal).await?) },
+        async { Ok(store.list_segments(me.principal.brokerage_id).await?) },
+        offered_clients(state, me),
     )?;
-    // Names shown are names read: audited as the client book's list is.
-    audit_listed(
-        state,
-        &me.principal,
-        clients.iter().map(|c| c.id),
-        ReadVia::Web,
-    )
-    .await?;
     Ok(html! {
         fieldset {
             legend { "Who takes part" }
@@ -282,9 +269,6 @@ pub(super) async fn participants(
         }
     })
 }
-
-/// Stored clients a form offers by name (the book's first, oldest first).
-pub(super) const CLIENT_CHOICES: u32 = 200;
 
 /// The stored clients a form chose by name, or what is wrong with one.
 pub(super) fn chosen_clients<'a>(
@@ -512,7 +496,7 @@ pub async fn submit_typed(
 
 async fn newest_listings(state: &ApiState, me: &SignedIn) -> Result<Vec<Property>, PageError> {
     let filter = PropertyFilter {
-        limit: LISTING_CHOICES,
+        limit: OFFERED,
         ..PropertyFilter::default()
     };
     Ok(state

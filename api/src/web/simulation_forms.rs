@@ -24,20 +24,15 @@ use uuid::Uuid;
 
 use super::{
     error::{PageError, id_param, render},
-    forms::{FormPage, Posted, refusals, signed_post},
+    forms::{FormPage, OFFERED, Posted, offered_clients, refusals, signed_post},
     layout::{self, Section},
     new_simulation::{chosen_clients, participants},
     session::SignedIn,
 };
-use crate::{
-    ApiState, audit::ReadVia, contract::Contract, personas::audit_listed,
-    simulations::submit_request,
-};
+use crate::{ApiState, contract::Contract, simulations::submit_request};
 
 /// Empty slots on a form for materials and sequences; an empty slot is left out.
 const SLOTS: usize = 3;
-/// Clients and listings offered in a form's lists.
-const CHOICES: u32 = 200;
 
 /// The four kinds and where each starts.
 #[handler]
@@ -430,22 +425,17 @@ async fn individual_form(
     posted: &Posted,
 ) -> Result<Markup, PageError> {
     let listings = PropertyFilter {
-        limit: CHOICES,
+        limit: OFFERED,
         ..PropertyFilter::default()
     };
-    let (clients, listings) = tokio::try_join!(
-        state.store.client_choices(&me.principal, CHOICES),
-        state
-            .store
-            .list_properties(me.principal.brokerage_id, &listings),
-    )?;
-    audit_listed(
-        state,
-        &me.principal,
-        clients.iter().map(|c| c.id),
-        ReadVia::Web,
-    )
-    .await?;
+    let (clients, listings) = tokio::try_join!(offered_clients(state, me), async {
+        Ok::<_, PageError>(
+            state
+                .store
+                .list_properties(me.principal.brokerage_id, &listings)
+                .await?,
+        )
+    },)?;
     let (client, scenario, listing) = (
         posted.text("client"),
         posted.text("scenario"),
