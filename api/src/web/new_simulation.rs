@@ -1,7 +1,7 @@
-//! The focus-group form, on a stored listing or on one typed into it: choose the segments (stored clients by their segment label,
-//! or a defined segment's synthetic population), the questions and the modifications to test,
-//! the panel's size and the iterations; it is planned and queued exactly as
-//! `POST /api/v1/simulations/focus-group`, then the live page opens.
+//! The focus-group form, on a stored listing or on one typed into it: choose the segments
+//! (stored clients by their segment label, or a defined segment's synthetic population), the
+//! questions and the modifications to test, the panel's size and the iterations; it is planned
+//! and queued exactly as `POST /api/v1/simulations/focus-group`, then the live page opens.
 
 use std::{collections::BTreeSet, sync::Arc};
 
@@ -42,13 +42,10 @@ enum ListingRef {
 }
 
 /// Where the form is: on a stored listing's page, or on its own with the listing typed in (what
-/// was typed so far, and stored listings to choose from instead).
+/// was typed so far; stored listings are offered to choose from instead).
 enum Target<'a> {
     Stored(&'a Property),
-    Typed {
-        listing: &'a Value,
-        stored: &'a [Property],
-    },
+    Typed(&'a Value),
 }
 
 /// What the person typed, kept to show the form again with what was wrong.
@@ -306,18 +303,23 @@ async fn form_page(
             format!("/listings/{}/focus-group", listing.id),
             Section::Listings,
         ),
-        Target::Typed { .. } => (
+        Target::Typed(_) => (
             "New focus group".to_owned(),
             "/simulations/new/focus-group".to_owned(),
             Section::Simulations,
         ),
+    };
+    // Only the typed-listing form offers stored listings instead; read when it is shown.
+    let stored = match target {
+        Target::Typed(_) => newest_listings(state, me).await?,
+        Target::Stored(_) => Vec::new(),
     };
     let body = html! {
         @match &target {
             Target::Stored(listing) => {
                 p.crumbs { a href="/listings" { "Listings" } " / " a href={ "/listings/" (listing.id) } { (listing.details.title) } " / focus group" }
             }
-            Target::Typed { .. } => {
+            Target::Typed(_) => {
                 p.crumbs { a href="/simulations" { "Simulations" } " / " a href="/simulations/new" { "new" } " / focus group" }
             }
         }
@@ -325,7 +327,7 @@ async fn form_page(
         @if !problems.is_empty() {
             div.alert role="alert" { p { "The focus group was not started:" } ul { @for p in problems { li { (p) } } } }
         }
-        @if let Target::Typed { stored, .. } = &target {
+        @if let Target::Typed(_) = &target {
             @if !stored.is_empty() {
                 form.stack method="get" action="/simulations/new/focus-group" {
                     label for="listing" { "On a stored listing" }
@@ -339,7 +341,7 @@ async fn form_page(
         }
         form.stack method="post" action=(action) {
             input type="hidden" name="csrf" value=(me.csrf_token);
-            @if let Target::Typed { listing, .. } = &target {
+            @if let Target::Typed(listing) = &target {
                 fieldset {
                     legend { "The listing" }
                     (listing_form::fields(listing, &["listing_id", "candidate_modifications", "status"]))
@@ -457,13 +459,8 @@ pub async fn typed_form(
         if let Some(id) = id_param(chosen.listing.as_deref(), "listing")? {
             return Ok(layout::see_other(&format!("/listings/{id}/focus-group")));
         }
-        let stored = newest_listings(&state, &me).await?;
         let listing = json!({ "currency": "USD" });
-        let target = Target::Typed {
-            listing: &listing,
-            stored: &stored,
-        };
-        form_page(&state, &me, target, &Filled::fresh(), &[]).await
+        form_page(&state, &me, Target::Typed(&listing), &Filled::fresh(), &[]).await
     })
     .await
 }
@@ -484,12 +481,7 @@ pub async fn submit_typed(
             Err(problems) => (None, problems),
         };
         let request = filled.request(listing, state.limits.max_agents, problems);
-        let stored = newest_listings(&state, &me).await?;
-        let target = Target::Typed {
-            listing: &typed,
-            stored: &stored,
-        };
-        start(&state, &me, request, target, &filled).await
+        start(&state, &me, request, Target::Typed(&typed), &filled).await
     })
     .await
 }
