@@ -316,9 +316,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Encryption {
             command: EncryptionCommand::Rewrap,
         } => {
-            let new_key = std::env::var("TROUPE_NEW_ENCRYPTION_KEY")
+            let new_key = config
+                .new_encryption_key
+                .clone()
                 .context("set TROUPE_NEW_ENCRYPTION_KEY to the new master key")?;
-            let new_master = MasterKey::load(&EncryptionKeySource::Inline(new_key.into()))?;
+            let new_master = MasterKey::load(&EncryptionKeySource::Inline(new_key))?;
             let (store, _) = troupe::connect(&config).await?;
             let count = store.rewrap_data_keys(&new_master).await?;
             store.close().await;

@@ -1,6 +1,7 @@
 //! `/api/v1/audit`: the brokerage's audit log, newest first, for its admins.
 
 use std::time::Duration;
+use troupe_shared::causes::Causes;
 
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
@@ -38,7 +39,7 @@ pub async fn chain_reads(store: Store, shutdown: CancellationToken) {
             _ = tokio::time::sleep(CHAIN_INTERVAL) => false,
         };
         if let Err(e) = store.chain_staged_reads().await {
-            tracing::warn!(error = %e, "could not chain staged reads; retrying");
+            tracing::warn!(error = %Causes(&e), "could not chain staged reads; retrying");
         }
         if stopping {
             return;

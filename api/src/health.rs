@@ -2,6 +2,7 @@
 
 use poem::{handler, web::Data, web::Json};
 use serde_json::{Value, json};
+use troupe_shared::causes::Causes;
 
 use crate::{ApiState, problem::ApiError};
 
@@ -15,8 +16,12 @@ pub fn healthz() -> Json<Value> {
 /// `unavailable` problem names it (an operator's probe, so the cause is given too).
 #[handler]
 pub async fn readyz(state: Data<&ApiState>) -> Result<Json<Value>, ApiError> {
-    let database = state.store.ping().await.map_err(|e| e.to_string());
-    let queue = state.queues.ping().await.map_err(|e| e.to_string());
+    let database = state.store.ping().await.map_err(|e| Causes(&e).to_string());
+    let queue = state
+        .queues
+        .ping()
+        .await
+        .map_err(|e| Causes(&e).to_string());
     let checks = json!({
         "database": database.as_ref().err().map_or("ok", String::as_str),
         "queue": queue.as_ref().err().map_or("ok", String::as_str),
@@ -53,7 +58,7 @@ pub async fn metrics(state: Data<&ApiState>) -> String {
                 ::metrics::gauge!("troupe_queue_depth", "queue" => queue).set(depth as f64);
             }
         }
-        Err(e) => tracing::warn!(error = %e, "queue depths unavailable"),
+        Err(e) => tracing::warn!(error = %Causes(&e), "queue depths unavailable"),
     }
     state.metrics.render()
 }

@@ -10,6 +10,7 @@
 //! from the workspace's own pages the session cookie (same origin only).
 
 use std::time::Duration;
+use troupe_shared::causes::Causes;
 
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
@@ -250,7 +251,7 @@ async fn stream(
         {
             Ok(events) => events,
             Err(e) => {
-                tracing::warn!(error = %e, "websocket could not read events");
+                tracing::warn!(error = %Causes(&e), "websocket could not read events");
                 close(&mut sink, CloseCode::Error, "could not read events").await;
                 return "store error";
             }

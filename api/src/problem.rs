@@ -10,6 +10,7 @@ use poem_openapi::{
 };
 use serde::Serialize;
 use troupe_shared::StoreError;
+use troupe_shared::causes::Causes;
 
 use crate::contract::Violation;
 
@@ -106,11 +107,14 @@ impl From<StoreError> for ApiError {
         if let Some(what) = err.unreachable() {
             // An outage is the client's to retry, not a fault of the request: a 503 that names
             // no internals (the log has the cause).
-            tracing::warn!(error = %err, "{what} unreachable");
+            tracing::warn!(error = %Causes(&err), "{what} unreachable");
             return ApiError::Unavailable(format!("the {what} is unavailable; try again shortly"));
         }
         match err {
-            StoreError::Duplicate(detail) => ApiError::Conflict(detail),
+            StoreError::Duplicate(detail) | StoreError::Contended(detail) => {
+                ApiError::Conflict(detail)
+            }
+            StoreError::Forbidden(detail) => ApiError::Forbidden(detail),
             other => ApiError::Internal(Box::new(other)),
         }
     }
@@ -167,16 +171,9 @@ impl ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        if let ApiError::Internal(source) = self {
+        if let ApiError::Internal(_) = self {
             // The client learns nothing of the inside; the log gets the whole cause chain.
-            let mut chain = source.to_string();
-            let mut cause = source.source();
-            while let Some(c) = cause {
-                chain.push_str(": ");
-                chain.push_str(&c.to_string());
-                cause = c.source();
-            }
-            tracing::error!(error = %chain, "internal error");
+            tracing::error!(error = %Causes(self), "internal error");
         }
         let errors = match self {
             ApiError::InvalidBody(violations) | ApiError::BrokenRule(violations) => {

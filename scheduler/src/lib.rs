@@ -3,6 +3,7 @@
 //! simulations.
 
 use std::{future::Future, pin::Pin, str::FromStr, sync::Arc};
+use troupe_shared::causes::Causes;
 
 use apalis::prelude::*;
 use apalis_cron::{CronScheduler, Tick};
@@ -48,7 +49,7 @@ pub enum SchedulerError {
     Schedule(String, cron::error::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("scheduler stopped: {0}")]
+    #[error("scheduler stopped")]
     Apalis(#[from] WorkerError),
 }
 
@@ -212,7 +213,7 @@ pub async fn run(
         Ok(0) => {}
         Ok(fired) => tracing::info!(fired, "caught up missed scheduled simulations"),
         Err(e) => tracing::warn!(
-            error = %e,
+            error = %Causes(&*e),
             "scheduled simulations could not be caught up; the next tick tries again"
         ),
     }

@@ -37,6 +37,9 @@ pub enum EncryptionKeySource {
 pub struct Config {
     pub database_url: String,
     pub encryption_key: EncryptionKeySource,
+    /// The master key `troupe encryption rewrap` re-wraps the data keys under
+    /// (`TROUPE_NEW_ENCRYPTION_KEY`, base64); no process serves with it until restarted so.
+    pub new_encryption_key: Option<SecretString>,
     /// PostgreSQL connections one process keeps (SQLite has one writer; its pool is fixed).
     pub database_pool_size: u32,
     /// How long a request waits for a PostgreSQL connection before it answers 503: an outage
@@ -222,12 +225,8 @@ fn parse_schedule(raw: &str) -> Result<Vec<Duration>, ConfigError> {
 }
 
 impl Config {
-    /// Loads from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(std::env::vars().collect())
-    }
-
-    /// Loads from the given variables (tests pass their own map instead of mutating the process).
+    /// Loads from the given variables: the binary passes the process's (with its flags applied),
+    /// tests their own map instead of mutating the process.
     pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
         let env = Vars(vars);
         let database_url = env.string("TROUPE_DATABASE_URL", "sqlite://troupe.db");
@@ -314,6 +313,9 @@ impl Config {
         let config = Config {
             database_url,
             encryption_key,
+            new_encryption_key: env
+                .optional("TROUPE_NEW_ENCRYPTION_KEY")
+                .map(SecretString::from),
             database_pool_size: env.parse("TROUPE_DATABASE_POOL_SIZE", "16")?,
             database_acquire_timeout: Duration::from_millis(
                 env.parse("TROUPE_DATABASE_ACQUIRE_TIMEOUT_MS", "3000")?,

@@ -4,6 +4,7 @@
 pub mod accuracy;
 pub mod auth;
 pub mod bus;
+pub mod causes;
 pub mod config;
 pub mod criteria;
 pub mod crypto;

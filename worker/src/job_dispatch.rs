@@ -5,6 +5,7 @@
 //! the queue still holds is not queued twice, and the runs' fencing lets only one run write.
 
 use std::time::Duration;
+use troupe_shared::causes::Causes;
 
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
@@ -35,7 +36,7 @@ pub async fn dispatch(
         let pause = match dispatch_once(&store, &queues, config.job_recheck_after).await {
             Ok(()) => config.job_sweep_interval,
             Err(e) => {
-                tracing::warn!(error = %e, "job dispatch failed; retrying");
+                tracing::warn!(error = %Causes(&*e), "job dispatch failed; retrying");
                 ERROR_PAUSE.max(config.job_sweep_interval)
             }
         };

@@ -9,6 +9,7 @@ mod simulation;
 pub mod webhooks;
 
 use std::sync::Arc;
+use troupe_shared::causes::Causes;
 
 use apalis::prelude::*;
 use tokio_util::sync::CancellationToken;
@@ -34,9 +35,9 @@ const RESTART_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("LLM client: {0}")]
+    #[error("LLM client")]
     Llm(#[from] llm::LlmError),
-    #[error("webhook client: {0}")]
+    #[error("webhook client")]
     Webhooks(#[from] reqwest::Error),
 }
 
@@ -114,7 +115,7 @@ async fn handle(job: SimulationJob, deps: Data<Arc<SimulationDeps>>) -> Result<(
     tokio::spawn(async move { run_simulation(&job, &deps).await })
         .await?
         .map_err(|e| {
-            tracing::error!(simulation = %simulation_id, error = %e, "simulation job failed; it will be redelivered");
+            tracing::error!(simulation = %simulation_id, error = %Causes(&e), "simulation job failed; it will be redelivered");
             e.into()
         })
 }
@@ -128,7 +129,7 @@ async fn handle_enrichment(
     tokio::spawn(async move { run_enrichment(&job, &deps).await })
         .await?
         .map_err(|e| {
-            tracing::error!(enrichment = %enrichment_id, error = %e, "enrichment job failed; it will be redelivered");
+            tracing::error!(enrichment = %enrichment_id, error = %Causes(&e), "enrichment job failed; it will be redelivered");
             e.into()
         })
 }
@@ -139,7 +140,7 @@ async fn handle_match(job: MatchingJob, deps: Data<Arc<MatchingDeps>>) -> Result
     tokio::spawn(async move { run_match(&job, &deps).await })
         .await?
         .map_err(|e| {
-            tracing::error!(run = %run_id, error = %e, "match job failed; it will be redelivered");
+            tracing::error!(run = %run_id, error = %Causes(&e), "match job failed; it will be redelivered");
             e.into()
         })
 }
@@ -150,7 +151,7 @@ async fn handle_webhook(job: WebhookJob, deps: Data<Arc<WebhookDeps>>) -> Result
     tokio::spawn(async move { webhooks::deliver(&job, &deps).await })
         .await?
         .map_err(|e| {
-            tracing::error!(delivery = %delivery_id, error = %e, "webhook job failed; it will be redelivered");
+            tracing::error!(delivery = %delivery_id, error = %Causes(&e), "webhook job failed; it will be redelivered");
             e.into()
         })
 }
@@ -266,7 +267,7 @@ where
         match run_once(unique_worker_name()).await {
             Ok(()) => break,
             Err(e) => {
-                tracing::error!(error = %e, "worker stopped on an error; restarting");
+                tracing::error!(error = %Causes(&e), "worker stopped on an error; restarting");
                 tokio::select! {
                     _ = shutdown.cancelled() => {}
                     _ = tokio::time::sleep(RESTART_PAUSE) => {}

@@ -2,6 +2,7 @@
 //! would give (404 for what the person may not see), or a redirect to sign in.
 
 use std::sync::Arc;
+use troupe_shared::causes::Causes;
 
 use poem::{
     Endpoint, IntoResponse, Request, Response, error::ParsePathError, error::ResponseError,
@@ -71,7 +72,7 @@ impl IntoResponse for PageError {
             PageError::Api(err) => {
                 let status = err.status();
                 if status.is_server_error() {
-                    tracing::error!(error = %err, "page failed");
+                    tracing::error!(error = %Causes(&err), "page failed");
                 }
                 let title = status.canonical_reason().unwrap_or("Error");
                 layout::message(status, title, &err.to_string())

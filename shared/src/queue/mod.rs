@@ -4,6 +4,7 @@
 mod redis_server;
 mod wake;
 
+use crate::causes::Causes;
 use std::time::Duration;
 
 use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
@@ -21,12 +22,19 @@ use crate::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("could not connect to Redis: {0}")]
+    #[error("could not connect to Redis")]
     Connect(#[from] redis::RedisError),
-    #[error("SQLite queue: {0}")]
+    #[error("SQLite queue")]
     Sqlite(#[from] apalis_sqlite::Error),
-    #[error("could not enqueue the job: {0}")]
-    Push(String),
+    #[error("could not enqueue the job")]
+    Push(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl QueueError {
+    /// A push the queue's backend refused, whatever its error type.
+    fn push(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        QueueError::Push(Box::new(error))
+    }
 }
 
 /// Where jobs of one type go. Cloning is cheap: clones share the connection and the bell.
@@ -116,7 +124,7 @@ impl<J: Job> Queue<J> {
                     .query_async::<i64>(&mut conn)
                     .await;
                 if let Err(e) = published {
-                    tracing::debug!(queue = J::QUEUE, error = %e, "push not announced; polls will find it");
+                    tracing::debug!(queue = J::QUEUE, error = %Causes(&e), "push not announced; polls will find it");
                 }
             }
         }
@@ -151,12 +159,10 @@ impl<J: Job> Queue<J> {
             return Ok(());
         }
         let result = match self.clone().storage {
-            Storage::Sqlite(mut storage) => {
-                storage.push_bulk(jobs).await.map_err(|e| e.to_string())
-            }
-            Storage::Redis(mut storage) => storage.push_bulk(jobs).await.map_err(|e| e.to_string()),
+            Storage::Sqlite(mut storage) => storage.push_bulk(jobs).await.map_err(QueueError::push),
+            Storage::Redis(mut storage) => storage.push_bulk(jobs).await.map_err(QueueError::push),
         };
-        result.map_err(QueueError::Push)?;
+        result?;
         self.announce().await;
         Ok(())
     }
@@ -185,7 +191,7 @@ impl<J: Job> Queue<J> {
                 storage
                     .push_all(futures::stream::iter(tasks))
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(QueueError::push)
             }
             Storage::Redis(mut storage) => {
                 let tasks = jobs.into_iter().map(|(job, request)| {
@@ -196,10 +202,10 @@ impl<J: Job> Queue<J> {
                 storage
                     .push_all(futures::stream::iter(tasks))
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(QueueError::push)
             }
         };
-        result.map_err(QueueError::Push)?;
+        result?;
         self.announce().await;
         Ok(())
     }
@@ -212,7 +218,7 @@ impl<J: Job> Queue<J> {
         {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                tracing::warn!(queue = J::QUEUE, request = %request.id, error = %e,
+                tracing::warn!(queue = J::QUEUE, request = %request.id, error = %Causes(&e),
                     "the queue refused the job; the dispatcher will push it");
             }
             Err(_) => {

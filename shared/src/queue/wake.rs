@@ -6,6 +6,7 @@
 //! sent while a subscription was down, or a job pushed by another process on the same SQLite
 //! file, is found at the next poll.
 
+use crate::causes::Causes;
 use std::{
     pin::Pin,
     task::{Context, Poll},
@@ -113,7 +114,7 @@ pub async fn hear_redis(
             _ = shutdown.cancelled() => return,
             result = heard => match result {
                 Ok(()) => tracing::warn!("the queue's notices stopped; subscribing again"),
-                Err(e) => tracing::warn!(error = %e, "cannot hear the queue's notices; polling meanwhile"),
+                Err(e) => tracing::warn!(error = %Causes(&e), "cannot hear the queue's notices; polling meanwhile"),
             },
         }
         tokio::select! {

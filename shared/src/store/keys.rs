@@ -267,7 +267,7 @@ impl Store {
                     .bind(id).bind(old).bind(new)
                     .execute(&mut *tx).await?.rows_affected();
                 if done == 0 {
-                    return Err(StoreError::Corrupt(format!("data key {id} changed during the re-wrap; run it again")));
+                    return Err(StoreError::Contended(format!("data key {id} changed during the re-wrap; run it again")));
                 }
             }
             tx.commit().await?;

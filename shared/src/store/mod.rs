@@ -77,19 +77,25 @@ const MIGRATIONS_TABLE: &str = "troupe_migrations";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
+    #[error("database error")]
     Database(#[from] sqlx::Error),
-    #[error("Redis error: {0}")]
+    #[error("Redis error")]
     Redis(#[from] redis::RedisError),
-    #[error("migration failed: {0}")]
+    #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
-    #[error("encryption at rest: {0}")]
+    #[error("encryption at rest")]
     Crypto(#[from] crate::crypto::CryptoError),
     /// A write would break a uniqueness rule the caller can fix (a listing id in use, say).
     #[error("{0}")]
     Duplicate(String),
+    /// The caller's role does not allow the operation (a 403 at the API).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A concurrent change got in first; running the operation again sees it.
+    #[error("{0}")]
+    Contended(String),
 }
 
 impl StoreError {

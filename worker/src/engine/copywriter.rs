@@ -5,6 +5,7 @@
 //! fails the run.
 
 use std::collections::BTreeMap;
+use troupe_shared::causes::Causes;
 
 use serde::Deserialize;
 use serde_json::json;
@@ -129,7 +130,7 @@ async fn rewrite(
             match asked {
                 Ok(copy) => Some((copy, true)),
                 Err(err) => {
-                    tracing::warn!(material = %material.name, error = %err, "no message rewrite");
+                    tracing::warn!(material = %material.name, error = %Causes(&err), "no message rewrite");
                     None
                 }
             }

@@ -1,6 +1,7 @@
 //! Who answers for a persona: an LLM through the gateway, or the rule-based offline model.
 
 use std::sync::{Arc, atomic::Ordering};
+use troupe_shared::causes::Causes;
 
 use serde_json::Value;
 
@@ -171,6 +172,6 @@ fn classify(err: LlmError) -> StepError {
         LlmError::Status { status, .. } if matches!(status.as_u16(), 401 | 403 | 404) => {
             StepError::Fatal(err.to_string())
         }
-        _ => StepError::Agent(err.to_string()),
+        _ => StepError::Agent(Causes(&err).to_string()),
     }
 }

@@ -7,6 +7,7 @@ mod merge;
 mod rules;
 
 use std::time::Instant;
+use troupe_shared::causes::Causes;
 
 use troupe_shared::{
     Store, StoreError,
@@ -70,8 +71,9 @@ async fn learn(
     let (extractor, candidates) = match read_sources(&work, deps).await {
         Ok(read) => read,
         Err(e) => {
-            tracing::warn!(enrichment = %work.id, error = %e, "enrichment failed");
-            store.fail_enrichment(work.id, &e.to_string()).await?;
+            let reason = Causes(&e).to_string();
+            tracing::warn!(enrichment = %work.id, error = %reason, "enrichment failed");
+            store.fail_enrichment(work.id, &reason).await?;
             return Ok("failed");
         }
     };

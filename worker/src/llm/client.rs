@@ -19,7 +19,7 @@ pub enum LlmError {
         body: String,
         signal: ProviderSignal,
     },
-    #[error("could not reach the model provider: {0}")]
+    #[error("could not reach the model provider")]
     Transport(#[from] reqwest::Error),
     #[error("the model provider sent an unusable reply: {0}")]
     BadReply(String),

@@ -5,6 +5,7 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
+use troupe_shared::causes::Causes;
 
 use backon::{ExponentialBuilder, Retryable};
 use serde_json::{Value, json};
@@ -222,7 +223,7 @@ impl Gateway {
             .notify(|err, delay| {
                 ledger.retries.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("troupe_llm_retries_total").increment(1);
-                tracing::debug!(error = %err, ?delay, "retrying a model call");
+                tracing::debug!(error = %Causes(err), ?delay, "retrying a model call");
             })
             .await
     }

@@ -13,6 +13,7 @@ use std::{
     },
     time::{Duration, Instant},
 };
+use troupe_shared::causes::Causes;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter as Governor};
 use redis::{Script, aio::ConnectionManager};
@@ -277,7 +278,7 @@ impl SharedBudget {
                 // Redis unreachable: the local limiter still holds this process to the limits;
                 // retries and the provider's 429s cover the rest.
                 Err(e) => {
-                    tracing::warn!(error = %e, "shared rate limit unavailable; using the local one");
+                    tracing::warn!(error = %Causes(&e), "shared rate limit unavailable; using the local one");
                     return;
                 }
             }
@@ -296,7 +297,7 @@ impl SharedBudget {
             .invoke_async(&mut conn)
             .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e, "could not correct the shared token budget");
+            tracing::warn!(error = %Causes(&e), "could not correct the shared token budget");
         }
     }
 
@@ -309,7 +310,7 @@ impl SharedBudget {
             .invoke_async(&mut conn)
             .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e, "could not share a provider pause");
+            tracing::warn!(error = %Causes(&e), "could not share a provider pause");
         }
     }
 }

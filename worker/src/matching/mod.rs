@@ -12,6 +12,7 @@ mod score;
 mod world;
 
 use std::collections::HashMap;
+use troupe_shared::causes::Causes;
 
 use chrono::{DateTime, Utc};
 
@@ -40,9 +41,9 @@ const MATERIAL_CHANGE: f64 = 0.05;
 pub enum MatchError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("embeddings: {0}")]
+    #[error("embeddings")]
     Llm(#[from] LlmError),
-    #[error("scoring task failed: {0}")]
+    #[error("scoring task failed")]
     Join(#[from] tokio::task::JoinError),
     #[error("the model re-rank failed: {0}")]
     Model(String),
@@ -105,7 +106,8 @@ pub async fn run_match(job: &MatchingJob, deps: &MatchingDeps) -> Result<(), Mat
             Ok(())
         }
         Err(e @ (MatchError::Llm(_) | MatchError::Model(_))) => {
-            store.fail_match_run(run.id, &e.to_string()).await?;
+            let reason = Causes(&e).to_string();
+            store.fail_match_run(run.id, &reason).await?;
             Ok(())
         }
         Err(e) => Err(e),

@@ -8,6 +8,7 @@
 mod sender;
 
 use std::time::Duration;
+use troupe_shared::causes::Causes;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -147,7 +148,7 @@ pub async fn dispatch(
         let pause = match dispatch_once(&store, &queue, lease).await {
             Ok(()) => config.poll_interval,
             Err(e) => {
-                tracing::warn!(error = %e, "webhook dispatch failed; retrying");
+                tracing::warn!(error = %Causes(&*e), "webhook dispatch failed; retrying");
                 ERROR_PAUSE
             }
         };
