@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use troupe::{App, Roles};
 use troupe_shared::{
     Config,
+    auth::Admin,
     config::{EncryptionKeySource, LogFormat},
     crypto::{MasterKey, generate_master_key},
     domain::Role,
@@ -244,9 +245,15 @@ async fn main() -> anyhow::Result<()> {
                 .provision_user(&brokerage, team.as_deref(), &user, role)
                 .await?;
             let base = service_url(&config);
-            let invitation = troupe_api::invite(&store, &operator, operator.user_id, &email, &base)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let invitation = troupe_api::invite(
+                &store,
+                Admin::for_operator(&operator),
+                operator.user_id,
+                &email,
+                &base,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             store.close().await;
             eprintln!(
                 "{user} of {brokerage} signs in as {email}; the link works once, until {}:",

@@ -2,10 +2,7 @@
 
 use poem::{Request, http::StatusCode};
 use poem_openapi::{SecurityScheme, auth::Bearer};
-use troupe_shared::{
-    auth::{Principal, hash_secret, hashes_match, parse_token},
-    domain::Role,
-};
+use troupe_shared::auth::{Admin, Principal, hash_secret, hashes_match, parse_token};
 
 use crate::{ApiState, problem::ApiError};
 
@@ -38,9 +35,8 @@ pub async fn authenticate(state: &ApiState, token: &str) -> poem::Result<Princip
 }
 
 /// The caller, if a brokerage admin; `what` says what only admins may do.
-pub fn require_admin<'p>(caller: &'p Principal, what: &str) -> Result<&'p Principal, ApiError> {
-    if caller.role != Role::BrokerageAdmin {
-        return Err(ApiError::Forbidden(format!("only brokerage admins {what}")));
-    }
-    Ok(caller)
+pub fn require_admin<'p>(caller: &'p Principal, what: &str) -> Result<Admin<'p>, ApiError> {
+    caller
+        .as_admin()
+        .ok_or_else(|| ApiError::Forbidden(format!("only brokerage admins {what}")))
 }

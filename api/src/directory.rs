@@ -8,7 +8,7 @@ use poem_openapi::{
     payload::Json,
 };
 use troupe_shared::{
-    auth::Principal,
+    auth::{Admin, Principal},
     domain::{ApiKeyInfo, Role, Team, User},
     store::{MintedKey, ReassignRefused},
 };
@@ -348,11 +348,11 @@ impl DirectoryApi {
     }
 }
 
-fn admin(caller: &Principal) -> Result<&Principal, ApiError> {
+fn admin(caller: &Principal) -> Result<Admin<'_>, ApiError> {
     require_admin(caller, "manage users, teams and keys")
 }
 
-async fn user(state: &ApiState, admin: &Principal, id: Uuid) -> Result<User, ApiError> {
+async fn user(state: &ApiState, admin: Admin<'_>, id: Uuid) -> Result<User, ApiError> {
     state
         .store
         .get_user(admin.brokerage_id, id)

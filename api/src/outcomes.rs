@@ -10,7 +10,7 @@ use poem_openapi::{
 };
 use troupe_shared::{
     accuracy::{self, AccuracyQuery},
-    auth::Principal,
+    auth::{Admin, Principal},
     domain::{
         AccuracyKind, AccuracyReport, CalibrationFit, Calibrations, Outcome, OutcomeBatch,
         OutcomeFilter, OutcomeIn, OutcomeKind,
@@ -215,7 +215,7 @@ impl OutcomesApi {
 /// same).
 pub(crate) async fn refit_calibrations(
     state: &ApiState,
-    caller: &Principal,
+    caller: Admin<'_>,
 ) -> Result<Calibrations, ApiError> {
     let items = state
         .store
@@ -231,7 +231,7 @@ pub(crate) async fn refit_calibrations(
         subject_id: caller.brokerage_id,
         detail: serde_json::json!({ "in_force": items.len() }),
     };
-    state.store.audit(caller, audited).await?;
+    state.store.audit(&caller, audited).await?;
     Ok(Calibrations {
         items,
         min_trials: state.accuracy_calibration_min,

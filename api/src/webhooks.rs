@@ -9,7 +9,7 @@ use poem_openapi::{
     payload::Json,
 };
 use troupe_shared::{
-    auth::{Principal, new_webhook_secret},
+    auth::{Admin, Principal, new_webhook_secret},
     domain::{Delivery, DeliveryStatus, EventType, Webhook},
     outbound,
     store::{NewWebhook, WebhookPatch},
@@ -132,7 +132,7 @@ impl WebhooksApi {
         let body = body.0;
         let (webhook, secret) = subscribe(
             &state,
-            &auth.0,
+            admin(&auth.0)?,
             &body.url,
             body.event_types,
             body.description,
@@ -252,7 +252,7 @@ impl WebhooksApi {
         let admin = admin(&auth.0)?;
         let delivery_id = state
             .store
-            .create_ping(admin.brokerage_id, id.0)
+            .create_ping(admin, id.0)
             .await?
             .ok_or_else(|| not_found(id.0))?;
         Ok(queued(id.0, delivery_id))
@@ -322,11 +322,7 @@ impl WebhooksApi {
             .get_delivery(admin.brokerage_id, id.0, delivery_id.0)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("delivery {}", delivery_id.0)))?;
-        if !state
-            .store
-            .redeliver(admin.brokerage_id, id.0, delivery.id)
-            .await?
-        {
+        if !state.store.redeliver(admin, id.0, delivery.id).await? {
             return Err(ApiError::Conflict(format!(
                 "delivery {} is being sent now",
                 delivery.id
@@ -340,12 +336,11 @@ impl WebhooksApi {
 /// outcomes when none are named): the webhook, and its signing secret, shown this once.
 pub(crate) async fn subscribe(
     state: &ApiState,
-    caller: &Principal,
+    admin: Admin<'_>,
     url: &str,
     types: Option<Vec<EventType>>,
     description: String,
 ) -> Result<(Webhook, String), ApiError> {
-    let admin = admin(caller)?;
     let url = checked_url(state, url).await?;
     let secret = new_webhook_secret();
     let new = NewWebhook {
@@ -359,7 +354,7 @@ pub(crate) async fn subscribe(
 }
 
 /// Webhooks are brokerage-wide, so only brokerage admins manage them.
-fn admin(caller: &Principal) -> Result<&Principal, ApiError> {
+fn admin(caller: &Principal) -> Result<Admin<'_>, ApiError> {
     require_admin(caller, "manage webhooks")
 }
 

@@ -20,7 +20,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use troupe::client::is_final;
 use troupe_bench::{Deployment, Scratch, env_number, post_all, quantile};
-use troupe_shared::{Config, domain::Role};
+use troupe_shared::{Config, auth::Admin, domain::Role};
 
 const RUN_FOR_REAL: usize = 20;
 const SEGMENTS: [&str; 4] = ["finance", "tech", "sports", "family_office"];
@@ -218,9 +218,15 @@ async fn sign_in(store: &troupe_shared::Store, base: &str) -> anyhow::Result<Str
     let me = store
         .provision_user("Bench", None, "bench", Role::Agent)
         .await?;
-    let invitation = troupe_api::invite(store, &me, me.user_id, "bench@bench.example", base)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let invitation = troupe_api::invite(
+        store,
+        Admin::for_operator(&me),
+        me.user_id,
+        "bench@bench.example",
+        base,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let password = "a long bench passphrase";
     let accepted = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -86,11 +86,38 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// This caller as a brokerage admin, if they are one.
+    pub fn as_admin(&self) -> Option<Admin<'_>> {
+        (self.role == Role::BrokerageAdmin).then_some(Admin(self))
+    }
+
     /// Whether this caller may change a client they can see that belongs to `owner`: agents
     /// change their own clients, team leads and admins any they see. The store's writes hold
     /// the same rule in their statements; this tells pages and handlers what to offer.
     pub fn may_change_client_of(&self, owner: Uuid) -> bool {
         self.role != Role::Agent || owner == self.user_id
+    }
+}
+
+/// A caller known to be a brokerage admin. The store's admin-only operations (people, teams,
+/// keys, webhooks, the audit log) take one, and only [`Principal::as_admin`] makes one, so a
+/// handler that forgets the role check does not compile rather than letting an agent through.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin<'a>(&'a Principal);
+
+impl<'a> Admin<'a> {
+    /// The command line acting for `principal`: whoever runs it holds the database and its key,
+    /// so every admin power already. Never for a request.
+    pub fn for_operator(principal: &'a Principal) -> Self {
+        Admin(principal)
+    }
+}
+
+impl std::ops::Deref for Admin<'_> {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        self.0
     }
 }
 

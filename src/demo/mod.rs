@@ -13,7 +13,7 @@ use std::{
 use anyhow::{Context, bail};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
-use troupe_shared::{Config, domain::Role};
+use troupe_shared::{Config, auth::Admin, domain::Role};
 
 use crate::{App, Roles, client::ApiClient};
 
@@ -64,7 +64,7 @@ pub async fn run(mut vars: HashMap<String, String>) -> anyhow::Result<()> {
             .await?;
         let invitation = troupe_api::invite(
             &store,
-            &admin,
+            Admin::for_operator(&admin),
             admin.user_id,
             "demo-admin@troupe.invalid",
             &format!("http://{addr}"),

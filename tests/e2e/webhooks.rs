@@ -309,7 +309,7 @@ async fn internal_addresses_are_refused_at_creation_and_at_delivery(shape: Shape
     for url in [receiver.url(), by_name] {
         let webhook = store
             .create_webhook(
-                &rebinder,
+                rebinder.as_admin().expect("provisioned as an admin"),
                 &troupe_shared::store::NewWebhook {
                     url: url.clone(),
                     description: String::new(),

@@ -20,7 +20,7 @@ use troupe_shared::{
     accuracy::calibration,
     auth::Principal,
     domain::{
-        CalibratedResults, Role, RunMetadata, Simulation, SimulationFilter, SimulationKind,
+        CalibratedResults, RunMetadata, Simulation, SimulationFilter, SimulationKind,
         SimulationPlan, SimulationResults, SimulationStatus,
     },
     jobs::{RequestedJob, SimulationJob},
@@ -220,25 +220,17 @@ impl SimulationsApi {
         auth: ApiKey,
         id: Path<Uuid>,
     ) -> Result<CancelAnswer, ApiError> {
-        let caller = &auth.0;
         let not_found = || ApiError::NotFound(format!("simulation {}", id.0));
-        let simulation = state
-            .store
-            .simulation_for(caller, id.0)
-            .await?
-            .ok_or_else(not_found)?;
-        if caller.role == Role::Agent && simulation.created_by != caller.user_id {
-            return Err(ApiError::Forbidden(
-                "only the agent who submitted a simulation, a team lead or an admin can cancel it"
-                    .into(),
-            ));
-        }
         match state
             .store
-            .cancel_simulation(caller.brokerage_id, id.0)
+            .cancel_simulation(&auth.0, id.0)
             .await?
             .ok_or_else(not_found)?
         {
+            CancelOutcome::NotTheirs(_) => Err(ApiError::Forbidden(
+                "only the agent who submitted a simulation, a team lead or an admin can cancel it"
+                    .into(),
+            )),
             CancelOutcome::Cancelled(simulation) => Ok(CancelAnswer::Cancelled(Json(simulation))),
             CancelOutcome::Stopping(simulation) => Ok(CancelAnswer::Stopping(Json(simulation))),
             CancelOutcome::AlreadyFinished(simulation) => Err(ApiError::Conflict(format!(

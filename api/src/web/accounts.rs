@@ -15,7 +15,7 @@ use poem::{
 use serde::Deserialize;
 use troupe_shared::{
     Store,
-    auth::{Principal, hash_secret, new_token},
+    auth::{Admin, hash_secret, new_token},
 };
 use uuid::Uuid;
 
@@ -44,7 +44,7 @@ pub struct Invitation {
 /// e.g. `https://troupe.example.com`) lets them set a password once within seven days.
 pub async fn invite(
     store: &Store,
-    admin: &Principal,
+    admin: Admin<'_>,
     user_id: Uuid,
     email: &str,
     base: &str,

@@ -18,17 +18,17 @@ use super::{
     layout::{self, Section},
     session::SignedIn,
 };
-use crate::{ApiState, auth::require_admin};
+use crate::ApiState;
 
 const AUDIT_PAGE: u32 = 100;
+
+/// What only admins may do here, as a refusal says it.
+const ADMINS_ONLY: &str = "manage the brokerage's people and read its audit log";
 
 /// The signed-in admin; anyone else is told that only admins manage the brokerage.
 async fn admin(req: &Request) -> Result<SignedIn, PageError> {
     let me = SignedIn::from_request(req).await?;
-    require_admin(
-        &me.principal,
-        "manage the brokerage's people and read its audit log",
-    )?;
+    me.admin(ADMINS_ONLY)?;
     Ok(me)
 }
 
@@ -152,7 +152,7 @@ pub async fn add_user(
         };
         state
             .store
-            .create_user(&me.principal, name, role, team)
+            .create_user(me.admin(ADMINS_ONLY)?, name, role, team)
             .await?
             .ok_or_else(|| PageError::not_found("team"))?;
         Ok(layout::see_other("/admin/users"))
@@ -179,7 +179,7 @@ pub async fn send_invitation(
         me.check_csrf(&form.csrf)?;
         let invitation = crate::invite(
             &state.store,
-            &me.principal,
+            me.admin(ADMINS_ONLY)?,
             id,
             &form.email,
             &settings.base_url(req),
@@ -217,7 +217,7 @@ pub async fn deactivate(
         }
         state
             .store
-            .deactivate_user(&me.principal, id)
+            .deactivate_user(me.admin(ADMINS_ONLY)?, id)
             .await?
             .ok_or_else(|| PageError::not_found(format!("user {id}")))?;
         Ok(layout::see_other("/admin/users"))

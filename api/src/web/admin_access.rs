@@ -21,27 +21,24 @@ use super::{
     layout::{self, Section},
     session::SignedIn,
 };
-use crate::{ApiState, auth::require_admin, webhooks::subscribe};
+use crate::{ApiState, webhooks::subscribe};
+
+/// What only admins may do here, as a refusal says it.
+const ADMINS_ONLY: &str = "manage the brokerage's teams, keys and webhooks";
 
 /// Deliveries shown per page of a webhook's log.
 const DELIVERIES: u32 = 50;
 
 async fn admin(req: &Request) -> Result<SignedIn, PageError> {
     let me = SignedIn::from_request(req).await?;
-    require_admin(
-        &me.principal,
-        "manage the brokerage's teams, keys and webhooks",
-    )?;
+    me.admin(ADMINS_ONLY)?;
     Ok(me)
 }
 
 /// An admin's form post: the signed-in admin and the fields, once the origin and token hold.
 async fn admin_post(req: &Request, body: &str) -> Result<(SignedIn, Posted), PageError> {
     let (me, posted) = signed_post(req, body).await?;
-    require_admin(
-        &me.principal,
-        "manage the brokerage's teams, keys and webhooks",
-    )?;
+    me.admin(ADMINS_ONLY)?;
     Ok((me, posted))
 }
 
@@ -104,7 +101,10 @@ pub async fn add_team(req: &Request, state: Data<&ApiState>, body: String) -> Re
                 "a team's name has 1 to 200 characters".into(),
             ));
         }
-        state.store.create_team(&me.principal, name).await?;
+        state
+            .store
+            .create_team(me.admin(ADMINS_ONLY)?, name)
+            .await?;
         Ok(layout::see_other("/admin/teams"))
     })
     .await
@@ -188,7 +188,7 @@ pub async fn mint_key(req: &Request, state: Data<&ApiState>, body: String) -> Re
             .ok_or_else(|| PageError::not_found(format!("user {user_id}")))?;
         let minted = state
             .store
-            .mint_key(&me.principal, user_id)
+            .mint_key(me.admin(ADMINS_ONLY)?, user_id)
             .await?
             .ok_or_else(|| PageError::not_found(format!("active user {user_id}")))?;
         keys_page(&state, &me, Some((&user, minted.token))).await
@@ -207,7 +207,7 @@ pub async fn revoke_key(
         let (me, _) = admin_post(req, &body).await?;
         state
             .store
-            .revoke_key(&me.principal, id)
+            .revoke_key(me.admin(ADMINS_ONLY)?, id)
             .await?
             .ok_or_else(|| PageError::not_found(format!("active key {id}")))?;
         Ok(layout::see_other("/admin/keys"))
@@ -305,7 +305,7 @@ pub async fn add_webhook(req: &Request, state: Data<&ApiState>, body: String) ->
         let url = posted.text("url").to_owned();
         let description = posted.text("description").chars().take(500).collect();
         let types = (!types.is_empty()).then_some(types);
-        match subscribe(&state, &me.principal, &url, types, description).await {
+        match subscribe(&state, me.admin(ADMINS_ONLY)?, &url, types, description).await {
             Ok((_, secret)) => webhooks_page(&state, &me, Some((url, secret)), None).await,
             Err(err) if poem::error::ResponseError::status(&err).is_client_error() => {
                 webhooks_page(&state, &me, None, Some(err.to_string())).await
@@ -338,7 +338,7 @@ pub async fn toggle_webhook(
         };
         state
             .store
-            .update_webhook(&me.principal, id, &patch)
+            .update_webhook(me.admin(ADMINS_ONLY)?, id, &patch)
             .await?
             .ok_or_else(|| PageError::not_found(format!("webhook {id}")))?;
         Ok(layout::see_other("/admin/webhooks"))
@@ -355,7 +355,11 @@ pub async fn delete_webhook(
 ) -> Response {
     render(async {
         let (me, _) = admin_post(req, &body).await?;
-        if !state.store.delete_webhook(&me.principal, id).await? {
+        if !state
+            .store
+            .delete_webhook(me.admin(ADMINS_ONLY)?, id)
+            .await?
+        {
             return Err(PageError::not_found(format!("webhook {id}")));
         }
         Ok(layout::see_other("/admin/webhooks"))
@@ -450,7 +454,11 @@ pub async fn redeliver(
             .get_delivery(brokerage, id, delivery)
             .await?
             .ok_or_else(|| PageError::not_found(format!("delivery {delivery}")))?;
-        if !state.store.redeliver(brokerage, id, delivery).await? {
+        if !state
+            .store
+            .redeliver(me.admin(ADMINS_ONLY)?, id, delivery)
+            .await?
+        {
             return Err(PageError::Api(crate::problem::ApiError::Conflict(format!(
                 "delivery {delivery} is being sent now"
             ))));

@@ -4,12 +4,12 @@
 
 use poem::Request;
 use troupe_shared::{
-    auth::{Principal, hash_secret, hashes_match},
+    auth::{Admin, Principal, hash_secret, hashes_match},
     store::SessionPrincipal,
 };
 
 use super::{WebSettings, error::PageError};
-use crate::{ApiState, problem::ApiError};
+use crate::{ApiState, auth::require_admin, problem::ApiError};
 
 pub const COOKIE: &str = "troupe_session";
 /// A session lasts a working day; signing in again starts a new one.
@@ -49,6 +49,12 @@ impl SignedIn {
             name,
             csrf_token,
         })
+    }
+
+    /// The signed-in person as a brokerage admin, for the store's admin-only operations;
+    /// `what` says what only admins may do.
+    pub fn admin(&self, what: &str) -> Result<Admin<'_>, PageError> {
+        Ok(require_admin(&self.principal, what)?)
     }
 
     /// Refuses a form whose `csrf` is not this session's (a page on another site posting here).

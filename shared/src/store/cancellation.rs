@@ -8,7 +8,10 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{BeginWrite, Store, StoreResult, events::record_event, with_pool};
-use crate::domain::{RunMetadata, Simulation, SimulationResults, SimulationStatus};
+use crate::{
+    auth::Principal,
+    domain::{Role, RunMetadata, Simulation, SimulationResults, SimulationStatus},
+};
 
 /// What asking to cancel did.
 #[derive(Debug)]
@@ -19,24 +22,34 @@ pub enum CancelOutcome {
     Stopping(Simulation),
     /// It had already completed, failed or been cancelled.
     AlreadyFinished(Simulation),
+    /// The caller sees it but may not stop it: an agent stops only what they submitted.
+    NotTheirs(Simulation),
 }
 
 impl Store {
-    /// Cancels, or asks to stop, one of the brokerage's simulations; `None` if there is none.
+    /// Cancels, or asks to stop, a simulation the caller sees; `None` if they see none by that
+    /// id. The agent who submitted it, team leads and admins may stop it; the statements hold
+    /// that rule, so no caller gets past it.
     pub async fn cancel_simulation(
         &self,
-        brokerage_id: Uuid,
+        caller: &Principal,
         id: Uuid,
     ) -> StoreResult<Option<CancelOutcome>> {
+        // Who may not see it learns nothing of it, and changes nothing.
+        if self.simulation_for(caller, id).await?.is_none() {
+            return Ok(None);
+        }
         let now = Utc::now();
+        let brokerage_id = caller.brokerage_id;
+        let any_submitter = caller.role != Role::Agent;
         let cancelled_now = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let pending: Option<(String,)> = sqlx::query_as(
                 "UPDATE simulations SET status = 'cancelled', completed_at = $3, cancel_requested_at = $3
-                 WHERE brokerage_id = $1 AND id = $2 AND status = 'pending'
+                 WHERE brokerage_id = $1 AND id = $2 AND status = 'pending' AND ($4 OR created_by = $5)
                  RETURNING kind",
             )
-            .bind(brokerage_id).bind(id).bind(now)
+            .bind(brokerage_id).bind(id).bind(now).bind(any_submitter).bind(caller.user_id)
             .fetch_optional(&mut *tx)
             .await?;
             let mut notices = Vec::new();
@@ -48,9 +61,9 @@ impl Store {
             } else {
                 sqlx::query(
                     "UPDATE simulations SET cancel_requested_at = COALESCE(cancel_requested_at, $3)
-                     WHERE brokerage_id = $1 AND id = $2 AND status = 'running'",
+                     WHERE brokerage_id = $1 AND id = $2 AND status = 'running' AND ($4 OR created_by = $5)",
                 )
-                .bind(brokerage_id).bind(id).bind(now)
+                .bind(brokerage_id).bind(id).bind(now).bind(any_submitter).bind(caller.user_id)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -58,11 +71,13 @@ impl Store {
             self.announce(&notices).await;
             pending.is_some()
         });
-        let Some(simulation) = self.get_simulation(brokerage_id, id).await? else {
+        let Some(simulation) = self.simulation_for(caller, id).await? else {
             return Ok(None);
         };
         Ok(Some(if cancelled_now {
             CancelOutcome::Cancelled(simulation)
+        } else if !any_submitter && simulation.created_by != caller.user_id {
+            CancelOutcome::NotTheirs(simulation)
         } else if simulation.status == SimulationStatus::Running {
             CancelOutcome::Stopping(simulation)
         } else {

@@ -9,7 +9,7 @@ use super::{
     is_unique_violation, parse_column, versions::record_version, with_pool,
 };
 use crate::{
-    auth::{NewApiKey, Principal},
+    auth::{Admin, NewApiKey},
     domain::{ApiKeyInfo, Role, Team, User},
 };
 
@@ -58,7 +58,7 @@ pub enum ReassignRefused {
 }
 
 impl Store {
-    pub async fn create_team(&self, admin: &Principal, name: &str) -> StoreResult<Team> {
+    pub async fn create_team(&self, admin: Admin<'_>, name: &str) -> StoreResult<Team> {
         let team = Team {
             id: Uuid::now_v7(),
             name: name.to_owned(),
@@ -71,7 +71,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let record = AuditRecord::admin("team.created", "team", team.id, serde_json::json!({}));
-            record_audit!(tx, admin, record)?;
+            record_audit!(tx, &admin, record)?;
             tx.commit().await
         }.await);
         match inserted {
@@ -104,7 +104,7 @@ impl Store {
     /// A new user; `None` when `team_id` is not one of the brokerage's teams.
     pub async fn create_user(
         &self,
-        admin: &Principal,
+        admin: Admin<'_>,
         name: &str,
         role: Role,
         team_id: Option<Uuid>,
@@ -132,7 +132,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let detail = serde_json::json!({ "role": role.as_str(), "team_id": team_id });
-            record_audit!(tx, admin, AuditRecord::admin("user.created", "user", user.id, detail))?;
+            record_audit!(tx, &admin, AuditRecord::admin("user.created", "user", user.id, detail))?;
             tx.commit().await
         }.await);
         match inserted {
@@ -175,7 +175,7 @@ impl Store {
 
     /// Deactivates a user and revokes their keys, in one transaction with its audit entry: from
     /// its commit no key of theirs authenticates.
-    pub async fn deactivate_user(&self, admin: &Principal, id: Uuid) -> StoreResult<Option<User>> {
+    pub async fn deactivate_user(&self, admin: Admin<'_>, id: Uuid) -> StoreResult<Option<User>> {
         let brokerage_id = admin.brokerage_id;
         let now = Utc::now();
         let updated = with_pool!(self, pool => {
@@ -203,7 +203,7 @@ impl Store {
                 .await?;
             if updated > 0 {
                 let detail = serde_json::json!({ "keys_revoked": revoked });
-                record_audit!(tx, admin, AuditRecord::admin("user.deactivated", "user", id, detail))?;
+                record_audit!(tx, &admin, AuditRecord::admin("user.deactivated", "user", id, detail))?;
             }
             tx.commit().await?;
             Ok::<u64, sqlx::Error>(updated)
@@ -217,7 +217,7 @@ impl Store {
     /// A new key for an active user of the brokerage; `None` otherwise.
     pub async fn mint_key(
         &self,
-        admin: &Principal,
+        admin: Admin<'_>,
         user_id: Uuid,
     ) -> StoreResult<Option<MintedKey>> {
         let key = NewApiKey::generate();
@@ -234,7 +234,7 @@ impl Store {
             .rows_affected();
             if inserted == 1 {
                 let detail = serde_json::json!({ "user_id": user_id });
-                record_audit!(tx, admin, AuditRecord::admin("key.issued", "key", key.key_id, detail))?;
+                record_audit!(tx, &admin, AuditRecord::admin("key.issued", "key", key.key_id, detail))?;
             }
             tx.commit().await?;
             Ok::<u64, sqlx::Error>(inserted)
@@ -267,7 +267,7 @@ impl Store {
     }
 
     /// Revokes a key of the brokerage; the owner of a revoked or unknown key gets `None`.
-    pub async fn revoke_key(&self, admin: &Principal, key_id: Uuid) -> StoreResult<Option<Uuid>> {
+    pub async fn revoke_key(&self, admin: Admin<'_>, key_id: Uuid) -> StoreResult<Option<Uuid>> {
         Ok(with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let owner: Option<Uuid> = sqlx::query_scalar(
@@ -280,7 +280,7 @@ impl Store {
             .await?;
             if let Some(user_id) = owner {
                 let detail = serde_json::json!({ "user_id": user_id });
-                record_audit!(tx, admin, AuditRecord::admin("key.revoked", "key", key_id, detail))?;
+                record_audit!(tx, &admin, AuditRecord::admin("key.revoked", "key", key_id, detail))?;
             }
             tx.commit().await?;
             Ok::<Option<Uuid>, sqlx::Error>(owner)
@@ -292,7 +292,7 @@ impl Store {
     /// deactivated. Returns the personas moved.
     pub async fn reassign_personas(
         &self,
-        admin: &Principal,
+        admin: Admin<'_>,
         from: &User,
         to: &User,
     ) -> StoreResult<Result<Vec<Uuid>, ReassignRefused>> {
@@ -316,7 +316,7 @@ impl Store {
             for id in &moved {
                 record_version!(tx, *id, by, "reassigned")?;
                 let detail = serde_json::json!({ "from_user_id": from.id, "to_user_id": to.id });
-                record_audit!(tx, admin, AuditRecord::persona("persona.reassigned", *id, detail))?;
+                record_audit!(tx, &admin, AuditRecord::persona("persona.reassigned", *id, detail))?;
             }
             tx.commit().await?;
             moved

@@ -12,7 +12,7 @@ use super::{
 use crate::{
     auth::Principal,
     criteria::places::name_key,
-    domain::{BrokeragePlace, Coordinates, PlaceIn},
+    domain::{BrokeragePlace, Coordinates, PlaceIn, Role},
 };
 
 #[derive(sqlx::FromRow)]
@@ -54,6 +54,7 @@ impl Store {
         caller: &Principal,
         place: &PlaceIn,
     ) -> StoreResult<BrokeragePlace> {
+        may_manage_places(caller)?;
         let created = BrokeragePlace {
             id: Uuid::now_v7(),
             created_by: caller.user_id,
@@ -104,6 +105,7 @@ impl Store {
 
     /// Removes a place; `false` when the brokerage has none with that id.
     pub async fn delete_place(&self, caller: &Principal, id: Uuid) -> StoreResult<bool> {
+        may_manage_places(caller)?;
         with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             let deleted = sqlx::query("DELETE FROM places WHERE id = $1 AND brokerage_id = $2")
@@ -120,4 +122,14 @@ impl Store {
         }.await)
         .map_err(StoreError::from)
     }
+}
+
+/// Places are the brokerage's shared vocabulary: team leads and admins curate it.
+fn may_manage_places(caller: &Principal) -> StoreResult<()> {
+    if caller.role == Role::Agent {
+        return Err(StoreError::Forbidden(
+            "only team leads and brokerage admins add or remove places".into(),
+        ));
+    }
+    Ok(())
 }

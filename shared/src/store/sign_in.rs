@@ -9,7 +9,10 @@ use super::{
     AuditRecord, BeginWrite, Store, StoreError, StoreResult, audit::record_audit,
     is_unique_violation, parse_column, with_pool,
 };
-use crate::{auth::Principal, domain::Role};
+use crate::{
+    auth::{Admin, Principal},
+    domain::Role,
+};
 
 /// A sign-in's account: who, and the hash their password is checked against (`None` until an
 /// invitation has been accepted).
@@ -41,7 +44,7 @@ impl Store {
     /// a new invitation (replacing an unused one); `None` when there is no such active user.
     pub async fn invite_user(
         &self,
-        admin: &Principal,
+        admin: Admin<'_>,
         user_id: Uuid,
         email: &str,
         token_hash: &str,
@@ -66,7 +69,7 @@ impl Store {
                 .bind(token_hash).bind(admin.brokerage_id).bind(user_id).bind(now).bind(expires_at)
                 .execute(&mut *tx).await?;
             let detail = serde_json::json!({ "email": email, "expires_at": expires_at });
-            record_audit!(tx, admin, AuditRecord::admin("user.invited", "user", user_id, detail))?;
+            record_audit!(tx, &admin, AuditRecord::admin("user.invited", "user", user_id, detail))?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(Some(()))
         }.await);

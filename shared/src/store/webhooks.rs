@@ -14,7 +14,7 @@ use super::{
     keys::seal_text, parse_column, with_pool,
 };
 use crate::{
-    auth::Principal,
+    auth::Admin,
     crypto::Purpose,
     domain::{Delivery, DeliveryAttempt, DeliveryStatus, EventType, Webhook},
 };
@@ -156,11 +156,7 @@ fn type_names(types: &[EventType]) -> Json<Vec<&'static str>> {
 }
 
 impl Store {
-    pub async fn create_webhook(
-        &self,
-        admin: &Principal,
-        new: &NewWebhook,
-    ) -> StoreResult<Webhook> {
+    pub async fn create_webhook(&self, admin: Admin<'_>, new: &NewWebhook) -> StoreResult<Webhook> {
         let (brokerage_id, created_by) = (admin.brokerage_id, admin.user_id);
         let id = Uuid::now_v7();
         let now = Utc::now();
@@ -181,7 +177,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let detail = serde_json::json!({ "url": new.url, "event_types": type_names(&new.event_types) });
-            record_audit!(tx, admin, AuditRecord::admin("webhook.created", "webhook", id, detail))?;
+            record_audit!(tx, &admin, AuditRecord::admin("webhook.created", "webhook", id, detail))?;
             tx.commit().await
         })?;
         self.get_webhook(brokerage_id, id)
@@ -224,7 +220,7 @@ impl Store {
     /// Applies the fields given; enabling clears the reason it was disabled and its failure run.
     pub async fn update_webhook(
         &self,
-        admin: &Principal,
+        admin: Admin<'_>,
         id: Uuid,
         patch: &WebhookPatch,
     ) -> StoreResult<Option<Webhook>> {
@@ -253,7 +249,7 @@ impl Store {
                     "url": patch.url.is_some(), "description": patch.description.is_some(),
                     "event_types": patch.event_types.is_some(), "enabled": patch.enabled,
                 });
-                record_audit!(tx, admin, AuditRecord::admin("webhook.updated", "webhook", id, detail))?;
+                record_audit!(tx, &admin, AuditRecord::admin("webhook.updated", "webhook", id, detail))?;
             }
             tx.commit().await?;
             Ok::<u64, sqlx::Error>(updated)
@@ -265,7 +261,7 @@ impl Store {
     }
 
     /// Deletes the webhook and its delivery log; `false` if there was none.
-    pub async fn delete_webhook(&self, admin: &Principal, id: Uuid) -> StoreResult<bool> {
+    pub async fn delete_webhook(&self, admin: Admin<'_>, id: Uuid) -> StoreResult<bool> {
         let deleted = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let deleted = sqlx::query("DELETE FROM webhooks WHERE brokerage_id = $1 AND id = $2")
@@ -275,7 +271,7 @@ impl Store {
                 .rows_affected();
             if deleted == 1 {
                 let record = AuditRecord::admin("webhook.deleted", "webhook", id, serde_json::json!({}));
-                record_audit!(tx, admin, record)?;
+                record_audit!(tx, &admin, record)?;
             }
             tx.commit().await?;
             Ok::<u64, sqlx::Error>(deleted)
@@ -286,7 +282,7 @@ impl Store {
     /// Replaces the secret; the old one keeps signing (beside the new) until `overlap_until`.
     pub async fn rotate_webhook_secret(
         &self,
-        admin: &Principal,
+        admin: Admin<'_>,
         id: Uuid,
         secret: &str,
         overlap_until: DateTime<Utc>,
@@ -309,7 +305,7 @@ impl Store {
             .rows_affected();
             if updated == 1 {
                 let detail = serde_json::json!({ "old_secret_until": overlap_until });
-                record_audit!(tx, admin, AuditRecord::admin("webhook.secret_rotated", "webhook", id, detail))?;
+                record_audit!(tx, &admin, AuditRecord::admin("webhook.secret_rotated", "webhook", id, detail))?;
             }
             tx.commit().await?;
             Ok::<u64, sqlx::Error>(updated)
@@ -396,9 +392,10 @@ impl Store {
     /// A test ping to the webhook, due at once; `None` if there is no such webhook.
     pub async fn create_ping(
         &self,
-        brokerage_id: Uuid,
+        admin: Admin<'_>,
         webhook_id: Uuid,
     ) -> StoreResult<Option<Uuid>> {
+        let brokerage_id = admin.brokerage_id;
         let id = Uuid::now_v7();
         let now = Utc::now();
         let body = serde_json::json!({
@@ -699,10 +696,11 @@ impl Store {
     /// on its way already.
     pub async fn redeliver(
         &self,
-        brokerage_id: Uuid,
+        admin: Admin<'_>,
         webhook_id: Uuid,
         id: Uuid,
     ) -> StoreResult<bool> {
+        let brokerage_id = admin.brokerage_id;
         let now = Utc::now();
         let updated = with_pool!(self, pool => {
             sqlx::query(
