@@ -392,6 +392,34 @@ async fn a_change_whose_entry_cannot_be_written_is_not_made(shape: Shape) {
     )
     .await
     .unwrap();
+
+    // Reads share their staging commits; when it fails, each read is refused, none is served
+    // unrecorded.
+    let refuse_reads: &[&str] = match shape {
+        Shape::Distributed => &[
+            "CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_reads FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+        ],
+        Shape::Embedded => &[
+            "CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_reads BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END",
+        ],
+    };
+    tamper(&app, shape, refuse_reads).await.unwrap();
+    let path = format!("/api/v1/personas/{kept}");
+    let reads = futures::future::join_all((0..16).map(|_| app.get(&path))).await;
+    for read in &reads {
+        read.problem(500);
+    }
+    tamper(
+        &app,
+        shape,
+        &["DROP TRIGGER refuse_reads ON audit_reads"].map(|s| match shape {
+            Shape::Distributed => s,
+            Shape::Embedded => "DROP TRIGGER refuse_reads",
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.get(&path).await.status, 200);
     let listed = app.get("/api/v1/personas").await;
     let names: Vec<&str> = listed.body["items"]
         .as_array()

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use uuid::Uuid;
 
-use super::{BeginWrite, Store, StoreResult, with_pool};
+use super::{BeginWrite, Store, StoreResult, read_log::ReadEntry, with_pool};
 use crate::auth::Principal;
 
 /// The hash before a brokerage's first entry.
@@ -265,7 +265,7 @@ impl Link {
 }
 
 /// A read as staged in `audit_reads`, waiting for its place in the chain.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub(crate) struct StagedRead {
     pub id: Uuid,
     pub at: DateTime<Utc>,
@@ -318,24 +318,26 @@ pub(crate) fn link_staged(
 }
 
 impl Store {
-    /// Records a read by `caller`: one insert into the staging table, no lock, so reads of a
-    /// brokerage never queue behind each other; the chainer ([`Store::chain_staged_reads`]) puts
-    /// it in the brokerage's chain, in read order, within a second or so. Changes use
-    /// [`record_audit!`] in their own transaction instead.
+    /// Records a read by `caller` in the staging table before the read is answered: no lock, so
+    /// reads of a brokerage never queue behind each other, and concurrent reads share one commit
+    /// ([`read_log`](super::read_log)); the chainer ([`Store::chain_staged_reads`]) puts it in the
+    /// brokerage's chain, in read order, within a second or so. Changes use [`record_audit!`] in
+    /// their own transaction instead.
     pub async fn audit(&self, caller: &Principal, record: AuditRecord<'_>) -> StoreResult<()> {
-        with_pool!(self, pool => {
-            sqlx::query(
-                "INSERT INTO audit_reads (id, brokerage_id, at, actor_id, key_id, action, subject_type, subject_id, detail)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(Uuid::now_v7()).bind(caller.brokerage_id).bind(stored_now())
-            .bind(caller.user_id).bind(caller.key_id)
-            .bind(record.action).bind(record.subject_type).bind(record.subject_id)
-            .bind(sqlx::types::Json(&record.detail))
-            .execute(pool)
-            .await
-            .map(drop)
-        })?;
+        let entry = ReadEntry {
+            brokerage_id: caller.brokerage_id,
+            read: StagedRead {
+                id: Uuid::now_v7(),
+                at: stored_now(),
+                actor_id: caller.user_id,
+                key_id: Some(caller.key_id),
+                action: record.action.to_owned(),
+                subject_type: record.subject_type.to_owned(),
+                subject_id: record.subject_id,
+                detail: record.detail,
+            },
+        };
+        self.reads.stage(&self.pool, entry).await?;
         Ok(())
     }
 

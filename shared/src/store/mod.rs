@@ -25,6 +25,7 @@ pub(crate) mod outcomes;
 pub(crate) mod personas;
 mod places;
 mod properties;
+mod read_log;
 mod schedules;
 mod segments;
 mod sign_in;
@@ -151,6 +152,8 @@ pub struct Store {
     /// Told about every event after its transaction commits.
     bus: EventBus,
     keys: std::sync::Arc<keys::Keyring>,
+    /// Where audited reads stage their entries, a batch per commit.
+    reads: read_log::ReadLog,
 }
 
 impl Store {
@@ -189,7 +192,13 @@ impl Store {
             None => EventBus::in_process(),
         };
         let keys = keys::Keyring::new(crate::crypto::MasterKey::load(&config.encryption_key)?);
-        Ok(Store { pool, bus, keys })
+        let reads = read_log::ReadLog::start(pool.clone());
+        Ok(Store {
+            pool,
+            bus,
+            keys,
+            reads,
+        })
     }
 
     /// Where committed events are announced.
