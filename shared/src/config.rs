@@ -89,6 +89,10 @@ pub struct SimulationLimits {
     pub max_agent_steps: u64,
     /// Simulations one brokerage may have waiting or running; a submit beyond is a 429.
     pub max_active_per_brokerage: u32,
+    /// Simulations of one brokerage in the job queue at once, not yet started; the rest wait in
+    /// the store and go to the queue as these start. Another brokerage's new simulation is
+    /// never behind more than this many of each other brokerage's.
+    pub queue_share: u32,
 }
 
 /// The API's certificate and the oldest TLS version it accepts.
@@ -375,6 +379,7 @@ impl Config {
                 max_agents: env.parse("TROUPE_SIMULATION_MAX_AGENTS", "200")?,
                 max_agent_steps: env.parse("TROUPE_SIMULATION_MAX_STEPS", "20000")?,
                 max_active_per_brokerage: env.parse("TROUPE_SIMULATION_MAX_ACTIVE", "2000")?,
+                queue_share: env.parse("TROUPE_SIMULATION_QUEUE_SHARE", "2")?,
             },
             matching: MatchingConfig {
                 cron: check_cron(
@@ -493,6 +498,10 @@ impl Config {
             (
                 "TROUPE_SIMULATION_MAX_STEPS",
                 self.limits.max_agent_steps as usize,
+            ),
+            (
+                "TROUPE_SIMULATION_QUEUE_SHARE",
+                self.limits.queue_share as usize,
             ),
             ("TROUPE_LLM_RPM", self.llm.rpm as usize),
             ("TROUPE_LLM_TPM", self.llm.tpm as usize),

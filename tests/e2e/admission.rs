@@ -1,14 +1,21 @@
-//! Admission: a brokerage with as many simulations waiting or running as it may gets a 429 with
-//! `Retry-After` for the next one, while its repeated submits still replay and other
-//! brokerages submit as before.
+//! Admission and fairness: a brokerage with as many simulations waiting or running as it may gets
+//! a 429 with `Retry-After` for the next one, while its repeated submits still replay and other
+//! brokerages submit as before; and one brokerage's backlog does not queue ahead of another's
+//! new simulation.
 
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::json;
 use troupe_shared::domain::Role;
 
 use crate::helpers::{Options, Shape, TestApp, both_shapes, listing, persona};
 
-both_shapes!(a_brokerage_at_its_limit_waits_and_others_do_not);
+both_shapes!(
+    a_brokerage_at_its_limit_waits_and_others_do_not,
+    a_backlog_of_one_brokerage_does_not_queue_ahead_of_another
+);
 
 async fn a_brokerage_at_its_limit_waits_and_others_do_not(shape: Shape) {
     let options = Options {
@@ -100,4 +107,98 @@ async fn a_brokerage_at_its_limit_waits_and_others_do_not(shape: Shape) {
         .await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.body);
     assert_eq!(submit("three").await.status, 202);
+}
+
+async fn a_backlog_of_one_brokerage_does_not_queue_ahead_of_another(shape: Shape) {
+    // No worker while the submits arrive, so the queue's order is the one they made.
+    let options = Options {
+        workers: 0,
+        api_only: true,
+        vars: vec![("TROUPE_SIMULATION_QUEUE_SHARE", "2".into())],
+        ..Options::default()
+    };
+    let mut app = TestApp::spawn_with(shape, options).await;
+    let submit_as = async |key: &str| {
+        let property = app
+            .request(
+                Method::POST,
+                "/api/v1/properties",
+                Some(key),
+                Some(&listing()),
+            )
+            .await;
+        let client = app
+            .request(
+                Method::POST,
+                "/api/v1/personas",
+                Some(key),
+                Some(&persona("Ada", "finance", &["wine cellar"], &[], 3e7)),
+            )
+            .await;
+        let body = json!({ "property_id": property.body["id"], "persona_ids": [client.body["id"]], "questions": ["?"] });
+        let accepted = app
+            .request(
+                Method::POST,
+                "/api/v1/simulations/focus-group",
+                Some(key),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(accepted.status, 202, "{}", accepted.body);
+        accepted.body["id"].as_str().unwrap().to_owned()
+    };
+    let mut flood = Vec::new();
+    for _ in 0..6 {
+        flood.push(submit_as(&app.key).await);
+    }
+    let rival = app
+        .key_for("Rival Estates", None, "rita", Role::Agent)
+        .await;
+    let single = submit_as(&rival).await;
+
+    app.start_process("worker");
+    let mut flood_started = Vec::new();
+    for id in &flood {
+        flood_started.push(started_at(&app, &app.key, id).await);
+    }
+    let rival_started = started_at(&app, &rival, &single).await;
+    // Only the first two of the six were in the queue ahead of the rival's one; the rest went in
+    // as those started, behind it. (FIFO alone would have started four or more before it.)
+    let ahead = flood_started
+        .iter()
+        .filter(|at| **at < rival_started)
+        .count();
+    assert!(
+        ahead <= 3,
+        "{ahead} of the flood started before the other brokerage's simulation"
+    );
+}
+
+/// When the simulation `id` started, once it has completed (every held one runs, in its turn).
+async fn started_at(app: &TestApp, key: &str, id: &str) -> DateTime<Utc> {
+    let started = Instant::now();
+    loop {
+        let simulation = app
+            .request(
+                Method::GET,
+                &format!("/api/v1/simulations/{id}/status"),
+                Some(key),
+                None,
+            )
+            .await;
+        assert_eq!(simulation.status, 200, "{}", simulation.body);
+        match simulation.body["status"].as_str() {
+            Some("completed") => {
+                return serde_json::from_value(simulation.body["started_at"].clone()).unwrap();
+            }
+            Some("pending" | "running") => {}
+            _ => panic!("simulation {id} did not complete: {}", simulation.body),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "simulation {id} not finished in a minute: {}",
+            simulation.body
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }

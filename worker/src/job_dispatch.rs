@@ -47,13 +47,15 @@ pub async fn dispatch(
     }
 }
 
-/// One pass: forget the requests of settled runs, then push every due one.
+/// One pass: forget the requests of settled runs, give brokerages with held simulations the
+/// turns they are owed, then push every due request.
 pub async fn dispatch_once(
     store: &Store,
     queues: &Queues,
     recheck_after: Duration,
 ) -> Result<(), DispatchError> {
     store.forget_settled_job_requests().await?;
+    store.release_held_turns(store.queue_share()).await?;
     let recheck = chrono::Duration::from_std(recheck_after)?;
     loop {
         // Claimed requests come due again after the recheck, so each is pushed once a pass.
@@ -80,7 +82,16 @@ async fn push_due<J: RequestedJob>(
         .filter(|request| request.queue == J::QUEUE)
         .map(|request| {
             let job = J::for_run(request.brokerage_id, request.subject_id);
-            (request.id, (job, JobRequest { id: request.id }))
+            (
+                request.id,
+                (
+                    job,
+                    JobRequest {
+                        id: request.id,
+                        held: false,
+                    },
+                ),
+            )
         })
         .unzip();
     if ids.is_empty() {

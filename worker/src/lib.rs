@@ -182,6 +182,7 @@ pub async fn run(
             worker_name: name.clone(),
             max_attempts: config.worker.max_attempts,
             agent_parallelism: config.worker.agent_parallelism,
+            queue: queues.simulations.clone(),
         });
         consume(
             config,

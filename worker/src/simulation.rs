@@ -10,6 +10,7 @@ use troupe_shared::{
     accuracy::predicted::{self, Whose},
     domain::{FailedStep, Persona, RunMetadata, SimulationPlan, SimulationResults},
     jobs::SimulationJob,
+    queue::Queue,
     store::{Claim, LastProgress, ProgressAck},
 };
 use uuid::Uuid;
@@ -28,6 +29,8 @@ pub struct SimulationDeps {
     pub worker_name: String,
     pub max_attempts: u32,
     pub agent_parallelism: usize,
+    /// Where a start pushes the brokerage's next held simulation.
+    pub queue: Queue<SimulationJob>,
 }
 
 /// Handles one delivery of a simulation job. `Err` only for infrastructure failures (the database
@@ -49,7 +52,16 @@ pub async fn run_simulation(job: &SimulationJob, deps: &SimulationDeps) -> Resul
             attempt,
             created_by,
             plan,
-        } => (token, attempt, created_by, plan),
+            released,
+        } => {
+            if let Some((next, request)) = released {
+                // The brokerage's next simulation takes this one's place in the queue; the run
+                // does not wait for the push.
+                let queue = deps.queue.clone();
+                tokio::spawn(async move { queue.push_after_commit(next, request).await });
+            }
+            (token, attempt, created_by, plan)
+        }
         Claim::Finished(status) => {
             tracing::info!(simulation = %job.simulation_id, ?status, "already finished; redelivery ignored");
             return Ok(());

@@ -210,10 +210,15 @@ impl<J: Job> Queue<J> {
         Ok(())
     }
 
-    /// Pushes a run's job right after the commit that requested it. A queue that is down or
+    /// Pushes a run's job right after the commit that requested it (unless the request is
+    /// held for its brokerage's turn). A queue that is down or
     /// slow costs the submitter at most [`SUBMITTER_WAIT`]: the request is in the store, and the
     /// workers' dispatcher pushes it once the queue answers, so the submission stands either way.
     pub async fn push_after_commit(&self, job: J, request: JobRequest) {
+        if request.held {
+            // Its brokerage's turn comes when one of its waiting simulations starts.
+            return;
+        }
         match tokio::time::timeout(SUBMITTER_WAIT, self.push_requested(vec![(job, request)])).await
         {
             Ok(Ok(())) => {}

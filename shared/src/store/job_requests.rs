@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Pool, Store, StoreResult, with_pool};
+use super::{BeginWrite, Pool, Store, StoreResult, with_pool};
 
 /// How long a new request is left to its submitter's own push before the dispatcher pushes it.
 /// Longer than the submitter waits on the queue (the API gives up after two seconds).
@@ -18,6 +18,9 @@ pub const SUBMITTER_GRACE: std::time::Duration = std::time::Duration::from_secs(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobRequest {
     pub id: Uuid,
+    /// Held for its brokerage's turn ([`hold_simulation!`]): nobody pushes it until it is
+    /// released.
+    pub held: bool,
 }
 
 /// A request the dispatcher has claimed to push.
@@ -30,13 +33,17 @@ pub struct DueJob {
 }
 
 /// Inserts a request to run `$job` (a [`Job`] type) on subject `$subject` of brokerage
-/// `$brokerage`, on the transaction `$tx`, any earlier request for the subject replaced; yields
-/// the [`JobRequest`].
+/// `$brokerage`, on the transaction `$tx`, any earlier request for the subject replaced, held
+/// if `$held`; yields the [`JobRequest`].
 macro_rules! record_job {
-    ($tx:expr, $brokerage:expr, $job:ty, $subject:expr) => {{
+    ($tx:expr, $brokerage:expr, $job:ty, $subject:expr) => {
+        $crate::store::job_requests::record_job!($tx, $brokerage, $job, $subject, false)
+    };
+    ($tx:expr, $brokerage:expr, $job:ty, $subject:expr, $held:expr) => {{
         let (brokerage_id, subject_id): (uuid::Uuid, uuid::Uuid) = ($brokerage, $subject);
         let request = $crate::store::job_requests::JobRequest {
             id: uuid::Uuid::now_v7(),
+            held: $held,
         };
         let now = chrono::Utc::now();
         let due = now
@@ -49,8 +56,8 @@ macro_rules! record_job {
                 .execute(&mut **tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO job_requests (id, brokerage_id, queue, subject_id, created_at, due_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO job_requests (id, brokerage_id, queue, subject_id, created_at, due_at, held)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(request.id)
             .bind(brokerage_id)
@@ -58,6 +65,7 @@ macro_rules! record_job {
             .bind(subject_id)
             .bind(now)
             .bind(due)
+            .bind(request.held)
             .execute(&mut **tx)
             .await?;
             Ok::<_, sqlx::Error>(request)
@@ -66,6 +74,61 @@ macro_rules! record_job {
     }};
 }
 pub(crate) use record_job;
+
+/// Whether the brokerage `$brokerage`'s simulation just inserted (pending) on `$tx` waits its turn
+/// in the store rather than going to the queue: it does when the brokerage has requests held
+/// already (its turn comes after theirs), or more than `$share` pending simulations counting it.
+/// Both questions read at most `$share + 1` rows. Evaluates to `Result<bool, sqlx::Error>`.
+macro_rules! hold_simulation {
+    ($tx:expr, $brokerage:expr, $share:expr) => {{
+        let (brokerage_id, share): (uuid::Uuid, u32) = ($brokerage, $share);
+        let tx = &mut $tx;
+        async move {
+            let (held, pending): (bool, i64) = sqlx::query_as(
+                "SELECT EXISTS (SELECT 1 FROM job_requests
+                                WHERE brokerage_id = $1 AND queue = 'simulations' AND held),
+                        (SELECT COUNT(*) FROM (SELECT 1 FROM simulations
+                                               WHERE brokerage_id = $1 AND status = 'pending'
+                                               LIMIT $2) AS waiting)",
+            )
+            .bind(brokerage_id)
+            .bind(i64::from(share) + 1)
+            .fetch_one(&mut **tx)
+            .await?;
+            Ok::<bool, sqlx::Error>(held || pending > i64::from(share))
+        }
+        .await
+    }};
+}
+pub(crate) use hold_simulation;
+
+/// Releases the oldest held request of `$brokerage` whose simulation still waits, on `$tx`, due
+/// for the dispatcher at `$due`; evaluates to `Result<Option<DueJob>, sqlx::Error>`, the request
+/// released.
+macro_rules! release_held {
+    ($tx:expr, $brokerage:expr, $due:expr) => {{
+        let (brokerage_id, due): (uuid::Uuid, chrono::DateTime<chrono::Utc>) = ($brokerage, $due);
+        let tx = &mut $tx;
+        async move {
+            sqlx::query_as::<_, $crate::store::job_requests::DueJob>(
+                "UPDATE job_requests SET held = FALSE, due_at = $2
+                 WHERE id = (SELECT id FROM job_requests
+                             WHERE brokerage_id = $1 AND queue = 'simulations' AND held
+                               AND EXISTS (SELECT 1 FROM simulations s
+                                           WHERE s.id = job_requests.subject_id AND s.status = 'pending')
+                             ORDER BY created_at, id LIMIT 1)
+                   AND held
+                 RETURNING id, queue, brokerage_id, subject_id",
+            )
+            .bind(brokerage_id)
+            .bind(due)
+            .fetch_optional(&mut **tx)
+            .await
+        }
+        .await
+    }};
+}
+pub(crate) use release_held;
 
 /// Whether a request's run is still waiting or running; a request is settled once its run has
 /// finished, failed, been cancelled, or gone with its persona or brokerage.
@@ -87,7 +150,7 @@ macro_rules! claim_due {
     ($lock:literal) => {
         concat!(
             "UPDATE job_requests SET due_at = $2
-             WHERE id IN (SELECT id FROM job_requests WHERE due_at <= $1 ORDER BY due_at LIMIT $3",
+             WHERE id IN (SELECT id FROM job_requests WHERE due_at <= $1 AND NOT held ORDER BY due_at LIMIT $3",
             $lock,
             ") AND due_at <= $1
              RETURNING id, queue, brokerage_id, subject_id"
@@ -105,6 +168,44 @@ impl Store {
                 .await
                 .map(|done| done.rows_affected())
         })?)
+    }
+
+    /// Gives each brokerage with held simulation requests its share of the queue again: as many
+    /// are released (due at once) as it has fewer than `share` simulations waiting unheld. Starts
+    /// release one each as they happen; this pass makes up for the turns that missed (a start
+    /// that raced another, a waiting simulation cancelled, a releaser that died).
+    pub async fn release_held_turns(&self, share: u32) -> StoreResult<u64> {
+        let brokerages: Vec<Uuid> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT DISTINCT brokerage_id FROM job_requests WHERE queue = 'simulations' AND held",
+            )
+            .fetch_all(pool)
+            .await
+        })?;
+        let mut released = 0;
+        for brokerage_id in brokerages {
+            released += with_pool!(self, pool => {
+                let mut tx = pool.begin_write().await?;
+                let waiting: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM simulations s
+                     WHERE s.brokerage_id = $1 AND s.status = 'pending'
+                       AND NOT EXISTS (SELECT 1 FROM job_requests r WHERE r.subject_id = s.id AND r.held)",
+                )
+                .bind(brokerage_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let mut count = 0;
+                for _ in waiting..i64::from(share) {
+                    if release_held!(tx, brokerage_id, Utc::now())?.is_none() {
+                        break;
+                    }
+                    count += 1;
+                }
+                tx.commit().await?;
+                count
+            });
+        }
+        Ok(released)
     }
 
     /// Claims up to `limit` due requests, oldest first, and makes each due again at

@@ -154,6 +154,8 @@ pub struct Store {
     keys: std::sync::Arc<keys::Keyring>,
     /// Where audited reads stage their entries, a batch per commit.
     reads: read_log::ReadLog,
+    /// Simulations of one brokerage in the job queue at once, not yet started.
+    queue_share: u32,
 }
 
 impl Store {
@@ -198,7 +200,13 @@ impl Store {
             bus,
             keys,
             reads,
+            queue_share: config.limits.queue_share,
         })
+    }
+
+    /// Simulations of one brokerage in the job queue at once, not yet started.
+    pub fn queue_share(&self) -> u32 {
+        self.queue_share
     }
 
     /// Where committed events are announced.

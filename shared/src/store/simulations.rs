@@ -9,8 +9,14 @@ use uuid::Uuid;
 
 use super::{
     BeginWrite, IdempotencyKey, KeyClaim, Store, StoreError, StoreResult, Submitted,
-    claim_idempotency_key, events::record_event, is_unique_violation, job_requests::record_job,
-    outcomes::insert_predictions, parse_column, with_pool,
+    claim_idempotency_key,
+    events::record_event,
+    is_unique_violation,
+    job_requests::{
+        DueJob, JobRequest, SUBMITTER_GRACE, hold_simulation, record_job, release_held,
+    },
+    outcomes::insert_predictions,
+    parse_column, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -19,7 +25,7 @@ use crate::{
         Prediction, Progress, RunMetadata, Simulation, SimulationFilter, SimulationKind,
         SimulationPlan, SimulationResults, SimulationStatus,
     },
-    jobs::SimulationJob,
+    jobs::{RequestedJob, SimulationJob},
 };
 
 /// What claiming a simulation reads: attempts, submitter, plan, kind, total steps, sealed notes.
@@ -94,6 +100,8 @@ pub enum Claim {
         /// The user who submitted it (synthetic personas drawn for it are theirs).
         created_by: Uuid,
         plan: Value,
+        /// The brokerage's held simulation this start let into the queue: the claimer pushes it.
+        released: Option<(SimulationJob, JobRequest)>,
     },
     /// Already completed, failed or cancelled: nothing to do.
     Finished(SimulationStatus),
@@ -253,7 +261,8 @@ impl Store {
                 });
                 insert.build().execute(&mut *tx).await?;
             }
-            let request = record_job!(tx, caller.brokerage_id, SimulationJob, id)?;
+            let held = hold_simulation!(tx, caller.brokerage_id, self.queue_share)?;
+            let request = record_job!(tx, caller.brokerage_id, SimulationJob, id, held)?;
             tx.commit().await?;
             Ok(Submitted::Created(row.try_into()?, request))
         })
@@ -396,7 +405,7 @@ impl Store {
     ) -> StoreResult<Claim> {
         let token = Uuid::new_v4();
         let now = Utc::now();
-        let claimed: Option<Claimed> = with_pool!(self, pool => {
+        let claimed: Option<(Claimed, Option<DueJob>)> = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let claimed: Option<Claimed> = sqlx::query_as(
                 "UPDATE simulations
@@ -411,22 +420,39 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
             let mut notices = Vec::new();
+            let mut released = None;
             if let Some((attempt, _, _, kind, total, _)) = &claimed {
                 let payload = serde_json::json!({
                     "simulation_id": id, "type": kind, "attempt": attempt, "total": total,
                 });
                 notices.push(record_event!(tx, brokerage_id, "simulation.started", id, &payload)?);
+                // It no longer waits in the queue: the brokerage's next held request takes its
+                // place there (a first start only; a restart never waited).
+                if *attempt == 1 {
+                    let due = now + chrono::Duration::from_std(SUBMITTER_GRACE).expect("a few seconds fit");
+                    released = release_held!(tx, brokerage_id, due)?;
+                }
             }
             tx.commit().await?;
             self.announce(&notices).await;
-            claimed
+            claimed.map(|claimed| (claimed, released))
         });
-        if let Some((attempt, created_by, plan, _, _, notes)) = claimed {
+        if let Some(((attempt, created_by, plan, _, _, notes), released)) = claimed {
             return Ok(Claim::Run {
                 token,
                 attempt,
                 created_by,
                 plan: self.with_notes(id, plan.0, notes).await?,
+                released: released.map(|due| {
+                    let request = JobRequest {
+                        id: due.id,
+                        held: false,
+                    };
+                    (
+                        SimulationJob::for_run(due.brokerage_id, due.subject_id),
+                        request,
+                    )
+                }),
             });
         }
         let Some(simulation) = self.get_simulation(brokerage_id, id).await? else {
