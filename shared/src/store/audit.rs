@@ -337,7 +337,7 @@ impl Store {
                 detail: record.detail,
             },
         };
-        self.reads.stage(&self.pool, entry).await?;
+        self.reads.stage(entry).await?;
         Ok(())
     }
 

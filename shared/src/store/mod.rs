@@ -135,6 +135,51 @@ enum Pool {
     Sqlite(SqlitePool),
 }
 
+impl Pool {
+    /// A pool of up to `size` connections to the configured database.
+    async fn connect(config: &Config, size: u32) -> StoreResult<Pool> {
+        Ok(match config.database_kind() {
+            DatabaseKind::Postgres => Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(size)
+                    .acquire_timeout(config.database_acquire_timeout)
+                    .connect(&config.database_url)
+                    .await?,
+            ),
+            DatabaseKind::Sqlite => {
+                // WAL lets the API read while a worker writes; FULL sync keeps committed client
+                // data through a power loss (apalis-sqlite would set OFF on the connections it
+                // touches, so its setup runs on a connection of its own, see `queue`).
+                let options = SqliteConnectOptions::from_str(&config.database_url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    // Freed space is zeroed: an erased client's text does not linger in free
+                    // pages of the file.
+                    .pragma("secure_delete", "ON")
+                    .busy_timeout(Duration::from_secs(10));
+                Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(size)
+                        .connect_with(options)
+                        .await?,
+                )
+            }
+        })
+    }
+
+    async fn close(&self) {
+        match self {
+            Pool::Postgres(pool) => pool.close().await,
+            Pool::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Connections of the main SQLite pool (one writer at a time, readers beside it in WAL mode).
+const SQLITE_CONNECTIONS: u32 = 8;
+
 /// Runs `$body` with `$pool` bound to whichever driver's pool this store has.
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
@@ -160,41 +205,19 @@ pub struct Store {
 
 impl Store {
     pub async fn connect(config: &Config) -> StoreResult<Self> {
-        let pool = match config.database_kind() {
-            DatabaseKind::Postgres => Pool::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(config.database_pool_size)
-                    .acquire_timeout(config.database_acquire_timeout)
-                    .connect(&config.database_url)
-                    .await?,
-            ),
-            DatabaseKind::Sqlite => {
-                // WAL lets the API read while a worker writes; FULL sync keeps committed client
-                // data through a power loss (apalis-sqlite would set OFF on the connections it
-                // touches, so its setup runs on a connection of its own, see `queue`).
-                let options = SqliteConnectOptions::from_str(&config.database_url)?
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .foreign_keys(true)
-                    // Freed space is zeroed: an erased client's text does not linger in free
-                    // pages of the file.
-                    .pragma("secure_delete", "ON")
-                    .busy_timeout(Duration::from_secs(10));
-                Pool::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(8)
-                        .connect_with(options)
-                        .await?,
-                )
-            }
+        let size = match config.database_kind() {
+            DatabaseKind::Postgres => config.database_pool_size,
+            DatabaseKind::Sqlite => SQLITE_CONNECTIONS,
         };
+        let pool = Pool::connect(config, size).await?;
         let bus = match crate::queue::RedisServer::configured(config)? {
             Some(server) => EventBus::redis(&server, config.queue_name("events")).await?,
             None => EventBus::in_process(),
         };
         let keys = keys::Keyring::new(crate::crypto::MasterKey::load(&config.encryption_key)?);
-        let reads = read_log::ReadLog::start(pool.clone());
+        // The audited reads' writer has a connection of its own: waiting for one behind the
+        // reads it records would serialise them again.
+        let reads = read_log::ReadLog::start(Pool::connect(config, 1).await?);
         Ok(Store {
             pool,
             bus,
@@ -266,6 +289,7 @@ impl Store {
 
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await);
+        self.reads.close().await;
     }
 }
 

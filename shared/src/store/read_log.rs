@@ -34,6 +34,8 @@ struct Waiting {
 #[derive(Clone)]
 pub(crate) struct ReadLog {
     waiting: mpsc::Sender<Waiting>,
+    /// The writer's own connection, for an entry staged alone too.
+    pool: Pool,
 }
 
 impl std::fmt::Debug for ReadLog {
@@ -43,17 +45,23 @@ impl std::fmt::Debug for ReadLog {
 }
 
 impl ReadLog {
-    /// Starts the writer on the current runtime; it stops when the last clone is dropped.
+    /// Starts the writer on `pool` (a connection of its own) on the current runtime; it stops
+    /// when the last clone is dropped.
     pub(crate) fn start(pool: Pool) -> Self {
         let (waiting, arrivals) = mpsc::channel(CAPACITY);
-        tokio::spawn(write_batches(pool, arrivals));
-        ReadLog { waiting }
+        tokio::spawn(write_batches(pool.clone(), arrivals));
+        ReadLog { waiting, pool }
+    }
+
+    /// Closes the writer's connection: reads staged after this fail.
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
     }
 
     /// Stages `entry` in the writer's next batch. On failure (the batch's insert failed, or the
     /// writer is gone with its runtime) the entry is staged alone, so this read gets the error
     /// that concerns it rather than a neighbour's.
-    pub(crate) async fn stage(&self, pool: &Pool, entry: ReadEntry) -> Result<(), sqlx::Error> {
+    pub(crate) async fn stage(&self, entry: ReadEntry) -> Result<(), sqlx::Error> {
         let (staged, outcome) = oneshot::channel();
         let waiting = Waiting {
             entry: entry.clone(),
@@ -62,7 +70,7 @@ impl ReadLog {
         if self.waiting.send(waiting).await.is_ok() && outcome.await == Ok(true) {
             return Ok(());
         }
-        insert(pool, [&entry]).await
+        insert(&self.pool, [&entry]).await
     }
 }
 
