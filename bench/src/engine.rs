@@ -16,7 +16,7 @@
 //! shape's ratio). `BENCH_LATENCY_MS` sets L (default 400); needs PostgreSQL and Redis. The
 //! agent parallelism is the default: how wide a round runs is the limiter's to say.
 
-use std::{collections::BTreeMap, collections::HashMap, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -61,12 +61,8 @@ async fn run_shape(
         ..MockConfig::default()
     })
     .await?;
-    let scratch = match workers {
-        None => Scratch::embedded()?,
-        Some(_) => Scratch::distributed().await?,
-    };
-    let mut vars: HashMap<String, String> = scratch.vars.clone();
-    for (k, v) in [
+    let scratch = Scratch::for_workers(workers).await?;
+    let vars = scratch.vars_with([
         ("TROUPE_BIND", "127.0.0.1:0".to_owned()),
         ("TROUPE_LLM_BASE_URL", mock.base_url()),
         ("TROUPE_LLM_RPM", "1000000".to_owned()),
@@ -76,9 +72,7 @@ async fn run_shape(
             "TROUPE_LOG",
             std::env::var("BENCH_LOG").unwrap_or_else(|_| "error".to_owned()),
         ),
-    ] {
-        vars.insert(k.into(), v);
-    }
+    ]);
     let deployment = Deployment::start(vars, workers).await?;
     let api = &deployment.api;
     let ids = seed(api, BIG_PANEL).await?;

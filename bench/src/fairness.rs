@@ -10,7 +10,7 @@
 //! time is the model's, as with a real provider. Needs PostgreSQL and Redis for the distributed
 //! shape (see scripts/test.sh). BENCH_FLOOD sets the flood's size.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -50,21 +50,15 @@ async fn run(
         ..MockConfig::default()
     })
     .await?;
-    let scratch = match workers {
-        None => Scratch::embedded()?,
-        Some(_) => Scratch::distributed().await?,
-    };
-    let mut vars: HashMap<String, String> = scratch.vars.clone();
-    for (k, v) in [
+    let scratch = Scratch::for_workers(workers).await?;
+    let mut vars = scratch.vars_with([
         ("TROUPE_BIND", "127.0.0.1:0".to_owned()),
         ("TROUPE_LLM_BASE_URL", mock.base_url()),
         ("TROUPE_LLM_RPM", "1000000".to_owned()),
         ("TROUPE_LLM_TPM", "1000000000".to_owned()),
         ("TROUPE_SIMULATION_MAX_ACTIVE", (flood + 10).to_string()),
         ("TROUPE_LOG", "error".to_owned()),
-    ] {
-        vars.insert(k.into(), v);
-    }
+    ]);
     if let Some(share) = share {
         vars.insert("TROUPE_SIMULATION_QUEUE_SHARE".into(), share.to_string());
     }

@@ -13,7 +13,6 @@
 //! separated names) picks scenarios; needs PostgreSQL and Redis.
 
 use std::{
-    collections::HashMap,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -114,12 +113,8 @@ async fn run(scenario: &Scenario, duration: Duration) -> anyhow::Result<String> 
         ..MockConfig::default()
     })
     .await?;
-    let scratch = match scenario.workers {
-        None => Scratch::embedded()?,
-        Some(_) => Scratch::distributed().await?,
-    };
-    let mut vars: HashMap<String, String> = scratch.vars.clone();
-    for (k, v) in [
+    let scratch = Scratch::for_workers(scenario.workers).await?;
+    let vars = scratch.vars_with([
         ("TROUPE_BIND", "127.0.0.1:0".to_owned()),
         ("TROUPE_LLM_BASE_URL", mock.base_url()),
         ("TROUPE_LLM_TPM", TPM.to_string()),
@@ -129,9 +124,7 @@ async fn run(scenario: &Scenario, duration: Duration) -> anyhow::Result<String> 
             "TROUPE_LOG",
             std::env::var("BENCH_LOG").unwrap_or_else(|_| "error".to_owned()),
         ),
-    ] {
-        vars.insert(k.into(), v);
-    }
+    ]);
     let deployment = Deployment::start(vars, scenario.workers).await?;
     let api = deployment.api.clone();
 

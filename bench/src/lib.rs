@@ -67,6 +67,24 @@ impl Scratch {
         })
     }
 
+    /// The scratch database of a [`Deployment`] with `workers`: embedded for `None`.
+    pub async fn for_workers(workers: Option<usize>) -> anyhow::Result<Self> {
+        match workers {
+            None => Self::embedded(),
+            Some(_) => Self::distributed().await,
+        }
+    }
+
+    /// This scratch's variables with the harness's `settings` added.
+    pub fn vars_with<'a>(
+        &self,
+        settings: impl IntoIterator<Item = (&'a str, String)>,
+    ) -> HashMap<String, String> {
+        let mut vars = self.vars.clone();
+        vars.extend(settings.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        vars
+    }
+
     pub async fn drop_database(self) -> anyhow::Result<()> {
         if let (Some(admin), Some(name)) = (self.admin_url, self.database) {
             let pool = sqlx::PgPool::connect(&admin).await?;
