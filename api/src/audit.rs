@@ -87,7 +87,7 @@ impl AuditApi {
         cursor: Query<Option<String>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<Option<u32>>,
     ) -> Result<Json<AuditPage>, ApiError> {
-        require_admin(&auth.0, "read the audit log")?;
+        let admin = require_admin(&auth.0, "read the audit log")?;
         let size = pagination::page_size(limit.0, 50);
         let before = cursor
             .0
@@ -105,10 +105,7 @@ impl AuditApi {
             action: action.0,
             before,
         };
-        let mut items = state
-            .store
-            .audit_entries(auth.0.brokerage_id, &filter, size)
-            .await?;
+        let mut items = state.store.audit_entries(admin, &filter, size).await?;
         let next_cursor = (items.len() > size as usize).then(|| {
             items.truncate(size as usize);
             items.last().map(|e| e.seq.to_string())

@@ -17,8 +17,8 @@ use troupe_shared::{
         external_id_problems,
     },
     store::{
-        AuditEntry, AuditFilter, AuditRecord, FeedbackRecord, PersonaFilter, PersonaWrite,
-        RecommendationRecord, SimulationAnswers,
+        AuditEntry, AuditRecord, FeedbackRecord, PersonaFilter, PersonaWrite, RecommendationRecord,
+        SimulationAnswers,
     },
 };
 use uuid::Uuid;
@@ -813,24 +813,7 @@ pub(crate) async fn export_client(
         .store
         .persona_records(caller.brokerage_id, persona.id)
         .await?;
-    let mut access_log = Vec::new();
-    let mut filter = AuditFilter {
-        subject_id: Some(persona.id),
-        ..AuditFilter::default()
-    };
-    loop {
-        let page = state
-            .store
-            .audit_entries(caller.brokerage_id, &filter, 500)
-            .await?;
-        let more = page.len() > 500;
-        access_log.extend(page.into_iter().take(500));
-        filter.before = access_log.last().map(|e| e.seq);
-        if !more {
-            break;
-        }
-    }
-    access_log.reverse();
+    let access_log = state.store.persona_access_log(caller, persona.id).await?;
     let store = &state.store;
     let mut outcomes = Vec::new();
     let mut about = OutcomeFilter {

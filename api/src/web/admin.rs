@@ -254,7 +254,7 @@ pub async fn audit_log(
             action: action.clone(),
             before,
         };
-        let mut entries = state.store.audit_entries(me.principal.brokerage_id, &filter, AUDIT_PAGE).await?;
+        let mut entries = state.store.audit_entries(me.admin(ADMINS_ONLY)?, &filter, AUDIT_PAGE).await?;
         let more = entries.len() > AUDIT_PAGE as usize;
         entries.truncate(AUDIT_PAGE as usize);
         let users = state.store.list_users(me.principal.brokerage_id, None, 1000).await?;

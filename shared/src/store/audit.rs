@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{BeginWrite, Store, StoreResult, read_log::ReadEntry, with_pool};
-use crate::auth::Principal;
+use crate::auth::{Admin, Principal};
 
 /// The hash before a brokerage's first entry.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -382,14 +382,38 @@ impl Store {
         }))
     }
 
-    /// The brokerage's entries, newest first, at most `limit + 1` (to tell whether a page
-    /// follows).
+    /// Every entry about the persona `persona_id`, oldest first, if the caller sees it (none
+    /// otherwise): the access log of a client's data export.
+    pub async fn persona_access_log(
+        &self,
+        caller: &Principal,
+        persona_id: Uuid,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        let brokerage_id = caller.brokerage_id;
+        self.chain_brokerage_reads(brokerage_id).await?;
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM audit_log
+                 WHERE brokerage_id = $1 AND subject_id = $4
+                   AND EXISTS (SELECT 1 FROM personas p WHERE p.id = $4 AND p.brokerage_id = $1 AND {})
+                 ORDER BY seq",
+                super::visible_to!("p", user = "$2", team = "$3"),
+            )))
+            .bind(brokerage_id).bind(caller.user_id).bind(caller.team_id).bind(persona_id)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
+    /// The admin's brokerage's entries, newest first, at most `limit + 1` (to tell whether a
+    /// page follows).
     pub async fn audit_entries(
         &self,
-        brokerage_id: Uuid,
+        admin: Admin<'_>,
         filter: &AuditFilter,
         limit: u32,
     ) -> StoreResult<Vec<AuditEntry>> {
+        let brokerage_id = admin.brokerage_id;
         // What was read a moment ago is in the listing.
         self.chain_brokerage_reads(brokerage_id).await?;
         Ok(with_pool!(self, pool => {
