@@ -194,7 +194,7 @@ impl MatchingApi {
         let before = pagination::cursor(cursor.0)?;
         let mut items = state
             .store
-            .list_match_runs(auth.0.brokerage_id, direction.0, before, limit + 1)
+            .list_match_runs(&auth.0, direction.0, before, limit + 1)
             .await?;
         let next_cursor = pagination::next_cursor(&mut items, limit, |r| r.id);
         Ok(Json(MatchRunPage { items, next_cursor }))
@@ -264,7 +264,7 @@ fn params(caller: &Principal, options: &MatchOptions) -> MatchParams {
 async fn run(state: &ApiState, caller: &Principal, id: Uuid) -> Result<MatchRun, ApiError> {
     state
         .store
-        .get_match_run(caller.brokerage_id, id)
+        .match_run_for(caller, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("match run {id}")))
 }

@@ -1,7 +1,9 @@
 //! The access matrices: every persona endpoint, and every simulation endpoint, × every kind of
 //! caller × every visibility, against the rules (brief §10). Anything a caller may not see answers
 //! 404 — never 403, which is kept for a visible record the caller may not change — and never
-//! shows up in their lists. A simulation is as visible as the least visible client in it.
+//! shows up in their lists. A simulation is as visible as the least visible client in it; a
+//! listing's match run shows each caller the clients they see, a client's run is seen by who sees
+//! the client.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -10,11 +12,15 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 use troupe_shared::domain::Role;
 
-use crate::helpers::{Shape, TestApp, both_shapes, persona};
+use crate::{
+    helpers::{Shape, TestApp, both_shapes, persona},
+    matching::{client, listing},
+};
 
 both_shapes!(
     every_persona_endpoint_follows_the_visibility_rules,
-    a_simulation_is_seen_only_by_who_sees_every_client_in_it
+    a_simulation_is_seen_only_by_who_sees_every_client_in_it,
+    a_match_run_shows_each_caller_only_the_clients_they_see
 );
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -449,4 +455,157 @@ async fn a_simulation_is_seen_only_by_who_sees_every_client_in_it(shape: Shape) 
         failures.len()
     );
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Submits a match as `key` and waits for it to complete; the run's id.
+async fn match_run(app: &TestApp, key: &str, path: &str, body: Value) -> String {
+    let accepted = app
+        .request(Method::POST, path, Some(key), Some(&body))
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let id = accepted.body["id"].as_str().unwrap().to_owned();
+    let started = std::time::Instant::now();
+    loop {
+        let run = app
+            .request(
+                Method::GET,
+                &format!("/api/v1/matching/{id}"),
+                Some(key),
+                None,
+            )
+            .await;
+        assert_eq!(run.status, 200, "{}", run.body);
+        match run.body["status"].as_str() {
+            Some("completed") => return id,
+            Some("failed") => panic!("match run failed: {}", run.body),
+            _ => assert!(started.elapsed() < Duration::from_secs(30), "{}", run.body),
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn a_match_run_shows_each_caller_only_the_clients_they_see(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let keys = callers(&app).await;
+    let owner = &keys[&Caller::Owner];
+    let mut clients = HashMap::new();
+    for visibility in VISIBILITIES {
+        let mut body = client(
+            &format!("{visibility} client"),
+            &["wine cellar"],
+            &[],
+            "Malibu",
+            30e6,
+        );
+        body["visibility"] = json!(visibility);
+        let created = app
+            .request(Method::POST, "/api/v1/personas", Some(owner), Some(&body))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        clients.insert(visibility, created.body["id"].as_str().unwrap().to_owned());
+    }
+    let house = app
+        .request(
+            Method::POST,
+            "/api/v1/properties",
+            Some(owner),
+            Some(&listing(
+                "Cellar House",
+                "Malibu",
+                25e6,
+                &["wine cellar"],
+                "",
+            )),
+        )
+        .await;
+    assert_eq!(house.status, 201, "{}", house.body);
+    let listing_run = match_run(
+        &app,
+        owner,
+        "/api/v1/matching/property-to-clients",
+        json!({ "property_id": house.body["id"] }),
+    )
+    .await;
+    let private_run = match_run(
+        &app,
+        owner,
+        "/api/v1/matching/client-to-properties",
+        json!({ "persona_id": clients["private"] }),
+    )
+    .await;
+
+    for caller in CALLERS {
+        let key = &keys[&caller];
+        let recommended = app
+            .request(
+                Method::GET,
+                &format!("/api/v1/matching/{listing_run}/recommendations"),
+                Some(key),
+                None,
+            )
+            .await;
+        let about_private = app
+            .request(
+                Method::GET,
+                &format!("/api/v1/matching/{private_run}"),
+                Some(key),
+                None,
+            )
+            .await;
+        match caller {
+            Caller::Deactivated => {
+                assert_eq!(
+                    (recommended.status.as_u16(), about_private.status.as_u16()),
+                    (401, 401)
+                );
+                continue;
+            }
+            Caller::OtherBrokerageAdmin => {
+                assert_eq!(
+                    (recommended.status.as_u16(), about_private.status.as_u16()),
+                    (404, 404)
+                );
+                continue;
+            }
+            _ => {}
+        }
+        assert_eq!(recommended.status, 200, "{caller:?}: {}", recommended.body);
+        let mut names: Vec<&str> = recommended.body["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["persona_name"].as_str().unwrap())
+            .collect();
+        names.sort();
+        let mut seen: Vec<String> = VISIBILITIES
+            .iter()
+            .filter(|v| sees(caller, v))
+            .map(|v| format!("{v} client"))
+            .collect();
+        seen.sort();
+        assert_eq!(
+            names, seen,
+            "{caller:?} sees exactly their clients in the run"
+        );
+
+        let sees_private = sees(caller, "private");
+        assert_eq!(
+            about_private.status,
+            if sees_private { 200 } else { 404 },
+            "{caller:?}: the run about the private client"
+        );
+        let listed = app
+            .request(Method::GET, "/api/v1/matching?limit=100", Some(key), None)
+            .await;
+        assert_eq!(listed.status, 200, "{}", listed.body);
+        let listed_private = listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|run| run["id"] == private_run.as_str());
+        assert_eq!(
+            listed_private, sees_private,
+            "{caller:?}: the run in their list"
+        );
+    }
 }

@@ -18,7 +18,7 @@ both_shapes!(
     feedback_changes_later_rankings
 );
 
-fn client(
+pub(crate) fn client(
     name: &str,
     features: &[&str],
     deal_breakers: &[&str],
@@ -34,7 +34,13 @@ fn client(
     })
 }
 
-fn listing(title: &str, city: &str, price: f64, features: &[&str], description: &str) -> Value {
+pub(crate) fn listing(
+    title: &str,
+    city: &str,
+    price: f64,
+    features: &[&str],
+    description: &str,
+) -> Value {
     json!({
         "title": title, "price": price, "description": description, "property_type": "estate",
         "location": { "city": city, "region": "California" }, "features": features,

@@ -112,7 +112,7 @@ fn direction_words(run: &MatchRun) -> &'static str {
 pub async fn run_list(req: &Request, state: Data<&ApiState>) -> Response {
     render(async {
         let me = SignedIn::from_request(req).await?;
-        let runs = state.store.list_match_runs(me.principal.brokerage_id, None, None, 50).await?;
+        let runs = state.store.list_match_runs(&me.principal, None, None, 50).await?;
         let body = html! {
             h1 { "Matching" }
             p.actions { a href="/matching/nightly" { "The nightly feed: new matches, night by night" } }
@@ -152,7 +152,7 @@ pub async fn latest_about(
 ) -> Result<Markup, PageError> {
     let Some(run) = state
         .store
-        .latest_match_run_about(me.principal.brokerage_id, subject)
+        .latest_match_run_about(&me.principal, subject)
         .await?
     else {
         return Ok(html! {
@@ -190,7 +190,7 @@ pub async fn nightly_feed(req: &Request, state: Data<&ApiState>) -> Response {
         let me = SignedIn::from_request(req).await?;
         let nights = state
             .store
-            .list_match_runs(me.principal.brokerage_id, Some(MatchDirection::Nightly), None, FEED_NIGHTS)
+            .list_match_runs(&me.principal, Some(MatchDirection::Nightly), None, FEED_NIGHTS)
             .await?;
         let mut feed = Vec::new();
         for run in nights.into_iter().take(FEED_NIGHTS as usize) {
@@ -249,7 +249,7 @@ pub async fn run_page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid
         let me = SignedIn::from_request(req).await?;
         let run = state
             .store
-            .get_match_run(me.principal.brokerage_id, id)
+            .match_run_for(&me.principal, id)
             .await?
             .ok_or_else(|| PageError::not_found(format!("match run {id}")))?;
         let recommendations = state.store.recommendations(&me.principal, id).await?;

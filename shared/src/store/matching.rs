@@ -26,6 +26,21 @@ macro_rules! run_columns {
     };
 }
 
+/// Whether the `match_runs` row is seen by the caller whose user id is bound at `$user` and team
+/// at `$team`: a listing's run and the nightly run by the whole brokerage (their
+/// recommendations leave out the clients the caller does not see), a client's run only by who
+/// sees the client.
+macro_rules! run_visible {
+    (user = $user:literal, team = $team:literal) => {
+        concat!(
+            "(match_runs.direction <> 'client_to_properties' OR EXISTS (SELECT 1 FROM personas p
+               WHERE p.id = match_runs.subject_id AND p.brokerage_id = match_runs.brokerage_id AND ",
+            super::visible_to!("p", user = $user, team = $team),
+            "))"
+        )
+    };
+}
+
 #[derive(sqlx::FromRow)]
 struct RunRow {
     id: Uuid,
@@ -176,6 +191,8 @@ impl Store {
         })
     }
 
+    /// Any of the brokerage's runs, by id: for the service itself (the command line's nightly
+    /// run); callers read runs through [`Store::match_run_for`].
     pub async fn get_match_run(
         &self,
         brokerage_id: Uuid,
@@ -191,10 +208,30 @@ impl Store {
         row.map(MatchRun::try_from).transpose()
     }
 
-    /// The brokerage's runs, newest first, optionally of one direction and older than `before`.
+    /// A run the caller sees ([`run_visible!`]), by id.
+    pub async fn match_run_for(
+        &self,
+        caller: &Principal,
+        id: Uuid,
+    ) -> StoreResult<Option<MatchRun>> {
+        let row: Option<RunRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", run_columns!(), " FROM match_runs
+                 WHERE brokerage_id = $1 AND id = $2 AND ", run_visible!(user = "$3", team = "$4")))
+                .bind(caller.brokerage_id)
+                .bind(id)
+                .bind(caller.user_id)
+                .bind(caller.team_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(MatchRun::try_from).transpose()
+    }
+
+    /// The runs the caller sees, newest first, optionally of one direction and older than
+    /// `before`.
     pub async fn list_match_runs(
         &self,
-        brokerage_id: Uuid,
+        caller: &Principal,
         direction: Option<MatchDirection>,
         before: Option<Uuid>,
         limit: u32,
@@ -202,28 +239,34 @@ impl Store {
         let rows: Vec<RunRow> = with_pool!(self, pool => {
             sqlx::query_as(concat!("SELECT ", run_columns!(), " FROM match_runs
                  WHERE brokerage_id = $1 AND ($2 IS NULL OR direction = $2) AND ($3 IS NULL OR id < $3)
+                   AND ", run_visible!(user = "$5", team = "$6"), "
                  ORDER BY id DESC LIMIT $4"))
-                .bind(brokerage_id)
+                .bind(caller.brokerage_id)
                 .bind(direction.map(MatchDirection::as_str))
                 .bind(before)
                 .bind(i64::from(limit))
+                .bind(caller.user_id)
+                .bind(caller.team_id)
                 .fetch_all(pool)
                 .await
         })?;
         rows.into_iter().map(MatchRun::try_from).collect()
     }
 
-    /// The newest run about one listing or client (`subject_id`), if any.
+    /// The newest run the caller sees about one listing or client (`subject_id`), if any.
     pub async fn latest_match_run_about(
         &self,
-        brokerage_id: Uuid,
+        caller: &Principal,
         subject_id: Uuid,
     ) -> StoreResult<Option<MatchRun>> {
         let row: Option<RunRow> = with_pool!(self, pool => {
             sqlx::query_as(concat!("SELECT ", run_columns!(), " FROM match_runs
-                 WHERE brokerage_id = $1 AND subject_id = $2 ORDER BY id DESC LIMIT 1"))
-                .bind(brokerage_id)
+                 WHERE brokerage_id = $1 AND subject_id = $2 AND ", run_visible!(user = "$3", team = "$4"), "
+                 ORDER BY id DESC LIMIT 1"))
+                .bind(caller.brokerage_id)
                 .bind(subject_id)
+                .bind(caller.user_id)
+                .bind(caller.team_id)
                 .fetch_optional(pool)
                 .await
         })?;
