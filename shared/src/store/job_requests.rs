@@ -76,9 +76,10 @@ macro_rules! record_job {
 pub(crate) use record_job;
 
 /// Whether the brokerage `$brokerage`'s simulation just inserted (pending) on `$tx` waits its turn
-/// in the store rather than going to the queue: it does when the brokerage has requests held
-/// already (its turn comes after theirs), or more than `$share` pending simulations counting it.
-/// Both questions read at most `$share + 1` rows. Evaluates to `Result<bool, sqlx::Error>`.
+/// in the store rather than going to the queue: it does when the brokerage has simulations held
+/// already (its turn comes after theirs; a held request of a run cancelled meanwhile does not
+/// count), or more than `$share` pending simulations counting it. The count reads at most
+/// `$share + 1` rows. Evaluates to `Result<bool, sqlx::Error>`.
 macro_rules! hold_simulation {
     ($tx:expr, $brokerage:expr, $share:expr) => {{
         let (brokerage_id, share): (uuid::Uuid, u32) = ($brokerage, $share);
@@ -86,7 +87,9 @@ macro_rules! hold_simulation {
         async move {
             let (held, pending): (bool, i64) = sqlx::query_as(
                 "SELECT EXISTS (SELECT 1 FROM job_requests
-                                WHERE brokerage_id = $1 AND queue = 'simulations' AND held),
+                                WHERE brokerage_id = $1 AND queue = 'simulations' AND held
+                                  AND EXISTS (SELECT 1 FROM simulations s
+                                              WHERE s.id = job_requests.subject_id AND s.status = 'pending')),
                         (SELECT COUNT(*) FROM (SELECT 1 FROM simulations
                                                WHERE brokerage_id = $1 AND status = 'pending'
                                                LIMIT $2) AS waiting)",
