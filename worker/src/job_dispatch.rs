@@ -55,7 +55,7 @@ pub async fn dispatch_once(
     recheck_after: Duration,
 ) -> Result<(), DispatchError> {
     store.forget_settled_job_requests().await?;
-    store.release_held_turns(store.queue_share()).await?;
+    store.release_held_turns().await?;
     let recheck = chrono::Duration::from_std(recheck_after)?;
     loop {
         // Claimed requests come due again after the recheck, so each is pushed once a pass.

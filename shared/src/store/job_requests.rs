@@ -174,10 +174,10 @@ impl Store {
     }
 
     /// Gives each brokerage with held simulation requests its share of the queue again: as many
-    /// are released (due at once) as it has fewer than `share` simulations waiting unheld. Starts
+    /// are released (due at once) as it has fewer than its share of simulations waiting unheld. Starts
     /// release one each as they happen; this pass makes up for the turns that missed (a start
     /// that raced another, a waiting simulation cancelled, a releaser that died).
-    pub async fn release_held_turns(&self, share: u32) -> StoreResult<u64> {
+    pub async fn release_held_turns(&self) -> StoreResult<u64> {
         let brokerages: Vec<Uuid> = with_pool!(self, pool => {
             sqlx::query_scalar(
                 "SELECT DISTINCT brokerage_id FROM job_requests WHERE queue = 'simulations' AND held",
@@ -198,7 +198,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
                 let mut count = 0;
-                for _ in waiting..i64::from(share) {
+                for _ in waiting..i64::from(self.queue_share) {
                     if release_held!(tx, brokerage_id, Utc::now())?.is_none() {
                         break;
                     }

@@ -227,11 +227,6 @@ impl Store {
         })
     }
 
-    /// Simulations of one brokerage in the job queue at once, not yet started.
-    pub fn queue_share(&self) -> u32 {
-        self.queue_share
-    }
-
     /// Where committed events are announced.
     pub fn bus(&self) -> &EventBus {
         &self.bus
