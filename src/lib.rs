@@ -276,14 +276,13 @@ pub async fn run_nightly_now(config: &Config, brokerage: &str) -> anyhow::Result
         .context("a nightly run for this instant exists already; try again")?;
     // This process runs it: no worker is to be handed the same run.
     store.delete_job_requests(&[request.id]).await?;
-    let deps = MatchingDeps {
-        responder: troupe_worker::responder(config, &store, &queues)?,
-        store: store.clone(),
-        config: config.matching.clone(),
-        max_attempts: config.worker.max_attempts,
-        token_budget: config.llm.default_token_budget,
-        cache: Default::default(),
-    };
+    let deps = MatchingDeps::new(
+        store.clone(),
+        troupe_worker::responder(config, &store, &queues)?,
+        config.matching.clone(),
+        config.worker.max_attempts,
+        config.llm.default_token_budget,
+    )?;
     let job = MatchingJob {
         run_id: run.id,
         brokerage_id,

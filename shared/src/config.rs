@@ -119,6 +119,9 @@ pub struct MatchingConfig {
     pub report_top_k: usize,
     /// How far past a named place's reach a listing still counts as in it, in km.
     pub place_allowance_km: f64,
+    /// A sentence-embedding model's files (all-MiniLM-L6-v2) for similarity of meaning when no
+    /// provider is configured; without it, a hashing vectorizer compares words.
+    pub embedding_model_dir: Option<PathBuf>,
 }
 
 /// Outbound webhook delivery.
@@ -390,6 +393,7 @@ impl Config {
                 report_threshold: env.parse("TROUPE_MATCHING_REPORT_THRESHOLD", "0.5")?,
                 report_top_k: env.parse("TROUPE_MATCHING_REPORT_TOP_K", "10")?,
                 place_allowance_km: env.parse("TROUPE_MATCHING_PLACE_ALLOWANCE_KM", "5")?,
+                embedding_model_dir: env.optional("TROUPE_EMBEDDING_MODEL_DIR").map(Into::into),
             },
             accuracy_calibration_min: env
                 .parse("TROUPE_ACCURACY_CALIBRATION_MIN_OUTCOMES", "50")?,

@@ -26,6 +26,7 @@ mod kinds;
 mod live;
 mod llm_faults;
 mod match_conditions;
+mod match_meaning;
 mod matching;
 mod outages;
 mod outcomes;

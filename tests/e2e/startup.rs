@@ -40,6 +40,27 @@ async fn every_role_refuses_a_bad_setting_before_it_starts() {
     }
 }
 
+/// A model directory that is set but cannot be loaded stops the roles that match, naming the
+/// setting and the file, rather than letting them quietly compare words.
+#[tokio::test]
+async fn a_worker_refuses_an_embedding_model_it_cannot_load() {
+    let empty = tempfile::tempdir().unwrap();
+    let dir = empty.path().display().to_string();
+    for role in ["worker", "serve"] {
+        let out = troupe(&[role], &[("TROUPE_EMBEDDING_MODEL_DIR", dir.as_str())]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{role} started without its model");
+        assert!(
+            stderr.contains("TROUPE_EMBEDDING_MODEL_DIR"),
+            "{role}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{dir}/config.json")),
+            "{role}: {stderr}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn doctor_reports_what_the_provider_can_do() {
     let mock = MockLlm::start(MockConfig {

@@ -39,11 +39,10 @@ pub enum WorkerError {
     Llm(#[from] llm::LlmError),
     #[error("webhook client")]
     Webhooks(#[from] reqwest::Error),
+    #[error("loading the embedding model (TROUPE_EMBEDDING_MODEL_DIR)")]
+    EmbeddingModel(#[from] matching::sentence_model::SentenceModelError),
 }
 
-/// The persona model the configuration asks for. With a provider, its rate limits and response
-/// cache live in Redis when the deployment has one (shared by every worker), else in process and
-/// in the SQLite file.
 /// The provider endpoint the configuration names; `None` for the offline model.
 pub fn endpoint(provider: &LlmProvider) -> Option<Endpoint> {
     match provider {
@@ -64,6 +63,9 @@ pub fn endpoint(provider: &LlmProvider) -> Option<Endpoint> {
     }
 }
 
+/// The persona model the configuration asks for. With a provider, its rate limits and response
+/// cache live in Redis when the deployment has one (shared by every worker), else in process and
+/// in the SQLite file.
 pub fn responder(
     config: &Config,
     store: &Store,
@@ -167,14 +169,13 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
     let responder = responder(config, &store, &queues)?;
-    let matching = Arc::new(MatchingDeps {
-        store: store.clone(),
-        responder: responder.clone(),
-        config: config.matching.clone(),
-        max_attempts: config.worker.max_attempts,
-        token_budget: config.llm.default_token_budget,
-        cache: Default::default(),
-    });
+    let matching = Arc::new(MatchingDeps::new(
+        store.clone(),
+        responder.clone(),
+        config.matching.clone(),
+        config.worker.max_attempts,
+        config.llm.default_token_budget,
+    )?);
     let simulations = supervise(&shutdown, |name| {
         let deps = Arc::new(SimulationDeps {
             responder: responder.clone(),

@@ -1,23 +1,25 @@
 //! Text embeddings for matching: the provider's embeddings endpoint when a model is configured,
-//! else a local hashing vectorizer that needs no download. Stored per persona or listing with a
-//! hash of the text they came from, and recomputed only when that text changes.
+//! else a sentence-embedding model run in process when one is installed
+//! (`TROUPE_EMBEDDING_MODEL_DIR`), else a hashing vectorizer that needs no file at all. Stored
+//! per persona or listing with a hash of the text they came from, and recomputed only when that
+//! text changes or the embedder does.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use sha2::{Digest, Sha256};
 use troupe_shared::Store;
 use uuid::Uuid;
 
-use super::{MatchError, prepared::word_hash};
+use super::{MatchError, prepared::word_hash, sentence_model::SentenceModel};
 use crate::{
     engine::{Responder, text::words},
-    llm::Ledger,
+    llm::{Gateway, Ledger},
 };
 
 /// Dimensions of the local vectorizer.
 const DIMENSIONS: usize = 256;
-/// The local vectorizer's name, stored beside each vector so a change of model recomputes.
-const LOCAL_MODEL: &str = "troupe-hashing-256";
+/// The hashing vectorizer's name, stored beside each vector so a change of embedder recomputes.
+const HASHING: &str = "troupe-hashing-256";
 /// Texts per call to the provider.
 const PROVIDER_BATCH: usize = 64;
 /// Tokens matching may spend on embeddings in one run.
@@ -68,23 +70,64 @@ fn text_hash(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// Where a run's vectors come from.
+#[derive(Clone)]
+pub enum Embedder {
+    /// The provider's embeddings endpoint, under the configured model.
+    Provider(Arc<Gateway>),
+    /// A sentence-embedding model run in this process.
+    Model(Arc<SentenceModel>),
+    /// Words and trigrams hashed: shared words, not meaning.
+    Hashing,
+}
+
+impl Embedder {
+    /// The provider when one is configured, else the local model when one is loaded.
+    pub fn choose(responder: &Responder, model: Option<Arc<SentenceModel>>) -> Embedder {
+        match (responder, model) {
+            (Responder::Llm(gateway), _) => Embedder::Provider(Arc::clone(gateway)),
+            (Responder::Offline, Some(model)) => Embedder::Model(model),
+            (Responder::Offline, None) => Embedder::Hashing,
+        }
+    }
+
+    /// Stored beside each vector: vectors of two embedders are never compared.
+    fn storage_key(&self) -> &str {
+        match self {
+            Embedder::Provider(gateway) => gateway.embedding_model(),
+            Embedder::Model(model) => model.storage_key(),
+            Embedder::Hashing => HASHING,
+        }
+    }
+
+    /// How the similarity was measured, in an explanation's words.
+    pub fn describe(&self) -> String {
+        match self {
+            Embedder::Provider(gateway) => {
+                format!("meaning similarity ({})", gateway.embedding_model())
+            }
+            Embedder::Model(model) => format!("meaning similarity ({}, local)", model.name()),
+            Embedder::Hashing => {
+                "shared words and word stems (no embedding model installed)".to_owned()
+            }
+        }
+    }
+}
+
 /// Embeds `texts` (subject → text), reusing stored vectors whose text is unchanged and storing
 /// the new ones.
 pub async fn embed_all(
     store: &Store,
-    responder: &Responder,
+    embedder: &Embedder,
     brokerage_id: Uuid,
     texts: Vec<(Uuid, String)>,
 ) -> Result<HashMap<Uuid, Vec<f32>>, MatchError> {
     if texts.is_empty() {
         return Ok(HashMap::new());
     }
-    let model = match responder {
-        Responder::Llm(gateway) => gateway.embedding_model().to_owned(),
-        Responder::Offline => LOCAL_MODEL.to_owned(),
-    };
+    let key = embedder.storage_key();
     let subjects: Vec<Uuid> = texts.iter().map(|(id, _)| *id).collect();
-    let mut stored = store.embeddings(brokerage_id, &model, &subjects).await?;
+    let mut stored = store.embeddings(brokerage_id, key, &subjects).await?;
     let mut vectors = HashMap::with_capacity(texts.len());
     let mut missing: Vec<(Uuid, String, String)> = Vec::new();
     for (id, text) in texts {
@@ -97,13 +140,28 @@ pub async fn embed_all(
         }
     }
     let mut computed: Vec<(Uuid, String, Vec<f32>)> = Vec::with_capacity(missing.len());
-    match responder {
-        Responder::Offline => {
+    match embedder {
+        Embedder::Hashing => {
             for (id, hash, text) in missing {
                 computed.push((id, hash, local_embedding(&text)));
             }
         }
-        Responder::Llm(gateway) => {
+        Embedder::Model(model) => {
+            let model = Arc::clone(model);
+            computed = tokio::task::spawn_blocking(move || {
+                let inputs: Vec<String> = missing.iter().map(|(_, _, text)| text.clone()).collect();
+                let batch_vectors = model.embed(&inputs)?;
+                Ok::<_, MatchError>(
+                    missing
+                        .into_iter()
+                        .zip(batch_vectors)
+                        .map(|((id, hash, _), vector)| (id, hash, vector))
+                        .collect(),
+                )
+            })
+            .await??;
+        }
+        Embedder::Provider(gateway) => {
             let ledger = Ledger::new(EMBEDDING_TOKEN_BUDGET);
             for batch in missing.chunks(PROVIDER_BATCH) {
                 let inputs: Vec<String> = batch.iter().map(|(_, _, text)| text.clone()).collect();
@@ -114,9 +172,7 @@ pub async fn embed_all(
             }
         }
     }
-    store
-        .save_embeddings(brokerage_id, &model, &computed)
-        .await?;
+    store.save_embeddings(brokerage_id, key, &computed).await?;
     vectors.extend(computed.into_iter().map(|(id, _, vector)| (id, vector)));
     Ok(vectors)
 }

@@ -9,9 +9,10 @@ mod facts;
 mod prepared;
 mod rerank;
 mod score;
+pub mod sentence_model;
 mod world;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 use troupe_shared::causes::Causes;
 
 use chrono::{DateTime, Utc};
@@ -25,7 +26,9 @@ use troupe_shared::{
 };
 use uuid::Uuid;
 
+use embedding::Embedder;
 use score::Rules;
+use sentence_model::{SentenceModel, SentenceModelError};
 pub use world::PreparedCache;
 use world::World;
 
@@ -43,6 +46,8 @@ pub enum MatchError {
     Store(#[from] StoreError),
     #[error("embeddings")]
     Llm(#[from] LlmError),
+    #[error("the local embedding model")]
+    Embedding(#[from] SentenceModelError),
     #[error("scoring task failed")]
     Join(#[from] tokio::task::JoinError),
     #[error("the model re-rank failed: {0}")]
@@ -57,6 +62,35 @@ pub struct MatchingDeps {
     /// Tokens one run's re-rank may spend.
     pub token_budget: u64,
     pub cache: PreparedCache,
+    embedder: Embedder,
+}
+
+impl MatchingDeps {
+    /// Loads the local embedding model when `config.embedding_model_dir` names one: a directory
+    /// that cannot be read stops the process rather than quietly matching on words.
+    pub fn new(
+        store: Store,
+        responder: Responder,
+        config: MatchingConfig,
+        max_attempts: u32,
+        token_budget: u64,
+    ) -> Result<MatchingDeps, SentenceModelError> {
+        let model = match &config.embedding_model_dir {
+            Some(dir) => Some(Arc::new(SentenceModel::load(dir)?)),
+            None => None,
+        };
+        let embedder = Embedder::choose(&responder, model);
+        tracing::info!(similarity = %embedder.describe(), "matching embeddings");
+        Ok(MatchingDeps {
+            store,
+            responder,
+            config,
+            max_attempts,
+            token_budget,
+            cache: PreparedCache::default(),
+            embedder,
+        })
+    }
 }
 
 /// Runs one match run to completion. Delivery is at least once: a run already final is left

@@ -121,6 +121,7 @@ pub fn explain(
     persona: &PreparedPersona,
     property: &PreparedProperty,
     rules: Rules,
+    similarity_by: &str,
 ) -> Option<Scored> {
     let (score, miss) = match verdict(persona, property, rules) {
         Verdict::Match(score) => (score, None),
@@ -128,7 +129,7 @@ pub fn explain(
         Verdict::Out => return None,
     };
     let values = values(persona, property);
-    let details = details(persona, property);
+    let details = details(persona, property, similarity_by);
     let components = WEIGHTS
         .iter()
         .zip(values)
@@ -394,7 +395,11 @@ fn interests_found<'a>(
         .filter(|p| property.words.overlap(&p.words) > 0)
 }
 
-fn details(persona: &PreparedPersona, property: &PreparedProperty) -> [String; 7] {
+fn details(
+    persona: &PreparedPersona,
+    property: &PreparedProperty,
+    similarity_by: &str,
+) -> [String; 7] {
     let (features, styles) = wants_met(persona, property);
     let met: Vec<&str> = features
         .iter()
@@ -426,7 +431,7 @@ fn details(persona: &PreparedPersona, property: &PreparedProperty) -> [String; 7
                 property.words.overlap(&persona.past_properties)
             )
         },
-        "embedding similarity of the client's profile and the listing".to_owned(),
+        format!("{similarity_by} of the client's profile and the listing"),
         format!("speaks to interests: {}", or_none(&interests)),
         if persona.places.is_empty() {
             "no preferred locations on record"

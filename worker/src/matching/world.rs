@@ -56,6 +56,8 @@ impl PreparedCache {
 pub struct World {
     pub personas: Vec<Arc<PreparedPersona>>,
     pub properties: Vec<Arc<PreparedProperty>>,
+    /// How the text similarity was measured, for explanations.
+    similarity_by: String,
 }
 
 impl World {
@@ -116,7 +118,7 @@ impl World {
                     .map(|p| (p.id, prepared::property_text(p))),
             )
             .collect();
-        let mut vectors = embedding::embed_all(store, &deps.responder, brokerage_id, texts).await?;
+        let mut vectors = embedding::embed_all(store, &deps.embedder, brokerage_id, texts).await?;
         if !new_clients.is_empty() {
             let feedback = store.pair_feedback(brokerage_id).await?;
             let liked = liked_texts(store, brokerage_id, &feedback).await?;
@@ -158,6 +160,7 @@ impl World {
         Ok(World {
             personas,
             properties,
+            similarity_by: deps.embedder.describe(),
         })
     }
 
@@ -234,7 +237,7 @@ impl World {
         nightly_before: Option<Option<f64>>,
     ) -> Option<NewRecommendation> {
         let (client, listing) = (&*self.personas[persona], &*self.properties[property]);
-        let scored = score::explain(client, listing, rules)?;
+        let scored = score::explain(client, listing, rules, &self.similarity_by)?;
         let highlights = explain::highlights(client, listing);
         Some(NewRecommendation {
             persona_id: client.id,
