@@ -281,7 +281,7 @@ async fn places_are_matched_by_where_a_listing_is(shape: Shape) {
         place["detail"]
             .as_str()
             .unwrap()
-            .contains("within the 5 km allowance"),
+            .contains("0.8 km outside Montecito, within its 3.1 km allowance"),
         "{place}"
     );
     let far = create(

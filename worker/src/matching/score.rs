@@ -187,8 +187,15 @@ impl PlaceFit<'_> {
 
     /// Outside, but close enough to be a near miss.
     fn near(&self, rules: Rules) -> bool {
-        matches!(self, PlaceFit::Outside(_, reach) if reach.beyond_km <= rules.place_allowance_km + NEAR_MISS_KM)
+        matches!(self, PlaceFit::Outside(place, reach) if reach.beyond_km <= allowance(place, rules) + NEAR_MISS_KM)
     }
+}
+
+/// How far past a place's reach a listing still counts as in it: the configured allowance, but
+/// never more than the place's own reach — 5 km past a city of 25 km is its suburbs, 5 km past
+/// a neighbourhood of 3 km is the next neighbourhood.
+fn allowance(place: &Place, rules: Rules) -> f64 {
+    rules.place_allowance_km.min(place.radius_km)
 }
 
 /// `None` when the client named no place. Only `detailed` finds the closest of the places a
@@ -210,14 +217,14 @@ fn place_fit<'a>(
             return Some(PlaceFit::Named(wanted, "its location"));
         }
         for place in &wanted.places {
-            let bound = rules.place_allowance_km + NEAR_MISS_KM;
+            let bound = allowance(place, rules) + NEAR_MISS_KM;
             if !detailed && place.surely_beyond(&property.facts.placed, bound) {
                 continue;
             }
             let Some(reach) = place.reach(&property.facts.placed) else {
                 continue;
             };
-            if reach.beyond_km <= rules.place_allowance_km {
+            if reach.beyond_km <= allowance(place, rules) {
                 if best_pass.is_none_or(
                     |b| matches!(b, PlaceFit::Near(_, r) if reach.beyond_km < r.beyond_km),
                 ) {
@@ -621,8 +628,10 @@ fn place_words(fit: PlaceFit<'_>, property: &PreparedProperty, rules: Rules) -> 
             None => format!("in {}", place.name),
         },
         PlaceFit::Near(place, reach) => format!(
-            "{:.1} km outside {}, within the {:.0} km allowance (placed by {source})",
-            reach.beyond_km, place.name, rules.place_allowance_km
+            "{:.1} km outside {}, within its {:.1} km allowance (placed by {source})",
+            reach.beyond_km,
+            place.name,
+            allowance(place, rules)
         ),
         PlaceFit::Outside(place, reach) if reach.beyond_km.is_finite() => format!(
             "{:.1} km outside {} (placed by {source})",
