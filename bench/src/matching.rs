@@ -12,7 +12,7 @@
 //!   listings.
 //!
 //! Ends with `matching <measure>=<value>` lines. `BENCH_CLIENTS`, `BENCH_LISTINGS` and
-//! `BENCH_QUALITY_SAMPLE` scale it down.
+//! `BENCH_QUALITY_SAMPLE` scale it down; `TROUPE_EMBEDDING_MODEL_DIR` embeds with a model.
 
 use std::{collections::HashMap, time::Instant};
 
@@ -266,6 +266,12 @@ async fn main() -> anyhow::Result<()> {
         ("TROUPE_MAX_BODY_BYTES", "16777216"),
     ] {
         vars.insert(k.into(), v.into());
+    }
+    // With TROUPE_EMBEDDING_MODEL_DIR set, the runs embed with that model (the cold run
+    // computes every client's vector) instead of the hashing vectorizer.
+    if let Ok(dir) = std::env::var("TROUPE_EMBEDDING_MODEL_DIR") {
+        println!("embedding with the model in {dir}");
+        vars.insert("TROUPE_EMBEDDING_MODEL_DIR".into(), dir);
     }
     // BENCH_LOG=info shows the service's logs (each match run's compute and store times).
     if let Ok(filter) = std::env::var("BENCH_LOG") {

@@ -264,6 +264,7 @@ async fn rerank(
 /// pairs on the first run); reports, per listing, the best new or materially changed matches.
 async fn nightly(brokerage_id: Uuid, deps: &MatchingDeps) -> Result<Option<RunResult>, MatchError> {
     let store = &deps.store;
+    let clock = std::time::Instant::now();
     let since = store.last_nightly_start(brokerage_id).await?;
     let changed = |at: &DateTime<Utc>| since.is_none_or(|since| *at > since);
     let all_clients = store.client_versions(brokerage_id, None).await?;
@@ -289,7 +290,9 @@ async fn nightly(brokerage_id: Uuid, deps: &MatchingDeps) -> Result<Option<RunRe
     if !changed_client_ids.is_empty() {
         listings.extend(other_listings);
     }
+    let listed = clock.elapsed();
     let world = World::load(deps, brokerage_id, &clients, &listings).await?;
+    let loaded = clock.elapsed();
     // Anything deleted since it was listed is missing from the world; the changed still lead.
     let changed_c = count_leading(world.personas.iter().map(|p| p.id), &changed_client_ids);
     let changed_l = count_leading(world.properties.iter().map(|p| p.id), &changed_listing_ids);
@@ -300,6 +303,7 @@ async fn nightly(brokerage_id: Uuid, deps: &MatchingDeps) -> Result<Option<RunRe
     let rules = rules(&deps.config);
     let threshold = deps.config.report_threshold;
     let (world, pairs_scored, found) = world.score(blocks, rules, threshold).await?;
+    let scored = clock.elapsed();
     let previous = store.nightly_scores(brokerage_id, since).await?;
     let mut reported: Vec<(usize, usize, f64, Option<f64>)> = found
         .matches
@@ -349,6 +353,13 @@ async fn nightly(brokerage_id: Uuid, deps: &MatchingDeps) -> Result<Option<RunRe
             )
         })
         .collect();
+    tracing::debug!(
+        list_ms = listed.as_millis() as u64,
+        load_ms = (loaded - listed).as_millis() as u64,
+        score_ms = (scored - loaded).as_millis() as u64,
+        report_ms = (clock.elapsed() - scored).as_millis() as u64,
+        "nightly run's phases"
+    );
     Ok(Some(RunResult {
         pairs_scored,
         recommendations,
