@@ -282,7 +282,8 @@ pub async fn run_nightly_now(config: &Config, brokerage: &str) -> anyhow::Result
         config.matching.clone(),
         config.worker.max_attempts,
         config.llm.default_token_budget,
-    )?;
+        troupe_worker::sentence_model::load(config)?,
+    );
     let job = MatchingJob {
         run_id: run.id,
         brokerage_id,

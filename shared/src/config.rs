@@ -64,6 +64,10 @@ pub struct Config {
     pub llm: LlmConfig,
     pub limits: SimulationLimits,
     pub matching: MatchingConfig,
+    /// A sentence-embedding model's files (all-MiniLM-L6-v2) for similarity of meaning when no
+    /// provider is configured — matching, and the themes of free-text answers; without it,
+    /// words are compared.
+    pub embedding_model_dir: Option<PathBuf>,
     pub webhooks: WebhookConfig,
     /// Trials (clients' events, campaign recipients) a kind of prediction needs before the
     /// accuracy report fits a calibration on the older ones and judges it on the newer.
@@ -119,9 +123,6 @@ pub struct MatchingConfig {
     pub report_top_k: usize,
     /// How far past a named place's reach a listing still counts as in it, in km.
     pub place_allowance_km: f64,
-    /// A sentence-embedding model's files (all-MiniLM-L6-v2) for similarity of meaning when no
-    /// provider is configured; without it, a hashing vectorizer compares words.
-    pub embedding_model_dir: Option<PathBuf>,
 }
 
 /// Outbound webhook delivery.
@@ -384,6 +385,7 @@ impl Config {
                 max_active_per_brokerage: env.parse("TROUPE_SIMULATION_MAX_ACTIVE", "2000")?,
                 queue_share: env.parse("TROUPE_SIMULATION_QUEUE_SHARE", "2")?,
             },
+            embedding_model_dir: env.optional("TROUPE_EMBEDDING_MODEL_DIR").map(Into::into),
             matching: MatchingConfig {
                 cron: check_cron(
                     "TROUPE_MATCHING_CRON",
@@ -393,7 +395,6 @@ impl Config {
                 report_threshold: env.parse("TROUPE_MATCHING_REPORT_THRESHOLD", "0.5")?,
                 report_top_k: env.parse("TROUPE_MATCHING_REPORT_TOP_K", "10")?,
                 place_allowance_km: env.parse("TROUPE_MATCHING_PLACE_ALLOWANCE_KM", "5")?,
-                embedding_model_dir: env.optional("TROUPE_EMBEDDING_MODEL_DIR").map(Into::into),
             },
             accuracy_calibration_min: env
                 .parse("TROUPE_ACCURACY_CALIBRATION_MIN_OUTCOMES", "50")?,

@@ -10,6 +10,7 @@ use crate::helpers::{Options, Shape, TestApp, both_shapes, seed};
 
 both_shapes!(
     every_type_is_answered_in_its_shape_and_aggregated,
+    free_text_themes_group_by_meaning_with_a_model,
     the_offline_model_answers_each_type_from_the_persona,
     malformed_questions_are_refused_by_name,
 );
@@ -76,6 +77,28 @@ fn share(segment: &Value, option: &str) -> f64 {
         .find(|s| s["option"] == option)
         .and_then(|s| s["share"].as_f64())
         .unwrap_or_else(|| panic!("no share for {option}: {segment}"))
+}
+
+/// With all-MiniLM-L6-v2 installed, the worker groups free-text answers by meaning and the
+/// results say so; every answer still lands in one theme.
+async fn free_text_themes_group_by_meaning_with_a_model(shape: Shape) {
+    let options = Options {
+        vars: vec![(
+            "TROUPE_EMBEDDING_MODEL_DIR",
+            crate::match_meaning::embedding_model_dir(),
+        )],
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(shape, options).await;
+    let results = run(&app).await;
+    check_shapes(&results);
+    for name in ["all", "finance", "tech"] {
+        let free_text = segment(question(&results, 8), name);
+        assert_eq!(
+            free_text["themes_grouped_by"], "meaning (all-MiniLM-L6-v2)",
+            "{free_text}"
+        );
+    }
 }
 
 /// What holds for any panel's answers, whoever answered them.
@@ -203,6 +226,10 @@ async fn every_type_is_answered_in_its_shape_and_aggregated(shape: Shape) {
     let app = TestApp::spawn(shape).await;
     let results = run(&app).await;
     check_shapes(&results);
+    assert_eq!(
+        segment(question(&results, 8), "all")["themes_grouped_by"],
+        "shared words (no embedding model installed)"
+    );
     // The mock model picks the option that names what the persona wants: both finance clients
     // want a wine cellar; in tech, one wants the pool and one the ski room.
     let single = question(&results, 2);

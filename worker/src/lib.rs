@@ -5,6 +5,7 @@ pub mod enrichment;
 pub mod job_dispatch;
 pub mod llm;
 pub mod matching;
+pub mod sentence_model;
 mod simulation;
 pub mod webhooks;
 
@@ -40,7 +41,7 @@ pub enum WorkerError {
     #[error("webhook client")]
     Webhooks(#[from] reqwest::Error),
     #[error("loading the embedding model (TROUPE_EMBEDDING_MODEL_DIR)")]
-    EmbeddingModel(#[from] matching::sentence_model::SentenceModelError),
+    EmbeddingModel(#[from] sentence_model::SentenceModelError),
 }
 
 /// The provider endpoint the configuration names; `None` for the offline model.
@@ -169,13 +170,15 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
     let responder = responder(config, &store, &queues)?;
+    let sentence_model = sentence_model::load(config)?;
     let matching = Arc::new(MatchingDeps::new(
         store.clone(),
         responder.clone(),
         config.matching.clone(),
         config.worker.max_attempts,
         config.llm.default_token_budget,
-    )?);
+        sentence_model.clone(),
+    ));
     let simulations = supervise(&shutdown, |name| {
         let deps = Arc::new(SimulationDeps {
             responder: responder.clone(),
@@ -184,6 +187,7 @@ pub async fn run(
             max_attempts: config.worker.max_attempts,
             agent_parallelism: config.worker.agent_parallelism,
             queue: queues.simulations.clone(),
+            sentence_model: sentence_model.clone(),
         });
         consume(
             config,

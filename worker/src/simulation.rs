@@ -1,7 +1,10 @@
 //! The simulation job: claim the simulation, run its persona agents, aggregate, and write the
 //! result, fenced on the run's token so that a duplicate or recovered run can never leave two.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +21,7 @@ use uuid::Uuid;
 use crate::{
     engine::{self, LiveAnswer, Progress, Responder, RunContext, StepError, Transcript, factory},
     llm::Ledger,
+    sentence_model::SentenceModel,
 };
 
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
@@ -31,6 +35,8 @@ pub struct SimulationDeps {
     pub agent_parallelism: usize,
     /// Where a start pushes the brokerage's next held simulation.
     pub queue: Queue<SimulationJob>,
+    /// Groups free-text answers into themes by meaning, when installed.
+    pub sentence_model: Option<Arc<SentenceModel>>,
 }
 
 /// Handles one delivery of a simulation job. `Err` only for infrastructure failures (the database
@@ -279,7 +285,8 @@ impl Run<'_> {
         // Stopped before its last round (a request heard after it is too late to matter).
         if matches!(&run, Ok(t) if t.rounds_not_taken > 0) {
             let results = run.ok().filter(|t| !t.responses.is_empty()).map(|t| {
-                let mut results = engine::aggregate(self.plan, t.responses, &t.rewrites);
+                let mut results =
+                    engine::aggregate(self.plan, t.responses, &t.rewrites, self.deps.sentence_model.as_deref());
                 name_failures(&mut results, t.failures, self.plan.agent_steps());
                 results.summary = format!(
                     "Cancelled on request after {} of {} agent steps; these findings cover only the \
@@ -307,7 +314,12 @@ impl Run<'_> {
                 Some(metadata),
             );
         }
-        let mut results = engine::aggregate(self.plan, transcript.responses, &transcript.rewrites);
+        let mut results = engine::aggregate(
+            self.plan,
+            transcript.responses,
+            &transcript.rewrites,
+            self.deps.sentence_model.as_deref(),
+        );
         name_failures(&mut results, transcript.failures, self.plan.agent_steps());
         Outcome::Completed(results, metadata)
     }

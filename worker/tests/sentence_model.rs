@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use troupe_worker::matching::sentence_model::{SentenceModel, SentenceModelError};
+use troupe_worker::sentence_model::{SentenceModel, SentenceModelError};
 
 fn model_dir() -> PathBuf {
     let dir = std::env::var_os("TROUPE_EMBEDDING_MODEL_DIR").map_or_else(

@@ -24,9 +24,12 @@ fn finding(q: &QuestionInsight) -> Finding {
         AnswerType::MultiChoice => "Share choosing each option (a persona may choose several), with 95% intervals.",
         AnswerType::Ranking => "Mean rank of each option (1 is best), with 95% intervals, in Borda order.",
         AnswerType::Numeric => "The answers' mean with its 95% interval, and their spread from the 10th to the 90th percentile.",
-        AnswerType::FreeText => "The answers grouped by the words they share, each theme with its share of respondents and the answers nearest its centre.",
+        AnswerType::FreeText => "The answers grouped into themes, each with its share of respondents and the answers nearest its centre.",
     }
     .to_owned();
+    if let Some(by) = all.and_then(|a| a.themes_grouped_by.as_deref()) {
+        reading.push_str(&format!(" Grouped by {by}."));
+    }
     if let Some(all) = all.filter(|a| a.unanswered > 0) {
         reading.push_str(&format!(
             " {} of {} personas gave no answer of this type.",

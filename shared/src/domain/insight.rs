@@ -170,8 +170,12 @@ pub struct QuestionSegment {
     pub ranks: Vec<OptionRank>,
     /// `numeric`: the 10th, 25th, 50th, 75th and 90th percentiles.
     pub percentiles: Option<[f64; 5]>,
-    /// `free_text`: the answers grouped by the words they share, largest theme first.
+    /// `free_text`: the answers grouped by meaning (with a sentence-embedding model) or by the
+    /// words they share, largest theme first.
     pub themes: Vec<Theme>,
+    /// `free_text`: how the themes were grouped, e.g. "meaning (all-MiniLM-L6-v2)" or "shared
+    /// words (no embedding model installed)".
+    pub themes_grouped_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]

@@ -10,10 +10,11 @@ use sha2::{Digest, Sha256};
 use troupe_shared::Store;
 use uuid::Uuid;
 
-use super::{MatchError, prepared::word_hash, sentence_model::SentenceModel};
+use super::{MatchError, prepared::word_hash};
 use crate::{
     engine::{Responder, text::words},
     llm::{Gateway, Ledger},
+    sentence_model::SentenceModel,
 };
 
 /// Dimensions of the local vectorizer.

@@ -9,7 +9,6 @@ mod facts;
 mod prepared;
 mod rerank;
 mod score;
-pub mod sentence_model;
 mod world;
 
 use std::{collections::HashMap, sync::Arc};
@@ -28,13 +27,13 @@ use uuid::Uuid;
 
 use embedding::Embedder;
 use score::Rules;
-use sentence_model::{SentenceModel, SentenceModelError};
 pub use world::PreparedCache;
 use world::World;
 
 use crate::{
     engine::Responder,
     llm::{Gateway, Ledger, LlmError},
+    sentence_model::{SentenceModel, SentenceModelError},
 };
 
 /// A nightly score that moved less than this since the last run is not reported again.
@@ -66,22 +65,19 @@ pub struct MatchingDeps {
 }
 
 impl MatchingDeps {
-    /// Loads the local embedding model when `config.embedding_model_dir` names one: a directory
-    /// that cannot be read stops the process rather than quietly matching on words.
+    /// `model`: the local sentence-embedding model, when one is installed (used without a
+    /// provider).
     pub fn new(
         store: Store,
         responder: Responder,
         config: MatchingConfig,
         max_attempts: u32,
         token_budget: u64,
-    ) -> Result<MatchingDeps, SentenceModelError> {
-        let model = match &config.embedding_model_dir {
-            Some(dir) => Some(Arc::new(SentenceModel::load(dir)?)),
-            None => None,
-        };
+        model: Option<Arc<SentenceModel>>,
+    ) -> MatchingDeps {
         let embedder = Embedder::choose(&responder, model);
         tracing::info!(similarity = %embedder.describe(), "matching embeddings");
-        Ok(MatchingDeps {
+        MatchingDeps {
             store,
             responder,
             config,
@@ -89,7 +85,7 @@ impl MatchingDeps {
             token_budget,
             cache: PreparedCache::default(),
             embedder,
-        })
+        }
     }
 }
 

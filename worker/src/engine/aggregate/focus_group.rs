@@ -15,7 +15,10 @@ use super::{
     Samples, confidence, level_or_close, mean, percent, questions, round2, sample_factor,
     separation, share, stddev, top_mentions,
 };
-use crate::engine::{prompt::money, ssr};
+use crate::{
+    engine::{prompt::money, ssr},
+    sentence_model::SentenceModel,
+};
 
 /// One persona in one iteration.
 #[derive(Default)]
@@ -34,9 +37,11 @@ struct Panel<'a> {
     units: Vec<(Uuid, &'a str, Unit)>,
 }
 
+/// `model`: the sentence-embedding model the free-text themes group by meaning with, if any.
 pub fn aggregate(
     plan: &FocusGroupPlan,
     responses: &[AgentResponse],
+    model: Option<&SentenceModel>,
     rng: &mut StdRng,
 ) -> SimulationResults {
     let panel = panel(plan, responses);
@@ -49,7 +54,7 @@ pub fn aggregate(
     let photos = photo_insights(plan, &panel, rng);
     let unjudged = unjudged_photos(plan, &photos);
     let pricing = pricing_insight(plan, &panel);
-    let (questions, question_recommendations) = questions::insights(plan, responses, rng);
+    let (questions, question_recommendations) = questions::insights(plan, responses, model, rng);
 
     let mut recommendations: Vec<Recommendation> = overall
         .modification_effects
@@ -625,7 +630,7 @@ mod tests {
     }
 
     fn run(responses: &[AgentResponse]) -> SimulationResults {
-        aggregate(&plan(), responses, &mut StdRng::seed_from_u64(1))
+        aggregate(&plan(), responses, None, &mut StdRng::seed_from_u64(1))
     }
 
     fn segments(results: &SimulationResults) -> Vec<&SegmentInsight> {

@@ -171,7 +171,12 @@ fn aggregate(
     personas: &[(usize, Vec<Unit>)],
 ) -> SimulationResults {
     let mut rng = StdRng::seed_from_u64(9);
-    focus_group::aggregate(&plan(photos, modifications), &responses(personas), &mut rng)
+    focus_group::aggregate(
+        &plan(photos, modifications),
+        &responses(personas),
+        None,
+        &mut rng,
+    )
 }
 
 fn recommendations<'a>(results: &'a SimulationResults, kind: &str) -> Vec<&'a Recommendation> {

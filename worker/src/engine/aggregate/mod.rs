@@ -22,19 +22,22 @@ use troupe_shared::domain::{
 use uuid::Uuid;
 
 use super::copywriter::Rewrite;
+use crate::sentence_model::SentenceModel;
 
 const BOOTSTRAP_SAMPLES: usize = 1000;
 const TOP_MENTIONS: usize = 5;
 
-/// `rewrites`: the copywriter's advice for a marketing run (empty for other kinds).
+/// `rewrites`: the copywriter's advice for a marketing run (empty for other kinds); `model`:
+/// the sentence-embedding model free-text themes are grouped with, when one is installed.
 pub fn aggregate(
     plan: &SimulationPlan,
     responses: Vec<AgentResponse>,
     rewrites: &[Rewrite],
+    model: Option<&SentenceModel>,
 ) -> SimulationResults {
     let mut rng = StdRng::seed_from_u64(plan.settings().seed);
     let mut results = match plan {
-        SimulationPlan::FocusGroup(p) => focus_group::aggregate(p, &responses, &mut rng),
+        SimulationPlan::FocusGroup(p) => focus_group::aggregate(p, &responses, model, &mut rng),
         SimulationPlan::Marketing(p) => marketing::aggregate(p, &responses, rewrites, &mut rng),
         SimulationPlan::Intervention(p) => intervention::aggregate(p, &responses, &mut rng),
         SimulationPlan::Individual(p) => individual::aggregate(p, &responses),

@@ -3,7 +3,7 @@
 //! each with a 95% bootstrap interval over personas, and the order effect of the options.
 //! A choice is recommended only when its interval clears the runner-up's.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rand::rngs::StdRng;
 use troupe_shared::domain::{
@@ -13,7 +13,53 @@ use troupe_shared::domain::{
 use uuid::Uuid;
 
 use super::{Samples, level_or_close, percent, round2, sample_factor, separation, themes};
-use crate::engine::order::shown_order;
+use crate::{engine::order::shown_order, sentence_model::SentenceModel};
+
+/// Free-text answers' sentence embeddings, made once for every segment's themes, and how the
+/// themes were grouped.
+struct Meanings {
+    vectors: Option<HashMap<String, Vec<f32>>>,
+    grouped_by: String,
+}
+
+impl Meanings {
+    /// Embeds every free-text answer of the run when a model is given; a model that fails
+    /// leaves the themes to words, and says so.
+    fn of(responses: &[AgentResponse], model: Option<&SentenceModel>) -> Meanings {
+        let words = "shared words (no embedding model installed)";
+        let Some(model) = model else {
+            return Meanings {
+                vectors: None,
+                grouped_by: words.to_owned(),
+            };
+        };
+        let texts: Vec<String> = responses
+            .iter()
+            .filter_map(|r| match &r.judgement {
+                Judgement::Listing(j) => match &j.typed_answer {
+                    Some(TypedAnswer::FreeText(t)) => Some(t.text.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        match model.embed(&texts) {
+            Ok(vectors) => Meanings {
+                vectors: Some(texts.into_iter().zip(vectors).collect()),
+                grouped_by: format!("meaning ({})", model.name()),
+            },
+            Err(e) => {
+                tracing::warn!(error = %troupe_shared::causes::Causes(&e), "free-text themes fall back to words");
+                Meanings {
+                    vectors: None,
+                    grouped_by: format!("shared words ({} failed)", model.name()),
+                }
+            }
+        }
+    }
+}
 
 /// One persona's answer in one iteration.
 #[derive(Clone, Copy)]
@@ -27,8 +73,14 @@ struct Answer<'a> {
 pub fn insights(
     plan: &FocusGroupPlan,
     responses: &[AgentResponse],
+    model: Option<&SentenceModel>,
     rng: &mut StdRng,
 ) -> (Vec<QuestionInsight>, Vec<(u32, Recommendation)>) {
+    let has_free_text = plan
+        .questions
+        .iter()
+        .any(|q| q.typed().is_some_and(|t| t.answer == AnswerType::FreeText));
+    let meanings = Meanings::of(responses, model.filter(|_| has_free_text));
     // Everyone who answered any step, by segment: who was asked.
     let mut asked: BTreeMap<&str, BTreeSet<Uuid>> = BTreeMap::new();
     for r in responses {
@@ -54,14 +106,14 @@ pub fn insights(
                 _ => None,
             })
             .collect();
-        let mut segments = vec![segment("all", typed, &answers, everyone, rng)];
+        let mut segments = vec![segment("all", typed, &answers, everyone, &meanings, rng)];
         for (name, members) in &asked {
             let theirs: Vec<Answer<'_>> = answers
                 .iter()
                 .filter(|a| a.segment == *name)
                 .copied()
                 .collect();
-            segments.push(segment(name, typed, &theirs, members.len(), rng));
+            segments.push(segment(name, typed, &theirs, members.len(), &meanings, rng));
         }
         let insight = QuestionInsight {
             question: index as u32 + 1,
@@ -82,6 +134,7 @@ fn segment(
     question: &TypedQuestion,
     answers: &[Answer<'_>],
     asked: usize,
+    meanings: &Meanings,
     rng: &mut StdRng,
 ) -> QuestionSegment {
     let respondents = answers
@@ -98,6 +151,7 @@ fn segment(
         ranks: Vec::new(),
         percentiles: None,
         themes: Vec::new(),
+        themes_grouped_by: None,
     };
     if answers.is_empty() {
         return out;
@@ -194,7 +248,8 @@ fn segment(
                     _ => None,
                 })
                 .collect();
-            out.themes = themes::themes(&texts, rng);
+            out.themes = themes::themes(&texts, meanings.vectors.as_ref(), rng);
+            out.themes_grouped_by = Some(meanings.grouped_by.clone());
         }
     }
     out

