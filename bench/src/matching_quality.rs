@@ -115,26 +115,10 @@ async fn run(
     }
     let deployment = Deployment::start(scratch.vars_with(settings), None).await?;
     let api = deployment.api.clone();
-    // Keys by id, both ways.
+    // The set's keys by the ids the API gave.
     let mut key_of: HashMap<String, String> = HashMap::new();
-    let mut listing_ids = Vec::new();
-    for listing in listings {
-        let id = create(&api, "/api/v1/properties", listing).await?;
-        key_of.insert(
-            id.clone(),
-            listing["key"].as_str().context("key")?.to_owned(),
-        );
-        listing_ids.push(id);
-    }
-    let mut client_ids = Vec::new();
-    for client in clients {
-        let id = create(&api, "/api/v1/personas", client).await?;
-        key_of.insert(
-            id.clone(),
-            client["key"].as_str().context("key")?.to_owned(),
-        );
-        client_ids.push(id);
-    }
+    let listing_ids = create_all(&api, "/api/v1/properties", listings, &mut key_of).await?;
+    let client_ids = create_all(&api, "/api/v1/personas", clients, &mut key_of).await?;
     let mut returned = Returned::default();
     for id in &client_ids {
         let reply = matched(&api, DIRECTIONS[0], json!({ "persona_id": id })).await?;
@@ -148,15 +132,31 @@ async fn run(
     Ok(returned)
 }
 
-/// Creates a client or listing from its set entry (its `key` is ours, not the API's).
-async fn create(api: &ApiClient, path: &str, entry: &Value) -> anyhow::Result<String> {
-    let mut body = entry.clone();
-    body.as_object_mut().context("an object")?.remove("key");
-    let created = api.post(path, &body).await?;
-    Ok(created["id"]
-        .as_str()
-        .with_context(|| format!("{created}"))?
-        .to_owned())
+/// Creates the set's clients or listings (each entry's `key` is ours, not the API's), noting
+/// each one's key by its id; the ids in the set's order.
+async fn create_all(
+    api: &ApiClient,
+    path: &str,
+    entries: &[Value],
+    key_of: &mut HashMap<String, String>,
+) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let mut body = entry.clone();
+        let key = body.as_object_mut().context("an object")?.remove("key");
+        let key = key
+            .as_ref()
+            .and_then(Value::as_str)
+            .context("a key")?
+            .to_owned();
+        let created = api.post(path, &body).await?;
+        let id = created["id"]
+            .as_str()
+            .with_context(|| format!("{created}"))?;
+        key_of.insert(id.to_owned(), key);
+        ids.push(id.to_owned());
+    }
+    Ok(ids)
 }
 
 async fn matched(api: &ApiClient, direction: &str, body: Value) -> anyhow::Result<Value> {

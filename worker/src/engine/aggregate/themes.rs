@@ -265,6 +265,14 @@ mod tests {
 
     use super::*;
 
+    /// Each answer from a persona of its own.
+    fn numbered<'a>(said: &[&'a str]) -> Vec<(Uuid, &'a str)> {
+        said.iter()
+            .enumerate()
+            .map(|(i, t)| (Uuid::from_u128(i as u128), *t))
+            .collect()
+    }
+
     #[test]
     fn answers_saying_the_same_thing_share_a_theme() {
         let said = [
@@ -275,11 +283,7 @@ mod tests {
             "The street frontage rules it out for me.",
             "A lower price.",
         ];
-        let answers: Vec<(Uuid, &str)> = said
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (Uuid::from_u128(i as u128), *t))
-            .collect();
+        let answers = numbered(&said);
         let themes = themes(&answers, None, &mut StdRng::seed_from_u64(1));
         assert_eq!(themes.len(), 3, "{themes:#?}");
         assert_eq!(themes[0].label, "wine cellar");
@@ -312,11 +316,7 @@ mod tests {
             "Somewhere to keep my wine collection.",
             "A lower price.",
         ];
-        let answers: Vec<(Uuid, &str)> = said
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (Uuid::from_u128(i as u128), *t))
-            .collect();
+        let answers = numbered(&said);
         let texts: Vec<String> = said.iter().map(|s| (*s).to_owned()).collect();
         let vectors: HashMap<String, Vec<f32>> = texts
             .iter()
