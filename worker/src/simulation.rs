@@ -268,7 +268,16 @@ impl Run<'_> {
         let Some(last) = last else {
             return Ok(None);
         };
-        let outcome = self.outcome(run?, &ledger, &progress, started);
+        let run = run?;
+        // Aggregating is CPU work — bootstrap intervals, and embedding free-text answers when a
+        // model is installed, seconds for a large panel — so it leaves the runtime's thread to
+        // the other jobs where the runtime can spare it.
+        let outcome = match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.outcome(run, &ledger, &progress, started))
+            }
+            _ => self.outcome(run, &ledger, &progress, started),
+        };
         Ok(Some((outcome, last)))
     }
 
