@@ -463,7 +463,9 @@ impl PersonasApi {
         /// Only this team's personas.
         team_id: Query<Option<Uuid>>,
         visibility: Query<Option<Visibility>>,
-        /// Text in the name or biography (any case).
+        /// Up to 4 words, any case; a client matches when each starts a word of its name or is
+        /// a word of its biography ("har vale" finds Harrison Vale). Profiles are encrypted at
+        /// rest, so words are matched through keyed hashes, never by reading the text.
         #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
         /// `true` lists the synthetic participants the persona factory made for simulations

@@ -115,6 +115,7 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict(detail)
             }
             StoreError::Forbidden(detail) => ApiError::Forbidden(detail),
+            StoreError::Invalid(detail) => ApiError::Validation(detail),
             other => ApiError::Internal(Box::new(other)),
         }
     }

@@ -84,11 +84,21 @@ async fn main() -> anyhow::Result<()> {
             "personas bench: shape={shape} personas={count} agents={AGENTS} teams={TEAMS} seeded in {:.1} s; {concurrency} connections, {seconds} s per endpoint",
             started.elapsed().as_secs_f64()
         );
+        // The rows went in as an earlier release wrote them: a process starting seals them and
+        // writes their search digests, as an upgrade would.
+        let started = Instant::now();
+        let (sealer, _) = troupe::connect(&config).await?;
+        sealer.close().await;
+        analyze(&vars["TROUPE_DATABASE_URL"]).await?;
+        println!(
+            "shape={shape} sealed {count} profiles and wrote their search digests at start in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         let agents = Arc::new(agents);
         let base = deployment.api.base().to_owned();
         let listing = create_listing(&base, &agents[0]).await?;
         let mut unaudited_rps = f64::NAN;
-        for endpoint in ["unaudited_get", "get", "list"] {
+        for endpoint in ["unaudited_get", "get", "list", "search"] {
             let measured = load(&base, &agents, endpoint, &listing, concurrency, seconds).await?;
             println!(
                 "shape={shape} endpoint={endpoint} requests_per_s={:.0} p50_ms={:.2} p99_ms={:.2} errors={}",
@@ -125,7 +135,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// 50 agents in 10 teams with keys, and `count` personas spread over them: 40% private, 30%
-/// team, 30% brokerage, written straight to the database in multi-row inserts.
+/// team, 30% brokerage, written straight to the database in multi-row inserts, in the clear as
+/// a release before sealed profiles wrote them (the next start seals them).
 async fn seed(store: &Store, url: &str, count: usize) -> anyhow::Result<Vec<Agent>> {
     let mut agents = Vec::with_capacity(AGENTS);
     for index in 0..AGENTS {
@@ -191,6 +202,7 @@ async fn seed(store: &Store, url: &str, count: usize) -> anyhow::Result<Vec<Agen
             batch.clear();
         }
     }
+    mark_plaintext(url).await?;
     for agent in &mut agents {
         agent.visible.extend(shared.iter().copied());
     }
@@ -263,6 +275,14 @@ async fn insert(
     Ok(())
 }
 
+/// Tells the next process to start that rows are stored in the clear.
+async fn mark_plaintext(url: &str) -> anyhow::Result<()> {
+    on_database!(url, pool => {
+        sqlx::query("INSERT INTO plaintext_to_seal (pending) VALUES (TRUE)").execute(&pool).await?;
+    });
+    Ok(())
+}
+
 async fn analyze(url: &str) -> anyhow::Result<()> {
     on_database!(url, pool => {
         sqlx::query("ANALYZE").execute(&pool).await?;
@@ -313,9 +333,13 @@ async fn load(
                         let id = agent.visible.choose(&mut rng).expect("a visible persona");
                         format!("{base}/api/v1/personas/{id}")
                     }
-                    _ => {
+                    "list" => {
                         let segment = SEGMENTS.choose(&mut rng).expect("segments");
                         format!("{base}/api/v1/personas?segment={segment}&limit={PAGE}")
+                    }
+                    _ => {
+                        let number = rng.random_range(0..1_000);
+                        format!("{base}/api/v1/personas?q=client+{number}&limit={PAGE}")
                     }
                 };
                 let sent = Instant::now();
@@ -361,8 +385,11 @@ async fn explain(url: &str, agent: &Agent) -> anyhow::Result<f64> {
                 .bind(None::<Uuid>)
                 .bind(None::<Uuid>)
                 .bind(None::<&str>)
-                .bind(None::<String>)
+                .bind(None::<Vec<u8>>)
                 .bind(false)
+                .bind(None::<Vec<u8>>)
+                .bind(None::<Vec<u8>>)
+                .bind(None::<Vec<u8>>)
                 .bind(None::<Vec<u8>>)
         };
     }

@@ -43,7 +43,7 @@ pub enum CryptoError {
 /// What a sealed value is, bound into its ciphertext.
 #[derive(Debug, Clone, Copy)]
 pub enum Purpose {
-    /// A persona's private fields (interaction history, enrichment sources).
+    /// A persona's profile but for its public fields (see `store::sealed_profiles`).
     PersonaPrivate,
     /// The text of a submitted enrichment source.
     SourceText,

@@ -282,7 +282,7 @@ async fn insights_show_what_rises_fades_and_comes_next(shape: Shape) {
 }
 
 /// A store-level scan: the needle in any table (PostgreSQL) or anywhere in the SQLite files.
-async fn plaintext_found(app: &TestApp, shape: Shape, needle: &str) -> Vec<String> {
+pub(crate) async fn plaintext_found(app: &TestApp, shape: Shape, needle: &str) -> Vec<String> {
     let mut found = tables_holding(app, shape, needle, None).await;
     if shape == Shape::Embedded {
         let db = app.vars["TROUPE_DATABASE_URL"]
@@ -506,7 +506,7 @@ async fn a_new_master_key_takes_over_after_a_rewrap(shape: Shape) {
         read[0].profile.interaction_history[0]["summary"],
         "Asked about Alpine chalets"
     );
-    // …and finds the client by their email again: its keyed hash was made anew at the start.
+    // …and finds the client by their email again: its keyed hash was made anew at the start…
     let key_id = app.key.split('_').nth(1).unwrap().parse().unwrap();
     let (alice, _) = renewed.principal_for_key(key_id).await.unwrap().unwrap();
     let by_email = troupe_shared::store::PersonaFilter {
@@ -516,6 +516,14 @@ async fn a_new_master_key_takes_over_after_a_rewrap(shape: Shape) {
     };
     let found = renewed.list_personas(&alice, &by_email).await.unwrap();
     assert_eq!(found.first().map(|p| p.id), Some(id));
+    // …and by the words of their name, whose keyed hashes were made anew too.
+    let by_name = troupe_shared::store::PersonaFilter {
+        text: Some("lind".into()),
+        limit: 5,
+        ..Default::default()
+    };
+    let found = renewed.list_personas(&alice, &by_name).await.unwrap();
+    assert_eq!(found.iter().map(|p| p.id).collect::<Vec<_>>(), [id]);
     // …and one started with the old key does not start, and says why.
     let stale = Config::from_vars(app.vars.clone()).unwrap();
     let refused = troupe::connect(&stale)

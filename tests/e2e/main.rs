@@ -34,6 +34,7 @@ mod panels;
 mod parallelism;
 mod personas;
 mod schedules;
+mod sealed_profiles;
 mod simulation_list;
 mod simulations;
 mod startup;

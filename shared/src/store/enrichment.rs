@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use super::{
     AuditRecord, BeginWrite, JobRequest, Store, StoreResult, audit::record_audit,
-    events::record_event, graph::sync_graph, job_requests::record_job, parse_column,
-    personas::PrivateFields, versions::record_version, visible_persona, with_pool,
+    events::record_event, graph::sync_graph, job_requests::record_job, lookup_keys::sync_digests,
+    parse_column, sealed_profiles::seal_profile, versions::record_version, visible_persona,
+    with_pool,
 };
 use crate::{
     auth::Principal,
@@ -380,11 +381,10 @@ impl Store {
             // and numbers its event.
             let version: Option<i64> = match &outcome.profile {
                 Some(profile) => {
-                    let mut public = profile.clone();
-                    let sealed = PrivateFields::seal_out_of(&mut public, &key, persona_id);
+                    let stored = seal_profile(profile, &key, persona_id);
                     sqlx::query_scalar("UPDATE personas SET profile = $3, sealed = $4, version = version + 1, updated_at = $5
                                         WHERE id = $1 AND version = $2 RETURNING version")
-                        .bind(persona_id).bind(work.persona.version).bind(Json(&public)).bind(sealed).bind(now)
+                        .bind(persona_id).bind(work.persona.version).bind(&stored.public).bind(&stored.sealed).bind(now)
                         .fetch_optional(&mut *tx).await?
                 }
                 None => sqlx::query_scalar("UPDATE personas SET version = version WHERE id = $1 AND version = $2 RETURNING version")
@@ -395,7 +395,8 @@ impl Store {
                 return Ok(false);
             };
             if let Some(profile) = &outcome.profile {
-                sync_graph!(tx, work.brokerage_id, persona_id, &profile.knowledge_graph);
+                sync_graph!(tx, self.blind_index(), work.brokerage_id, persona_id, &profile.knowledge_graph);
+                sync_digests!(tx, self.blind_index(), work.brokerage_id, persona_id, profile);
                 record_version!(tx, persona_id, work.requested_by, "enriched")?;
             }
             for fact in &outcome.facts {

@@ -4,17 +4,17 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, Store, StoreResult, parse_column, personas::PrivateFields,
+    BeginWrite, Store, StoreResult, parse_column, sealed_profiles::seal_profile,
     versions::record_version, visible_persona, with_pool,
 };
 use crate::{
     auth::Principal,
-    crypto::Purpose,
-    domain::{Feedback, FeedbackOutcome, MatchDetail, MatchRecommendation, PersonaProfile},
+    domain::{Feedback, FeedbackOutcome, MatchDetail, MatchRecommendation},
 };
 
 #[derive(sqlx::FromRow)]
@@ -189,16 +189,13 @@ impl Store {
                 .bind(feedback.created_at)
                 .execute(&mut *tx)
                 .await?;
-            let (Json(mut profile), sealed): (Json<PersonaProfile>, Option<Vec<u8>>) =
+            let (Json(column), sealed): (Json<Value>, Option<Vec<u8>>) =
                 sqlx::query_as("SELECT profile, sealed FROM personas WHERE brokerage_id = $1 AND id = $2")
                     .bind(caller.brokerage_id)
                     .bind(persona_id)
                     .fetch_one(&mut *tx)
                     .await?;
-            if let Some(sealed) = sealed {
-                let private: PrivateFields = self.open_json(Purpose::PersonaPrivate, persona_id, &sealed).await?;
-                private.put_into(&mut profile);
-            }
+            let mut profile = self.open_typed_profile(persona_id, column, sealed.as_deref()).await?;
             // The profile holds a bounded list of sources: when it is full, the oldest feedback
             // entry makes room (every piece of feedback stays in match_feedback).
             let sources = &mut profile.enrichment_sources;
@@ -213,12 +210,12 @@ impl Store {
             if sources.len() < MAX_ENRICHMENT_SOURCES {
                 sources.push(source);
             }
-            let sealed = PrivateFields::seal_out_of(&mut profile, &key, persona_id);
+            let stored = seal_profile(&profile, &key, persona_id);
             sqlx::query("UPDATE personas SET profile = $2, sealed = $4, version = version + 1, updated_at = $3 WHERE id = $1 AND brokerage_id = $5")
                 .bind(persona_id)
-                .bind(Json(&profile))
+                .bind(&stored.public)
                 .bind(feedback.created_at)
-                .bind(sealed)
+                .bind(&stored.sealed)
                 .bind(caller.brokerage_id)
                 .execute(&mut *tx)
                 .await?;

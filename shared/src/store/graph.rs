@@ -1,29 +1,64 @@
 //! The knowledge graph: edges derived from each persona's `knowledge_graph` on every write, read
 //! back with recursive SQL (the nodes within a depth of a persona), and only through personas the
 //! caller may see.
+//!
+//! The graph is part of the sealed profile, so the table holds its shape only: an edge's target
+//! is a persona's id, or a keyed digest of what it names (a person, an interest, a past property:
+//! two clients' edges to "Marta Ruiz" still meet), and its kind is the coarse class. Names,
+//! relationship kinds and details are taken from the reached personas' opened profiles when the
+//! graph is read.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde_json::Value;
-use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Pool, Store, StoreResult, with_pool};
+use super::{
+    Pool, Store, StoreResult,
+    personas::{PersonaRow, columns},
+    with_pool,
+};
 use crate::{
     auth::Principal,
-    domain::{Graph, GraphEdge, GraphNode, GraphPath, KnowledgeGraph},
+    crypto::BlindIndex,
+    domain::{Graph, GraphEdge, GraphNode, GraphPath, KnowledgeGraph, Persona},
 };
 
 /// Edges read per statement when collecting a neighbourhood's.
 const KEYS_PER_STATEMENT: usize = 400;
 
-/// One edge as stored.
+/// One edge as a persona's profile describes it.
 pub(super) struct NewEdge {
+    /// What it leads to, readable: `persona:<id>`, `person:<name>`, `interest:<x>`,
+    /// `property:<title>`.
     pub target_key: String,
     pub kind: String,
     pub label: String,
     pub target_persona_id: Option<Uuid>,
     pub detail: Value,
+}
+
+impl NewEdge {
+    /// The kind the table keeps: `relationship` for every relationship, whose own kind
+    /// (`spouse`, `lawyer`) is part of the sealed profile.
+    pub(super) fn class(&self) -> &str {
+        if self.target_key.starts_with("persona:") || self.target_key.starts_with("person:") {
+            "relationship"
+        } else {
+            &self.kind
+        }
+    }
+}
+
+/// How an edge's target is stored: a persona by its id, anything else by a keyed digest of its
+/// readable key, so edges to the same node meet in SQL without naming it.
+pub(super) fn stored_key(index: &BlindIndex, brokerage_id: Uuid, key: &str) -> String {
+    if key.starts_with("persona:") {
+        return key.to_owned();
+    }
+    let (kind, _) = key.split_once(':').unwrap_or(("node", key));
+    let digest = index.digest(brokerage_id, "graph-node", key);
+    format!("{kind}:#{}", hex::encode(&digest[..16]))
 }
 
 pub(super) fn persona_key(id: Uuid) -> String {
@@ -90,10 +125,12 @@ pub(super) fn edges_of(graph: &KnowledgeGraph) -> Vec<NewEdge> {
     edges
 }
 
-/// Replaces the persona's edges with those of `$graph`, on the transaction `$tx`.
+/// Replaces the persona's edges with those of `$graph`, on the transaction `$tx`, their targets
+/// digested under `$index` (a [`BlindIndex`]).
 macro_rules! sync_graph {
-    ($tx:expr, $brokerage:expr, $persona:expr, $graph:expr) => {{
+    ($tx:expr, $index:expr, $brokerage:expr, $persona:expr, $graph:expr) => {{
         let (brokerage_id, persona_id): (uuid::Uuid, uuid::Uuid) = ($brokerage, $persona);
+        let index: &$crate::crypto::BlindIndex = $index;
         sqlx::query("DELETE FROM graph_edges WHERE persona_id = $1")
             .bind(persona_id)
             .execute(&mut *$tx)
@@ -107,11 +144,11 @@ macro_rules! sync_graph {
                 row.push_bind(brokerage_id)
                     .push_bind(persona_id)
                     .push_bind($crate::store::graph::persona_key(persona_id))
-                    .push_bind(&edge.target_key)
-                    .push_bind(&edge.kind)
-                    .push_bind(&edge.label)
+                    .push_bind($crate::store::graph::stored_key(index, brokerage_id, &edge.target_key))
+                    .push_bind(edge.class().to_owned())
+                    .push_bind("")
                     .push_bind(edge.target_persona_id)
-                    .push_bind(sqlx::types::Json(&edge.detail));
+                    .push_bind(sqlx::types::Json(serde_json::Value::Null));
             });
             insert.build().execute(&mut *$tx).await?;
         }
@@ -124,7 +161,7 @@ pub(crate) use sync_graph;
 macro_rules! visible_edges {
     () => {
         concat!(
-            "SELECT e.source_key, e.target_key, e.kind, e.label, e.detail FROM graph_edges e
+            "SELECT e.source_key, e.target_key FROM graph_edges e
              JOIN personas p ON p.id = e.persona_id
              WHERE e.brokerage_id = $1 AND ",
             super::visible_to!("p", user = "$2", team = "$3"),
@@ -142,8 +179,6 @@ struct EdgeRow {
     source_key: String,
     target_key: String,
     kind: String,
-    label: String,
-    detail: Json<Value>,
 }
 
 impl Store {
@@ -173,25 +208,26 @@ impl Store {
             .await
         })?;
         let rows = self.edges_among(caller, &reached).await?;
-        let names = self.persona_names(caller.brokerage_id, &reached).await?;
-        Ok(graph_of(&reached, rows, &names))
+        let personas = self.reached_personas(caller.brokerage_id, &reached).await?;
+        let readable = Readable::of(self.blind_index(), caller.brokerage_id, &personas);
+        Ok(readable.graph(&reached, rows))
     }
 
-    /// The names of the personas among `keys` (all reached through visible edges), by key.
-    async fn persona_names(
+    /// The personas among `keys` (all reached through visible edges), profiles opened, by key.
+    async fn reached_personas(
         &self,
         brokerage_id: Uuid,
         keys: &[String],
-    ) -> StoreResult<HashMap<String, String>> {
+    ) -> StoreResult<Vec<(String, Persona)>> {
         let ids: Vec<Uuid> = keys
             .iter()
             .filter_map(|k| k.strip_prefix("persona:"))
             .filter_map(|id| Uuid::try_parse(id).ok())
             .collect();
-        let mut names = HashMap::new();
+        let mut personas = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(KEYS_PER_STATEMENT) {
-            let rows: Vec<(Uuid, String)> = with_pool!(self, pool => {
-                let mut query = sqlx::QueryBuilder::new("SELECT id, profile ->> 'name' FROM personas WHERE brokerage_id = ");
+            let rows: Vec<PersonaRow> = with_pool!(self, pool => {
+                let mut query = sqlx::QueryBuilder::new(concat!("SELECT ", columns!(), " FROM personas WHERE brokerage_id = "));
                 query.push_bind(brokerage_id).push(" AND id IN (");
                 let mut list = query.separated(", ");
                 for id in chunk {
@@ -200,9 +236,12 @@ impl Store {
                 query.push(")");
                 query.build_query_as().fetch_all(pool).await
             })?;
-            names.extend(rows.into_iter().map(|(id, name)| (persona_key(id), name)));
+            for row in rows {
+                let persona = self.unseal(row).await?;
+                personas.push((persona_key(persona.id), persona));
+            }
         }
-        Ok(names)
+        Ok(personas)
     }
 
     /// The shortest way from one persona to another within `max_depth` hops.
@@ -224,7 +263,7 @@ impl Store {
         macro_rules! edges_from {
             ($keys:literal) => {
                 concat!(
-                    "SELECT e.source_key, e.target_key, e.kind, e.label, e.detail FROM graph_edges e
+                    "SELECT e.source_key, e.target_key, e.kind FROM graph_edges e
                      JOIN personas p ON p.id = e.persona_id WHERE e.brokerage_id = $1 AND ",
                     super::visible_to!("p", user = "$2", team = "$3"),
                     " AND e.source_key IN (",
@@ -260,41 +299,87 @@ impl Store {
     }
 }
 
-fn node(key: &str, labels: &HashMap<&str, &str>, names: &HashMap<String, String>) -> GraphNode {
-    let (kind, rest) = key.split_once(':').unwrap_or(("node", key));
-    GraphNode {
-        key: key.to_owned(),
-        kind: kind.to_owned(),
-        label: names
-            .get(key)
-            .map(String::as_str)
-            .or_else(|| labels.get(key).copied())
-            .unwrap_or(rest)
-            .to_owned(),
-        persona_id: (kind == "persona")
-            .then(|| Uuid::try_parse(rest).ok())
-            .flatten(),
-    }
+/// What the stored keys of a neighbourhood stand for, from its personas' opened profiles.
+struct Readable {
+    /// A stored key's readable key and label.
+    nodes: HashMap<String, (String, String)>,
+    /// The edges each (source, stored target) pair stands for, in the profile's order.
+    edges: HashMap<(String, String), VecDeque<NewEdge>>,
 }
 
-fn graph_of(reached: &[String], rows: Vec<EdgeRow>, names: &HashMap<String, String>) -> Graph {
-    let labels: HashMap<&str, &str> = rows
-        .iter()
-        .filter(|r| !r.label.is_empty())
-        .map(|r| (r.target_key.as_str(), r.label.as_str()))
-        .collect();
-    let mut nodes: Vec<GraphNode> = reached.iter().map(|k| node(k, &labels, names)).collect();
-    nodes.sort_by(|a, b| a.key.cmp(&b.key));
-    let edges = rows
-        .iter()
-        .map(|r| GraphEdge {
-            from: r.source_key.clone(),
-            to: r.target_key.clone(),
-            kind: r.kind.clone(),
-            detail: r.detail.0.clone(),
-        })
-        .collect();
-    Graph { nodes, edges }
+impl Readable {
+    fn of(index: &BlindIndex, brokerage_id: Uuid, personas: &[(String, Persona)]) -> Readable {
+        let mut nodes: HashMap<String, (String, String)> = personas
+            .iter()
+            .map(|(key, p)| (key.clone(), (key.clone(), p.profile.name.clone())))
+            .collect();
+        let mut edges: HashMap<(String, String), VecDeque<NewEdge>> = HashMap::new();
+        for (source, persona) in personas {
+            for edge in edges_of(&persona.profile.knowledge_graph) {
+                let stored = stored_key(index, brokerage_id, &edge.target_key);
+                nodes
+                    .entry(stored.clone())
+                    .or_insert_with(|| (edge.target_key.clone(), edge.label.clone()));
+                edges
+                    .entry((source.clone(), stored))
+                    .or_default()
+                    .push_back(edge);
+            }
+        }
+        Readable { nodes, edges }
+    }
+
+    fn key(&self, stored: &str) -> String {
+        self.nodes
+            .get(stored)
+            .map_or_else(|| stored.to_owned(), |(key, _)| key.clone())
+    }
+
+    fn node(&self, stored: &str) -> GraphNode {
+        let key = self.key(stored);
+        let (kind, rest) = key.split_once(':').unwrap_or(("node", &key));
+        let label = match self.nodes.get(stored) {
+            Some((_, label)) if !label.is_empty() => label.clone(),
+            _ => rest.to_owned(),
+        };
+        GraphNode {
+            kind: kind.to_owned(),
+            label,
+            persona_id: (kind == "persona")
+                .then(|| Uuid::try_parse(rest).ok())
+                .flatten(),
+            key,
+        }
+    }
+
+    fn graph(mut self, reached: &[String], rows: Vec<EdgeRow>) -> Graph {
+        let mut nodes: Vec<GraphNode> = reached.iter().map(|k| self.node(k)).collect();
+        nodes.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut edges = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (from, to) = (self.key(&row.source_key), self.key(&row.target_key));
+            let described = self
+                .edges
+                .get_mut(&(row.source_key, row.target_key))
+                .and_then(VecDeque::pop_front);
+            edges.push(match described {
+                Some(edge) => GraphEdge {
+                    from,
+                    to,
+                    kind: edge.kind,
+                    detail: edge.detail,
+                },
+                // The profile changed between the two reads: the stored shape alone.
+                None => GraphEdge {
+                    from,
+                    to,
+                    kind: row.kind,
+                    detail: Value::Null,
+                },
+            });
+        }
+        Graph { nodes, edges }
+    }
 }
 
 /// Breadth-first over the edges, either way.

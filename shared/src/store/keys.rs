@@ -10,13 +10,8 @@ use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use chrono::Utc;
 use uuid::Uuid;
 
-use sqlx::types::Json;
-
-use super::{BeginWrite, Store, StoreError, StoreResult, personas::PrivateFields, with_pool};
-use crate::{
-    crypto::{BlindIndex, CryptoError, Key, MasterKey, Purpose, sealed_key_id},
-    domain::PersonaProfile,
-};
+use super::{BeginWrite, Store, StoreError, StoreResult, with_pool};
+use crate::crypto::{BlindIndex, CryptoError, Key, MasterKey, Purpose, sealed_key_id};
 
 /// How long a process seals with the active key it last read: a rotation waits this long (and a
 /// little) before re-sealing, so no process is still sealing under the retired key by then.
@@ -354,14 +349,10 @@ impl Store {
     }
 }
 
-/// Rows written before encryption at rest hold private fields in plaintext.
-const PLAINTEXT_PRIVATE: &str = "sealed IS NULL
-    AND (COALESCE(profile ->> 'interaction_history', '[]') <> '[]'
-         OR COALESCE(profile ->> 'enrichment_sources', '[]') <> '[]')";
-
 impl Store {
-    /// Seals what was stored in plaintext before encryption at rest (run after migrations, once:
-    /// see `plaintext_to_seal`).
+    /// Seals what earlier releases stored in the clear — client profiles (see
+    /// [`seal_profiles`](Self::seal_profiles)) and webhook secrets — run after migrations while
+    /// `plaintext_to_seal` holds a row.
     pub(crate) async fn seal_plaintext(&self) -> StoreResult<u64> {
         let pending: i64 = with_pool!(self, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM plaintext_to_seal").fetch_one(pool).await
@@ -370,31 +361,7 @@ impl Store {
             return Ok(0);
         }
         let key = self.sealing_key().await?;
-        let mut sealed_rows = 0;
-        let personas: Vec<(Uuid, Json<PersonaProfile>)> = with_pool!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT id, profile FROM personas WHERE {PLAINTEXT_PRIVATE}")))
-                .fetch_all(pool).await
-        })?;
-        for (id, Json(mut profile)) in personas {
-            let sealed = PrivateFields::seal_out_of(&mut profile, &key, id);
-            sealed_rows += with_pool!(self, pool => {
-                sqlx::query("UPDATE personas SET profile = $2, sealed = $3 WHERE id = $1 AND sealed IS NULL")
-                    .bind(id).bind(Json(&profile)).bind(sealed)
-                    .execute(pool).await.map(|done| done.rows_affected())
-            })?;
-        }
-        let versions: Vec<(Uuid, i64, Json<PersonaProfile>)> = with_pool!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT persona_id, version, profile FROM persona_versions WHERE {PLAINTEXT_PRIVATE}")))
-                .fetch_all(pool).await
-        })?;
-        for (id, version, Json(mut profile)) in versions {
-            let sealed = PrivateFields::seal_out_of(&mut profile, &key, id);
-            sealed_rows += with_pool!(self, pool => {
-                sqlx::query("UPDATE persona_versions SET profile = $3, sealed = $4 WHERE persona_id = $1 AND version = $2")
-                    .bind(id).bind(version).bind(Json(&profile)).bind(sealed)
-                    .execute(pool).await.map(|done| done.rows_affected())
-            })?;
-        }
+        let mut sealed_rows = self.seal_profiles(&key).await?;
         let secrets: Vec<(Uuid, String, Option<String>)> = with_pool!(self, pool => {
             sqlx::query_as("SELECT id, secret, previous_secret FROM webhooks WHERE secret NOT LIKE 'sealed:%'")
                 .fetch_all(pool).await

@@ -3,6 +3,10 @@
 //! its record's document and, as an index, in a table of its own written in the transaction of the
 //! change that sets it.
 
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
@@ -11,7 +15,7 @@ use super::{
 };
 use crate::{
     auth::Principal,
-    domain::{Contact, Persona, Property},
+    domain::{Contact, Persona, PersonaProfile, Property},
     duplicates::BookEntry,
 };
 
@@ -45,17 +49,23 @@ macro_rules! sync_external_ids {
 }
 pub(crate) use sync_external_ids;
 
-/// Writes the keyed hashes of persona `$persona`'s `$contact` under `$index` (a
+/// Writes the keyed digests persona `$persona` of brokerage `$brokerage` is found by — its
+/// contact details, city and search words, from `$profile` — under `$index` (a
 /// [`BlindIndex`](crate::crypto::BlindIndex)) on transaction `$tx`, replacing what was there.
-macro_rules! sync_contact {
-    ($tx:expr, $index:expr, $brokerage:expr, $persona:expr, $contact:expr) => {{
+macro_rules! sync_digests {
+    ($tx:expr, $index:expr, $brokerage:expr, $persona:expr, $profile:expr) => {{
         let (brokerage_id, persona_id): (uuid::Uuid, uuid::Uuid) = ($brokerage, $persona);
         let index: &$crate::crypto::BlindIndex = $index;
-        sqlx::query("DELETE FROM persona_contacts WHERE persona_id = $1")
+        let profile: &$crate::domain::PersonaProfile = $profile;
+        for table in ["persona_contacts", "persona_terms"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE persona_id = $1"
+            )))
             .bind(persona_id)
             .execute(&mut *$tx)
             .await?;
-        for (kind, value) in $crate::store::lookup_keys::contact_keys($contact) {
+        }
+        for (kind, value) in $crate::store::lookup_keys::contact_keys(&profile.contact) {
             sqlx::query(
                 "INSERT INTO persona_contacts (brokerage_id, persona_id, kind, digest, key_tag)
                  VALUES ($1, $2, $3, $4, $5)",
@@ -68,9 +78,22 @@ macro_rules! sync_contact {
             .execute(&mut *$tx)
             .await?;
         }
+        for (kind, value) in $crate::store::lookup_keys::search_terms(profile) {
+            sqlx::query(
+                "INSERT INTO persona_terms (brokerage_id, persona_id, kind, digest, key_tag)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(brokerage_id)
+            .bind(persona_id)
+            .bind(kind)
+            .bind(index.digest(brokerage_id, kind, &value))
+            .bind(index.tag())
+            .execute(&mut *$tx)
+            .await?;
+        }
     }};
 }
-pub(crate) use sync_contact;
+pub(crate) use sync_digests;
 
 /// The normalised values a contact is found by, by kind.
 pub(crate) fn contact_keys(contact: &Contact) -> Vec<(&'static str, String)> {
@@ -81,6 +104,49 @@ pub(crate) fn contact_keys(contact: &Contact) -> Vec<(&'static str, String)> {
     .into_iter()
     .filter_map(|(kind, value)| value.map(|v| (kind, v)))
     .collect()
+}
+
+/// The most words one search may ask for: each is a condition of the list's query.
+pub const MAX_SEARCH_WORDS: usize = 4;
+
+/// The words of `text` as the book is searched by them: lower case, split at anything that is
+/// not a letter or a digit.
+pub fn search_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// What a client is found by, by kind: `city`, and as `word` every start of every word of the
+/// name (so "Val" finds "Vale" as it is typed) and each word of the biography (whole words only,
+/// which keeps a long biography to a few hundred digests).
+pub(crate) fn search_terms(profile: &PersonaProfile) -> BTreeSet<(&'static str, String)> {
+    let mut terms = BTreeSet::new();
+    if let Some(city) = profile_city(profile) {
+        terms.insert(("city", city));
+    }
+    for word in search_words(&profile.name) {
+        for (end, _) in word.char_indices().skip(1) {
+            terms.insert(("word", word[..end].to_owned()));
+        }
+        terms.insert(("word", word));
+    }
+    for word in search_words(profile.biography.as_deref().unwrap_or_default()) {
+        terms.insert(("word", word));
+    }
+    terms
+}
+
+/// A profile's city as duplicates are matched on it: trimmed, lower case.
+fn profile_city(profile: &PersonaProfile) -> Option<String> {
+    profile
+        .demographics
+        .location
+        .as_ref()
+        .and_then(|l| l.city.as_deref())
+        .map(|c| c.trim().to_lowercase())
+        .filter(|c| !c.is_empty())
 }
 
 /// A unique violation on an external id, in words; any other error as it is.
@@ -107,22 +173,10 @@ pub enum Holder {
 #[derive(sqlx::FromRow)]
 struct BookRow {
     id: Uuid,
-    name: Option<String>,
-    city: Option<String>,
+    profile: Json<Value>,
+    sealed: Option<Vec<u8>>,
     email: Option<Vec<u8>>,
     phone: Option<Vec<u8>>,
-}
-
-impl BookRow {
-    fn into_entry(self) -> BookEntry {
-        BookEntry {
-            id: Some(self.id),
-            name: self.name.unwrap_or_default(),
-            city: self.city,
-            email: self.email,
-            phone: self.phone,
-        }
-    }
 }
 
 /// The real clients the caller at `$1` (brokerage), `$2` (user) and `$3` (team) may see, as
@@ -130,8 +184,7 @@ impl BookRow {
 macro_rules! book_entries {
     () => {
         concat!(
-            "SELECT p.id, p.profile ->> 'name' AS name,
-                    p.profile -> 'demographics' -> 'location' ->> 'city' AS city,
+            "SELECT p.id, p.profile, p.sealed,
                     (SELECT c.digest FROM persona_contacts c WHERE c.persona_id = p.id AND c.kind = 'email') AS email,
                     (SELECT c.digest FROM persona_contacts c WHERE c.persona_id = p.id AND c.kind = 'phone') AS phone
              FROM personas p WHERE p.brokerage_id = $1 AND NOT p.synthetic AND ",
@@ -214,11 +267,11 @@ impl Store {
                 .fetch_all(pool)
                 .await
         })?;
-        Ok(rows.into_iter().map(BookRow::into_entry).collect())
+        self.book_of(rows).await
     }
 
     /// The part of the book `candidate` could be a duplicate of: the clients the caller may see
-    /// who share its email or phone digest, or its city. One client's check reads these rather
+    /// who share its email or phone digest, or its city's. One client's check reads these rather
     /// than the whole book.
     pub async fn book_near(
         &self,
@@ -229,12 +282,17 @@ impl Store {
             .city
             .as_deref()
             .map(|c| c.trim().to_lowercase())
-            .filter(|c| !c.is_empty());
+            .filter(|c| !c.is_empty())
+            .map(|city| {
+                self.blind_index()
+                    .digest(caller.brokerage_id, "city", &city)
+            });
         let rows: Vec<BookRow> = with_pool!(self, pool => {
             sqlx::query_as(concat!(book_entries!(), "
                  AND (p.id IN (SELECT c.persona_id FROM persona_contacts c WHERE c.brokerage_id = $1
                                AND ((c.kind = 'email' AND c.digest = $4) OR (c.kind = 'phone' AND c.digest = $5)))
-                      OR LOWER(TRIM(p.profile -> 'demographics' -> 'location' ->> 'city')) = $6)
+                      OR p.id IN (SELECT t.persona_id FROM persona_terms t WHERE t.brokerage_id = $1
+                                  AND t.kind = 'city' AND t.digest = $6))
                  ORDER BY p.id"))
                 .bind(caller.brokerage_id)
                 .bind(caller.user_id)
@@ -245,7 +303,25 @@ impl Store {
                 .fetch_all(pool)
                 .await
         })?;
-        Ok(rows.into_iter().map(BookRow::into_entry).collect())
+        self.book_of(rows).await
+    }
+
+    /// Book entries with each client's name and city opened.
+    async fn book_of(&self, rows: Vec<BookRow>) -> StoreResult<Vec<BookEntry>> {
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let profile = self
+                .open_typed_profile(row.id, row.profile.0, row.sealed.as_deref())
+                .await?;
+            entries.push(BookEntry {
+                id: Some(row.id),
+                city: profile.demographics.location.and_then(|l| l.city),
+                name: profile.name,
+                email: row.email,
+                phone: row.phone,
+            });
+        }
+        Ok(entries)
     }
 
     /// `profile`'s entry as [`book_entries`](Self::book_entries) would read it once stored.
@@ -253,7 +329,7 @@ impl Store {
         &self,
         caller: &Principal,
         id: Option<Uuid>,
-        profile: &crate::domain::PersonaProfile,
+        profile: &PersonaProfile,
     ) -> BookEntry {
         let index = self.blind_index();
         let digest = |kind: &str, value: Option<String>| {
@@ -272,12 +348,13 @@ impl Store {
         }
     }
 
-    /// Hashes again the contact details of clients whose digests were made under another master
-    /// key (after a rotation), so duplicates are still found; run at start-up.
-    pub(crate) async fn reindex_contacts(&self) -> StoreResult<u64> {
+    /// Makes again the digests of clients made under another master key (after a re-wrap), so
+    /// searches and duplicate checks still find them; run at start-up.
+    pub(crate) async fn reindex_digests(&self) -> StoreResult<u64> {
         let tag = self.blind_index().tag().to_owned();
         let stale: Vec<(Uuid, Uuid)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT DISTINCT brokerage_id, persona_id FROM persona_contacts WHERE key_tag <> $1")
+            sqlx::query_as("SELECT brokerage_id, persona_id FROM persona_contacts WHERE key_tag <> $1
+                            UNION SELECT brokerage_id, persona_id FROM persona_terms WHERE key_tag <> $1")
                 .bind(&tag)
                 .fetch_all(pool)
                 .await
@@ -293,7 +370,7 @@ impl Store {
             let persona = self.unseal(row).await?;
             with_pool!(self, pool => {
                 let mut tx = pool.begin_write().await?;
-                sync_contact!(tx, self.blind_index(), *brokerage_id, *persona_id, &persona.profile.contact);
+                sync_digests!(tx, self.blind_index(), *brokerage_id, *persona_id, &persona.profile);
                 tx.commit().await?;
             });
         }

@@ -12,11 +12,12 @@ use uuid::Uuid;
 use super::{
     AuditRecord, BeginWrite, Store, StoreError, StoreResult,
     audit::record_audit,
-    changed_fields, contains_pattern,
+    changed_fields,
     events::record_event,
     graph::{persona_key, sync_graph},
-    lookup_keys::{sync_contact, sync_external_ids},
-    personas::{PersonaRow, PrivateFields, columns, visible, writable},
+    lookup_keys::{sync_digests, sync_external_ids},
+    personas::{PersonaRow, columns, visible, writable},
+    sealed_profiles::seal_profile,
     versions::record_version,
     with_pool,
 };
@@ -69,8 +70,7 @@ impl Store {
             return Ok(Err(MergeRefused::Conflict(why)));
         }
         let key = self.sealing_key().await?;
-        let mut public = profile.clone();
-        let sealed = PrivateFields::seal_out_of(&mut public, &key, kept);
+        let stored = seal_profile(&profile, &key, kept);
         let brokerage = caller.brokerage_id;
         let merged = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -103,22 +103,25 @@ impl Store {
             // Other clients' relationships that named the absorbed record name the kept one
             // now, so their graph holds and a read-modify-write of them still passes.
             let (from_text, into_text) = (absorbed.to_string(), kept.to_string());
-            let naming: Vec<(Uuid, Json<Value>)> = sqlx::query_as(
-                "SELECT id, profile FROM personas WHERE brokerage_id = $1 AND id <> $2 AND id <> $3
-                   AND CAST(profile AS TEXT) LIKE $4 ESCAPE '\\'")
-                .bind(brokerage).bind(absorbed).bind(kept).bind(contains_pattern(&from_text))
+            // They are sealed: those are found by their graph edges, which now lead to the kept.
+            let naming: Vec<(Uuid, Json<Value>, Option<Vec<u8>>)> = sqlx::query_as(
+                "SELECT id, profile, sealed FROM personas WHERE brokerage_id = $1 AND id <> $2 AND id <> $3
+                   AND id IN (SELECT persona_id FROM graph_edges WHERE brokerage_id = $1 AND target_persona_id = $3)")
+                .bind(brokerage).bind(absorbed).bind(kept)
                 .fetch_all(&mut *tx).await?;
-            for (other, mut document) in naming {
-                if !renamed(&mut document.0, &from_text, &into_text) {
+            for (other, Json(column), blob) in naming {
+                let mut document = self.open_profile(other, column, blob.as_deref()).await?;
+                if !renamed(&mut document, &from_text, &into_text) {
                     continue;
                 }
-                let Ok(other_profile) = serde_json::from_value::<PersonaProfile>(document.0) else {
+                let Ok(other_profile) = serde_json::from_value::<PersonaProfile>(document) else {
                     continue;
                 };
-                sqlx::query("UPDATE personas SET profile = $2, version = version + 1, updated_at = $3 WHERE id = $1")
-                    .bind(other).bind(Json(&other_profile)).bind(chrono::Utc::now())
+                let stored = seal_profile(&other_profile, &key, other);
+                sqlx::query("UPDATE personas SET profile = $2, sealed = $3, version = version + 1, updated_at = $4 WHERE id = $1")
+                    .bind(other).bind(&stored.public).bind(&stored.sealed).bind(chrono::Utc::now())
                     .execute(&mut *tx).await?;
-                sync_graph!(tx, brokerage, other, &other_profile.knowledge_graph);
+                sync_graph!(tx, self.blind_index(), brokerage, other, &other_profile.knowledge_graph);
                 record_version!(tx, other, caller.user_id, "merged")?;
             }
             // The absorbed record goes (its versions, matches and index rows with it), if it is
@@ -131,15 +134,15 @@ impl Store {
             let row: Option<PersonaRow> = sqlx::query_as(concat!("UPDATE personas SET profile = $5, segment = $6, version = version + 1, updated_at = $7, sealed = $9
                  WHERE brokerage_id = $1 AND id = $4 AND version = $8 AND ", writable!(role = "$10"), " RETURNING ", columns!()))
                 .bind(brokerage).bind(caller.user_id).bind(caller.team_id).bind(kept)
-                .bind(Json(&public)).bind(&profile.segment).bind(chrono::Utc::now())
-                .bind(into.version).bind(sealed).bind(caller.role.as_str())
+                .bind(&stored.public).bind(&profile.segment).bind(chrono::Utc::now())
+                .bind(into.version).bind(&stored.sealed).bind(caller.role.as_str())
                 .fetch_optional(&mut *tx).await?;
             let (Some(row), 1) = (row, removed) else {
                 return Ok(Err(MergeRefused::Moved));
             };
-            sync_graph!(tx, brokerage, kept, &profile.knowledge_graph);
+            sync_graph!(tx, self.blind_index(), brokerage, kept, &profile.knowledge_graph);
             sync_external_ids!(tx, "persona_external_ids", "persona_id", brokerage, kept, &profile.external_ids, "client");
-            sync_contact!(tx, self.blind_index(), brokerage, kept, &profile.contact);
+            sync_digests!(tx, self.blind_index(), brokerage, kept, &profile);
             record_version!(tx, kept, caller.user_id, "merged")?;
             let detail = serde_json::json!({ "merged": absorbed, "version": into.version + 1 });
             record_audit!(tx, caller, AuditRecord::persona("persona.merged", kept, detail))?;

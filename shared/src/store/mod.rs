@@ -27,6 +27,7 @@ mod places;
 mod properties;
 mod read_log;
 mod schedules;
+mod sealed_profiles;
 mod segments;
 mod sign_in;
 mod simulations;
@@ -97,6 +98,9 @@ pub enum StoreError {
     /// A concurrent change got in first; running the operation again sees it.
     #[error("{0}")]
     Contended(String),
+    /// The request asks for something the store cannot answer as asked (a 422 at the API).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl StoreError {
@@ -251,18 +255,18 @@ impl Store {
         }
         // A wrong master key stops the process here rather than at its first encrypted read.
         self.sealing_key().await?;
-        let rehashed = self.reindex_contacts().await?;
+        let rehashed = self.reindex_digests().await?;
         if rehashed > 0 {
             tracing::info!(
                 clients = rehashed,
-                "hashed contact details again under the current master key"
+                "hashed contact details and search terms again under the current master key"
             );
         }
         let sealed = self.seal_plaintext().await?;
         if sealed > 0 {
             tracing::info!(
                 rows = sealed,
-                "sealed private fields stored before encryption at rest"
+                "sealed client profiles and secrets stored in the clear by an earlier release"
             );
         }
         Ok(())

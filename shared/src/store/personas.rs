@@ -2,28 +2,27 @@
 //! not exist for them.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    AuditRecord, BeginWrite, Store, StoreResult,
+    AuditRecord, BeginWrite, Store, StoreError, StoreResult,
     audit::record_audit,
     changed_fields, contains_pattern, erasure,
     events::record_event,
     fetch_by_ids,
     graph::sync_graph,
-    lookup_keys::{sync_contact, sync_external_ids},
+    lookup_keys::{MAX_SEARCH_WORDS, search_words, sync_digests, sync_external_ids},
     parse_column,
+    sealed_profiles::seal_profile,
     versions::record_version,
     with_pool,
 };
 use crate::{
     auth::Principal,
     bus::Committed,
-    crypto::{Key, Purpose},
-    domain::{Contact, Persona, PersonaProfile, Visibility},
+    domain::{Persona, PersonaProfile, Visibility},
 };
 
 /// [`visible_to!`](super::visible_to) on the unaliased `personas` table, for the caller at `$2`
@@ -63,13 +62,7 @@ macro_rules! sync_lookup_keys {
             &profile.external_ids,
             "client"
         );
-        sync_contact!(
-            $tx,
-            $store.blind_index(),
-            $brokerage,
-            $persona,
-            &profile.contact
-        );
+        sync_digests!($tx, $store.blind_index(), $brokerage, $persona, profile);
     }};
 }
 macro_rules! columns {
@@ -79,9 +72,24 @@ macro_rules! columns {
 }
 pub(crate) use columns;
 
+/// The personas holding search word digest `$n` (none asked if `$n` is null).
+macro_rules! holds_word {
+    ($n:literal) => {
+        concat!(
+            "(",
+            $n,
+            " IS NULL OR id IN (SELECT persona_id FROM persona_terms WHERE brokerage_id = $1 AND kind = 'word' AND digest = ",
+            $n,
+            "))"
+        )
+    };
+}
+
 /// One page of the personas `$2` (user, in team `$3`) may see in brokerage `$1`, after id `$4`,
-/// filtered by segment `$5`, owner `$7`, team `$8`, visibility `$9`, text `$10` (a LIKE
-/// pattern) and the blind-index digest of an email address `$12`, `$6` at most. Public so the benchmark can EXPLAIN the very query the API runs.
+/// filtered by segment `$5`, owner `$7`, team `$8`, visibility `$9`, the blind-index digests of
+/// up to [`MAX_SEARCH_WORDS`] search words (`$10`, `$13`, `$14`, `$15`: each must be held) and
+/// of an email address `$12`, `$6` at most. Public so the benchmark can EXPLAIN the very query
+/// the API runs.
 pub const LIST_PERSONAS: &str = concat!(
     "SELECT ",
     columns!(),
@@ -92,10 +100,17 @@ pub const LIST_PERSONAS: &str = concat!(
                    AND ($4 IS NULL OR id > $4) AND ($5 IS NULL OR segment = $5)
                    AND ($7 IS NULL OR owner_user_id = $7) AND ($8 IS NULL OR team_id = $8)
                    AND ($9 IS NULL OR visibility = $9) AND synthetic = $11
-                   AND ($10 IS NULL OR LOWER(profile ->> 'name') LIKE $10 ESCAPE '\\'
-                        OR LOWER(COALESCE(profile ->> 'biography', '')) LIKE $10 ESCAPE '\\')
                    AND ($12 IS NULL OR id IN (SELECT persona_id FROM persona_contacts
                         WHERE brokerage_id = $1 AND kind = 'email' AND digest = $12))
+                   AND ",
+    holds_word!("$10"),
+    " AND ",
+    holds_word!("$13"),
+    " AND ",
+    holds_word!("$14"),
+    " AND ",
+    holds_word!("$15"),
+    "
                  ORDER BY id LIMIT $6"
 );
 
@@ -106,7 +121,7 @@ pub struct PersonaWrite {
 }
 
 /// A client as a form's list offers it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ClientChoice {
     pub id: Uuid,
     pub name: String,
@@ -120,7 +135,8 @@ pub struct PersonaFilter {
     pub owner_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
     pub visibility: Option<Visibility>,
-    /// Words in the name or the biography, any case.
+    /// Words each of which starts a word of the name or is a word of the biography, any case
+    /// (see [`search_words`]); at most [`MAX_SEARCH_WORDS`].
     pub text: Option<String>,
     /// Only personas with a greater id (the cursor of the previous page).
     pub after: Option<Uuid>,
@@ -140,57 +156,18 @@ pub(crate) struct PersonaRow {
     visibility: String,
     version: i64,
     synthetic: bool,
-    profile: Json<PersonaProfile>,
+    profile: Json<Value>,
     sealed: Option<Vec<u8>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-/// The parts of a profile kept only sealed: what clients said, what the brokerage learned from
-/// them, and how to reach them. The `profile` column holds them empty.
-#[derive(Default, Serialize, Deserialize)]
-pub(crate) struct PrivateFields {
-    #[serde(default)]
-    interaction_history: Vec<Value>,
-    #[serde(default)]
-    enrichment_sources: Vec<Value>,
-    #[serde(default, skip_serializing_if = "Contact::is_empty")]
-    contact: Contact,
-}
-
-impl PrivateFields {
-    /// Moves the private fields out of `profile`, sealed for persona `id` (none if empty).
-    pub(crate) fn seal_out_of(
-        profile: &mut PersonaProfile,
-        key: &Key,
-        id: Uuid,
-    ) -> Option<Vec<u8>> {
-        let fields = PrivateFields {
-            interaction_history: std::mem::take(&mut profile.interaction_history),
-            enrichment_sources: std::mem::take(&mut profile.enrichment_sources),
-            contact: std::mem::take(&mut profile.contact),
-        };
-        if fields.interaction_history.is_empty()
-            && fields.enrichment_sources.is_empty()
-            && fields.contact.is_empty()
-        {
-            return None;
-        }
-        let plain = serde_json::to_vec(&fields).expect("JSON values serialize");
-        Some(key.seal(Purpose::PersonaPrivate, id, &plain))
-    }
-
-    pub(crate) fn put_into(self, profile: &mut PersonaProfile) {
-        profile.interaction_history = self.interaction_history;
-        profile.enrichment_sources = self.enrichment_sources;
-        profile.contact = self.contact;
-    }
-}
-
-impl TryFrom<PersonaRow> for Persona {
-    type Error = super::StoreError;
-
-    fn try_from(row: PersonaRow) -> StoreResult<Persona> {
+impl Store {
+    /// A stored persona with its profile opened.
+    pub(crate) async fn unseal(&self, row: PersonaRow) -> StoreResult<Persona> {
+        let profile = self
+            .open_typed_profile(row.id, row.profile.0, row.sealed.as_deref())
+            .await?;
         Ok(Persona {
             id: row.id,
             brokerage_id: row.brokerage_id,
@@ -201,23 +178,8 @@ impl TryFrom<PersonaRow> for Persona {
             synthetic: row.synthetic,
             created_at: row.created_at,
             updated_at: row.updated_at,
-            profile: row.profile.0,
+            profile,
         })
-    }
-}
-
-impl Store {
-    /// A stored persona with its private fields opened.
-    pub(crate) async fn unseal(&self, row: PersonaRow) -> StoreResult<Persona> {
-        let sealed = row.sealed.clone();
-        let mut persona = Persona::try_from(row)?;
-        if let Some(sealed) = sealed {
-            let fields: PrivateFields = self
-                .open_json(Purpose::PersonaPrivate, persona.id, &sealed)
-                .await?;
-            fields.put_into(&mut persona.profile);
-        }
-        Ok(persona)
     }
 
     async fn unseal_all(&self, rows: Vec<PersonaRow>) -> StoreResult<Vec<Persona>> {
@@ -237,8 +199,7 @@ impl Store {
     ) -> StoreResult<Persona> {
         let now = Utc::now();
         let id = Uuid::now_v7();
-        let mut public = write.profile.clone();
-        let sealed = PrivateFields::seal_out_of(&mut public, &self.sealing_key().await?, id);
+        let stored = seal_profile(&write.profile, &self.sealing_key().await?, id);
         let row = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let row: PersonaRow = sqlx::query_as(concat!("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, profile, sealed, created_at, updated_at)
@@ -249,12 +210,12 @@ impl Store {
             .bind(caller.team_id)
             .bind(write.visibility.as_str())
             .bind(&write.profile.segment)
-            .bind(Json(&public))
+            .bind(&stored.public)
             .bind(now)
-            .bind(sealed)
+            .bind(&stored.sealed)
             .fetch_one(&mut *tx)
             .await?;
-            sync_graph!(tx, caller.brokerage_id, row.id, &write.profile.knowledge_graph);
+            sync_graph!(tx, self.blind_index(), caller.brokerage_id, row.id, &write.profile.knowledge_graph);
             sync_lookup_keys!(self, tx, caller.brokerage_id, row.id, &write.profile);
             record_version!(tx, row.id, caller.user_id, "created")?;
             let detail = serde_json::json!({ "visibility": write.visibility, "version": 1 });
@@ -298,8 +259,7 @@ impl Store {
         expected_version: i64,
         write: PersonaWrite,
     ) -> StoreResult<Option<Persona>> {
-        let mut public = write.profile.clone();
-        let sealed = PrivateFields::seal_out_of(&mut public, &self.sealing_key().await?, id);
+        let stored = seal_profile(&write.profile, &self.sealing_key().await?, id);
         let mut notices = Vec::new();
         let row: Option<PersonaRow> = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -314,17 +274,17 @@ impl Store {
             .bind(caller.user_id)
             .bind(caller.team_id)
             .bind(id)
-            .bind(Json(&public))
+            .bind(&stored.public)
             .bind(&write.profile.segment)
             .bind(write.visibility.as_str())
             .bind(Utc::now())
             .bind(expected_version)
-            .bind(sealed)
+            .bind(&stored.sealed)
             .bind(caller.role.as_str())
             .fetch_optional(&mut *tx)
             .await?;
             if row.is_some() {
-                sync_graph!(tx, caller.brokerage_id, id, &write.profile.knowledge_graph);
+                sync_graph!(tx, self.blind_index(), caller.brokerage_id, id, &write.profile.knowledge_graph);
                 sync_lookup_keys!(self, tx, caller.brokerage_id, id, &write.profile);
                 record_version!(tx, id, caller.user_id, "updated")?;
                 let detail = serde_json::json!({
@@ -364,8 +324,8 @@ impl Store {
             // client's showings and responses go with them (the foreign key cascades).
             sqlx::query("UPDATE outcomes SET persona_id = NULL WHERE brokerage_id = $1 AND persona_id = $2 AND kind IN ('offer', 'sale')")
                 .bind(caller.brokerage_id).bind(id).execute(&mut *tx).await?;
-            let profile: Option<Json<PersonaProfile>> = sqlx::query_scalar(concat!(
-                "DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", writable!(role = "$5"), " RETURNING profile"))
+            let row: Option<PersonaRow> = sqlx::query_as(concat!(
+                "DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", writable!(role = "$5"), " RETURNING ", columns!()))
                 .bind(caller.brokerage_id)
                 .bind(caller.user_id)
                 .bind(caller.team_id)
@@ -373,9 +333,10 @@ impl Store {
                 .bind(caller.role.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-            let Some(Json(profile)) = profile else {
+            let Some(row) = row else {
                 return Ok(false);
             };
+            let profile = self.unseal(row).await?.profile;
             let (id_text, name) = (id.to_string(), profile.name.clone());
             let (by_id, by_name) = (contains_pattern(&id_text), contains_pattern(&name.to_lowercase()));
             let brokerage = caller.brokerage_id;
@@ -407,62 +368,37 @@ impl Store {
                         .await?;
                 }
             }
-            // Other clients' records that name it (a spouse, a referral): redacted, their
-            // graph edges rebuilt.
-            let related: Vec<(Uuid, Json<Value>)> = sqlx::query_as(
-                "SELECT id, profile FROM personas WHERE brokerage_id = $1
-                   AND (CAST(profile AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(profile AS TEXT)) LIKE $3 ESCAPE '\\')")
-                .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
-                .fetch_all(&mut *tx)
-                .await?;
-            for (other, mut document) in related {
-                if !erasure::redact(&mut document.0, &id_text, &name) {
-                    continue;
-                }
-                let Ok(profile) = serde_json::from_value::<PersonaProfile>(document.0) else {
-                    continue;
-                };
-                sqlx::query("UPDATE personas SET profile = $2, version = version + 1, updated_at = $3 WHERE id = $1")
-                    .bind(other).bind(Json(&profile)).bind(Utc::now())
-                    .execute(&mut *tx)
-                    .await?;
-                sync_graph!(tx, caller.brokerage_id, other, &profile.knowledge_graph);
-                record_version!(tx, other, caller.user_id, "redacted")?;
-            }
-            // Their earlier versions too.
-            let versions: Vec<(Uuid, i64, Json<Value>)> = sqlx::query_as(
-                "SELECT persona_id, version, profile FROM persona_versions WHERE brokerage_id = $1
-                   AND (CAST(profile AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(profile AS TEXT)) LIKE $3 ESCAPE '\\')")
-                .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
-                .fetch_all(&mut *tx)
-                .await?;
-            for (other, version, mut profile) in versions {
-                if erasure::redact(&mut profile.0, &id_text, &name) {
-                    sqlx::query("UPDATE persona_versions SET profile = $3 WHERE persona_id = $1 AND version = $2")
-                        .bind(other).bind(version).bind(profile)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            // What clients said, sealed: opened, redacted and sealed again in place.
-            let sealed: Vec<(Uuid, i64, Vec<u8>)> = sqlx::query_as(
-                "SELECT persona_id, version, sealed FROM persona_versions WHERE brokerage_id = $1 AND sealed IS NOT NULL
-                 UNION ALL SELECT id, -1, sealed FROM personas WHERE brokerage_id = $1 AND sealed IS NOT NULL")
+            // Other clients' profiles that name it (a spouse, a referral), and their earlier
+            // versions: opened, redacted and sealed again in place; a current profile changed
+            // so becomes a new version, its graph edges rebuilt.
+            let sealed: Vec<(Uuid, i64, Json<Value>, Vec<u8>)> = sqlx::query_as(
+                "SELECT persona_id, version, profile, sealed FROM persona_versions WHERE brokerage_id = $1 AND sealed IS NOT NULL
+                 UNION ALL SELECT id, -1, profile, sealed FROM personas WHERE brokerage_id = $1 AND sealed IS NOT NULL")
                 .bind(caller.brokerage_id)
                 .fetch_all(&mut *tx)
                 .await?;
-            for (other, version, blob) in sealed {
-                let mut fields: Value = self.open_json(Purpose::PersonaPrivate, other, &blob).await?;
-                if !erasure::redact(&mut fields, &id_text, &name) {
+            for (other, version, Json(column), blob) in sealed {
+                let mut document = self.open_profile(other, column, Some(&blob)).await?;
+                if !erasure::redact(&mut document, &id_text, &name) {
                     continue;
                 }
-                let resealed = key.seal(Purpose::PersonaPrivate, other, fields.to_string().as_bytes());
-                let update = if version < 0 {
-                    "UPDATE personas SET sealed = $3 WHERE id = $1 AND $2 < 0"
-                } else {
-                    "UPDATE persona_versions SET sealed = $3 WHERE persona_id = $1 AND version = $2"
+                let Ok(redacted) = serde_json::from_value::<PersonaProfile>(document) else {
+                    continue;
                 };
-                sqlx::query(update).bind(other).bind(version).bind(resealed).execute(&mut *tx).await?;
+                let stored = seal_profile(&redacted, &key, other);
+                if version >= 0 {
+                    sqlx::query("UPDATE persona_versions SET profile = $3, sealed = $4 WHERE persona_id = $1 AND version = $2")
+                        .bind(other).bind(version).bind(&stored.public).bind(&stored.sealed)
+                        .execute(&mut *tx).await?;
+                    continue;
+                }
+                sqlx::query("UPDATE personas SET profile = $2, sealed = $3, version = version + 1, updated_at = $4 WHERE id = $1")
+                    .bind(other).bind(&stored.public).bind(&stored.sealed).bind(Utc::now())
+                    .execute(&mut *tx)
+                    .await?;
+                sync_graph!(tx, self.blind_index(), caller.brokerage_id, other, &redacted.knowledge_graph);
+                sync_digests!(tx, self.blind_index(), caller.brokerage_id, other, &redacted);
+                record_version!(tx, other, caller.user_id, "redacted")?;
             }
             // Announcements of it (outbox events and the webhook deliveries copied from them), and
             // facts about it.
@@ -512,7 +448,7 @@ impl Store {
             let payload = serde_json::json!({ "persona_id": id, "external_ids": profile.external_ids });
             let notice = record_event!(tx, caller.brokerage_id, "persona.deleted", id, &payload)?;
             tx.commit().await?;
-            Ok::<Option<Committed>, super::StoreError>(Some(notice))
+            Ok::<Option<Committed>, StoreError>(Some(notice))
         })?;
         if let Some(notice) = &deleted {
             self.announce(std::slice::from_ref(notice)).await;
@@ -535,6 +471,21 @@ impl Store {
         caller: &Principal,
         filter: &PersonaFilter,
     ) -> StoreResult<Vec<Persona>> {
+        let words = filter.text.as_deref().map(search_words).unwrap_or_default();
+        if filter.text.is_some() && words.is_empty() {
+            return Ok(Vec::new()); // nothing searchable ("?!"): no client holds it
+        }
+        if words.len() > MAX_SEARCH_WORDS {
+            return Err(StoreError::Invalid(format!(
+                "a search takes up to {MAX_SEARCH_WORDS} words; {} were given",
+                words.len()
+            )));
+        }
+        let word = |i: usize| {
+            words
+                .get(i)
+                .map(|w| self.blind_index().digest(caller.brokerage_id, "word", w))
+        };
         let rows: Vec<PersonaRow> = with_pool!(self, pool => {
             sqlx::query_as(LIST_PERSONAS)
             .bind(caller.brokerage_id)
@@ -546,9 +497,12 @@ impl Store {
             .bind(filter.owner_id)
             .bind(filter.team_id)
             .bind(filter.visibility.map(Visibility::as_str))
-            .bind(filter.text.as_deref().map(|text| contains_pattern(&text.to_lowercase())))
+            .bind(word(0))
             .bind(filter.synthetic)
             .bind(filter.email.as_deref().map(|email| self.blind_index().digest(caller.brokerage_id, "email", email)))
+            .bind(word(1))
+            .bind(word(2))
+            .bind(word(3))
             .fetch_all(pool)
             .await
         })?;
@@ -556,14 +510,14 @@ impl Store {
     }
 
     /// The first `limit` clients of the caller's book (oldest first) as a form offers them: id,
-    /// name and segment label, read from the public columns without opening anything sealed.
+    /// name and segment label.
     pub async fn client_choices(
         &self,
         caller: &Principal,
         limit: u32,
     ) -> StoreResult<Vec<ClientChoice>> {
-        Ok(with_pool!(self, pool => {
-            sqlx::query_as(concat!("SELECT id, profile ->> 'name' AS name, segment FROM personas
+        let rows: Vec<PersonaRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", columns!(), " FROM personas
                                     WHERE brokerage_id = $1 AND ", visible!(), " AND NOT synthetic ORDER BY id LIMIT $4"))
             .bind(caller.brokerage_id)
             .bind(caller.user_id)
@@ -571,7 +525,17 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await
-        })?)
+        })?;
+        Ok(self
+            .unseal_all(rows)
+            .await?
+            .into_iter()
+            .map(|persona| ClientChoice {
+                id: persona.id,
+                name: persona.profile.name,
+                segment: persona.profile.segment,
+            })
+            .collect())
     }
 
     /// The segment labels of the real personas the caller may see, with how many carry each.
@@ -654,10 +618,10 @@ impl Store {
     ) -> StoreResult<Persona> {
         let now = Utc::now();
         let id = Uuid::now_v7();
-        let mut public = profile.clone();
-        let sealed = PrivateFields::seal_out_of(&mut public, &self.sealing_key().await?, id);
+        let stored = seal_profile(profile, &self.sealing_key().await?, id);
         with_pool!(self, pool => {
-            sqlx::query("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, synthetic, factory_key, profile, sealed, created_at, updated_at)
+            let mut tx = pool.begin_write().await?;
+            let stored_now = sqlx::query("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, synthetic, factory_key, profile, sealed, created_at, updated_at)
                  VALUES ($1, $2, $3, NULL, 'brokerage', $4, 1, TRUE, $5, $6, $8, $7, $7)
                  ON CONFLICT (brokerage_id, factory_key) WHERE factory_key IS NOT NULL DO NOTHING")
             .bind(id)
@@ -665,17 +629,19 @@ impl Store {
             .bind(owner)
             .bind(&profile.segment)
             .bind(factory_key)
-            .bind(Json(&public))
+            .bind(&stored.public)
             .bind(now)
-            .bind(sealed)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        })?;
+            .bind(&stored.sealed)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if stored_now == 1 {
+                sync_digests!(tx, self.blind_index(), brokerage_id, id, profile);
+            }
+            tx.commit().await?;
+        });
         self.factory_persona(brokerage_id, factory_key)
             .await?
-            .ok_or_else(|| {
-                super::StoreError::Corrupt(format!("factory persona {factory_key} vanished"))
-            })
+            .ok_or_else(|| StoreError::Corrupt(format!("factory persona {factory_key} vanished")))
     }
 }

@@ -9,7 +9,6 @@ use uuid::Uuid;
 use super::{Store, StoreResult, with_pool};
 use crate::{
     auth::Principal,
-    crypto::Purpose,
     domain::{FieldChange, PersonaVersion, VersionChange},
 };
 
@@ -45,17 +44,11 @@ struct VersionRow {
 }
 
 impl Store {
-    /// A version with its private fields opened into its profile.
+    /// A version with its profile opened.
     async fn open_version(&self, persona: Uuid, row: VersionRow) -> StoreResult<PersonaVersion> {
-        let mut profile = row.profile.0;
-        if let Some(sealed) = &row.sealed {
-            let private: serde_json::Map<String, Value> = self
-                .open_json(Purpose::PersonaPrivate, persona, sealed)
-                .await?;
-            if let Value::Object(fields) = &mut profile {
-                fields.extend(private);
-            }
-        }
+        let profile = self
+            .open_profile(persona, row.profile.0, row.sealed.as_deref())
+            .await?;
         Ok(PersonaVersion {
             version: row.version,
             change: row.change,
