@@ -14,17 +14,38 @@ use troupe_shared::{
         MatchRun,
     },
     jobs::{MatchingJob, RequestedJob},
-    store::Submitted,
+    store::{AuditRecord, Submitted},
 };
 use uuid::Uuid;
 
 use crate::{
-    ApiState, ApiTags, auth::ApiKey, pagination, personas::visible, problem::ApiError,
-    simulations::request_hash,
+    ApiState, ApiTags, audit::ReadVia, auth::ApiKey, pagination, personas::visible,
+    problem::ApiError, simulations::request_hash,
 };
 
 fn default_limit() -> u32 {
     10
+}
+
+/// Records that the caller read a run's matches. They name clients and say why each fits, so the
+/// entry lists the clients shown (a listing's run can name dozens), as `persona.listed` does.
+pub(crate) async fn audit_recommendations_read<'a>(
+    state: &ApiState,
+    caller: &Principal,
+    run_id: Uuid,
+    shown: impl IntoIterator<Item = &'a MatchRecommendation>,
+    via: ReadVia,
+) -> Result<(), ApiError> {
+    let mut persona_ids: Vec<Uuid> = shown.into_iter().map(|r| r.persona_id).collect();
+    persona_ids.sort_unstable();
+    persona_ids.dedup();
+    let record = AuditRecord {
+        action: "match.recommendations_read",
+        subject_type: "match_run",
+        subject_id: run_id,
+        detail: via.tag(serde_json::json!({ "persona_ids": persona_ids })),
+    };
+    Ok(state.store.audit(caller, record).await?)
 }
 
 fn default_min_score() -> f64 {
@@ -222,6 +243,8 @@ impl MatchingApi {
         let run = run(&state, &auth.0, id.0).await?;
         let recommendations = state.store.recommendations(&auth.0, run.id).await?;
         let near_misses = state.store.near_misses(&auth.0, run.id).await?;
+        let read = recommendations.iter().chain(&near_misses);
+        audit_recommendations_read(&state, &auth.0, run.id, read, ReadVia::Api).await?;
         Ok(Json(Recommendations {
             run,
             recommendations,

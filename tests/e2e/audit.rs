@@ -11,7 +11,8 @@ use crate::helpers::{Shape, TestApp, both_shapes, persona};
 both_shapes!(
     persona_access_is_audited_in_a_chain_that_detects_tampering,
     a_change_whose_entry_cannot_be_written_is_not_made,
-    every_admin_change_is_audited_once
+    every_admin_change_is_audited_once,
+    reading_a_runs_matches_is_audited_with_the_clients_shown
 );
 
 fn actions(page: &Value) -> Vec<&str> {
@@ -551,4 +552,51 @@ async fn every_admin_change_is_audited_once(shape: Shape) {
     let entries = log.body["items"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{}", log.body);
     assert_eq!(entries[0]["detail"]["persona_ids"], json!([ada]));
+}
+
+async fn reading_a_runs_matches_is_audited_with_the_clients_shown(shape: Shape) {
+    use crate::matching::{client, listing, matched};
+    let app = TestApp::spawn(shape).await;
+    let admin = app
+        .key_for("Acme Realty", None, "root", Role::BrokerageAdmin)
+        .await;
+    let wanted = app
+        .create_persona(&client("Mira Holt", &["wine cellar"], &[], "Malibu", 3e7))
+        .await;
+    let listed = app
+        .create_property(&listing(
+            "Cellar House",
+            "Malibu",
+            2e7,
+            &["wine cellar"],
+            "A cellar.",
+        ))
+        .await;
+    let run = matched(
+        &app,
+        "/api/v1/matching/property-to-clients",
+        json!({ "property_id": listed["id"] }),
+    )
+    .await;
+    let shown: Vec<&str> = run["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["persona_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown, [wanted["id"].as_str().unwrap()]);
+
+    let log = app
+        .request(
+            Method::GET,
+            "/api/v1/audit?action=match.recommendations_read&limit=1",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(log.status, 200, "{}", log.body);
+    let entry = &log.body["items"][0];
+    assert_eq!(entry["subject_type"], "match_run");
+    assert_eq!(entry["subject_id"], run["run"]["id"]);
+    assert_eq!(entry["detail"]["persona_ids"], json!([wanted["id"]]));
 }

@@ -20,7 +20,8 @@ use super::{
 };
 use crate::{
     ApiState,
-    matching::{default_params, queue_run},
+    audit::ReadVia,
+    matching::{audit_recommendations_read, default_params, queue_run},
 };
 
 /// A form that carries nothing but its CSRF token (a button).
@@ -160,6 +161,8 @@ pub async fn latest_about(
         });
     };
     let matches = state.store.recommendations(&me.principal, run.id).await?;
+    let shown = matches.iter().take(LATEST_SHOWN);
+    audit_recommendations_read(state, &me.principal, run.id, shown, ReadVia::Web).await?;
     Ok(html! {
         p.muted { "From the run of " a href={ "/matching/" (run.id) } { (run.created_at.format("%Y-%m-%d %H:%M UTC")) } " (" (run.status.as_str()) ")." }
         @if matches.is_empty() {
@@ -195,6 +198,8 @@ pub async fn nightly_feed(req: &Request, state: Data<&ApiState>) -> Response {
         let mut feed = Vec::new();
         for run in nights.into_iter().take(FEED_NIGHTS as usize) {
             let matches = state.store.recommendations(&me.principal, run.id).await?;
+            audit_recommendations_read(&state, &me.principal, run.id, &matches, ReadVia::Web)
+                .await?;
             feed.push((run, matches));
         }
         let body = html! {
@@ -254,6 +259,8 @@ pub async fn run_page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid
             .ok_or_else(|| PageError::not_found(format!("match run {id}")))?;
         let recommendations = state.store.recommendations(&me.principal, id).await?;
         let near_misses = state.store.near_misses(&me.principal, id).await?;
+        let shown = recommendations.iter().chain(&near_misses);
+        audit_recommendations_read(&state, &me.principal, id, shown, ReadVia::Web).await?;
         let unfinished = matches!(run.status, MatchRunStatus::Pending | MatchRunStatus::Running);
         let clients_listed = run.direction != MatchDirection::ClientToProperties;
         let body = html! {
