@@ -57,6 +57,14 @@ pub enum Purpose {
     DataKey,
     /// What a client said at a recorded showing.
     OutcomeNotes,
+    /// A simulation's results: its personas' answers, quotes and names.
+    SimulationResults,
+    /// An outbox event's payload (a progress event carries answers).
+    EventPayload,
+    /// A model's reply kept in the response cache.
+    CachedReply,
+    /// A match recommendation's explanation (it names the client and quotes their wishes).
+    MatchDetail,
 }
 
 impl Purpose {
@@ -69,6 +77,10 @@ impl Purpose {
             Purpose::SimulationNotes => b"simulation-notes",
             Purpose::DataKey => b"data-key",
             Purpose::OutcomeNotes => b"outcome-notes",
+            Purpose::SimulationResults => b"simulation-results",
+            Purpose::EventPayload => b"event-payload",
+            Purpose::CachedReply => b"cached-reply",
+            Purpose::MatchDetail => b"match-detail",
         }
     }
 }

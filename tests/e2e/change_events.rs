@@ -108,7 +108,7 @@ async fn changes_to_clients_and_listings_go_out_as_events(shape: Shape) {
         events
             .iter()
             .filter(|e| e.kind == kind)
-            .map(|e| &e.payload.0)
+            .map(|e| &e.payload)
             .collect()
     };
     assert_eq!(of("persona.created").len(), 1);
@@ -125,7 +125,7 @@ async fn changes_to_clients_and_listings_go_out_as_events(shape: Shape) {
     );
     // The client's words stay out of every event.
     let all =
-        serde_json::to_string(&events.iter().map(|e| &e.payload.0).collect::<Vec<_>>()).unwrap();
+        serde_json::to_string(&events.iter().map(|e| &e.payload).collect::<Vec<_>>()).unwrap();
     assert!(
         !all.contains("discreet") && !all.contains("45000000"),
         "{all}"

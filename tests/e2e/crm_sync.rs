@@ -360,14 +360,14 @@ async fn records_are_written_and_found_by_their_external_ids(shape: Shape) {
     let events = app.events().await;
     let completed = events
         .iter()
-        .find(|e| e.kind == "matching.completed" && e.payload.0["run_id"] == run_id.as_str())
+        .find(|e| e.kind == "matching.completed" && e.payload["run_id"] == run_id.as_str())
         .expect("matching.completed");
-    let ours = completed.payload.0["matches"]
+    let ours = completed.payload["matches"]
         .as_array()
         .unwrap()
         .iter()
         .find(|m| m["persona_id"] == id.as_str())
-        .unwrap_or_else(|| panic!("the client matched: {}", completed.payload.0));
+        .unwrap_or_else(|| panic!("the client matched: {}", completed.payload));
     assert_eq!(ours["persona_external_ids"], json!({ "hubspot": "901" }));
     assert_eq!(
         ours["property_external_ids"],
@@ -503,7 +503,7 @@ async fn a_deleted_client_is_announced_by_its_ids_alone(shape: Shape) {
     let deleted: Vec<&Value> = events
         .iter()
         .filter(|e| e.kind == "persona.deleted")
-        .map(|e| &e.payload.0)
+        .map(|e| &e.payload)
         .collect();
     assert_eq!(
         deleted,
@@ -708,8 +708,8 @@ async fn two_records_of_one_client_merge_with_what_each_knew(shape: Shape) {
     let of = |kind: &str, subject: &str| {
         events
             .iter()
-            .filter(|e| e.kind == kind && e.payload.0["persona_id"] == subject)
-            .map(|e| e.payload.0.clone())
+            .filter(|e| e.kind == kind && e.payload["persona_id"] == subject)
+            .map(|e| e.payload.clone())
             .collect::<Vec<Value>>()
     };
     assert_eq!(

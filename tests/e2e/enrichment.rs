@@ -187,7 +187,7 @@ async fn a_transcript_becomes_facts_with_provenance_in_a_new_version(shape: Shap
         .filter(|e| e.kind == "persona.enriched")
         .collect();
     assert_eq!(enriched.len(), 3);
-    assert!(!enriched[0].payload.0.to_string().contains("sale closed"));
+    assert!(!enriched[0].payload.to_string().contains("sale closed"));
 }
 
 async fn an_injected_instruction_changes_nothing(shape: Shape) {

@@ -232,8 +232,8 @@ async fn a_deleted_persona_leaves_nothing_behind(shape: Shape) {
     let events = app.events().await;
     let announced: Vec<&serde_json::Value> = events
         .iter()
-        .filter(|e| e.payload.0.to_string().contains(&zebulon))
-        .map(|e| &e.payload.0)
+        .filter(|e| e.payload.to_string().contains(&zebulon))
+        .map(|e| &e.payload)
         .collect();
     assert_eq!(
         announced,

@@ -226,7 +226,7 @@ async fn a_schedule_fires_each_slot_once_as_its_author(shape: Shape) {
         .await
         .into_iter()
         .filter(|e| e.kind == "simulation.scheduled")
-        .map(|e| e.payload.0)
+        .map(|e| e.payload)
         .collect();
     assert_eq!(scheduled.len(), 1, "{scheduled:?}");
     assert_eq!(scheduled[0]["schedule_id"], id.as_str());

@@ -1,5 +1,5 @@
-//! A client's profile is stored only sealed, and the book is still searched: through keyed
-//! digests of the words of names and biographies, never by reading them.
+//! A client's profile, and what simulations made of it, are stored only sealed; the book is still
+//! searched, through keyed digests of the words of names and biographies, never by reading them.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -12,6 +12,7 @@ use crate::{
 
 both_shapes!(a_client_profile_is_stored_only_sealed_and_found_by_its_words);
 both_shapes!(a_profile_stored_in_the_clear_before_is_sealed_and_indexed_at_start);
+both_shapes!(a_runs_answers_are_stored_only_sealed_and_read_back_whole);
 
 /// What identifies or describes the client, each as it would show in a scan of the database.
 const NEEDLES: [&str; 7] = [
@@ -233,4 +234,67 @@ async fn a_profile_stored_in_the_clear_before_is_sealed_and_indexed_at_start(sha
     let graph = app.get(&format!("/api/v1/personas/{id}/graph")).await;
     assert_eq!(graph.status, 200, "{}", graph.body);
     assert_eq!(graph.body["edges"][0]["to"], "person:calloway rhodes");
+}
+
+async fn a_runs_answers_are_stored_only_sealed_and_read_back_whole(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let id = app.create_persona(&client("Zebulon Quist")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let individual = app
+        .post(
+            "/api/v1/simulations/individual",
+            &json!({ "persona_id": id, "scenario": { "type": "call", "context": { "purpose": "check in" } } }),
+        )
+        .await;
+    assert_eq!(individual.status, 202, "{}", individual.body);
+    let run = individual.body["id"].as_str().unwrap().to_owned();
+    let status = app
+        .wait_for_final(&run, std::time::Duration::from_secs(60))
+        .await;
+    assert_eq!(status["status"], "completed", "{status}");
+
+    // Read back whole: the results, and the progress event that carried the answer.
+    let results = app.get(&format!("/api/v1/simulations/{run}/results")).await;
+    assert_eq!(results.status, 200, "{}", results.body);
+    let answer = results.body["results"]["raw_responses"][0].clone();
+    assert_eq!(answer["persona_name"], "Zebulon Quist", "{}", results.body);
+    let said = answer["answer"].as_str().unwrap().to_owned();
+    let events = app.events().await;
+    let progress = events
+        .iter()
+        .find(|e| e.kind == "simulation.progress")
+        .expect("a progress event");
+    assert_eq!(
+        progress.payload["answers"][0]["persona_name"],
+        "Zebulon Quist"
+    );
+
+    // A match explains itself by the client's name and wishes, read back whole.
+    let listed = app
+        .create_property(&json!({
+            "title": "Cellar House", "price": 2e7, "description": "A wine cellar by the sea.",
+            "location": { "city": "Montecito", "region": "California" }, "features": ["wine cellar"]
+        }))
+        .await;
+    let matched = crate::matching::matched(
+        &app,
+        "/api/v1/matching/property-to-clients",
+        json!({ "property_id": listed["id"], "min_score": 0.0 }),
+    )
+    .await;
+    let explanation = matched["recommendations"][0]["explanation"]
+        .as_str()
+        .unwrap();
+    assert!(explanation.starts_with("Zebulon Quist scores"), "{matched}");
+
+    // Stored: neither the name nor what the persona said, anywhere.
+    for needle in ["Zebulon", said.as_str()] {
+        assert_eq!(
+            plaintext_found(&app, shape, needle).await,
+            Vec::<String>::new(),
+            "{needle:?} is stored in the clear"
+        );
+    }
 }

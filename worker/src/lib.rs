@@ -91,6 +91,7 @@ pub fn responder(
             conn,
             prefix: config.response_cache_prefix(),
             ttl: llm.cache_ttl,
+            store: store.clone(),
         },
         (false, None) => ResponseCache::Local {
             store: store.clone(),

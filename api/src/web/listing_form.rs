@@ -375,10 +375,12 @@ pub async fn update(
             Ok(details) => details,
             Err(problems) => return Ok(edit_page(&me, id, &title, &typed, &problems)),
         };
-        match state
-            .store
-            .update_property(me.principal.brokerage_id, id, &details)
-            .await
+        match Box::pin(
+            state
+                .store
+                .update_property(me.principal.brokerage_id, id, &details),
+        )
+        .await
         {
             Ok(Some(_)) => Ok(layout::see_other(&format!("/listings/{id}"))),
             Ok(None) => Err(PageError::not_found(format!("listing {id}"))),

@@ -125,7 +125,8 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
         // Independent reads, so the page waits for the slowest rather than their sum.
         let (simulations, outcomes, matches) = tokio::try_join!(
             async { Ok::<_, PageError>(state.store.list_simulations(&me.principal, &filter).await?) },
-            listing_outcomes::section(&state, &me, id),
+            // Boxed, as the page's future would otherwise outgrow the stack size allowed.
+            Box::pin(listing_outcomes::section(&state, &me, id)),
             matching::latest_about(&state, &me, id, true),
         )?;
         let d = &listing.details;

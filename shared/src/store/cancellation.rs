@@ -7,7 +7,9 @@ use chrono::Utc;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{BeginWrite, Store, StoreResult, events::record_event, with_pool};
+use super::{
+    BeginWrite, Store, StoreResult, events::record_event, simulations::seal_results, with_pool,
+};
 use crate::{
     auth::Principal,
     domain::{Role, RunMetadata, Simulation, SimulationResults, SimulationStatus},
@@ -35,6 +37,7 @@ impl Store {
         caller: &Principal,
         id: Uuid,
     ) -> StoreResult<Option<CancelOutcome>> {
+        let key = self.sealing_key().await?;
         // Who may not see it learns nothing of it, and changes nothing.
         if self.simulation_for(caller, id).await?.is_none() {
             return Ok(None);
@@ -57,7 +60,7 @@ impl Store {
                 let payload = serde_json::json!({
                     "simulation_id": id, "type": kind, "done": 0, "results_url": results_url(id),
                 });
-                notices.push(record_event!(tx, brokerage_id, "simulation.cancelled", id, &payload)?);
+                notices.push(record_event!(tx, &key, brokerage_id, "simulation.cancelled", id, &payload)?);
             } else {
                 sqlx::query(
                     "UPDATE simulations SET cancel_requested_at = COALESCE(cancel_requested_at, $3)
@@ -94,17 +97,18 @@ impl Store {
         results: Option<&SimulationResults>,
         metadata: Option<&RunMetadata>,
     ) -> StoreResult<bool> {
+        let key = self.sealing_key().await?;
         let summary = results.map(|r| r.summary.as_str());
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let updated: Option<(Uuid, String, i64, i64)> = sqlx::query_as(
-                "UPDATE simulations SET status = 'cancelled', results = COALESCE($3, results),
+                "UPDATE simulations SET status = 'cancelled', sealed_results = COALESCE($3, sealed_results),
                         metadata = COALESCE($4, metadata), summary = COALESCE($5, summary),
                         completed_at = $6, run_token = NULL
                  WHERE id = $1 AND status IN ('pending', 'running') AND ($2 IS NULL OR run_token = $2)
                  RETURNING brokerage_id, kind, progress_done, progress_total",
             )
-            .bind(id).bind(token).bind(results.map(Json)).bind(metadata.map(Json)).bind(summary)
+            .bind(id).bind(token).bind(results.map(|r| seal_results(&key, id, r))).bind(metadata.map(Json)).bind(summary)
             .bind(Utc::now())
             .fetch_optional(&mut *tx)
             .await?;
@@ -115,7 +119,7 @@ impl Store {
                 "simulation_id": id, "type": kind, "done": done, "total": total,
                 "summary": summary, "results_url": results_url(id),
             });
-            let notice = record_event!(tx, brokerage_id, "simulation.cancelled", id, &payload)?;
+            let notice = record_event!(tx, &key, brokerage_id, "simulation.cancelled", id, &payload)?;
             tx.commit().await?;
             self.announce(&[notice]).await;
             Ok(true)

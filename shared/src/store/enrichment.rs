@@ -427,7 +427,7 @@ impl Store {
                 "persona_id": persona_id, "enrichment_id": work.id, "version": version,
                 "extractor": outcome.extractor, "counts": counts, "facts": facts,
             });
-            let notice = record_event!(tx, work.brokerage_id, "persona.enriched", persona_id, &payload)?;
+            let notice = record_event!(tx, &key, work.brokerage_id, "persona.enriched", persona_id, &payload)?;
             tx.commit().await?;
             notice
         });

@@ -92,6 +92,16 @@ fn replace_word(text: &str, name: &str) -> Option<String> {
 /// Rows of `(id, document)` to redact.
 pub(super) type Documents = Vec<(Uuid, Json<Value>)>;
 
+/// A past simulation to redact: its plan, and its results sealed (or, from earlier releases, in
+/// the clear).
+#[derive(sqlx::FromRow)]
+pub(super) struct StoredRun {
+    pub id: Uuid,
+    pub plan: Json<Value>,
+    pub results: Option<Json<Value>>,
+    pub sealed_results: Option<Vec<u8>>,
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -9,26 +9,30 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Store, StoreResult, with_pool};
-use crate::bus::Committed;
+use crate::{bus::Committed, crypto::Purpose};
 
 /// Inserts an event of `$kind` about `$subject` into the outbox, on the transaction `$tx`, with
-/// the subject's next sequence number; yields the [`Committed`] notice to announce after commit.
-/// Callers hold the subject's row lock (they have just updated it), so two transactions never
-/// take the same number.
+/// the subject's next sequence number and its payload sealed under `$key` (a
+/// [`Key`](crate::crypto::Key): a progress event carries clients' answers); yields the
+/// [`Committed`] notice to announce after commit. Callers hold the subject's row lock (they have
+/// just updated it), so two transactions never take the same number.
 macro_rules! record_event {
-    ($tx:expr, $brokerage:expr, $kind:literal, $subject:expr, $payload:expr) => {{
+    ($tx:expr, $key:expr, $brokerage:expr, $kind:literal, $subject:expr, $payload:expr) => {{
         let (brokerage_id, subject_id): (uuid::Uuid, uuid::Uuid) = ($brokerage, $subject);
+        let key: &$crate::crypto::Key = $key;
+        let id = uuid::Uuid::now_v7();
+        let plain = serde_json::to_vec($payload).expect("event payloads serialize");
         sqlx::query_scalar::<_, i64>(concat!(
-            "INSERT INTO events (id, brokerage_id, type, subject_id, payload, created_at, sequence)
+            "INSERT INTO events (id, brokerage_id, type, subject_id, payload, sealed_payload, created_at, sequence)
              VALUES ($1, $2, '",
             $kind,
-            "', $3, $4, $5, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM events WHERE subject_id = $3))
+            "', $3, '{}', $4, $5, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM events WHERE subject_id = $3))
              RETURNING sequence"
         ))
-        .bind(uuid::Uuid::now_v7())
+        .bind(id)
         .bind(brokerage_id)
         .bind(subject_id)
-        .bind(sqlx::types::Json($payload))
+        .bind(key.seal($crate::crypto::Purpose::EventPayload, id, &plain))
         .bind(chrono::Utc::now())
         .fetch_one(&mut *$tx)
         .await
@@ -41,15 +45,36 @@ macro_rules! record_event {
 }
 pub(crate) use record_event;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// An event as stored: its payload sealed (rows of earlier releases: in `payload`).
+#[derive(sqlx::FromRow)]
+pub(super) struct EventRow {
+    id: Uuid,
+    brokerage_id: Uuid,
+    #[sqlx(rename = "type")]
+    kind: String,
+    subject_id: Uuid,
+    sequence: i64,
+    payload: Json<Value>,
+    sealed_payload: Option<Vec<u8>>,
+    created_at: DateTime<Utc>,
+}
+
+/// The columns of an [`EventRow`], for `SELECT`s on `events`.
+macro_rules! event_columns {
+    () => {
+        "id, brokerage_id, type, subject_id, sequence, payload, sealed_payload, created_at"
+    };
+}
+pub(super) use event_columns;
+
+#[derive(Debug, Clone)]
 pub struct Event {
     pub id: Uuid,
     pub brokerage_id: Uuid,
-    #[sqlx(rename = "type")]
     pub kind: String,
     pub subject_id: Uuid,
     pub sequence: i64,
-    pub payload: Json<Value>,
+    pub payload: Value,
     pub created_at: DateTime<Utc>,
 }
 
@@ -62,7 +87,7 @@ impl Event {
             "timestamp": self.created_at,
             "subject_id": self.subject_id,
             "sequence": self.sequence,
-            "data": self.payload.0,
+            "data": self.payload,
         })
     }
 }
@@ -73,6 +98,30 @@ impl Store {
         self.bus.publish(notices).await;
     }
 
+    /// Events with their payloads opened.
+    pub(super) async fn open_events(&self, rows: Vec<EventRow>) -> StoreResult<Vec<Event>> {
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let payload = match &row.sealed_payload {
+                Some(sealed) => {
+                    self.open_json(Purpose::EventPayload, row.id, sealed)
+                        .await?
+                }
+                None => row.payload.0,
+            };
+            events.push(Event {
+                id: row.id,
+                brokerage_id: row.brokerage_id,
+                kind: row.kind,
+                subject_id: row.subject_id,
+                sequence: row.sequence,
+                payload,
+                created_at: row.created_at,
+            });
+        }
+        Ok(events)
+    }
+
     /// The brokerage's events after `after` (oldest first), at most `limit`.
     pub async fn events(
         &self,
@@ -80,16 +129,16 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> StoreResult<Vec<Event>> {
-        Ok(with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT id, brokerage_id, type, subject_id, sequence, payload, created_at FROM events
-                 WHERE brokerage_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3")
+        let rows: Vec<EventRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", event_columns!(), " FROM events
+                 WHERE brokerage_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"))
                 .bind(brokerage_id)
                 .bind(after)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await
-        })?)
+        })?;
+        self.open_events(rows).await
     }
 
     /// One subject's events numbered after `after`, in order, at most `limit`.
@@ -100,18 +149,18 @@ impl Store {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<Event>> {
-        Ok(with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT id, brokerage_id, type, subject_id, sequence, payload, created_at FROM events
+        let rows: Vec<EventRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", event_columns!(), " FROM events
                  WHERE subject_id = $2 AND brokerage_id = $1 AND sequence > $3
-                 ORDER BY sequence LIMIT $4")
+                 ORDER BY sequence LIMIT $4"))
                 .bind(brokerage_id)
                 .bind(subject_id)
                 .bind(after)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await
-        })?)
+        })?;
+        self.open_events(rows).await
     }
 
     /// The subject's latest sequence number (0 before its first event).

@@ -51,6 +51,16 @@ pub struct PersonaRecords {
     pub feedback: Vec<FeedbackRecord>,
 }
 
+/// A run the client took part in, as the export reads it.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: Uuid,
+    kind: String,
+    created_at: DateTime<Utc>,
+    results: Option<Json<Value>>,
+    sealed_results: Option<Vec<u8>>,
+}
+
 impl Store {
     pub async fn persona_records(
         &self,
@@ -59,10 +69,11 @@ impl Store {
     ) -> StoreResult<PersonaRecords> {
         // A simulation's plan lists its personas by id, so the plan's text finds every run the
         // persona took part in; its answers are then picked out of the results.
-        let runs: Vec<(Uuid, String, DateTime<Utc>, Json<Value>)> = with_pool!(self, pool => {
+        let rows: Vec<RunRow> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT id, kind, created_at, results FROM simulations
-                 WHERE brokerage_id = $1 AND results IS NOT NULL AND CAST(plan AS TEXT) LIKE $2
+                "SELECT id, kind, created_at, results, sealed_results FROM simulations
+                 WHERE brokerage_id = $1 AND (results IS NOT NULL OR sealed_results IS NOT NULL)
+                   AND CAST(plan AS TEXT) LIKE $2
                  ORDER BY id",
             )
             .bind(brokerage_id)
@@ -70,10 +81,22 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
+        let mut runs = Vec::with_capacity(rows.len());
+        for row in rows {
+            let results = self
+                .open_results(row.id, row.results, row.sealed_results.as_deref())
+                .await?;
+            runs.push((
+                row.id,
+                row.kind,
+                row.created_at,
+                results.unwrap_or_default(),
+            ));
+        }
         let simulations = runs
             .into_iter()
             .filter_map(|(simulation_id, kind, created_at, results)| {
-                let answers: Vec<AgentResponse> = results.0["raw_responses"]
+                let answers: Vec<AgentResponse> = results["raw_responses"]
                     .as_array()?
                     .iter()
                     .filter(|r| r["persona_id"].as_str() == Some(&persona_id.to_string()))

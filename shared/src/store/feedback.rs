@@ -9,12 +9,13 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, Store, StoreResult, parse_column, sealed_profiles::seal_profile,
+    BeginWrite, Store, StoreError, StoreResult, parse_column, sealed_profiles::seal_profile,
     versions::record_version, visible_persona, with_pool,
 };
 use crate::{
     auth::Principal,
-    domain::{Feedback, FeedbackOutcome, MatchDetail, MatchRecommendation},
+    crypto::Purpose,
+    domain::{Feedback, FeedbackOutcome, MatchRecommendation},
 };
 
 #[derive(sqlx::FromRow)]
@@ -25,7 +26,8 @@ struct RecommendationRow {
     persona_id: Uuid,
     property_id: Uuid,
     score: f64,
-    detail: Json<MatchDetail>,
+    /// Sealed text (a JSON string); rows of earlier releases hold the detail itself.
+    detail: Json<Value>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -116,9 +118,19 @@ impl Store {
                     created_at: row.created_at,
                 });
         }
-        Ok(rows
-            .into_iter()
-            .map(|row| MatchRecommendation {
+        let mut ranked = Vec::with_capacity(rows.len());
+        for row in rows {
+            let detail = match row.detail.0 {
+                Value::String(sealed) => {
+                    let text = self
+                        .open_text(Purpose::MatchDetail, row.id, &sealed)
+                        .await?;
+                    serde_json::from_str(&text)
+                }
+                legacy => serde_json::from_value(legacy),
+            }
+            .map_err(|e| StoreError::Corrupt(format!("recommendation {}: {e}", row.id)))?;
+            ranked.push(MatchRecommendation {
                 feedback: by_recommendation.remove(&row.id).unwrap_or_default(),
                 id: row.id,
                 run_id: row.run_id,
@@ -126,9 +138,10 @@ impl Store {
                 persona_id: row.persona_id,
                 property_id: row.property_id,
                 score: row.score,
-                detail: row.detail.0,
-            })
-            .collect())
+                detail,
+            });
+        }
+        Ok(ranked)
     }
 
     /// Records feedback on a recommendation whose client the caller may see; `None` when there

@@ -8,6 +8,7 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use chrono::Utc;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{BeginWrite, Store, StoreError, StoreResult, with_pool};
@@ -79,6 +80,18 @@ const SEALED_COLUMNS: &[SealedColumn] = &[
         subject: "id",
         column: "sealed_enrichment",
         purpose: Purpose::SimulationNotes,
+    },
+    SealedColumn {
+        table: "simulations",
+        subject: "id",
+        column: "sealed_results",
+        purpose: Purpose::SimulationResults,
+    },
+    SealedColumn {
+        table: "events",
+        subject: "id",
+        column: "sealed_payload",
+        purpose: Purpose::EventPayload,
     },
     SealedColumn {
         table: "outcomes",
@@ -362,6 +375,7 @@ impl Store {
         }
         let key = self.sealing_key().await?;
         let mut sealed_rows = self.seal_profiles(&key).await?;
+        sealed_rows += self.seal_results_and_events(&key).await?;
         let secrets: Vec<(Uuid, String, Option<String>)> = with_pool!(self, pool => {
             sqlx::query_as("SELECT id, secret, previous_secret FROM webhooks WHERE secret NOT LIKE 'sealed:%'")
                 .fetch_all(pool).await
@@ -386,6 +400,78 @@ impl Store {
                 .await?;
         }
         Ok(sealed_rows)
+    }
+}
+
+impl Store {
+    /// Seals the results, event payloads and match explanations earlier releases stored in the
+    /// clear, and empties the bodies webhook deliveries copied (a delivery is now built from its
+    /// event), a page at a time.
+    async fn seal_results_and_events(&self, key: &Key) -> StoreResult<u64> {
+        let mut sealed = 0;
+        loop {
+            let runs: Vec<(Uuid, Json<serde_json::Value>)> = with_pool!(self, pool => {
+                sqlx::query_as("SELECT id, results FROM simulations WHERE results IS NOT NULL ORDER BY id LIMIT 200")
+                    .fetch_all(pool).await
+            })?;
+            if runs.is_empty() {
+                break;
+            }
+            with_pool!(self, pool => {
+                let mut tx = pool.begin_write().await?;
+                for (id, Json(results)) in &runs {
+                    let plain = results.to_string();
+                    sealed += sqlx::query("UPDATE simulations SET results = NULL, sealed_results = $2 WHERE id = $1")
+                        .bind(id).bind(key.seal(Purpose::SimulationResults, *id, plain.as_bytes()))
+                        .execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+            });
+        }
+        loop {
+            let events: Vec<(Uuid, Json<serde_json::Value>)> = with_pool!(self, pool => {
+                sqlx::query_as("SELECT id, payload FROM events WHERE sealed_payload IS NULL ORDER BY id LIMIT 500")
+                    .fetch_all(pool).await
+            })?;
+            if events.is_empty() {
+                break;
+            }
+            with_pool!(self, pool => {
+                let mut tx = pool.begin_write().await?;
+                for (id, Json(payload)) in &events {
+                    let plain = payload.to_string();
+                    sealed += sqlx::query("UPDATE events SET payload = '{}', sealed_payload = $2 WHERE id = $1")
+                        .bind(id).bind(key.seal(Purpose::EventPayload, *id, plain.as_bytes()))
+                        .execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+            });
+        }
+        sealed += with_pool!(self, pool => {
+            sqlx::query("UPDATE webhook_deliveries SET body = '{}' WHERE event_id IS NOT NULL")
+                .execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        // Match explanations: an object in the clear, where one sealed is a string.
+        let mut after = Uuid::nil();
+        loop {
+            let page: Vec<(Uuid, Json<serde_json::Value>)> = with_pool!(self, pool => {
+                sqlx::query_as("SELECT id, detail FROM match_recommendations WHERE id > $1 ORDER BY id LIMIT 500")
+                    .bind(after).fetch_all(pool).await
+            })?;
+            let Some((last, _)) = page.last() else { break };
+            after = *last;
+            with_pool!(self, pool => {
+                let mut tx = pool.begin_write().await?;
+                for (id, Json(detail)) in page.iter().filter(|(_, d)| d.is_object()) {
+                    let sealed_text = seal_text(key, Purpose::MatchDetail, *id, &detail.to_string());
+                    sealed += sqlx::query("UPDATE match_recommendations SET detail = $2 WHERE id = $1")
+                        .bind(id).bind(Json(sealed_text))
+                        .execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+            });
+        }
+        Ok(sealed)
     }
 }
 

@@ -12,10 +12,11 @@ use uuid::Uuid;
 use super::{
     BeginWrite, INSERT_BATCH, IdempotencyKey, KeyClaim, Pool, Store, StoreError, StoreResult,
     Submitted, claim_idempotency_key, events::record_event, fetch_by_ids, is_unique_violation,
-    job_requests::record_job, parse_column, visible_persona, with_pool,
+    job_requests::record_job, keys::seal_text, parse_column, visible_persona, with_pool,
 };
 use crate::{
     auth::Principal,
+    crypto::Purpose,
     domain::{MatchDetail, MatchDirection, MatchParams, MatchRun, MatchRunStatus},
     jobs::MatchingJob,
 };
@@ -346,6 +347,7 @@ impl Store {
         near_misses: &[NewRecommendation],
         nightly: Option<&NightlyScores>,
     ) -> StoreResult<bool> {
+        let key = self.sealing_key().await?;
         let started = Utc::now();
         // Each match names the records' ids in other systems too, so a CRM flow acts on its own
         // records (a task on the Salesforce contact) without asking for each.
@@ -404,14 +406,17 @@ impl Store {
                         "INSERT INTO match_recommendations (id, run_id, brokerage_id, persona_id, property_id, rank, score, detail, created_at, near_miss) ");
                     insert.push_values(chunk.iter().enumerate(), |mut row, (i, rec)| {
                         let rank = (chunk_index * INSERT_BATCH + i + 1) as i32;
-                        row.push_bind(Uuid::now_v7())
+                        let id = Uuid::now_v7();
+                        // The explanation names the client and quotes their wishes: sealed.
+                        let detail = serde_json::to_string(&rec.detail).expect("details serialize");
+                        row.push_bind(id)
                             .push_bind(run_id)
                             .push_bind(brokerage_id)
                             .push_bind(rec.persona_id)
                             .push_bind(rec.property_id)
                             .push_bind(rank)
                             .push_bind(rec.score)
-                            .push_bind(Json(&rec.detail))
+                            .push_bind(Json(seal_text(&key, Purpose::MatchDetail, id, &detail)))
                             .push_bind(started)
                             .push_bind(near_miss);
                     });
@@ -447,7 +452,7 @@ impl Store {
                 .bind(Utc::now())
                 .execute(&mut *tx)
                 .await?;
-            let notice = record_event!(tx, brokerage_id, "matching.completed", run_id, &payload)?;
+            let notice = record_event!(tx, &key, brokerage_id, "matching.completed", run_id, &payload)?;
             tx.commit().await?;
             self.announce(&[notice]).await;
             Ok(true)

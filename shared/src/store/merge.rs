@@ -154,8 +154,8 @@ impl Store {
                 "persona_id": absorbed, "external_ids": from.profile.external_ids, "merged_into": kept,
             });
             let notices = [
-                record_event!(tx, brokerage, "persona.updated", kept, &updated)?,
-                record_event!(tx, brokerage, "persona.deleted", absorbed, &deleted)?,
+                record_event!(tx, &key, brokerage, "persona.updated", kept, &updated)?,
+                record_event!(tx, &key, brokerage, "persona.deleted", absorbed, &deleted)?,
             ];
             tx.commit().await?;
             Ok::<_, StoreError>(Ok((row, notices)))

@@ -22,6 +22,7 @@ use super::{
 use crate::{
     auth::Principal,
     bus::Committed,
+    crypto::Purpose,
     domain::{Persona, PersonaProfile, Visibility},
 };
 
@@ -197,9 +198,10 @@ impl Store {
         caller: &Principal,
         write: PersonaWrite,
     ) -> StoreResult<Persona> {
+        let key = self.sealing_key().await?;
         let now = Utc::now();
         let id = Uuid::now_v7();
-        let stored = seal_profile(&write.profile, &self.sealing_key().await?, id);
+        let stored = seal_profile(&write.profile, &key, id);
         let row = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let row: PersonaRow = sqlx::query_as(concat!("INSERT INTO personas (id, brokerage_id, owner_user_id, team_id, visibility, segment, version, profile, sealed, created_at, updated_at)
@@ -225,7 +227,7 @@ impl Store {
                 "persona_id": row.id, "agent_id": caller.user_id, "team_id": caller.team_id,
                 "visibility": write.visibility, "segment": write.profile.segment, "version": 1,
             });
-            let notice = record_event!(tx, caller.brokerage_id, "persona.created", row.id, &payload)?;
+            let notice = record_event!(tx, &key, caller.brokerage_id, "persona.created", row.id, &payload)?;
             tx.commit().await?;
             (row, notice)
         });
@@ -259,7 +261,8 @@ impl Store {
         expected_version: i64,
         write: PersonaWrite,
     ) -> StoreResult<Option<Persona>> {
-        let stored = seal_profile(&write.profile, &self.sealing_key().await?, id);
+        let key = self.sealing_key().await?;
+        let stored = seal_profile(&write.profile, &key, id);
         let mut notices = Vec::new();
         let row: Option<PersonaRow> = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -301,7 +304,7 @@ impl Store {
                     let payload = serde_json::json!({
                         "persona_id": id, "version": expected_version + 1, "fields": fields,
                     });
-                    notices.push(record_event!(tx, caller.brokerage_id, "persona.updated", id, &payload)?);
+                    notices.push(record_event!(tx, &key, caller.brokerage_id, "persona.updated", id, &payload)?);
                 }
             }
             tx.commit().await?;
@@ -324,6 +327,11 @@ impl Store {
             // client's showings and responses go with them (the foreign key cascades).
             sqlx::query("UPDATE outcomes SET persona_id = NULL WHERE brokerage_id = $1 AND persona_id = $2 AND kind IN ('offer', 'sale')")
                 .bind(caller.brokerage_id).bind(id).execute(&mut *tx).await?;
+            // Match runs that recommended it: their completion events name it (read before its
+            // recommendations go with it).
+            let match_runs: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT DISTINCT run_id FROM match_recommendations WHERE brokerage_id = $1 AND persona_id = $2")
+                .bind(caller.brokerage_id).bind(id).fetch_all(&mut *tx).await?;
             let row: Option<PersonaRow> = sqlx::query_as(concat!(
                 "DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", writable!(role = "$5"), " RETURNING ", columns!()))
                 .bind(caller.brokerage_id)
@@ -347,25 +355,52 @@ impl Store {
             sqlx::query("UPDATE match_runs SET subject_id = NULL WHERE brokerage_id = $1 AND subject_id = $2")
                 .bind(brokerage).bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM llm_cache").execute(&mut *tx).await?;
-            // Past simulations: the plan names the persona, the results hold its answers.
-            let runs: Vec<(Uuid, Json<Value>, Option<Json<Value>>)> = sqlx::query_as(
-                "SELECT id, plan, results FROM simulations WHERE brokerage_id = $1
-                   AND (CAST(plan AS TEXT) LIKE $2 ESCAPE '\\' OR CAST(results AS TEXT) LIKE $2 ESCAPE '\\'
-                        OR LOWER(CAST(results AS TEXT)) LIKE $3 ESCAPE '\\')")
+            // Past simulations: the plan names the persona (a run lists every participant's id),
+            // the results hold its answers, and the run's events announced them.
+            let runs: Vec<erasure::StoredRun> = sqlx::query_as(
+                "SELECT id, plan, results, sealed_results FROM simulations WHERE brokerage_id = $1
+                   AND (CAST(plan AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(plan AS TEXT)) LIKE $3 ESCAPE '\\')")
                 .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
                 .fetch_all(&mut *tx)
                 .await?;
-            for (run, mut plan, mut results) in runs {
+            let mut announcing = match_runs;
+            for erasure::StoredRun { id: run, mut plan, results, sealed_results: sealed } in runs {
+                announcing.push(run);
+                let mut results = self.open_results(run, results, sealed.as_deref()).await?;
                 let mut changed = erasure::redact(&mut plan.0, &id_text, &name);
                 if let Some(results) = results.as_mut() {
-                    changed |= erasure::redact(&mut results.0, &id_text, &name);
+                    changed |= erasure::redact(results, &id_text, &name);
                 }
                 if changed {
+                    let sealed = results.map(|r| key.seal(Purpose::SimulationResults, run, r.to_string().as_bytes()));
                     // The run's sealed notes were about the persona too (an individual run).
-                    sqlx::query("UPDATE simulations SET plan = $2, results = $3, sealed_enrichment = NULL WHERE id = $1")
-                        .bind(run).bind(plan).bind(results)
+                    sqlx::query("UPDATE simulations SET plan = $2, results = NULL, sealed_results = $3, sealed_enrichment = NULL WHERE id = $1")
+                        .bind(run).bind(plan).bind(sealed)
                         .execute(&mut *tx)
                         .await?;
+                }
+            }
+            // Those runs' events (a progress event carries answers; a match run's completion
+            // names its clients): opened, redacted and sealed again. A webhook delivery holds no
+            // copy: it is built from its event when sent.
+            for subject in announcing {
+                let events: Vec<(Uuid, Json<Value>, Option<Vec<u8>>)> = sqlx::query_as(
+                    "SELECT id, payload, sealed_payload FROM events WHERE brokerage_id = $1 AND subject_id = $2")
+                    .bind(caller.brokerage_id).bind(subject)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for (event, Json(plain), sealed) in events {
+                    let mut payload = match sealed {
+                        Some(sealed) => self.open_json(Purpose::EventPayload, event, &sealed).await?,
+                        None => plain,
+                    };
+                    if erasure::redact(&mut payload, &id_text, &name) {
+                        let sealed = key.seal(Purpose::EventPayload, event, payload.to_string().as_bytes());
+                        sqlx::query("UPDATE events SET payload = '{}', sealed_payload = $2 WHERE id = $1")
+                            .bind(event).bind(sealed)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
             }
             // Other clients' profiles that name it (a spouse, a referral), and their earlier
@@ -400,15 +435,8 @@ impl Store {
                 sync_digests!(tx, self.blind_index(), caller.brokerage_id, other, &redacted);
                 record_version!(tx, other, caller.user_id, "redacted")?;
             }
-            // Announcements of it (outbox events and the webhook deliveries copied from them), and
-            // facts about it.
+            // Schedules and facts about it.
             for (select, update) in [
-                ("SELECT id, payload FROM events WHERE brokerage_id = $1
-                    AND (CAST(payload AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(payload AS TEXT)) LIKE $3 ESCAPE '\\')",
-                 "UPDATE events SET payload = $2 WHERE id = $1"),
-                ("SELECT id, body FROM webhook_deliveries WHERE brokerage_id = $1
-                    AND (CAST(body AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(body AS TEXT)) LIKE $3 ESCAPE '\\')",
-                 "UPDATE webhook_deliveries SET body = $2 WHERE id = $1"),
                 // Schedules whose stored request names it.
                 ("SELECT id, request FROM schedules WHERE brokerage_id = $1
                     AND (CAST(request AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(request AS TEXT)) LIKE $3 ESCAPE '\\')",
@@ -446,7 +474,7 @@ impl Store {
             // Systems that hold the client too (a CRM) are told which record went, by its ids
             // alone, after every other mention of the id was erased above.
             let payload = serde_json::json!({ "persona_id": id, "external_ids": profile.external_ids });
-            let notice = record_event!(tx, caller.brokerage_id, "persona.deleted", id, &payload)?;
+            let notice = record_event!(tx, &key, caller.brokerage_id, "persona.deleted", id, &payload)?;
             tx.commit().await?;
             Ok::<Option<Committed>, StoreError>(Some(notice))
         })?;

@@ -91,6 +91,7 @@ impl Store {
         caller: &Principal,
         details: &PropertyDetails,
     ) -> StoreResult<Property> {
+        let key = self.sealing_key().await?;
         let result: StoreResult<(PropertyRow, Committed)> = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             let row: PropertyRow = sqlx::query_as(concat!(
@@ -118,7 +119,7 @@ impl Store {
                 "property_id": row.id, "listing_id": details.listing_id, "title": details.title,
                 "price": details.price, "status": details.status.as_str(),
             });
-            let notice = record_event!(tx, caller.brokerage_id, "property.created", row.id, &payload)?;
+            let notice = record_event!(tx, &key, caller.brokerage_id, "property.created", row.id, &payload)?;
             tx.commit().await?;
             Ok((row, notice))
         }.await);
@@ -151,6 +152,7 @@ impl Store {
         id: Uuid,
         details: &PropertyDetails,
     ) -> StoreResult<Option<Property>> {
+        let key = self.sealing_key().await?;
         let result: StoreResult<(Option<PropertyRow>, Vec<Committed>)> = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             let before: Option<Json<PropertyDetails>> =
@@ -187,13 +189,13 @@ impl Store {
                 let fields = changed_fields(&before, details);
                 if !fields.is_empty() {
                     let payload = serde_json::json!({ "property_id": id, "fields": fields });
-                    notices.push(record_event!(tx, brokerage_id, "property.updated", id, &payload)?);
+                    notices.push(record_event!(tx, &key, brokerage_id, "property.updated", id, &payload)?);
                 }
                 if before.status != details.status {
                     let payload = serde_json::json!({
                         "property_id": id, "from": before.status.as_str(), "to": details.status.as_str(),
                     });
-                    notices.push(record_event!(tx, brokerage_id, "property.status_changed", id, &payload)?);
+                    notices.push(record_event!(tx, &key, brokerage_id, "property.status_changed", id, &payload)?);
                 }
             }
             tx.commit().await?;

@@ -199,6 +199,7 @@ impl Store {
         slot: DateTime<Utc>,
         outcome: Result<Uuid, String>,
     ) -> StoreResult<bool> {
+        let key = self.sealing_key().await?;
         let (simulation, error) = match &outcome {
             Ok(simulation) => (Some(*simulation), None),
             Err(error) => (None, Some(error.as_str())),
@@ -215,7 +216,7 @@ impl Store {
                     let payload = serde_json::json!({
                         "schedule_id": schedule_id, "simulation_id": simulation, "slot": slot,
                     });
-                    Some(record_event!(tx, brokerage_id, "simulation.scheduled", simulation, &payload)?)
+                    Some(record_event!(tx, &key, brokerage_id, "simulation.scheduled", simulation, &payload)?)
                 }
                 _ => None,
             };

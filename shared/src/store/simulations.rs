@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     auth::Principal,
-    crypto::Purpose,
+    crypto::{Key, Purpose},
     domain::{
         Prediction, Progress, RunMetadata, Simulation, SimulationFilter, SimulationKind,
         SimulationPlan, SimulationResults, SimulationStatus,
@@ -174,8 +174,33 @@ struct RecordRow {
     simulation: SimulationRow,
     plan: Json<SimulationPlan>,
     sealed_enrichment: Option<Vec<u8>>,
-    results: Option<Json<SimulationResults>>,
+    results: Option<Json<Value>>,
+    sealed_results: Option<Vec<u8>>,
     metadata: Option<Json<RunMetadata>>,
+}
+
+/// A run's results sealed for storage, bound to simulation `id`.
+pub(super) fn seal_results(key: &Key, id: Uuid, results: &SimulationResults) -> Vec<u8> {
+    let plain = serde_json::to_vec(results).expect("results serialize");
+    key.seal(Purpose::SimulationResults, id, &plain)
+}
+
+impl Store {
+    /// A run's stored results as JSON: sealed, or (rows of earlier releases) in `results`.
+    pub(super) async fn open_results(
+        &self,
+        id: Uuid,
+        plain: Option<Json<Value>>,
+        sealed: Option<&[u8]>,
+    ) -> StoreResult<Option<Value>> {
+        match sealed {
+            Some(sealed) => self
+                .open_json(Purpose::SimulationResults, id, sealed)
+                .await
+                .map(Some),
+            None => Ok(plain.map(|p| p.0)),
+        }
+    }
 }
 
 impl Store {
@@ -352,7 +377,7 @@ impl Store {
         id: Uuid,
     ) -> StoreResult<Option<SimulationRecord>> {
         let row: Option<RecordRow> = with_pool!(self, pool => {
-            sqlx::query_as(concat!("SELECT ", columns!(), ", plan, sealed_enrichment, results, metadata FROM simulations
+            sqlx::query_as(concat!("SELECT ", columns!(), ", plan, sealed_enrichment, results, sealed_results, metadata FROM simulations
                  WHERE brokerage_id = $1 AND id = $4 AND ", visible_simulation!()))
             .bind(caller.brokerage_id)
             .bind(caller.user_id)
@@ -371,10 +396,18 @@ impl Store {
             individual.enrichment_data =
                 Some(self.open_json(Purpose::SimulationNotes, id, sealed).await?);
         }
+        let results = self
+            .open_results(id, row.results, row.sealed_results.as_deref())
+            .await?
+            .map(|results| {
+                serde_json::from_value(results)
+                    .map_err(|e| StoreError::Corrupt(format!("results of simulation {id}: {e}")))
+            })
+            .transpose()?;
         Ok(Some(SimulationRecord {
             simulation: row.simulation.try_into()?,
             plan,
-            results: row.results.map(|r| r.0),
+            results,
             metadata: row.metadata.map(|m| m.0),
         }))
     }
@@ -403,6 +436,7 @@ impl Store {
         worker: &str,
         max_attempts: u32,
     ) -> StoreResult<Claim> {
+        let key = self.sealing_key().await?;
         let token = Uuid::new_v4();
         let now = Utc::now();
         let claimed: Option<(Claimed, Option<DueJob>)> = with_pool!(self, pool => {
@@ -425,7 +459,7 @@ impl Store {
                 let payload = serde_json::json!({
                     "simulation_id": id, "type": kind, "attempt": attempt, "total": total,
                 });
-                notices.push(record_event!(tx, brokerage_id, "simulation.started", id, &payload)?);
+                notices.push(record_event!(tx, &key, brokerage_id, "simulation.started", id, &payload)?);
                 // It no longer waits in the queue: the brokerage's next held request takes its
                 // place there (a first start only; a restart never waited).
                 if *attempt == 1 {
@@ -483,6 +517,7 @@ impl Store {
         (done, failed): (i64, i64),
         news: Option<&[Value]>,
     ) -> StoreResult<ProgressAck> {
+        let key = self.sealing_key().await?;
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let updated: Option<(Uuid, String, i64, bool)> = sqlx::query_as(
@@ -499,7 +534,7 @@ impl Store {
             let mut notices = Vec::new();
             if let Some(answers) = news {
                 let payload = progress_payload(id, &kind, (done, failed), total, answers);
-                notices.push(record_event!(tx, brokerage_id, "simulation.progress", id, &payload)?);
+                notices.push(record_event!(tx, &key, brokerage_id, "simulation.progress", id, &payload)?);
             }
             tx.commit().await?;
             self.announce(&notices).await;
@@ -519,16 +554,17 @@ impl Store {
         metadata: &RunMetadata,
         predictions: &[Prediction],
     ) -> StoreResult<bool> {
+        let key = self.sealing_key().await?;
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let updated: Option<(Uuid, String, i64)> = sqlx::query_as(
                 "UPDATE simulations
-                 SET status = 'completed', results = $3, metadata = $4, completed_at = $5,
+                 SET status = 'completed', sealed_results = $3, metadata = $4, completed_at = $5,
                      run_token = NULL, summary = $6, progress_done = $7, progress_failed = $8
                  WHERE id = $1 AND run_token = $2 AND status = 'running'
                  RETURNING brokerage_id, kind, progress_total",
             )
-            .bind(id).bind(token).bind(Json(results)).bind(Json(metadata)).bind(Utc::now())
+            .bind(id).bind(token).bind(seal_results(&key, id, results)).bind(Json(metadata)).bind(Utc::now())
             .bind(&results.summary).bind(last.steps.0).bind(last.steps.1)
             .fetch_optional(&mut *tx)
             .await?;
@@ -539,13 +575,13 @@ impl Store {
             let mut notices = Vec::new();
             if let Some(answers) = last.news {
                 let payload = progress_payload(id, &kind, last.steps, total, answers);
-                notices.push(record_event!(tx, brokerage_id, "simulation.progress", id, &payload)?);
+                notices.push(record_event!(tx, &key, brokerage_id, "simulation.progress", id, &payload)?);
             }
             let payload = serde_json::json!({
                 "simulation_id": id, "type": kind, "summary": results.summary,
                 "results_url": format!("/api/v1/simulations/{id}/results"),
             });
-            notices.push(record_event!(tx, brokerage_id, "simulation.completed", id, &payload)?);
+            notices.push(record_event!(tx, &key, brokerage_id, "simulation.completed", id, &payload)?);
             tx.commit().await?;
             self.announce(&notices).await;
             Ok(true)
@@ -562,6 +598,7 @@ impl Store {
         reason: &str,
         metadata: Option<&RunMetadata>,
     ) -> StoreResult<bool> {
+        let key = self.sealing_key().await?;
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let updated: Option<(Uuid, String)> = sqlx::query_as(
@@ -577,7 +614,7 @@ impl Store {
                 return Ok(false);
             };
             let payload = serde_json::json!({ "simulation_id": id, "type": kind, "error": reason });
-            let notice = record_event!(tx, brokerage_id, "simulation.failed", id, &payload)?;
+            let notice = record_event!(tx, &key, brokerage_id, "simulation.failed", id, &payload)?;
             tx.commit().await?;
             self.announce(&[notice]).await;
             Ok(true)

@@ -10,8 +10,11 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    AuditRecord, BeginWrite, INSERT_BATCH, Pool, Store, StoreResult, audit::record_audit,
-    keys::seal_text, parse_column, with_pool,
+    AuditRecord, BeginWrite, INSERT_BATCH, Pool, Store, StoreError, StoreResult,
+    audit::record_audit,
+    events::{EventRow, event_columns},
+    keys::seal_text,
+    parse_column, with_pool,
 };
 use crate::{
     auth::Admin,
@@ -72,7 +75,7 @@ struct WebhookRow {
 }
 
 impl TryFrom<WebhookRow> for Webhook {
-    type Error = super::StoreError;
+    type Error = StoreError;
 
     fn try_from(row: WebhookRow) -> StoreResult<Webhook> {
         let event_types = row
@@ -114,7 +117,7 @@ struct DeliveryRow {
 }
 
 impl TryFrom<DeliveryRow> for Delivery {
-    type Error = super::StoreError;
+    type Error = StoreError;
 
     fn try_from(row: DeliveryRow) -> StoreResult<Delivery> {
         Ok(Delivery {
@@ -140,7 +143,9 @@ impl TryFrom<DeliveryRow> for Delivery {
 #[derive(sqlx::FromRow)]
 struct TaskRow {
     webhook_id: Uuid,
+    /// A test ping's body; an event's delivery is built from the event.
     body: Json<Value>,
+    event_id: Option<Uuid>,
     attempts: i32,
     url: String,
     secret: String,
@@ -182,7 +187,7 @@ impl Store {
         })?;
         self.get_webhook(brokerage_id, id)
             .await?
-            .ok_or_else(|| super::StoreError::Corrupt("a created webhook vanished".into()))
+            .ok_or_else(|| StoreError::Corrupt("a created webhook vanished".into()))
     }
 
     pub async fn get_webhook(&self, brokerage_id: Uuid, id: Uuid) -> StoreResult<Option<Webhook>> {
@@ -324,9 +329,9 @@ impl Store {
         let now = Utc::now();
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let events: Vec<super::Event> = sqlx::query_as(
-                "SELECT id, brokerage_id, type, subject_id, sequence, payload, created_at FROM events
-                 WHERE dispatched_at IS NULL ORDER BY id LIMIT $1",
+            // Only what routes them: a delivery is built from its event when it is sent.
+            let events: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+                "SELECT id, brokerage_id, type FROM events WHERE dispatched_at IS NULL ORDER BY id LIMIT $1",
             )
             .bind(FAN_OUT_BATCH as i64)
             .fetch_all(&mut *tx)
@@ -334,7 +339,7 @@ impl Store {
             if events.is_empty() {
                 return Ok(0);
             }
-            let mut brokerages: Vec<Uuid> = events.iter().map(|e| e.brokerage_id).collect();
+            let mut brokerages: Vec<Uuid> = events.iter().map(|(_, brokerage, _)| *brokerage).collect();
             brokerages.sort();
             brokerages.dedup();
             let mut subscriptions: Vec<(Uuid, Uuid, Json<Vec<String>>)> = Vec::new();
@@ -347,13 +352,13 @@ impl Store {
                 .await?;
                 subscriptions.extend(rows);
             }
-            let deliveries: Vec<(Uuid, &super::Event)> = events
+            let deliveries: Vec<(Uuid, &(Uuid, Uuid, String))> = events
                 .iter()
                 .flat_map(|event| {
                     subscriptions
                         .iter()
                         .filter(move |(_, brokerage, types)| {
-                            *brokerage == event.brokerage_id && types.0.contains(&event.kind)
+                            *brokerage == event.1 && types.0.contains(&event.2)
                         })
                         .map(move |(webhook_id, _, _)| (*webhook_id, event))
                 })
@@ -361,13 +366,13 @@ impl Store {
             for chunk in deliveries.chunks(INSERT_BATCH) {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO webhook_deliveries (id, webhook_id, brokerage_id, event_id, event_type, body, status, next_attempt_at, created_at, updated_at) ");
-                insert.push_values(chunk, |mut row, (webhook_id, event)| {
+                insert.push_values(chunk, |mut row, (webhook_id, (event_id, brokerage_id, kind))| {
                     row.push_bind(Uuid::now_v7())
                         .push_bind(*webhook_id)
-                        .push_bind(event.brokerage_id)
-                        .push_bind(event.id)
-                        .push_bind(&event.kind)
-                        .push_bind(Json(event.envelope()))
+                        .push_bind(*brokerage_id)
+                        .push_bind(*event_id)
+                        .push_bind(kind)
+                        .push_bind(Json(serde_json::json!({})))
                         .push_bind("pending")
                         .push_bind(now)
                         .push_bind(now)
@@ -379,8 +384,8 @@ impl Store {
             let mut mark = sqlx::QueryBuilder::new("UPDATE events SET dispatched_at = ");
             mark.push_bind(now).push(" WHERE id IN (");
             let mut list = mark.separated(", ");
-            for event in &events {
-                list.push_bind(event.id);
+            for (event_id, _, _) in &events {
+                list.push_bind(*event_id);
             }
             mark.push(")");
             mark.build().execute(&mut *tx).await?;
@@ -488,7 +493,7 @@ impl Store {
             let row = match taken {
                 None => None,
                 Some(_) => sqlx::query_as(
-                    "SELECT d.webhook_id, d.body, d.attempts, w.url, w.secret, w.previous_secret, w.previous_expires_at, w.enabled
+                    "SELECT d.webhook_id, d.body, d.event_id, d.attempts, w.url, w.secret, w.previous_secret, w.previous_expires_at, w.enabled
                      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1",
                 )
                 .bind(id)
@@ -502,6 +507,20 @@ impl Store {
             return Ok(None);
         };
         let webhook = row.webhook_id;
+        let body = match row.event_id {
+            Some(event_id) => {
+                let event: Option<EventRow> = with_pool!(self, pool => {
+                    sqlx::query_as(concat!("SELECT ", event_columns!(), " FROM events WHERE id = $1"))
+                        .bind(event_id).fetch_optional(pool).await
+                })?;
+                let event = event.ok_or_else(|| {
+                    StoreError::Corrupt(format!("delivery {id}: event {event_id} is gone"))
+                })?;
+                let mut opened = self.open_events(vec![event]).await?;
+                opened.pop().expect("one event opened").envelope()
+            }
+            None => row.body.0,
+        };
         let mut secrets = vec![
             self.open_text(Purpose::WebhookSecret, webhook, &row.secret)
                 .await?,
@@ -520,7 +539,7 @@ impl Store {
             webhook_id: webhook,
             url: row.url,
             secrets,
-            body: row.body.0,
+            body,
             attempts: row.attempts,
             enabled: row.enabled,
         }))

@@ -1,13 +1,14 @@
 //! The response cache: keyed by a hash of everything that shapes a reply (model, messages,
 //! parameters, seed, schema), so a repeated simulation with the same seed costs zero calls and
-//! reads the same answers. Redis in the distributed shape, the SQLite file in the embedded one.
+//! reads the same answers. Redis in the distributed shape, the SQLite file in the embedded one;
+//! replies are kept sealed in both (a reply is a persona's answer in its own words).
 
 use std::time::Duration;
 
 use redis::{AsyncCommands, aio::ConnectionManager};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use troupe_shared::{Store, store::CachedResponse};
+use troupe_shared::{Store, causes::Causes, store::CachedResponse};
 
 pub enum ResponseCache {
     Off,
@@ -15,10 +16,12 @@ pub enum ResponseCache {
         store: Store,
         ttl: Duration,
     },
+    /// Redis, the replies sealed by `store`'s keys.
     Shared {
         conn: ConnectionManager,
         prefix: String,
         ttl: Duration,
+        store: Store,
     },
 }
 
@@ -35,11 +38,26 @@ impl ResponseCache {
             ResponseCache::Local { store, .. } => {
                 store.cached_response(key).await.map_err(|e| e.to_string())
             }
-            ResponseCache::Shared { conn, prefix, .. } => {
+            ResponseCache::Shared {
+                conn,
+                prefix,
+                store,
+                ..
+            } => {
                 let raw: Result<Option<String>, _> =
                     conn.clone().get(format!("{prefix}:{key}")).await;
-                raw.map_err(|e| e.to_string())
-                    .map(|raw| raw.and_then(|r| decode(&r)))
+                match raw.map(|raw| raw.and_then(|r| decode(&r))) {
+                    Ok(Some(mut response)) => store
+                        .open_reply(key, &response.content)
+                        .await
+                        .map(|content| {
+                            response.content = content;
+                            Some(response)
+                        })
+                        .map_err(|e| Causes(&e).to_string()),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(e.to_string()),
+                }
             }
         };
         found.unwrap_or_else(|e| {
@@ -55,22 +73,30 @@ impl ResponseCache {
                 .cache_response(key, response, *ttl)
                 .await
                 .map_err(|e| e.to_string()),
-            ResponseCache::Shared { conn, prefix, ttl } => {
-                let value = serde_json::json!([
-                    response.content,
-                    response.prompt_tokens,
-                    response.completion_tokens
-                ]);
-                let result: Result<(), _> = conn
-                    .clone()
-                    .set_ex(
-                        format!("{prefix}:{key}"),
-                        value.to_string(),
-                        ttl.as_secs().max(1),
-                    )
-                    .await;
-                result.map_err(|e| e.to_string())
-            }
+            ResponseCache::Shared {
+                conn,
+                prefix,
+                ttl,
+                store,
+            } => match store.seal_reply(key, &response.content).await {
+                Ok(sealed) => {
+                    let value = serde_json::json!([
+                        sealed,
+                        response.prompt_tokens,
+                        response.completion_tokens
+                    ]);
+                    let result: Result<(), _> = conn
+                        .clone()
+                        .set_ex(
+                            format!("{prefix}:{key}"),
+                            value.to_string(),
+                            ttl.as_secs().max(1),
+                        )
+                        .await;
+                    result.map_err(|e| e.to_string())
+                }
+                Err(e) => Err(Causes(&e).to_string()),
+            },
         };
         if let Err(e) = stored {
             tracing::warn!(error = %e, "could not cache a response");
