@@ -57,39 +57,32 @@ macro_rules! sync_digests {
         let (brokerage_id, persona_id): (uuid::Uuid, uuid::Uuid) = ($brokerage, $persona);
         let index: &$crate::crypto::BlindIndex = $index;
         let profile: &$crate::domain::PersonaProfile = $profile;
-        for table in ["persona_contacts", "persona_terms"] {
+        let contacts: Vec<(&str, String)> =
+            $crate::store::lookup_keys::contact_keys(&profile.contact);
+        let terms: Vec<(&str, String)> = $crate::store::lookup_keys::search_terms(profile)
+            .into_iter()
+            .collect();
+        for (table, keys) in [("persona_contacts", contacts), ("persona_terms", terms)] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE persona_id = $1"
             )))
             .bind(persona_id)
             .execute(&mut *$tx)
             .await?;
-        }
-        for (kind, value) in $crate::store::lookup_keys::contact_keys(&profile.contact) {
-            sqlx::query(
-                "INSERT INTO persona_contacts (brokerage_id, persona_id, kind, digest, key_tag)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(brokerage_id)
-            .bind(persona_id)
-            .bind(kind)
-            .bind(index.digest(brokerage_id, kind, &value))
-            .bind(index.tag())
-            .execute(&mut *$tx)
-            .await?;
-        }
-        for (kind, value) in $crate::store::lookup_keys::search_terms(profile) {
-            sqlx::query(
-                "INSERT INTO persona_terms (brokerage_id, persona_id, kind, digest, key_tag)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(brokerage_id)
-            .bind(persona_id)
-            .bind(kind)
-            .bind(index.digest(brokerage_id, kind, &value))
-            .bind(index.tag())
-            .execute(&mut *$tx)
-            .await?;
+            // A biography makes a few hundred terms: a statement per batch, not per term.
+            for chunk in keys.chunks($crate::store::INSERT_BATCH) {
+                let mut insert = sqlx::QueryBuilder::new(format!(
+                    "INSERT INTO {table} (brokerage_id, persona_id, kind, digest, key_tag) "
+                ));
+                insert.push_values(chunk, |mut row, (kind, value)| {
+                    row.push_bind(brokerage_id)
+                        .push_bind(persona_id)
+                        .push_bind(*kind)
+                        .push_bind(index.digest(brokerage_id, kind, value))
+                        .push_bind(index.tag());
+                });
+                insert.build().execute(&mut *$tx).await?;
+            }
         }
     }};
 }
