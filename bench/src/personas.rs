@@ -385,11 +385,7 @@ async fn explain(url: &str, agent: &Agent) -> anyhow::Result<f64> {
                 .bind(None::<Uuid>)
                 .bind(None::<Uuid>)
                 .bind(None::<&str>)
-                .bind(None::<Vec<u8>>)
                 .bind(false)
-                .bind(None::<Vec<u8>>)
-                .bind(None::<Vec<u8>>)
-                .bind(None::<Vec<u8>>)
                 .bind(None::<Vec<u8>>)
         };
     }

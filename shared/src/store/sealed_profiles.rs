@@ -113,6 +113,7 @@ impl Store {
     pub(crate) async fn seal_profiles(&self, key: &Key) -> StoreResult<u64> {
         let mut rewritten = 0;
         let mut after = Uuid::nil();
+        let mut pages = 0u32;
         loop {
             let rows: Vec<ProfileRow> = with_pool!(self, pool => {
                 sqlx::query_as("SELECT id, brokerage_id, version, profile, sealed FROM personas
@@ -151,6 +152,14 @@ impl Store {
                 }
                 tx.commit().await?;
             });
+            pages += 1;
+            if pages.is_power_of_two() {
+                // The digest tables start empty: without fresh statistics PostgreSQL keeps
+                // planning their per-client deletes as scans (measured: 50 clients a second at
+                // 300,000 digests, against thousands once analysed).
+                self.analyze(&["persona_terms", "persona_contacts", "graph_edges"])
+                    .await?;
+            }
         }
         let mut after = (Uuid::nil(), 0i64);
         loop {
@@ -189,6 +198,19 @@ impl Store {
             });
         }
         Ok(rewritten)
+    }
+}
+
+impl Store {
+    /// Refreshes the planner's statistics of `tables`.
+    async fn analyze(&self, tables: &[&str]) -> StoreResult<()> {
+        for table in tables {
+            with_pool!(self, pool => {
+                sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
+                    .execute(pool).await.map(drop)
+            })?;
+        }
+        Ok(())
     }
 }
 
