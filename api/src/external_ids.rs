@@ -286,6 +286,12 @@ impl ExternalIdsApi {
                      see; their agent, or a team lead who sees them, can update them"
                 )));
             }
+            Holder::Deleted => {
+                return Err(ApiError::Conflict(format!(
+                    "the {source} id {external_id:?} names a deleted client waiting for erasure; \
+                     an admin can restore them, or erase them now to free the id"
+                )));
+            }
         };
         // Merged with the stored ids, so other systems' ids are kept.
         if let Some(current) = &existing {

@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod contract;
+mod deletion;
 mod directory;
 mod duplicates;
 mod enrichment;
@@ -91,7 +92,8 @@ enum ApiTags {
 fn service() -> OpenApiService<impl poem_openapi::OpenApi + 'static, ()> {
     OpenApiService::new(
         (
-            personas::PersonasApi,
+            // Nested: a tuple holds at most 16.
+            (personas::PersonasApi, deletion::DeletionApi),
             duplicates::DuplicatesApi,
             persona_import::PersonaImportApi,
             external_ids::ExternalIdsApi,

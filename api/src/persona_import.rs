@@ -431,6 +431,12 @@ async fn import_row(
                     "the {system} id {id:?} names a client of the brokerage you cannot see"
                 )));
             }
+            Holder::Deleted => {
+                return Err(RowFailure::Refused(format!(
+                    "the {system} id {id:?} names a deleted client waiting for erasure; an admin \
+                     can restore them, or erase them now to free the id"
+                )));
+            }
             Holder::Nobody => None,
         },
         None => None,

@@ -28,8 +28,9 @@ use std::sync::Arc;
 use crate::{
     ApiState, ApiTags,
     audit::ReadVia,
-    auth::ApiKey,
+    auth::{ApiKey, require_admin},
     contract::{Contract, Violation},
+    deletion::{delete_client, erase_client_now},
     duplicates::{DuplicateWarning, duplicate_warnings},
     pagination,
     problem::ApiError,
@@ -224,6 +225,14 @@ pub(crate) struct PersonaExport {
     outcomes: Vec<Outcome>,
     /// The audit trail of this persona, oldest first.
     access_log: Vec<AuditEntry>,
+}
+
+/// When a deletion erases.
+#[derive(poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+enum Erase {
+    /// At once, rather than after the restore window.
+    Now,
 }
 
 #[derive(ApiResponse)]
@@ -432,15 +441,28 @@ impl PersonasApi {
         ))
     }
 
-    /// Delete a persona.
+    /// Delete a persona: hidden from everyone at once and erased after 30 days, during which a
+    /// brokerage admin can restore it (`POST /personas/{id}/restore`). A client shared with a
+    /// team or the brokerage is deleted by whom the brokerage's `deletion` setting allows.
+    /// `erase=now` (brokerage admins) erases at once instead — an erasure request under
+    /// GDPR/CCPA — whoever's client it is, deleted before or not.
     #[oai(path = "/:id", method = "delete")]
     async fn delete(
         &self,
         state: Data<&ApiState>,
         auth: ApiKey,
         id: Path<Uuid>,
+        erase: Query<Option<Erase>>,
     ) -> Result<Deleted, ApiError> {
-        erase_client(&state, &auth.0, id.0).await?;
+        match erase.0 {
+            Some(Erase::Now) => {
+                let admin = require_admin(&auth.0, "erase a client at once")?;
+                erase_client_now(&state, admin, id.0).await?;
+            }
+            None => {
+                delete_client(&state, &auth.0, id.0).await?;
+            }
+        }
         Ok(Deleted::Gone)
     }
 
@@ -773,27 +795,6 @@ pub(crate) async fn patch_client(
         write,
     )
     .await
-}
-
-/// Erases a client the caller may change: the record, their answers and names everywhere else
-/// (the store's erasure), and the shared response cache.
-pub(crate) async fn erase_client(
-    state: &ApiState,
-    caller: &Principal,
-    id: Uuid,
-) -> Result<(), ApiError> {
-    writable(state, caller, id).await?;
-    if !state.store.delete_persona(caller, id).await? {
-        return Err(ApiError::NotFound(format!("persona {id}")));
-    }
-    // Cached model responses cannot be traced to the personas they were made for, so erasure
-    // empties the shared cache (the SQLite one went in the delete's transaction).
-    if let Some(mut redis) = state.queues.redis_connection() {
-        troupe_shared::queue::delete_keys_under(&mut redis, &state.response_cache_prefix)
-            .await
-            .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    }
-    Ok(())
 }
 
 /// Everything held about a client the caller may see, audited as an export.

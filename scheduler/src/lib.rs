@@ -1,6 +1,6 @@
-//! The scheduler role: apalis-cron schedules that keep the service tidy, enqueue the nightly
-//! matching runs, refit the brokerages' calibrations and fire the brokerages' own scheduled
-//! simulations.
+//! The scheduler role: apalis-cron schedules that keep the service tidy (and erase deleted
+//! clients once their restore window closes), enqueue the nightly matching runs, refit the
+//! brokerages' calibrations and fire the brokerages' own scheduled simulations.
 
 use std::{future::Future, pin::Pin, str::FromStr, sync::Arc};
 use troupe_shared::causes::Causes;
@@ -13,7 +13,7 @@ use troupe_shared::{
     Config, Store, StoreError,
     domain::MatchParams,
     jobs::{MatchingJob, RequestedJob},
-    queue::Queues,
+    queue::{QueueError, Queues},
 };
 use uuid::Uuid;
 
@@ -49,6 +49,8 @@ pub enum SchedulerError {
     Schedule(String, cron::error::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
     #[error("scheduler stopped")]
     Apalis(#[from] WorkerError),
 }
@@ -81,12 +83,41 @@ pub async fn purge_expired(
     Ok(purged)
 }
 
-async fn cleanup_tick(
-    _tick: Tick,
-    cleanup: Data<(Store, std::time::Duration)>,
-) -> Result<(), BoxDynError> {
-    let (store, retention) = &*cleanup;
-    purge_expired(store, *retention).await?;
+/// Erases the deleted clients whose restore window closed by `now` and, if any went, empties the
+/// shared response cache kept under `cache_prefix` (its entries cannot be traced to the clients
+/// they were made for); returns how many were erased.
+pub async fn erase_due_clients(
+    store: &Store,
+    queues: &Queues,
+    cache_prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, SchedulerError> {
+    let erased = store.erase_due_personas(now).await?;
+    if erased > 0 {
+        queues.forget_cached_responses(cache_prefix).await?;
+        tracing::info!(erased, "deleted clients erased after their restore window");
+    }
+    Ok(erased)
+}
+
+/// What the hourly cleanup needs.
+#[derive(Clone)]
+struct Cleanup {
+    store: Store,
+    queues: Queues,
+    event_retention: std::time::Duration,
+    cache_prefix: String,
+}
+
+async fn cleanup_tick(_tick: Tick, cleanup: Data<Cleanup>) -> Result<(), BoxDynError> {
+    purge_expired(&cleanup.store, cleanup.event_retention).await?;
+    erase_due_clients(
+        &cleanup.store,
+        &cleanup.queues,
+        &cleanup.cache_prefix,
+        Utc::now(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -225,8 +256,14 @@ pub async fn run(
         // Once per slot whoever fits it: a restart within the slot changes nothing.
         refit_calibrations(&store, config, slot).await?;
     }
-    let nightly = Nightly {
+    let cleanup_data = Cleanup {
         store: store.clone(),
+        queues: queues.clone(),
+        event_retention: config.event_retention,
+        cache_prefix: config.response_cache_prefix(),
+    };
+    let nightly = Nightly {
+        store,
         queues,
         config: config.clone(),
     };
@@ -242,7 +279,7 @@ pub async fn run(
     };
     let cleanup_worker = WorkerBuilder::new(format!("{name}-cleanup").as_str())
         .backend(CronScheduler::new(cleanup))
-        .data((store, config.event_retention))
+        .data(cleanup_data)
         .build(cleanup_tick)
         .run_until(stop(shutdown.clone()));
     let nightly_worker = WorkerBuilder::new(format!("{name}-nightly").as_str())

@@ -5,7 +5,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::domain::Role;
+use crate::domain::{DeletionPolicy, Persona, Role, Visibility};
 
 const PREFIX: &str = "trp_";
 
@@ -96,6 +96,24 @@ impl Principal {
     /// the same rule in their statements; this tells pages and handlers what to offer.
     pub fn may_change_client_of(&self, owner: Uuid) -> bool {
         self.role != Role::Agent || owner == self.user_id
+    }
+
+    /// Whether this caller may delete a client they can see: one they may change, and, when the
+    /// client is shared with a team or the brokerage and the brokerage's `policy` keeps such
+    /// deletions for leads, only a team lead of the client's team or an admin. The store's
+    /// soft delete holds the same rule in its statement.
+    pub fn may_delete_client(&self, client: &Persona, policy: DeletionPolicy) -> bool {
+        if !self.may_change_client_of(client.agent_id) {
+            return false;
+        }
+        match (client.visibility, policy) {
+            (Visibility::Private, _) | (_, DeletionPolicy::Owner) => true,
+            (_, DeletionPolicy::LeadOrAdmin) => match self.role {
+                Role::BrokerageAdmin => true,
+                Role::TeamLead => client.team_id.is_some() && client.team_id == self.team_id,
+                Role::Agent => false,
+            },
+        }
     }
 }
 

@@ -347,7 +347,7 @@ try {
   await page.getByRole("button", { name: "Save changes" }).click();
   await page.getByText("29,500,000").first().waitFor();
 
-  // A client typed in, on the page the graph of their interests, then erased behind a confirmation.
+  // A client typed in, on the page the graph of their interests, then deleted behind a confirmation.
   await page.goto(`${ORIGIN}/clients`);
   await page.getByRole("link", { name: "New client" }).click();
   await page.getByLabel("Name", { exact: true }).fill("Noor Haddad");
@@ -362,11 +362,30 @@ try {
   await accessible(page, "client-graph");
   await page.getByRole("link", { name: "Edit", exact: true }).click();
   await accessible(page, "client-edit");
-  await page.goto(page.url().replace(/\/edit$/, "/delete"));
-  await accessible(page, "client-erase-confirm");
-  await page.getByLabel("I want to erase Noor Haddad").check();
-  await page.getByRole("button", { name: "Erase Noor Haddad" }).click();
-  await page.getByRole("heading", { name: "Noor Haddad was erased" }).waitFor();
+  // A shared client is deleted by a lead of their team or an admin (the brokerage's default):
+  // the admin deletes, finds the client among the deleted, restores, then erases at once.
+  const clientUrl = page.url().replace(/\/edit$/, "");
+  await page.goto(clientUrl);
+  assert.equal(await page.getByRole("link", { name: "Delete…" }).count(), 0);
+  await bossPage.goto(clientUrl);
+  await bossPage.getByRole("link", { name: "Delete…" }).click();
+  await accessible(bossPage, "client-delete-confirm");
+  await bossPage.getByLabel("I want to delete Noor Haddad").check();
+  await bossPage.getByRole("button", { name: "Delete Noor Haddad" }).click();
+  await bossPage.getByRole("heading", { name: "Noor Haddad was deleted" }).waitFor();
+  assert.equal((await page.goto(clientUrl)).status(), 404);
+  await bossPage.getByRole("link", { name: "Admin" }).click();
+  await bossPage.getByRole("link", { name: "Deleted clients", exact: true }).click();
+  await bossPage.locator("[data-table=deleted-clients]").getByRole("cell", { name: "Noor Haddad", exact: true }).waitFor();
+  await accessible(bossPage, "admin-deleted-clients");
+  await bossPage.getByRole("button", { name: "Restore Noor Haddad" }).click();
+  await bossPage.getByText("No deleted clients are waiting for erasure.").waitFor();
+  assert.equal((await page.goto(clientUrl)).status(), 200);
+  await bossPage.goto(`${clientUrl}/delete`);
+  await bossPage.getByLabel("I want to delete Noor Haddad").check();
+  await bossPage.getByLabel(/Erase them now instead/).check();
+  await bossPage.getByRole("button", { name: "Delete Noor Haddad" }).click();
+  await bossPage.getByRole("heading", { name: "Noor Haddad was erased" }).waitFor();
 
   // Keyboard only: past the navigation, open "New client", type a name, submit with Enter.
   await page.goto(`${ORIGIN}/clients`);

@@ -74,6 +74,9 @@ fn expected(endpoint: &str, caller: Caller, visibility: &str) -> u16 {
     let writes = matches!(endpoint, "update" | "patch" | "enrich" | "delete");
     match (endpoint, writes) {
         (_, true) if matches!(caller, Caller::SameTeamAgent | Caller::OtherTeamAgent) => 403,
+        // A shared client is the brokerage's: by default only a team lead of their team or an
+        // admin deletes them, not their owner (tests/e2e/deletion.rs has the other setting).
+        ("delete", _) if caller == Caller::Owner && visibility != "private" => 403,
         ("delete", _) => 204,
         ("simulate" | "enrich", _) => 202,
         _ => 200,

@@ -128,16 +128,15 @@ async fn persona_access_is_audited_in_a_chain_that_detects_tampering(shape: Shap
         .await;
     assert_eq!(theirs.body["items"], json!([]));
 
-    // A deletion is recorded, without the persona's content.
-    let deleted = app
-        .request(Method::DELETE, &path, Some(&app.key), None)
-        .await;
+    // A deletion is recorded, without the persona's content: only when the erasure is due.
+    let deleted = app.request(Method::DELETE, &path, Some(&admin), None).await;
     assert_eq!(deleted.status, 204);
     let log = app
         .request(Method::GET, "/api/v1/audit", Some(&admin), None)
         .await;
     assert_eq!(log.body["items"][0]["action"], "persona.deleted");
-    assert_eq!(log.body["items"][0]["detail"], json!({}));
+    let detail = log.body["items"][0]["detail"].as_object().unwrap();
+    assert_eq!(detail.keys().collect::<Vec<_>>(), ["erase_after"]);
     assert!(!log.body.to_string().contains("Aspen"));
 
     let (intact, printed) = verify(&app).await;
@@ -340,6 +339,9 @@ async fn an_export_holds_everything_about_the_client(shape: Shape) {
 /// back with it — it neither happens unrecorded nor is reported as failed while done.
 async fn a_change_whose_entry_cannot_be_written_is_not_made(shape: Shape) {
     let app = TestApp::spawn_api_only(shape).await;
+    let admin = app
+        .key_for("Acme Realty", None, "root", Role::BrokerageAdmin)
+        .await;
     let kept = app
         .create_persona(&persona("Kept Client", "finance", &[], &[], 3e7))
         .await["id"]
@@ -377,7 +379,7 @@ async fn a_change_whose_entry_cannot_be_written_is_not_made(shape: Shape) {
         .request(
             Method::DELETE,
             &format!("/api/v1/personas/{kept}"),
-            Some(&app.key),
+            Some(&admin),
             None,
         )
         .await;
@@ -502,6 +504,12 @@ async fn every_admin_change_is_audited_once(shape: Shape) {
     )
     .await;
     app.request(Method::DELETE, &hook, Some(&admin), None).await;
+    call(
+        Method::PUT,
+        "/api/v1/settings".into(),
+        Some(json!({ "deletion": "owner" })),
+    )
+    .await;
     // A refused change (another brokerage's id) records nothing.
     let missing = format!("/api/v1/users/{}/deactivate", uuid::Uuid::now_v7());
     app.request(Method::POST, &missing, Some(&admin), None)
@@ -528,6 +536,7 @@ async fn every_admin_change_is_audited_once(shape: Shape) {
         ("webhook.updated", 1),
         ("webhook.secret_rotated", 1),
         ("webhook.deleted", 1),
+        ("settings.updated", 1),
     ] {
         assert_eq!(count(action), times, "{action} in {actions:?}");
     }

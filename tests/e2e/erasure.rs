@@ -1,13 +1,13 @@
-//! Erasure: deleting a persona leaves nothing of it in any table — its answers are cut out of
-//! past simulations (whose aggregates still read), its name and id out of events and webhook
-//! deliveries, the response cache is emptied — while the audit log and the `persona.deleted` event
-//! (for systems that hold the client too) keep only its id.
+//! Erasure: a deleted persona, once its restore window closes, leaves nothing of it in any table
+//! — its answers are cut out of past simulations (whose aggregates still read), its name and id
+//! out of events and webhook deliveries, the response cache is emptied — while the audit log and
+//! the `persona.deleted` event (for systems that hold the client too) keep only its id.
 
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
-use troupe_shared::domain::Role;
+use troupe_shared::domain::{RESTORE_WINDOW, Role};
 
 use crate::{
     helpers::{Options, Shape, TestApp, both_shapes, persona, seed},
@@ -15,6 +15,15 @@ use crate::{
 };
 
 both_shapes!(a_deleted_persona_leaves_nothing_behind);
+
+/// What the scheduler's hourly cleanup erases at `now`.
+pub(crate) async fn erase_due(app: &TestApp, now: chrono::DateTime<chrono::Utc>) -> u64 {
+    let config = troupe_shared::Config::from_vars(app.vars.clone()).unwrap();
+    let (store, queues) = troupe::connect(&config).await.unwrap();
+    troupe_scheduler::erase_due_clients(&store, &queues, &config.response_cache_prefix(), now)
+        .await
+        .unwrap()
+}
 
 const NAME: &str = "Zebulon Quarry";
 
@@ -184,15 +193,29 @@ async fn a_deleted_persona_leaves_nothing_behind(shape: Shape) {
             "the raw scan finds the name before erasure"
         );
     }
+    // Deleted by an admin: hidden at once, the runs they took part in still read; erased by the
+    // scheduler's cleanup once the restore window has closed.
     let deleted = app
         .request(
             Method::DELETE,
             &format!("/api/v1/personas/{zebulon}"),
-            Some(&app.key),
+            Some(&admin),
             None,
         )
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let hidden = app
+        .get(&format!("/api/v1/simulations/{individual}/results"))
+        .await;
+    assert_eq!(hidden.status, 200, "{}", hidden.body);
+    assert!(!hidden.body.to_string().contains(NAME), "{}", hidden.body);
+    assert_eq!(
+        erase_due(&app, chrono::Utc::now()).await,
+        0,
+        "not before the window closes"
+    );
+    let window_closed = chrono::Utc::now() + RESTORE_WINDOW + chrono::Duration::hours(1);
+    assert_eq!(erase_due(&app, window_closed).await, 1);
 
     // The aggregates still read; the persona's answers are gone from them.
     let after = app.get(&results_path).await;

@@ -14,6 +14,7 @@ mod contract;
 mod crm_sync;
 mod cross_tenant;
 mod cut_link;
+mod deletion;
 mod directory;
 mod dispatch;
 mod enrichment;

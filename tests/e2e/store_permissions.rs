@@ -1,5 +1,6 @@
 //! Write permission lives in the store: an agent's update or delete of a colleague's client
-//! changes nothing even when no handler checked first; a team lead's goes through.
+//! changes nothing even when no handler checked first; a team lead's update goes through, and
+//! the deletion of a shared client follows the brokerage's setting.
 
 use serde_json::json;
 use troupe_shared::{auth::Principal, domain::Role, store::PersonaWrite};
@@ -52,7 +53,13 @@ async fn the_store_refuses_an_agent_s_write_to_a_colleague_s_client(shape: Shape
         .await
         .unwrap();
     assert!(updated.is_none(), "an agent changed a colleague's client");
-    assert!(!store.delete_persona(&colleague, id).await.unwrap());
+    assert!(
+        store
+            .delete_persona(&colleague, id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let lead = principal("lee", Role::TeamLead).await;
     let updated = store
@@ -63,4 +70,11 @@ async fn the_store_refuses_an_agent_s_write_to_a_colleague_s_client(shape: Shape
     assert_eq!(updated.version, seen.version + 1);
     let after = app.get(&format!("/api/v1/personas/{id}")).await;
     assert_eq!(after.body["biography"], "Rewritten by a colleague.");
+
+    // Deleting a shared client is kept (by default) for a lead of their team or an admin: the
+    // lead of no team of theirs deletes nothing, the admin does.
+    assert!(store.delete_persona(&lead, id).await.unwrap().is_none());
+    let admin = principal("ada", Role::BrokerageAdmin).await;
+    assert!(store.delete_persona(&admin, id).await.unwrap().is_some());
+    assert_eq!(app.get(&format!("/api/v1/personas/{id}")).await.status, 404);
 }

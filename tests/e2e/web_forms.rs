@@ -1,5 +1,5 @@
 //! The workspace's forms over real HTTP: listings and clients added, changed, imported, exported
-//! and erased; marketing, outreach and one-client simulations started; teams, keys and webhooks
+//! and deleted, restored and erased; marketing, outreach and one-client simulations started; teams, keys and webhooks
 //! managed; and pages that answer in HTML when there is nothing at an address. Each form goes
 //! through the API's own checks, so what the API refuses the page refuses, in words.
 
@@ -15,7 +15,7 @@ use crate::web::{Person, browser, invite_and_accept, multipart, page, user_named
 
 both_shapes!(
     listings_are_added_edited_and_imported_from_pages,
-    clients_are_added_edited_exported_and_erased_from_pages,
+    clients_are_added_edited_exported_and_deleted_from_pages,
     every_kind_of_simulation_starts_from_its_form,
     admins_manage_teams_keys_and_webhooks_from_pages,
     addresses_without_a_page_answer_in_html,
@@ -264,7 +264,7 @@ fn client_fields<'a>(csrf: &'a str, max: &'a str) -> Vec<(&'a str, &'a str)> {
     ]
 }
 
-async fn clients_are_added_edited_exported_and_erased_from_pages(shape: Shape) {
+async fn clients_are_added_edited_exported_and_deleted_from_pages(shape: Shape) {
     let app = TestApp::spawn_api_only(shape).await;
     let (_, alice) = signed_in(&app, "alice", Role::Agent, Some("West")).await;
     let (_, bob) = signed_in(&app, "bob", Role::Agent, Some("West")).await;
@@ -393,35 +393,100 @@ async fn clients_are_added_edited_exported_and_erased_from_pages(shape: Shape) {
     assert_eq!(exported["persona"]["name"], "Harrison Vale");
     assert_eq!(exported["versions"].as_array().unwrap().len(), 2);
 
-    let (status, confirm) = page(&app, &alice.cookie, &format!("/clients/{id}/delete")).await;
+    // A team client is deleted by the team's lead (the brokerage's default), behind a
+    // confirmation; its owner is told who may.
+    assert!(!shown.contains(&format!("/clients/{id}/delete")), "{shown}");
+    let (status, refused) = page(&app, &alice.cookie, &format!("/clients/{id}/delete")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(refused.contains("team lead"), "{refused}");
+    let (_, tess) = signed_in(&app, "tess", Role::TeamLead, Some("West")).await;
+    let (status, shown_to_lead) = page(&app, &tess.cookie, &format!("/clients/{id}")).await;
     assert_eq!(status, 200);
+    assert!(shown_to_lead.contains(&format!("/clients/{id}/delete")));
+    let (status, confirm) = page(&app, &tess.cookie, &format!("/clients/{id}/delete")).await;
+    assert_eq!(status, 200);
+    assert!(confirm.contains("restore them within 30 days"), "{confirm}");
     assert!(
-        confirm.contains("cannot") || confirm.contains("for good"),
-        "{confirm}"
+        !confirm.contains("Erase them now"),
+        "only admins erase at once"
     );
     let (status, _, _) = post_form(
         &app,
-        &alice,
+        &tess,
         &format!("/clients/{id}/delete"),
-        &[("csrf", &alice.csrf)],
+        &[("csrf", &tess.csrf)],
     )
     .await;
     assert_eq!(
         status,
         StatusCode::BAD_REQUEST,
-        "not confirmed: nothing erased"
+        "not confirmed: nothing deleted"
     );
     assert_eq!(app.get(&format!("/api/v1/personas/{id}")).await.status, 200);
     let (status, gone, _) = post_form(
         &app,
-        &alice,
+        &tess,
         &format!("/clients/{id}/delete"),
-        &[("csrf", &alice.csrf), ("confirm", "Harrison Vale")],
+        &[("csrf", &tess.csrf), ("confirm", "Harrison Vale")],
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(gone.contains("Harrison Vale was erased"), "{gone}");
+    assert!(gone.contains("Harrison Vale was deleted"), "{gone}");
+    assert!(gone.contains("can restore them until"), "{gone}");
     assert_eq!(app.get(&format!("/api/v1/personas/{id}")).await.status, 404);
+
+    // The admin's page lists it, restores it, and erases it at once.
+    let (_, boss) = signed_in(&app, "boss", Role::BrokerageAdmin, None).await;
+    let (status, trash) = page(&app, &boss.cookie, "/admin/deleted-clients").await;
+    assert_eq!(status, 200);
+    assert!(
+        trash.contains("A client shared with another team"),
+        "the admin never saw the team's client, so its name stays hidden: {trash}"
+    );
+    assert!(!trash.contains("Harrison Vale"), "{trash}");
+    assert_eq!(
+        page(&app, &alice.cookie, "/admin/deleted-clients").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, _, location) = post_form(
+        &app,
+        &boss,
+        &format!("/admin/deleted-clients/{id}/restore"),
+        &[("csrf", &boss.csrf)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/admin/deleted-clients"));
+    assert_eq!(app.get(&format!("/api/v1/personas/{id}")).await.status, 200);
+    let (status, _, _) = post_form(
+        &app,
+        &tess,
+        &format!("/clients/{id}/delete"),
+        &[("csrf", &tess.csrf), ("confirm", "Harrison Vale")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = post_form(
+        &app,
+        &boss,
+        &format!("/admin/deleted-clients/{id}/erase"),
+        &[("csrf", &boss.csrf)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, trash) = page(&app, &boss.cookie, "/admin/deleted-clients").await;
+    assert!(trash.contains("No deleted clients"), "{trash}");
+    // The setting, from the same page.
+    let (status, _, _) = post_form(
+        &app,
+        &boss,
+        "/admin/settings/deletion",
+        &[("csrf", &boss.csrf), ("deletion", "owner")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let settings = app.get("/api/v1/settings").await;
+    assert_eq!(settings.body["deletion"], "owner");
     let admin = app
         .key_for("Acme Realty", None, "boss", Role::BrokerageAdmin)
         .await;

@@ -46,7 +46,7 @@ async fn admin_post(req: &Request, body: &str) -> Result<(SignedIn, Posted), Pag
 pub(super) fn admin_nav(current: &str) -> Markup {
     html! {
         nav.subnav aria-label="Admin" {
-            @for (href, label) in [("/admin/users", "People"), ("/admin/teams", "Teams"), ("/admin/keys", "API keys"), ("/admin/webhooks", "Webhooks"), ("/admin/audit", "Audit log")] {
+            @for (href, label) in [("/admin/users", "People"), ("/admin/teams", "Teams"), ("/admin/keys", "API keys"), ("/admin/webhooks", "Webhooks"), ("/admin/deleted-clients", "Deleted clients"), ("/admin/audit", "Audit log")] {
                 a href=(href) aria-current=[(href == current).then_some("page")] { (label) } " "
             }
         }

@@ -1,4 +1,4 @@
-//! Adding a client, changing one, exporting everything held about them and erasing them: the
+//! Adding a client, changing one, exporting everything held about them and deleting them: the
 //! same calls as `POST /api/v1/personas`, `PATCH …/{id}`, `GET …/{id}/export` and `DELETE
 //! …/{id}`, so a form is held to the same schema, rules, permissions and audit as the API.
 
@@ -13,7 +13,7 @@ use poem::{
 };
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use serde_json::{Value, json};
-use troupe_shared::domain::{Persona, PersonaProfile, Visibility};
+use troupe_shared::domain::{Persona, PersonaProfile, RESTORE_WINDOW, Visibility};
 use uuid::Uuid;
 
 use super::{
@@ -25,7 +25,8 @@ use super::{
 use crate::{
     ApiState,
     contract::Contract,
-    personas::{create_client, erase_client, export_client, patch_client, writable},
+    deletion::{delete_client, erase_client_now, refusal},
+    personas::{create_client, export_client, patch_client, visible, writable},
     problem::ApiError,
 };
 
@@ -440,28 +441,33 @@ pub async fn export(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>)
     .await
 }
 
-/// The confirmation before an erasure: what goes, and that it cannot be undone.
+/// The confirmation before a deletion: the client leaves the book now and is erased after the
+/// restore window; an admin may instead erase them at once (an erasure request).
 #[handler]
 pub async fn delete_form(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -> Response {
     render(async {
         let me = SignedIn::from_request(req).await?;
-        let persona = changeable(&state, &me, id).await?;
+        let persona = deletable(&state, &me, id).await?;
         let name = &persona.profile.name;
+        let days = RESTORE_WINDOW.num_days();
         let body = html! {
-            p.crumbs { a href="/clients" { "Clients" } " / " a href={ "/clients/" (id) } { (name) } " / erase" }
-            h1 { "Erase " (name) "?" }
-            p { "This erases the client for good: their profile and every version of it, what was learned about them and its sources, their answers in past simulations (the simulations' totals stay), their matches and feedback, and their name wherever another client's record mentions them. The audit log keeps only that a record with this id was erased." }
+            p.crumbs { a href="/clients" { "Clients" } " / " a href={ "/clients/" (id) } { (name) } " / delete" }
+            h1 { "Delete " (name) "?" }
+            p { (name) " leaves the client book at once, for everyone: searches, simulations, matches and the graph stop showing them. A brokerage admin can restore them within " (days) " days; after that they are erased for good — their profile and every version of it, what was learned about them, their answers in past simulations (the totals stay), their matches and feedback, and their name wherever another client's record mentions them. The audit log keeps only that a record with this id was erased." }
             p { a href={ "/clients/" (id) "/export" } { "Download everything held about " (name) } " first if the client asked for a copy." }
             form method="post" action={ "/clients/" (id) "/delete" } {
                 input type="hidden" name="csrf" value=(me.csrf_token);
-                label.check { input type="checkbox" name="confirm" value=(name) required; " I want to erase " (name) }
+                label.check { input type="checkbox" name="confirm" value=(name) required; " I want to delete " (name) }
+                @if me.principal.as_admin().is_some() {
+                    label.check { input type="checkbox" name="erase" value="now"; " Erase them now instead, without the " (days) "-day restore window (the client asked to be forgotten). This cannot be undone." }
+                }
                 div.actions {
-                    button.danger type="submit" { "Erase " (name) }
+                    button.danger type="submit" { "Delete " (name) }
                     a href={ "/clients/" (id) } { "Keep the client" }
                 }
             }
         };
-        Ok(layout::page(&me, Section::Clients, &format!("Erase {name}"), body))
+        Ok(layout::page(&me, Section::Clients, &format!("Delete {name}"), body))
     })
     .await
 }
@@ -475,19 +481,46 @@ pub async fn delete(
 ) -> Response {
     render(async {
         let (me, posted) = signed_post(req, &body).await?;
-        let persona = changeable(&state, &me, id).await?;
-        if posted.text("confirm") != persona.profile.name.trim() {
+        let persona = deletable(&state, &me, id).await?;
+        let name = persona.profile.name.trim();
+        if posted.text("confirm") != name {
             return Err(PageError::BadForm(format!(
-                "tick \"I want to erase {}\" to confirm; nothing was erased",
-                persona.profile.name
+                "tick \"I want to delete {name}\" to confirm; nothing was deleted"
             )));
         }
-        Box::pin(erase_client(&state, &me.principal, id)).await?;
-        let body = html! {
-            h1 { (persona.profile.name) " was erased" }
-            p { a href="/clients" { "Back to the client book" } }
+        let body = if posted.text("erase") == "now" {
+            let admin = me.admin("erase a client at once")?;
+            Box::pin(erase_client_now(&state, admin, id)).await?;
+            html! {
+                h1 { (name) " was erased" }
+                p { a href="/clients" { "Back to the client book" } }
+            }
+        } else {
+            let erase_after = delete_client(&state, &me.principal, id).await?;
+            html! {
+                h1 { (name) " was deleted" }
+                p { "A brokerage admin can restore them until " (erase_after.format("%Y-%m-%d %H:%M UTC")) "; then they are erased for good." }
+                p { a href="/clients" { "Back to the client book" } }
+            }
         };
-        Ok(layout::page(&me, Section::Clients, "Client erased", body))
+        Ok(layout::page(&me, Section::Clients, "Client deleted", body))
     })
     .await
+}
+
+/// A real client the signed-in user may delete under the brokerage's setting; anyone else is
+/// told who may.
+async fn deletable(state: &ApiState, me: &SignedIn, id: Uuid) -> Result<Persona, PageError> {
+    let persona = visible(state, &me.principal, id).await?;
+    if persona.synthetic {
+        return Err(PageError::not_found(format!("client {id}")));
+    }
+    let policy = state
+        .store
+        .deletion_policy(me.principal.brokerage_id)
+        .await?;
+    if !me.principal.may_delete_client(&persona, policy) {
+        return Err(ApiError::Forbidden(refusal(&persona.visibility, policy)).into());
+    }
+    Ok(persona)
 }

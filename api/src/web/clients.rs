@@ -139,6 +139,8 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
         };
         let simulations = state.store.list_simulations(&me.principal, &filter).await?;
         let may_change = me.principal.may_change_client_of(persona.agent_id);
+        let policy = state.store.deletion_policy(persona.brokerage_id).await?;
+        let may_delete = me.principal.may_delete_client(&persona, policy);
         let profile = &persona.profile;
         let prefs = &profile.preferences;
         let places = state.store.list_places(persona.brokerage_id).await?;
@@ -158,8 +160,8 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
                     a.button href={ "/clients/" (id) "/edit" } { "Edit" }
                 }
                 a.button href={ "/clients/" (id) "/export" } download { "Export everything held" }
-                @if may_change {
-                    a.button href={ "/clients/" (id) "/delete" } { "Erase…" }
+                @if may_delete {
+                    a.button href={ "/clients/" (id) "/delete" } { "Delete…" }
                 }
             }
             section {

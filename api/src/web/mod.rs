@@ -15,6 +15,7 @@ mod charts;
 mod client_form;
 mod client_import;
 mod clients;
+mod deleted_clients;
 mod enrichment;
 mod error;
 mod forms;
@@ -187,6 +188,19 @@ pub fn mount(route: Route) -> Route {
         )
         .at("/admin/users/:id/deactivate", poem::post(admin::deactivate))
         .at("/admin/audit", get(admin::audit_log))
+        .at("/admin/deleted-clients", get(deleted_clients::page))
+        .at(
+            "/admin/deleted-clients/:id/restore",
+            poem::post(deleted_clients::restore),
+        )
+        .at(
+            "/admin/deleted-clients/:id/erase",
+            poem::post(deleted_clients::erase),
+        )
+        .at(
+            "/admin/settings/deletion",
+            poem::post(deleted_clients::set_policy),
+        )
         .at(
             "/admin/teams",
             get(admin_access::teams).post(admin_access::add_team),

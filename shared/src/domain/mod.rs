@@ -32,6 +32,7 @@ macro_rules! text_enum {
 }
 
 mod accuracy;
+mod deletion;
 mod directory;
 mod enrichment;
 mod graph;
@@ -51,6 +52,7 @@ mod simulation;
 mod webhook;
 
 pub use accuracy::*;
+pub use deletion::*;
 pub use directory::*;
 pub use enrichment::*;
 pub use graph::*;

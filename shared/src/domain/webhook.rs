@@ -40,7 +40,8 @@ text_enum! {
         #[serde(rename = "persona.updated")]
         #[oai(rename = "persona.updated")]
         PersonaUpdated => "persona.updated",
-        /// A client was deleted (erased): their id and external ids, so a CRM can follow.
+        /// A client was erased (at an erasure request, or when a deletion's restore window
+        /// closed): their id and external ids, so a CRM can follow.
         #[serde(rename = "persona.deleted")]
         #[oai(rename = "persona.deleted")]
         PersonaDeleted => "persona.deleted",

@@ -28,6 +28,8 @@ pub enum QueueError {
     Sqlite(#[from] apalis_sqlite::Error),
     #[error("could not enqueue the job")]
     Push(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("could not empty the response cache in Redis")]
+    Cache(#[source] redis::RedisError),
 }
 
 impl QueueError {
@@ -314,6 +316,18 @@ impl Queues {
         }
     }
 
+    /// Empties the shared cache of model responses kept under `prefix` (an erasure's last step:
+    /// entries cannot be traced to the personas they were made for); nothing to do embedded,
+    /// where the cache is a table the erasure's transaction empties.
+    pub async fn forget_cached_responses(&self, prefix: &str) -> Result<u64, QueueError> {
+        match self.redis_connection() {
+            Some(mut redis) => delete_keys_under(&mut redis, prefix)
+                .await
+                .map_err(QueueError::Cache),
+            None => Ok(0),
+        }
+    }
+
     fn name(&self, queue: &str) -> String {
         format!("{}:{queue}", self.prefix)
     }
@@ -363,7 +377,7 @@ impl Queues {
 }
 
 /// Deletes every key under `prefix:` (SCAN, then UNLINK in batches); returns how many.
-pub async fn delete_keys_under(
+async fn delete_keys_under(
     conn: &mut ConnectionManager,
     prefix: &str,
 ) -> Result<u64, redis::RedisError> {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Store, StoreResult, with_pool};
+use super::{Store, StoreResult, erasure, with_pool};
 use crate::{bus::Committed, crypto::Purpose};
 
 /// Inserts an event of `$kind` about `$subject` into the outbox, on the transaction `$tx`, with
@@ -160,7 +160,17 @@ impl Store {
                 .fetch_all(pool)
                 .await
         })?;
-        self.open_events(rows).await
+        let mut events = self.open_events(rows).await?;
+        // A run's progress carries answers: a deleted participant's are left out, as their
+        // erasure will.
+        let deleted = self.deleted_participants(brokerage_id, subject_id).await?;
+        for (persona, name) in &deleted {
+            let persona = persona.to_string();
+            for event in &mut events {
+                erasure::redact(&mut event.payload, &persona, name);
+            }
+        }
+        Ok(events)
     }
 
     /// The subject's latest sequence number (0 before its first event).

@@ -161,6 +161,8 @@ pub enum Holder {
     Visible(Uuid),
     /// A client the caller may not see (another agent's private client, say).
     Unseen,
+    /// A deleted client waiting for erasure, until which the id stays theirs.
+    Deleted,
 }
 
 #[derive(sqlx::FromRow)]
@@ -194,9 +196,9 @@ impl Store {
         source: &str,
         external_id: &str,
     ) -> StoreResult<Holder> {
-        let held: Option<(Uuid, bool)> = with_pool!(self, pool => {
+        let held: Option<(Uuid, bool, bool)> = with_pool!(self, pool => {
             sqlx::query_as(concat!(
-                "SELECT p.id, ", super::visible_persona!(), " FROM persona_external_ids e
+                "SELECT p.id, ", super::visible_persona!(), ", p.deleted_at IS NOT NULL FROM persona_external_ids e
                  JOIN personas p ON p.id = e.persona_id
                  WHERE e.brokerage_id = $1 AND e.source = $4 AND e.external_id = $5"))
             .bind(caller.brokerage_id)
@@ -209,8 +211,9 @@ impl Store {
         })?;
         Ok(match held {
             None => Holder::Nobody,
-            Some((id, true)) => Holder::Visible(id),
-            Some((_, false)) => Holder::Unseen,
+            Some((_, _, true)) => Holder::Deleted,
+            Some((id, true, _)) => Holder::Visible(id),
+            Some((_, false, _)) => Holder::Unseen,
         })
     }
 
@@ -223,7 +226,7 @@ impl Store {
     ) -> StoreResult<Option<Persona>> {
         match self.persona_holder(caller, source, external_id).await? {
             Holder::Visible(id) => self.get_persona(caller, id).await,
-            Holder::Nobody | Holder::Unseen => Ok(None),
+            Holder::Nobody | Holder::Unseen | Holder::Deleted => Ok(None),
         }
     }
 

@@ -505,7 +505,7 @@ impl Store {
                     "SELECT ",
                     $id,
                     " AS id, p.version, p.updated_at FROM personas p
-                     WHERE p.brokerage_id = $1 AND NOT p.synthetic AND ($4 OR ",
+                     WHERE p.brokerage_id = $1 AND NOT p.synthetic AND p.deleted_at IS NULL AND ($4 OR ",
                     visible_persona!(),
                     ")
                      ORDER BY p.id"

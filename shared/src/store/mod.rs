@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod calibrations;
 mod cancellation;
+mod deletion;
 mod directory;
 mod embeddings;
 mod enrichment;
@@ -329,10 +330,13 @@ pub(crate) const INSERT_BATCH: usize = 500;
 /// user id is bound at `$user` and team id at `$team` when it is shared with the brokerage, owned
 /// by them, or shared with their team (a `NULL` team shares nothing). Every query that shows,
 /// counts or changes personas for a caller says it through this; the brokerage is matched apart.
+/// A deleted persona waiting for its erasure (see [`personas`]) is visible to no one.
 macro_rules! visible_to {
     ($alias:literal, user = $user:literal, team = $team:literal) => {
         concat!(
             "(",
+            $alias,
+            ".deleted_at IS NULL AND (",
             $alias,
             ".visibility = 'brokerage' OR ",
             $alias,
@@ -344,7 +348,7 @@ macro_rules! visible_to {
             $alias,
             ".team_id = ",
             $team,
-            "))"
+            ")))"
         )
     };
 }
@@ -522,17 +526,22 @@ mod visibility_rule {
         owner: Uuid,
         team: Option<Uuid>,
         visibility: &'static str,
+        deleted: bool,
     }
 
-    /// The owner `a` in team `t1`, each visibility, and a team persona that has no team.
+    /// The owner `a` in team `t1`, each visibility, each also deleted, and a team persona that
+    /// has no team.
     fn cases(a: Uuid, t1: Uuid) -> Vec<Case> {
         let mut cases: Vec<Case> = ["private", "team", "brokerage"]
             .into_iter()
-            .map(|visibility| Case {
-                name: visibility.to_owned(),
-                owner: a,
-                team: Some(t1),
-                visibility,
+            .flat_map(|visibility| {
+                [false, true].map(|deleted| Case {
+                    name: format!("{visibility}{}", if deleted { " deleted" } else { "" }),
+                    owner: a,
+                    team: Some(t1),
+                    visibility,
+                    deleted,
+                })
             })
             .collect();
         cases.push(Case {
@@ -540,6 +549,7 @@ mod visibility_rule {
             owner: a,
             team: None,
             visibility: "team",
+            deleted: false,
         });
         cases
     }
@@ -548,9 +558,10 @@ mod visibility_rule {
         let mut names: Vec<String> = cases
             .iter()
             .filter(|c| {
-                c.visibility == "brokerage"
-                    || c.owner == user
-                    || (c.visibility == "team" && c.team.is_some() && c.team == team)
+                !c.deleted
+                    && (c.visibility == "brokerage"
+                        || c.owner == user
+                        || (c.visibility == "team" && c.team.is_some() && c.team == team))
             })
             .map(|c| c.name.clone())
             .collect();
@@ -574,8 +585,9 @@ mod visibility_rule {
             let cases = cases(a, t1);
             sqlx::query($create).execute(&mut $conn).await.unwrap();
             for case in &cases {
-                sqlx::query("INSERT INTO cases (name, owner_user_id, team_id, visibility) VALUES ($1, $2, $3, $4)")
+                sqlx::query("INSERT INTO cases (name, owner_user_id, team_id, visibility, deleted_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(&case.name).bind(case.owner).bind(case.team).bind(case.visibility)
+                    .bind(case.deleted.then(chrono::Utc::now))
                     .execute(&mut $conn).await.unwrap();
             }
             for (user, team) in callers(a, t1) {
@@ -594,7 +606,7 @@ mod visibility_rule {
             .unwrap();
         check_on!(
             conn,
-            "CREATE TABLE cases (name TEXT, owner_user_id BLOB, team_id BLOB, visibility TEXT)"
+            "CREATE TABLE cases (name TEXT, owner_user_id BLOB, team_id BLOB, visibility TEXT, deleted_at TEXT)"
         );
     }
 
@@ -608,7 +620,7 @@ mod visibility_rule {
             .expect("the tests' PostgreSQL (scripts/test.sh starts it)");
         check_on!(
             conn,
-            "CREATE TEMP TABLE cases (name TEXT, owner_user_id UUID, team_id UUID, visibility TEXT)"
+            "CREATE TEMP TABLE cases (name TEXT, owner_user_id UUID, team_id UUID, visibility TEXT, deleted_at TIMESTAMPTZ)"
         );
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{
     AuditRecord, BeginWrite, Store, StoreError, StoreResult,
     audit::record_audit,
-    changed_fields, contains_pattern, erasure,
+    changed_fields,
     events::record_event,
     fetch_by_ids,
     graph::sync_graph,
@@ -21,8 +21,6 @@ use super::{
 };
 use crate::{
     auth::Principal,
-    bus::Committed,
-    crypto::Purpose,
     domain::{Persona, PersonaProfile, Visibility},
 };
 
@@ -313,182 +311,6 @@ impl Store {
         }
     }
 
-    /// Deletes a persona the caller may change, and erases it from every other record in the same
-    /// transaction (see [`erasure`]); `false` if there was none.
-    pub async fn delete_persona(&self, caller: &Principal, id: Uuid) -> StoreResult<bool> {
-        let key = self.sealing_key().await?;
-        let deleted = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            // An offer or a sale stays a fact about the listing: it loses its client, while the
-            // client's showings and responses go with them (the foreign key cascades).
-            sqlx::query("UPDATE outcomes SET persona_id = NULL WHERE brokerage_id = $1 AND persona_id = $2 AND kind IN ('offer', 'sale')")
-                .bind(caller.brokerage_id).bind(id).execute(&mut *tx).await?;
-            // Match runs that recommended it: their completion events name it (read before its
-            // recommendations go with it).
-            let match_runs: Vec<Uuid> = sqlx::query_scalar(
-                "SELECT DISTINCT run_id FROM match_recommendations WHERE brokerage_id = $1 AND persona_id = $2")
-                .bind(caller.brokerage_id).bind(id).fetch_all(&mut *tx).await?;
-            let row: Option<PersonaRow> = sqlx::query_as(concat!(
-                "DELETE FROM personas WHERE brokerage_id = $1 AND id = $4 AND ", writable!(role = "$5"), " RETURNING ", columns!()))
-                .bind(caller.brokerage_id)
-                .bind(caller.user_id)
-                .bind(caller.team_id)
-                .bind(id)
-                .bind(caller.role.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(row) = row else {
-                return Ok(false);
-            };
-            let profile = self.unseal(row).await?.profile;
-            let (id_text, name) = (id.to_string(), profile.name.clone());
-            let (by_id, by_name) = (contains_pattern(&id_text), contains_pattern(&name.to_lowercase()));
-            let brokerage = caller.brokerage_id;
-            sqlx::query("DELETE FROM embeddings WHERE brokerage_id = $1 AND subject_id = $2")
-                .bind(brokerage).bind(id).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM events WHERE brokerage_id = $1 AND subject_id = $2")
-                .bind(brokerage).bind(id).execute(&mut *tx).await?;
-            sqlx::query("UPDATE match_runs SET subject_id = NULL WHERE brokerage_id = $1 AND subject_id = $2")
-                .bind(brokerage).bind(id).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM llm_cache").execute(&mut *tx).await?;
-            // Past simulations: the plan names the persona (a run lists every participant's id),
-            // the results hold its answers, and the run's events announced them.
-            let runs: Vec<erasure::StoredRun> = sqlx::query_as(
-                "SELECT id, plan, results, sealed_results FROM simulations WHERE brokerage_id = $1
-                   AND (CAST(plan AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(plan AS TEXT)) LIKE $3 ESCAPE '\\')")
-                .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
-                .fetch_all(&mut *tx)
-                .await?;
-            let mut announcing = match_runs;
-            for erasure::StoredRun { id: run, mut plan, results, sealed_results: sealed } in runs {
-                announcing.push(run);
-                let mut results = self.open_results(run, results, sealed.as_deref()).await?;
-                let mut changed = erasure::redact(&mut plan.0, &id_text, &name);
-                if let Some(results) = results.as_mut() {
-                    changed |= erasure::redact(results, &id_text, &name);
-                }
-                if changed {
-                    let sealed = results.map(|r| key.seal(Purpose::SimulationResults, run, r.to_string().as_bytes()));
-                    // The run's sealed notes were about the persona too (an individual run).
-                    sqlx::query("UPDATE simulations SET plan = $2, results = NULL, sealed_results = $3, sealed_enrichment = NULL WHERE id = $1")
-                        .bind(run).bind(plan).bind(sealed)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            // Those runs' events (a progress event carries answers; a match run's completion
-            // names its clients): opened, redacted and sealed again. A webhook delivery holds no
-            // copy: it is built from its event when sent.
-            for subject in announcing {
-                let events: Vec<(Uuid, Json<Value>, Option<Vec<u8>>)> = sqlx::query_as(
-                    "SELECT id, payload, sealed_payload FROM events WHERE brokerage_id = $1 AND subject_id = $2")
-                    .bind(caller.brokerage_id).bind(subject)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                for (event, Json(plain), sealed) in events {
-                    let mut payload = match sealed {
-                        Some(sealed) => self.open_json(Purpose::EventPayload, event, &sealed).await?,
-                        None => plain,
-                    };
-                    if erasure::redact(&mut payload, &id_text, &name) {
-                        let sealed = key.seal(Purpose::EventPayload, event, payload.to_string().as_bytes());
-                        sqlx::query("UPDATE events SET payload = '{}', sealed_payload = $2 WHERE id = $1")
-                            .bind(event).bind(sealed)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-            }
-            // Other clients' profiles that name it (a spouse, a referral), and their earlier
-            // versions: opened, redacted and sealed again in place; a current profile changed
-            // so becomes a new version, its graph edges rebuilt.
-            let sealed: Vec<(Uuid, i64, Json<Value>, Vec<u8>)> = sqlx::query_as(
-                "SELECT persona_id, version, profile, sealed FROM persona_versions WHERE brokerage_id = $1 AND sealed IS NOT NULL
-                 UNION ALL SELECT id, -1, profile, sealed FROM personas WHERE brokerage_id = $1 AND sealed IS NOT NULL")
-                .bind(caller.brokerage_id)
-                .fetch_all(&mut *tx)
-                .await?;
-            for (other, version, Json(column), blob) in sealed {
-                let mut document = self.open_profile(other, column, Some(&blob)).await?;
-                if !erasure::redact(&mut document, &id_text, &name) {
-                    continue;
-                }
-                let Ok(redacted) = serde_json::from_value::<PersonaProfile>(document) else {
-                    continue;
-                };
-                let stored = seal_profile(&redacted, &key, other);
-                if version >= 0 {
-                    sqlx::query("UPDATE persona_versions SET profile = $3, sealed = $4 WHERE persona_id = $1 AND version = $2")
-                        .bind(other).bind(version).bind(&stored.public).bind(&stored.sealed)
-                        .execute(&mut *tx).await?;
-                    continue;
-                }
-                sqlx::query("UPDATE personas SET profile = $2, sealed = $3, version = version + 1, updated_at = $4 WHERE id = $1")
-                    .bind(other).bind(&stored.public).bind(&stored.sealed).bind(Utc::now())
-                    .execute(&mut *tx)
-                    .await?;
-                sync_graph!(tx, self.blind_index(), caller.brokerage_id, other, &redacted.knowledge_graph);
-                sync_digests!(tx, self.blind_index(), caller.brokerage_id, other, &redacted);
-                record_version!(tx, other, caller.user_id, "redacted")?;
-            }
-            // Schedules and facts about it.
-            for (select, update) in [
-                // Schedules whose stored request names it.
-                ("SELECT id, request FROM schedules WHERE brokerage_id = $1
-                    AND (CAST(request AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(request AS TEXT)) LIKE $3 ESCAPE '\\')",
-                 "UPDATE schedules SET request = $2 WHERE id = $1"),
-                // What other clients' enrichment learned about it (a spouse, a referral).
-                ("SELECT id, value FROM persona_facts WHERE brokerage_id = $1
-                    AND (CAST(value AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(value AS TEXT)) LIKE $3 ESCAPE '\\')",
-                 "UPDATE persona_facts SET value = $2 WHERE id = $1"),
-            ] {
-                let documents: erasure::Documents = sqlx::query_as(select)
-                    .bind(caller.brokerage_id).bind(&by_id).bind(&by_name)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                for (row, mut document) in documents {
-                    if erasure::redact(&mut document.0, &id_text, &name) {
-                        sqlx::query(update).bind(row).bind(document).execute(&mut *tx).await?;
-                    }
-                }
-            }
-            // A fact's slot names what it is about (`…relationships:<name>`).
-            let slots: Vec<(Uuid, String)> = sqlx::query_as(
-                "SELECT id, slot FROM persona_facts WHERE brokerage_id = $1 AND LOWER(slot) LIKE $2 ESCAPE '\\'")
-                .bind(caller.brokerage_id).bind(contains_pattern(&name.to_lowercase()))
-                .fetch_all(&mut *tx)
-                .await?;
-            for (fact, slot) in slots {
-                let topic = slot.split(':').next().unwrap_or_default();
-                sqlx::query("UPDATE persona_facts SET slot = $2 WHERE id = $1")
-                    .bind(fact).bind(format!("{topic}:{}", erasure::REDACTED))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            // The entry names the persona's id only: nothing of its content outlives it.
-            record_audit!(tx, caller, AuditRecord::persona("persona.deleted", id, serde_json::json!({})))?;
-            // Systems that hold the client too (a CRM) are told which record went, by its ids
-            // alone, after every other mention of the id was erased above.
-            let payload = serde_json::json!({ "persona_id": id, "external_ids": profile.external_ids });
-            let notice = record_event!(tx, &key, caller.brokerage_id, "persona.deleted", id, &payload)?;
-            tx.commit().await?;
-            Ok::<Option<Committed>, StoreError>(Some(notice))
-        })?;
-        if let Some(notice) = &deleted {
-            self.announce(std::slice::from_ref(notice)).await;
-        }
-        let deleted = deleted.is_some();
-        // SQLite zeroes what it frees (`secure_delete`), but the WAL still holds the pages as
-        // they were until a checkpoint copies them back: empty it now, so the erased text is
-        // gone from the files too.
-        if let (Some(pool), true) = (self.sqlite_pool(), deleted) {
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(pool)
-                .await?;
-        }
-        Ok(deleted)
-    }
-
     /// One page of visible personas in id (creation) order.
     pub async fn list_personas(
         &self,
@@ -598,7 +420,8 @@ impl Store {
     }
 
     /// The personas of a run, by id within the brokerage (visibility was checked when the run was
-    /// submitted), in the order of `ids`; ids deleted since are skipped.
+    /// submitted), in the order of `ids`; ids deleted since (erased or waiting for it) are
+    /// skipped.
     pub async fn personas_for_run(
         &self,
         brokerage_id: Uuid,
@@ -607,7 +430,7 @@ impl Store {
         let rows: Vec<PersonaRow> = with_pool!(self, pool => fetch_by_ids!(
             pool, PersonaRow, ids,
             concat!("SELECT ", columns!(), " FROM personas WHERE id IN ("),
-            |q| { q.push(" AND brokerage_id = ").push_bind(brokerage_id); }
+            |q| { q.push(" AND deleted_at IS NULL AND brokerage_id = ").push_bind(brokerage_id); }
         ));
         let mut by_id: std::collections::HashMap<Uuid, PersonaRow> =
             rows.into_iter().map(|row| (row.id, row)).collect();

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{
     BeginWrite, IdempotencyKey, KeyClaim, Store, StoreError, StoreResult, Submitted,
-    claim_idempotency_key,
+    claim_idempotency_key, erasure,
     events::record_event,
     is_unique_violation,
     job_requests::{
@@ -39,12 +39,14 @@ macro_rules! columns {
 
 /// Whether the caller ($2 user, $3 team) may see every stored persona a simulation names: only
 /// then may they read it (status, results, events). Synthetic personas are the brokerage's; an
-/// erased persona's row is gone with it. `COALESCE`: a `NULL` team must not read as "visible".
+/// erased persona's row is gone with it, and a deleted one's answers are cut out when the run is
+/// read (see [`Store::deleted_participants`]). `COALESCE`: a `NULL` team must not read as
+/// "visible".
 macro_rules! visible_simulation {
     () => {
         concat!(
             "NOT EXISTS (SELECT 1 FROM simulation_personas sp JOIN personas p ON p.id = sp.persona_id
-                     WHERE sp.simulation_id = simulations.id AND NOT COALESCE(",
+                     WHERE sp.simulation_id = simulations.id AND p.deleted_at IS NULL AND NOT COALESCE(",
             super::visible_to!("p", user = "$2", team = "$3"),
             ", FALSE))"
         )
@@ -396,9 +398,30 @@ impl Store {
             individual.enrichment_data =
                 Some(self.open_json(Purpose::SimulationNotes, id, sealed).await?);
         }
-        let results = self
+        let mut results = self
             .open_results(id, row.results, row.sealed_results.as_deref())
-            .await?
+            .await?;
+        // Deleted clients waiting for erasure read as erased ones will: their answers, notes
+        // and names cut out, the rest of the run as it was.
+        let deleted = self.deleted_participants(caller.brokerage_id, id).await?;
+        if !deleted.is_empty() {
+            let mut document = serde_json::to_value(&plan).expect("plans serialize");
+            for (persona, name) in &deleted {
+                let persona = persona.to_string();
+                if let Some(results) = results.as_mut() {
+                    erasure::redact(results, &persona, name);
+                }
+                erasure::redact(&mut document, &persona, name);
+            }
+            // A run about a deleted client alone (its `persona_id` now no one's): the notes
+            // passed with it were about them.
+            if document["persona_id"] == Value::String(Uuid::nil().to_string()) {
+                document["enrichment_data"] = Value::Null;
+            }
+            plan = serde_json::from_value(document)
+                .map_err(|e| StoreError::Corrupt(format!("plan of simulation {id}: {e}")))?;
+        }
+        let results = results
             .map(|results| {
                 serde_json::from_value(results)
                     .map_err(|e| StoreError::Corrupt(format!("results of simulation {id}: {e}")))
