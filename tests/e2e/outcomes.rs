@@ -542,6 +542,17 @@ async fn outcomes_are_seen_by_who_may_see_their_client_and_go_with_them(shape: S
         )
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
+    // Hidden with the client while they can be restored; erased when the window closes.
+    let hidden = app.get("/api/v1/outcomes").await;
+    assert_eq!(
+        hidden.body["items"],
+        serde_json::json!([]),
+        "{}",
+        hidden.body
+    );
+    let closed =
+        chrono::Utc::now() + troupe_shared::domain::RESTORE_WINDOW + chrono::Duration::hours(1);
+    assert_eq!(crate::erasure::erase_due(&app, closed).await, 1);
     let left = app.get("/api/v1/outcomes").await;
     let items = left.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", left.body);

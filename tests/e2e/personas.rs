@@ -2,6 +2,7 @@
 
 use reqwest::Method;
 use serde_json::json;
+use troupe_shared::domain::Role;
 
 use crate::helpers::{Shape, TestApp, both_shapes, persona};
 
@@ -84,18 +85,18 @@ async fn personas_are_created_paged_updated_and_deleted(shape: Shape) {
     let segment = app.get("/api/v1/personas?segment=finance").await;
     assert_eq!(segment.body["items"].as_array().unwrap().len(), 1);
 
-    let deleted = app
-        .request(
-            Method::DELETE,
-            &format!("/api/v1/personas/{id}"),
-            Some(&app.key),
-            None,
-        )
-        .await;
-    assert_eq!(deleted.status, 204);
-    app.get(&format!("/api/v1/personas/{id}"))
+    // A client shared with the brokerage is deleted by a lead of their team, not their agent
+    // (the brokerage's default; tests/e2e/deletion.rs has the rest).
+    let path = format!("/api/v1/personas/{id}");
+    app.request(Method::DELETE, &path, Some(&app.key), None)
         .await
-        .problem(404);
+        .problem(403);
+    let lead = app
+        .key_for("Acme Realty", Some("West"), "tess", Role::TeamLead)
+        .await;
+    let deleted = app.request(Method::DELETE, &path, Some(&lead), None).await;
+    assert_eq!(deleted.status, 204);
+    app.get(&path).await.problem(404);
 }
 
 /// `If-Match` against the `ETag` a read gave, JSON Merge Patch, and the list's filters.
@@ -265,12 +266,7 @@ async fn the_timeline_shows_each_change_by_field(shape: Shape) {
         "https://troupe.dev/problems/not-found"
     );
     let outsider = app
-        .key_for(
-            "Rival Estates",
-            None,
-            "rex",
-            troupe_shared::domain::Role::BrokerageAdmin,
-        )
+        .key_for("Rival Estates", None, "rex", Role::BrokerageAdmin)
         .await;
     let hidden = app
         .request(
