@@ -5,10 +5,12 @@ use troupe_shared::causes::Causes;
 
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use troupe_shared::{
     Store,
-    store::{AuditEntry, AuditFilter},
+    auth::Principal,
+    store::{AuditEntry, AuditFilter, AuditRecord},
 };
 use uuid::Uuid;
 
@@ -63,6 +65,49 @@ impl ReadVia {
         }
         detail
     }
+}
+
+/// What a list showed: clients, simulations (which runs, about whom) or outcomes (what clients
+/// said at showings, their offers).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Listed {
+    Personas,
+    Simulations,
+    Outcomes,
+}
+
+impl Listed {
+    /// The entry's action, and the detail's key for the ids.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Listed::Personas => ("persona.listed", "persona_ids"),
+            Listed::Simulations => ("simulation.listed", "simulation_ids"),
+            Listed::Outcomes => ("outcome.listed", "outcome_ids"),
+        }
+    }
+}
+
+/// A list shows records as surely as a read does: one audit entry names every id returned (the
+/// subject is the caller, who read them); an empty page records nothing.
+pub(crate) async fn audit_listed(
+    state: &ApiState,
+    caller: &Principal,
+    what: Listed,
+    listed: impl IntoIterator<Item = Uuid>,
+    via: ReadVia,
+) -> Result<(), ApiError> {
+    let ids: Vec<Uuid> = listed.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let (action, key) = what.names();
+    let record = AuditRecord {
+        action,
+        subject_type: "user",
+        subject_id: caller.user_id,
+        detail: via.tag(json!({ key: ids })),
+    };
+    Ok(state.store.audit(caller, record).await?)
 }
 
 pub struct AuditApi;

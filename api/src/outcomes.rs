@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     ApiState, ApiTags,
+    audit::{Listed, ReadVia, audit_listed},
     auth::{ApiKey, require_admin},
     contract::Violation,
     pagination,
@@ -139,6 +140,8 @@ impl OutcomesApi {
         };
         let mut items = state.store.list_outcomes(&auth.0, &filter).await?;
         let next_cursor = pagination::next_cursor(&mut items, size, |o| o.id);
+        let listed = items.iter().map(|o| o.id);
+        audit_listed(&state, &auth.0, Listed::Outcomes, listed, ReadVia::Api).await?;
         Ok(Json(OutcomePage { items, next_cursor }))
     }
 
@@ -150,12 +153,20 @@ impl OutcomesApi {
         auth: ApiKey,
         id: Path<Uuid>,
     ) -> Result<Json<Outcome>, ApiError> {
-        state
+        let outcome = state
             .store
             .outcome(&auth.0, id.0)
             .await?
-            .map(Json)
-            .ok_or_else(|| ApiError::NotFound(format!("outcome {}", id.0)))
+            .ok_or_else(|| ApiError::NotFound(format!("outcome {}", id.0)))?;
+        // What a client said at a showing, or offered, is read as surely as their profile.
+        let record = AuditRecord {
+            action: "outcome.read",
+            subject_type: "outcome",
+            subject_id: outcome.id,
+            detail: serde_json::json!({}),
+        };
+        state.store.audit(&auth.0, record).await?;
+        Ok(Json(outcome))
     }
 
     /// How well simulations predicted what happened, per kind and per provider and model, over

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use crate::{
     ApiState, ApiTags,
-    audit::ReadVia,
+    audit::{Listed, ReadVia, audit_listed},
     auth::{ApiKey, require_admin},
     contract::{Contract, Violation},
     deletion::{delete_client, erase_client_now},
@@ -527,7 +527,14 @@ impl PersonasApi {
         };
         let mut items = state.store.list_personas(&auth.0, &filter).await?;
         let next_cursor = pagination::next_cursor(&mut items, limit, |p| p.id);
-        audit_listed(&state, &auth.0, items.iter().map(|p| p.id), ReadVia::Api).await?;
+        audit_listed(
+            &state,
+            &auth.0,
+            Listed::Personas,
+            items.iter().map(|p| p.id),
+            ReadVia::Api,
+        )
+        .await?;
         Ok(Json(PersonaPage { items, next_cursor }))
     }
 }
@@ -570,27 +577,6 @@ async fn write_version(
                 current.id
             ))
         })
-}
-
-/// A list shows clients as surely as a read does: one audit entry names every id returned (the
-/// subject is the caller, who read them); an empty page records nothing.
-pub(crate) async fn audit_listed(
-    state: &ApiState,
-    caller: &Principal,
-    listed: impl IntoIterator<Item = Uuid>,
-    via: ReadVia,
-) -> Result<(), ApiError> {
-    let ids: Vec<Uuid> = listed.into_iter().collect();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let record = AuditRecord {
-        action: "persona.listed",
-        subject_type: "user",
-        subject_id: caller.user_id,
-        detail: via.tag(json!({ "persona_ids": ids })),
-    };
-    Ok(state.store.audit(caller, record).await?)
 }
 
 /// Records who did what to a persona in the audit log; a request whose audit entry cannot be

@@ -561,6 +561,57 @@ async fn every_admin_change_is_audited_once(shape: Shape) {
     let entries = log.body["items"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{}", log.body);
     assert_eq!(entries[0]["detail"]["persona_ids"], json!([ada]));
+
+    // So do lists of simulations and of outcomes; an outcome read is recorded too.
+    let property = app.create_property(&crate::helpers::listing()).await["id"].clone();
+    let submitted = app
+        .post(
+            "/api/v1/simulations/individual",
+            &json!({ "persona_id": ada, "scenario": { "type": "call", "context": { "purpose": "hello" } } }),
+        )
+        .await;
+    assert_eq!(submitted.status, 202, "{}", submitted.body);
+    let today = chrono::Utc::now().date_naive().to_string();
+    let showing = app
+        .post(
+            "/api/v1/outcomes",
+            &json!({ "type": "showing", "occurred_on": today, "property_id": property,
+                     "persona_id": ada, "reaction": 4, "comment": "Loved the light." }),
+        )
+        .await;
+    assert_eq!(showing.status, 201, "{}", showing.body);
+    let outcome = showing.body["id"].clone();
+    assert_eq!(app.get("/api/v1/simulations").await.status, 200);
+    assert_eq!(app.get("/api/v1/outcomes").await.status, 200);
+    let read = app
+        .get(&format!("/api/v1/outcomes/{}", outcome.as_str().unwrap()))
+        .await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    for (action, key, id) in [
+        ("simulation.listed", "simulation_ids", &submitted.body["id"]),
+        ("outcome.listed", "outcome_ids", &outcome),
+    ] {
+        let log = app
+            .request(
+                Method::GET,
+                &format!("/api/v1/audit?action={action}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        let entries = log.body["items"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{action}: {}", log.body);
+        assert_eq!(entries[0]["detail"][key], json!([id]), "{action}");
+    }
+    let log = app
+        .request(
+            Method::GET,
+            "/api/v1/audit?action=outcome.read",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(log.body["items"][0]["subject_id"], outcome);
 }
 
 async fn reading_a_runs_matches_is_audited_with_the_clients_shown(shape: Shape) {

@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::{
     ApiState, ApiTags,
-    audit::ReadVia,
+    audit::{Listed, ReadVia, audit_listed},
     auth::ApiKey,
     contract::{Contract, Violation},
     pagination,
@@ -207,6 +207,8 @@ impl SimulationsApi {
         };
         let mut items = state.store.list_simulations(caller, &filter).await?;
         let next_cursor = pagination::next_cursor(&mut items, size, |s| s.id);
+        let listed = items.iter().map(|s| s.id);
+        audit_listed(&state, caller, Listed::Simulations, listed, ReadVia::Api).await?;
         Ok(Json(SimulationPage { items, next_cursor }))
     }
 

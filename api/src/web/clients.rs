@@ -21,7 +21,11 @@ use super::{
     layout::{self, Section},
     session::SignedIn,
 };
-use crate::{ApiState, audit::ReadVia, enrichment::client_insights, personas::audit_listed};
+use crate::{
+    ApiState,
+    audit::{Listed, ReadVia, audit_listed},
+    enrichment::client_insights,
+};
 
 const PAGE: u32 = 50;
 
@@ -59,7 +63,7 @@ pub async fn list(
         let mut clients = state.store.list_personas(&me.principal, &filter).await?;
         let more = clients.len() > PAGE as usize;
         clients.truncate(PAGE as usize);
-        audit_listed(&state, &me.principal, clients.iter().map(|c| c.id), ReadVia::Web).await?;
+        audit_listed(&state, &me.principal, Listed::Personas, clients.iter().map(|c| c.id), ReadVia::Web).await?;
         let body = html! {
             h1 { "Clients" }
             p.actions { a href="/clients/new" { "New client" } " · " a href="/clients/import" { "Import from a CRM" } " · " a href="/clients/duplicates" { "Likely duplicates" } }
@@ -138,6 +142,8 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
             ..SimulationFilter::default()
         };
         let simulations = state.store.list_simulations(&me.principal, &filter).await?;
+        let listed = simulations.iter().map(|s| s.id);
+        audit_listed(&state, &me.principal, Listed::Simulations, listed, ReadVia::Web).await?;
         let may_change = me.principal.may_change_client_of(persona.agent_id);
         let policy = state.store.deletion_policy(persona.brokerage_id).await?;
         let may_delete = me.principal.may_delete_client(&persona, policy);

@@ -13,7 +13,11 @@ use super::{
     layout::{self, Section},
     session::{SignedIn, same_origin},
 };
-use crate::{ApiState, audit::ReadVia, personas::audit_listed, problem::ApiError};
+use crate::{
+    ApiState,
+    audit::{Listed, ReadVia, audit_listed},
+    problem::ApiError,
+};
 
 /// Stored clients and listings a form's list offers (the first ones, oldest first for clients).
 pub const OFFERED: u32 = 200;
@@ -28,6 +32,7 @@ pub async fn offered_clients(
     audit_listed(
         state,
         &me.principal,
+        Listed::Personas,
         clients.iter().map(|c| c.id),
         ReadVia::Web,
     )

@@ -21,7 +21,11 @@ use super::{
     layout,
     session::SignedIn,
 };
-use crate::{ApiState, outcomes::record};
+use crate::{
+    ApiState,
+    audit::{Listed, ReadVia, audit_listed},
+    outcomes::record,
+};
 
 /// The listing page's section: the outcomes recorded, and the form to record one.
 pub async fn section(
@@ -35,7 +39,12 @@ pub async fn section(
         ..OutcomeFilter::default()
     };
     let (recorded, clients) = tokio::try_join!(
-        async { Ok::<_, PageError>(state.store.list_outcomes(&me.principal, &filter).await?) },
+        async {
+            let recorded = state.store.list_outcomes(&me.principal, &filter).await?;
+            let listed = recorded.iter().map(|o| o.id);
+            audit_listed(state, &me.principal, Listed::Outcomes, listed, ReadVia::Web).await?;
+            Ok::<_, PageError>(recorded)
+        },
         offered_clients(state, me),
     )?;
     let names: std::collections::HashMap<Uuid, &str> =

@@ -20,7 +20,10 @@ use super::{
     listing_outcomes, matching,
     session::SignedIn,
 };
-use crate::ApiState;
+use crate::{
+    ApiState,
+    audit::{Listed, ReadVia, audit_listed},
+};
 
 const PAGE: u32 = 50;
 
@@ -124,7 +127,12 @@ pub async fn page(req: &Request, state: Data<&ApiState>, Path(id): Path<Uuid>) -
         };
         // Independent reads, so the page waits for the slowest rather than their sum.
         let (simulations, outcomes, matches) = tokio::try_join!(
-            async { Ok::<_, PageError>(state.store.list_simulations(&me.principal, &filter).await?) },
+            async {
+                let runs = state.store.list_simulations(&me.principal, &filter).await?;
+                let listed = runs.iter().map(|s| s.id);
+                audit_listed(&state, &me.principal, Listed::Simulations, listed, ReadVia::Web).await?;
+                Ok::<_, PageError>(runs)
+            },
             // Boxed, as the page's future would otherwise outgrow the stack size allowed.
             Box::pin(listing_outcomes::section(&state, &me, id)),
             matching::latest_about(&state, &me, id, true),

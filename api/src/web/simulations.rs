@@ -28,7 +28,7 @@ use super::{
 };
 use crate::{
     ApiState,
-    audit::ReadVia,
+    audit::{Listed, ReadVia, audit_listed},
     simulations::{calibrated_results, read_results},
 };
 
@@ -82,6 +82,8 @@ pub async fn list(
         let mut items = state.store.list_simulations(&me.principal, &filter).await?;
         let more = items.len() > PAGE as usize;
         items.truncate(PAGE as usize);
+        let listed = items.iter().map(|s| s.id);
+        audit_listed(&state, &me.principal, Listed::Simulations, listed, ReadVia::Web).await?;
         let listings = titles(&state, me.principal.brokerage_id, items.iter().filter_map(|s| s.property_id)).await?;
         let people = people(&state, me.principal.brokerage_id).await?;
         let filtered = filter.kind.is_some()
