@@ -65,6 +65,10 @@ pub enum Purpose {
     CachedReply,
     /// A match recommendation's explanation (it names the client and quotes their wishes).
     MatchDetail,
+    /// What a fact learned, and what it is about (`interests:sailing`).
+    FactValue,
+    /// Why an agent says a client liked or passed on a match.
+    FeedbackReason,
 }
 
 impl Purpose {
@@ -81,6 +85,8 @@ impl Purpose {
             Purpose::EventPayload => b"event-payload",
             Purpose::CachedReply => b"cached-reply",
             Purpose::MatchDetail => b"match-detail",
+            Purpose::FactValue => b"fact-value",
+            Purpose::FeedbackReason => b"feedback-reason",
         }
     }
 }

@@ -28,6 +28,7 @@ both_shapes!(insights_show_what_rises_fades_and_comes_next);
 both_shapes!(a_model_answering_garbage_fails_the_run_and_resubmitting_retries_it);
 both_shapes!(a_new_master_key_takes_over_after_a_rewrap);
 both_shapes!(plaintext_from_before_encryption_is_sealed_at_the_next_start);
+both_shapes!(facts_learned_in_the_clear_before_are_sealed_at_the_next_start);
 
 const TRANSCRIPT: &str = "Agent: Thanks for making time today.\n\
     Client: Since the sale closed, our budget is now up to $40M.\n\
@@ -314,7 +315,8 @@ async fn notes_and_transcripts_are_stored_only_encrypted(shape: Shape) {
     let request = json!({
         "internal_notes": "Quinton keeps his Faberge collection in the Gstaad chalet vault.",
         "interaction_history": [{ "date": "2026-02-01", "summary": "Whispered about the Zurich escrow arrangement" }],
-        "sources": [{ "kind": "email", "content": "Client: our budget is now up to $70M, confidentially via Lucerne trustees.", "occurred_on": "2026-02-03" }],
+        "sources": [{ "kind": "email", "content": "Client: our budget is now up to $70M, confidentially via Lucerne trustees.", "occurred_on": "2026-02-03" },
+                    { "kind": "transcript", "content": "Client: He took up falconry over the winter.", "occurred_on": "2026-02-04" }],
     });
     enrich(&app, &id, &request).await;
     let admin = app
@@ -363,7 +365,15 @@ async fn notes_and_transcripts_are_stored_only_encrypted(shape: Shape) {
     );
 
     // …but the database holds none of it in plaintext.
+    // What was learned (the slot `…interests:falconry`, its value) is sealed with its quote.
+    assert!(
+        quotes
+            .iter()
+            .any(|f| f["slot"].as_str().unwrap().ends_with("interests:falconry")),
+        "{quotes:?}"
+    );
     let needles = [
+        "falconry",
         "Porcelain tiger heirloom",
         "Faberge collection in the Gstaad",
         "Zurich escrow arrangement",
@@ -587,5 +597,75 @@ async fn plaintext_from_before_encryption_is_sealed_at_the_next_start(shape: Sha
     assert_eq!(
         read["interaction_history"][0]["summary"],
         "Legacy ledger entry from 2019"
+    );
+}
+
+async fn facts_learned_in_the_clear_before_are_sealed_at_the_next_start(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let id = app
+        .create_persona(&persona("Iris Vane", "finance", &[], &[], 2e7))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    enrich(
+        &app,
+        &id,
+        &transcript("Client: She took up falconry this year.", "2026-02-02"),
+    )
+    .await;
+    let learned = facts(&app, &id).await;
+    let slot = learned[0]["slot"].as_str().unwrap().to_owned();
+    assert!(slot.ends_with("interests:falconry"), "{slot}");
+    // The fact as an earlier release stored it: slot and value in the clear, nothing sealed,
+    // and the marker its migration leaves.
+    let legacy = "UPDATE persona_facts SET slot = $1, value = $2, sealed_fact = NULL, slot_digest = NULL, key_tag = NULL";
+    let marker = "INSERT INTO plaintext_to_seal (pending) VALUES (TRUE)";
+    let value = sqlx::types::Json(json!("falconry"));
+    match shape {
+        Shape::Distributed => {
+            let pool = app.postgres().await;
+            sqlx::query(legacy)
+                .bind(&slot)
+                .bind(&value)
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query(marker).execute(&pool).await.unwrap();
+        }
+        Shape::Embedded => {
+            let pool = sqlx::SqlitePool::connect(&app.vars["TROUPE_DATABASE_URL"])
+                .await
+                .unwrap();
+            sqlx::query(legacy)
+                .bind(&slot)
+                .bind(&value)
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query(marker).execute(&pool).await.unwrap();
+        }
+    }
+    let found = plaintext_found(&app, shape, "falconry").await;
+    assert!(
+        found.iter().any(|t| t == "persona_facts"),
+        "the scan sees it: {found:?}"
+    );
+
+    app.store().await; // a process starting: migrations, then the sealing
+    assert_eq!(
+        plaintext_found(&app, shape, "falconry").await,
+        Vec::<String>::new()
+    );
+    let again = facts(&app, &id).await;
+    assert_eq!(again[0]["slot"], slot.as_str());
+    assert_eq!(again[0]["value"], "falconry");
+    // Found again by its keyed hash: the client's insights still read the interest.
+    let insights = app.get(&format!("/api/v1/personas/{id}/insights")).await;
+    assert_eq!(insights.status, 200, "{}", insights.body);
+    assert!(
+        insights.body.to_string().contains("falconry"),
+        "{}",
+        insights.body
     );
 }

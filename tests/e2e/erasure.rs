@@ -185,12 +185,18 @@ async fn a_deleted_persona_leaves_nothing_behind(shape: Shape) {
     let results_path = format!("/api/v1/simulations/{simulation}/results");
     let before = app.get(&results_path).await.body;
     assert!(before.to_string().contains(&zebulon));
-    assert!(!tables_holding(&app, shape, NAME, None).await.is_empty());
-
+    // Sealed even before erasure: the name is in no table nor file, while the id (the scan's
+    // positive control) is in many.
+    assert_eq!(
+        tables_holding(&app, shape, NAME, None).await,
+        Vec::<String>::new()
+    );
+    assert!(tables_holding(&app, shape, &zebulon, Some(id)).await.len() > 3);
     if shape == Shape::Embedded {
-        assert!(
-            name_in_files(&app) > 0,
-            "the raw scan finds the name before erasure"
+        assert_eq!(
+            name_in_files(&app),
+            0,
+            "the raw files hold no plaintext name"
         );
     }
     // Deleted by an admin: hidden at once, the runs they took part in still read; erased by the
@@ -252,6 +258,10 @@ async fn a_deleted_persona_leaves_nothing_behind(shape: Shape) {
         ["audit_log", "events"],
         "only the audit trail and the `persona.deleted` event name the id"
     );
+    // What the spouse's call taught, read back opened, names them no more.
+    let facts = app.get(&format!("/api/v1/personas/{spouse}/facts")).await;
+    assert_eq!(facts.status, 200, "{}", facts.body);
+    assert!(!facts.body.to_string().contains(NAME), "{}", facts.body);
     let events = app.events().await;
     let announced: Vec<&serde_json::Value> = events
         .iter()

@@ -659,6 +659,11 @@ async fn feedback_changes_later_rankings(shape: Shape) {
         with_feedback["feedback"][0]["reason"],
         "too close to the road"
     );
+    // An agent's words about the client are stored sealed.
+    assert_eq!(
+        crate::enrichment::plaintext_found(&app, shape, "too close to the road").await,
+        Vec::<String>::new()
+    );
     // The reaction joined the persona's sources, the oldest reaction making room.
     let persona = app.get(&format!("/api/v1/personas/{buyer}")).await;
     let sources = persona.body["enrichment_sources"].as_array().unwrap();

@@ -11,10 +11,17 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    AuditRecord, BeginWrite, JobRequest, Store, StoreResult, audit::record_audit,
-    events::record_event, graph::sync_graph, job_requests::record_job, lookup_keys::sync_digests,
-    parse_column, sealed_profiles::seal_profile, versions::record_version, visible_persona,
-    with_pool,
+    AuditRecord, BeginWrite, JobRequest, Store, StoreResult,
+    audit::record_audit,
+    events::record_event,
+    graph::sync_graph,
+    job_requests::record_job,
+    lookup_keys::sync_digests,
+    parse_column,
+    sealed_facts::{FactContent, seal_fact, slot_digest},
+    sealed_profiles::seal_profile,
+    versions::record_version,
+    visible_persona, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -138,6 +145,7 @@ struct FactRow {
     kind: String,
     slot: String,
     value: Json<Value>,
+    sealed_fact: Option<Vec<u8>>,
     effect: String,
     confidence: f64,
     status: String,
@@ -157,12 +165,12 @@ struct FactRow {
 
 const RUN_COLUMNS: &str = "id, persona_id, status, extractor, version, facts, error, requested_by, created_at, completed_at";
 const SOURCE_COLUMNS: &str = "id, kind, occurred_on, author, title, bytes";
-const FACT_COLUMNS: &str = "f.id, f.kind, f.slot, f.value, f.effect, f.confidence, f.status, f.reason, f.superseded_by, f.version,
+const FACT_COLUMNS: &str = "f.id, f.kind, f.slot, f.value, f.sealed_fact, f.effect, f.confidence, f.status, f.reason, f.superseded_by, f.version,
     f.observed_on, f.evidence, f.created_at, s.id AS source_id, s.kind AS source_kind, s.occurred_on AS source_occurred_on,
     s.author AS source_author, s.title AS source_title, s.bytes AS source_bytes";
 
 /// The fingerprint that recognises a source submitted again.
-fn content_hash(kind: SourceKind, content: &str) -> String {
+pub(super) fn content_hash(kind: SourceKind, content: &str) -> String {
     let mut hash = Sha256::new();
     hash.update(kind.as_str().as_bytes());
     hash.update([0]);
@@ -401,13 +409,16 @@ impl Store {
             }
             for fact in &outcome.facts {
                 let applied = (fact.status == FactStatus::Applied).then_some(version);
+                let content = FactContent { slot: fact.slot.clone(), value: fact.value.clone() };
+                let stored = seal_fact(&key, self.blind_index(), work.brokerage_id, fact.id, &content);
                 sqlx::query(
-                    "INSERT INTO persona_facts (id, persona_id, brokerage_id, enrichment_id, source_id, kind, slot, value, effect, confidence, status, reason, version, observed_on, evidence, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
+                    "INSERT INTO persona_facts (id, persona_id, brokerage_id, enrichment_id, source_id, kind, slot, value, effect, confidence, status, reason, version, observed_on, evidence, created_at, sealed_fact, slot_digest, key_tag)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'null', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)")
                     .bind(fact.id).bind(persona_id).bind(work.brokerage_id).bind(work.id).bind(fact.source_id)
-                    .bind(fact.kind.as_str()).bind(&fact.slot).bind(Json(&fact.value)).bind(fact.effect.as_str())
+                    .bind(fact.kind.as_str()).bind(&stored.topic).bind(fact.effect.as_str())
                     .bind(fact.confidence).bind(fact.status.as_str()).bind(&fact.reason).bind(applied)
                     .bind(fact.observed_on).bind(key.seal(Purpose::FactEvidence, fact.id, fact.quote.as_bytes())).bind(now)
+                    .bind(&stored.sealed).bind(&stored.digest).bind(&stored.key_tag)
                     .execute(&mut *tx).await?;
             }
             for old in &outcome.superseded {
@@ -503,11 +514,14 @@ impl Store {
             let quote = self
                 .open(Purpose::FactEvidence, row.id, &row.evidence)
                 .await?;
+            let content = self
+                .open_fact(row.id, row.slot, row.value.0, row.sealed_fact.as_deref())
+                .await?;
             facts.push(Fact {
                 id: row.id,
                 kind: parse_column(&row.kind, FactKind::parse, "persona_facts.kind")?,
-                slot: row.slot,
-                value: row.value.0,
+                slot: content.slot,
+                value: content.value,
                 effect: parse_column(&row.effect, FactEffect::parse, "persona_facts.effect")?,
                 confidence: row.confidence,
                 status: parse_column(&row.status, FactStatus::parse, "persona_facts.status")?,
@@ -540,22 +554,35 @@ impl Store {
         caller: &Principal,
         slots: &[String],
     ) -> StoreResult<Vec<(Uuid, String, String, NaiveDate)>> {
+        type Found = (
+            Uuid,
+            Uuid,
+            String,
+            Json<Value>,
+            Option<Vec<u8>>,
+            String,
+            NaiveDate,
+        );
         let mut rows: HashMap<Uuid, (Uuid, String, String, NaiveDate)> = HashMap::new();
         for slot in slots {
-            let found: Vec<(Uuid, Uuid, String, String, NaiveDate)> = with_pool!(self, pool => {
+            // Slots are sealed: clients who share one are found by its keyed hash.
+            let digest = slot_digest(self.blind_index(), caller.brokerage_id, slot);
+            let found: Vec<Found> = with_pool!(self, pool => {
                 sqlx::query_as(concat!(
-                    "SELECT f.id, f.persona_id, f.slot, f.effect, f.observed_on FROM persona_facts f JOIN personas p ON p.id = f.persona_id
+                    "SELECT f.id, f.persona_id, f.slot, f.value, f.sealed_fact, f.effect, f.observed_on FROM persona_facts f JOIN personas p ON p.id = f.persona_id
                      WHERE p.brokerage_id = $1 AND ", visible_persona!(), " AND f.kind IN ('preference', 'interest')
                        AND f.status IN ('applied', 'superseded')
-                       AND f.persona_id IN (SELECT g.persona_id FROM persona_facts g WHERE g.brokerage_id = $1 AND g.slot = $4)"))
-                    .bind(caller.brokerage_id).bind(caller.user_id).bind(caller.team_id).bind(slot)
+                       AND f.persona_id IN (SELECT g.persona_id FROM persona_facts g WHERE g.brokerage_id = $1 AND g.slot_digest = $4)"))
+                    .bind(caller.brokerage_id).bind(caller.user_id).bind(caller.team_id).bind(digest)
                     .fetch_all(pool).await
             })?;
-            rows.extend(
-                found
-                    .into_iter()
-                    .map(|(id, persona, slot, effect, on)| (id, (persona, slot, effect, on))),
-            );
+            for (id, persona, topic, Json(value), sealed, effect, on) in found {
+                if rows.contains_key(&id) {
+                    continue;
+                }
+                let content = self.open_fact(id, topic, value, sealed.as_deref()).await?;
+                rows.insert(id, (persona, content.slot, effect, on));
+            }
         }
         let mut timeline: Vec<(Uuid, (Uuid, String, String, NaiveDate))> =
             rows.into_iter().collect();

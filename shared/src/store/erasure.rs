@@ -15,10 +15,12 @@ use super::{
     AuditRecord, BeginWrite, Store, StoreError, StoreResult,
     audit::record_audit,
     contains_pattern,
+    enrichment::content_hash,
     events::record_event,
     graph::sync_graph,
     lookup_keys::sync_digests,
     personas::{PersonaRow, columns},
+    sealed_facts::{FactColumns, seal_fact},
     sealed_profiles::seal_profile,
     versions::record_version,
     with_pool,
@@ -27,7 +29,7 @@ use crate::{
     auth::{Admin, Principal},
     bus::Committed,
     crypto::Purpose,
-    domain::{PersonaProfile, Role},
+    domain::{PersonaProfile, Role, SourceKind},
 };
 
 /// What replaces the persona's id and name in what remains.
@@ -109,6 +111,12 @@ fn replace_word(text: &str, name: &str) -> Option<String> {
     }
     out.push_str(&text[from..]);
     replaced.then_some(out)
+}
+
+/// `text` with the persona's id and name taken out, if it held either.
+fn redacted_text(text: &str, id: &str, name: &str) -> Option<String> {
+    let mut value = Value::String(text.to_owned());
+    redact(&mut value, id, name).then(|| value.as_str().unwrap_or_default().to_owned())
 }
 
 /// Rows of `(id, document)` to redact.
@@ -285,37 +293,78 @@ impl Store {
                 sync_digests!(tx, self.blind_index(), actor.brokerage_id, other, &redacted);
                 record_version!(tx, other, actor.user_id, "redacted")?;
             }
-            // Schedules and facts about it.
-            for (select, update) in [
-                // Schedules whose stored request names it.
-                ("SELECT id, request FROM schedules WHERE brokerage_id = $1
-                    AND (CAST(request AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(request AS TEXT)) LIKE $3 ESCAPE '\\')",
-                 "UPDATE schedules SET request = $2 WHERE id = $1"),
-                // What other clients' enrichment learned about it (a spouse, a referral).
-                ("SELECT id, value FROM persona_facts WHERE brokerage_id = $1
-                    AND (CAST(value AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(value AS TEXT)) LIKE $3 ESCAPE '\\')",
-                 "UPDATE persona_facts SET value = $2 WHERE id = $1"),
-            ] {
-                let documents: Documents = sqlx::query_as(select)
-                    .bind(actor.brokerage_id).bind(&by_id).bind(&by_name)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                for (row, mut document) in documents {
-                    if redact(&mut document.0, &id_text, &name) {
-                        sqlx::query(update).bind(row).bind(document).execute(&mut *tx).await?;
-                    }
-                }
-            }
-            // A fact's slot names what it is about (`…relationships:<name>`).
-            let slots: Vec<(Uuid, String)> = sqlx::query_as(
-                "SELECT id, slot FROM persona_facts WHERE brokerage_id = $1 AND LOWER(slot) LIKE $2 ESCAPE '\\'")
-                .bind(actor.brokerage_id).bind(contains_pattern(&name.to_lowercase()))
+            // Schedules whose stored request names it.
+            let schedules: Documents = sqlx::query_as(
+                "SELECT id, request FROM schedules WHERE brokerage_id = $1
+                   AND (CAST(request AS TEXT) LIKE $2 ESCAPE '\\' OR LOWER(CAST(request AS TEXT)) LIKE $3 ESCAPE '\\')")
+                .bind(actor.brokerage_id).bind(&by_id).bind(&by_name)
                 .fetch_all(&mut *tx)
                 .await?;
-            for (fact, slot) in slots {
-                let topic = slot.split(':').next().unwrap_or_default();
-                sqlx::query("UPDATE persona_facts SET slot = $2 WHERE id = $1")
-                    .bind(fact).bind(format!("{topic}:{REDACTED}"))
+            for (row, mut document) in schedules {
+                if redact(&mut document.0, &id_text, &name) {
+                    sqlx::query("UPDATE schedules SET request = $2 WHERE id = $1")
+                        .bind(row).bind(document).execute(&mut *tx).await?;
+                }
+            }
+            // What other clients' enrichment learned about it (a spouse, a referral): sealed, so
+            // every fact of the brokerage is opened; a slot naming it (`relationships:<name>`)
+            // keeps its topic only.
+            let facts: Vec<FactColumns> = sqlx::query_as(
+                "SELECT id, brokerage_id, slot, value, sealed_fact FROM persona_facts WHERE brokerage_id = $1")
+                .bind(actor.brokerage_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            let lowered = name.to_lowercase();
+            for fact in facts {
+                let mut content = self.open_fact(fact.id, fact.slot, fact.value.0, fact.sealed_fact.as_deref()).await?;
+                let mut changed = redact(&mut content.value, &id_text, &name);
+                if !lowered.is_empty() && content.slot.to_lowercase().contains(&lowered) {
+                    let topic = content.slot.split(':').next().unwrap_or_default();
+                    content.slot = format!("{topic}:{REDACTED}");
+                    changed = true;
+                }
+                if changed {
+                    let stored = seal_fact(&key, self.blind_index(), actor.brokerage_id, fact.id, &content);
+                    sqlx::query("UPDATE persona_facts SET slot = $2, value = 'null', sealed_fact = $3, slot_digest = $4, key_tag = $5 WHERE id = $1")
+                        .bind(fact.id).bind(&stored.topic).bind(&stored.sealed).bind(&stored.digest).bind(&stored.key_tag)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            // The quotes those facts were taken from, and the sources themselves (a call's
+            // transcript, its title), are sealed text naming it too.
+            let quotes: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(
+                "SELECT id, evidence FROM persona_facts WHERE brokerage_id = $1")
+                .bind(actor.brokerage_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for (fact, sealed) in quotes {
+                let quote = self.open(Purpose::FactEvidence, fact, &sealed).await?;
+                if let Some(quote) = redacted_text(&String::from_utf8_lossy(&quote), &id_text, &name) {
+                    sqlx::query("UPDATE persona_facts SET evidence = $2 WHERE id = $1")
+                        .bind(fact).bind(key.seal(Purpose::FactEvidence, fact, quote.as_bytes()))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            let sources: Vec<(Uuid, String, Option<String>, Vec<u8>)> = sqlx::query_as(
+                "SELECT id, kind, title, content FROM enrichment_sources WHERE brokerage_id = $1")
+                .bind(actor.brokerage_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for (source, kind, title, sealed) in sources {
+                let text = self.open(Purpose::SourceText, source, &sealed).await?;
+                let text = String::from_utf8_lossy(&text).into_owned();
+                let new_text = redacted_text(&text, &id_text, &name);
+                let new_title = title.as_deref().and_then(|t| redacted_text(t, &id_text, &name));
+                if new_text.is_none() && new_title.is_none() {
+                    continue;
+                }
+                let text = new_text.unwrap_or(text);
+                let hash = SourceKind::parse(&kind).map(|kind| content_hash(kind, &text));
+                sqlx::query("UPDATE enrichment_sources SET content = $2, title = $3, content_hash = COALESCE($4, content_hash) WHERE id = $1")
+                    .bind(source).bind(key.seal(Purpose::SourceText, source, text.as_bytes()))
+                    .bind(new_title.or(title)).bind(hash)
                     .execute(&mut *tx)
                     .await?;
             }

@@ -119,7 +119,7 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        let feedback = with_pool!(self, pool => {
+        let mut feedback: Vec<FeedbackRecord> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT id, recommendation_id, property_id, outcome, reason, created_at FROM match_feedback
                  WHERE brokerage_id = $1 AND persona_id = $2 ORDER BY created_at, id",
@@ -128,6 +128,9 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
+        for record in &mut feedback {
+            record.reason = self.open_reason(record.id, record.reason.take()).await?;
+        }
         Ok(PersonaRecords {
             simulations,
             recommendations,

@@ -9,8 +9,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{
-    BeginWrite, Store, StoreError, StoreResult, parse_column, sealed_profiles::seal_profile,
-    versions::record_version, visible_persona, with_pool,
+    BeginWrite, Store, StoreError, StoreResult, keys::seal_text, parse_column,
+    sealed_profiles::seal_profile, versions::record_version, visible_persona, with_pool,
 };
 use crate::{
     auth::Principal,
@@ -51,6 +51,22 @@ pub struct PairFeedback {
 
 /// The enrichment sources a persona profile may hold (its API validator's limit).
 const MAX_ENRICHMENT_SOURCES: usize = 200;
+
+impl Store {
+    /// A feedback's reason, opened (sealed since this release; earlier ones in the clear).
+    pub(super) async fn open_reason(
+        &self,
+        id: Uuid,
+        reason: Option<String>,
+    ) -> StoreResult<Option<String>> {
+        match reason {
+            Some(text) => Ok(Some(
+                self.open_text(Purpose::FeedbackReason, id, &text).await?,
+            )),
+            None => Ok(None),
+        }
+    }
+}
 
 impl Store {
     /// A run's recommendations in rank order, leaving out clients the caller may not see.
@@ -103,6 +119,7 @@ impl Store {
         })?;
         let mut by_recommendation: HashMap<Uuid, Vec<Feedback>> = HashMap::new();
         for row in feedback {
+            let reason = self.open_reason(row.id, row.reason).await?;
             by_recommendation
                 .entry(row.recommendation_id)
                 .or_default()
@@ -113,7 +130,7 @@ impl Store {
                         FeedbackOutcome::parse,
                         "match_feedback.outcome",
                     )?,
-                    reason: row.reason,
+                    reason,
                     created_by: row.created_by,
                     created_at: row.created_at,
                 });
@@ -198,7 +215,7 @@ impl Store {
                 .bind(property_id)
                 .bind(caller.user_id)
                 .bind(outcome.as_str())
-                .bind(&feedback.reason)
+                .bind(feedback.reason.as_deref().map(|reason| seal_text(&key, Purpose::FeedbackReason, feedback.id, reason)))
                 .bind(feedback.created_at)
                 .execute(&mut *tx)
                 .await?;
@@ -240,25 +257,21 @@ impl Store {
 
     /// Every piece of feedback in the brokerage, oldest first, for the scorer.
     pub async fn pair_feedback(&self, brokerage_id: Uuid) -> StoreResult<Vec<PairFeedback>> {
-        let rows: Vec<(Uuid, Uuid, String, Option<String>)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT persona_id, property_id, outcome, reason FROM match_feedback WHERE brokerage_id = $1 ORDER BY id")
+        let rows: Vec<(Uuid, Uuid, Uuid, String, Option<String>)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, persona_id, property_id, outcome, reason FROM match_feedback WHERE brokerage_id = $1 ORDER BY id")
                 .bind(brokerage_id)
                 .fetch_all(pool)
                 .await
         })?;
-        rows.into_iter()
-            .map(|(persona_id, property_id, outcome, reason)| {
-                Ok(PairFeedback {
-                    persona_id,
-                    property_id,
-                    outcome: parse_column(
-                        &outcome,
-                        FeedbackOutcome::parse,
-                        "match_feedback.outcome",
-                    )?,
-                    reason,
-                })
-            })
-            .collect()
+        let mut pairs = Vec::with_capacity(rows.len());
+        for (id, persona_id, property_id, outcome, reason) in rows {
+            pairs.push(PairFeedback {
+                persona_id,
+                property_id,
+                outcome: parse_column(&outcome, FeedbackOutcome::parse, "match_feedback.outcome")?,
+                reason: self.open_reason(id, reason).await?,
+            });
+        }
+        Ok(pairs)
     }
 }

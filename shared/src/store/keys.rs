@@ -105,6 +105,12 @@ const SEALED_COLUMNS: &[SealedColumn] = &[
         column: "evidence",
         purpose: Purpose::FactEvidence,
     },
+    SealedColumn {
+        table: "persona_facts",
+        subject: "id",
+        column: "sealed_fact",
+        purpose: Purpose::FactValue,
+    },
 ];
 
 /// What a rotation did.
@@ -392,8 +398,8 @@ impl Store {
             sqlx::query("DELETE FROM plaintext_to_seal").execute(pool).await.map(drop)
         })?;
         // SQLite keeps the replaced plaintext in free pages and in the WAL until they are reused:
-        // rebuild the file and empty the WAL, once.
-        if let (Some(pool), true) = (self.sqlite_pool(), sealed_rows > 0) {
+        // rebuild the file and empty the WAL, once (facts were sealed just before).
+        if let Some(pool) = self.sqlite_pool() {
             sqlx::query("VACUUM").execute(pool).await?;
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(pool)
@@ -451,6 +457,22 @@ impl Store {
             sqlx::query("UPDATE webhook_deliveries SET body = '{}' WHERE event_id IS NOT NULL")
                 .execute(pool).await.map(|done| done.rows_affected())
         })?;
+        // Feedback reasons: text in the clear, where one sealed carries the prefix.
+        let reasons: Vec<(Uuid, String)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, reason FROM match_feedback WHERE reason IS NOT NULL AND reason NOT LIKE 'sealed:%'")
+                .fetch_all(pool).await
+        })?;
+        for chunk in reasons.chunks(500) {
+            with_pool!(self, pool => {
+                let mut tx = pool.begin_write().await?;
+                for (id, reason) in chunk {
+                    sealed += sqlx::query("UPDATE match_feedback SET reason = $2 WHERE id = $1")
+                        .bind(id).bind(seal_text(key, Purpose::FeedbackReason, *id, reason))
+                        .execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+            });
+        }
         // Match explanations: an object in the clear, where one sealed is a string.
         let mut after = Uuid::nil();
         loop {

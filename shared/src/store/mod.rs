@@ -28,6 +28,7 @@ mod places;
 mod properties;
 mod read_log;
 mod schedules;
+mod sealed_facts;
 mod sealed_profiles;
 mod segments;
 mod sign_in;
@@ -255,7 +256,14 @@ impl Store {
             }
         }
         // A wrong master key stops the process here rather than at its first encrypted read.
-        self.sealing_key().await?;
+        let key = self.sealing_key().await?;
+        let facts = self.seal_facts(&key).await?;
+        if facts > 0 {
+            tracing::info!(
+                facts,
+                "sealed facts stored in the clear, or hashed their slots under the current master key"
+            );
+        }
         let rehashed = self.reindex_digests().await?;
         if rehashed > 0 {
             tracing::info!(
