@@ -399,6 +399,20 @@ async fn notes_and_transcripts_are_stored_only_encrypted(shape: Shape) {
         second.resealed, rotation.resealed,
         "every value moved to the newest key"
     );
+    for needle in needles {
+        let found = plaintext_found(&app, shape, needle).await;
+        assert!(
+            found.is_empty(),
+            "{needle:?} in plaintext after rotation in {found:?}"
+        );
+    }
+    let learned = facts(&app, &id).await;
+    assert!(
+        learned
+            .iter()
+            .any(|f| f["value"] == "falconry" && f["quote"].as_str().unwrap().contains("falconry")),
+        "{learned:?}"
+    );
 }
 
 async fn oversized_and_empty_sources_are_refused(shape: Shape) {

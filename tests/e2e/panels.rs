@@ -1,10 +1,13 @@
 //! Honest panels: a panel smaller than asked says so (status, plan, results, summary), agents
 //! split across segments add up to what was asked, and the factory's synthetic participants
-//! never appear in the client book.
+//! never appear in the client book; photos are shown to each persona in an order of its own, so a
+//! model's pull toward the first one is spread over them all and measured.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+use mock_llm::MockConfig;
 
 use crate::helpers::{Options, Shape, TestApp, both_shapes, listing, persona};
 
@@ -12,6 +15,7 @@ both_shapes!(
     a_short_panel_says_so_and_synthetic_personas_stay_out_of_the_book,
     a_photo_without_a_caption_is_named_not_ranked,
     a_panel_over_the_configured_limit_is_refused_with_the_limit,
+    a_model_s_pull_toward_the_first_photo_is_spread_and_measured,
 );
 
 async fn run(app: &TestApp, body: Value) -> (Value, Value) {
@@ -184,4 +188,75 @@ async fn a_panel_over_the_configured_limit_is_refused_with_the_limit(shape: Shap
         .post("/api/v1/simulations/focus-group", &body(&many))
         .await;
     refused.problem(400);
+}
+
+/// A model that rates whichever photo it is shown first two points higher: were photos always
+/// listed in the listing's order, photo 1 would win every time on that alone.
+async fn a_model_s_pull_toward_the_first_photo_is_spread_and_measured(shape: Shape) {
+    let options = Options {
+        mock: MockConfig {
+            photo_position_bias: 2,
+            ..MockConfig::default()
+        },
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(shape, options).await;
+    let names = [
+        "Ada", "Ben", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo", "Kit", "Lu",
+    ];
+    for name in names {
+        // Wants no photo shows: every photo is a 3 on its caption alone.
+        app.create_persona(&persona(name, "tech", &["gym"], &[], 30e6))
+            .await;
+    }
+    let mut property = listing();
+    property["photos"] = json!([
+        { "url": "https://example.com/1.jpg", "description": "Street facade at dusk" },
+        { "url": "https://example.com/2.jpg", "description": "Library with oak shelves" },
+        { "url": "https://example.com/3.jpg", "description": "Guest bedroom" }
+    ]);
+    let (_, results) = run(
+        &app,
+        json!({ "property": property, "persona_segments": ["tech"], "questions": ["First impression?"],
+                "modifications_to_test": [], "simulation_params": { "num_agents": 12 } }),
+    )
+    .await;
+    let photos: Vec<&Value> = results["results"]["detailed_insights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "photo")
+        .collect();
+    assert_eq!(photos.len(), 3, "{results}");
+    let mut first_shown_to_someone = 0;
+    for photo in &photos {
+        let appeal = photo["appeal"]["mean"].as_f64().unwrap();
+        assert!(appeal < 4.5, "no photo takes the whole pull: {photo}");
+        let Some(order) = photo.get("order_effect") else {
+            continue;
+        };
+        first_shown_to_someone += 1;
+        assert_eq!(order["first_shown"]["mean"], 5.0, "{photo}");
+        assert_eq!(order["without_bias"], photo["appeal"]["mean"], "{photo}");
+    }
+    assert!(
+        first_shown_to_someone >= 2,
+        "orders vary across the panel: {results}"
+    );
+    // Each persona's prompt listed the photos in its own order.
+    let raw = results["results"]["raw_responses"].as_array().unwrap();
+    let best: std::collections::BTreeSet<u64> = raw
+        .iter()
+        .filter_map(|r| {
+            r["judgement"]["photo_appeal"]
+                .as_array()?
+                .iter()
+                .find(|a| a["appeal"] == 5)
+                .and_then(|a| a["photo"].as_u64())
+        })
+        .collect();
+    assert!(
+        best.len() >= 2,
+        "the pull lands on different photos: {best:?}"
+    );
 }

@@ -213,7 +213,10 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
             heading: "Photos, best first".into(),
             reading:
                 "Appeal on the 1–5 scale (5: makes me want to visit) with 95% intervals; lead \
-                      with the top photo when its interval clears the next one's."
+                      with the top photo when its interval clears the next one's. Each persona saw \
+                      the photos in an order of its own, so a pull toward the first one shown \
+                      averages out; the table gives each photo's appeal from those who saw it \
+                      first beside it."
                     .into(),
             chart: Some(charts::intervals(
                 "photos",
@@ -232,6 +235,7 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
                     "95% low",
                     "95% high",
                     "share rating it best",
+                    "appeal when shown first",
                 ],
                 rows: photos
                     .iter()
@@ -244,6 +248,9 @@ fn focus_group(insights: &[Insight], responses: &[AgentResponse], currency: &str
                             fixed(p.appeal.ci95[0], 2),
                             fixed(p.appeal.ci95[1], 2),
                             percent(p.support),
+                            p.order_effect
+                                .as_ref()
+                                .map_or("—".into(), |o| fixed(o.first_shown.mean, 2)),
                         ]
                     })
                     .collect(),

@@ -103,6 +103,9 @@ pub struct PhotoInsight {
     /// Share of the personas who rated photos that rated this one highest (photos tied at a
     /// persona's top share its vote).
     pub support: f64,
+    /// Each persona saw the photos in an order of their own: this photo's appeal from those who
+    /// saw it first, against its appeal from everyone. Absent if no one saw it first.
+    pub order_effect: Option<OrderEffect>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
@@ -144,9 +147,10 @@ pub struct QuestionInsight {
 #[oai(skip_serializing_if_is_none)]
 pub struct OrderEffect {
     /// `single_choice`: the share of answers choosing the option shown first; `ranking`: the
-    /// mean rank given to it.
+    /// mean rank given to it; a photo: its mean appeal from the personas who saw it first.
     pub first_shown: Estimate,
-    /// The same if order did not matter: 1 ÷ options, or (options + 1) ÷ 2.
+    /// The same if order did not matter: 1 ÷ options, (options + 1) ÷ 2, or the photo's appeal
+    /// from everyone.
     pub without_bias: f64,
 }
 

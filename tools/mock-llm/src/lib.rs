@@ -50,6 +50,9 @@ pub struct MockConfig {
     pub hang_rate: f64,
     /// Share of requests answered with truncated JSON content.
     pub malformed_rate: f64,
+    /// Points of appeal added to the photo a prompt lists first: a model's position bias,
+    /// which runs that show each persona its own photo order can measure (0: none).
+    pub photo_position_bias: u8,
 }
 
 impl Default for MockConfig {
@@ -63,6 +66,7 @@ impl Default for MockConfig {
             error_rate: 0.0,
             hang_rate: 0.0,
             malformed_rate: 0.0,
+            photo_position_bias: 0,
         }
     }
 }
@@ -304,6 +308,11 @@ async fn chat(state: Data<&Arc<State>>, body: Json<ChatBody>) -> Response {
                     if fault_kind == Some("contradiction") {
                         persona::contradict(&mut reply, &prompt);
                     }
+                    persona::favour_first_photo(
+                        &mut reply,
+                        &prompt,
+                        state.config.photo_position_bias,
+                    );
                     reply.to_string()
                 }
             }

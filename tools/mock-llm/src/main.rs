@@ -33,6 +33,9 @@ struct Args {
     /// Share of requests answered with truncated JSON.
     #[arg(long, default_value_t = 0.0)]
     malformed_rate: f64,
+    /// Points of appeal added to the photo a prompt lists first (a model's position bias).
+    #[arg(long, default_value_t = 0)]
+    photo_position_bias: u8,
 }
 
 fn parse_range(s: &str) -> Result<(u64, u64), String> {
@@ -57,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
         error_rate: a.error_rate,
         hang_rate: a.hang_rate,
         malformed_rate: a.malformed_rate,
+        photo_position_bias: a.photo_position_bias,
     };
     let mock = MockLlm::start(config).await?;
     println!("listening on http://{}", mock.addr());

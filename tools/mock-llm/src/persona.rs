@@ -242,6 +242,22 @@ fn typed_answer(p: &Persona<'_>, schema: &Value, reply: &Value, prompt: &str) ->
 
 /// Turns a listing reply into one that contradicts itself (the `contradiction` fault): top
 /// intent while naming the persona's first deal-breaker, and a price well above its budget.
+/// Raises the appeal of the photo the prompt lists first by `bias` points (at most 5).
+pub fn favour_first_photo(reply: &mut Value, prompt: &str, bias: u8) {
+    let first = section(prompt, "listing")
+        .lines()
+        .filter_map(|l| l.strip_prefix("Photo "))
+        .filter_map(|l| l.split_once(": "))
+        .find_map(|(n, _)| n.parse::<u64>().ok());
+    let Some(rated) = reply["photo_appeal"].as_array_mut() else {
+        return;
+    };
+    for rating in rated.iter_mut().filter(|r| r["photo"].as_u64() == first) {
+        let appeal = rating["appeal"].as_u64().unwrap_or(3) + u64::from(bias);
+        rating["appeal"] = appeal.min(5).into();
+    }
+}
+
 pub fn contradict(reply: &mut Value, prompt: &str) {
     if reply.get("purchase_intent").is_none() {
         return;

@@ -7,8 +7,8 @@ use troupe_shared::domain::{FocusGroupPlan, Judgement, Persona};
 
 use super::{
     agent::{Agent, RunContext, StepRequest, Transcript, panel, step},
-    order::shown_order,
-    prompt::{DISCUSSION_PROMPT, Digest, ListingAsk, Stimulus},
+    order::{shown_order, shown_photo_order},
+    prompt::{DISCUSSION_PROMPT, Digest, ListingAsk, Stimulus, judgeable_photos},
 };
 use crate::engine::responder::StepError;
 
@@ -28,6 +28,7 @@ pub async fn run(
         round: 0,
         transcript: &mut transcript,
     };
+    let judgeable = judgeable_photos(&plan.property);
     for (q, question) in plan.questions.iter().enumerate() {
         let options = question.typed().map(|t| t.options()).unwrap_or_default();
         let asks = agents
@@ -40,9 +41,19 @@ pub async fn run(
                     q,
                     options.len(),
                 );
+                // Photos are rated with the first answer.
+                let photo_order = match q {
+                    0 => shown_photo_order(
+                        plan.settings.seed,
+                        agent.persona.id,
+                        agent.iteration,
+                        &judgeable,
+                    ),
+                    _ => Vec::new(),
+                };
                 Some(ListingAsk::Question {
                     question,
-                    rate_photos: q == 0,
+                    photo_order,
                     shown_options: order.iter().map(|&i| options[i].as_str()).collect(),
                 })
             })

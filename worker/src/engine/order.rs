@@ -1,6 +1,7 @@
-//! The order in which a persona sees a question's options. Models favour what they are shown
-//! first (position bias); each persona sees its own seeded order, so the bias averages out over
-//! the panel, and the aggregation, knowing each order, reports how large it was.
+//! The order in which a persona sees a question's options, and a listing's photos when asked to
+//! rate them. Models favour what they are shown first (position bias); each persona sees its own
+//! seeded order, so the bias averages out over the panel, and the aggregation, knowing each
+//! order, reports how large it was.
 
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use uuid::Uuid;
@@ -25,6 +26,18 @@ pub fn shown_order(
     order
 }
 
+/// The question index photo orders are drawn under, apart from every question's options.
+const PHOTOS: usize = usize::MAX;
+
+/// The photos `judgeable` (by number) in the order a persona sees them when asked to rate them,
+/// fixed like [`shown_order`].
+pub fn shown_photo_order(seed: u64, persona: Uuid, iteration: u32, judgeable: &[u32]) -> Vec<u32> {
+    shown_order(seed, persona, iteration, PHOTOS, judgeable.len())
+        .into_iter()
+        .map(|i| judgeable[i])
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +53,17 @@ mod tests {
         let mut sorted = shown_order(7, a, 1, 2, 5);
         sorted.sort_unstable();
         assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn photos_are_shown_in_an_order_of_their_own() {
+        let judgeable = [1, 2, 4, 6];
+        let firsts: std::collections::BTreeSet<u32> = (0..40u128)
+            .map(|p| shown_photo_order(7, Uuid::from_u128(p), 0, &judgeable)[0])
+            .collect();
+        assert_eq!(firsts.len(), 4, "every photo is shown first to someone");
+        let mut order = shown_photo_order(7, Uuid::from_u128(3), 0, &judgeable);
+        order.sort_unstable();
+        assert_eq!(order, judgeable);
     }
 }

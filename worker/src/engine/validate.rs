@@ -128,7 +128,7 @@ mod tests {
         let question = Question::from("Would you buy it?");
         let ask = || ListingAsk::Question {
             question: &question,
-            rate_photos: false,
+            photo_order: Vec::new(),
             shown_options: Vec::new(),
         };
         let listing = listing();

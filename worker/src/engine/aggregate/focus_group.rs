@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand::rngs::StdRng;
 use troupe_shared::domain::{
     AgentResponse, FocusGroupPlan, Insight, Judgement, ListingJudgement, ModificationEffect,
-    PhotoInsight, PricingInsight, Recommendation, SegmentInsight, SimulationResults,
+    OrderEffect, PhotoInsight, PricingInsight, Recommendation, SegmentInsight, SimulationResults,
 };
 use uuid::Uuid;
 
@@ -16,7 +16,11 @@ use super::{
     separation, share, stddev, top_mentions,
 };
 use crate::{
-    engine::{prompt::money, ssr},
+    engine::{
+        order::shown_photo_order,
+        prompt::{judgeable_photos, money},
+        ssr,
+    },
     sentence_model::SentenceModel,
 };
 
@@ -30,6 +34,7 @@ struct Unit {
     /// Intent after each modification, by its index.
     after: BTreeMap<usize, f64>,
     photos: Vec<(u32, u8)>,
+    iteration: u32,
 }
 
 struct Panel<'a> {
@@ -124,9 +129,13 @@ fn panel<'a>(plan: &FocusGroupPlan, responses: &'a [AgentResponse]) -> Panel<'a>
         let Judgement::Listing(j) = &r.judgement else {
             continue;
         };
-        let (_, unit) = units
-            .entry((r.persona_id, r.iteration))
-            .or_insert_with(|| (r.segment.as_str(), Unit::default()));
+        let (_, unit) = units.entry((r.persona_id, r.iteration)).or_insert_with(|| {
+            let unit = Unit {
+                iteration: r.iteration,
+                ..Unit::default()
+            };
+            (r.segment.as_str(), unit)
+        });
         if r.round < views {
             unit.baseline = Some(f64::from(j.purchase_intent));
             unit.photos
@@ -255,13 +264,25 @@ fn modification_effect(
 
 fn photo_insights(plan: &FocusGroupPlan, panel: &Panel<'_>, rng: &mut StdRng) -> Vec<PhotoInsight> {
     let mut appeal: BTreeMap<u32, Samples> = BTreeMap::new();
+    let mut shown_first: BTreeMap<u32, Samples> = BTreeMap::new();
     let mut best: BTreeMap<u32, f64> = BTreeMap::new();
     let mut raters = 0;
+    let judgeable = judgeable_photos(&plan.property);
     for (persona, _, unit) in &panel.units {
         let Some(top) = unit.photos.iter().map(|(_, score)| *score).max() else {
             continue;
         };
         raters += 1;
+        // The photo this persona saw first, as the run showed it, and how they rated it.
+        let first = shown_photo_order(plan.settings.seed, *persona, unit.iteration, &judgeable)
+            .first()
+            .copied();
+        if let Some((photo, score)) = unit.photos.iter().find(|(p, _)| Some(*p) == first) {
+            shown_first
+                .entry(*photo)
+                .or_default()
+                .add(*persona, f64::from(*score));
+        }
         // The photo a persona rated highest; photos tied at the top share its vote.
         let leaders: Vec<u32> = unit
             .photos
@@ -283,12 +304,18 @@ fn photo_insights(plan: &FocusGroupPlan, panel: &Panel<'_>, rng: &mut StdRng) ->
         .into_iter()
         .filter_map(|(photo, samples)| {
             let source = plan.property.photos.get(photo as usize - 1)?;
+            let appeal = samples.estimate(rng);
+            let order_effect = shown_first.get(&photo).map(|first| OrderEffect {
+                first_shown: first.estimate(rng),
+                without_bias: appeal.mean,
+            });
             Some(PhotoInsight {
                 rank: 0,
                 photo,
                 url: source.url.clone(),
                 description: source.description.clone(),
-                appeal: samples.estimate(rng),
+                appeal,
+                order_effect,
                 support: round2(
                     best.get(&photo).copied().unwrap_or(0.0) / f64::from(raters.max(1)),
                 ),

@@ -9,7 +9,7 @@ use troupe_shared::domain::{
 
 use super::{fit, jitter, typed};
 use crate::engine::{
-    prompt::{ListingAsk, judgeable_photos},
+    prompt::ListingAsk,
     reply::StepAnswer,
     ssr::{self, Scale},
     text::{overlap, phrase_in, words},
@@ -56,11 +56,11 @@ pub fn answer(
     let heard = match ask {
         ListingAsk::Question {
             question,
-            rate_photos,
+            photo_order,
             ..
         } => {
-            if *rate_photos {
-                photo_appeal = rate_photos_for(persona, listing);
+            if !photo_order.is_empty() {
+                photo_appeal = rate_photos_for(persona, listing, photo_order);
             }
             format!("On \"{}\":", question.text().trim())
         }
@@ -162,10 +162,16 @@ fn modification_effect(persona: &Persona, change: &str) -> f64 {
     gain - loss
 }
 
-fn rate_photos_for(persona: &Persona, listing: &PropertyDetails) -> Vec<PhotoAppeal> {
-    judgeable_photos(listing)
-        .into_iter()
-        .map(|n| {
+/// Each photo of `shown` by how well its caption fits the persona: the offline model has no
+/// position bias, so the order shown changes nothing.
+fn rate_photos_for(
+    persona: &Persona,
+    listing: &PropertyDetails,
+    shown: &[u32],
+) -> Vec<PhotoAppeal> {
+    shown
+        .iter()
+        .map(|&n| {
             let f = fit(persona, &listing.photos[n as usize - 1].description);
             let appeal =
                 3.0 + 2.0 * f.liked.len().min(1) as f64 - 2.0 * f.breakers.len().min(1) as f64;
@@ -251,7 +257,7 @@ mod tests {
             std::sync::LazyLock::new(|| Question::from("Would you buy it?"));
         ListingAsk::Question {
             question: &QUESTION,
-            rate_photos: true,
+            photo_order: vec![1, 2],
             shown_options: Vec::new(),
         }
     }

@@ -55,7 +55,9 @@ pub enum Stimulus<'a> {
 pub enum ListingAsk<'a> {
     Question {
         question: &'a Question,
-        rate_photos: bool,
+        /// The photos to rate with this answer, by number, in the order this persona sees them
+        /// (see [`crate::engine::order`]); empty when none are asked about.
+        photo_order: Vec<u32>,
         /// A typed question's options in the order this persona sees them (see
         /// [`crate::engine::order`]); empty for other questions.
         shown_options: Vec<&'a str>,
@@ -110,12 +112,13 @@ impl Stimulus<'_> {
     fn photos_rated(&self) -> Vec<u32> {
         match self {
             Stimulus::Listing {
-                listing,
-                ask:
-                    ListingAsk::Question {
-                        rate_photos: true, ..
-                    },
-            } => judgeable_photos(listing),
+                ask: ListingAsk::Question { photo_order, .. },
+                ..
+            } => {
+                let mut rated = photo_order.clone();
+                rated.sort_unstable();
+                rated
+            }
             _ => Vec::new(),
         }
     }
@@ -224,8 +227,12 @@ fn render_listing(out: &mut String, listing: &PropertyDetails, ask: &ListingAsk<
     line(out, "Location", Some(&location));
     line(out, "Type", listing.property_type.as_deref());
     list(out, "Features", &listing.features);
-    let judgeable = judgeable_photos(listing);
-    for &n in &judgeable {
+    // Photos to rate come in the persona's own order; otherwise in the listing's.
+    let shown = match ask {
+        ListingAsk::Question { photo_order, .. } if !photo_order.is_empty() => photo_order.clone(),
+        _ => judgeable_photos(listing),
+    };
+    for &n in &shown {
         let photo = &listing.photos[n as usize - 1];
         let _ = writeln!(out, "Photo {n}: {}", excerpt(&photo.description, 100));
     }
@@ -236,15 +243,17 @@ fn render_listing(out: &mut String, listing: &PropertyDetails, ask: &ListingAsk<
     match ask {
         ListingAsk::Question {
             question,
-            rate_photos,
+            photo_order,
             shown_options,
         } => {
             let _ = write!(out, "Moderator: {}", excerpt(question.text(), 600));
             if let Some(typed) = question.typed() {
                 let _ = write!(out, " {}", typed_hint(typed, shown_options));
             }
-            if *rate_photos && !judgeable.is_empty() {
-                let _ = write!(out, " Also rate photos {}.", runs(&judgeable));
+            if !photo_order.is_empty() {
+                let mut rated = photo_order.clone();
+                rated.sort_unstable();
+                let _ = write!(out, " Also rate photos {}.", runs(&rated));
             }
         }
         ListingAsk::Discussion(digest) => {
@@ -330,7 +339,40 @@ fn render_enrichment(out: &mut String, extra: &EnrichmentData) {
 
 #[cfg(test)]
 mod tests {
-    use super::runs;
+    use troupe_shared::domain::{Photo, PropertyDetails, Question};
+
+    use super::{ListingAsk, Stimulus, runs};
+
+    #[test]
+    fn photos_to_rate_are_listed_in_the_persona_s_order() {
+        let photo = |description: &str| Photo {
+            url: format!("https://example.com/{description}.jpg"),
+            description: description.into(),
+        };
+        let listing = PropertyDetails {
+            title: "House".into(),
+            photos: vec![photo("pool"), photo("cellar"), photo("garden")].into(),
+            ..PropertyDetails::default()
+        };
+        let question = Question::from("First impression?");
+        let stimulus = Stimulus::Listing {
+            listing: &listing,
+            ask: ListingAsk::Question {
+                question: &question,
+                photo_order: vec![3, 1, 2],
+                shown_options: Vec::new(),
+            },
+        };
+        let mut out = String::new();
+        stimulus.render(&mut out);
+        let listed: Vec<&str> = out.lines().filter(|l| l.starts_with("Photo ")).collect();
+        assert_eq!(
+            listed,
+            ["Photo 3: garden", "Photo 1: pool", "Photo 2: cellar"]
+        );
+        assert!(out.contains("Also rate photos 1-3."), "{out}");
+        assert_eq!(stimulus.reply_shape().photos, [1, 2, 3]);
+    }
 
     #[test]
     fn photo_numbers_read_as_runs() {

@@ -10,7 +10,7 @@ use troupe_shared::domain::{
 };
 use uuid::Uuid;
 
-use super::{ListingAsk, Stimulus, Turn, messages};
+use super::{ListingAsk, Stimulus, Turn, judgeable_photos, messages};
 use crate::{engine::memory::Memory, llm::count_tokens};
 
 const TARGET: usize = 2_500;
@@ -139,7 +139,7 @@ fn a_fully_enriched_persona_s_step_fits_the_target() {
             listing: &listing,
             ask: ListingAsk::Question {
                 question: &question,
-                rate_photos: true,
+                photo_order: judgeable_photos(&listing),
                 shown_options: Vec::new(),
             },
         },
