@@ -39,7 +39,11 @@ async fn verify(app: &TestApp) -> (bool, String) {
 }
 
 /// Runs `statements` on the app's database directly, as someone with database access would.
-async fn tamper(app: &TestApp, shape: Shape, statements: &[&str]) -> Result<(), sqlx::Error> {
+pub(crate) async fn tamper(
+    app: &TestApp,
+    shape: Shape,
+    statements: &[&str],
+) -> Result<(), sqlx::Error> {
     match shape {
         Shape::Distributed => {
             let pool = app.postgres().await;

@@ -16,7 +16,8 @@ both_shapes!(
     bad_outcomes_are_refused_and_change_nothing,
     outcomes_are_seen_by_who_may_see_their_client_and_go_with_them,
     the_accuracy_report_counts_only_outcomes_the_caller_may_see,
-    a_sale_is_held_against_the_suggested_price
+    a_sale_is_held_against_the_suggested_price,
+    runs_completed_before_predictions_were_kept_are_backfilled_at_start
 );
 
 const TODAY: fn() -> String = || chrono::Utc::now().date_naive().to_string();
@@ -687,4 +688,71 @@ async fn a_sale_is_held_against_the_suggested_price(shape: Shape) {
     );
     // The buyer's purchase counts against their own predicted probability too.
     assert_eq!(focus_group["calibration"]["trials"], 1, "{focus_group}");
+}
+
+/// A run completed by a release that kept no predictions: the next start computes them from its
+/// stored plan and results, so the report holds it against the showings recorded since.
+async fn runs_completed_before_predictions_were_kept_are_backfilled_at_start(shape: Shape) {
+    let app = TestApp::spawn(shape).await;
+    let clients = crate::calibration::clients(&app).await;
+    let property = app.create_property(&listing()).await["id"].clone();
+    let focus = run(
+        &app,
+        "/api/v1/simulations/focus-group",
+        json!({ "property_id": property, "persona_ids": clients,
+                "questions": ["Would you buy it?"], "modifications_to_test": [],
+                "simulation_params": { "iterations": 1, "seed": 5 } }),
+    )
+    .await;
+    let showings: Vec<Value> = focus["results"]["raw_responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|answer| {
+            json!({ "type": "showing", "occurred_on": TODAY(), "property_id": property,
+                    "persona_id": answer["persona_id"],
+                    "reaction": answer["judgement"]["purchase_intent"] })
+        })
+        .collect();
+    let recorded = app
+        .post("/api/v1/outcomes/batch", &json!({ "outcomes": showings }))
+        .await;
+    assert_eq!(recorded.status, 201, "{}", recorded.body);
+    let before = app.get("/api/v1/accuracy").await.body;
+    let kept = group(&before, "focus_group").clone();
+    assert_eq!(kept["predictions"], 8, "{kept}");
+
+    // As an earlier release left it: no predictions, and the marker its migration leaves.
+    crate::audit::tamper(
+        &app,
+        shape,
+        &[
+            "DELETE FROM predictions",
+            "INSERT INTO predictions_to_backfill (pending) VALUES (TRUE)",
+        ],
+    )
+    .await
+    .unwrap();
+    let gone = app.get("/api/v1/accuracy").await.body;
+    assert!(
+        !gone["groups"].to_string().contains("focus_group"),
+        "{gone}"
+    );
+
+    app.store().await; // a process starting: migrations, then the backfill
+    let after = app.get("/api/v1/accuracy").await.body;
+    let backfilled = group(&after, "focus_group");
+    for field in [
+        "predictions",
+        "outcomes",
+        "provider",
+        "model",
+        "correlations",
+    ] {
+        assert_eq!(backfilled[field], kept[field], "{field}: {backfilled}");
+    }
+    // Once: a later start leaves them as they are.
+    app.store().await;
+    let again = app.get("/api/v1/accuracy").await.body;
+    assert_eq!(group(&again, "focus_group")["predictions"], 8);
 }

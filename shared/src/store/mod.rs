@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod backfill;
 mod calibrations;
 mod cancellation;
 mod deletion;
@@ -276,6 +277,13 @@ impl Store {
             tracing::info!(
                 rows = sealed,
                 "sealed client profiles and secrets stored in the clear by an earlier release"
+            );
+        }
+        let backfilled = self.backfill_predictions().await?;
+        if backfilled > 0 {
+            tracing::info!(
+                simulations = backfilled,
+                "recorded the predictions of simulations completed before they were kept"
             );
         }
         Ok(())
