@@ -158,6 +158,7 @@ async fn another_brokerage_reaches_nothing_by_id(shape: Shape) {
         "DELETE /keys/{id}",
         "POST /keys/{id}/rotate",
         "DELETE /personas/{id}",
+        "POST /personas/{id}/restore",
         "PATCH /webhooks/{id}",
         "PATCH /schedules/{id}",
         "DELETE /schedules/{id}",
@@ -690,8 +691,10 @@ fn scope_of(table: &str, columns: &[String]) -> Option<String> {
             "t.key_id IN (SELECT k.id FROM api_keys k JOIN users u ON u.id = k.user_id WHERE u.brokerage_id = $1)"
                 .into(),
         ),
-        // The service's own bookkeeping: keys, migrations, the response cache, the job queue.
-        "encryption_keys" | "plaintext_to_seal" | "llm_cache" | "troupe_migrations" | "_sqlx_migrations" => None,
+        // The service's own bookkeeping: keys, migrations, one-time start-up work, the response
+        // cache, the job queue.
+        "encryption_keys" | "plaintext_to_seal" | "predictions_to_backfill" | "llm_cache"
+        | "troupe_migrations" | "_sqlx_migrations" => None,
         // Failed sign-ins are kept by email and address: they belong to no brokerage.
         "sign_in_failures" => None,
         apalis if apalis.starts_with("apalis") || apalis == "Jobs" || apalis == "Workers" => None,

@@ -633,33 +633,24 @@ async fn facts_learned_in_the_clear_before_are_sealed_at_the_next_start(shape: S
     assert!(slot.ends_with("interests:falconry"), "{slot}");
     // The fact as an earlier release stored it: slot and value in the clear, nothing sealed,
     // and the marker its migration leaves.
-    let legacy = "UPDATE persona_facts SET slot = $1, value = $2, sealed_fact = NULL, slot_digest = NULL, key_tag = NULL";
-    let marker = "INSERT INTO plaintext_to_seal (pending) VALUES (TRUE)";
-    let value = sqlx::types::Json(json!("falconry"));
-    match shape {
-        Shape::Distributed => {
-            let pool = app.postgres().await;
-            sqlx::query(legacy)
-                .bind(&slot)
-                .bind(&value)
-                .execute(&pool)
-                .await
-                .unwrap();
-            sqlx::query(marker).execute(&pool).await.unwrap();
-        }
-        Shape::Embedded => {
-            let pool = sqlx::SqlitePool::connect(&app.vars["TROUPE_DATABASE_URL"])
-                .await
-                .unwrap();
-            sqlx::query(legacy)
-                .bind(&slot)
-                .bind(&value)
-                .execute(&pool)
-                .await
-                .unwrap();
-            sqlx::query(marker).execute(&pool).await.unwrap();
-        }
-    }
+    assert!(
+        !slot.contains('\''),
+        "a slot the statement below can quote: {slot}"
+    );
+    let legacy = format!(
+        "UPDATE persona_facts SET slot = '{slot}', value = '\"falconry\"', sealed_fact = NULL, \
+         slot_digest = NULL, key_tag = NULL"
+    );
+    crate::audit::tamper(
+        &app,
+        shape,
+        &[
+            &legacy,
+            "INSERT INTO plaintext_to_seal (pending) VALUES (TRUE)",
+        ],
+    )
+    .await
+    .unwrap();
     let found = plaintext_found(&app, shape, "falconry").await;
     assert!(
         found.iter().any(|t| t == "persona_facts"),
