@@ -102,11 +102,21 @@ async fn who_may_delete_a_shared_client_is_the_brokerages_choice(shape: Shape) {
     app.request(Method::PUT, "/api/v1/settings", Some(&alice), Some(&owner))
         .await
         .problem(403);
-    let bad = json!({ "deletion": "anyone" });
-    let refused = app
-        .request(Method::PUT, "/api/v1/settings", Some(&admin), Some(&bad))
-        .await;
-    assert!(refused.status.is_client_error(), "{}", refused.body);
+    for bad in [
+        json!({ "deletion": "anyone" }),
+        json!({ "deletion": "owner", "retention_days": 5 }),
+        json!({ "deletion": 1 }),
+    ] {
+        let refused = app
+            .request(Method::PUT, "/api/v1/settings", Some(&admin), Some(&bad))
+            .await;
+        assert!(refused.status.is_client_error(), "{bad}: {}", refused.body);
+    }
+    assert_eq!(
+        app.get("/api/v1/settings").await.body["deletion"],
+        "lead_or_admin",
+        "a refused change changes nothing"
+    );
     let changed = app
         .request(Method::PUT, "/api/v1/settings", Some(&admin), Some(&owner))
         .await;
@@ -322,9 +332,25 @@ async fn an_erasure_request_erases_at_once_and_a_closed_window_erases_the_rest(s
     let admin = app
         .key_for("Acme Realty", None, "root", Role::BrokerageAdmin)
         .await;
-    // A private client the admin cannot see is still erased at an erasure request.
+    // A private client the admin cannot see is still erased at an erasure request; another
+    // brokerage's admin erases nothing of it.
     let id = create_as(&app, &alice, &with_visibility(NAME, "private")).await;
     let erase = format!("/api/v1/personas/{id}?erase=now");
+    let rival = app
+        .key_for("Rival Estates", None, "rex", Role::BrokerageAdmin)
+        .await;
+    app.request(Method::DELETE, &erase, Some(&rival), None)
+        .await
+        .problem(404);
+    app.request(
+        Method::POST,
+        &format!("/api/v1/personas/{id}/restore"),
+        Some(&rival),
+        None,
+    )
+    .await
+    .problem(404);
+    assert_eq!(app.get(&format!("/api/v1/personas/{id}")).await.status, 200);
     let refused = app
         .request(Method::DELETE, &erase, Some(&alice), None)
         .await;
