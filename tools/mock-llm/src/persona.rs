@@ -244,6 +244,9 @@ fn typed_answer(p: &Persona<'_>, schema: &Value, reply: &Value, prompt: &str) ->
 /// intent while naming the persona's first deal-breaker, and a price well above its budget.
 /// Raises the appeal of the photo the prompt lists first by `bias` points (at most 5).
 pub fn favour_first_photo(reply: &mut Value, prompt: &str, bias: u8) {
+    if bias == 0 {
+        return;
+    }
     let first = section(prompt, "listing")
         .lines()
         .filter_map(|l| l.strip_prefix("Photo "))
